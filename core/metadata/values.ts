@@ -1,0 +1,309 @@
+/**
+ * Pure helpers that give every MetadataStore adapter the same semantics: input validation
+ * (done before any request), DynamoDB item sizing, UTF-8 sort order, condition evaluation and
+ * update application. SQLite and the in-memory store evaluate conditions here; the DynamoDB
+ * adapter validates here and lets DynamoDB evaluate.
+ */
+import { strataError } from "../errors.ts";
+import {
+  type Condition,
+  type Item,
+  type Key,
+  LIMITS,
+  type SortKeyCondition,
+  type TransactOp,
+  type Update,
+  type Value,
+} from "./port.ts";
+
+const encoder = new TextEncoder();
+
+export function utf8Length(text: string): number {
+  // Fast path for ASCII; TextEncoder otherwise.
+  let ascii = true;
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  return ascii ? text.length : encoder.encode(text).length;
+}
+
+/**
+ * Compare strings in UTF-8 byte order (= code point order), DynamoDB's and SQLite's BINARY
+ * order. JavaScript's `<` compares UTF-16 code units, which disagrees for astral characters
+ * against U+E000–U+FFFF.
+ */
+export function compareUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    // Surrogates (D800–DFFF) encode code points above FFFF: they sort after E000–FFFF.
+    const xs = x >= 0xd800 && x <= 0xdfff;
+    const ys = y >= 0xd800 && y <= 0xdfff;
+    if (xs !== ys) return xs ? (y >= 0xe000 ? 1 : x - y) : x >= 0xe000 ? -1 : x - y;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+/** DynamoDB's size of a value, in bytes (names + values; numbers ≈ digits / 2 + 1). */
+export function valueSize(value: Value): number {
+  if (typeof value === "string") return utf8Length(value);
+  if (typeof value === "number")
+    return Math.ceil(String(Math.abs(value)).replace(/[.e+-]/g, "").length / 2) + 1;
+  if (typeof value === "boolean" || value === null) return 1;
+  if (value instanceof Uint8Array) return value.length;
+  if (Array.isArray(value)) return 3 + value.reduce<number>((sum, v) => sum + 1 + valueSize(v), 0);
+  let size = 3;
+  for (const [k, v] of Object.entries(value)) size += 1 + utf8Length(k) + valueSize(v);
+  return size;
+}
+
+export function itemSize(item: Item): number {
+  let size = 0;
+  for (const [name, value] of Object.entries(item)) size += utf8Length(name) + valueSize(value);
+  return size;
+}
+
+export function validateKey(key: Key, where = "key"): void {
+  if (typeof key?.pk !== "string" || key.pk.length === 0)
+    throw strataError("EINVAL", `${where}: pk must be a non-empty string`, { key });
+  if (typeof key.sk !== "string" || key.sk.length === 0)
+    throw strataError("EINVAL", `${where}: sk must be a non-empty string`, { key });
+  if (utf8Length(key.pk) > LIMITS.pkBytes)
+    throw strataError("E2BIG", `${where}: pk is longer than ${LIMITS.pkBytes} UTF-8 bytes`, { pk: key.pk });
+  if (utf8Length(key.sk) > LIMITS.skBytes)
+    throw strataError("E2BIG", `${where}: sk is longer than ${LIMITS.skBytes} UTF-8 bytes`, { sk: key.sk });
+}
+
+function validateValue(value: unknown, path: string, depth: number): void {
+  if (depth > 32) throw strataError("EINVAL", `attribute ${path} nests deeper than 32 levels`);
+  if (typeof value === "string" || typeof value === "boolean" || value === null) return;
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw strataError("EINVAL", `attribute ${path} is not a finite number`);
+    return;
+  }
+  if (value instanceof Uint8Array) return;
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) validateValue(v, `${path}[${i}]`, depth + 1);
+    return;
+  }
+  if (typeof value === "object" && value !== undefined && Object.getPrototypeOf(value) === Object.prototype) {
+    for (const [k, v] of Object.entries(value)) validateValue(v, `${path}.${k}`, depth + 1);
+    return;
+  }
+  throw strataError("EINVAL", `attribute ${path} has an unsupported type (${typeof value})`);
+}
+
+export function validateItem(item: Item): void {
+  validateKey(item, "item");
+  for (const [name, value] of Object.entries(item)) {
+    if (name.length === 0) throw strataError("EINVAL", "attribute names must be non-empty");
+    validateValue(value, name, 0);
+  }
+  const size = itemSize(item);
+  if (size > LIMITS.itemBytes)
+    throw strataError(
+      "E2BIG",
+      `item ${item.pk} / ${item.sk} is ${size} bytes; the limit is ${LIMITS.itemBytes}`,
+      {
+        pk: item.pk,
+        sk: item.sk,
+        size,
+      },
+    );
+}
+
+export function validateUpdate(update: Update): void {
+  const touched = new Set<string>();
+  const touch = (name: string) => {
+    if (name === "pk" || name === "sk") throw strataError("EINVAL", "an update cannot change pk or sk");
+    if (name.length === 0) throw strataError("EINVAL", "attribute names must be non-empty");
+    if (touched.has(name)) throw strataError("EINVAL", `attribute ${name} appears twice in one update`);
+    touched.add(name);
+  };
+  for (const [name, value] of Object.entries(update.set ?? {})) {
+    touch(name);
+    validateValue(value, name, 0);
+  }
+  for (const name of update.remove ?? []) touch(name);
+  for (const [name, n] of Object.entries(update.add ?? {})) {
+    touch(name);
+    if (!Number.isFinite(n)) throw strataError("EINVAL", `add ${name}: not a finite number`);
+  }
+  if (touched.size === 0)
+    throw strataError("EINVAL", "an update must set, remove or add at least one attribute");
+}
+
+export function validateCondition(condition: Condition, depth = 0): void {
+  if (depth > 16) throw strataError("EINVAL", "condition nests deeper than 16 levels");
+  switch (condition.op) {
+    case "exists":
+    case "notExists":
+      return;
+    case "attrExists":
+    case "attrNotExists":
+      if (!condition.attr) throw strataError("EINVAL", `condition ${condition.op} needs an attribute name`);
+      return;
+    case "eq":
+    case "ne":
+    case "lt":
+    case "le":
+    case "gt":
+    case "ge":
+      if (!condition.attr) throw strataError("EINVAL", `condition ${condition.op} needs an attribute name`);
+      if (!["string", "number", "boolean"].includes(typeof condition.value))
+        throw strataError(
+          "EINVAL",
+          `condition ${condition.op} ${condition.attr}: value must be a string, number or boolean`,
+        );
+      return;
+    case "and":
+    case "or":
+      if (condition.of.length === 0)
+        throw strataError("EINVAL", `condition ${condition.op} needs at least one operand`);
+      for (const c of condition.of) validateCondition(c, depth + 1);
+      return;
+    case "not":
+      validateCondition(condition.of, depth + 1);
+      return;
+    default:
+      throw strataError("EINVAL", `unknown condition op ${(condition as { op: string }).op}`);
+  }
+}
+
+export function keyId(key: Key): string {
+  return `${key.pk}\u0000${key.sk}`;
+}
+
+function opKey(op: TransactOp): Key {
+  return op.kind === "put" ? op.item : op.key;
+}
+
+/** Checks a transaction before any request: 1..100 ops, distinct items, valid parts, ≤ 4 MB. */
+export function validateTransaction(ops: TransactOp[]): void {
+  if (!Array.isArray(ops) || ops.length === 0)
+    throw strataError("EINVAL", "a transaction needs at least one op");
+  if (ops.length > LIMITS.transactItems)
+    throw strataError("E2BIG", `a transaction holds at most ${LIMITS.transactItems} ops; got ${ops.length}`);
+  const seen = new Set<string>();
+  let bytes = 0;
+  ops.forEach((op, index) => {
+    const key = opKey(op);
+    validateKey(key, `op ${index}`);
+    const id = keyId(key);
+    if (seen.has(id))
+      throw strataError(
+        "EINVAL",
+        `op ${index} touches ${key.pk} / ${key.sk} a second time in one transaction`,
+        {
+          index,
+        },
+      );
+    seen.add(id);
+    if (op.kind === "put") {
+      validateItem(op.item);
+      bytes += itemSize(op.item);
+    } else if (op.kind === "update") {
+      validateUpdate(op.update);
+      bytes += itemSize({ ...op.key, ...(op.update.set ?? {}) });
+    }
+    if (op.condition) validateCondition(op.condition);
+    else if (op.kind === "check") throw strataError("EINVAL", `op ${index}: a check needs a condition`);
+  });
+  if (bytes > LIMITS.transactBytes)
+    throw strataError("E2BIG", `a transaction writes ${bytes} bytes; the limit is ${LIMITS.transactBytes}`);
+}
+
+function compareValues(a: Value | undefined, b: string | number | boolean): number | undefined {
+  if (a === undefined || typeof a !== typeof b) return undefined; // DynamoDB: type mismatch → false
+  if (typeof a === "string") return compareUtf8(a, b as string);
+  if (typeof a === "number") return a - (b as number);
+  if (typeof a === "boolean") return a === b ? 0 : undefined;
+  return undefined;
+}
+
+/** DynamoDB's condition semantics over one item (undefined = absent). */
+export function evaluateCondition(item: Item | undefined, condition: Condition): boolean {
+  switch (condition.op) {
+    case "exists":
+      return item !== undefined;
+    case "notExists":
+      return item === undefined;
+    case "attrExists":
+      return item !== undefined && item[condition.attr] !== undefined;
+    case "attrNotExists":
+      return item === undefined || item[condition.attr] === undefined;
+    case "and":
+      return condition.of.every((c) => evaluateCondition(item, c));
+    case "or":
+      return condition.of.some((c) => evaluateCondition(item, c));
+    case "not":
+      return !evaluateCondition(item, condition.of);
+    default: {
+      const actual = item?.[condition.attr];
+      if (condition.op === "ne") {
+        // DynamoDB: `a <> v` is true when a is absent or of another type.
+        const c = compareValues(actual, condition.value);
+        return c === undefined || c !== 0;
+      }
+      const c = compareValues(actual, condition.value);
+      if (c === undefined) return false;
+      switch (condition.op) {
+        case "eq":
+          return c === 0;
+        case "lt":
+          return c < 0;
+        case "le":
+          return c <= 0;
+        case "gt":
+          return c > 0;
+        case "ge":
+          return c >= 0;
+      }
+    }
+  }
+}
+
+/** The item after DynamoDB's UpdateItem (SET, then REMOVE, then ADD). */
+export function applyUpdate(key: Key, current: Item | undefined, update: Update): Item {
+  const next: Item = { ...(current ?? {}), pk: key.pk, sk: key.sk };
+  for (const [name, value] of Object.entries(update.set ?? {})) next[name] = value;
+  for (const name of update.remove ?? []) delete next[name];
+  for (const [name, n] of Object.entries(update.add ?? {})) {
+    const before = next[name];
+    if (before !== undefined && typeof before !== "number")
+      throw strataError("EINVAL", `add ${name}: the attribute holds a ${typeof before}, not a number`);
+    next[name] = (before ?? 0) + n;
+  }
+  return next;
+}
+
+export function matchesSortKey(sk: string, condition: SortKeyCondition | undefined): boolean {
+  if (!condition) return true;
+  switch (condition.op) {
+    case "eq":
+      return sk === condition.value;
+    case "lt":
+      return compareUtf8(sk, condition.value) < 0;
+    case "le":
+      return compareUtf8(sk, condition.value) <= 0;
+    case "gt":
+      return compareUtf8(sk, condition.value) > 0;
+    case "ge":
+      return compareUtf8(sk, condition.value) >= 0;
+    case "beginsWith":
+      return sk.startsWith(condition.value);
+    case "between":
+      return compareUtf8(sk, condition.low) >= 0 && compareUtf8(sk, condition.high) <= 0;
+  }
+}
+
+/** Deep copy, so stores never share mutable state with callers. */
+export function cloneItem<T extends Value | Item>(value: T): T {
+  return structuredClone(value);
+}

@@ -1,0 +1,18 @@
+/// <reference path="./.sst/platform/config.d.ts" />
+
+// Wires the stacks together. No top-level imports: SST evaluates this file before installing
+// its platform, so each stack is imported inside run().
+export default $config({
+  app(input) {
+    return {
+      name: "strata",
+      removal: input?.stage === "production" ? "retain" : "remove",
+      protect: input?.stage === "production",
+      home: "aws",
+    };
+  },
+  async run() {
+    const { metadataTable } = await import("./stacks/metadata");
+    return { table: metadataTable.name };
+  },
+});

@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import {
+  crc32c,
+  crc32cFromBase64,
+  crc32cFromHex,
+  crc32cToBase64,
+  crc32cToHex,
+  crc32cUpdate,
+} from "../../core/crc32c.ts";
+
+describe("crc32c", () => {
+  it("matches the published check values (RFC 3720 B.4)", () => {
+    expect(crc32c(new TextEncoder().encode("123456789"))).toBe(0xe3069283);
+    expect(crc32c(new Uint8Array(32))).toBe(0x8a9136aa);
+    expect(crc32c(new Uint8Array(32).fill(0xff))).toBe(0x62a8ab43);
+    expect(crc32c(Uint8Array.from({ length: 32 }, (_, i) => i))).toBe(0x46dd794e);
+    expect(crc32c(new Uint8Array(0))).toBe(0);
+  });
+
+  it("gives the same value fed whole or in uneven pieces", () => {
+    const bytes = Uint8Array.from({ length: 1000 }, (_, i) => (i * 7919) & 0xff);
+    let folded = 0;
+    for (let at = 0, step = 1; at < bytes.length; at += step, step = (step * 3 + 1) % 23) {
+      folded = crc32cUpdate(folded, bytes.subarray(at, at + step));
+    }
+    expect(folded).toBe(crc32c(bytes));
+  });
+
+  it("round-trips the S3/GCS base64 form and the hex form", () => {
+    expect(crc32cToBase64(0xe3069283)).toBe("4waSgw==");
+    expect(crc32cFromBase64("4waSgw==")).toBe(0xe3069283);
+    expect(crc32cFromBase64("not base64!")).toBeUndefined();
+    expect(crc32cToHex(0x0000beef)).toBe("0000beef");
+    expect(crc32cFromHex("e3069283")).toBe(0xe3069283);
+    expect(crc32cFromHex("xyz")).toBeUndefined();
+  });
+});
