@@ -26,9 +26,12 @@ import {
   evaluateCondition,
   itemSize,
   matchesSortKey,
+  validateBatchGet,
   validateCondition,
   validateItem,
   validateKey,
+  validateQuery,
+  validateTransactGet,
   validateTransaction,
   validateUpdate,
 } from "./values.ts";
@@ -190,9 +193,7 @@ export class MemoryMetadataStore implements MetadataStore {
   }
 
   async transactGet(keys: Key[]): Promise<Array<Item | undefined>> {
-    if (keys.length === 0 || keys.length > LIMITS.transactItems)
-      throw strataError("EINVAL", `transactGet takes 1..${LIMITS.transactItems} keys; got ${keys.length}`);
-    for (const key of keys) validateKey(key);
+    validateTransactGet(keys);
     this.count("TransactGetItems");
     return keys.map((key) => {
       const item = this.read(key);
@@ -201,7 +202,7 @@ export class MemoryMetadataStore implements MetadataStore {
   }
 
   async batchGet(keys: Key[]): Promise<Array<Item | undefined>> {
-    for (const key of keys) validateKey(key);
+    validateBatchGet(keys);
     this.count("BatchGetItem", Math.ceil(keys.length / LIMITS.batchGetKeys));
     return keys.map((key) => {
       const item = this.read(key);
@@ -210,7 +211,8 @@ export class MemoryMetadataStore implements MetadataStore {
   }
 
   async query(pk: string, options: QueryOptions = {}): Promise<QueryPage> {
-    validateKey({ pk, sk: "-" });
+    validateQuery(pk, options);
+    if (options.cursor !== undefined) decodeCursor(options.cursor);
     this.count("Query");
     const partition = this.partitions.get(pk);
     if (!partition) return { items: [] };

@@ -10,6 +10,7 @@ import {
   type Item,
   type Key,
   LIMITS,
+  type QueryOptions,
   type SortKeyCondition,
   type TransactOp,
   type Update,
@@ -219,6 +220,28 @@ export function validateTransaction(ops: TransactOp[]): void {
     throw strataError("E2BIG", `a transaction writes ${bytes} bytes; the limit is ${LIMITS.transactBytes}`);
 }
 
+/** Checks a batchGet before any request: an array of valid keys (repeats are allowed). */
+export function validateBatchGet(keys: Key[]): void {
+  if (!Array.isArray(keys)) throw strataError("EINVAL", "batchGet takes an array of keys");
+  for (const [index, key] of keys.entries()) validateKey(key, `key ${index}`);
+}
+
+/** Checks a transactGet before any request: 1..100 valid, distinct keys (DynamoDB refuses repeats). */
+export function validateTransactGet(keys: Key[]): void {
+  if (!Array.isArray(keys) || keys.length === 0 || keys.length > LIMITS.transactItems)
+    throw strataError("EINVAL", `transactGet takes 1..${LIMITS.transactItems} keys; got ${keys?.length}`);
+  const seen = new Set<string>();
+  keys.forEach((key, index) => {
+    validateKey(key, `key ${index}`);
+    const id = keyId(key);
+    if (seen.has(id))
+      throw strataError("EINVAL", `key ${index} (${key.pk} / ${key.sk}) appears twice in one transactGet`, {
+        index,
+      });
+    seen.add(id);
+  });
+}
+
 function compareValues(a: Value | undefined, b: string | number | boolean): number | undefined {
   if (a === undefined || typeof a !== typeof b) return undefined; // DynamoDB: type mismatch → false
   if (typeof a === "string") return compareUtf8(a, b as string);
@@ -281,6 +304,29 @@ export function applyUpdate(key: Key, current: Item | undefined, update: Update)
     next[name] = (before ?? 0) + n;
   }
   return next;
+}
+
+/**
+ * Checks a query before any request: a valid pk, sort-key condition values that are valid sort
+ * keys (non-empty, ≤ 1,024 bytes — DynamoDB refuses others), `between` with low ≤ high, and a
+ * positive integer limit.
+ */
+export function validateQuery(pk: string, options: QueryOptions): void {
+  validateKey({ pk, sk: "-" }, "query");
+  const sk = options.sk;
+  if (sk) {
+    const values = sk.op === "between" ? [sk.low, sk.high] : [sk.value];
+    for (const value of values) validateKey({ pk, sk: value }, `query sort-key condition ${sk.op}`);
+    if (sk.op === "between" && compareUtf8(sk.low, sk.high) > 0)
+      throw strataError("EINVAL", "query sort-key condition between: low sorts after high", {
+        low: sk.low,
+        high: sk.high,
+      });
+  }
+  if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 1))
+    throw strataError("EINVAL", `query limit must be a positive integer; got ${options.limit}`);
+  if (options.cursor !== undefined && (typeof options.cursor !== "string" || options.cursor.length === 0))
+    throw strataError("EINVAL", "query cursor must be a non-empty string from a previous page");
 }
 
 export function matchesSortKey(sk: string, condition: SortKeyCondition | undefined): boolean {

@@ -1,0 +1,397 @@
+/**
+ * The embedded MetadataStore: DynamoDB's semantics on one SQLite file (better-sqlite3), what
+ * `npm start` uses when there is no cloud. Held to the same conformance suite as DynamoDB.
+ *
+ * - One table `items(pk, sk, item)`, clustered on (pk, sk) (WITHOUT ROWID). SQLite's BINARY
+ *   collation compares UTF-8 bytes, which is DynamoDB's sort-key order.
+ * - Every request runs in one synchronous SQLite transaction (writes take the write lock up
+ *   front with BEGIN IMMEDIATE), and conditions and updates are evaluated with
+ *   core/metadata/values.ts inside it — so racing writers, in this process or in several
+ *   processes on one file, see conditional writes exactly as DynamoDB's.
+ * - WAL with `synchronous = FULL`: an acknowledged write survives a power loss.
+ * - Requests are counted in DynamoDB's units (a 250-key batchGet = 3 BatchGetItem).
+ */
+import Database from "better-sqlite3";
+import { isStrataError, StrataError, strataError } from "../../core/errors.ts";
+import { decodeCursor, encodeCursor } from "../../core/metadata/memory-store.ts";
+import {
+  type CancellationReason,
+  type Condition,
+  emptyRequestCounts,
+  type Item,
+  type Key,
+  LIMITS,
+  type MetadataStore,
+  type QueryOptions,
+  type QueryPage,
+  type RequestCounts,
+  type RequestKind,
+  type TransactOp,
+  type Update,
+  type Value,
+} from "../../core/metadata/port.ts";
+import {
+  applyUpdate,
+  evaluateCondition,
+  itemSize,
+  validateBatchGet,
+  validateCondition,
+  validateItem,
+  validateKey,
+  validateQuery,
+  validateTransactGet,
+  validateTransaction,
+  validateUpdate,
+} from "../../core/metadata/values.ts";
+
+export interface SqliteMetadataStoreOptions {
+  /** Database file (created if missing), or ":memory:" for a private in-memory database. */
+  path: string;
+  /** How long a request waits for another connection's write lock before ETHROTTLED (default 5 s). */
+  busyTimeoutMs?: number;
+}
+
+// ---- item codec: JSON with a tagged form for bytes ----
+//
+// Uint8Array → {"\u0000": base64}. A map key that starts with "\u0000" gets one more "\u0000" in
+// front, so no user map can be mistaken for bytes. Numbers are finite doubles: JSON is exact.
+
+const BYTES_TAG = "\u0000";
+
+function encodeValue(value: Value): unknown {
+  if (value instanceof Uint8Array) return { [BYTES_TAG]: Buffer.from(value).toString("base64") };
+  if (Array.isArray(value)) return value.map(encodeValue);
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value))
+      out[k.startsWith(BYTES_TAG) ? BYTES_TAG + k : k] = encodeValue(v);
+    return out;
+  }
+  return value;
+}
+
+function decodeValue(value: unknown): Value {
+  if (Array.isArray(value)) return value.map(decodeValue);
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value);
+    const [first] = entries;
+    if (entries.length === 1 && first && first[0] === BYTES_TAG && typeof first[1] === "string")
+      return new Uint8Array(Buffer.from(first[1], "base64"));
+    const out: { [key: string]: Value } = {};
+    for (const [k, v] of entries) out[k.startsWith(BYTES_TAG) ? k.slice(1) : k] = decodeValue(v);
+    return out;
+  }
+  return value as Value;
+}
+
+/** The stored form of an item (pk and sk live in their own columns too). */
+export function encodeItem(item: Item): Buffer {
+  return Buffer.from(JSON.stringify(encodeValue(item)), "utf8");
+}
+
+export function decodeItem(blob: Buffer, where: Key): Item {
+  try {
+    const item = decodeValue(JSON.parse(blob.toString("utf8"))) as Item;
+    if (item.pk === where.pk && item.sk === where.sk) return item;
+  } catch {
+    // fall through
+  }
+  throw strataError(
+    "ECORRUPT",
+    `SQLite metadata item ${where.pk} / ${where.sk} cannot be decoded: the database file is damaged. Restore it from a backup or a mirror.`,
+    { pk: where.pk, sk: where.sk },
+  );
+}
+
+interface Row {
+  pk: string;
+  sk: string;
+  item: Buffer;
+}
+
+/**
+ * The UTF-8 bytes of `prefix` followed by F4 90 — a byte pair no valid UTF-8 string contains,
+ * so it sorts after every string that starts with `prefix` (the upper bound of beginsWith).
+ */
+function prefixUpperBound(prefix: string): Buffer {
+  return Buffer.concat([Buffer.from(prefix, "utf8"), Buffer.from([0xf4, 0x90])]);
+}
+
+/** Translate a SQLite failure into a StrataError (the original is the cause). */
+function translate(err: unknown, what: string): StrataError {
+  if (isStrataError(err)) return err;
+  const code = (err as { code?: unknown })?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (typeof code === "string") {
+    if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))
+      return new StrataError(
+        "ETHROTTLED",
+        `SQLite ${what}: the database is locked by another writer (${message}); retry`,
+        {
+          cause: err,
+        },
+      );
+    if (code.startsWith("SQLITE_FULL"))
+      return new StrataError(
+        "EUNAVAIL",
+        `SQLite ${what}: the disk is full (${message}); free space and retry`,
+        {
+          cause: err,
+        },
+      );
+    if (code.startsWith("SQLITE_CORRUPT") || code.startsWith("SQLITE_NOTADB"))
+      return new StrataError(
+        "ECORRUPT",
+        `SQLite ${what}: the database file is corrupt (${message}); restore it from a backup or a mirror`,
+        { cause: err },
+      );
+    if (code.startsWith("SQLITE_CANTOPEN") || code.startsWith("SQLITE_READONLY"))
+      return new StrataError(
+        "EUNAVAIL",
+        `SQLite ${what}: cannot open or write the database file (${message})`,
+        {
+          cause: err,
+        },
+      );
+    if (code.startsWith("SQLITE_IOERR"))
+      return new StrataError("EIO", `SQLite ${what}: input/output error (${message})`, { cause: err });
+  }
+  if (err instanceof TypeError && /not open/.test(message))
+    return new StrataError("EUNAVAIL", `SQLite ${what}: the store is closed`, { cause: err });
+  return new StrataError("EIO", `SQLite ${what} failed: ${message}`, { cause: err });
+}
+
+export class SqliteMetadataStore implements MetadataStore {
+  readonly kind = "sqlite";
+  private readonly db: Database.Database;
+  private counts = emptyRequestCounts();
+  private readonly getStmt: Database.Statement<[string, string], Row>;
+  private readonly putStmt: Database.Statement<[string, string, Buffer]>;
+  private readonly deleteStmt: Database.Statement<[string, string]>;
+  private readonly queryStmts = new Map<string, Database.Statement<unknown[], Row>>();
+
+  constructor(options: SqliteMetadataStoreOptions) {
+    try {
+      this.db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 5_000 });
+      this.db.pragma("journal_mode = WAL");
+      // FULL: the WAL is synced at every commit, so an acknowledged write survives a crash.
+      this.db.pragma("synchronous = FULL");
+      this.db.exec(
+        "CREATE TABLE IF NOT EXISTS items (pk TEXT NOT NULL, sk TEXT NOT NULL, item BLOB NOT NULL, PRIMARY KEY (pk, sk)) WITHOUT ROWID",
+      );
+      this.getStmt = this.db.prepare("SELECT pk, sk, item FROM items WHERE pk = ? AND sk = ?");
+      this.putStmt = this.db.prepare("INSERT OR REPLACE INTO items (pk, sk, item) VALUES (?, ?, ?)");
+      this.deleteStmt = this.db.prepare("DELETE FROM items WHERE pk = ? AND sk = ?");
+    } catch (err) {
+      throw translate(err, `open ${options.path}`);
+    }
+  }
+
+  private count(kind: RequestKind, n = 1): void {
+    this.counts[kind] += n;
+  }
+
+  /** Run `fn` in one SQLite transaction; IMMEDIATE takes the write lock first (no upgrade deadlock). */
+  private run<T>(what: string, mode: "read" | "write", fn: () => T): T {
+    try {
+      const tx = this.db.transaction(fn);
+      return mode === "write" ? tx.immediate() : tx.deferred();
+    } catch (err) {
+      throw translate(err, what);
+    }
+  }
+
+  private read(key: Key): Item | undefined {
+    const row = this.getStmt.get(key.pk, key.sk);
+    return row && decodeItem(row.item, key);
+  }
+
+  private write(item: Item): void {
+    this.putStmt.run(item.pk, item.sk, encodeItem(item));
+  }
+
+  private check(key: Key, condition: Condition | undefined): void {
+    if (!condition) return;
+    const current = this.read(key);
+    if (!evaluateCondition(current, condition))
+      throw strataError("ECONFLICT", `condition failed on ${key.pk} / ${key.sk}`, { item: current, key });
+  }
+
+  async get(key: Key): Promise<Item | undefined> {
+    validateKey(key);
+    this.count("GetItem");
+    return this.run("GetItem", "read", () => this.read(key));
+  }
+
+  async put(item: Item, options: { condition?: Condition } = {}): Promise<void> {
+    validateItem(item);
+    if (options.condition) validateCondition(options.condition);
+    this.count("PutItem");
+    this.run("PutItem", "write", () => {
+      this.check(item, options.condition);
+      this.write(item);
+    });
+  }
+
+  async update(key: Key, update: Update, options: { condition?: Condition } = {}): Promise<Item> {
+    validateKey(key);
+    validateUpdate(update);
+    if (options.condition) validateCondition(options.condition);
+    this.count("UpdateItem");
+    return this.run("UpdateItem", "write", () => {
+      this.check(key, options.condition);
+      const next = applyUpdate(key, this.read(key), update);
+      validateItem(next);
+      this.write(next);
+      return next;
+    });
+  }
+
+  async delete(key: Key, options: { condition?: Condition } = {}): Promise<void> {
+    validateKey(key);
+    if (options.condition) validateCondition(options.condition);
+    this.count("DeleteItem");
+    this.run("DeleteItem", "write", () => {
+      this.check(key, options.condition);
+      this.deleteStmt.run(key.pk, key.sk);
+    });
+  }
+
+  async transact(ops: TransactOp[]): Promise<void> {
+    validateTransaction(ops);
+    this.count("TransactWriteItems");
+    this.run("TransactWriteItems", "write", () => {
+      const currents = ops.map((op) => this.read(op.kind === "put" ? op.item : op.key));
+      const reasons: Array<CancellationReason | null> = ops.map((op, i) => {
+        const current = currents[i];
+        if (!op.condition || evaluateCondition(current, op.condition)) return null;
+        return { code: "ConditionalCheckFailed", ...(current ? { item: current } : {}) };
+      });
+      const failedIndex = reasons.findIndex((r) => r !== null);
+      if (failedIndex >= 0)
+        throw strataError("ECONFLICT", `transaction cancelled: condition of op ${failedIndex} failed`, {
+          reasons,
+          failedIndex,
+        });
+      // Compute every result before writing, so a failing update (ADD to a string) writes nothing.
+      const results = ops.map((op, i) => {
+        if (op.kind !== "update") return undefined;
+        const next = applyUpdate(op.key, currents[i], op.update);
+        validateItem(next);
+        return next;
+      });
+      ops.forEach((op, i) => {
+        if (op.kind === "put") this.write(op.item);
+        else if (op.kind === "update") this.write(results[i]!);
+        else if (op.kind === "delete") this.deleteStmt.run(op.key.pk, op.key.sk);
+      });
+    });
+  }
+
+  async transactGet(keys: Key[]): Promise<Array<Item | undefined>> {
+    validateTransactGet(keys);
+    this.count("TransactGetItems");
+    return this.run("TransactGetItems", "read", () => keys.map((key) => this.read(key)));
+  }
+
+  async batchGet(keys: Key[]): Promise<Array<Item | undefined>> {
+    validateBatchGet(keys);
+    const out: Array<Item | undefined> = [];
+    // One SQLite read per 100 keys, as DynamoDB's BatchGetItem requests.
+    for (let start = 0; start < keys.length; start += LIMITS.batchGetKeys) {
+      const chunk = keys.slice(start, start + LIMITS.batchGetKeys);
+      this.count("BatchGetItem");
+      out.push(...this.run("BatchGetItem", "read", () => chunk.map((key) => this.read(key))));
+    }
+    return out;
+  }
+
+  private queryStatement(options: QueryOptions): {
+    stmt: Database.Statement<unknown[], Row>;
+    params: unknown[];
+  } {
+    const where = ["pk = ?"];
+    const params: unknown[] = [];
+    const sk = options.sk;
+    if (sk) {
+      switch (sk.op) {
+        case "eq":
+          where.push("sk = ?");
+          params.push(sk.value);
+          break;
+        case "lt":
+        case "le":
+        case "gt":
+        case "ge":
+          where.push(`sk ${{ lt: "<", le: "<=", gt: ">", ge: ">=" }[sk.op]} ?`);
+          params.push(sk.value);
+          break;
+        case "between":
+          where.push("sk >= ?", "sk <= ?");
+          params.push(sk.low, sk.high);
+          break;
+        case "beginsWith":
+          // A text range, so the primary key index serves it.
+          where.push("sk >= ?", "sk < CAST(? AS TEXT)");
+          params.push(sk.value, prefixUpperBound(sk.value));
+          break;
+      }
+    }
+    if (options.cursor !== undefined) {
+      where.push(options.reverse ? "sk < ?" : "sk > ?");
+      params.push(decodeCursor(options.cursor));
+    }
+    let sql = `SELECT pk, sk, item FROM items WHERE ${where.join(" AND ")} ORDER BY sk ${options.reverse ? "DESC" : "ASC"}`;
+    if (options.limit !== undefined) {
+      // One more row than asked tells whether another page follows.
+      sql += " LIMIT ?";
+      params.push(options.limit + 1);
+    }
+    let stmt = this.queryStmts.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare<unknown[], Row>(sql);
+      this.queryStmts.set(sql, stmt);
+    }
+    return { stmt, params };
+  }
+
+  async query(pk: string, options: QueryOptions = {}): Promise<QueryPage> {
+    validateQuery(pk, options);
+    if (options.cursor !== undefined) decodeCursor(options.cursor);
+    this.count("Query");
+    return this.run("Query", "read", () => {
+      const { stmt, params } = this.queryStatement(options);
+      // Same page rules as the reference store's pageOf: stop at `limit` items, or before the
+      // next item once the page holds ≥ 1 MB. Rows are streamed, never the whole partition.
+      const items: Item[] = [];
+      let bytes = 0;
+      let more = false;
+      for (const row of stmt.iterate(pk, ...params)) {
+        if (
+          items.length === (options.limit ?? Number.POSITIVE_INFINITY) ||
+          (items.length > 0 && bytes >= LIMITS.queryPageBytes)
+        ) {
+          more = true;
+          break;
+        }
+        const item = decodeItem(row.item, row);
+        items.push(item);
+        bytes += itemSize(item);
+      }
+      const last = items[items.length - 1];
+      return more && last ? { items, cursor: encodeCursor(last.sk) } : { items };
+    });
+  }
+
+  requestCounts(): RequestCounts {
+    return { ...this.counts };
+  }
+
+  resetRequestCounts(): void {
+    this.counts = emptyRequestCounts();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
