@@ -1,0 +1,349 @@
+import { describe, expect, it } from "vitest";
+import { isStrataError } from "../../core/errors.ts";
+import { NamespaceModel } from "../../core/namespace/model.ts";
+
+/** The error code the model throws for `fn`, or "ok". */
+function code(fn: () => unknown): string {
+  try {
+    fn();
+    return "ok";
+  } catch (err) {
+    if (isStrataError(err)) return err.code;
+    throw err;
+  }
+}
+
+function names(m: NamespaceModel, path: string, at?: string): string[] {
+  return m.readdir(path, at).map((e) => e.name);
+}
+
+describe("namespace reference model: paths and names", () => {
+  it("rejects relative paths, NUL and names over 255 UTF-8 bytes before looking anything up", () => {
+    const m = new NamespaceModel();
+    expect(code(() => m.mkdir("a"))).toBe("EINVAL");
+    expect(code(() => m.mkdir("/missing/a\0b"))).toBe("EINVAL");
+    expect(code(() => m.create(`/${"x".repeat(256)}`))).toBe("ENAMETOOLONG");
+    expect(code(() => m.create(`/${"é".repeat(128)}`))).toBe("ENAMETOOLONG"); // 256 bytes, 128 chars
+    expect(code(() => m.create(`/${"x".repeat(255)}`))).toBe("ok");
+    expect(code(() => m.create(`/${"é".repeat(127)}`))).toBe("ok");
+  });
+
+  it("resolves empty components, . and .. physically; .. of the root is the root", () => {
+    const m = new NamespaceModel();
+    m.mkdir("/a");
+    m.mkdir("/a/b");
+    m.create("/a/b/f");
+    expect(m.stat("//a/./b/../b//f").ino).toBe(m.stat("/a/b/f").ino);
+    expect(m.stat("/../../a").ino).toBe(m.stat("/a").ino);
+    expect(code(() => m.mkdir("/a/."))).toBe("EEXIST");
+    expect(code(() => m.mkdir("/"))).toBe("EEXIST");
+    expect(code(() => m.rmdir("/a/."))).toBe("EINVAL");
+  });
+
+  it("keeps NFC and NFD spellings as two distinct names, sorted by UTF-8 bytes", () => {
+    const m = new NamespaceModel();
+    m.create("/\u00e9"); // é precomposed: C3 A9
+    m.create("/e\u0301"); // e + combining acute: 65 CC 81
+    m.create("/z");
+    m.create("/\u{1F600}"); // F0 …, after U+FFFF in UTF-8 but before it in UTF-16
+    m.create("/\uffff");
+    expect(names(m, "/")).toEqual(["e\u0301", "z", "\u00e9", "\uffff", "\u{1F600}"]);
+  });
+});
+
+describe("namespace reference model: create, mkdir, unlink, rmdir", () => {
+  it("creates files and directories once (EEXIST after, also over a dangling symlink)", () => {
+    const m = new NamespaceModel();
+    expect(m.mkdir("/d").type).toBe("dir");
+    expect(m.create("/d/f", { mode: 0o600, uid: 7 })).toMatchObject({
+      type: "file",
+      mode: 0o600,
+      uid: 7,
+      nlink: 1,
+      size: 0,
+    });
+    expect(code(() => m.create("/d/f"))).toBe("EEXIST");
+    expect(code(() => m.mkdir("/d/f"))).toBe("EEXIST");
+    m.symlink("/nowhere", "/d/s");
+    expect(code(() => m.create("/d/s"))).toBe("EEXIST");
+    expect(code(() => m.create("/nope/f"))).toBe("ENOENT");
+    expect(code(() => m.create("/d/f/g"))).toBe("ENOTDIR");
+  });
+
+  it("unlinks files and symlinks but not directories (EISDIR); rmdir only empty directories", () => {
+    const m = new NamespaceModel();
+    m.mkdir("/d");
+    m.create("/d/f");
+    expect(code(() => m.unlink("/d"))).toBe("EISDIR");
+    expect(code(() => m.rmdir("/d"))).toBe("ENOTEMPTY");
+    expect(code(() => m.rmdir("/d/f"))).toBe("ENOTDIR");
+    expect(code(() => m.unlink("/d/g"))).toBe("ENOENT");
+    m.unlink("/d/f");
+    m.rmdir("/d");
+    expect(names(m, "/")).toEqual([]);
+  });
+
+  it("counts directory nlink as 2 + subdirectories (POSIX) and files by their links", () => {
+    const m = new NamespaceModel();
+    m.mkdir("/d");
+    m.mkdir("/d/x");
+    m.mkdir("/d/y");
+    m.create("/d/f");
+    expect(m.stat("/d").nlink).toBe(4);
+    expect(m.stat("/").nlink).toBe(3);
+    expect(new NamespaceModel({ dirNlink: "unknown" }).stat("/").nlink).toBeUndefined();
+  });
+
+  it("mkdir recursive creates missing directories and accepts existing ones", () => {
+    const m = new NamespaceModel();
+    m.mkdir("/a/b/c", { recursive: true });
+    expect(m.stat("/a/b/c").type).toBe("dir");
+    m.mkdir("/a/b", { recursive: true });
+    m.create("/a/f");
+    expect(code(() => m.mkdir("/a/f/g", { recursive: true }))).toBe("EEXIST");
+  });
+});
+
+describe("namespace reference model: rename(2)", () => {
+  function tree() {
+    const m = new NamespaceModel();
+    m.mkdir("/a");
+    m.mkdir("/a/b");
+    m.mkdir("/e");
+    m.create("/f");
+    m.create("/a/g");
+    return m;
+  }
+
+  it("moves a file, replacing an existing file and freeing its inode", () => {
+    const m = tree();
+    const f = m.stat("/f").ino;
+    m.rename("/f", "/a/g");
+    expect(m.stat("/a/g").ino).toBe(f);
+    expect(code(() => m.stat("/f"))).toBe("ENOENT");
+    expect(m.dump().map((e) => e.path)).toEqual(["/", "/a", "/a/b", "/a/g", "/e"]);
+  });
+
+  it("replaces an empty directory by a directory, refuses a non-empty one (ENOTEMPTY)", () => {
+    const m = tree();
+    expect(code(() => m.rename("/e", "/a"))).toBe("ENOTEMPTY");
+    m.rename("/a", "/e");
+    expect(names(m, "/e")).toEqual(["b", "g"]);
+  });
+
+  it("refuses to mix types: dir onto file ENOTDIR, file onto dir EISDIR", () => {
+    const m = tree();
+    expect(code(() => m.rename("/a", "/f"))).toBe("ENOTDIR");
+    expect(code(() => m.rename("/f", "/e"))).toBe("EISDIR");
+  });
+
+  it("refuses to move a directory into itself or its own subtree (EINVAL)", () => {
+    const m = tree();
+    expect(code(() => m.rename("/a", "/a/b/c"))).toBe("EINVAL");
+    expect(code(() => m.rename("/a", "/a/x"))).toBe("EINVAL");
+    expect(code(() => m.rename("/a/b", "/a/b/x"))).toBe("EINVAL");
+  });
+
+  it("refuses to replace an ancestor of the source (ENOTEMPTY, as Linux)", () => {
+    const m = tree();
+    expect(code(() => m.rename("/a/g", "/a"))).toBe("ENOTEMPTY");
+    expect(code(() => m.rename("/a/b", "/a"))).toBe("ENOTEMPTY");
+  });
+
+  it("does nothing when source and target are the same object, also two hard links", () => {
+    const m = tree();
+    m.rename("/a", "/a");
+    m.link("/f", "/h");
+    m.rename("/f", "/h");
+    expect(names(m, "/")).toEqual(["a", "e", "f", "h"]);
+    expect(m.stat("/f").nlink).toBe(2);
+  });
+
+  it("noReplace refuses any existing target with EEXIST", () => {
+    const m = tree();
+    expect(code(() => m.rename("/f", "/a/g", { noReplace: true }))).toBe("EEXIST");
+    m.rename("/f", "/a/new", { noReplace: true });
+  });
+
+  it("moves a symlink itself, not its target", () => {
+    const m = tree();
+    m.symlink("a", "/s");
+    m.rename("/s", "/e/s");
+    expect(m.readlink("/e/s")).toBe("a");
+    expect(m.stat("/a").type).toBe("dir");
+  });
+});
+
+describe("namespace reference model: symlinks and hard links", () => {
+  it("follows relative symlinks from the link's directory and absolute ones from the root", () => {
+    const m = new NamespaceModel();
+    m.mkdir("/d");
+    m.create("/d/f");
+    m.symlink("f", "/d/rel");
+    m.symlink("/d", "/abs");
+    expect(m.stat("/d/rel").ino).toBe(m.stat("/d/f").ino);
+    expect(m.stat("/abs/rel").ino).toBe(m.stat("/d/f").ino);
+    expect(m.lstat("/d/rel")).toMatchObject({ type: "symlink", target: "f", size: 1 });
+    expect(m.readdir("/abs").map((e) => e.name)).toEqual(["f", "rel"]);
+    expect(code(() => m.readlink("/d/f"))).toBe("EINVAL");
+  });
+
+  it("gives ELOOP for a loop and after 40 hops, not at 40", () => {
+    const m = new NamespaceModel();
+    m.symlink("/loop", "/loop");
+    expect(code(() => m.stat("/loop"))).toBe("ELOOP");
+    expect(m.lstat("/loop").type).toBe("symlink");
+    m.create("/s0");
+    for (let i = 1; i <= 41; i++) m.symlink(`/s${i - 1}`, `/s${i}`);
+    expect(m.stat("/s40").type).toBe("file");
+    expect(code(() => m.stat("/s41"))).toBe("ELOOP");
+    expect(code(() => m.create("/loop/x"))).toBe("ELOOP");
+  });
+
+  it("counts hard links in nlink and frees the inode with the last one", () => {
+    const m = new NamespaceModel();
+    m.create("/f", { content: { size: 3, inline: new Uint8Array([1, 2, 3]) } });
+    m.link("/f", "/g");
+    expect(m.stat("/g")).toMatchObject({ nlink: 2, size: 3 });
+    m.unlink("/f");
+    expect(m.stat("/g").nlink).toBe(1);
+    expect(code(() => m.link("/g", "/g"))).toBe("EEXIST");
+    m.mkdir("/d");
+    expect(code(() => m.link("/d", "/d2"))).toBe("EISDIR");
+    expect(code(() => m.link("/missing", "/x"))).toBe("ENOENT");
+  });
+
+  it("links a symlink itself (link(2) does not follow the final symlink)", () => {
+    const m = new NamespaceModel();
+    m.symlink("/x", "/s");
+    m.link("/s", "/t");
+    expect(m.lstat("/t")).toMatchObject({ type: "symlink", nlink: 2 });
+  });
+});
+
+describe("namespace reference model: attributes, xattrs, tags", () => {
+  it("keeps explicitly set times until the inode changes again", () => {
+    const m = new NamespaceModel();
+    m.create("/f");
+    expect(m.stat("/f").mtimeMs).toBeUndefined();
+    m.setattr("/f", { mode: 0o640, uid: 1, gid: 2, atimeMs: 1000, mtimeMs: 2000 });
+    expect(m.stat("/f")).toMatchObject({ mode: 0o640, uid: 1, gid: 2, atimeMs: 1000, mtimeMs: 2000 });
+    m.setattr("/f", { mode: 0o600 });
+    expect(m.stat("/f").mtimeMs).toBe(2000);
+    m.writeContent("/f", { size: 1, inline: new Uint8Array([9]) });
+    expect(m.stat("/f").mtimeMs).toBeUndefined();
+    expect(code(() => m.setattr("/f", { mode: 0o10000 }))).toBe("EINVAL");
+  });
+
+  it("sets, lists and removes xattrs with create/replace flags", () => {
+    const m = new NamespaceModel();
+    m.create("/f");
+    m.setXattr("/f", "user.b", new Uint8Array([1]));
+    m.setXattr("/f", "user.a", new Uint8Array([2]), { create: true });
+    expect(code(() => m.setXattr("/f", "user.a", new Uint8Array([3]), { create: true }))).toBe("EEXIST");
+    expect(code(() => m.setXattr("/f", "user.c", new Uint8Array([3]), { replace: true }))).toBe("ENOENT");
+    expect(m.listXattrs("/f")).toEqual(["user.a", "user.b"]);
+    m.removeXattr("/f", "user.a");
+    expect(code(() => m.getXattr("/f", "user.a"))).toBe("ENOENT");
+    expect(code(() => m.removeXattr("/f", "user.a"))).toBe("ENOENT");
+  });
+
+  it("sets and removes tags; writeContent on a directory is EISDIR", () => {
+    const m = new NamespaceModel();
+    m.mkdir("/d");
+    m.setTag("/d", "site", "eu");
+    expect(m.getTags("/d")).toEqual({ site: "eu" });
+    m.removeTag("/d", "site");
+    expect(code(() => m.removeTag("/d", "site"))).toBe("ENOENT");
+    expect(code(() => m.writeContent("/d", { size: 0 }))).toBe("EISDIR");
+  });
+});
+
+describe("namespace reference model: batches and history", () => {
+  it("applies a batch all or nothing, and checks every op's input first", () => {
+    const m = new NamespaceModel();
+    m.batch([
+      { op: "mkdir", path: "/d" },
+      { op: "create", path: "/d/f" },
+      { op: "rename", from: "/d/f", to: "/g" },
+    ]);
+    expect(names(m, "/")).toEqual(["d", "g"]);
+    expect(
+      code(() =>
+        m.batch([
+          { op: "create", path: "/x" },
+          { op: "create", path: "/g" },
+        ]),
+      ),
+    ).toBe("EEXIST");
+    expect(names(m, "/")).toEqual(["d", "g"]);
+    expect(
+      code(() =>
+        m.batch([
+          { op: "unlink", path: "/missing" },
+          { op: "create", path: "/a\0" },
+        ]),
+      ),
+    ).toBe("EINVAL");
+  });
+
+  it("answers as-of reads from the state recorded at or before the TID, and by snapshot", () => {
+    const m = new NamespaceModel();
+    m.record("0000000000000001");
+    m.create("/f");
+    m.record("0000000000000005");
+    m.rename("/f", "/g");
+    m.record("0000000000000009");
+    expect(names(m, "/", "0000000000000001")).toEqual([]);
+    expect(names(m, "/", "0000000000000007")).toEqual(["f"]);
+    expect(names(m, "/", "0000000000000009")).toEqual(["g"]);
+    expect(code(() => m.stat("/", "0000000000000000"))).toBe("EINVAL");
+    m.createSnapshot("s", "0000000000000006");
+    expect(m.readdir("/", { snapshot: "s" } as never).map((e) => e.name)).toEqual(["f"]);
+    expect(code(() => m.createSnapshot("s", "0000000000000009"))).toBe("EEXIST");
+    m.deleteSnapshot("s");
+    expect(code(() => m.stat("/", { snapshot: "s" } as never))).toBe("ENOENT");
+  });
+
+  it("never lets a later change alter a recorded state (the copies are frozen)", () => {
+    const m = new NamespaceModel();
+    m.create("/f");
+    m.record("0000000000000001");
+    const before = m.dump("0000000000000001");
+    m.setTag("/f", "k", "v");
+    m.writeContent("/f", { size: 1, inline: new Uint8Array([1]) });
+    m.record("0000000000000002");
+    expect(m.dump("0000000000000001")).toEqual(before);
+    expect(m.treeAt("0000000000000001").inodes.get(2)?.tags.size).toBe(0);
+  });
+
+  it("reverts a file's content and a deleted file with its old identity", () => {
+    const m = new NamespaceModel();
+    m.create("/f", { content: { size: 1, inline: new Uint8Array([1]) } });
+    m.setTag("/f", "k", "v");
+    m.record("0000000000000001");
+    const ino = m.stat("/f").ino;
+    m.writeContent("/f", { size: 2, inline: new Uint8Array([2, 2]) });
+    m.revert("/f", "0000000000000001");
+    expect(m.stat("/f")).toMatchObject({ ino, size: 1 });
+    m.unlink("/f");
+    m.revert("/f", "0000000000000001");
+    expect(m.stat("/f").ino).toBe(ino);
+    expect(m.getTags("/f")).toEqual({ k: "v" });
+  });
+
+  it("reverts a subtree recursively, moving a renamed directory back", () => {
+    const m = new NamespaceModel();
+    m.mkdir("/d");
+    m.mkdir("/d/x");
+    m.create("/d/x/f");
+    m.record("0000000000000001");
+    const then = m.dump();
+    m.rename("/d/x", "/y");
+    m.create("/d/new");
+    expect(code(() => m.revert("/d", "0000000000000001"))).toBe("ok"); // non-recursive: entries stay
+    expect(names(m, "/d")).toEqual(["new"]);
+    m.revert("/", "0000000000000001", { recursive: true });
+    expect(m.dump()).toEqual(then);
+  });
+});
