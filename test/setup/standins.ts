@@ -10,6 +10,7 @@
  */
 import type { TestProject } from "vitest/node";
 import type { StandIn } from "../../adapters/standins/child.ts";
+import { startDynamoDbLocal } from "../../adapters/standins/dynamodb.ts";
 
 export type StandInName = "dynamodb" | "s3" | "azure" | "gcs";
 
@@ -22,7 +23,7 @@ declare module "vitest" {
 }
 
 const LAUNCHERS: Record<StandInName, (() => Promise<StandIn>) | undefined> = {
-  dynamodb: undefined,
+  dynamodb: startDynamoDbLocal,
   s3: undefined,
   azure: undefined,
   gcs: undefined,
