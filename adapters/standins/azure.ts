@@ -1,0 +1,56 @@
+/**
+ * The Azure Blob stand-in: azurite 3.37 (Microsoft's emulator) as a child process on 127.0.0.1,
+ * in-memory, with the well-known development account `devstoreaccount1`.
+ */
+import { createRequire } from "node:module";
+import path from "node:path";
+import { BlobServiceClient } from "@azure/storage-blob";
+import { freePort, type StandIn, startChildStandIn } from "./child.ts";
+
+const require = createRequire(import.meta.url);
+
+/** Azurite's published development account (not a secret: it is in Microsoft's docs and azurite's README). */
+export const AZURITE_ACCOUNT = "devstoreaccount1";
+export const AZURITE_KEY =
+  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+export async function startAzureStandIn(): Promise<StandIn> {
+  const main = path.join(
+    path.dirname(require.resolve("azurite/package.json")),
+    "dist",
+    "src",
+    "blob",
+    "main.js",
+  );
+  const port = await freePort();
+  return await startChildStandIn({
+    name: "azure",
+    command: process.execPath,
+    args: [
+      main,
+      "--inMemoryPersistence",
+      "--silent",
+      "--disableTelemetry",
+      "--skipApiVersionCheck",
+      "--blobHost",
+      "127.0.0.1",
+      "--blobPort",
+      String(port),
+    ],
+    port,
+    readyLine: /successfully listens/,
+  });
+}
+
+/** Connection string for the development account on an azurite at `endpoint` (e.g. `http://127.0.0.1:N`). */
+export function azuriteConnectionString(endpoint: string): string {
+  return (
+    `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};` +
+    `BlobEndpoint=${endpoint.replace(/\/$/, "")}/${AZURITE_ACCOUNT};`
+  );
+}
+
+/** A service client for the development account on an azurite at `endpoint`. */
+export function azuriteServiceClient(endpoint: string): BlobServiceClient {
+  return BlobServiceClient.fromConnectionString(azuriteConnectionString(endpoint));
+}
