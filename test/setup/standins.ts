@@ -11,6 +11,7 @@
 import type { TestProject } from "vitest/node";
 import type { StandIn } from "../../adapters/standins/child.ts";
 import { startDynamoDbLocal } from "../../adapters/standins/dynamodb.ts";
+import { startGcsStandIn } from "../../adapters/standins/gcs.ts";
 
 export type StandInName = "dynamodb" | "s3" | "azure" | "gcs";
 
@@ -26,7 +27,7 @@ const LAUNCHERS: Record<StandInName, (() => Promise<StandIn>) | undefined> = {
   dynamodb: startDynamoDbLocal,
   s3: undefined,
   azure: undefined,
-  gcs: undefined,
+  gcs: startGcsStandIn,
 };
 
 function wanted(): StandInName[] {

@@ -1,0 +1,53 @@
+/**
+ * The GCS stand-in: strata's own small GCS JSON-API server (adapters/standins/gcs-server.ts) as a
+ * child process on 127.0.0.1, in memory. Why not the Firebase Storage emulator: it has no bucket
+ * creation, no chunked resumable uploads and ignores `ifGenerationMatch`, so create-only puts could
+ * not be tested atomically (shared/STANDINS.md).
+ *
+ * Clients reach it with {@link gcsStandInStorageOptions}: a custom `apiEndpoint` makes
+ * `@google-cloud/storage` skip authentication entirely (no token fetch, no metadata-server probe).
+ */
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { StorageOptions } from "@google-cloud/storage";
+import { freePort, type StandIn, startChildStandIn } from "./child.ts";
+
+const require = createRequire(import.meta.url);
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export async function startGcsStandIn(): Promise<StandIn> {
+  const port = await freePort();
+  return await startChildStandIn({
+    name: "gcs",
+    command: process.execPath,
+    args: ["--import", require.resolve("tsx"), path.join(here, "gcs-main.ts"), "--port", String(port)],
+    port,
+    readyLine: /gcs stand-in listening/,
+    readyTimeoutMs: 30_000,
+  });
+}
+
+/**
+ * `Storage` options for the stand-in at `endpoint` (`http://127.0.0.1:N`). A custom `apiEndpoint`
+ * with `useAuthWithCustomEndpoint: false` sends requests without credentials (checked in
+ * @google-cloud/storage 7.19: nodejs-common/util.js `authorizeRequest`, resumable-upload.js uses
+ * plain gaxios), and a fixed `projectId` keeps the client from looking one up.
+ */
+export function gcsStandInStorageOptions(endpoint: string): StorageOptions {
+  return {
+    apiEndpoint: endpoint,
+    useAuthWithCustomEndpoint: false,
+    projectId: "strata-local",
+    // Nothing is ever sent to Google, but give the auth library no reason to search for credentials.
+    credentials: { client_email: "stand-in@strata.invalid", private_key: "unused" },
+  };
+}
+
+/** Test-only: flip one stored byte of `bucket/key` on the stand-in without touching its checksums. */
+export async function corruptGcsStandInObject(endpoint: string, bucket: string, key: string): Promise<void> {
+  const url = `${endpoint}/_strata/corrupt/b/${encodeURIComponent(bucket)}/o/${encodeURIComponent(key)}`;
+  const res = await fetch(url, { method: "POST" });
+  if (res.status !== 204)
+    throw new Error(`could not corrupt ${bucket}/${key} on the GCS stand-in: ${res.status}`);
+}

@@ -1,0 +1,360 @@
+/**
+ * The GCS volume driver against strata's GCS stand-in (and against real GCS when
+ * `STRATA_TEST_GCS_BUCKET` is set, with the standard Google credentials in the environment).
+ *
+ * Besides the shared conformance suite, the focused tests below pin what is specific to GCS:
+ * native CRC32C validation, `ifGenerationMatch` create-only, multipart vs resumable (single-request
+ * and chunked) uploads, abandoning an upload whose body fails at its end, and error mapping.
+ */
+import http from "node:http";
+import { Storage } from "@google-cloud/storage";
+import { describe, expect, it } from "vitest";
+import { freePort } from "../../adapters/standins/child.ts";
+import { corruptGcsStandInObject, gcsStandInStorageOptions } from "../../adapters/standins/gcs.ts";
+import { GcsVolumeDriver, type GcsVolumeOptions } from "../../adapters/volumes/gcs.ts";
+import { crc32c, crc32cUpdate } from "../../core/crc32c.ts";
+import { isStrataError, StrataError } from "../../core/errors.ts";
+import type { PutBody, VolumeDriver } from "../../core/volume/port.ts";
+import { standInEndpoint } from "../support/standins.ts";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+const endpoint = standInEndpoint("gcs");
+let bucketSeq = 0;
+
+/** A fresh bucket on the stand-in and a driver on it. */
+async function standInDriver(
+  options: Partial<GcsVolumeOptions> = {},
+): Promise<{ driver: GcsVolumeDriver; bucket: string; storage: Storage }> {
+  const storage = new Storage(gcsStandInStorageOptions(endpoint!));
+  const bucket = `strata-gcs-${process.pid}-${Date.now()}-${bucketSeq++}`;
+  await storage.createBucket(bucket);
+  const driver = new GcsVolumeDriver({
+    name: "gcs-test",
+    bucket,
+    storageOptions: gcsStandInStorageOptions(endpoint!),
+    ...options,
+  });
+  return { driver, bucket, storage };
+}
+
+/** A PutBody like the core wrapper's: counts and checksums as it is iterated; optionally fails at the end. */
+function body(
+  source: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+  options: { declaredSize?: number; declaredCrc32c?: number; failAtEnd?: Error } = {},
+): PutBody & { yielded(): number } {
+  let crc = 0;
+  let size = 0;
+  return {
+    declaredSize: options.declaredSize,
+    declaredCrc32c: options.declaredCrc32c,
+    crc32c: () => crc,
+    size: () => size,
+    yielded: () => size,
+    async *[Symbol.asyncIterator]() {
+      for await (const chunk of source) {
+        crc = crc32cUpdate(crc, chunk);
+        size += chunk.length;
+        yield chunk;
+      }
+      if (options.failAtEnd) throw options.failAtEnd;
+    },
+  };
+}
+
+function bytes(n: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
+
+/** `total` bytes in `chunk`-sized pieces, generated lazily (nothing is held but one piece). */
+function* pieces(total: number, chunk: number): Iterable<Uint8Array> {
+  const piece = bytes(chunk, 7);
+  for (let sent = 0; sent < total; sent += chunk)
+    yield sent + chunk <= total ? piece : piece.subarray(0, total - sent);
+}
+
+async function readAll(source: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const part of source) parts.push(part);
+  return Buffer.concat(parts);
+}
+
+async function failure(promise: Promise<unknown>): Promise<StrataError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (isStrataError(err)) return err;
+    throw new Error(`expected a StrataError, got ${String(err)}`, { cause: err });
+  }
+  throw new Error("expected a failure, got success");
+}
+
+async function keys(driver: VolumeDriver, prefix = ""): Promise<string[]> {
+  const out: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await driver.list(prefix, { cursor });
+    out.push(...page.entries.map((e) => e.key));
+    cursor = page.cursor;
+  } while (cursor);
+  return out;
+}
+
+describe.skipIf(!endpoint)("gcs volume driver on the stand-in", () => {
+  it("stores bytes, metadata and GCS's native crc32c, and reads them back", async () => {
+    const { driver } = await standInDriver();
+    const data = bytes(1000);
+    const info = await driver.put("a/b.bin", body([data]), {
+      metadata: { owner: "x-1" },
+      ifNoneMatch: false,
+    });
+    expect(info).toMatchObject({
+      key: "a/b.bin",
+      size: 1000,
+      crc32c: crc32c(data),
+      metadata: { owner: "x-1" },
+    });
+    const head = await driver.head("a/b.bin");
+    expect(head).toMatchObject({ size: 1000, crc32c: crc32c(data), metadata: { owner: "x-1" } });
+    expect(head.lastModified).toBeInstanceOf(Date);
+    const got = await driver.get("a/b.bin", {});
+    expect(await readAll(got.body)).toEqual(Buffer.from(data));
+  });
+
+  it("create-only is ifGenerationMatch: 0 — a second create fails with EEXIST and keeps the first bytes", async () => {
+    const { driver } = await standInDriver();
+    expect(driver.capabilities.atomicCreateOnly).toBe(true);
+    await driver.put("k", body([bytes(10, 1)]), { metadata: {}, ifNoneMatch: true });
+    const err = await failure(driver.put("k", body([bytes(10, 2)]), { metadata: {}, ifNoneMatch: true }));
+    expect(err.code).toBe("EEXIST");
+    expect(err.details).toMatchObject({ volume: "gcs-test", key: "k" });
+    expect(await readAll((await driver.get("k", {})).body)).toEqual(Buffer.from(bytes(10, 1)));
+  });
+
+  it("create-only through a resumable upload is enforced when the upload finalizes", async () => {
+    const { driver } = await standInDriver({ resumableThreshold: 64 * KiB });
+    const results = await Promise.allSettled(
+      [1, 2, 3, 4].map((seed) =>
+        driver.put("race", body(pieces(200 * KiB, 16 * KiB + seed)), { metadata: {}, ifNoneMatch: true }),
+      ),
+    );
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    for (const r of results)
+      if (r.status === "rejected") expect((r.reason as StrataError).code).toBe("EEXIST");
+  });
+
+  it("with preconditions off, create-only is check-then-write and declared non-atomic", async () => {
+    const { driver } = await standInDriver({ preconditions: false });
+    expect(driver.capabilities.atomicCreateOnly).toBe(false);
+    await driver.put("k", body([bytes(3)]), { metadata: {}, ifNoneMatch: true });
+    expect((await failure(driver.put("k", body([bytes(3)]), { metadata: {}, ifNoneMatch: true }))).code).toBe(
+      "EEXIST",
+    );
+  });
+
+  it.each([
+    ["single-request resumable", undefined],
+    ["chunked resumable", 256 * KiB],
+  ])("streams a body above the threshold through a %s upload", async (_label, chunkSize) => {
+    const { driver } = await standInDriver({ resumableThreshold: 256 * KiB, chunkSize });
+    const total = 1 * MiB + 123;
+    const expected = Buffer.concat([...pieces(total, 64 * KiB)]);
+    const info = await driver.put("big", body(pieces(total, 64 * KiB)), {
+      metadata: { m: "v" },
+      ifNoneMatch: true,
+    });
+    expect(info).toMatchObject({ size: total, crc32c: crc32c(expected), metadata: { m: "v" } });
+    expect(Buffer.compare(Buffer.from(await readAll((await driver.get("big", {})).body)), expected)).toBe(0);
+  });
+
+  it.each([
+    ["buffered multipart", 8 * MiB, undefined],
+    ["single-request resumable", 64 * KiB, undefined],
+    ["chunked resumable", 64 * KiB, 256 * KiB],
+  ])(
+    "a body that fails at its end leaves nothing visible (%s)",
+    async (_label, resumableThreshold, chunkSize) => {
+      const { driver } = await standInDriver({ resumableThreshold, chunkSize });
+      const failAtEnd = new StrataError("ECORRUPT", "declared CRC32C does not match");
+      const err = await failure(
+        driver.put("bad", body(pieces(1 * MiB, 64 * KiB), { failAtEnd }), {
+          metadata: {},
+          ifNoneMatch: true,
+        }),
+      );
+      expect(err).toBe(failAtEnd);
+      expect((await failure(driver.head("bad"))).code).toBe("ENOENT");
+      expect(await keys(driver)).toEqual([]);
+    },
+  );
+
+  it.each([
+    ["multipart", 8 * MiB],
+    ["resumable", 16 * KiB],
+  ])("GCS itself refuses bytes whose declared crc32c is wrong (%s)", async (_label, resumableThreshold) => {
+    const { driver } = await standInDriver({ resumableThreshold });
+    const data = bytes(64 * KiB);
+    // A body that declares a CRC but does not check it: only GCS's own validation stands in the way.
+    const err = await failure(
+      driver.put("k", body([data], { declaredCrc32c: crc32c(data) ^ 1 }), {
+        metadata: {},
+        ifNoneMatch: false,
+      }),
+    );
+    expect(err.code).toBe("ECORRUPT");
+    expect((await failure(driver.head("k"))).code).toBe("ENOENT");
+  });
+
+  it("reads ranges: first byte, last byte, clipped past the end, empty at the end", async () => {
+    const { driver } = await standInDriver();
+    const data = bytes(100);
+    await driver.put("r", body([data]), { metadata: {}, ifNoneMatch: false });
+    const read = async (start: number, end?: number) =>
+      Buffer.from(await readAll((await driver.get("r", { range: { start, end } })).body));
+    expect(await read(0, 1)).toEqual(Buffer.from(data.subarray(0, 1)));
+    expect(await read(99, 100)).toEqual(Buffer.from(data.subarray(99)));
+    expect(await read(90, 1000)).toEqual(Buffer.from(data.subarray(90)));
+    expect(await read(10)).toEqual(Buffer.from(data.subarray(10)));
+    expect((await read(100)).length).toBe(0);
+    const ranged = await driver.get("r", { range: { start: 5, end: 6 } });
+    expect(ranged.info).toMatchObject({ size: 100, crc32c: crc32c(data) });
+  });
+
+  it("lists by prefix in byte order, in pages, with the volume prefix stripped", async () => {
+    const { driver, bucket, storage } = await standInDriver({ prefix: "vol/" });
+    const names = ["p/é", "p/b", "p/a", "p/z", "q/a", "p/A"];
+    for (const k of names) await driver.put(k, body([bytes(2)]), { metadata: {}, ifNoneMatch: false });
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await driver.list("p/", { cursor, limit: 2 });
+      pages.push(page.entries.map((e) => e.key));
+      cursor = page.cursor;
+    } while (cursor);
+    expect(pages.flat()).toEqual(["p/A", "p/a", "p/b", "p/z", "p/é"]);
+    expect(pages.every((p) => p.length <= 2)).toBe(true);
+    const [raw] = await storage.bucket(bucket).getFiles({ prefix: "vol/q/" });
+    expect(raw.map((f) => f.name)).toEqual(["vol/q/a"]);
+  });
+
+  it("deletes idempotently and reports a missing key as ENOENT", async () => {
+    const { driver } = await standInDriver();
+    await driver.put("d", body([bytes(1)]), { metadata: {}, ifNoneMatch: false });
+    await driver.delete("d");
+    await driver.delete("d");
+    expect((await failure(driver.head("d"))).code).toBe("ENOENT");
+    expect((await failure(driver.get("d", {}))).code).toBe("ENOENT");
+  });
+
+  it("copies server-side keeping size, crc32c and metadata; create-only and missing source fail", async () => {
+    const { driver } = await standInDriver();
+    const data = bytes(5000);
+    await driver.put("src", body([data]), { metadata: { a: "1" }, ifNoneMatch: false });
+    const info = await driver.copy("src", "dst", { ifNoneMatch: true });
+    expect(info).toMatchObject({ key: "dst", size: 5000, crc32c: crc32c(data), metadata: { a: "1" } });
+    expect((await failure(driver.copy("src", "dst", { ifNoneMatch: true }))).code).toBe("EEXIST");
+    expect((await failure(driver.copy("nothing", "dst2", { ifNoneMatch: false }))).code).toBe("ENOENT");
+  });
+
+  it("a missing bucket is EUNAVAIL naming the bucket and the setting to fix", async () => {
+    const driver = new GcsVolumeDriver({
+      name: "gcs-eu",
+      bucket: "no-such-bucket",
+      storageOptions: gcsStandInStorageOptions(endpoint!),
+    });
+    const err = await failure(driver.put("k", body([bytes(1)]), { metadata: {}, ifNoneMatch: false }));
+    expect(err.code).toBe("EUNAVAIL");
+    expect(err.message).toContain("bucket `no-such-bucket` does not exist");
+    expect(err.message).toContain("volumes.gcs-eu.bucket");
+    expect((await failure(driver.head("k"))).code).toBe("EUNAVAIL");
+  });
+
+  it("an unreachable endpoint is EUNAVAIL", async () => {
+    const port = await freePort();
+    const driver = new GcsVolumeDriver({
+      name: "gcs-down",
+      bucket: "b",
+      storageOptions: gcsStandInStorageOptions(`http://127.0.0.1:${port}`),
+    });
+    expect((await failure(driver.head("k"))).code).toBe("EUNAVAIL");
+    expect(
+      (await failure(driver.put("k", body([bytes(1)]), { metadata: {}, ifNoneMatch: false }))).code,
+    ).toBe("EUNAVAIL");
+  });
+
+  it("an aborted signal is EABORTED", async () => {
+    const { driver } = await standInDriver();
+    const controller = new AbortController();
+    controller.abort();
+    const signal = controller.signal;
+    expect((await failure(driver.head("k", { signal }))).code).toBe("EABORTED");
+    expect(
+      (await failure(driver.put("k", body([bytes(1)]), { metadata: {}, ifNoneMatch: false, signal }))).code,
+    ).toBe("EABORTED");
+  });
+
+  it("bytes corrupted at rest come back as stored (the core's full-read check catches them)", async () => {
+    const { driver, bucket } = await standInDriver();
+    const data = bytes(4096);
+    await driver.put("c", body([data]), { metadata: {}, ifNoneMatch: false });
+    await corruptGcsStandInObject(endpoint!, bucket, "c");
+    const got = await driver.get("c", {});
+    expect(got.info.crc32c).toBe(crc32c(data));
+    expect(crc32c(await readAll(got.body))).not.toBe(got.info.crc32c);
+  });
+
+  it("keeps memory bounded while streaming a large resumable upload", async () => {
+    const { driver } = await standInDriver({ resumableThreshold: 1 * MiB });
+    const total = 96 * MiB;
+    const before = process.memoryUsage().arrayBuffers;
+    let peak = before;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().arrayBuffers);
+    }, 20);
+    try {
+      const info = await driver.put("huge", body(pieces(total, 1 * MiB)), {
+        metadata: {},
+        ifNoneMatch: false,
+      });
+      expect(info.size).toBe(total);
+    } finally {
+      clearInterval(sampler);
+    }
+    // The body is one reused 1 MiB piece: whatever grows is the client's buffering, not the data.
+    expect(peak - before).toBeLessThan(32 * MiB);
+  });
+});
+
+describe("gcs volume driver sends no credentials to a custom endpoint", () => {
+  it("requests to the stand-in carry no Authorization header and never leave 127.0.0.1", async () => {
+    const seen: http.IncomingHttpHeaders[] = [];
+    const server = http.createServer((req, res) => {
+      seen.push(req.headers);
+      req.resume();
+      res.writeHead(404, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { code: 404, message: "No such object: b/k", errors: [] } }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const address = server.address();
+    const port = typeof address === "object" && address ? address.port : 0;
+    try {
+      const driver = new GcsVolumeDriver({
+        name: "gcs-auth",
+        bucket: "b",
+        storageOptions: gcsStandInStorageOptions(`http://127.0.0.1:${port}`),
+      });
+      expect((await failure(driver.head("k"))).code).toBe("ENOENT");
+      expect(seen.length).toBeGreaterThan(0);
+      for (const headers of seen) expect(headers.authorization).toBeUndefined();
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
