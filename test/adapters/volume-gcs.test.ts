@@ -15,6 +15,7 @@ import { GcsVolumeDriver, type GcsVolumeOptions } from "../../adapters/volumes/g
 import { crc32c, crc32cUpdate } from "../../core/crc32c.ts";
 import { isStrataError, StrataError } from "../../core/errors.ts";
 import type { PutBody, VolumeDriver } from "../../core/volume/port.ts";
+import { testVolume } from "../conformance/volume.ts";
 import { standInEndpoint } from "../support/standins.ts";
 
 const KiB = 1024;
@@ -105,6 +106,48 @@ async function keys(driver: VolumeDriver, prefix = ""): Promise<string[]> {
     cursor = page.cursor;
   } while (cursor);
   return out;
+}
+
+/** Delete everything in `bucket` on the stand-in, then the bucket itself. */
+async function removeBucket(storage: Storage, bucket: string): Promise<void> {
+  await storage.bucket(bucket).deleteFiles({ force: true });
+  await storage.bucket(bucket).delete({ ignoreNotFound: true });
+}
+
+if (endpoint) {
+  testVolume("gcs (stand-in)", async () => {
+    const { driver, bucket, storage } = await standInDriver();
+    return {
+      driver,
+      corruptAtRest: (key) => corruptGcsStandInObject(endpoint, bucket, key),
+      dispose: () => removeBucket(storage, bucket),
+    };
+  });
+} else {
+  describe("volume conformance: gcs (stand-in)", () => {
+    it.skip("[skipped: the gcs stand-in was not started (STRATA_STANDINS)]", () => {});
+  });
+}
+
+// Real GCS: a unique prefix in an existing bucket, with the standard Google credentials of the
+// environment (GOOGLE_APPLICATION_CREDENTIALS, gcloud ADC, or the metadata server).
+const realBucket = process.env.STRATA_TEST_GCS_BUCKET;
+if (realBucket) {
+  testVolume("gcs (real: STRATA_TEST_GCS_BUCKET)", async () => {
+    const prefix = `strata-test/${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}/`;
+    const storage = new Storage();
+    const driver = new GcsVolumeDriver({ name: "gcs-real", bucket: realBucket, storage, prefix });
+    return {
+      driver,
+      dispose: async () => {
+        await storage.bucket(realBucket).deleteFiles({ prefix, force: true });
+      },
+    };
+  });
+} else {
+  describe("volume conformance: gcs (real)", () => {
+    it.skip("[skipped: set STRATA_TEST_GCS_BUCKET (and Google credentials) to run against real GCS]", () => {});
+  });
 }
 
 describe.skipIf(!endpoint)("gcs volume driver on the stand-in", () => {
