@@ -58,11 +58,14 @@ export async function startDynamoDbLocal(): Promise<StandIn> {
   });
 }
 
-/** Client settings for a DynamoDB Local endpoint: region us-east-1 and static fake credentials. */
+/**
+ * Client settings for a DynamoDB Local endpoint: region us-east-1 and static fake credentials
+ * (DynamoDB Local 3.x refuses access key ids with anything but letters and digits).
+ */
 export function dynamoDbLocalClientConfig(endpoint: string): DynamoDBClientConfig {
   return {
     endpoint,
     region: "us-east-1",
-    credentials: { accessKeyId: "strata-local", secretAccessKey: "strata-local" },
+    credentials: { accessKeyId: "strataLocal", secretAccessKey: "strataLocal" },
   };
 }

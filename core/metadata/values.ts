@@ -81,11 +81,22 @@ export function validateKey(key: Key, where = "key"): void {
     throw strataError("E2BIG", `${where}: sk is longer than ${LIMITS.skBytes} UTF-8 bytes`, { sk: key.sk });
 }
 
+/** DynamoDB numbers: 0, or magnitudes from 1E-130 to 9.99…E+125 (38 digits; doubles need ≤ 17). */
+function inDynamoDbRange(n: number): boolean {
+  const a = Math.abs(n);
+  return a === 0 || (a >= 1e-130 && a < 1e126);
+}
+
 function validateValue(value: unknown, path: string, depth: number): void {
   if (depth > 32) throw strataError("EINVAL", `attribute ${path} nests deeper than 32 levels`);
   if (typeof value === "string" || typeof value === "boolean" || value === null) return;
   if (typeof value === "number") {
     if (!Number.isFinite(value)) throw strataError("EINVAL", `attribute ${path} is not a finite number`);
+    if (!inDynamoDbRange(value))
+      throw strataError(
+        "EINVAL",
+        `attribute ${path} = ${value} is outside DynamoDB's number range (1e-130 ≤ |n| < 1e126)`,
+      );
     return;
   }
   if (value instanceof Uint8Array) return;
@@ -94,7 +105,11 @@ function validateValue(value: unknown, path: string, depth: number): void {
     return;
   }
   if (typeof value === "object" && value !== undefined && Object.getPrototypeOf(value) === Object.prototype) {
-    for (const [k, v] of Object.entries(value)) validateValue(v, `${path}.${k}`, depth + 1);
+    for (const [k, v] of Object.entries(value)) {
+      // DynamoDB refuses empty names in maps too ("Empty attribute name").
+      if (k.length === 0) throw strataError("EINVAL", `attribute ${path} holds a map with an empty key`);
+      validateValue(v, `${path}.${k}`, depth + 1);
+    }
     return;
   }
   throw strataError("EINVAL", `attribute ${path} has an unsupported type (${typeof value})`);
@@ -134,7 +149,8 @@ export function validateUpdate(update: Update): void {
   for (const name of update.remove ?? []) touch(name);
   for (const [name, n] of Object.entries(update.add ?? {})) {
     touch(name);
-    if (!Number.isFinite(n)) throw strataError("EINVAL", `add ${name}: not a finite number`);
+    if (typeof n !== "number" || !Number.isFinite(n) || !inDynamoDbRange(n))
+      throw strataError("EINVAL", `add ${name}: not a finite number in DynamoDB's range`);
   }
   if (touched.size === 0)
     throw strataError("EINVAL", "an update must set, remove or add at least one attribute");

@@ -114,7 +114,8 @@ export function testMetadataStore(backend: string, makeStore: () => Promise<Meta
           float: 0.1,
           big: Number.MAX_SAFE_INTEGER,
           tiny: 1.5e-10,
-          huge: 1.25e300,
+          huge: 1.25e125,
+          negativeTiny: -2.5e-130,
           zero: 0,
           yes: true,
           no: false,
@@ -127,7 +128,6 @@ export function testMetadataStore(backend: string, makeStore: () => Promise<Meta
             a: 1,
             nested: { deeper: { list: ["x", { y: false }] } },
             "\u0000tricky": "name",
-            "": "empty name",
           },
           emptyMap: {},
         };
@@ -427,6 +427,10 @@ export function testMetadataStore(backend: string, makeStore: () => Promise<Meta
         await rejectsBeforeAnyRequest(store.put({ pk: 7, sk: "a" } as unknown as Item), "EINVAL");
         await rejectsBeforeAnyRequest(store.put(bad(Number.NaN)), "EINVAL");
         await rejectsBeforeAnyRequest(store.put(bad(Number.POSITIVE_INFINITY)), "EINVAL");
+        // DynamoDB's numbers: 38 digits, magnitudes 1e-130 ..< 1e126.
+        await rejectsBeforeAnyRequest(store.put(bad(1e126)), "EINVAL");
+        await rejectsBeforeAnyRequest(store.put(bad([-1e-131])), "EINVAL");
+        await rejectsBeforeAnyRequest(store.put(bad({ ok: { "": 1 } })), "EINVAL");
         await rejectsBeforeAnyRequest(store.put(bad(() => 1)), "EINVAL");
         await rejectsBeforeAnyRequest(store.put(bad(new Date())), "EINVAL");
         await rejectsBeforeAnyRequest(store.put(bad(new Map())), "EINVAL");

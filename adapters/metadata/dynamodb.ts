@@ -1,0 +1,769 @@
+/**
+ * The cloud MetadataStore: one DynamoDB table (core/metadata/table.ts) through
+ * `@aws-sdk/client-dynamodb`. Input is validated with core/metadata/values.ts before any
+ * request; DynamoDB itself evaluates conditions and updates, so the semantics are DynamoDB's by
+ * construction and the other stores are held to them by the conformance suite.
+ *
+ * - Values ↔ AttributeValues: string S, number N, boolean BOOL, null NULL, Uint8Array B,
+ *   array L, object M. Numbers are finite doubles within DynamoDB's range; note that DynamoDB
+ *   ADDs in decimal (0.1 + 0.2 = 0.3 exactly), the other stores in binary doubles: keep
+ *   counters integral.
+ * - Reads are strongly consistent (ConsistentRead on GetItem, Query, BatchGetItem).
+ * - A failed condition is ECONFLICT with `details.item` (ReturnValuesOnConditionCheckFailure
+ *   ALL_OLD). A cancelled transaction is ECONFLICT with normalised `details.reasons` and
+ *   `details.failedIndex`; TransactionConflict reasons are included as such (callers retry).
+ * - Requests are counted per attempt on the wire (SDK retries included), by kind.
+ */
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  CreateTableCommand,
+  DeleteItemCommand,
+  DeleteTableCommand,
+  DescribeTableCommand,
+  type CancellationReason as DynamoCancellationReason,
+  DynamoDBClient,
+  type DynamoDBClientConfig,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  TransactGetItemsCommand,
+  type TransactWriteItem,
+  TransactWriteItemsCommand,
+  UpdateContinuousBackupsCommand,
+  UpdateItemCommand,
+  UpdateTimeToLiveCommand,
+} from "@aws-sdk/client-dynamodb";
+import { isStrataError, StrataError, strataError } from "../../core/errors.ts";
+import { decodeCursor, encodeCursor } from "../../core/metadata/memory-store.ts";
+import {
+  type CancellationReason,
+  type Condition,
+  emptyRequestCounts,
+  type Item,
+  type Key,
+  LIMITS,
+  type MetadataStore,
+  type QueryOptions,
+  type QueryPage,
+  type RequestCounts,
+  type RequestKind,
+  type TransactOp,
+  type Update,
+  type Value,
+} from "../../core/metadata/port.ts";
+import { METADATA_TABLE } from "../../core/metadata/table.ts";
+import {
+  keyId,
+  validateBatchGet,
+  validateCondition,
+  validateItem,
+  validateKey,
+  validateQuery,
+  validateTransactGet,
+  validateTransaction,
+  validateUpdate,
+} from "../../core/metadata/values.ts";
+
+export interface DynamoDbMetadataStoreOptions {
+  /** A client to share (its retry settings apply). Created from `clientConfig` when absent. */
+  client?: DynamoDBClient;
+  /** Settings for the client this store creates (region, endpoint, credentials, maxAttempts…). */
+  clientConfig?: DynamoDBClientConfig;
+  /** The table (see core/metadata/table.ts for its definition). */
+  tableName: string;
+  /** Bounded retries of BatchGetItem's UnprocessedKeys and of TransactionConflicts (default 8). */
+  maxRetries?: number;
+}
+
+/** The part of an SDK command the request counter needs. */
+interface CountableCommand {
+  middlewareStack: {
+    add(
+      middleware: (next: (args: unknown) => Promise<unknown>) => (args: unknown) => Promise<unknown>,
+      options: { step: "finalizeRequest"; priority: "low"; name: string },
+    ): void;
+  };
+}
+
+// ---- values ↔ AttributeValues ----
+
+export function toAttributeValue(value: Value): AttributeValue {
+  if (typeof value === "string") return { S: value };
+  if (typeof value === "number") return { N: String(value) };
+  if (typeof value === "boolean") return { BOOL: value };
+  if (value === null) return { NULL: true };
+  if (value instanceof Uint8Array) return { B: value };
+  if (Array.isArray(value)) return { L: value.map(toAttributeValue) };
+  const m: Record<string, AttributeValue> = {};
+  for (const [k, v] of Object.entries(value)) m[k] = toAttributeValue(v);
+  return { M: m };
+}
+
+export function fromAttributeValue(av: AttributeValue): Value {
+  if (av.S !== undefined) return av.S;
+  if (av.N !== undefined) return Number(av.N);
+  if (av.BOOL !== undefined) return av.BOOL;
+  if (av.NULL !== undefined) return null;
+  if (av.B !== undefined) return new Uint8Array(av.B);
+  if (av.L !== undefined) return av.L.map(fromAttributeValue);
+  if (av.M !== undefined) {
+    const out: { [key: string]: Value } = {};
+    for (const [k, v] of Object.entries(av.M)) out[k] = fromAttributeValue(v);
+    return out;
+  }
+  // Sets are never written by strata; read them as lists so nothing is lost.
+  if (av.SS !== undefined) return [...av.SS];
+  if (av.NS !== undefined) return av.NS.map(Number);
+  if (av.BS !== undefined) return av.BS.map((b) => new Uint8Array(b));
+  throw strataError("ECORRUPT", `unsupported DynamoDB attribute value ${JSON.stringify(Object.keys(av))}`);
+}
+
+export function toAttributeMap(item: Record<string, Value>): Record<string, AttributeValue> {
+  const out: Record<string, AttributeValue> = {};
+  for (const [k, v] of Object.entries(item)) out[k] = toAttributeValue(v);
+  return out;
+}
+
+export function fromAttributeMap(map: Record<string, AttributeValue> | undefined): Item | undefined {
+  if (map === undefined) return undefined;
+  const out: Record<string, Value> = {};
+  for (const [k, v] of Object.entries(map)) out[k] = fromAttributeValue(v);
+  return out as Item;
+}
+
+function keyMap(key: Key): Record<string, AttributeValue> {
+  return { pk: { S: key.pk }, sk: { S: key.sk } };
+}
+
+// ---- expressions ----
+
+/** Collects #name / :value placeholders for one request's expressions. */
+class Expressions {
+  readonly names: Record<string, string> = {};
+  readonly values: Record<string, AttributeValue> = {};
+  private readonly nameOf = new Map<string, string>();
+  private valueCount = 0;
+
+  name(attr: string): string {
+    let placeholder = this.nameOf.get(attr);
+    if (!placeholder) {
+      placeholder = `#n${this.nameOf.size}`;
+      this.nameOf.set(attr, placeholder);
+      this.names[placeholder] = attr;
+    }
+    return placeholder;
+  }
+
+  value(value: Value): string {
+    const placeholder = `:v${this.valueCount++}`;
+    this.values[placeholder] = toAttributeValue(value);
+    return placeholder;
+  }
+
+  condition(c: Condition): string {
+    switch (c.op) {
+      case "exists":
+        return `attribute_exists(${this.name("pk")})`;
+      case "notExists":
+        return `attribute_not_exists(${this.name("pk")})`;
+      case "attrExists":
+        return `attribute_exists(${this.name(c.attr)})`;
+      case "attrNotExists":
+        return `attribute_not_exists(${this.name(c.attr)})`;
+      case "and":
+      case "or":
+        return `(${c.of.map((x) => this.condition(x)).join(c.op === "and" ? " AND " : " OR ")})`;
+      case "not":
+        return `(NOT ${this.condition(c.of)})`;
+      default: {
+        const operator = { eq: "=", ne: "<>", lt: "<", le: "<=", gt: ">", ge: ">=" }[c.op];
+        return `${this.name(c.attr)} ${operator} ${this.value(c.value)}`;
+      }
+    }
+  }
+
+  update(u: Update): string {
+    const parts: string[] = [];
+    const set = Object.entries(u.set ?? {});
+    if (set.length > 0)
+      parts.push(`SET ${set.map(([k, v]) => `${this.name(k)} = ${this.value(v)}`).join(", ")}`);
+    if (u.remove && u.remove.length > 0) parts.push(`REMOVE ${u.remove.map((k) => this.name(k)).join(", ")}`);
+    const add = Object.entries(u.add ?? {});
+    if (add.length > 0)
+      parts.push(`ADD ${add.map(([k, n]) => `${this.name(k)} ${this.value(n)}`).join(", ")}`);
+    return parts.join(" ");
+  }
+
+  /** The placeholder maps, omitted when empty (DynamoDB refuses empty maps). */
+  attributes(): {
+    ExpressionAttributeNames?: Record<string, string>;
+    ExpressionAttributeValues?: Record<string, AttributeValue>;
+  } {
+    return {
+      ...(Object.keys(this.names).length > 0 ? { ExpressionAttributeNames: this.names } : {}),
+      ...(Object.keys(this.values).length > 0 ? { ExpressionAttributeValues: this.values } : {}),
+    };
+  }
+}
+
+/** Input for a conditional write: the ConditionExpression part, if any. */
+function conditional(condition: Condition | undefined): {
+  ConditionExpression?: string;
+  ExpressionAttributeNames?: Record<string, string>;
+  ExpressionAttributeValues?: Record<string, AttributeValue>;
+} {
+  if (!condition) return {};
+  const x = new Expressions();
+  const ConditionExpression = x.condition(condition);
+  return { ConditionExpression, ...x.attributes() };
+}
+
+// ---- errors ----
+
+const THROTTLING = new Set([
+  "ProvisionedThroughputExceededException",
+  "ThrottlingException",
+  "RequestLimitExceeded",
+  "TooManyRequestsException",
+  "LimitExceededException",
+]);
+
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+]);
+
+function normaliseReason(reason: DynamoCancellationReason): CancellationReason | null {
+  switch (reason.Code) {
+    case undefined:
+    case "None":
+      return null;
+    case "ConditionalCheckFailed": {
+      const item = fromAttributeMap(reason.Item);
+      return { code: "ConditionalCheckFailed", ...(item ? { item } : {}) };
+    }
+    case "TransactionConflict":
+      return { code: "TransactionConflict", ...(reason.Message ? { message: reason.Message } : {}) };
+    default:
+      return { code: "Other", message: `${reason.Code}${reason.Message ? `: ${reason.Message}` : ""}` };
+  }
+}
+
+export class DynamoDbMetadataStore implements MetadataStore {
+  readonly kind = "dynamodb";
+  readonly tableName: string;
+  private readonly client: DynamoDBClient;
+  private readonly ownsClient: boolean;
+  private readonly maxRetries: number;
+  private counts = emptyRequestCounts();
+
+  constructor(options: DynamoDbMetadataStoreOptions) {
+    if (!options.tableName) throw strataError("EINVAL", "DynamoDbMetadataStore needs a tableName");
+    this.tableName = options.tableName;
+    this.ownsClient = options.client === undefined;
+    // The SDK retries throttling and 5xx itself (standard mode); 6 attempts ride out short bursts.
+    this.client = options.client ?? new DynamoDBClient({ maxAttempts: 6, ...options.clientConfig });
+    this.maxRetries = options.maxRetries ?? 8;
+  }
+
+  /** Send one command, counting every attempt that goes on the wire (SDK retries included). */
+  private async send<O>(kind: RequestKind | "admin", command: object): Promise<O> {
+    if (kind !== "admin")
+      (command as CountableCommand).middlewareStack.add(
+        (next) => async (args) => {
+          this.counts[kind]++;
+          return await next(args);
+        },
+        // Inside the SDK's retry middleware (finalizeRequest, high), so each attempt counts.
+        { step: "finalizeRequest", priority: "low", name: "strataRequestCounter" },
+      );
+    // biome-ignore lint/suspicious/noExplicitAny: the client's overloads are per command class
+    return (await this.client.send(command as any)) as O;
+  }
+
+  /** Translate an SDK failure into a StrataError; `item` carries ALL_OLD of a failed condition. */
+  private translate(err: unknown, what: string, key?: Key): StrataError {
+    if (isStrataError(err)) return err;
+    const e = err as {
+      name?: string;
+      code?: string;
+      message?: string;
+      Item?: Record<string, AttributeValue>;
+      $metadata?: { httpStatusCode?: number };
+    };
+    const name = e?.name ?? "";
+    const message = e?.message ?? String(err);
+    const where = key ? ` on ${key.pk} / ${key.sk}` : "";
+    const fail = (code: StrataError["code"], text: string, details: Record<string, unknown> = {}) =>
+      new StrataError(code, text, { cause: err, details: { table: this.tableName, ...details } });
+    if (name === "ConditionalCheckFailedException")
+      return fail("ECONFLICT", `condition failed${where}`, { item: fromAttributeMap(e.Item), key });
+    if (name === "TransactionConflictException")
+      return fail("ECONFLICT", `${what}${where} collided with a running transaction; retry`, {
+        item: undefined,
+        key,
+        transactionConflict: true,
+      });
+    if (THROTTLING.has(name))
+      return fail(
+        "ETHROTTLED",
+        `DynamoDB throttled ${what} on table ${this.tableName} (${name}); retry later`,
+      );
+    if (name === "ResourceNotFoundException")
+      return fail(
+        "EUNAVAIL",
+        `table ${this.tableName} does not exist: create it (npm start does) or fix the table name`,
+      );
+    if (name === "ValidationException") {
+      if (/size.*exceed/i.test(message))
+        return fail("E2BIG", `${what}${where}: the item would exceed DynamoDB's 400 KB limit (${message})`, {
+          key,
+        });
+      if (/incorrect (data|operand) type|operand type/i.test(message))
+        return fail("EINVAL", `${what}${where}: ${message}`, { key });
+      return fail("EINVAL", `DynamoDB refused ${what}${where} as invalid — a strata bug: ${message}`, {
+        key,
+      });
+    }
+    if (name === "AccessDeniedException" || name === "UnrecognizedClientException")
+      return fail("EACCES", `DynamoDB denied ${what} on table ${this.tableName}: ${message}`);
+    if (
+      name === "TimeoutError" ||
+      NETWORK_CODES.has(e?.code ?? "") ||
+      NETWORK_CODES.has(name) ||
+      e?.$metadata?.httpStatusCode === undefined ||
+      (e.$metadata.httpStatusCode ?? 0) >= 500
+    )
+      return fail(
+        "EUNAVAIL",
+        `DynamoDB is unreachable or failing for ${what} on table ${this.tableName}: ${message}`,
+      );
+    return fail("EIO", `DynamoDB ${what} failed on table ${this.tableName}: ${name} ${message}`);
+  }
+
+  /** Retry a single-item write that collided with a transaction (it was not applied). */
+  private async writeWithConflictRetry<T>(what: string, key: Key, attempt: () => Promise<T>): Promise<T> {
+    for (let i = 0; ; i++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        const name = (err as { name?: string })?.name;
+        if (name !== "TransactionConflictException" || i >= this.maxRetries)
+          throw this.translate(err, what, key);
+        await backoff(i);
+      }
+    }
+  }
+
+  async get(key: Key): Promise<Item | undefined> {
+    validateKey(key);
+    try {
+      // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_GetItem.html
+      const out = await this.send<{ Item?: Record<string, AttributeValue> }>(
+        "GetItem",
+        new GetItemCommand({ TableName: this.tableName, Key: keyMap(key), ConsistentRead: true }),
+      );
+      return fromAttributeMap(out.Item);
+    } catch (err) {
+      throw this.translate(err, "GetItem", key);
+    }
+  }
+
+  async put(item: Item, options: { condition?: Condition } = {}): Promise<void> {
+    validateItem(item);
+    if (options.condition) validateCondition(options.condition);
+    const input = {
+      TableName: this.tableName,
+      Item: toAttributeMap(item),
+      ...conditional(options.condition),
+      ...(options.condition ? { ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const } : {}),
+    };
+    // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_PutItem.html
+    await this.writeWithConflictRetry("PutItem", item, () => this.send("PutItem", new PutItemCommand(input)));
+  }
+
+  async update(key: Key, update: Update, options: { condition?: Condition } = {}): Promise<Item> {
+    validateKey(key);
+    validateUpdate(update);
+    if (options.condition) validateCondition(options.condition);
+    const x = new Expressions();
+    const UpdateExpression = x.update(update);
+    const ConditionExpression = options.condition ? x.condition(options.condition) : undefined;
+    const input = {
+      TableName: this.tableName,
+      Key: keyMap(key),
+      UpdateExpression,
+      ...(ConditionExpression
+        ? { ConditionExpression, ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const }
+        : {}),
+      ...x.attributes(),
+      ReturnValues: "ALL_NEW" as const,
+    };
+    // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateItem.html
+    const out = await this.writeWithConflictRetry("UpdateItem", key, () =>
+      this.send<{ Attributes?: Record<string, AttributeValue> }>("UpdateItem", new UpdateItemCommand(input)),
+    );
+    return fromAttributeMap(out.Attributes) ?? { ...key };
+  }
+
+  async delete(key: Key, options: { condition?: Condition } = {}): Promise<void> {
+    validateKey(key);
+    if (options.condition) validateCondition(options.condition);
+    const input = {
+      TableName: this.tableName,
+      Key: keyMap(key),
+      ...conditional(options.condition),
+      ...(options.condition ? { ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const } : {}),
+    };
+    // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DeleteItem.html
+    await this.writeWithConflictRetry("DeleteItem", key, () =>
+      this.send("DeleteItem", new DeleteItemCommand(input)),
+    );
+  }
+
+  private transactItem(op: TransactOp): TransactWriteItem {
+    const onFailure = { ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const };
+    switch (op.kind) {
+      case "put":
+        return {
+          Put: {
+            TableName: this.tableName,
+            Item: toAttributeMap(op.item),
+            ...conditional(op.condition),
+            ...onFailure,
+          },
+        };
+      case "delete":
+        return {
+          Delete: {
+            TableName: this.tableName,
+            Key: keyMap(op.key),
+            ...conditional(op.condition),
+            ...onFailure,
+          },
+        };
+      case "check": {
+        const { ConditionExpression, ...rest } = conditional(op.condition);
+        return {
+          ConditionCheck: {
+            TableName: this.tableName,
+            Key: keyMap(op.key),
+            ConditionExpression: ConditionExpression!,
+            ...rest,
+            ...onFailure,
+          },
+        };
+      }
+      case "update": {
+        const x = new Expressions();
+        const UpdateExpression = x.update(op.update);
+        const ConditionExpression = op.condition ? x.condition(op.condition) : undefined;
+        return {
+          Update: {
+            TableName: this.tableName,
+            Key: keyMap(op.key),
+            UpdateExpression,
+            ...(ConditionExpression ? { ConditionExpression } : {}),
+            ...x.attributes(),
+            ...onFailure,
+          },
+        };
+      }
+    }
+  }
+
+  async transact(ops: TransactOp[]): Promise<void> {
+    validateTransaction(ops);
+    const TransactItems = ops.map((op) => this.transactItem(op));
+    try {
+      // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
+      await this.send("TransactWriteItems", new TransactWriteItemsCommand({ TransactItems }));
+    } catch (err) {
+      throw this.cancelled(err, "TransactWriteItems", ops.length);
+    }
+  }
+
+  /** TransactionCanceledException → ECONFLICT with normalised reasons (EINVAL/E2BIG/ETHROTTLED when those caused it). */
+  private cancelled(err: unknown, what: string, n: number): StrataError {
+    const e = err as { name?: string; CancellationReasons?: DynamoCancellationReason[]; message?: string };
+    if (e?.name !== "TransactionCanceledException") return this.translate(err, what);
+    const raw = e.CancellationReasons ?? [];
+    const reasons = Array.from({ length: n }, (_, i) => (raw[i] ? normaliseReason(raw[i]) : null));
+    const failedIndex = reasons.findIndex((r) => r !== null);
+    const codes = raw.map((r) => r.Code);
+    const details = { table: this.tableName, reasons, failedIndex };
+    if (codes.includes("ValidationError")) {
+      const message = raw.find((r) => r.Code === "ValidationError")?.Message ?? "";
+      return new StrataError(
+        /size.*exceed/i.test(message) ? "E2BIG" : "EINVAL",
+        `${what} op ${failedIndex}: ${message}`,
+        {
+          cause: err,
+          details,
+        },
+      );
+    }
+    if (codes.includes("ConditionalCheckFailed") || codes.includes("TransactionConflict")) {
+      const why = codes.includes("ConditionalCheckFailed")
+        ? `condition of op ${failedIndex} failed`
+        : `op ${failedIndex} collided with another transaction; retry`;
+      return new StrataError("ECONFLICT", `transaction cancelled: ${why}`, { cause: err, details });
+    }
+    if (codes.some((c) => c === "ThrottlingError" || c === "ProvisionedThroughputExceeded"))
+      return new StrataError(
+        "ETHROTTLED",
+        `DynamoDB throttled ${what} on table ${this.tableName}; retry later`,
+        {
+          cause: err,
+          details,
+        },
+      );
+    return new StrataError("EIO", `${what} cancelled: ${e.message ?? codes.join(", ")}`, {
+      cause: err,
+      details,
+    });
+  }
+
+  async transactGet(keys: Key[]): Promise<Array<Item | undefined>> {
+    validateTransactGet(keys);
+    const input = {
+      TransactItems: keys.map((key) => ({ Get: { TableName: this.tableName, Key: keyMap(key) } })),
+    };
+    for (let i = 0; ; i++) {
+      try {
+        // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactGetItems.html
+        const out = await this.send<{ Responses?: Array<{ Item?: Record<string, AttributeValue> }> }>(
+          "TransactGetItems",
+          new TransactGetItemsCommand(input),
+        );
+        return keys.map((_, j) => fromAttributeMap(out.Responses?.[j]?.Item));
+      } catch (err) {
+        // A read that meets a running write transaction is cancelled; it has no effect, so retry.
+        const reasons =
+          (err as { CancellationReasons?: DynamoCancellationReason[] })?.CancellationReasons ?? [];
+        const conflict = reasons.some((r) => r.Code === "TransactionConflict");
+        if (!conflict || i >= this.maxRetries) throw this.cancelled(err, "TransactGetItems", keys.length);
+        await backoff(i);
+      }
+    }
+  }
+
+  async batchGet(keys: Key[]): Promise<Array<Item | undefined>> {
+    validateBatchGet(keys);
+    // DynamoDB refuses repeated keys in one request: ask for each distinct key once.
+    const distinct = new Map<string, Key>();
+    for (const key of keys) distinct.set(keyId(key), { pk: key.pk, sk: key.sk });
+    const unique = [...distinct.values()];
+    const found = new Map<string, Item>();
+    const chunks: Key[][] = [];
+    for (let i = 0; i < unique.length; i += LIMITS.batchGetKeys)
+      chunks.push(unique.slice(i, i + LIMITS.batchGetKeys));
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        let pending: Array<Record<string, AttributeValue>> = chunk.map(keyMap);
+        for (let attempt = 0; pending.length > 0; attempt++) {
+          if (attempt > this.maxRetries)
+            throw strataError(
+              "ETHROTTLED",
+              `DynamoDB left ${pending.length} keys unprocessed after ${attempt} BatchGetItem requests on table ${this.tableName}; retry later`,
+              { table: this.tableName },
+            );
+          if (attempt > 0) await backoff(attempt - 1);
+          let out: {
+            Responses?: Record<string, Array<Record<string, AttributeValue>>>;
+            UnprocessedKeys?: Record<string, { Keys?: Array<Record<string, AttributeValue>> }>;
+          };
+          try {
+            // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html
+            out = await this.send(
+              "BatchGetItem",
+              new BatchGetItemCommand({
+                RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
+              }),
+            );
+          } catch (err) {
+            throw this.translate(err, "BatchGetItem");
+          }
+          for (const raw of out.Responses?.[this.tableName] ?? []) {
+            const item = fromAttributeMap(raw)!;
+            found.set(keyId(item), item);
+          }
+          pending = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+        }
+      }),
+    );
+    // Each caller position gets its own copy, so repeated keys never share an object.
+    return keys.map((key) => {
+      const item = found.get(keyId(key));
+      return item && structuredClone(item);
+    });
+  }
+
+  async query(pk: string, options: QueryOptions = {}): Promise<QueryPage> {
+    validateQuery(pk, options);
+    const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+    const x = new Expressions();
+    let KeyConditionExpression = `${x.name("pk")} = ${x.value(pk)}`;
+    const sk = options.sk;
+    if (sk) {
+      const name = x.name("sk");
+      if (sk.op === "between")
+        KeyConditionExpression += ` AND ${name} BETWEEN ${x.value(sk.low)} AND ${x.value(sk.high)}`;
+      else if (sk.op === "beginsWith")
+        KeyConditionExpression += ` AND begins_with(${name}, ${x.value(sk.value)})`;
+      else {
+        const operator = { eq: "=", lt: "<", le: "<=", gt: ">", ge: ">=" }[sk.op];
+        KeyConditionExpression += ` AND ${name} ${operator} ${x.value(sk.value)}`;
+      }
+    }
+    try {
+      // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Query.html
+      const out = await this.send<{
+        Items?: Array<Record<string, AttributeValue>>;
+        LastEvaluatedKey?: Record<string, AttributeValue>;
+      }>(
+        "Query",
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression,
+          ...x.attributes(),
+          ConsistentRead: true,
+          ScanIndexForward: !options.reverse,
+          ...(options.limit !== undefined ? { Limit: options.limit } : {}),
+          ...(after !== undefined ? { ExclusiveStartKey: keyMap({ pk, sk: after }) } : {}),
+        }),
+      );
+      const items = (out.Items ?? []).map((raw) => fromAttributeMap(raw)!);
+      const last = out.LastEvaluatedKey?.sk?.S;
+      return last === undefined ? { items } : { items, cursor: encodeCursor(last) };
+    } catch (err) {
+      throw this.translate(err, "Query");
+    }
+  }
+
+  requestCounts(): RequestCounts {
+    return { ...this.counts };
+  }
+
+  resetRequestCounts(): void {
+    this.counts = emptyRequestCounts();
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsClient) this.client.destroy();
+  }
+
+  /**
+   * Create the table from core/metadata/table.ts if it does not exist, wait until it is ACTIVE,
+   * and turn on TTL and point-in-time recovery. Idempotent. For DynamoDB Local and first-run
+   * setups; deployments create it through stacks/metadata.ts.
+   */
+  async createTable(): Promise<void> {
+    const t = METADATA_TABLE;
+    try {
+      // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.html
+      await this.send(
+        "admin",
+        new CreateTableCommand({
+          TableName: this.tableName,
+          AttributeDefinitions: [
+            { AttributeName: t.partitionKey.name, AttributeType: t.partitionKey.type },
+            { AttributeName: t.sortKey.name, AttributeType: t.sortKey.type },
+          ],
+          KeySchema: [
+            { AttributeName: t.partitionKey.name, KeyType: "HASH" },
+            { AttributeName: t.sortKey.name, KeyType: "RANGE" },
+          ],
+          BillingMode: t.billingMode,
+          StreamSpecification: { StreamEnabled: true, StreamViewType: t.streamViewType },
+        }),
+      );
+    } catch (err) {
+      if ((err as { name?: string })?.name !== "ResourceInUseException")
+        throw this.translate(err, "CreateTable");
+    }
+    await this.waitForTable(true);
+    try {
+      // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTimeToLive.html
+      await this.send(
+        "admin",
+        new UpdateTimeToLiveCommand({
+          TableName: this.tableName,
+          TimeToLiveSpecification: { AttributeName: t.ttlAttribute, Enabled: true },
+        }),
+      );
+    } catch (err) {
+      // Already enabled is fine (DynamoDB answers ValidationException "TimeToLive is already enabled").
+      if (!/already enabled/i.test((err as Error)?.message ?? ""))
+        throw this.translate(err, "UpdateTimeToLive");
+    }
+    if (t.pointInTimeRecovery)
+      try {
+        // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateContinuousBackups.html
+        await this.send(
+          "admin",
+          new UpdateContinuousBackupsCommand({
+            TableName: this.tableName,
+            PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+          }),
+        );
+      } catch (err) {
+        // DynamoDB Local does not implement continuous backups; a real table must have them.
+        const name = (err as { name?: string })?.name ?? "";
+        if (
+          !/UnknownOperation|NotImplemented|UnrecognizedClient/i.test(name + ((err as Error)?.message ?? ""))
+        )
+          throw this.translate(err, "UpdateContinuousBackups");
+      }
+  }
+
+  /** Delete the table if it exists and wait until it is gone. */
+  async deleteTable(): Promise<void> {
+    try {
+      // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DeleteTable.html
+      await this.send("admin", new DeleteTableCommand({ TableName: this.tableName }));
+    } catch (err) {
+      if ((err as { name?: string })?.name === "ResourceNotFoundException") return;
+      throw this.translate(err, "DeleteTable");
+    }
+    await this.waitForTable(false);
+  }
+
+  private async waitForTable(active: boolean): Promise<void> {
+    const deadline = Date.now() + 300_000;
+    for (let i = 0; ; i++) {
+      let status: string | undefined;
+      try {
+        // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DescribeTable.html
+        const out = await this.send<{ Table?: { TableStatus?: string } }>(
+          "admin",
+          new DescribeTableCommand({ TableName: this.tableName }),
+        );
+        status = out.Table?.TableStatus;
+      } catch (err) {
+        if ((err as { name?: string })?.name !== "ResourceNotFoundException")
+          throw this.translate(err, "DescribeTable");
+      }
+      if (active ? status === "ACTIVE" : status === undefined) return;
+      if (Date.now() > deadline)
+        throw strataError(
+          "ETIMEDOUT",
+          `table ${this.tableName} did not become ${active ? "ACTIVE" : "deleted"} in 5 minutes (status ${status})`,
+        );
+      await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** i, 2_000)));
+    }
+  }
+}
+
+/** Exponential backoff with full jitter: 25 ms · 2^attempt, capped at 1 s. */
+async function backoff(attempt: number): Promise<void> {
+  const cap = Math.min(25 * 2 ** attempt, 1_000);
+  await new Promise((r) => setTimeout(r, Math.random() * cap));
+}
