@@ -14,7 +14,8 @@
  * A rule fires when all its conditions hold: fewer than `times` firings so far (unbounded when
  * absent), `when(key)` (for list: the prefix; for copy: the source, with the target as 2nd
  * argument), and a draw below `probability` from a PRNG seeded with `plan.seed`. Several rules of
- * one op may fire on one call, in order; the first one that throws ends the call.
+ * one op may fire on one call, in order; one that fails the call before it is made (throttle,
+ * unavailable) ends the list, so later rules are neither evaluated nor counted.
  *
  * Faults:
  *   throttle     ETHROTTLED before the inner call (nothing applied)
@@ -132,6 +133,12 @@ export function faultyVolume(inner: VolumeDriver, plan: FaultPlan): FaultyVolume
       injected.byKind[rule.fault]++;
       injected.byOp[op]++;
       out.push(rule);
+      // A fault that fails the call before it is made ends the list: later rules never see it.
+      const failsNow =
+        rule.fault === "throttle" ||
+        rule.fault === "unavailable" ||
+        (rule.fault === "drop" && op !== "get" && op !== "put");
+      if (failsNow) break;
     }
     return out;
   }
