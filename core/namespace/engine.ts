@@ -9,7 +9,7 @@
  */
 import { isStrataError, StrataError, strataError } from "../errors.ts";
 import type { Condition, Item, Key, MetadataStore, TransactOp, Value } from "../metadata/port.ts";
-import { utf8Length } from "../metadata/values.ts";
+import { keyId, utf8Length } from "../metadata/values.ts";
 import type {
   AsOf,
   BatchOp,
@@ -108,6 +108,8 @@ interface EntryRef {
 /** Reads one point of view: live (through a Tx) or as of a closed TID. */
 interface Reader {
   entry(dir: ObjectId, name: string): Promise<EntryRef | undefined>;
+  /** The entry when known without a read (live transactions only), else "unknown". */
+  peek?(dir: ObjectId, name: string): EntryRef | undefined | "unknown";
   inode(ino: ObjectId): Promise<Item | undefined>;
 }
 
@@ -136,6 +138,8 @@ async function resolve(
   input: string[],
   followLast: boolean,
   path: string,
+  /** Do not read the last component when the caller's write condition will check it (create). */
+  blindLast = false,
 ): Promise<Resolved> {
   let comps = input;
   let hops = 0;
@@ -146,6 +150,12 @@ async function resolve(
     for (let i = 0; i < comps.length; i++) {
       const name = comps[i]!;
       const last = i === comps.length - 1;
+      if (last && blindLast && reader.peek) {
+        const known = reader.peek(dir, name);
+        if (known !== "unknown")
+          return { comps, chain, parent: dir, name, ...(known ? { entry: known } : {}) };
+        return { comps, chain, parent: dir, name };
+      }
       const entry = await reader.entry(dir, name);
       if (entry?.type === "symlink" && (!last || followLast)) {
         if (++hops > NS_LIMITS.symlinkFollow)
@@ -190,6 +200,10 @@ async function resolve(
 
 class TxReader implements Reader {
   constructor(private readonly tx: Tx) {}
+  peek(dir: ObjectId, name: string): EntryRef | undefined | "unknown" {
+    const p = this.tx.peek(entryKey(this.tx.ctx.id, dir, name));
+    return p.known ? entryRef(p.item) : "unknown";
+  }
   async entry(dir: ObjectId, name: string) {
     return entryRef(await this.tx.entry(dir, name));
   }
@@ -713,6 +727,7 @@ export class Engine implements Namespace {
       const tid = this.hlc.next();
       const tx = new Tx(this.store, ctx, tid, this.clock());
       let committed = false;
+      let sent: TransactOp[] = [];
       try {
         const result = await plan(tx);
         if (tx.maxSeen >= tid) {
@@ -741,6 +756,7 @@ export class Engine implements Namespace {
             `this change needs ${ops.length} items in one transaction; the limit is 100 (split the batch)`,
             { pfs },
           );
+        sent = ops;
         await this.store.transact(ops);
         committed = true;
         this.lastCommitted = maxTid(this.lastCommitted, tid);
@@ -751,6 +767,14 @@ export class Engine implements Namespace {
         for (const r of (err.details.reasons ?? []) as Array<{ item?: Item } | null>)
           for (const t of tidsIn(r?.item ?? undefined)) this.hlc.observe(t);
         for (const t of tidsIn(err.details.item as Item | undefined)) this.hlc.observe(t);
+        // A blind create whose entry condition failed: the name is taken.
+        const reasons = (err.details.reasons ?? []) as Array<{ code?: string } | null>;
+        reasons.forEach((r, i) => {
+          const op = sent[i];
+          if (r?.code !== "ConditionalCheckFailed" || !op || op.kind !== "put") return;
+          const path = tx.blind.get(keyId(op.item));
+          if (path !== undefined) throw strataError("EEXIST", `${path} already exists`, { path, pfs });
+        });
         if (attempt >= this.opts.maxAttempts)
           throw new StrataError(
             "ECONFLICT",
@@ -1020,9 +1044,10 @@ async function planOp(engine: Engine, tx: Tx, op: Op): Promise<Stat | undefined>
     case "mkdir":
     case "create":
     case "symlink": {
-      const r = await resolve(reader, ctx, op.comps, false, op.path);
+      const r = await resolve(reader, ctx, op.comps, false, op.path, true);
       const { parent, name } = lastName(r, op.path, pfs);
       if (r.entry) throw strataError("EEXIST", `${op.path} already exists`, { path: op.path, pfs });
+      tx.blind.set(keyId(entryKey(ctx.id, parent, name)), op.path);
       const ino = await engine.allocId();
       let v: Item;
       if (op.op === "mkdir") {
@@ -1168,9 +1193,10 @@ async function planOp(engine: Engine, tx: Tx, op: Op): Promise<Stat | undefined>
           path: op.path,
           pfs,
         });
-      const r = await resolve(reader, ctx, op.comps, false, op.path);
+      const r = await resolve(reader, ctx, op.comps, false, op.path, true);
       const { parent, name } = lastName(r, op.path, pfs);
       if (r.entry) throw strataError("EEXIST", `${op.path} already exists`, { path: op.path, pfs });
+      tx.blind.set(keyId(entryKey(ctx.id, parent, name)), op.path);
       const cur = await tx.currentVersion(src.entry!.ino);
       if (!cur)
         throw strataError("ENOENT", `${formatPath(op.existing)} no longer exists`, { path: op.path, pfs });

@@ -171,6 +171,17 @@ export class Tx {
     });
   }
 
+  /** This transaction's view of an item without reading it: known = read or written before. */
+  peek(key: Key): { known: boolean; item: Item | undefined } {
+    const t = this.items.get(keyId(key));
+    return t && (t.written || t.orig !== "unknown")
+      ? { known: true, item: t.cur }
+      : { known: false, item: undefined };
+  }
+
+  /** Keys written blind with notExists: a failed condition there means "already exists". */
+  readonly blind = new Map<string, string>();
+
   /** True when this transaction already wrote the item. */
   wrote(key: Key): boolean {
     return this.items.get(keyId(key))?.written ?? false;
