@@ -7,17 +7,13 @@
 import { Storage } from "@google-cloud/storage";
 import { gcsStandInStorageOptions, startGcsStandIn } from "../../adapters/standins/gcs.ts";
 import { GcsVolumeDriver } from "../../adapters/volumes/gcs.ts";
-import type { VolumeDriver } from "../../core/volume/port.ts";
+import type { VolumeBenchBackend } from "./index.ts";
 
 const RESUMABLE_THRESHOLD = 8 * 1024 * 1024;
 
-export const gcsBenchBackend = {
+export const gcsBenchBackend: VolumeBenchBackend = {
   name: "gcs",
-  async start(): Promise<{
-    driver: VolumeDriver;
-    raw: { put(key: string, bytes: Uint8Array): Promise<void>; get(key: string): Promise<number> };
-    stop(): Promise<void>;
-  }> {
+  async start() {
     const standIn = await startGcsStandIn();
     try {
       const options = gcsStandInStorageOptions(standIn.endpoint);
