@@ -7,6 +7,7 @@
  * and chunked) uploads, abandoning an upload whose body fails at its end, and error mapping.
  */
 import http from "node:http";
+import net from "node:net";
 import { Storage } from "@google-cloud/storage";
 import { describe, expect, it } from "vitest";
 import { freePort } from "../../adapters/standins/child.ts";
@@ -376,29 +377,152 @@ describe.skipIf(!endpoint)("gcs volume driver on the stand-in", () => {
   });
 });
 
-describe("gcs volume driver sends no credentials to a custom endpoint", () => {
-  it("requests to the stand-in carry no Authorization header and never leave 127.0.0.1", async () => {
-    const seen: http.IncomingHttpHeaders[] = [];
-    const server = http.createServer((req, res) => {
-      seen.push(req.headers);
-      req.resume();
-      res.writeHead(404, { "content-type": "application/json" });
-      res.end(JSON.stringify({ error: { code: 404, message: "No such object: b/k", errors: [] } }));
+async function listen(server: http.Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  return typeof address === "object" && address ? address.port : 0;
+}
+
+async function close(server: http.Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+describe.skipIf(!endpoint)("gcs volume driver talks only to its endpoint, without credentials", () => {
+  it("every request (multipart, resumable, read, list, copy, delete) goes to 127.0.0.1 with no Authorization", async () => {
+    const upstream = new URL(endpoint!);
+    const seen: { method: string; url: string; authorization?: string }[] = [];
+    // A recording proxy in front of the stand-in.
+    const proxy = http.createServer((req, res) => {
+      seen.push({ method: req.method ?? "", url: req.url ?? "", authorization: req.headers.authorization });
+      const forward = http.request(
+        { host: "127.0.0.1", port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      forward.on("error", () => res.destroy());
+      req.pipe(forward);
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const address = server.address();
-    const port = typeof address === "object" && address ? address.port : 0;
+    const port = await listen(proxy);
+    const destinations: string[] = [];
+    const connect = net.Socket.prototype.connect;
+    net.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
+      // net.connect() passes its normalized arguments as one array.
+      const first: unknown = Array.isArray(args[0]) ? args[0][0] : args[0];
+      if (first && typeof first === "object" && "port" in first)
+        destinations.push(`${(first as net.TcpNetConnectOpts).host ?? "localhost"}`);
+      return (connect as (...a: unknown[]) => net.Socket).apply(this, args);
+    } as typeof connect;
+    try {
+      const storage = new Storage(gcsStandInStorageOptions(`http://127.0.0.1:${port}`));
+      const bucket = `strata-gcs-proxy-${Date.now()}`;
+      await storage.createBucket(bucket);
+      const driver = new GcsVolumeDriver({
+        name: "gcs-proxy",
+        bucket,
+        storageOptions: gcsStandInStorageOptions(`http://127.0.0.1:${port}`),
+        resumableThreshold: 64 * KiB,
+        chunkSize: 256 * KiB,
+      });
+      await driver.put("small", body([bytes(10)]), { metadata: {}, ifNoneMatch: true });
+      await driver.put("large", body(pieces(600 * KiB, 64 * KiB)), { metadata: {}, ifNoneMatch: true });
+      await readAll((await driver.get("large", { range: { start: 1, end: 5 } })).body);
+      await driver.list("");
+      await driver.copy("small", "copy", { ifNoneMatch: true });
+      await driver.delete("copy");
+      expect(seen.map((r) => r.method)).toEqual(expect.arrayContaining(["POST", "PUT", "GET", "DELETE"]));
+      expect(seen.some((r) => r.url.includes("uploadType=multipart"))).toBe(true);
+      expect(seen.filter((r) => r.url.includes("upload_id=")).length).toBeGreaterThanOrEqual(3);
+      for (const r of seen) expect(r.authorization).toBeUndefined();
+      expect(destinations.length).toBeGreaterThan(0);
+      expect(new Set(destinations)).toEqual(new Set(["127.0.0.1"]));
+    } finally {
+      net.Socket.prototype.connect = connect;
+      await close(proxy);
+    }
+  });
+});
+
+describe("gcs volume driver maps HTTP failures to strata codes", () => {
+  const cases: [number, string, string][] = [
+    [404, "No such object: b/k", "ENOENT"],
+    [404, "The specified bucket does not exist.", "EUNAVAIL"],
+    [412, "At least one of the pre-conditions you specified did not hold.", "ECONFLICT"],
+    [429, "The rate of change requests to the object is too high.", "ETHROTTLED"],
+    [503, "Service Unavailable", "ETHROTTLED"],
+    [500, "Backend Error", "EUNAVAIL"],
+    [504, "Gateway Timeout", "ETIMEDOUT"],
+    [401, "Invalid Credentials", "EACCES"],
+    [403, "does not have storage.objects.get access", "EACCES"],
+    [400, "Invalid argument.", "EINVAL"],
+  ];
+  it.each(cases)(
+    "HTTP %i (%s) → %s, on head, multipart put and resumable put",
+    async (status, message, code) => {
+      const server = http.createServer((req, res) => {
+        req.resume();
+        req.on("end", () => {
+          res.writeHead(status, { "content-type": "application/json" });
+          res.end(JSON.stringify({ error: { code: status, message, errors: [{ message, reason: "x" }] } }));
+        });
+      });
+      const port = await listen(server);
+      try {
+        const driver = new GcsVolumeDriver({
+          name: "gcs-errors",
+          bucket: "b",
+          storageOptions: gcsStandInStorageOptions(`http://127.0.0.1:${port}`),
+          resumableThreshold: 16 * KiB,
+        });
+        const headErr = await failure(driver.head("k"));
+        expect(headErr.code).toBe(code);
+        expect(headErr.details).toMatchObject({ volume: "gcs-errors", key: "k" });
+        const small = await failure(driver.put("k", body([bytes(10)]), { metadata: {}, ifNoneMatch: false }));
+        expect(small.code).toBe(code);
+        const large = await failure(
+          driver.put("k", body(pieces(64 * KiB, 8 * KiB)), { metadata: {}, ifNoneMatch: false }),
+        );
+        expect(large.code).toBe(code);
+        if (code === "EACCES")
+          expect(headErr.message).toContain("check the credentials of volume gcs-errors");
+      } finally {
+        await close(server);
+      }
+    },
+  );
+
+  it("a failed create-only precondition (412) is EEXIST", async () => {
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        res.writeHead(412, { "content-type": "application/json" });
+        res.end(
+          JSON.stringify({
+            error: { code: 412, message: "At least one of the pre-conditions you specified did not hold." },
+          }),
+        );
+      });
+    });
+    const port = await listen(server);
     try {
       const driver = new GcsVolumeDriver({
-        name: "gcs-auth",
+        name: "gcs-412",
         bucket: "b",
         storageOptions: gcsStandInStorageOptions(`http://127.0.0.1:${port}`),
+        resumableThreshold: 16 * KiB,
       });
-      expect((await failure(driver.head("k"))).code).toBe("ENOENT");
-      expect(seen.length).toBeGreaterThan(0);
-      for (const headers of seen) expect(headers.authorization).toBeUndefined();
+      expect(
+        (await failure(driver.put("k", body([bytes(10)]), { metadata: {}, ifNoneMatch: true }))).code,
+      ).toBe("EEXIST");
+      expect(
+        (await failure(driver.put("k", body(pieces(64 * KiB, 8 * KiB)), { metadata: {}, ifNoneMatch: true })))
+          .code,
+      ).toBe("EEXIST");
+      expect((await failure(driver.copy("a", "k", { ifNoneMatch: true }))).code).toBe("EEXIST");
     } finally {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await close(server);
     }
   });
 });
