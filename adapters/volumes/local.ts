@@ -12,7 +12,8 @@
  *   [12, 20)  data size, float64 BE (exact below 2^53)
  *   [20, 24)  metadata length M, uint32 BE
  *   [24, 24+M) metadata, JSON
- *   [24+M, …)  data
+ *   then zero padding to the next multiple of 4,096 bytes, where the data starts (aligned writes
+ *   are much faster here; disks allocate 4 KiB blocks anyway)
  *
  * Put: write the file in `tmp/` (CRC and size filled in after the last byte), fsync, then rename
  * it into place — or `link()` it for a create-only put, which fails atomically with EEXIST, so
@@ -134,30 +135,41 @@ export class LocalVolumeDriver implements VolumeDriver {
       MAGIC.copy(head, 0);
       head.writeUInt32BE(metadata.length, 20);
       await handle.write(Buffer.concat([head, metadata]), 0, FIXED + metadata.length, 0);
-      let at = FIXED + metadata.length;
+      let at = dataOffsetFor(metadata.length);
       let batch: Uint8Array[] = [];
       let batched = 0;
+      // One write in flight while the body yields (and the wrapper checksums) the next chunk.
+      let pending: Promise<unknown> | undefined;
+      const write = async (data: Uint8Array) => {
+        await pending;
+        pending = handle!.write(data, 0, data.byteLength, at);
+        pending.catch(() => {}); // awaited later; never an unhandled rejection meanwhile
+        at += data.byteLength;
+      };
       const flush = async () => {
         if (batched === 0) return;
         const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
-        await handle!.write(data, 0, data.byteLength, at);
-        at += batched;
         batch = [];
         batched = 0;
+        await write(data);
       };
-      for await (const chunk of body) {
-        options.signal?.throwIfAborted();
-        if (chunk.byteLength >= WRITE_BATCH) {
-          await flush();
-          await handle.write(chunk, 0, chunk.byteLength, at);
-          at += chunk.byteLength;
-          continue;
+      try {
+        for await (const chunk of body) {
+          options.signal?.throwIfAborted();
+          if (chunk.byteLength >= WRITE_BATCH) {
+            await flush();
+            await write(chunk);
+            continue;
+          }
+          batch.push(chunk);
+          batched += chunk.byteLength;
+          if (batched >= WRITE_BATCH) await flush();
         }
-        batch.push(chunk);
-        batched += chunk.byteLength;
-        if (batched >= WRITE_BATCH) await flush();
+        await flush();
+      } finally {
+        await pending?.catch(() => {});
       }
-      await flush();
+      await pending;
       const crc = body.crc32c();
       const size = body.size();
       const sums = Buffer.alloc(12);
@@ -286,7 +298,7 @@ export class LocalVolumeDriver implements VolumeDriver {
       crc32c: fixed.readUInt32BE(8),
       size: fixed.readDoubleBE(12),
       metadata,
-      dataOffset: FIXED + metadataLength,
+      dataOffset: dataOffsetFor(metadataLength),
     };
   }
 
@@ -475,6 +487,11 @@ export class LocalVolumeDriver implements VolumeDriver {
   }
 }
 
+/** Data starts at the first 4 KiB boundary after the header: aligned writes are markedly faster. */
+function dataOffsetFor(metadataLength: number): number {
+  return Math.ceil((FIXED + metadataLength) / 4096) * 4096;
+}
+
 function startsWith(bytes: Buffer, prefix: Buffer): boolean {
   return bytes.length >= prefix.length && bytes.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
 }
@@ -504,7 +521,7 @@ export async function corruptLocalObject(driver: LocalVolumeDriver, key: string,
     await handle.read(fixed, 0, FIXED, 0);
     const size = fixed.readDoubleBE(12);
     if (size === 0) return;
-    const at = FIXED + fixed.readUInt32BE(20) + Math.min(offset, size - 1);
+    const at = dataOffsetFor(fixed.readUInt32BE(20)) + Math.min(offset, size - 1);
     const one = Buffer.alloc(1);
     await handle.read(one, 0, 1, at);
     one[0] = one[0]! ^ 0xff;

@@ -78,6 +78,16 @@ const defaultSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 
+/**
+ * A buffer body is handed to drivers in zero-copy slices of this size, so that checksumming one
+ * slice overlaps with the driver's I/O of the previous one (and multipart drivers get part-sized pieces).
+ */
+const BUFFER_SLICE = 1024 * 1024;
+
+function* slices(bytes: Uint8Array): Generator<Uint8Array> {
+  for (let at = 0; at < bytes.byteLength; at += BUFFER_SLICE) yield bytes.subarray(at, at + BUFFER_SLICE);
+}
+
 /** The `PutBody` handed to drivers: counts and checksums while the driver iterates. */
 class CountingPutBody implements PutBody {
   readonly declaredSize?: number;
@@ -118,7 +128,7 @@ class CountingPutBody implements PutBody {
     }
     this.started = true;
     const chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array> =
-      this.source instanceof Uint8Array ? [this.source] : this.source;
+      this.source instanceof Uint8Array ? slices(this.source) : this.source;
     for await (const chunk of chunks) {
       if (chunk.byteLength === 0) continue;
       this.crc = crc32cUpdate(this.crc, chunk);
