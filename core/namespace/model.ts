@@ -40,8 +40,11 @@ export interface ModelOptions {
   fileMode?: number;
   dirMode?: number;
   symlinkMode?: number;
-  /** Directory nlink: POSIX's 2 + subdirectories, or always 1, or not compared (undefined). */
-  dirNlink?: "posix" | "one" | "unknown";
+  /**
+   * Directory nlink: POSIX's 2 + subdirectories, a constant (btrfs says 1; an engine that keeps
+   * no per-directory counter, to avoid a hot item, may say 2), or not compared.
+   */
+  dirNlink?: "posix" | number | "unknown";
   /** Whether these ops follow a final symlink (POSIX: chmod, setxattr and open do). */
   follow?: { writeContent?: boolean; setattr?: boolean; xattr?: boolean; tags?: boolean };
   /** removeTag of a missing key: ENOENT (like removexattr) or success. */
@@ -244,26 +247,30 @@ export class NamespaceModel {
   // ---- reads -----------------------------------------------------------------------------------
 
   stat(path: string, at?: ModelAt): ModelStat {
+    const comps = parsePath(path);
     const tree = this.treeAt(at);
-    return this.statOf(tree, walk(tree, parsePath(path), true, this.options.symlinkFollow));
+    return this.statOf(tree, walk(tree, comps, true, this.options.symlinkFollow));
   }
 
   lstat(path: string, at?: ModelAt): ModelStat {
+    const comps = parsePath(path);
     const tree = this.treeAt(at);
-    return this.statOf(tree, walk(tree, parsePath(path), false, this.options.symlinkFollow));
+    return this.statOf(tree, walk(tree, comps, false, this.options.symlinkFollow));
   }
 
   /** All entries, sorted by UTF-8 bytes (follows symlinks like opendir). */
   readdir(path: string, at?: ModelAt): ModelDirEntry[] {
+    const comps = parsePath(path);
     const tree = this.treeAt(at);
-    const node = inode(tree, walk(tree, parsePath(path), true, this.options.symlinkFollow));
+    const node = inode(tree, walk(tree, comps, true, this.options.symlinkFollow));
     if (node.type !== "dir") fail("ENOTDIR", `${path} is not a directory`);
     return sortedEntries(node).map(([name, ino]) => ({ name, ino, type: inode(tree, ino).type }));
   }
 
   readlink(path: string, at?: ModelAt): string {
+    const comps = parsePath(path);
     const tree = this.treeAt(at);
-    const node = inode(tree, walk(tree, parsePath(path), false, this.options.symlinkFollow));
+    const node = inode(tree, walk(tree, comps, false, this.options.symlinkFollow));
     if (node.type !== "symlink") fail("EINVAL", `${path} is not a symlink`);
     return node.target!;
   }
@@ -517,7 +524,7 @@ export class NamespaceModel {
     if (node.type === "dir") {
       const subdirs = [...node.entries!.values()].filter((c) => inode(tree, c).type === "dir").length;
       if (this.options.dirNlink === "posix") stat.nlink = 2 + subdirs;
-      else if (this.options.dirNlink === "one") stat.nlink = 1;
+      else if (typeof this.options.dirNlink === "number") stat.nlink = this.options.dirNlink;
     } else {
       stat.nlink = countLinks(tree, ino);
     }
@@ -535,8 +542,9 @@ export class NamespaceModel {
   }
 
   private readTarget(path: string, at: ModelAt | undefined, follow: boolean): ModelInode {
+    const comps = parsePath(path);
     const tree = this.treeAt(at);
-    return inode(tree, walk(tree, parsePath(path), follow, this.options.symlinkFollow));
+    return inode(tree, walk(tree, comps, follow, this.options.symlinkFollow));
   }
 
   private target(t: ModelTree, comps: string[], follow: boolean): ModelInode {
@@ -653,11 +661,19 @@ export class NamespaceModel {
 
   private doLink(t: ModelTree, existing: string[], comps: string[]): number {
     const source = walk(t, existing, false, this.options.symlinkFollow);
-    const at = this.locate(t, comps);
-    if ("special" in at) fail("EEXIST", `${at.special} exists`);
-    if (at.ino !== undefined) fail("EEXIST", `${at.name} exists`);
+    const isDir = inode(t, source).type === "dir";
+    let at: ReturnType<NamespaceModel["locate"]>;
+    try {
+      at = this.locate(t, comps);
+    } catch (err) {
+      // A directory source and a bad new path: POSIX allows either error.
+      if (err instanceof StrataError && isDir) fail(err.code as ErrorCode, err.message, ["EISDIR"]);
+      throw err;
+    }
+    if ("special" in at) fail("EEXIST", `${at.special} exists`, isDir ? ["EISDIR"] : undefined);
+    if (at.ino !== undefined) fail("EEXIST", `${at.name} exists`, isDir ? ["EISDIR"] : undefined);
     const node = inode(t, source);
-    if (node.type === "dir") fail("EISDIR", "cannot hard-link a directory");
+    if (isDir) fail("EISDIR", "cannot hard-link a directory");
     at.dir.entries!.set(at.name, source);
     touched(at.dir);
     touched(node);
@@ -688,26 +704,44 @@ export class NamespaceModel {
   /** rename(2), with Linux's order of checks (fs/namei.c do_renameat2, vfs_rename). */
   private doRename(t: ModelTree, from: string[], to: string[], noReplace: boolean): void {
     const src = this.locate(t, from);
-    const dst = this.locate(t, to);
+    let dst: ReturnType<NamespaceModel["locate"]>;
+    try {
+      dst = this.locate(t, to);
+    } catch (err) {
+      // Both a missing source and a bad target directory: POSIX allows either error.
+      if (err instanceof StrataError && !("special" in src) && src.ino === undefined)
+        fail(err.code as ErrorCode, err.message, ["ENOENT"]);
+      throw err;
+    }
     if ("special" in src || "special" in dst) fail("EINVAL", "cannot rename / . or ..");
     if (src.ino === undefined) fail("ENOENT", `${src.name} does not exist`);
-    if (noReplace && dst.ino !== undefined) fail("EEXIST", `${dst.name} exists`);
+    // Every error that applies, in Linux's order; POSIX lets an implementation report any of them.
+    const errors: Array<[ErrorCode, string]> = [];
     const srcNode = inode(t, src.ino);
-    // Moving a directory into itself or its own subtree.
-    if (srcNode.type === "dir" && isAncestorOrSelf(t, src.ino, dst.dir.ino))
-      fail("EINVAL", "cannot move a directory under itself");
+    const dstNode = dst.ino === undefined ? undefined : inode(t, dst.ino);
+    if (noReplace && dstNode) errors.push(["EEXIST", `${dst.name} exists`]);
+    if (srcNode.type === "dir" && isAncestorOrSelf(t, src.ino, dst.dir.ino) && dst.ino !== src.ino)
+      errors.push(["EINVAL", "cannot move a directory under itself"]);
     // The target is an ancestor of the source: it cannot be empty.
-    if (dst.ino !== undefined && dst.ino !== src.ino && isAncestorOrSelf(t, dst.ino, src.dir.ino))
-      fail("ENOTEMPTY", "target is an ancestor of the source", ["EEXIST"]);
-    if (dst.ino === src.ino) return; // same object (same entry, or two hard links): nothing to do
-    if (dst.ino !== undefined) {
-      const dstNode = inode(t, dst.ino);
+    if (dstNode && dst.ino !== src.ino && isAncestorOrSelf(t, dstNode.ino, src.dir.ino))
+      errors.push(["ENOTEMPTY", "target is an ancestor of the source"]);
+    if (dstNode && dst.ino !== src.ino) {
       if (srcNode.type === "dir" && dstNode.type !== "dir")
-        fail("ENOTDIR", "cannot replace a non-directory by a directory");
+        errors.push(["ENOTDIR", "cannot replace a non-directory by a directory"]);
       if (srcNode.type !== "dir" && dstNode.type === "dir")
-        fail("EISDIR", "cannot replace a directory by a non-directory");
+        errors.push(["EISDIR", "cannot replace a directory by a non-directory"]);
       if (dstNode.type === "dir" && dstNode.entries!.size > 0)
-        fail("ENOTEMPTY", `${dst.name} is not empty`, ["EEXIST"]);
+        errors.push(["ENOTEMPTY", `${dst.name} is not empty`]);
+    }
+    const first = errors[0];
+    if (first) {
+      const others = errors.slice(1).map((e) => e[0]);
+      // A non-empty target directory may also be reported as EEXIST (POSIX).
+      if (errors.some((e) => e[0] === "ENOTEMPTY")) others.push("EEXIST");
+      fail(first[0], first[1], others);
+    }
+    if (dst.ino === src.ino) return; // same object (same entry, or two hard links): nothing to do
+    if (dstNode) {
       this.removeEntry(t, dst.dir, dst.name);
     }
     src.dir.entries!.delete(src.name);

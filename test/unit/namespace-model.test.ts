@@ -1,6 +1,22 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isStrataError } from "../../core/errors.ts";
-import { NamespaceModel } from "../../core/namespace/model.ts";
+import type {
+  AsOf,
+  BatchOp,
+  CreateOptions,
+  FileContent,
+  FileSystem,
+  ReadableFileSystem,
+  ReaddirPage,
+  ReadOptions,
+  SetAttrs,
+  Snapshot,
+  Stat,
+  Version,
+} from "../../core/namespace/api.ts";
+import { type ModelStat, NamespaceModel } from "../../core/namespace/model.ts";
+import { ModelMismatch, ModelRun, runSteps, type Step, stepArb } from "../conformance/namespace-model.ts";
 
 /** The error code the model throws for `fn`, or "ok". */
 function code(fn: () => unknown): string {
@@ -345,5 +361,214 @@ describe("namespace reference model: batches and history", () => {
     expect(names(m, "/d")).toEqual(["new"]);
     m.revert("/", "0000000000000001", { recursive: true });
     expect(m.dump()).toEqual(then);
+  });
+});
+
+/**
+ * A FileSystem backed by a second model, to check the property-test harness itself: it must
+ * agree with an identical implementation and catch a planted bug.
+ */
+class ModelBackedFs implements FileSystem {
+  readonly pfs = "p";
+  private tid = 1;
+  readonly m = new NamespaceModel();
+
+  constructor(private readonly bug?: "unlinkMissingSucceeds" | "renameIntoSelf") {
+    this.m.record(this.hex(this.tid));
+  }
+
+  private hex(n: number) {
+    return n.toString(16).padStart(16, "0");
+  }
+  private async commit<T>(fn: () => T): Promise<T> {
+    const value = fn();
+    this.tid++;
+    this.m.record(this.hex(this.tid));
+    return value;
+  }
+  private at(o?: ReadOptions): string | { snapshot: string } | undefined {
+    const a = o?.asOf;
+    if (a === undefined || typeof a === "string") return a;
+    if (a instanceof Date) throw new Error("not in this shim");
+    return a;
+  }
+  private s(x: ModelStat): Stat {
+    return {
+      pfs: "p",
+      ino: this.hex(x.ino),
+      type: x.type,
+      mode: x.mode,
+      uid: x.uid,
+      gid: x.gid,
+      size: x.size ?? 0,
+      nlink: x.nlink ?? 1,
+      atimeMs: x.atimeMs ?? 0,
+      mtimeMs: x.mtimeMs ?? 0,
+      ctimeMs: 0,
+      birthtimeMs: 0,
+      tid: this.hex(this.tid),
+      ...(x.target === undefined ? {} : { target: x.target }),
+      ...(x.content === undefined ? {} : { content: x.content }),
+    };
+  }
+  async stat(p: string, o?: ReadOptions) {
+    return this.s(this.m.stat(p, this.at(o)));
+  }
+  async lstat(p: string, o?: ReadOptions) {
+    return this.s(this.m.lstat(p, this.at(o)));
+  }
+  async readdir(p: string, o?: ReadOptions & { cursor?: string; limit?: number }): Promise<ReaddirPage> {
+    const all = this.m
+      .readdir(p, this.at(o))
+      .map((e) => ({ name: e.name, type: e.type, ino: this.hex(e.ino) }));
+    const from = Number(o?.cursor ?? 0);
+    const to = from + (o?.limit ?? 1000);
+    return { entries: all.slice(from, to), ...(to < all.length ? { cursor: String(to) } : {}) };
+  }
+  async readlink(p: string, o?: ReadOptions) {
+    return this.m.readlink(p, this.at(o));
+  }
+  async getXattr(p: string, n: string, o?: ReadOptions) {
+    return this.m.getXattr(p, n, this.at(o));
+  }
+  async listXattrs(p: string, o?: ReadOptions) {
+    return this.m.listXattrs(p, this.at(o));
+  }
+  async getTags(p: string, o?: ReadOptions) {
+    return this.m.getTags(p, this.at(o));
+  }
+  mkdir(p: string, o?: { mode?: number }) {
+    return this.commit(() => this.s(this.m.mkdir(p, o)));
+  }
+  create(p: string, o?: CreateOptions) {
+    return this.commit(() => this.s(this.m.create(p, o)));
+  }
+  writeContent(p: string, c: FileContent) {
+    return this.commit(() => this.s(this.m.writeContent(p, c)));
+  }
+  rename(a: string, b: string, o?: { noReplace?: boolean }) {
+    if (this.bug === "renameIntoSelf" && b.startsWith(`${a}/`))
+      return this.commit(() => {
+        try {
+          this.m.rename(a, b, o);
+        } catch {
+          // the planted bug: the engine "succeeds" without doing anything
+        }
+      });
+    return this.commit(() => this.m.rename(a, b, o));
+  }
+  unlink(p: string) {
+    if (this.bug === "unlinkMissingSucceeds")
+      return this.commit(() => {
+        try {
+          this.m.unlink(p);
+        } catch {
+          // the planted bug
+        }
+      });
+    return this.commit(() => this.m.unlink(p));
+  }
+  rmdir(p: string) {
+    return this.commit(() => this.m.rmdir(p));
+  }
+  symlink(t: string, p: string) {
+    return this.commit(() => this.s(this.m.symlink(t, p)));
+  }
+  link(e: string, p: string) {
+    return this.commit(() => this.s(this.m.link(e, p)));
+  }
+  setattr(p: string, a: SetAttrs) {
+    return this.commit(() => this.s(this.m.setattr(p, a)));
+  }
+  setXattr(p: string, n: string, v: Uint8Array, o?: { create?: boolean; replace?: boolean }) {
+    return this.commit(() => this.m.setXattr(p, n, v, o));
+  }
+  removeXattr(p: string, n: string) {
+    return this.commit(() => this.m.removeXattr(p, n));
+  }
+  setTag(p: string, k: string, v: string) {
+    return this.commit(() => this.m.setTag(p, k, v));
+  }
+  removeTag(p: string, k: string) {
+    return this.commit(() => this.m.removeTag(p, k));
+  }
+  async history(): Promise<Version[]> {
+    throw new Error("not in this shim");
+  }
+  revert(p: string, a: AsOf, o?: { recursive?: boolean }) {
+    return this.commit(() => {
+      this.m.revert(p, this.at({ asOf: a })!, o);
+      return this.hex(this.tid + 1);
+    });
+  }
+  batch(ops: BatchOp[]) {
+    return this.commit(() => {
+      this.m.batch(ops);
+      return this.hex(this.tid + 1);
+    });
+  }
+  asOf(point: AsOf): ReadableFileSystem {
+    const o = { asOf: point };
+    return {
+      pfs: "p",
+      stat: (p) => this.stat(p, o),
+      lstat: (p) => this.lstat(p, o),
+      readdir: (p, x) => this.readdir(p, { ...x, ...o }),
+      readlink: (p) => this.readlink(p, o),
+      getXattr: (p, n) => this.getXattr(p, n, o),
+      listXattrs: (p) => this.listXattrs(p, o),
+      getTags: (p) => this.getTags(p, o),
+    };
+  }
+  async createSnapshot(name: string): Promise<Snapshot> {
+    this.m.createSnapshot(name, this.hex(this.tid));
+    return { name, tid: this.hex(this.tid), createdAt: new Date(0) };
+  }
+  async listSnapshots(): Promise<Snapshot[]> {
+    return this.m.listSnapshots().map((s) => ({ ...s, createdAt: new Date(0) }));
+  }
+  async deleteSnapshot(name: string) {
+    this.m.deleteSnapshot(name);
+  }
+  async currentTid() {
+    return this.hex(this.tid);
+  }
+}
+
+describe("the model-based property harness (test/conformance/namespace-model.ts)", () => {
+  it("agrees with an identical implementation over 200 random sequences", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(stepArb, { maxLength: 50 }), async (steps) => {
+        await runSteps(new ModelBackedFs(), steps);
+      }),
+      { numRuns: 200, seed: 1 },
+    );
+  });
+
+  it("catches an engine that lets unlink of a missing name succeed", async () => {
+    const steps: Step[] = [{ k: "unlink", p: "/a" }];
+    await expect(runSteps(new ModelBackedFs("unlinkMissingSucceeds"), steps)).rejects.toThrow(ModelMismatch);
+  });
+
+  it("finds, by random search, an engine that accepts moving a directory into itself", async () => {
+    const result = await fc.check(
+      fc.asyncProperty(fc.array(stepArb, { maxLength: 50 }), async (steps) => {
+        await runSteps(new ModelBackedFs("renameIntoSelf"), steps);
+      }),
+      { numRuns: 500, seed: 1 },
+    );
+    expect(result.failed).toBe(true);
+    expect(String((result.errorInstance as Error).message)).toMatch(/rename/);
+  });
+
+  it("catches a change the model did not see (whole-tree comparison)", async () => {
+    const fs = new ModelBackedFs();
+    const run = new ModelRun(fs);
+    await run.start();
+    await run.step({ k: "create", p: "/a" });
+    // Behind the harness's back: history of the engine now differs from the model's.
+    fs.m.record(await fs.currentTid());
+    await fs.create("/b");
+    await expect(run.compareAll()).rejects.toThrow(ModelMismatch);
   });
 });

@@ -1,0 +1,33 @@
+import { describe, it } from "vitest";
+import { DynamoDbMetadataStore } from "../../adapters/metadata/dynamodb.ts";
+import { dynamoDbLocalClientConfig } from "../../adapters/standins/dynamodb.ts";
+import { testNamespaceAgainstModel } from "../conformance/namespace-model.ts";
+import { standInEndpoint } from "../support/standins.ts";
+
+const endpoint = standInEndpoint("dynamodb");
+let tables = 0;
+
+if (endpoint === undefined)
+  describe("namespace engine on dynamodb agrees with the reference model", () => {
+    it("runs on DynamoDB Local", (ctx) => ctx.skip("DynamoDB Local was not started (STRATA_STANDINS)"));
+  });
+else
+  testNamespaceAgainstModel(
+    "dynamodb",
+    async () => {
+      // A fresh table per sequence; DynamoDB Local creates one in milliseconds.
+      const store = new DynamoDbMetadataStore({
+        clientConfig: dynamoDbLocalClientConfig(endpoint),
+        tableName: `strata-model-${process.pid}-${++tables}`,
+      });
+      await store.createTable();
+      return {
+        store,
+        dispose: async () => {
+          await store.deleteTable();
+          await store.close();
+        },
+      };
+    },
+    { runs: 50 },
+  );

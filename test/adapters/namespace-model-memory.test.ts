@@ -1,0 +1,10 @@
+import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
+import { testNamespaceAgainstModel } from "../conformance/namespace-model.ts";
+
+testNamespaceAgainstModel(
+  "memory",
+  async () => ({ store: new MemoryMetadataStore(), dispose: async () => {} }),
+  {
+    runs: 1000,
+  },
+);
