@@ -259,7 +259,8 @@ function normaliseReason(reason: DynamoCancellationReason): CancellationReason |
 export class DynamoDbMetadataStore implements MetadataStore {
   readonly kind = "dynamodb";
   readonly tableName: string;
-  private readonly client: DynamoDBClient;
+  /** The SDK client (for benchmarks' raw baselines and admin scripts; never above adapters/). */
+  readonly client: DynamoDBClient;
   private readonly ownsClient: boolean;
   private readonly maxRetries: number;
   private counts = emptyRequestCounts();
