@@ -78,6 +78,13 @@ export class GcsVolumeDriver implements VolumeDriver {
     this.prefix = options.prefix ?? "";
     this.resumableThreshold = options.resumableThreshold ?? 8 * MiB;
     this.chunkSize = options.chunkSize;
+    // https://cloud.google.com/storage/docs/performing-resumable-uploads#chunked-upload
+    if (this.chunkSize !== undefined && (this.chunkSize <= 0 || this.chunkSize % (256 * 1024) !== 0))
+      throw new StrataError(
+        "EINVAL",
+        `volume \`${this.name}\`: chunkSize ${this.chunkSize} must be a positive multiple of 256 KiB (GCS's rule for resumable chunks)`,
+        { details: { volume: this.name } },
+      );
     this.preconditions = options.preconditions ?? true;
     this.storage =
       options.storage ??
@@ -308,7 +315,7 @@ export class GcsVolumeDriver implements VolumeDriver {
   }
 
   /** Turn anything the client throws into a StrataError naming the volume, the key and what to do. */
-  translate(
+  private translate(
     err: unknown,
     op: string,
     key: string,
