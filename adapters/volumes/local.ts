@@ -36,6 +36,7 @@ import {
   readdir,
   rename,
   rmdir,
+  stat,
   unlink,
 } from "node:fs/promises";
 import { join } from "node:path";
@@ -58,6 +59,8 @@ const MAX_SEGMENT_BYTES = 253;
 const LIST_MAX = 1000;
 /** Small writes are gathered up to this size before a write() call. */
 const WRITE_BATCH = 1024 * 1024;
+/** Temp files older than this are leftovers of crashed puts, swept when the driver starts. */
+const STALE_TEMP_MS = 60 * 60 * 1000;
 
 export interface LocalVolumeOptions {
   /** Volume name used in error messages. */
@@ -99,11 +102,28 @@ export class LocalVolumeDriver implements VolumeDriver {
     this.ready ??= (async () => {
       await mkdir(this.objects, { recursive: true });
       await mkdir(this.tmp, { recursive: true });
+      await this.sweepTemp();
     })().catch((err) => {
       this.ready = undefined;
       throw this.mapError(err, "prepare the volume directory", "");
     });
     await this.ready;
+  }
+
+  /**
+   * Remove temp files left by puts that crashed (older than STALE_TEMP_MS, so that a put still
+   * running in another process sharing this root is not disturbed). They were never visible.
+   */
+  private async sweepTemp(): Promise<void> {
+    const cutoff = Date.now() - STALE_TEMP_MS;
+    for (const name of await readdir(this.tmp)) {
+      const path = join(this.tmp, name);
+      try {
+        if ((await stat(path)).mtimeMs < cutoff) await unlink(path);
+      } catch {
+        // Gone already, or not ours to remove: harmless either way.
+      }
+    }
   }
 
   /** Path of the object file for `key` (also checks segment lengths). */

@@ -20,7 +20,11 @@
  *   EABORTED    the caller's AbortSignal fired
  */
 
-/** A body to store: any async iterable of byte chunks (Node `Readable` is one) or one buffer. */
+/**
+ * A body to store: any async iterable of byte chunks (Node `Readable` is one) or one buffer.
+ * A chunk must not be modified after it was yielded: drivers may still hold it (a write in flight,
+ * a multipart part being assembled) while they pull the next one.
+ */
 export type BodySource = Uint8Array | AsyncIterable<Uint8Array>;
 
 /** Inclusive-exclusive byte range: bytes [start, end). `end` omitted = to the end of the object. */
@@ -89,7 +93,11 @@ export interface DriverGetOptions {
 export interface GetResult {
   /** Info of the whole object (size and CRC32C of the whole object, even for a range read). */
   info: ObjectInfo;
-  /** The requested bytes. A range past the end is clipped; a range starting at or after the size is empty. */
+  /**
+   * The requested bytes. A range past the end is clipped; a range starting at or after the size is empty.
+   * Read it to the end, or stop with `break` / the iterator's `return()`: a body never iterated
+   * holds a file handle or an HTTP connection until garbage collection.
+   */
   body: AsyncIterable<Uint8Array>;
 }
 
