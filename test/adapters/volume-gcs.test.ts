@@ -373,7 +373,10 @@ describe.skipIf(!endpoint)("gcs volume driver on the stand-in", () => {
       clearInterval(sampler);
     }
     // The body is one reused 1 MiB piece: whatever grows is the client's buffering, not the data.
-    expect(peak - before).toBeLessThan(32 * MiB);
+    console.info(
+      `[gcs] 96 MiB resumable upload: peak arrayBuffers growth ${((peak - before) / MiB).toFixed(1)} MiB`,
+    );
+    expect(peak - before).toBeLessThan(16 * MiB);
   });
 });
 
