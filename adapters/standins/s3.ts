@@ -1,6 +1,7 @@
 /**
  * The S3 stand-in: s3rver 3.7.1 as a child process on 127.0.0.1, storing into a fresh temporary
- * directory that is removed on stop. See shared/STANDINS.md for its traps:
+ * directory that is removed on stop. The child runs `s3rver-main.mjs`, which fixes two s3rver bugs
+ * where it disagrees with S3 (listing order, `Range: bytes=0-0`). See shared/STANDINS.md for the traps:
  * - Node needs `--openssl-legacy-provider`, or paged ListObjectsV2 fails with ERR_OSSL_EVP_UNSUPPORTED.
  * - Clients must use `requestChecksumCalculation`/`responseChecksumValidation: "WHEN_REQUIRED"`
  *   (see {@link s3StandInClientConfig}); the SDK's default mode stores streamed bodies with their
@@ -9,16 +10,14 @@
  *   returned: drive it with `conditionalWrites: false, nativeChecksums: false`.
  */
 import { mkdtemp, rm } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import type { S3ClientConfig } from "@aws-sdk/client-s3";
 import { freePort, type StandIn, startChildStandIn } from "./child.ts";
 
-const require = createRequire(import.meta.url);
-
 export async function startS3StandIn(): Promise<StandIn> {
-  const bin = path.join(path.dirname(require.resolve("s3rver/package.json")), "bin", "s3rver.js");
+  const main = fileURLToPath(new URL("./s3rver-main.mjs", import.meta.url));
   const directory = await mkdtemp(path.join(tmpdir(), "strata-s3rver-"));
   const port = await freePort();
   let standIn: StandIn;
@@ -26,18 +25,9 @@ export async function startS3StandIn(): Promise<StandIn> {
     standIn = await startChildStandIn({
       name: "s3",
       command: process.execPath,
-      args: [
-        "--openssl-legacy-provider",
-        bin,
-        "-d",
-        directory,
-        "-a",
-        "127.0.0.1",
-        "-p",
-        String(port),
-        "--silent",
-      ],
+      args: ["--openssl-legacy-provider", main, directory, String(port)],
       port,
+      readyLine: /s3rver listening/,
     });
   } catch (err) {
     await rm(directory, { recursive: true, force: true });

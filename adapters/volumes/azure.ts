@@ -166,7 +166,7 @@ export class AzureVolumeDriver implements VolumeDriver {
         const bytes = block.bytes;
         // https://learn.microsoft.com/rest/api/storageservices/put-block
         const staged = client.stageBlock(id, bytes, bytes.length, { abortSignal: signal }).then(
-          () => {},
+          () => reader.recycle(bytes),
           (err: unknown) => {
             failure ??= { err };
             internal.abort();
@@ -443,6 +443,9 @@ function totalFromContentRange(contentRange: string | undefined): number | undef
 
 async function* emptyBody(): AsyncIterable<Uint8Array> {}
 
+/** Bodies up to this size are gathered chunk by chunk; larger ones are copied into one preallocated buffer. */
+const SMALL_BODY = 1024 * 1024;
+
 interface Block {
   bytes: Uint8Array;
   /** No bytes follow this block (the body's iterator has finished without throwing). */
@@ -454,12 +457,29 @@ class BlockReader {
   private readonly iterator: AsyncIterator<Uint8Array>;
   private pending: Uint8Array | undefined;
   private done = false;
+  /** Block buffers this reader allocated, and those handed back by {@link recycle} for reuse. */
+  private readonly owned = new WeakSet<ArrayBufferLike>();
+  private readonly free: Buffer[] = [];
 
   constructor(
     body: AsyncIterable<Uint8Array>,
     readonly blockSize: number,
   ) {
     this.iterator = body[Symbol.asyncIterator]();
+  }
+
+  private allocate(): Buffer {
+    const buffer = Buffer.allocUnsafeSlow(this.blockSize);
+    this.owned.add(buffer.buffer);
+    return buffer;
+  }
+
+  /**
+   * Hand back the bytes of a block whose upload has finished, so the next block reuses its buffer:
+   * memory stays at (parallel blocks + 1) buffers instead of growing with garbage not yet collected.
+   */
+  recycle(bytes: Uint8Array): void {
+    if (this.owned.has(bytes.buffer)) this.free.push(Buffer.from(bytes.buffer, 0, this.blockSize));
   }
 
   private async pull(): Promise<Uint8Array | undefined> {
@@ -477,28 +497,42 @@ class BlockReader {
   }
 
   async read(): Promise<Block> {
+    // Small bodies are gathered as a list of chunks (no large allocation for a 4 KiB object); once a
+    // block passes SMALL_BODY bytes, it is copied into one buffer of blockSize bytes, so that a block
+    // never costs about twice its size while the chunks and their concatenation coexist.
     const chunks: Uint8Array[] = [];
+    let buffer: Buffer | undefined;
     let length = 0;
     while (length < this.blockSize) {
       const chunk = await this.pull();
       if (!chunk) break;
-      const room = this.blockSize - length;
-      if (chunk.length > room) {
-        chunks.push(chunk.subarray(0, room));
-        this.pending = chunk.subarray(room);
-        length += room;
-      } else {
-        chunks.push(chunk);
-        length += chunk.length;
+      const take = Math.min(chunk.length, this.blockSize - length);
+      const piece = take === chunk.length ? chunk : chunk.subarray(0, take);
+      if (take < chunk.length) this.pending = chunk.subarray(take);
+      if (!buffer && length + take > SMALL_BODY && !(length === 0 && take === this.blockSize)) {
+        buffer = this.free.pop() ?? this.allocate();
+        let at = 0;
+        for (const c of chunks) {
+          buffer.set(c, at);
+          at += c.length;
+        }
+        chunks.length = 0;
       }
+      if (buffer) buffer.set(piece, length);
+      else chunks.push(piece);
+      length += take;
     }
-    // Peek, so the caller knows whether this is the last block (and the body's end-of-stream
-    // check has run) before it chooses between Put Blob and Put Block List.
+    // Peek, so that the caller knows whether this is the last block (and the body's end-of-stream
+    // check has run) before it chooses between one request and a multi-block upload.
     if (!this.pending) {
       const next = await this.pull();
       if (next) this.pending = next;
     }
-    const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length);
+    const bytes = buffer
+      ? buffer.subarray(0, length)
+      : chunks.length === 1
+        ? chunks[0]!
+        : Buffer.concat(chunks, length);
     return { bytes, last: this.pending === undefined };
   }
 }

@@ -231,6 +231,7 @@ export class S3VolumeDriver implements VolumeDriver {
           .then(
             (out) => {
               completed[n - 1] = { PartNumber: n, ETag: out.ETag, ChecksumCRC32C: out.ChecksumCRC32C };
+              reader.recycle(bytes);
             },
             (err: unknown) => {
               failure ??= { err };
@@ -559,7 +560,9 @@ export function mapS3Error(
     message?: string;
     $metadata?: { httpStatusCode?: number };
   };
-  const name = errorName(err) ?? "";
+  // The SDK names a body-less error reply (e.g. a 403 to HEAD) "Unknown": rely on the status then.
+  const rawName = errorName(err) ?? "";
+  const name = rawName === "Unknown" ? "" : rawName;
   const status = e.$metadata?.httpStatusCode;
   const netCode = typeof e.code === "string" ? e.code : "";
   const what = `volume \`${volume}\`: ${op}${key === undefined ? "" : ` of \`${key}\``} in S3 bucket \`${bucket}\``;
@@ -655,6 +658,9 @@ function totalFromContentRange(contentRange: string | undefined): number | undef
 
 async function* emptyBody(): AsyncIterable<Uint8Array> {}
 
+/** Bodies up to this size are gathered chunk by chunk; larger ones are copied into one preallocated buffer. */
+const SMALL_BODY = 1024 * 1024;
+
 interface Part {
   bytes: Uint8Array;
   /** No bytes follow this part (the body's iterator has finished without throwing). */
@@ -666,12 +672,29 @@ class PartReader {
   private readonly iterator: AsyncIterator<Uint8Array>;
   private pending: Uint8Array | undefined;
   private done = false;
+  /** Part buffers this reader allocated, and those handed back by {@link recycle} for reuse. */
+  private readonly owned = new WeakSet<ArrayBufferLike>();
+  private readonly free: Buffer[] = [];
 
   constructor(
     body: AsyncIterable<Uint8Array>,
     readonly partSize: number,
   ) {
     this.iterator = body[Symbol.asyncIterator]();
+  }
+
+  private allocate(): Buffer {
+    const buffer = Buffer.allocUnsafeSlow(this.partSize);
+    this.owned.add(buffer.buffer);
+    return buffer;
+  }
+
+  /**
+   * Hand back the bytes of a part whose upload has finished, so the next part reuses its buffer:
+   * memory stays at (parallel parts + 1) buffers instead of growing with garbage not yet collected.
+   */
+  recycle(bytes: Uint8Array): void {
+    if (this.owned.has(bytes.buffer)) this.free.push(Buffer.from(bytes.buffer, 0, this.partSize));
   }
 
   private async pull(): Promise<Uint8Array | undefined> {
@@ -689,28 +712,42 @@ class PartReader {
   }
 
   async read(): Promise<Part> {
+    // Small bodies are gathered as a list of chunks (no large allocation for a 4 KiB object); once a
+    // part passes SMALL_BODY bytes, it is copied into one buffer of partSize bytes, so that a part
+    // never costs about twice its size while the chunks and their concatenation coexist.
     const chunks: Uint8Array[] = [];
+    let buffer: Buffer | undefined;
     let length = 0;
     while (length < this.partSize) {
       const chunk = await this.pull();
       if (!chunk) break;
-      const room = this.partSize - length;
-      if (chunk.length > room) {
-        chunks.push(chunk.subarray(0, room));
-        this.pending = chunk.subarray(room);
-        length += room;
-      } else {
-        chunks.push(chunk);
-        length += chunk.length;
+      const take = Math.min(chunk.length, this.partSize - length);
+      const piece = take === chunk.length ? chunk : chunk.subarray(0, take);
+      if (take < chunk.length) this.pending = chunk.subarray(take);
+      if (!buffer && length + take > SMALL_BODY && !(length === 0 && take === this.partSize)) {
+        buffer = this.free.pop() ?? this.allocate();
+        let at = 0;
+        for (const c of chunks) {
+          buffer.set(c, at);
+          at += c.length;
+        }
+        chunks.length = 0;
       }
+      if (buffer) buffer.set(piece, length);
+      else chunks.push(piece);
+      length += take;
     }
     // Peek, so that the caller knows whether this is the last part (and the body's end-of-stream
-    // check has run) before it decides between one PUT and multipart.
+    // check has run) before it chooses between one request and a multi-part upload.
     if (!this.pending) {
       const next = await this.pull();
       if (next) this.pending = next;
     }
-    const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length);
+    const bytes = buffer
+      ? buffer.subarray(0, length)
+      : chunks.length === 1
+        ? chunks[0]!
+        : Buffer.concat(chunks, length);
     return { bytes, last: this.pending === undefined };
   }
 }

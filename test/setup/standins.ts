@@ -10,8 +10,10 @@
  */
 import type { TestProject } from "vitest/node";
 import type { StandIn } from "../../adapters/standins/child.ts";
+import { startAzureStandIn } from "../../adapters/standins/azure.ts";
 import { startDynamoDbLocal } from "../../adapters/standins/dynamodb.ts";
 import { startGcsStandIn } from "../../adapters/standins/gcs.ts";
+import { startS3StandIn } from "../../adapters/standins/s3.ts";
 
 export type StandInName = "dynamodb" | "s3" | "azure" | "gcs";
 
@@ -25,8 +27,8 @@ declare module "vitest" {
 
 const LAUNCHERS: Record<StandInName, (() => Promise<StandIn>) | undefined> = {
   dynamodb: startDynamoDbLocal,
-  s3: undefined,
-  azure: undefined,
+  s3: startS3StandIn,
+  azure: startAzureStandIn,
   gcs: startGcsStandIn,
 };
 

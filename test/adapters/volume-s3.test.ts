@@ -1,0 +1,277 @@
+/**
+ * The S3 volume driver: the shared conformance suite against s3rver (and against real S3 when
+ * `STRATA_TEST_S3_BUCKET` is set, with the standard AWS credentials and region in the environment),
+ * plus focused tests of what is specific to S3: multipart abandonment, the CRC recorded after a
+ * multipart upload, key prefixes, and error mapping.
+ */
+import { randomBytes } from "node:crypto";
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../adapters/standins/child.ts";
+import { s3StandInClientConfig } from "../../adapters/standins/s3.ts";
+import { mapS3Error, S3_CRC_METADATA, S3VolumeDriver } from "../../adapters/volumes/s3.ts";
+import { crc32c, crc32cToHex } from "../../core/crc32c.ts";
+import { isStrataError } from "../../core/errors.ts";
+import { Volume } from "../../core/volume/volume.ts";
+import { lazyStream, patternBytes, testVolume } from "../conformance/volume.ts";
+import { standInEndpoint } from "../support/standins.ts";
+
+const MiB = 1024 * 1024;
+const endpoint = standInEndpoint("s3");
+
+/** Every object under `prefix` in `bucket`, removed one by one (s3rver has no DeleteObjects quirks to trust). */
+async function emptyPrefix(client: S3Client, bucket: string, prefix: string): Promise<void> {
+  let token: string | undefined;
+  do {
+    const page = await client.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    for (const o of page.Contents ?? [])
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key }));
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+}
+
+/** Rewrite an object with one byte flipped and the same user metadata (so its recorded CRC is now wrong). */
+async function corruptObject(client: S3Client, bucket: string, key: string): Promise<void> {
+  const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+  const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const bytes = await got.Body!.transformToByteArray();
+  bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, Metadata: head.Metadata }));
+}
+
+let bucketSeq = 0;
+
+/** A fresh bucket on s3rver, its client, and a driver configured for s3rver's gaps. */
+async function standInBucket(prefix = "") {
+  const client = new S3Client(s3StandInClientConfig(endpoint!));
+  const bucket = `strata-s3-${process.pid}-${Date.now().toString(36)}-${bucketSeq++}`;
+  // https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html
+  await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  const driver = new S3VolumeDriver({
+    name: "s3-test",
+    bucket,
+    prefix,
+    client,
+    conditionalWrites: false,
+    nativeChecksums: false,
+  });
+  return {
+    client,
+    bucket,
+    driver,
+    async dispose() {
+      await emptyPrefix(client, bucket, "");
+      await client.send(new DeleteBucketCommand({ Bucket: bucket }));
+      client.destroy();
+    },
+  };
+}
+
+if (endpoint) {
+  testVolume("s3 (s3rver)", async () => {
+    const fx = await standInBucket();
+    return {
+      driver: fx.driver,
+      corruptAtRest: (key) => corruptObject(fx.client, fx.bucket, key),
+      dispose: () => fx.dispose(),
+    };
+  });
+} else {
+  describe("volume conformance: s3 (s3rver)", () => {
+    it("needs the s3 stand-in", (ctx) => {
+      console.info("[volume-s3] skipped: the s3 stand-in was not started (STRATA_STANDINS excludes s3)");
+      ctx.skip("the s3 stand-in was not started (STRATA_STANDINS excludes s3)");
+    });
+  });
+}
+
+const realBucket = process.env.STRATA_TEST_S3_BUCKET;
+if (realBucket) {
+  testVolume("s3 (real S3)", async () => {
+    const client = new S3Client({});
+    const prefix = `strata-test-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}/`;
+    const driver = new S3VolumeDriver({ name: "s3-real", bucket: realBucket, prefix, client });
+    return {
+      driver,
+      corruptAtRest: (key) => corruptObject(client, realBucket, prefix + key),
+      async dispose() {
+        await emptyPrefix(client, realBucket, prefix);
+        client.destroy();
+      },
+    };
+  });
+} else {
+  describe("volume conformance: s3 (real S3)", () => {
+    it("needs STRATA_TEST_S3_BUCKET", (ctx) => {
+      const reason = "STRATA_TEST_S3_BUCKET is not set (plus AWS credentials and region): no real-S3 run";
+      console.info(`[volume-s3] skipped: ${reason}`);
+      ctx.skip(reason);
+    });
+  });
+}
+
+describe.skipIf(!endpoint)("s3 volume driver specifics (s3rver)", () => {
+  let fx: Awaited<ReturnType<typeof standInBucket>>;
+  let volume: Volume;
+  beforeAll(async () => {
+    fx = await standInBucket("vol/");
+    volume = new Volume(fx.driver, { retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 } });
+  });
+  afterAll(async () => {
+    await fx?.dispose();
+  });
+
+  it("keys live under the configured prefix and list without it", async () => {
+    await volume.put("a/b", Uint8Array.of(1, 2));
+    const raw = await fx.client.send(new ListObjectsV2Command({ Bucket: fx.bucket }));
+    expect(raw.Contents?.map((o) => o.Key)).toEqual(["vol/a/b"]);
+    expect((await volume.list("a/")).entries).toEqual([{ key: "a/b", size: 2 }]);
+    expect(await volume.copy("a/b", "a/c")).toMatchObject({ key: "a/c", size: 2 });
+    expect((await volume.list("")).entries.map((e) => e.key)).toEqual(["a/b", "a/c"]);
+  });
+
+  it("a multipart upload without a declared CRC records the CRC it computed (self-copy fallback)", async () => {
+    const size = 17 * MiB + 5; // three 8 MiB parts
+    const stored = await volume.put("mp/undeclared", lazyStream(size, MiB, 41));
+    const head = await fx.client.send(new HeadObjectCommand({ Bucket: fx.bucket, Key: "vol/mp/undeclared" }));
+    expect(head.ContentLength).toBe(size);
+    expect(head.Metadata?.[S3_CRC_METADATA]).toBe(crc32cToHex(stored.crc32c));
+    expect(await volume.head("mp/undeclared")).toMatchObject({ size, crc32c: stored.crc32c });
+  });
+
+  it("a multipart upload with a declared CRC stores it from the start and keeps user metadata", async () => {
+    const bytes = patternBytes(9 * MiB, 42);
+    const info = await volume.put("mp/declared", lazyStream(9 * MiB, 9 * MiB, 42), {
+      crc32c: crc32c(bytes),
+      metadata: { origin: "test" },
+    });
+    expect(info.crc32c).toBe(crc32c(bytes));
+    expect(await volume.head("mp/declared")).toMatchObject({
+      crc32c: crc32c(bytes),
+      metadata: { origin: "test" },
+    });
+    expect(crc32c(await volume.getBytes("mp/declared"))).toBe(crc32c(bytes));
+  });
+
+  it("a multipart body that fails its declared CRC at the end is abandoned: nothing visible", async () => {
+    const size = 20 * MiB;
+    const err = await volume
+      .put("mp/bad", lazyStream(size, MiB, 43), { crc32c: 12345 })
+      .catch((e: unknown) => e);
+    expect(isStrataError(err, "ECORRUPT")).toBe(true);
+    expect((await volume.list("mp/bad")).entries).toEqual([]);
+    // The aborted upload left no parts behind on s3rver's disk either.
+    const raw = await fx.client.send(new ListObjectsV2Command({ Bucket: fx.bucket, Prefix: "vol/mp/bad" }));
+    expect(raw.Contents ?? []).toEqual([]);
+  });
+
+  it("an object without a recorded CRC (not written by strata) is refused with EIO, not trusted", async () => {
+    await fx.client.send(new PutObjectCommand({ Bucket: fx.bucket, Key: "vol/foreign", Body: "x" }));
+    const err = await volume.head("foreign").catch((e: unknown) => e);
+    expect(isStrataError(err, "EIO")).toBe(true);
+    expect(String(err)).toContain("no recorded CRC32C");
+  });
+
+  it("a missing bucket is EUNAVAIL naming the bucket and the setting to fix", async () => {
+    const driver = new S3VolumeDriver({
+      name: "s3-nobucket",
+      bucket: "strata-no-such-bucket",
+      client: fx.client,
+      conditionalWrites: false,
+      nativeChecksums: false,
+    });
+    const err = await driver.list("").catch((e: unknown) => e);
+    expect(isStrataError(err, "EUNAVAIL")).toBe(true);
+    expect(String(err)).toContain("volumes.s3-nobucket.bucket");
+  });
+
+  it("refused credentials are EACCES", async () => {
+    const client = new S3Client({
+      ...s3StandInClientConfig(endpoint!),
+      // s3rver refuses unknown access key ids (it does not check signatures made with a wrong secret).
+      credentials: { accessKeyId: "WRONG", secretAccessKey: "wrong" },
+    });
+    const driver = new S3VolumeDriver({
+      name: "s3-badkey",
+      bucket: fx.bucket,
+      client,
+      nativeChecksums: false,
+    });
+    const err = await driver.list("").catch((e: unknown) => e);
+    client.destroy();
+    expect(isStrataError(err, "EACCES")).toBe(true);
+    expect(String(err)).toContain("check credentials for volume s3-badkey");
+  });
+
+  it("a refused connection is EUNAVAIL (retryable)", async () => {
+    const port = await freePort(); // nothing listens there
+    const driver = new S3VolumeDriver({
+      name: "s3-down",
+      bucket: "b",
+      clientConfig: { ...s3StandInClientConfig(`http://127.0.0.1:${port}`), maxAttempts: 1 },
+      nativeChecksums: false,
+    });
+    const err = await driver.head("k").catch((e: unknown) => e);
+    await driver.close();
+    expect(isStrataError(err, "EUNAVAIL")).toBe(true);
+    expect(isStrataError(err) && err.retryable).toBe(true);
+  });
+
+  it("an aborted signal is EABORTED", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const err = await fx.driver.head("a/b", { signal: controller.signal }).catch((e: unknown) => e);
+    expect(isStrataError(err, "EABORTED")).toBe(true);
+  });
+});
+
+describe("s3 error mapping", () => {
+  const where = { volume: "v", bucket: "b", op: "put", key: "k" };
+  const sdkError = (name: string, status: number) =>
+    Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
+
+  it.each([
+    ["NoSuchKey", 404, false, "ENOENT"],
+    ["NotFound", 404, false, "ENOENT"],
+    ["NoSuchBucket", 404, false, "EUNAVAIL"],
+    ["PreconditionFailed", 412, true, "EEXIST"],
+    ["ConditionalRequestConflict", 409, true, "EEXIST"],
+    ["PreconditionFailed", 412, false, "ECONFLICT"],
+    ["SlowDown", 503, false, "ETHROTTLED"],
+    ["ThrottlingException", 400, false, "ETHROTTLED"],
+    ["AccessDenied", 403, false, "EACCES"],
+    ["InvalidAccessKeyId", 403, false, "EACCES"],
+    ["SignatureDoesNotMatch", 403, false, "EACCES"],
+    ["InternalError", 500, false, "EUNAVAIL"],
+    ["BadDigest", 400, false, "ECORRUPT"],
+    ["InvalidArgument", 400, false, "EINVAL"],
+    ["TimeoutError", 0, false, "ETIMEDOUT"],
+    ["AbortError", 0, false, "EABORTED"],
+  ] as const)("%s (%i, create-only %s) → %s", (name, status, createOnly, code) => {
+    const err = mapS3Error(sdkError(name, status), { ...where, createOnly });
+    expect(err.code).toBe(code);
+    expect(err.details).toMatchObject({ volume: "v", key: "k" });
+    expect(err.cause).toBeDefined();
+  });
+
+  it("network errors by code: ECONNREFUSED/ECONNRESET → EUNAVAIL, ETIMEDOUT → ETIMEDOUT", () => {
+    for (const [code, want] of [
+      ["ECONNREFUSED", "EUNAVAIL"],
+      ["ECONNRESET", "EUNAVAIL"],
+      ["ETIMEDOUT", "ETIMEDOUT"],
+    ] as const) {
+      expect(mapS3Error(Object.assign(new Error(code), { code }), where).code).toBe(want);
+    }
+  });
+});
