@@ -9,8 +9,8 @@
  * quick `npm run test:unit`.
  */
 import type { TestProject } from "vitest/node";
-import type { StandIn } from "../../adapters/standins/child.ts";
 import { startAzureStandIn } from "../../adapters/standins/azure.ts";
+import type { StandIn } from "../../adapters/standins/child.ts";
 import { startDynamoDbLocal } from "../../adapters/standins/dynamodb.ts";
 import { startGcsStandIn } from "../../adapters/standins/gcs.ts";
 import { startS3StandIn } from "../../adapters/standins/s3.ts";
