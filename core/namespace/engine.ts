@@ -9,7 +9,7 @@
  */
 import { isStrataError, StrataError, strataError } from "../errors.ts";
 import type { Condition, Item, Key, MetadataStore, TransactOp, Value } from "../metadata/port.ts";
-import { keyId, utf8Length } from "../metadata/values.ts";
+import { compareUtf8, keyId, utf8Length } from "../metadata/values.ts";
 import type {
   AsOf,
   BatchOp,
@@ -848,6 +848,13 @@ export class Engine implements Namespace {
     return this.putVersion(tx, ino, { ...stripVersion(cur), ctime: tx.now, ...changes }, change, tx.now);
   }
 
+  /** Replace the live version of `ino` (if any) by exactly `fields` (revert: nothing carried over). */
+  async replaceVersion(tx: Tx, ino: ObjectId, fields: Record<string, Value>, change: string): Promise<Item> {
+    const cur = await tx.currentVersion(ino);
+    if (cur && cur.ctid !== tx.tid) this.endItem(tx, cur, change);
+    return this.putVersion(tx, ino, fields, change, tx.now);
+  }
+
   private endItem(tx: Tx, cur: Item, change: string): void {
     tx.put({ ...cur, dtid: tx.tid, dchange: change }, versionLive(String(cur.ctid)));
   }
@@ -1029,7 +1036,7 @@ function lastName(r: Resolved, path: string, pfs: string): { parent: ObjectId; n
 }
 
 /** Plans one op into `tx`. */
-async function planOp(engine: Engine, tx: Tx, op: Op): Promise<Stat | undefined> {
+async function planOp(engine: Engine, tx: Tx, op: Op, blindOk = true): Promise<Stat | undefined> {
   const ctx = tx.ctx;
   const reader = new TxReader(tx);
   const pfs = ctx.name;
@@ -1044,7 +1051,7 @@ async function planOp(engine: Engine, tx: Tx, op: Op): Promise<Stat | undefined>
     case "mkdir":
     case "create":
     case "symlink": {
-      const r = await resolve(reader, ctx, op.comps, false, op.path, true);
+      const r = await resolve(reader, ctx, op.comps, false, op.path, blindOk);
       const { parent, name } = lastName(r, op.path, pfs);
       if (r.entry) throw strataError("EEXIST", `${op.path} already exists`, { path: op.path, pfs });
       tx.blind.set(keyId(entryKey(ctx.id, parent, name)), op.path);
@@ -1193,7 +1200,7 @@ async function planOp(engine: Engine, tx: Tx, op: Op): Promise<Stat | undefined>
           path: op.path,
           pfs,
         });
-      const r = await resolve(reader, ctx, op.comps, false, op.path, true);
+      const r = await resolve(reader, ctx, op.comps, false, op.path, blindOk);
       const { parent, name } = lastName(r, op.path, pfs);
       if (r.entry) throw strataError("EEXIST", `${op.path} already exists`, { path: op.path, pfs });
       tx.blind.set(keyId(entryKey(ctx.id, parent, name)), op.path);
@@ -1267,6 +1274,8 @@ async function planRename(
   const srcParent = src.parent!;
   const dstParent = dst.parent!;
   const dstName = dst.name!;
+  if (dst.entry && op.noReplace) throw strataError("EEXIST", `${to} already exists`, { path: to, pfs });
+  if (dst.entry && dst.entry.ino === srcRef.ino) return; // rename(2): same object, nothing to do
   if (srcRef.type === "dir" && (dst.chain.includes(srcRef.ino) || isWithin(dst.comps, src.comps)))
     throw strataError("EINVAL", `cannot move directory ${from} under itself (${to})`, { path: from, pfs });
   if (dst.entry) {
@@ -1431,12 +1440,16 @@ class PfsFileSystem implements FileSystem {
 
   async listXattrs(path: string, options?: ReadOptions): Promise<string[]> {
     const { v } = await this.inodeAt(path, true, options);
-    return Object.keys((v.xattrs as Record<string, Value>) ?? {}).sort();
+    return Object.keys((v.xattrs as Record<string, Value>) ?? {}).sort(compareUtf8);
   }
 
   async getTags(path: string, options?: ReadOptions): Promise<Record<string, string>> {
     const { v } = await this.inodeAt(path, true, options);
-    return { ...((v.tags as Record<string, string>) ?? {}) };
+    const tags = (v.tags as Record<string, string>) ?? {};
+    // Keys in UTF-8 byte order, whatever order the store kept the map in.
+    const out: Record<string, string> = {};
+    for (const k of Object.keys(tags).sort(compareUtf8)) out[k] = tags[k]!;
+    return out;
   }
 
   async mkdir(
@@ -1603,7 +1616,8 @@ class PfsFileSystem implements FileSystem {
     if (ops.length > 100) throw strataError("E2BIG", "a batch holds at most 100 ops (one transaction)");
     const parsed = ops.map(parseOp);
     const { tid } = await this.engine.write(this.pfs, async (tx) => {
-      for (const op of parsed) await planOp(this.engine, tx, op);
+      // Blind creates only for a single op: later ops must see what the name really holds.
+      for (const op of parsed) await planOp(this.engine, tx, op, parsed.length === 1);
     });
     return tid ?? (await this.currentTid());
   }
@@ -1785,7 +1799,7 @@ async function revertOne(
   if (comps.length === 0) {
     // The root: restore its attributes only (children are handled by the recursion).
     const attrs = await attrsThen(ctx.root);
-    await engine.changeVersion(tx, ctx.root, { ...attrs, nlink: 2 }, "revert", path);
+    await engine.replaceVersion(tx, ctx.root, { ...attrs, nlink: 2 }, "revert");
     return;
   }
   const parent = live.parent!;
@@ -1793,12 +1807,11 @@ async function revertOne(
   if (nowRef && thenRef && nowRef.ino === thenRef.ino) {
     const cur = await tx.currentVersion(nowRef.ino);
     const attrs = await attrsThen(nowRef.ino);
-    await engine.changeVersion(
+    await engine.replaceVersion(
       tx,
       nowRef.ino,
       { ...attrs, nlink: Number(cur?.nlink ?? attrs.nlink) },
       "revert",
-      path,
     );
     return;
   }
@@ -1825,18 +1838,19 @@ async function revertOne(
       for (let i = 1; i < live.chain.length; i++)
         tx.check(ctlKey(ctx.id, live.chain[i]!), { op: "eq", attr: "parent", value: live.chain[i - 1]! });
       tx.put({ ...ctl, parent, name }, { op: "eq", attr: "parent", value: String(ctl.parent) });
-      const cur = await tx.currentVersion(thenRef.ino);
-      if (cur) await engine.changeVersion(tx, thenRef.ino, { ...attrs, nlink: 2 }, "revert", path);
-      else engine.putVersion(tx, thenRef.ino, { ...attrs, nlink: 2 }, "revert", tx.now);
+      await engine.replaceVersion(tx, thenRef.ino, { ...attrs, nlink: 2 }, "revert");
     } else {
       tx.put({ ...key, parent, name }, { op: "notExists" });
-      engine.putVersion(tx, thenRef.ino, { ...attrs, nlink: 2 }, "revert", tx.now);
+      await engine.replaceVersion(tx, thenRef.ino, { ...attrs, nlink: 2 }, "revert");
     }
   } else {
     const cur = await tx.currentVersion(thenRef.ino);
-    if (cur)
-      await engine.changeVersion(tx, thenRef.ino, { ...attrs, nlink: Number(cur.nlink) + 1 }, "revert", path);
-    else engine.putVersion(tx, thenRef.ino, { ...attrs, nlink: 1 }, "revert", tx.now);
+    await engine.replaceVersion(
+      tx,
+      thenRef.ino,
+      { ...attrs, nlink: cur ? Number(cur.nlink) + 1 : 1 },
+      "revert",
+    );
   }
   engine.addEntry(tx, parent, name, thenRef);
 }
