@@ -21,8 +21,8 @@
  * (only the live generation is kept), composition, gzip transcoding, customer encryption keys,
  * notifications, signed URLs, XML API, persistence across restarts, authentication.
  *
- * Test-only hook (never in real GCS): `POST /_strata/corrupt/b/{bucket}/o/{object}` flips one stored
- * byte without updating the checksums, so tests can prove corruption at rest is detected.
+ * Test-only hook (never in real GCS; only with `testHooks: true`): `POST /_strata/corrupt/b/{bucket}/o/{object}`
+ * flips one stored byte without updating the checksums, so tests can prove corruption at rest is detected.
  */
 import { createHash, randomUUID } from "node:crypto";
 import http from "node:http";
@@ -91,10 +91,12 @@ export interface GcsServer {
 export interface GcsServerOptions {
   /** 0 = any free port. Always bound to 127.0.0.1. */
   port?: number;
+  /** Serve `/_strata/corrupt` (tests only). */
+  testHooks?: boolean;
 }
 
 export async function startGcsServer(options: GcsServerOptions = {}): Promise<GcsServer> {
-  const state = new GcsState();
+  const state = new GcsState(options.testHooks ?? false);
   const server = http.createServer((req, res) => {
     handle(state, req, res).catch((err: unknown) => {
       if (!res.headersSent) sendError(res, err);
@@ -121,6 +123,7 @@ export async function startGcsServer(options: GcsServerOptions = {}): Promise<Gc
 }
 
 class GcsState {
+  constructor(readonly testHooks: boolean) {}
   readonly buckets = new Map<string, Bucket>();
   readonly sessions = new Map<string, UploadSession>();
   private lastGeneration = 0;
@@ -367,7 +370,7 @@ async function handle(state: GcsState, req: http.IncomingMessage, res: http.Serv
   const method = req.method ?? "GET";
   const [a, b, c] = segments;
 
-  if (a === "_strata") return await handleTestHook(state, req, res, segments.slice(1));
+  if (a === "_strata" && state.testHooks) return await handleTestHook(state, req, res, segments.slice(1));
   if (a === "storage" && b === "v1" && c === "b")
     return await handleJsonApi(state, req, res, segments.slice(3), query);
   if (a === "download" && b === "storage" && c === "v1" && segments[3] === "b" && method === "GET")

@@ -16,12 +16,26 @@ import { freePort, type StandIn, startChildStandIn } from "./child.ts";
 const require = createRequire(import.meta.url);
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-export async function startGcsStandIn(): Promise<StandIn> {
-  const port = await freePort();
+export interface GcsStandInOptions {
+  /** A fixed port (e.g. for `npm start`); default: a free one. */
+  port?: number;
+  /** Serve the test-only `/_strata/corrupt` hook (default true; `npm start` should pass false). */
+  testHooks?: boolean;
+}
+
+export async function startGcsStandIn(options: GcsStandInOptions = {}): Promise<StandIn> {
+  const port = options.port ?? (await freePort());
   return await startChildStandIn({
     name: "gcs",
     command: process.execPath,
-    args: ["--import", require.resolve("tsx"), path.join(here, "gcs-main.ts"), "--port", String(port)],
+    args: [
+      "--import",
+      require.resolve("tsx"),
+      path.join(here, "gcs-main.ts"),
+      "--port",
+      String(port),
+      ...(options.testHooks === false ? [] : ["--test-hooks"]),
+    ],
     port,
     readyLine: /gcs stand-in listening/,
     readyTimeoutMs: 30_000,
