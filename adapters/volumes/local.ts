@@ -59,6 +59,10 @@ const MAX_SEGMENT_BYTES = 253;
 const LIST_MAX = 1000;
 /** Small writes are gathered up to this size before a write() call. */
 const WRITE_BATCH = 1024 * 1024;
+/** First read of a get: header and, for objects up to ~60 KiB, all the data in one system call. */
+const SMALL_READ = 64 * 1024;
+/** First read of a head: the fixed header and typical metadata. */
+const HEADER_READ = 4096;
 /** Temp files older than this are leftovers of crashed puts, swept when the driver starts. */
 const STALE_TEMP_MS = 60 * 60 * 1000;
 
@@ -151,19 +155,26 @@ export class LocalVolumeDriver implements VolumeDriver {
     let handle: FileHandle | undefined;
     try {
       handle = await open(temp, "wx");
-      const head = Buffer.alloc(FIXED);
-      MAGIC.copy(head, 0);
-      head.writeUInt32BE(metadata.length, 20);
-      await handle.write(Buffer.concat([head, metadata]), 0, FIXED + metadata.length, 0);
-      let at = dataOffsetFor(metadata.length);
+      // The header (with CRC and size zero until the end) goes out with the first data write;
+      // a body smaller than WRITE_BATCH becomes a single write of the whole file.
+      const header = Buffer.alloc(dataOffsetFor(metadata.length));
+      MAGIC.copy(header, 0);
+      header.writeUInt32BE(metadata.length, 20);
+      metadata.copy(header, FIXED);
+      let headerWritten = false;
+      let at = header.length;
       let batch: Uint8Array[] = [];
       let batched = 0;
       // One write in flight while the body yields (and the wrapper checksums) the next chunk.
       let pending: Promise<unknown> | undefined;
       const write = async (data: Uint8Array) => {
         await pending;
+        if (!headerWritten) {
+          headerWritten = true;
+          await handle!.write(header, 0, header.length, 0);
+        }
         pending = handle!.write(data, 0, data.byteLength, at);
-        pending.catch(() => {}); // awaited later; never an unhandled rejection meanwhile
+        pending.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
         at += data.byteLength;
       };
       const flush = async () => {
@@ -185,22 +196,29 @@ export class LocalVolumeDriver implements VolumeDriver {
           batched += chunk.byteLength;
           if (batched >= WRITE_BATCH) await flush();
         }
-        await flush();
+        if (headerWritten) await flush();
       } finally {
         await pending?.catch(() => {});
       }
       await pending;
-      const crc = body.crc32c();
+      const crc = body.crc32c() >>> 0;
       const size = body.size();
-      const sums = Buffer.alloc(12);
-      sums.writeUInt32BE(crc >>> 0, 0);
-      sums.writeDoubleBE(size, 4);
-      await handle.write(sums, 0, 12, 8);
-      await handle.sync();
+      if (headerWritten) {
+        const sums = Buffer.alloc(12);
+        sums.writeUInt32BE(crc, 0);
+        sums.writeDoubleBE(size, 4);
+        await handle.write(sums, 0, 12, 8);
+      } else {
+        header.writeUInt32BE(crc, 8);
+        header.writeDoubleBE(size, 12);
+        const whole = batched === 0 ? header : Buffer.concat([header, ...batch]);
+        await handle.write(whole, 0, whole.length, 0);
+      }
+      await handle.datasync();
       await handle.close();
       handle = undefined;
       await this.place(temp, target, key, options.ifNoneMatch);
-      return { key, size, crc32c: crc >>> 0, metadata: { ...options.metadata }, lastModified: new Date() };
+      return { key, size, crc32c: crc, metadata: { ...options.metadata }, lastModified: new Date() };
     } catch (err) {
       await handle?.close().catch(() => {});
       await unlink(temp).catch(() => {});
@@ -239,13 +257,15 @@ export class LocalVolumeDriver implements VolumeDriver {
 
   async get(key: string, options: DriverGetOptions): Promise<GetResult> {
     await this.init();
-    const { handle, header } = await this.openObject(key);
+    const { handle, header, first } = await this.openObject(key, SMALL_READ);
     const start = Math.min(options.range?.start ?? 0, header.size);
     const end = Math.min(options.range?.end ?? header.size, header.size);
     const info: ObjectInfo = { key, size: header.size, crc32c: header.crc32c, metadata: header.metadata };
-    if (end <= start) {
+    if (end <= start || header.dataOffset + end <= first.length) {
+      // Empty, or small enough to be in the first read already: no stream, the file is closed now.
       await handle.close();
-      return { info, body: emptyBody() };
+      const bytes = first.subarray(header.dataOffset + start, header.dataOffset + end);
+      return { info, body: oneChunk(bytes) };
     }
     const stream = handle.createReadStream({
       start: header.dataOffset + start,
@@ -269,12 +289,16 @@ export class LocalVolumeDriver implements VolumeDriver {
 
   async head(key: string): Promise<ObjectInfo> {
     await this.init();
-    const { handle, header } = await this.openObject(key);
+    const { handle, header } = await this.openObject(key, HEADER_READ);
     await handle.close();
     return { key, size: header.size, crc32c: header.crc32c, metadata: header.metadata };
   }
 
-  private async openObject(key: string): Promise<{ handle: FileHandle; header: Header }> {
+  /** Open the object and parse its header from one read of `prefetch` bytes (returned as `first`). */
+  private async openObject(
+    key: string,
+    prefetch: number,
+  ): Promise<{ handle: FileHandle; header: Header; first: Buffer }> {
     const path = this.pathOf(key);
     let handle: FileHandle;
     try {
@@ -283,17 +307,19 @@ export class LocalVolumeDriver implements VolumeDriver {
       throw this.mapError(err, "read", key);
     }
     try {
-      return { handle, header: await this.readHeader(handle, key) };
+      const buffer = Buffer.allocUnsafe(prefetch);
+      const { bytesRead } = await handle.read(buffer, 0, prefetch, 0);
+      const first = buffer.subarray(0, bytesRead);
+      return { handle, header: await this.parseHeader(handle, key, first), first };
     } catch (err) {
       await handle.close().catch(() => {});
       throw this.mapError(err, "read", key);
     }
   }
 
-  private async readHeader(handle: FileHandle, key: string): Promise<Header> {
-    const fixed = Buffer.alloc(FIXED);
-    const { bytesRead } = await handle.read(fixed, 0, FIXED, 0);
-    if (bytesRead < FIXED || !fixed.subarray(0, 8).equals(MAGIC)) {
+  /** Parse the header at the start of `first`; reads the rest of the metadata if it is longer. */
+  private async parseHeader(handle: FileHandle, key: string, first: Buffer): Promise<Header> {
+    if (first.length < FIXED || !first.subarray(0, 8).equals(MAGIC)) {
       throw new StrataError(
         "ECORRUPT",
         `volume \`${this.name}\`: the file of key ${JSON.stringify(key)} has no valid strata header; it was changed ` +
@@ -301,9 +327,12 @@ export class LocalVolumeDriver implements VolumeDriver {
         { details: { volume: this.name, key } },
       );
     }
-    const metadataLength = fixed.readUInt32BE(20);
-    const raw = Buffer.alloc(metadataLength);
-    await handle.read(raw, 0, metadataLength, FIXED);
+    const metadataLength = first.readUInt32BE(20);
+    let raw = first.subarray(FIXED, FIXED + metadataLength);
+    if (raw.length < metadataLength) {
+      raw = Buffer.alloc(metadataLength);
+      await handle.read(raw, 0, metadataLength, FIXED);
+    }
     let metadata: Record<string, string>;
     try {
       metadata = JSON.parse(raw.toString("utf8")) as Record<string, string>;
@@ -315,8 +344,8 @@ export class LocalVolumeDriver implements VolumeDriver {
       );
     }
     return {
-      crc32c: fixed.readUInt32BE(8),
-      size: fixed.readDoubleBE(12),
+      crc32c: first.readUInt32BE(8),
+      size: first.readDoubleBE(12),
       metadata,
       dataOffset: dataOffsetFor(metadataLength),
     };
@@ -451,7 +480,9 @@ export class LocalVolumeDriver implements VolumeDriver {
       const handle = await open(temp, "r+");
       let header: Header;
       try {
-        header = await this.readHeader(handle, sourceKey);
+        const first = Buffer.allocUnsafe(HEADER_READ);
+        const { bytesRead } = await handle.read(first, 0, HEADER_READ, 0);
+        header = await this.parseHeader(handle, sourceKey, first.subarray(0, bytesRead));
         await handle.sync();
       } finally {
         await handle.close();
@@ -516,7 +547,9 @@ function startsWith(bytes: Buffer, prefix: Buffer): boolean {
   return bytes.length >= prefix.length && bytes.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
 }
 
-async function* emptyBody(): AsyncGenerator<Uint8Array> {}
+async function* oneChunk(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  if (bytes.length > 0) yield bytes;
+}
 
 async function fsyncDir(dir: string): Promise<void> {
   let handle: FileHandle | undefined;
