@@ -182,7 +182,7 @@ export class GcsVolumeDriver implements VolumeDriver {
         if (signal) addAbortSignal(signal, stream);
         for await (const chunk of stream) yield chunk as Uint8Array;
       } catch (err) {
-        throw driver.translate(err, "get", key, { signal });
+        throw driver.translate(err, "read", key, { signal });
       }
     }
     return { info: stripGeneration(info), body: body() };
@@ -334,7 +334,10 @@ export class GcsVolumeDriver implements VolumeDriver {
           "EUNAVAIL",
           `bucket \`${this.bucketName}\` does not exist: create it or fix volumes.${this.name}.bucket`,
         );
-      return make("ENOENT", op === "copy" ? "the source object does not exist" : "no such object");
+      if (op === "copy") return make("ENOENT", "the source object does not exist");
+      if (op === "read")
+        return make("ENOENT", "the object was replaced or deleted while being read; read it again");
+      return make("ENOENT", "no such object");
     }
     if (status === 412)
       return context.createOnly

@@ -272,6 +272,15 @@ describe.skipIf(!endpoint)("gcs volume driver on the stand-in", () => {
     expect(ranged.info).toMatchObject({ size: 100, crc32c: crc32c(data) });
   });
 
+  it("a read is pinned to the generation its info describes: a rewrite in between is ENOENT, never mixed bytes", async () => {
+    const { driver } = await standInDriver();
+    await driver.put("g", body([bytes(100, 1)]), { metadata: {}, ifNoneMatch: false });
+    const got = await driver.get("g", {});
+    await driver.put("g", body([bytes(100, 2)]), { metadata: {}, ifNoneMatch: false });
+    expect((await failure(readAll(got.body))).code).toBe("ENOENT");
+    expect(await readAll((await driver.get("g", {})).body)).toEqual(Buffer.from(bytes(100, 2)));
+  });
+
   it("lists by prefix in byte order, in pages, with the volume prefix stripped", async () => {
     const { driver, bucket, storage } = await standInDriver({ prefix: "vol/" });
     const names = ["p/é", "p/b", "p/a", "p/z", "q/a", "p/A"];
