@@ -178,6 +178,17 @@ export function validateCondition(condition: Condition, depth = 0): void {
           "EINVAL",
           `condition ${condition.op} ${condition.attr}: value must be a string, number or boolean`,
         );
+      // DynamoDB refuses <, <=, >, >= on BOOL operands (ValidationException), so we do too.
+      if (typeof condition.value === "boolean" && condition.op !== "eq" && condition.op !== "ne")
+        throw strataError(
+          "EINVAL",
+          `condition ${condition.op} ${condition.attr}: booleans compare only with eq and ne`,
+        );
+      if (typeof condition.value === "number" && !inDynamoDbRange(condition.value))
+        throw strataError(
+          "EINVAL",
+          `condition ${condition.op} ${condition.attr}: number outside DynamoDB's range`,
+        );
       return;
     case "and":
     case "or":

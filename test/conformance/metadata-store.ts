@@ -460,6 +460,11 @@ export function testMetadataStore(backend: string, makeStore: () => Promise<Meta
           store.put({ pk: "p", sk: "a" }, { condition: { op: "and", of: [] } }),
           "EINVAL",
         );
+        // DynamoDB refuses ordering comparisons on booleans.
+        await rejectsBeforeAnyRequest(
+          store.put({ pk: "p", sk: "a" }, { condition: { op: "lt", attr: "a", value: true } }),
+          "EINVAL",
+        );
         await rejectsBeforeAnyRequest(store.query(""), "EINVAL");
         await rejectsBeforeAnyRequest(store.query("p", { limit: 0 }), "EINVAL");
         await rejectsBeforeAnyRequest(store.query("p", { limit: 1.5 }), "EINVAL");
@@ -601,6 +606,20 @@ export function testMetadataStore(backend: string, makeStore: () => Promise<Meta
         );
         expect(err.code).toBe("EINVAL");
         expect(await store.get(keyOf(0))).toBeUndefined();
+      });
+
+      it("an update op that grows its item past the size limit is E2BIG and nothing is applied", async () => {
+        const big = "x".repeat(LIMITS.itemBytes / 2);
+        await store.put({ ...keyOf(1), a: big });
+        const err = await failure(
+          store.transact([
+            { kind: "put", item: keyOf(0) },
+            { kind: "update", key: keyOf(1), update: { set: { b: big } } },
+          ]),
+        );
+        expect(err.code).toBe("E2BIG");
+        expect(await store.get(keyOf(0))).toBeUndefined();
+        expect(await store.get(keyOf(1))).toEqual({ ...keyOf(1), a: big });
       });
 
       it("transactGet reads up to 100 items in order, missing ones undefined", async () => {
