@@ -30,7 +30,7 @@ import type {
   Tid,
   Version,
 } from "./api.ts";
-import { checkName, followTarget, formatPath, isWithin, PATH_MAX, parsePath } from "./path.ts";
+import { followTarget, formatPath, isWithin, PATH_MAX, parsePath } from "./path.ts";
 import {
   allocKey,
   changePk,

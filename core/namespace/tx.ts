@@ -167,7 +167,7 @@ export class Tx {
     const page = await this.store.query(pk, { limit: removed + 1 });
     return page.items.some((item) => {
       const t = this.items.get(keyId(item));
-      return !t || !t.written ? true : t.cur !== undefined;
+      return t?.written ? t.cur !== undefined : true;
     });
   }
 

@@ -52,7 +52,12 @@ export function testNamespaceEngine(
   ) {
     const { store, dispose } = await factory();
     let now = Date.UTC(2026, 0, 1);
-    const clock = { now: () => now, tick: (ms: number) => void (now += ms) };
+    const clock = {
+      now: () => now,
+      tick: (ms: number) => {
+        now += ms;
+      },
+    };
     try {
       const ns = createNamespace({ store, clock: clock.now, options: { sleep: async () => {} } });
       await ns.createPfs("main");
