@@ -26,4 +26,6 @@ export interface VolumeBenchBackend {
 export const VOLUME_BENCH_BACKENDS: VolumeBenchBackend[] = [
   (await import("./local.ts")).localBenchBackend,
   (await import("./gcs.ts")).gcsBenchBackend,
+  (await import("./s3.ts")).s3BenchBackend,
+  (await import("./azure.ts")).azureBenchBackend,
 ];
