@@ -75,10 +75,22 @@ export function validateKey(key: Key, where = "key"): void {
     throw strataError("EINVAL", `${where}: pk must be a non-empty string`, { key });
   if (typeof key.sk !== "string" || key.sk.length === 0)
     throw strataError("EINVAL", `${where}: sk must be a non-empty string`, { key });
+  if (!wellFormed(key.pk) || !wellFormed(key.sk))
+    throw strataError("EINVAL", `${where}: keys must be well-formed Unicode (no lone surrogates)`, { key });
   if (utf8Length(key.pk) > LIMITS.pkBytes)
     throw strataError("E2BIG", `${where}: pk is longer than ${LIMITS.pkBytes} UTF-8 bytes`, { pk: key.pk });
   if (utf8Length(key.sk) > LIMITS.skBytes)
     throw strataError("E2BIG", `${where}: sk is longer than ${LIMITS.skBytes} UTF-8 bytes`, { sk: key.sk });
+}
+
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+/**
+ * True when `text` is valid Unicode: no lone UTF-16 surrogate, which has no UTF-8 form (DynamoDB
+ * stores UTF-8; each backend would keep such a string differently).
+ */
+export function wellFormed(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
 }
 
 /** DynamoDB numbers: 0, or magnitudes from 1E-130 to 9.99…E+125 (38 digits; doubles need ≤ 17). */
@@ -89,7 +101,11 @@ function inDynamoDbRange(n: number): boolean {
 
 function validateValue(value: unknown, path: string, depth: number): void {
   if (depth > 32) throw strataError("EINVAL", `attribute ${path} nests deeper than 32 levels`);
-  if (typeof value === "string" || typeof value === "boolean" || value === null) return;
+  if (typeof value === "string") {
+    if (!wellFormed(value)) throw strataError("EINVAL", `attribute ${path} holds a lone UTF-16 surrogate`);
+    return;
+  }
+  if (typeof value === "boolean" || value === null) return;
   if (typeof value === "number") {
     if (!Number.isFinite(value)) throw strataError("EINVAL", `attribute ${path} is not a finite number`);
     if (!inDynamoDbRange(value))
@@ -107,7 +123,8 @@ function validateValue(value: unknown, path: string, depth: number): void {
   if (typeof value === "object" && value !== undefined && Object.getPrototypeOf(value) === Object.prototype) {
     for (const [k, v] of Object.entries(value)) {
       // DynamoDB refuses empty names in maps too ("Empty attribute name").
-      if (k.length === 0) throw strataError("EINVAL", `attribute ${path} holds a map with an empty key`);
+      if (k.length === 0 || !wellFormed(k))
+        throw strataError("EINVAL", `attribute ${path} holds a map key that is empty or not valid Unicode`);
       validateValue(v, `${path}.${k}`, depth + 1);
     }
     return;
@@ -118,7 +135,8 @@ function validateValue(value: unknown, path: string, depth: number): void {
 export function validateItem(item: Item): void {
   validateKey(item, "item");
   for (const [name, value] of Object.entries(item)) {
-    if (name.length === 0) throw strataError("EINVAL", "attribute names must be non-empty");
+    if (name.length === 0 || !wellFormed(name))
+      throw strataError("EINVAL", "attribute names must be non-empty, valid Unicode");
     validateValue(value, name, 0);
   }
   const size = itemSize(item);
@@ -177,6 +195,11 @@ export function validateCondition(condition: Condition, depth = 0): void {
         throw strataError(
           "EINVAL",
           `condition ${condition.op} ${condition.attr}: value must be a string, number or boolean`,
+        );
+      if (typeof condition.value === "string" && !wellFormed(condition.value))
+        throw strataError(
+          "EINVAL",
+          `condition ${condition.op} ${condition.attr}: value holds a lone surrogate`,
         );
       // DynamoDB refuses <, <=, >, >= on BOOL operands (ValidationException), so we do too.
       if (typeof condition.value === "boolean" && condition.op !== "eq" && condition.op !== "ne")

@@ -431,6 +431,10 @@ export function testMetadataStore(backend: string, makeStore: () => Promise<Meta
         await rejectsBeforeAnyRequest(store.put(bad(1e126)), "EINVAL");
         await rejectsBeforeAnyRequest(store.put(bad([-1e-131])), "EINVAL");
         await rejectsBeforeAnyRequest(store.put(bad({ ok: { "": 1 } })), "EINVAL");
+        // A lone surrogate has no UTF-8 form: refused in keys, values and names.
+        await rejectsBeforeAnyRequest(store.put(bad("a\uD800b")), "EINVAL");
+        await rejectsBeforeAnyRequest(store.put(bad({ "\uDC00": 1 })), "EINVAL");
+        await rejectsBeforeAnyRequest(store.get({ pk: "p", sk: "\uD83D" }), "EINVAL");
         await rejectsBeforeAnyRequest(store.put(bad(() => 1)), "EINVAL");
         await rejectsBeforeAnyRequest(store.put(bad(new Date())), "EINVAL");
         await rejectsBeforeAnyRequest(store.put(bad(new Map())), "EINVAL");
