@@ -96,6 +96,8 @@ class CountingPutBody implements PutBody {
   private count = 0;
   /** True once the driver started iterating: a stream body can no longer be replayed. */
   started = false;
+  /** True once every byte was yielded and the declared size and CRC32C (if any) matched. */
+  completed = false;
 
   constructor(
     private readonly source: BodySource,
@@ -152,6 +154,7 @@ class CountingPutBody implements PutBody {
         },
       );
     }
+    this.completed = true;
   }
 
   private sizeMismatch(): never {
@@ -189,7 +192,8 @@ export class Volume {
   /**
    * Store `body` under `key`. A `Uint8Array` body is replayable and retried on retryable errors;
    * a stream (async iterable) is retried only if the driver failed before reading any of it —
-   * once consumed it cannot be replayed, so the error is returned to the caller.
+   * once consumed it cannot be replayed, so the error is returned to the caller (unless the stream
+   * was sent whole and `head` shows exactly its size and CRC32C under the key: a lost reply).
    *
    * Create-only (`ifNoneMatch`) and a lost reply: if a try failed with a retryable error and the
    * next one finds the key present (EEXIST), the object is read back with `head`; if its size and
@@ -233,7 +237,19 @@ export class Volume {
         }
         if (isStrataError(err) && err.retryable) {
           hadRetryableFailure = true;
-          if (putBody.started && !(body instanceof Uint8Array)) throw new NotReplayable(err);
+          if (putBody.started && !(body instanceof Uint8Array)) {
+            // A stream cannot be sent again; but if it was sent whole, the write may have been
+            // applied with only the reply lost: the object being exactly ours settles it.
+            if (putBody.completed) {
+              const mine = await this.ownWrite(
+                key,
+                { size: putBody.size(), crc32c: putBody.crc32c() },
+                options.signal,
+              );
+              if (mine) return mine;
+            }
+            throw new NotReplayable(err);
+          }
         }
         throw err;
       }

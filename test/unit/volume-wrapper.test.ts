@@ -150,6 +150,20 @@ describe("Volume create-only with a lost reply", () => {
     expect((await errorOf(volume.put("k", bytes(10), { ifNoneMatch: true }))).code).toBe("EEXIST");
   });
 
+  it("recognises a whole stream whose reply was lost, without sending it again", async () => {
+    async function* stream() {
+      yield bytes(30);
+      yield bytes(20, 5);
+    }
+    const expected = crc32c(Uint8Array.from([...bytes(30), ...bytes(20, 5)]));
+    for (const ifNoneMatch of [false, true]) {
+      const lost = faultyVolume(new MemoryVolumeDriver(), { put: { fault: "lostReply", times: 1 } });
+      const info = await recorded(lost).volume.put("k", stream(), { ifNoneMatch });
+      expect(info).toMatchObject({ size: 50, crc32c: expected });
+      expect(lost.calls).toMatchObject({ put: 1, head: 1 });
+    }
+  });
+
   it("does not call it success without a retryable failure first", async () => {
     const memory = new MemoryVolumeDriver();
     const volume = new Volume(memory);
