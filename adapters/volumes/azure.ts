@@ -18,6 +18,13 @@
  *   blocks stay uncommitted, invisible, and Azure garbage-collects them after a week. Block ids carry
  *   a random per-upload nonce, so two uploads of one key never mix blocks.
  * - **Copy** is server-side (Copy Blob, polled to completion) and keeps the source's metadata.
+ * - **Listing order.** Azure lists blob names in UTF-16 code-unit order (azurite does the same), not
+ *   the UTF-8 byte order the port asks for. The two differ only where, at the first differing
+ *   position, one name has a character in U+E000–U+FFFF and the other a character above U+FFFF
+ *   (UTF-16 puts the astral one first). The driver passes Azure's order through unchanged: re-sorting
+ *   a page cannot fix the order across pages.
+ * - **Name length.** Azure allows 1,024 characters per blob name, prefix included: with a `prefix`,
+ *   the longest keys the port accepts are refused by Azure (EINVAL).
  */
 import { randomBytes } from "node:crypto";
 import type { BlobDownloadResponseParsed, ContainerClient } from "@azure/storage-blob";
@@ -60,7 +67,7 @@ export interface AzureVolumeOptions {
   containerClient?: ContainerClient;
   connectionString?: string;
   container?: string;
-  /** Prepended to every blob name (plain concatenation). */
+  /** Prepended to every blob name (plain concatenation); it counts against Azure's 1,024-character limit. */
   prefix?: string;
   /** Block size in bytes (default 8 MiB); bodies up to this size go in one Put Blob. */
   blockSize?: number;

@@ -21,6 +21,11 @@
  *   mismatch), aborts the multipart upload: nothing becomes visible.
  * - **Copy.** CopyObject, server-side, with the source's metadata (CRC included). CopyObject stops at
  *   5 GiB; larger sources would need UploadPartCopy, which is not implemented: ENOTSUP.
+ * - **Limits and gaps.** S3 keys are at most 1,024 UTF-8 bytes *including* the prefix, so with a
+ *   `prefix` the longest keys the port accepts are refused (EINVAL). HEAD has no error body, so a
+ *   `head` in a missing bucket reads as ENOENT (every other call says EUNAVAIL, naming the bucket).
+ *   The SDK's own retries (3 attempts by default) run inside each of the `Volume` wrapper's attempts;
+ *   pass a client with `maxAttempts: 1` to leave retrying to the wrapper alone.
  */
 import {
   AbortMultipartUploadCommand,
@@ -65,7 +70,7 @@ export interface S3VolumeOptions {
   /** Volume name, used in every error message. */
   name: string;
   bucket: string;
-  /** Prepended to every key (plain concatenation: include the trailing `/` if you want one). */
+  /** Prepended to every key (plain concatenation: include the trailing `/` if you want one); it counts against S3's 1,024-byte key limit. */
   prefix?: string;
   /** A ready client (not closed by `close()`); otherwise one is built from `clientConfig`. */
   client?: S3Client;
