@@ -1,62 +1,90 @@
 /**
  * CRC32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum S3 (`x-amz-checksum-crc32c`),
- * GCS (`crc32c`) and iSCSI use. Pure TypeScript, slicing-by-8 tables: no I/O, no native code,
- * so `core/` can checksum chunks and records anywhere it runs.
+ * GCS (`crc32c`) and iSCSI use. Pure TypeScript (slicing-by-16): no I/O, no native code, so `core/`
+ * can checksum chunks and records anywhere it runs; entry points may plug in a hardware-accelerated
+ * implementation with `useCrc32cImplementation`.
  *
  * Usage: `crc32c(bytes)` for a whole buffer, or fold a stream with
  * `let c = 0; for (const part of parts) c = crc32cUpdate(c, part);`.
  */
 const POLY = 0x82f63b78;
 
-const TABLES: Uint32Array[] = (() => {
-  const tables = Array.from({ length: 8 }, () => new Uint32Array(256));
-  const t0 = tables[0]!;
+/**
+ * Slicing-by-16 tables, flat: entry `t * 256 + n` is the CRC of byte n followed by t zero bytes.
+ * Int32 so the inner loop stays in small-integer arithmetic.
+ */
+const TABLE = (() => {
+  const f = new Int32Array(16 * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ POLY : c >>> 1;
-    t0[n] = c >>> 0;
+    f[n] = c;
   }
   for (let n = 0; n < 256; n++) {
-    let c = t0[n]!;
-    for (let t = 1; t < 8; t++) {
-      c = (t0[c & 0xff]! ^ (c >>> 8)) >>> 0;
-      tables[t]![n] = c;
+    let c = f[n]!;
+    for (let t = 1; t < 16; t++) {
+      c = f[c & 0xff]! ^ (c >>> 8);
+      f[t * 256 + n] = c;
     }
   }
-  return tables;
+  return f;
 })();
 
-const [T0, T1, T2, T3, T4, T5, T6, T7] = TABLES as [
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-];
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** The portable implementation: slicing-by-16 over aligned little-endian 32-bit loads. */
+export function crc32cUpdatePortable(crc: number, bytes: Uint8Array): number {
+  const F = TABLE;
+  let c = ~crc;
+  let i = 0;
+  const n = bytes.length;
+  if (LITTLE_ENDIAN && n >= 32) {
+    // Byte steps until 4-byte aligned, then 16 bytes (4 words) per step.
+    while (i < n && ((bytes.byteOffset + i) & 3) !== 0) c = F[(c ^ bytes[i++]!) & 0xff]! ^ (c >>> 8);
+    const words = new Int32Array(bytes.buffer, bytes.byteOffset + i, (n - i) >>> 2);
+    const wl = words.length & ~3;
+    for (let w = 0; w < wl; w += 4) {
+      const a = c ^ words[w]!;
+      const b = words[w + 1]!;
+      const d = words[w + 2]!;
+      const e = words[w + 3]!;
+      c =
+        F[3840 + (a & 0xff)]! ^
+        F[3584 + ((a >>> 8) & 0xff)]! ^
+        F[3328 + ((a >>> 16) & 0xff)]! ^
+        F[3072 + (a >>> 24)]! ^
+        F[2816 + (b & 0xff)]! ^
+        F[2560 + ((b >>> 8) & 0xff)]! ^
+        F[2304 + ((b >>> 16) & 0xff)]! ^
+        F[2048 + (b >>> 24)]! ^
+        F[1792 + (d & 0xff)]! ^
+        F[1536 + ((d >>> 8) & 0xff)]! ^
+        F[1280 + ((d >>> 16) & 0xff)]! ^
+        F[1024 + (d >>> 24)]! ^
+        F[768 + (e & 0xff)]! ^
+        F[512 + ((e >>> 8) & 0xff)]! ^
+        F[256 + ((e >>> 16) & 0xff)]! ^
+        F[e >>> 24]!;
+    }
+    i += wl * 4;
+  }
+  for (; i < n; i++) c = F[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+let implementation: (crc: number, bytes: Uint8Array) => number = crc32cUpdatePortable;
+
+/**
+ * Swap in a faster CRC32C (e.g. a hardware-accelerated one loaded by adapters/crc32c-native.ts).
+ * It must agree with {@link crc32cUpdatePortable} bit for bit; the unit tests check the native one.
+ */
+export function useCrc32cImplementation(update: (crc: number, bytes: Uint8Array) => number): void {
+  implementation = update;
+}
 
 /** Continue a CRC32C over `bytes`. Start with `crc = 0`; the result is the finished checksum. */
 export function crc32cUpdate(crc: number, bytes: Uint8Array): number {
-  let c = ~crc >>> 0;
-  let i = 0;
-  const n = bytes.length;
-  // 8 bytes per step; the tail byte by byte.
-  for (; i + 8 <= n; i += 8) {
-    const a = (c ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24))) >>> 0;
-    c =
-      T7[a & 0xff]! ^
-      T6[(a >>> 8) & 0xff]! ^
-      T5[(a >>> 16) & 0xff]! ^
-      T4[a >>> 24]! ^
-      T3[bytes[i + 4]!]! ^
-      T2[bytes[i + 5]!]! ^
-      T1[bytes[i + 6]!]! ^
-      T0[bytes[i + 7]!]!;
-  }
-  for (; i < n; i++) c = T0[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return ~c >>> 0;
+  return implementation(crc, bytes);
 }
 
 export function crc32c(bytes: Uint8Array): number {
