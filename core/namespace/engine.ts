@@ -125,8 +125,9 @@ interface Resolved {
 
 const FILE_TYPES: ReadonlySet<string> = new Set(["file", "dir", "symlink"]);
 
-function entryRef(item: Item | undefined): EntryRef | undefined {
-  if (!item) return undefined;
+/** A live entry record as a reference; tombstones (records with `dtid`) are absent names. */
+function entryRef(item: Item | undefined, history = false): EntryRef | undefined {
+  if (!item || (!history && item.dtid !== undefined)) return undefined;
   const type = String(item.type);
   if (!FILE_TYPES.has(type)) throw strataError("ECORRUPT", `entry ${item.pk} / ${item.sk} has type ${type}`);
   return { ino: String(item.ino), type: type as FileType };
@@ -230,7 +231,7 @@ class AsOfReader implements Reader {
     });
     const item = verify(page.items[0], this.ctx.name);
     const live =
-      item && (item.dtid === undefined || String(item.dtid) > this.tid) ? entryRef(item) : undefined;
+      item && (item.dtid === undefined || String(item.dtid) > this.tid) ? entryRef(item, true) : undefined;
     if (cache.size >= this.engine.asOfCacheLimit) cache.clear();
     cache.set(cacheKey, live);
     return live;
@@ -417,6 +418,21 @@ function dirOpen(now: number): Condition {
     ],
   };
 }
+
+/** The live-entry slot is free for a commit at `tid`: never used, or a tombstone below `tid`. */
+const entryFree = (tid: Tid): Condition => ({
+  op: "or",
+  of: [
+    { op: "notExists" },
+    {
+      op: "and",
+      of: [
+        { op: "attrExists", attr: "dtid" },
+        { op: "lt", attr: "dtid", value: tid },
+      ],
+    },
+  ],
+});
 
 const versionLive = (ctid: string): Condition => ({
   op: "and",
@@ -768,10 +784,11 @@ export class Engine implements Namespace {
           for (const t of tidsIn(r?.item ?? undefined)) this.hlc.observe(t);
         for (const t of tidsIn(err.details.item as Item | undefined)) this.hlc.observe(t);
         // A blind create whose entry condition failed: the name is taken.
-        const reasons = (err.details.reasons ?? []) as Array<{ code?: string } | null>;
+        const reasons = (err.details.reasons ?? []) as Array<{ code?: string; item?: Item } | null>;
         reasons.forEach((r, i) => {
           const op = sent[i];
           if (r?.code !== "ConditionalCheckFailed" || !op || op.kind !== "put") return;
+          if (r.item?.dtid !== undefined) return; // a tombstone above our TID: retry higher
           const path = tx.blind.get(keyId(op.item));
           if (path !== undefined) throw strataError("EEXIST", `${path} already exists`, { path, pfs });
         });
@@ -870,7 +887,8 @@ export class Engine implements Namespace {
     const id = tx.ctx.id;
     tx.check(ctlKey(id, dir), dirOpen(tx.now));
     const key = entryKey(id, dir, name);
-    tx.put({ ...key, ino: ref.ino, type: ref.type, ctid: tx.tid }, { op: "notExists" });
+    // The name's previous holder (a tombstone) must have ended below this TID.
+    tx.put({ ...key, ino: ref.ino, type: ref.type, ctid: tx.tid }, entryFree(tx.tid));
     tx.put(
       { ...historyKey(id, dir, name, tx.tid), name, ino: ref.ino, type: ref.type, ctid: tx.tid },
       { op: "notExists" },
@@ -881,15 +899,19 @@ export class Engine implements Namespace {
     const id = tx.ctx.id;
     const key = entryKey(id, dir, name);
     const entry = await tx.get(key);
-    if (!entry) return;
+    if (!entry || entry.dtid !== undefined) return;
     const ctid = String(entry.ctid);
-    tx.delete(key, {
-      op: "and",
-      of: [
-        { op: "eq", attr: "ino", value: String(entry.ino) },
-        { op: "eq", attr: "ctid", value: ctid },
-      ],
-    });
+    // A tombstone, not a delete: the next holder of the name must commit above this TID.
+    tx.put(
+      { ...key, dtid: tx.tid },
+      {
+        op: "and",
+        of: [
+          { op: "eq", attr: "ino", value: String(entry.ino) },
+          { op: "eq", attr: "ctid", value: ctid },
+        ],
+      },
+    );
     const hkey = historyKey(id, dir, name, ctid);
     if (ctid === tx.tid) tx.delete(hkey);
     else
@@ -1379,11 +1401,11 @@ class PfsFileSystem implements FileSystem {
         ...(options.limit ? { limit: options.limit } : {}),
         ...(options.cursor ? { cursor: options.cursor } : {}),
       });
-      const entries = page.items.map((item) => {
-        verify(item, this.pfs);
-        const ref = entryRef(item)!;
-        return { name: item.sk, type: ref.type, ino: ref.ino };
-      });
+      const entries: DirEntry[] = [];
+      for (const item of page.items) {
+        const ref = entryRef(verify(item, this.pfs));
+        if (ref) entries.push({ name: item.sk, type: ref.type, ino: ref.ino });
+      }
       return page.cursor ? { entries, cursor: page.cursor } : { entries };
     }
     return this.readdirAsOf(ctx, dir, (reader as AsOfReader).tid, options.cursor, options.limit);
@@ -1413,7 +1435,7 @@ class PfsFileSystem implements FileSystem {
         if (entries.length > 0 && entries[entries.length - 1]!.name === name) continue;
         if (entries.length === max)
           return { entries, cursor: encodeNameCursor(entries[entries.length - 1]!.name) };
-        const ref = entryRef(item)!;
+        const ref = entryRef(item, true)!;
         entries.push({ name, type: ref.type, ino: ref.ino });
       }
       if (!page.cursor) return { entries };

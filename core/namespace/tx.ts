@@ -155,20 +155,25 @@ export class Tx {
     return this.get(entryKey(this.ctx.id, dir, name));
   }
 
-  /** True when the directory has at least one live entry, as this transaction sees it. */
+  /**
+   * True when the directory has at least one live entry, as this transaction sees it. Skips
+   * tombstones (ended names), so its cost grows with the tombstones vacuum has not pruned yet.
+   */
   async hasEntries(dir: ObjectId): Promise<boolean> {
     const pk = dirPk(this.ctx.id, dir);
-    let removed = 0;
-    for (const t of this.items.values()) {
-      if (t.key.pk !== pk || !t.written) continue;
-      if (t.cur) return true;
-      removed++;
-    }
-    const page = await this.store.query(pk, { limit: removed + 1 });
-    return page.items.some((item) => {
-      const t = this.items.get(keyId(item));
-      return t?.written ? t.cur !== undefined : true;
-    });
+    for (const t of this.items.values())
+      if (t.key.pk === pk && t.written && t.cur && t.cur.dtid === undefined) return true;
+    let cursor: string | undefined;
+    do {
+      const page = await this.store.query(pk, { limit: 100, ...(cursor ? { cursor } : {}) });
+      for (const item of page.items) {
+        const t = this.items.get(keyId(item));
+        const seen = t?.written ? t.cur : item;
+        if (seen && seen.dtid === undefined) return true;
+      }
+      cursor = page.cursor;
+    } while (cursor);
+    return false;
   }
 
   /** This transaction's view of an item without reading it: known = read or written before. */

@@ -64,6 +64,18 @@ describe("namespace: as-of reads, history, snapshots", () => {
     expect(await codeOf(fs.stat("/g", { asOf: closed }))).toBe("ENOENT");
   });
 
+  it("a name re-created by a client with a slower clock gets a TID above the name's deletion", async () => {
+    const { fs, store, clock } = await setup();
+    const { createNamespace } = await import("../../core/namespace/index.ts");
+    const ahead = createNamespace({ store, clock: () => clock.now() + 60_000 }).pfs("main");
+    await fs.create("/f");
+    const removed = await ahead.batch([{ op: "unlink", path: "/f" }]);
+    const again = await fs.create("/f");
+    expect(again.tid > removed).toBe(true);
+    // So the entry history never overlaps: as of the deletion the name is free.
+    expect(await codeOf(fs.stat("/f", { asOf: removed }))).toBe("ENOENT");
+  });
+
   it("a future as-of point is clamped to now and reads the current state", async () => {
     const { fs, clock } = await setup();
     await fs.create("/f");
