@@ -19,8 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../adapters/standins/child.ts";
 import { s3StandInClientConfig } from "../../adapters/standins/s3.ts";
 import { mapS3Error, S3_CRC_METADATA, S3VolumeDriver } from "../../adapters/volumes/s3.ts";
-import { crc32c, crc32cToHex } from "../../core/crc32c.ts";
-import { isStrataError } from "../../core/errors.ts";
+import { crc32c, crc32cToBase64, crc32cToHex, crc32cUpdate } from "../../core/crc32c.ts";
+import { isStrataError, StrataError } from "../../core/errors.ts";
 import { Volume } from "../../core/volume/volume.ts";
 import { lazyStream, patternBytes, testVolume } from "../conformance/volume.ts";
 import { standInEndpoint } from "../support/standins.ts";
@@ -248,6 +248,149 @@ describe.skipIf(!endpoint)("s3 volume driver specifics (s3rver)", () => {
     controller.abort();
     const err = await fx.driver.head("a/b", { signal: controller.signal }).catch((e: unknown) => e);
     expect(isStrataError(err, "EABORTED")).toBe(true);
+  });
+});
+
+/** An S3Client stand-in that records every command and answers from a small script (no network). */
+function recordingClient(answer: (name: string, input: Record<string, unknown>) => unknown = () => ({})) {
+  // Bodies are copied at send time: the driver reuses a part's buffer once its upload is done.
+  const sent: { name: string; input: Record<string, unknown>; body?: Buffer }[] = [];
+  const client = {
+    async send(command: { constructor: { name: string }; input: Record<string, unknown> }) {
+      const body = command.input.Body;
+      sent.push({
+        name: command.constructor.name,
+        input: command.input,
+        body: body instanceof Uint8Array ? Buffer.from(body) : undefined,
+      });
+      const out = answer(command.constructor.name, command.input);
+      if (out instanceof Error) throw out;
+      return out;
+    },
+    destroy() {},
+  };
+  return { client: client as unknown as S3Client, sent };
+}
+
+function putBody(bytes: Uint8Array, chunk = MiB) {
+  let crc = 0;
+  let size = 0;
+  return {
+    crc32c: () => crc,
+    size: () => size,
+    async *[Symbol.asyncIterator]() {
+      for (let at = 0; at < bytes.length; at += chunk) {
+        const part = bytes.subarray(at, at + chunk);
+        crc = crc32cUpdate(crc, part);
+        size += part.length;
+        yield part;
+      }
+    },
+  };
+}
+
+describe("s3 driver requests for real S3 (conditional writes, native CRC32C), recorded without a network", () => {
+  it("a small create-only put is one PutObject with If-None-Match, the native CRC32C and the CRC in metadata", async () => {
+    const { client, sent } = recordingClient();
+    const driver = new S3VolumeDriver({ name: "real", bucket: "b", prefix: "p/", client });
+    const bytes = patternBytes(1000, 61);
+    await driver.put("k", putBody(bytes), { metadata: { origin: "x" }, ifNoneMatch: true });
+    expect(sent.map((c) => c.name)).toEqual(["PutObjectCommand"]);
+    expect(sent[0]!.input).toMatchObject({
+      Bucket: "b",
+      Key: "p/k",
+      IfNoneMatch: "*",
+      ChecksumCRC32C: crc32cToBase64(crc32c(bytes)),
+      Metadata: { origin: "x", [S3_CRC_METADATA]: crc32cToHex(crc32c(bytes)) },
+    });
+    expect(driver.capabilities).toMatchObject({ atomicCreateOnly: true, nativeCrc32c: true });
+  });
+
+  it("a large create-only put is a FULL_OBJECT CRC32C multipart upload, conditional at completion, with no self-copy", async () => {
+    const { client, sent } = recordingClient((name, input) =>
+      name === "CreateMultipartUploadCommand"
+        ? { UploadId: "u1" }
+        : name === "UploadPartCommand"
+          ? { ETag: `"e${String(input.PartNumber)}"`, ChecksumCRC32C: input.ChecksumCRC32C }
+          : {},
+    );
+    const driver = new S3VolumeDriver({ name: "real", bucket: "b", client, queueSize: 2 });
+    const bytes = patternBytes(17 * MiB, 62);
+    const info = await driver.put("big", putBody(bytes), { metadata: {}, ifNoneMatch: true });
+    expect(info).toMatchObject({ size: bytes.length, crc32c: crc32c(bytes) });
+    expect(sent.map((c) => c.name)).toEqual([
+      "CreateMultipartUploadCommand",
+      "UploadPartCommand",
+      "UploadPartCommand",
+      "UploadPartCommand",
+      "CompleteMultipartUploadCommand",
+    ]);
+    expect(sent[0]!.input).toMatchObject({ ChecksumAlgorithm: "CRC32C", ChecksumType: "FULL_OBJECT" });
+    const parts = sent.filter((c) => c.name === "UploadPartCommand");
+    parts.forEach((c, i) => {
+      expect(c.input).toMatchObject({ UploadId: "u1", PartNumber: i + 1 });
+      expect(c.input.ChecksumCRC32C).toBe(crc32cToBase64(crc32c(c.body!)));
+    });
+    expect(Buffer.concat(parts.map((c) => c.body!)).equals(bytes)).toBe(true);
+    expect(sent[4]!.input).toMatchObject({
+      UploadId: "u1",
+      IfNoneMatch: "*",
+      ChecksumType: "FULL_OBJECT",
+      ChecksumCRC32C: crc32cToBase64(crc32c(bytes)),
+      MultipartUpload: { Parts: [{ PartNumber: 1 }, { PartNumber: 2 }, { PartNumber: 3 }] },
+    });
+  });
+
+  it("a losing conditional completion (412) is EEXIST and aborts the multipart upload", async () => {
+    const { client, sent } = recordingClient((name) =>
+      name === "CreateMultipartUploadCommand"
+        ? { UploadId: "u2" }
+        : name === "CompleteMultipartUploadCommand"
+          ? Object.assign(new Error("PreconditionFailed"), {
+              name: "PreconditionFailed",
+              $metadata: { httpStatusCode: 412 },
+            })
+          : { ETag: '"e"' },
+    );
+    const driver = new S3VolumeDriver({ name: "real", bucket: "b", client });
+    const err = await driver
+      .put("big", putBody(patternBytes(9 * MiB, 63)), { metadata: {}, ifNoneMatch: true })
+      .catch((e: unknown) => e);
+    expect(isStrataError(err, "EEXIST")).toBe(true);
+    expect(sent.at(-1)).toMatchObject({ name: "AbortMultipartUploadCommand", input: { UploadId: "u2" } });
+  });
+
+  it("a body that throws after some parts were sent aborts the multipart upload and rethrows", async () => {
+    const { client, sent } = recordingClient((name) =>
+      name === "CreateMultipartUploadCommand" ? { UploadId: "u3" } : { ETag: '"e"' },
+    );
+    const driver = new S3VolumeDriver({ name: "real", bucket: "b", client });
+    const failing = {
+      crc32c: () => 0,
+      size: () => 0,
+      async *[Symbol.asyncIterator]() {
+        yield patternBytes(9 * MiB, 64);
+        throw new StrataError("ECORRUPT", "declared CRC32C does not match");
+      },
+    };
+    const err = await driver
+      .put("bad", failing, { metadata: {}, ifNoneMatch: false })
+      .catch((e: unknown) => e);
+    expect(isStrataError(err, "ECORRUPT")).toBe(true);
+    expect(sent.map((c) => c.name)).toContain("AbortMultipartUploadCommand");
+    expect(sent.map((c) => c.name)).not.toContain("CompleteMultipartUploadCommand");
+  });
+
+  it("head returns the native full-object CRC32C when the metadata has none", async () => {
+    const crc = 0x1234abcd;
+    const { client, sent } = recordingClient(() => ({
+      ContentLength: 5,
+      Metadata: {},
+      ChecksumCRC32C: crc32cToBase64(crc),
+    }));
+    const driver = new S3VolumeDriver({ name: "real", bucket: "b", client });
+    expect(await driver.head("k")).toMatchObject({ size: 5, crc32c: crc });
+    expect(sent[0]!.input).toMatchObject({ ChecksumMode: "ENABLED" });
   });
 });
 
