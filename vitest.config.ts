@@ -6,6 +6,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     globalSetup: ["test/setup/standins.ts"],
+    setupFiles: ["test/setup/accelerate.ts"],
     // Parallel files share the 2 cores with the Java and Node stand-ins; keep it modest.
     maxWorkers: 2,
     projects: [

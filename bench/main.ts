@@ -2,6 +2,8 @@
  * `npm run bench -- <name> [args…]`: run one benchmark. Adding one is one line in BENCHES.
  *   volumes [backend…]   put/get throughput and small-object ops of every volume backend vs its raw SDK
  */
+import { installNativeCrc32c } from "../adapters/crc32c-native.ts";
+
 const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   volumes: () => import("./volumes.ts"),
 };
@@ -12,4 +14,6 @@ if (load === undefined) {
   console.error(`usage: npm run bench -- <${Object.keys(BENCHES).join("|")}> [args…]`);
   process.exit(2);
 }
+// Measure what a deployment runs: the hardware CRC32C when the native module is present.
+console.log(`CRC32C: ${installNativeCrc32c() ? "native (@node-rs/crc32)" : "portable TypeScript"}`);
 await (await load()).run(args);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { installNativeCrc32c } from "../../adapters/crc32c-native.ts";
 import {
   crc32c,
   crc32cFromBase64,
@@ -6,6 +7,7 @@ import {
   crc32cToBase64,
   crc32cToHex,
   crc32cUpdate,
+  crc32cUpdatePortable,
 } from "../../core/crc32c.ts";
 
 describe("crc32c", () => {
@@ -46,6 +48,17 @@ describe("crc32c", () => {
       const length = next() % 700;
       const view = buffer.subarray(offset, offset + length);
       expect(crc32c(view)).toBe(reference(view));
+    }
+  });
+
+  it("the native accelerator, when installed, agrees with the portable code on random inputs", () => {
+    expect(installNativeCrc32c()).toBe(true); // @node-rs/crc32 ships linux-x64 prebuilt; fail loudly if lost
+    let seed = 99;
+    for (let trial = 0; trial < 200; trial++) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      const bytes = Uint8Array.from({ length: seed % 5000 }, (_, i) => (i * seed) >>> 7);
+      const view = bytes.subarray(seed % 7);
+      expect(crc32cUpdate(seed, view)).toBe(crc32cUpdatePortable(seed, view));
     }
   });
 
