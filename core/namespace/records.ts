@@ -4,7 +4,7 @@
  * | pk                     | sk                       | record                                   |
  * |------------------------|--------------------------|------------------------------------------|
  * | `pfs`                  | `<name>`                 | PFS registry: id, root ino, created tid  |
- * | `epoch#<pfs>`          | `s00`..`sNN`             | closed-TID shard                         |
+ * | `epoch#<pfs>#<nn>`     | `closed`                 | closed-TID shard nn (one partition each) |
  * | `alloc`                | `site#<site hex>`        | object-id lease counter of one site      |
  * | `ino#<pfs>#<ino>`      | `v#<inverted ctid>`      | one version of an inode (newest first)   |
  * | `ino#<pfs>#<ino>`      | `ctl`                    | live directory control: parent, name, rm |
@@ -30,10 +30,10 @@ export const VERSION_PREFIX = "v#";
 export const HIGH = "g";
 
 export const registryKey = (name: string): Key => ({ pk: REGISTRY_PK, sk: name });
-export const epochPk = (pfs: string) => `epoch#${pfs}`;
+/** One partition per shard: DynamoDB's per-partition throughput applies to each separately. */
 export const epochKey = (pfs: string, shard: number): Key => ({
-  pk: epochPk(pfs),
-  sk: `s${shard.toString().padStart(2, "0")}`,
+  pk: `epoch#${pfs}#${shard.toString().padStart(2, "0")}`,
+  sk: "closed",
 });
 export const allocKey = (site: number): Key => ({
   pk: ALLOC_PK,
