@@ -127,6 +127,40 @@ describe("namespace: as-of reads, history, snapshots", () => {
   });
 });
 
+describe("namespace: change index", () => {
+  it("every commit up to a closed TID is in the change index with the keys it wrote", async () => {
+    const { fs, store, ns } = await setup();
+    await fs.mkdir("/d");
+    await fs.create("/d/f");
+    await fs.setattr("/d/f", { mode: 0o600 });
+    await fs.rename("/d/f", "/g");
+    await fs.batch([
+      { op: "create", path: "/h" },
+      { op: "setTag", path: "/h", key: "k", value: "v" },
+    ]);
+    const t = await fs.currentTid();
+    const pfs = (await ns.listPfs())[0]!;
+    const changes = new Map<string, string[]>();
+    for (let shard = 0; shard < 8; shard++) {
+      const page = await store.query(`chg#${pfs.id}#${shard}`);
+      for (const item of page.items) {
+        const keys = (item.keys as string[][]).map(([pk, sk]) => `${pk} ${sk}`);
+        changes.set(String(item.tid), [...(changes.get(String(item.tid)) ?? []), ...keys]);
+      }
+    }
+    for (const path of ["/g", "/h"]) {
+      for (const v of await fs.history(path)) {
+        expect(v.tid <= t).toBe(true);
+        const keys = changes.get(v.tid);
+        expect(keys).toBeDefined();
+        expect(keys!.some((k) => k.startsWith(`ino#${pfs.id}#${v.stat!.ino} v#`))).toBe(true);
+      }
+    }
+    // createPfs, mkdir, create, setattr, rename, batch: six commits.
+    expect(changes.size).toBe(6);
+  });
+});
+
 describe("namespace: revert", () => {
   it("reverts a file's attributes and content as a new version", async () => {
     const { fs } = await setup();
