@@ -135,6 +135,12 @@ export class AzureVolumeDriver implements VolumeDriver {
           abortSignal: options.signal,
         });
       } else {
+        // Fail fast before staging every block; the condition on Put Block List stays the guard.
+        // https://learn.microsoft.com/rest/api/storageservices/get-blob-properties
+        if (options.ifNoneMatch && (await this.blob(key).exists({ abortSignal: options.signal })))
+          throw new StrataError("EEXIST", `volume \`${this.name}\`: \`${key}\` already exists`, {
+            details: { volume: this.name, key },
+          });
         const blockIds = await this.stageBlocks(key, first, reader, ctx);
         // https://learn.microsoft.com/rest/api/storageservices/put-block-list
         await this.blob(key).commitBlockList(blockIds, {

@@ -146,7 +146,11 @@ export class S3VolumeDriver implements VolumeDriver {
       const reader = new PartReader(body, partSize);
       const first = await reader.read();
       if (first.last) await this.putSingle(key, first.bytes, body.crc32c(), options, ctx);
-      else await this.putMultipart(key, first, reader, body, options, ctx);
+      else {
+        // Fail fast before sending every part; the condition on CompleteMultipartUpload stays the guard.
+        if (options.ifNoneMatch && this.conditionalWrites) await this.assertAbsent(key, ctx);
+        await this.putMultipart(key, first, reader, body, options, ctx);
+      }
       return { key, size: body.size(), crc32c: body.crc32c(), metadata: { ...options.metadata } };
     } catch (err) {
       throw this.error(err, ctx);
@@ -472,7 +476,10 @@ export class S3VolumeDriver implements VolumeDriver {
     if (this.ownsClient) this.client.destroy();
   }
 
-  /** HEAD-then-PUT create-only for servers without conditional writes. Not atomic. */
+  /**
+   * EEXIST if the key exists. On its own (servers without conditional writes) this is HEAD-then-PUT
+   * and not atomic; with conditional writes it only saves uploading the parts of a doomed upload.
+   */
   private async assertAbsent(key: string, ctx: Context): Promise<void> {
     try {
       await this.client.send(

@@ -182,6 +182,9 @@ describe.skipIf(!endpoint)("azure volume driver specifics (azurite)", () => {
       .catch((e: unknown) => e);
     expect(isStrataError(err, "EEXIST")).toBe(true);
     expect(crc32c(await volume.getBytes("blocks/once"))).toBe(crc32c(first));
+    // It failed before staging: no uncommitted blocks were uploaded for nothing.
+    const blocks = await fx.container.getBlockBlobClient("vol/blocks/once").getBlockList("uncommitted");
+    expect(blocks.uncommittedBlocks ?? []).toEqual([]);
   });
 
   it("a blob without a recorded CRC (not written by strata) is refused with EIO, not trusted", async () => {

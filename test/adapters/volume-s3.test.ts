@@ -252,7 +252,11 @@ describe.skipIf(!endpoint)("s3 volume driver specifics (s3rver)", () => {
 });
 
 /** An S3Client stand-in that records every command and answers from a small script (no network). */
-function recordingClient(answer: (name: string, input: Record<string, unknown>) => unknown = () => ({})) {
+function recordingClient(
+  answer: (name: string, input: Record<string, unknown>) => unknown = () => ({}),
+  answerHead?: "from answer",
+) {
+  // HEAD answers 404 (no such key) unless `answerHead` routes it to `answer`.
   // Bodies are copied at send time: the driver reuses a part's buffer once its upload is done.
   const sent: { name: string; input: Record<string, unknown>; body?: Buffer }[] = [];
   const client = {
@@ -263,7 +267,10 @@ function recordingClient(answer: (name: string, input: Record<string, unknown>) 
         input: command.input,
         body: body instanceof Uint8Array ? Buffer.from(body) : undefined,
       });
-      const out = answer(command.constructor.name, command.input);
+      const out =
+        command.constructor.name === "HeadObjectCommand" && answerHead === undefined
+          ? Object.assign(new Error("NotFound"), { name: "NotFound", $metadata: { httpStatusCode: 404 } })
+          : answer(command.constructor.name, command.input);
       if (out instanceof Error) throw out;
       return out;
     },
@@ -319,26 +326,37 @@ describe("s3 driver requests for real S3 (conditional writes, native CRC32C), re
     const info = await driver.put("big", putBody(bytes), { metadata: {}, ifNoneMatch: true });
     expect(info).toMatchObject({ size: bytes.length, crc32c: crc32c(bytes) });
     expect(sent.map((c) => c.name)).toEqual([
+      "HeadObjectCommand", // fail fast if the key exists; not the guard
       "CreateMultipartUploadCommand",
       "UploadPartCommand",
       "UploadPartCommand",
       "UploadPartCommand",
       "CompleteMultipartUploadCommand",
     ]);
-    expect(sent[0]!.input).toMatchObject({ ChecksumAlgorithm: "CRC32C", ChecksumType: "FULL_OBJECT" });
+    expect(sent[1]!.input).toMatchObject({ ChecksumAlgorithm: "CRC32C", ChecksumType: "FULL_OBJECT" });
     const parts = sent.filter((c) => c.name === "UploadPartCommand");
     parts.forEach((c, i) => {
       expect(c.input).toMatchObject({ UploadId: "u1", PartNumber: i + 1 });
       expect(c.input.ChecksumCRC32C).toBe(crc32cToBase64(crc32c(c.body!)));
     });
     expect(Buffer.concat(parts.map((c) => c.body!)).equals(bytes)).toBe(true);
-    expect(sent[4]!.input).toMatchObject({
+    expect(sent[5]!.input).toMatchObject({
       UploadId: "u1",
       IfNoneMatch: "*",
       ChecksumType: "FULL_OBJECT",
       ChecksumCRC32C: crc32cToBase64(crc32c(bytes)),
       MultipartUpload: { Parts: [{ PartNumber: 1 }, { PartNumber: 2 }, { PartNumber: 3 }] },
     });
+  });
+
+  it("a large create-only put onto an existing key fails EEXIST before uploading any part", async () => {
+    const { client, sent } = recordingClient(() => ({ ContentLength: 1, Metadata: {} }), "from answer");
+    const driver = new S3VolumeDriver({ name: "real", bucket: "b", client });
+    const err = await driver
+      .put("big", putBody(patternBytes(9 * MiB, 65)), { metadata: {}, ifNoneMatch: true })
+      .catch((e: unknown) => e);
+    expect(isStrataError(err, "EEXIST")).toBe(true);
+    expect(sent.map((c) => c.name)).toEqual(["HeadObjectCommand"]);
   });
 
   it("a losing conditional completion (412) is EEXIST and aborts the multipart upload", async () => {
@@ -383,11 +401,10 @@ describe("s3 driver requests for real S3 (conditional writes, native CRC32C), re
 
   it("head returns the native full-object CRC32C when the metadata has none", async () => {
     const crc = 0x1234abcd;
-    const { client, sent } = recordingClient(() => ({
-      ContentLength: 5,
-      Metadata: {},
-      ChecksumCRC32C: crc32cToBase64(crc),
-    }));
+    const { client, sent } = recordingClient(
+      () => ({ ContentLength: 5, Metadata: {}, ChecksumCRC32C: crc32cToBase64(crc) }),
+      "from answer",
+    );
     const driver = new S3VolumeDriver({ name: "real", bucket: "b", client });
     expect(await driver.head("k")).toMatchObject({ size: 5, crc32c: crc });
     expect(sent[0]!.input).toMatchObject({ ChecksumMode: "ENABLED" });
