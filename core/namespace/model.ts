@@ -36,6 +36,12 @@ import type { BatchOp, CreateOptions, FileContent, FileType, SetAttrs, Tid } fro
 export interface ModelOptions {
   /** Symlinks followed in one resolution before ELOOP (Linux: 40). */
   symlinkFollow?: number;
+  /**
+   * How ".." resolves: POSIX walks to the real parent (after symlinks); "lexical" removes
+   * "name/.." from the path as written before any lookup, and joins a relative symlink target to
+   * the link's directory path and cleans it the same way (Plan 9, Go's path.Clean).
+   */
+  dotdot?: "physical" | "lexical";
   /** Default permission bits for files, directories and symlinks. */
   fileMode?: number;
   dirMode?: number;
@@ -126,7 +132,7 @@ export function compareNames(a: string, b: string): number {
 }
 
 /** Syntactic checks of a path, before any lookup ("bad input is rejected before anything is written"). */
-export function parsePath(path: string): string[] {
+export function parsePath(path: string, lexical = false): string[] {
   if (typeof path !== "string" || !path.startsWith("/"))
     fail("EINVAL", `path ${JSON.stringify(path)} is not absolute`);
   if (path.includes("\0")) fail("EINVAL", "path contains NUL");
@@ -134,7 +140,21 @@ export function parsePath(path: string): string[] {
   const comps = path.split("/").filter((c) => c !== "");
   for (const c of comps)
     if (utf8.encode(c).length > NAME_MAX) fail("ENAMETOOLONG", `name ${c.slice(0, 20)}… > 255 bytes`);
-  return comps;
+  return lexical ? clean(comps) : comps;
+}
+
+/** Lexical cleaning: drop empty and "." components, "name/.." cancels, ".." of the root is the root. */
+function clean(comps: string[]): string[] {
+  const out: string[] = [];
+  for (const c of comps) {
+    if (c === "" || c === ".") continue;
+    if (c === "..") out.pop();
+    else {
+      if (utf8.encode(c).length > NAME_MAX) fail("ENAMETOOLONG", "a name in a symlink target is > 255 bytes");
+      out.push(c);
+    }
+  }
+  return out;
 }
 
 function checkTarget(target: string): void {
@@ -179,6 +199,7 @@ export class NamespaceModel {
   constructor(options: ModelOptions = {}) {
     this.options = {
       symlinkFollow: options.symlinkFollow ?? 40,
+      dotdot: options.dotdot ?? "physical",
       fileMode: options.fileMode ?? 0o644,
       dirMode: options.dirMode ?? 0o755,
       symlinkMode: options.symlinkMode ?? 0o777,
@@ -247,30 +268,30 @@ export class NamespaceModel {
   // ---- reads -----------------------------------------------------------------------------------
 
   stat(path: string, at?: ModelAt): ModelStat {
-    const comps = parsePath(path);
+    const comps = this.parse(path);
     const tree = this.treeAt(at);
-    return this.statOf(tree, walk(tree, comps, true, this.options.symlinkFollow));
+    return this.statOf(tree, walk(tree, comps, true, this.options));
   }
 
   lstat(path: string, at?: ModelAt): ModelStat {
-    const comps = parsePath(path);
+    const comps = this.parse(path);
     const tree = this.treeAt(at);
-    return this.statOf(tree, walk(tree, comps, false, this.options.symlinkFollow));
+    return this.statOf(tree, walk(tree, comps, false, this.options));
   }
 
   /** All entries, sorted by UTF-8 bytes (follows symlinks like opendir). */
   readdir(path: string, at?: ModelAt): ModelDirEntry[] {
-    const comps = parsePath(path);
+    const comps = this.parse(path);
     const tree = this.treeAt(at);
-    const node = inode(tree, walk(tree, comps, true, this.options.symlinkFollow));
+    const node = inode(tree, walk(tree, comps, true, this.options));
     if (node.type !== "dir") fail("ENOTDIR", `${path} is not a directory`);
     return sortedEntries(node).map(([name, ino]) => ({ name, ino, type: inode(tree, ino).type }));
   }
 
   readlink(path: string, at?: ModelAt): string {
-    const comps = parsePath(path);
+    const comps = this.parse(path);
     const tree = this.treeAt(at);
-    const node = inode(tree, walk(tree, comps, false, this.options.symlinkFollow));
+    const node = inode(tree, walk(tree, comps, false, this.options));
     if (node.type !== "symlink") fail("EINVAL", `${path} is not a symlink`);
     return node.target!;
   }
@@ -316,52 +337,52 @@ export class NamespaceModel {
     options: { mode?: number; uid?: number; gid?: number; recursive?: boolean } = {},
   ): ModelStat {
     checkMode(options.mode);
-    const comps = parsePath(path);
+    const comps = this.parse(path);
     return this.mutate((t) => this.statOf(t, this.doMkdir(t, comps, options)));
   }
 
   create(path: string, options: CreateOptions = {}): ModelStat {
     checkMode(options.mode);
-    const comps = parsePath(path);
+    const comps = this.parse(path);
     return this.mutate((t) => this.statOf(t, this.doCreate(t, comps, options)));
   }
 
   writeContent(path: string, content: FileContent): ModelStat {
-    const comps = parsePath(path);
+    const comps = this.parse(path);
     return this.mutate((t) => this.statOf(t, this.doWriteContent(t, comps, content)));
   }
 
   rename(from: string, to: string, options: { noReplace?: boolean } = {}): void {
-    const a = parsePath(from);
-    const b = parsePath(to);
+    const a = this.parse(from);
+    const b = this.parse(to);
     this.mutate((t) => this.doRename(t, a, b, options.noReplace ?? false));
   }
 
   unlink(path: string): void {
-    const comps = parsePath(path);
+    const comps = this.parse(path);
     this.mutate((t) => this.doUnlink(t, comps));
   }
 
   rmdir(path: string): void {
-    const comps = parsePath(path);
+    const comps = this.parse(path);
     this.mutate((t) => this.doRmdir(t, comps));
   }
 
   symlink(target: string, path: string): ModelStat {
     checkTarget(target);
-    const comps = parsePath(path);
+    const comps = this.parse(path);
     return this.mutate((t) => this.statOf(t, this.doSymlink(t, target, comps)));
   }
 
   link(existing: string, path: string): ModelStat {
-    const a = parsePath(existing);
-    const b = parsePath(path);
+    const a = this.parse(existing);
+    const b = this.parse(path);
     return this.mutate((t) => this.statOf(t, this.doLink(t, a, b)));
   }
 
   setattr(path: string, attrs: SetAttrs): ModelStat {
     checkMode(attrs.mode);
-    const comps = parsePath(path);
+    const comps = this.parse(path);
     return this.mutate((t) => this.statOf(t, this.doSetattr(t, comps, attrs)));
   }
 
@@ -372,7 +393,7 @@ export class NamespaceModel {
     options: { create?: boolean; replace?: boolean } = {},
   ): void {
     if (name === "" || name.includes("\0")) fail("EINVAL", "bad xattr name");
-    const comps = parsePath(path);
+    const comps = this.parse(path);
     this.mutate((t) => {
       const node = this.target(t, comps, this.options.follow.xattr);
       const exists = node.xattrs.has(name);
@@ -384,7 +405,7 @@ export class NamespaceModel {
   }
 
   removeXattr(path: string, name: string): void {
-    const comps = parsePath(path);
+    const comps = this.parse(path);
     this.mutate((t) => {
       const node = this.target(t, comps, this.options.follow.xattr);
       if (!node.xattrs.delete(name)) fail("ENOENT", `no xattr ${name}`);
@@ -393,12 +414,12 @@ export class NamespaceModel {
   }
 
   setTag(path: string, key: string, value: string): void {
-    const comps = parsePath(path);
+    const comps = this.parse(path);
     this.mutate((t) => this.doSetTag(t, comps, key, value));
   }
 
   removeTag(path: string, key: string): void {
-    const comps = parsePath(path);
+    const comps = this.parse(path);
     this.mutate((t) => this.doRemoveTag(t, comps, key));
   }
 
@@ -409,23 +430,23 @@ export class NamespaceModel {
     const parsed = ops.map((op) => {
       switch (op.op) {
         case "rename":
-          return [parsePath(op.from), parsePath(op.to)];
+          return [this.parse(op.from), this.parse(op.to)];
         case "link":
-          return [parsePath(op.existing), parsePath(op.path)];
+          return [this.parse(op.existing), this.parse(op.path)];
         case "symlink":
           checkTarget(op.target);
-          return [parsePath(op.path)];
+          return [this.parse(op.path)];
         case "mkdir":
           checkMode(op.mode);
-          return [parsePath(op.path)];
+          return [this.parse(op.path)];
         case "create":
           checkMode(op.options?.mode);
-          return [parsePath(op.path)];
+          return [this.parse(op.path)];
         case "setattr":
           checkMode(op.attrs.mode);
-          return [parsePath(op.path)];
+          return [this.parse(op.path)];
         default:
-          return [parsePath(op.path)];
+          return [this.parse(op.path)];
       }
     });
     this.mutate((t) => {
@@ -479,7 +500,7 @@ export class NamespaceModel {
    * directory comes back empty) and a non-empty directory that has to go is ENOTEMPTY.
    */
   revert(path: string, at: ModelAt, options: { recursive?: boolean } = {}): void {
-    const comps = parsePath(path);
+    const comps = this.parse(path);
     const past = this.treeAt(at);
     const recursive = options.recursive ?? false;
     this.mutate((t) => {
@@ -490,11 +511,11 @@ export class NamespaceModel {
       }
       const name = comps.at(-1)!;
       if (isSpecial(name)) fail("EINVAL", "cannot revert . or ..");
-      const dir = inode(t, walk(t, comps.slice(0, -1), true, this.options.symlinkFollow));
+      const dir = inode(t, walk(t, comps.slice(0, -1), true, this.options));
       if (dir.type !== "dir") fail("ENOTDIR", "parent is not a directory");
       let pastIno: number | undefined;
       try {
-        const pastDir = inode(past, walk(past, comps.slice(0, -1), true, this.options.symlinkFollow));
+        const pastDir = inode(past, walk(past, comps.slice(0, -1), true, this.options));
         pastIno = pastDir.type === "dir" ? pastDir.entries!.get(name) : undefined;
       } catch (err) {
         if (!(err instanceof StrataError)) throw err;
@@ -504,6 +525,10 @@ export class NamespaceModel {
   }
 
   // ---- internals -------------------------------------------------------------------------------
+
+  private parse(path: string): string[] {
+    return parsePath(path, this.options.dotdot === "lexical");
+  }
 
   private mutate<T>(fn: (tree: ModelTree) => T): T {
     const copy = cloneTree(this.tree);
@@ -542,13 +567,13 @@ export class NamespaceModel {
   }
 
   private readTarget(path: string, at: ModelAt | undefined, follow: boolean): ModelInode {
-    const comps = parsePath(path);
+    const comps = this.parse(path);
     const tree = this.treeAt(at);
-    return inode(tree, walk(tree, comps, follow, this.options.symlinkFollow));
+    return inode(tree, walk(tree, comps, follow, this.options));
   }
 
   private target(t: ModelTree, comps: string[], follow: boolean): ModelInode {
-    return inode(t, walk(t, comps, follow, this.options.symlinkFollow));
+    return inode(t, walk(t, comps, follow, this.options));
   }
 
   /** The directory that holds the final component, and that component; root and ./.. are `special`. */
@@ -558,7 +583,7 @@ export class NamespaceModel {
   ): { dir: ModelInode; name: string; ino?: number } | { special: string } {
     const name = comps.at(-1);
     if (name === undefined) return { special: "/" };
-    const dir = inode(t, walk(t, comps.slice(0, -1), true, this.options.symlinkFollow));
+    const dir = inode(t, walk(t, comps.slice(0, -1), true, this.options));
     if (dir.type !== "dir") fail("ENOTDIR", "a path component is not a directory");
     if (isSpecial(name)) return { special: name };
     return { dir, name, ino: dir.entries!.get(name) };
@@ -578,7 +603,7 @@ export class NamespaceModel {
     if (o.recursive) {
       // mkdir -p: create what is missing, accept directories (or symlinks to them) that exist.
       let cur = t.root;
-      for (const c of comps) {
+      for (const [i, c] of comps.entries()) {
         const dir = inode(t, cur);
         if (c === ".") continue;
         if (c === "..") {
@@ -598,7 +623,7 @@ export class NamespaceModel {
           cur = node.ino;
           continue;
         }
-        cur = walk(t, [c], true, this.options.symlinkFollow, cur);
+        cur = walk(t, comps.slice(0, i + 1), true, this.options);
         if (inode(t, cur).type !== "dir") fail("EEXIST", `${c} exists and is not a directory`, ["ENOTDIR"]);
       }
       return cur;
@@ -660,7 +685,7 @@ export class NamespaceModel {
   }
 
   private doLink(t: ModelTree, existing: string[], comps: string[]): number {
-    const source = walk(t, existing, false, this.options.symlinkFollow);
+    const source = walk(t, existing, false, this.options);
     const isDir = inode(t, source).type === "dir";
     let at: ReturnType<NamespaceModel["locate"]>;
     try {
@@ -703,18 +728,30 @@ export class NamespaceModel {
 
   /** rename(2), with Linux's order of checks (fs/namei.c do_renameat2, vfs_rename). */
   private doRename(t: ModelTree, from: string[], to: string[], noReplace: boolean): void {
-    const src = this.locate(t, from);
-    let dst: ReturnType<NamespaceModel["locate"]>;
-    try {
-      dst = this.locate(t, to);
-    } catch (err) {
-      // Both a missing source and a bad target directory: POSIX allows either error.
-      if (err instanceof StrataError && !("special" in src) && src.ino === undefined)
-        fail(err.code as ErrorCode, err.message, ["ENOENT"]);
-      throw err;
+    // Errors in locating either side, or a side that is / . or ..: all apply, any may be reported.
+    const found: Array<[ErrorCode, string]> = [];
+    const attempt = (comps: string[]) => {
+      try {
+        const at = this.locate(t, comps);
+        if ("special" in at) found.push(["EINVAL", `cannot rename ${at.special}`]);
+        else return at;
+      } catch (err) {
+        if (!(err instanceof StrataError)) throw err;
+        found.push([err.code, err.message]);
+      }
+      return undefined;
+    };
+    const src = attempt(from);
+    if (src && src.ino === undefined) found.push(["ENOENT", `${src.name} does not exist`]);
+    const dst = attempt(to);
+    if (!src || !dst || src.ino === undefined) {
+      const [code, message] = found[0]!;
+      fail(
+        code,
+        message,
+        found.slice(1).map((e) => e[0]),
+      );
     }
-    if ("special" in src || "special" in dst) fail("EINVAL", "cannot rename / . or ..");
-    if (src.ino === undefined) fail("ENOENT", `${src.name} does not exist`);
     // Every error that applies, in Linux's order; POSIX lets an implementation report any of them.
     const errors: Array<[ErrorCode, string]> = [];
     const srcNode = inode(t, src.ino);
@@ -902,11 +939,40 @@ function walk(
   tree: ModelTree,
   comps: string[],
   followFinal: boolean,
-  limit: number,
+  options: { symlinkFollow: number; dotdot: "physical" | "lexical" },
   start = tree.root,
 ): number {
+  if (options.dotdot === "lexical") {
+    if (start !== tree.root) throw new Error("model bug: lexical walks start at the root");
+    return walkLexical(tree, comps, followFinal, options.symlinkFollow);
+  }
   const hops = { n: 0 };
-  return walkFrom(tree, start, comps, followFinal, limit, hops);
+  return walkFrom(tree, start, comps, followFinal, options.symlinkFollow, hops);
+}
+
+/** Lexical resolution: a symlink replaces the path walked so far (joined, cleaned) and the walk restarts. */
+function walkLexical(tree: ModelTree, comps: string[], followFinal: boolean, limit: number): number {
+  let path = comps;
+  let hops = 0;
+  restart: for (;;) {
+    let cur = tree.root;
+    for (let i = 0; i < path.length; i++) {
+      const dir = inode(tree, cur);
+      if (dir.type !== "dir") fail("ENOTDIR", "a path component is not a directory");
+      const child = dir.entries!.get(path[i]!);
+      if (child === undefined) fail("ENOENT", `${path[i]} does not exist`);
+      const node = inode(tree, child);
+      if (node.type === "symlink" && (i < path.length - 1 || followFinal)) {
+        if (++hops > limit) fail("ELOOP", "too many levels of symbolic links");
+        const target = node.target!.split("/");
+        const joined = node.target!.startsWith("/") ? target : [...path.slice(0, i), ...target];
+        path = [...clean(joined), ...path.slice(i + 1)];
+        continue restart;
+      }
+      cur = child;
+    }
+    return cur;
+  }
 }
 
 function walkFrom(

@@ -572,3 +572,34 @@ describe("the model-based property harness (test/conformance/namespace-model.ts)
     await expect(run.compareAll()).rejects.toThrow(ModelMismatch);
   });
 });
+
+describe("namespace reference model: lexical '..' (the engine's documented choice)", () => {
+  it("cleans '..' on the path as written, and joins relative symlink targets to the link's directory", () => {
+    const m = new NamespaceModel({ dotdot: "lexical" });
+    m.mkdir("/a");
+    m.mkdir("/a/b");
+    m.mkdir("/x");
+    m.create("/x/f");
+    m.symlink("/x", "/a/b/l"); // /a/b/l → /x
+    // POSIX: /a/b/l/.. is the parent of /x, the root. Lexically: /a/b.
+    expect(m.stat("/a/b/l/..").ino).toBe(m.stat("/a/b").ino);
+    expect(new NamespaceModel().stat("/").ino).toBe(1);
+    m.symlink("../../x/f", "/a/b/rel"); // joined: /a/b/../../x/f = /x/f
+    expect(m.stat("/a/b/rel").ino).toBe(m.stat("/x/f").ino);
+    m.symlink("..", "/x/up");
+    expect(m.stat("/x/up").ino).toBe(m.stat("/").ino);
+    expect(code(() => m.create("/a/b/../../../nope/f"))).toBe("ENOENT");
+  });
+
+  it("differs from POSIX exactly where a symlink precedes '..'", () => {
+    const posix = new NamespaceModel();
+    for (const m of [posix]) {
+      m.mkdir("/a");
+      m.mkdir("/a/b");
+      m.mkdir("/x");
+      m.mkdir("/x/y");
+      m.symlink("/x/y", "/a/b/l");
+    }
+    expect(posix.stat("/a/b/l/..").ino).toBe(posix.stat("/x").ino);
+  });
+});
