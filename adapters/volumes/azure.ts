@@ -223,17 +223,28 @@ export class AzureVolumeDriver implements VolumeDriver {
         }
         throw err;
       }
-      const size =
-        offset > 0 || count !== undefined ? totalFromContentRange(out.contentRange) : out.contentLength;
-      if (size === undefined) throw new StrataError("EIO", `no blob size in the reply for \`${key}\``);
-      const info: ObjectInfo = {
-        key,
-        size,
-        crc32c: this.crcOf(key, out.metadata),
-        metadata: userMetadata(out.metadata),
-        lastModified: out.lastModified,
-      };
-      const stream = out.readableStreamBody as AsyncIterable<Uint8Array> | undefined;
+      const stream = out.readableStreamBody as
+        | (AsyncIterable<Uint8Array> & { destroy?: () => void })
+        | undefined;
+      let info: ObjectInfo;
+      try {
+        const size =
+          offset > 0 || count !== undefined ? totalFromContentRange(out.contentRange) : out.contentLength;
+        if (size === undefined)
+          throw new StrataError("EIO", `volume \`${this.name}\`: Azure sent no blob size for \`${key}\``, {
+            details: { volume: this.name, key },
+          });
+        info = {
+          key,
+          size,
+          crc32c: this.crcOf(key, out.metadata),
+          metadata: userMetadata(out.metadata),
+          lastModified: out.lastModified,
+        };
+      } catch (err) {
+        stream?.destroy?.(); // do not leave the reply's socket half-read
+        throw err;
+      }
       return { info, body: stream ? this.mapBody(stream, ctx) : emptyBody() };
     } catch (err) {
       throw this.error(err, ctx);

@@ -338,20 +338,30 @@ export class S3VolumeDriver implements VolumeDriver {
         }
         throw err;
       }
-      const size = ranged ? totalFromContentRange(out.ContentRange) : out.ContentLength;
-      let crc = this.crcOf(out.Metadata, out.ChecksumCRC32C);
-      let metadata = out.Metadata;
-      let lastModified = out.LastModified;
-      if (size === undefined || crc === undefined) {
-        // A ranged read of an object whose CRC is only the native one: S3 returns it on HEAD.
-        const info = await this.head(key, { signal: options.signal });
-        crc = info.crc32c;
-        metadata = info.metadata;
-        lastModified = info.lastModified;
-        if (size === undefined) throw new StrataError("EIO", `no object size in the reply for \`${key}\``);
+      const stream = out.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
+      let info: ObjectInfo;
+      try {
+        const size = ranged ? totalFromContentRange(out.ContentRange) : out.ContentLength;
+        if (size === undefined)
+          throw new StrataError("EIO", `volume \`${this.name}\`: S3 sent no object size for \`${key}\``, {
+            details: { volume: this.name, key },
+          });
+        const crc = this.crcOf(out.Metadata, out.ChecksumCRC32C);
+        info =
+          crc === undefined
+            ? // A ranged read of an object whose CRC is only the native one: S3 returns it on HEAD.
+              { ...(await this.head(key, { signal: options.signal })), size }
+            : {
+                key,
+                size,
+                crc32c: crc,
+                metadata: userMetadata(out.Metadata),
+                lastModified: out.LastModified,
+              };
+      } catch (err) {
+        stream?.destroy?.(); // do not leave the reply's socket half-read
+        throw err;
       }
-      const info: ObjectInfo = { key, size, crc32c: crc, metadata: userMetadata(metadata), lastModified };
-      const stream = out.Body as AsyncIterable<Uint8Array> | undefined;
       return { info, body: stream ? this.mapBody(stream, ctx) : emptyBody() };
     } catch (err) {
       throw this.error(err, ctx);

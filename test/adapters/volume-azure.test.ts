@@ -191,6 +191,8 @@ describe.skipIf(!endpoint)("azure volume driver specifics (azurite)", () => {
     await fx.container.getBlockBlobClient("vol/foreign").upload("x", 1);
     const err = await volume.head("foreign").catch((e: unknown) => e);
     expect(isStrataError(err, "EIO")).toBe(true);
+    expect(isStrataError(await fx.driver.get("foreign", {}).catch((e: unknown) => e), "EIO")).toBe(true);
+    expect(isStrataError(await volume.getBytes("foreign").catch((e: unknown) => e), "EIO")).toBe(true);
   });
 
   it("a missing container is EUNAVAIL naming the setting to fix", async () => {

@@ -195,6 +195,8 @@ describe.skipIf(!endpoint)("s3 volume driver specifics (s3rver)", () => {
     await fx.client.send(new PutObjectCommand({ Bucket: fx.bucket, Key: "vol/foreign", Body: "x" }));
     const err = await volume.head("foreign").catch((e: unknown) => e);
     expect(isStrataError(err, "EIO")).toBe(true);
+    expect(isStrataError(await fx.driver.get("foreign", {}).catch((e: unknown) => e), "EIO")).toBe(true);
+    expect(isStrataError(await volume.getBytes("foreign").catch((e: unknown) => e), "EIO")).toBe(true);
     expect(String(err)).toContain("no recorded CRC32C");
   });
 
