@@ -381,14 +381,17 @@ function checkXattrName(name: string, path: string): void {
 }
 
 function checkTarget(target: string, path: string): void {
-  if (typeof target !== "string" || target.length === 0)
-    throw strataError("EINVAL", "a symlink target must be a non-empty string", { path });
+  if (typeof target !== "string") throw strataError("EINVAL", "a symlink target must be a string", { path });
+  // Linux: symlink("") is ENOENT; a target of PATH_MAX bytes or more is ENAMETOOLONG.
+  if (target.length === 0) throw strataError("ENOENT", "a symlink target cannot be empty", { path });
   if (target.includes("\u0000")) throw strataError("EINVAL", "a symlink target cannot contain NUL", { path });
-  if (utf8Length(target) > NS_LIMITS.symlinkTargetBytes)
+  if (utf8Length(target) >= NS_LIMITS.symlinkTargetBytes)
     throw strataError(
       "ENAMETOOLONG",
-      `a symlink target is limited to ${NS_LIMITS.symlinkTargetBytes} bytes`,
-      { path },
+      `a symlink target must be shorter than ${NS_LIMITS.symlinkTargetBytes} bytes`,
+      {
+        path,
+      },
     );
 }
 
@@ -1200,9 +1203,9 @@ async function planOp(engine: Engine, tx: Tx, op: Op, blindOk = true): Promise<S
     }
     case "unlink": {
       const r = await existing(op.comps, op.path, false);
-      const { parent, name } = lastName(r, op.path, pfs);
       if (r.entry!.type === "dir")
         throw strataError("EISDIR", `${op.path} is a directory (use rmdir)`, { path: op.path, pfs });
+      const { parent, name } = lastName(r, op.path, pfs);
       await unlinkEntry(engine, tx, parent, name, r.entry!, op.path);
       return undefined;
     }
