@@ -234,6 +234,20 @@ export class NamespaceModel {
     return this.history.map((h) => h.tid);
   }
 
+  /**
+   * The state that contains the commit with TID `tid`: the first one recorded at or after it.
+   * (Records carry the engine's `currentTid()` after a change, which may be above the change's
+   * own TID, and is below the next change's.) Undefined when nothing was recorded since.
+   */
+  treeContaining(tid: Tid): ModelTree | undefined {
+    return this.history.find((h) => h.tid >= tid)?.tree;
+  }
+
+  /** What lstat would say of inode `ino` in `tree`, or undefined when it is not live there. */
+  statInTree(tree: ModelTree, ino: number): ModelStat | undefined {
+    return tree.inodes.has(ino) ? this.statOf(tree, ino) : undefined;
+  }
+
   /** The state as of `at`; ENOENT for an unknown snapshot, EINVAL before the first record. */
   treeAt(at?: ModelAt): ModelTree {
     if (at === undefined) return this.tree;

@@ -21,6 +21,7 @@ import { describe, expect, it } from "vitest";
 import { type ErrorCode, isStrataError } from "../../core/errors.ts";
 import type { MetadataStore } from "../../core/metadata/port.ts";
 import type { FileSystem } from "../../core/namespace/api.ts";
+import { createNamespace } from "../../core/namespace/index.ts";
 
 export type ConcurrencyStoreFactory = (
   clients: number,
@@ -266,7 +267,6 @@ export function testNamespaceConcurrency(
     it(`${clients} clients × ${opsPerClient} racing ops × ${rounds} rounds leave no entry lost, duplicated or orphaned and no cycle`, {
       timeout: options.timeoutMs ?? 300_000,
     }, async () => {
-      const { createNamespace } = await import("../../core/namespace/index.ts");
       const { stores, dispose } = await factory(clients);
       const total: RaceReport = { ok: {}, failed: {}, conflicts: 0 };
       try {
