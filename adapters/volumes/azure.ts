@@ -90,6 +90,7 @@ export class AzureVolumeDriver implements VolumeDriver {
     nativeCrc32c: false,
     // 50,000 blocks of up to 4,000 MiB (~190.7 TiB).
     maxObjectSize: MAX_BLOCKS * MAX_BLOCK_SIZE,
+    listOrder: "utf16",
   };
   readonly container: ContainerClient;
   private readonly prefix: string;

@@ -97,6 +97,7 @@ export class GcsVolumeDriver implements VolumeDriver {
       serverSideCopy: true,
       nativeCrc32c: true,
       maxObjectSize: MAX_OBJECT_SIZE,
+      listOrder: "utf8",
     };
   }
 

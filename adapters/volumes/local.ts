@@ -89,6 +89,7 @@ export class LocalVolumeDriver implements VolumeDriver {
     serverSideCopy: true,
     nativeCrc32c: false,
     maxObjectSize: Number.MAX_SAFE_INTEGER,
+    listOrder: "utf8",
   };
   private readonly objects: string;
   private readonly tmp: string;

@@ -135,6 +135,7 @@ export class S3VolumeDriver implements VolumeDriver {
       nativeCrc32c: this.nativeChecksums,
       // Without native checksums an undeclared CRC is recorded by a self-copy, which stops at 5 GiB.
       maxObjectSize: this.nativeChecksums ? MAX_OBJECT_SIZE : MAX_COPY_OBJECT_SIZE,
+      listOrder: "utf8",
     };
   }
 

@@ -38,6 +38,7 @@ export class MemoryVolumeDriver implements VolumeDriver {
     serverSideCopy: true,
     nativeCrc32c: false,
     maxObjectSize: 2 ** 31,
+    listOrder: "utf8",
   };
   readonly objects = new Map<string, Stored>();
 

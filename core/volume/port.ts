@@ -110,6 +110,12 @@ export interface VolumeCapabilities {
   nativeCrc32c: boolean;
   /** Largest object this backend accepts, in bytes (Infinity when unbounded in practice). */
   maxObjectSize: number;
+  /**
+   * Key order of `list`: "utf8" = UTF-8 bytes = code points (S3, GCS, local); "utf16" = UTF-16
+   * code units (Azure Blob). They differ only for characters above U+FFFF against U+E000–U+FFFF,
+   * and no driver can re-sort across pages, so callers that merge listings must use this order.
+   */
+  listOrder: "utf8" | "utf16";
 }
 
 /**
@@ -137,7 +143,7 @@ export interface VolumeDriver {
   head(key: string, options?: { signal?: AbortSignal }): Promise<ObjectInfo>;
 
   /**
-   * Keys starting with `prefix` (plain string prefix, not path-aware), in ascending byte order,
+   * Keys starting with `prefix` (plain string prefix, not path-aware), ascending in `capabilities.listOrder`,
    * at most `limit` per page (default and maximum 1,000). Empty prefix lists everything.
    */
   list(
