@@ -47,7 +47,6 @@ describe("the namespace concurrency check itself", () => {
       () => undefined,
       (err: unknown) => err,
     );
-    console.log(String(error).slice(0, 1500));
     expect(String(error)).toMatch(/the tree after the race|both opposite moves/);
   });
 });

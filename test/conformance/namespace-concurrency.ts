@@ -15,7 +15,8 @@
  *   the engine's retries) is allowed and counted, and the counts are printed.
  *
  * `testNamespaceConcurrency(name, factory, options)`: `factory(n)` gives n stores over one
- * backing table/file (or one shared store n times).
+ * backing table/file (or one shared store n times). `STRATA_RACE_ROUNDS` / `STRATA_RACE_SEED`
+ * scale a run up or replay one.
  */
 import { describe, expect, it } from "vitest";
 import { type ErrorCode, isStrataError } from "../../core/errors.ts";
@@ -260,8 +261,8 @@ export function testNamespaceConcurrency(
 ): void {
   const clients = options.clients ?? 3;
   const opsPerClient = options.opsPerClient ?? 60;
-  const rounds = options.rounds ?? 3;
-  const seed = options.seed ?? 1121;
+  const rounds = Number(process.env.STRATA_RACE_ROUNDS ?? "") || (options.rounds ?? 3);
+  const seed = Number(process.env.STRATA_RACE_SEED ?? "") || (options.seed ?? 1121);
 
   describe(`namespace engine on ${name} under racing clients`, () => {
     it(`${clients} clients × ${opsPerClient} racing ops × ${rounds} rounds leave no entry lost, duplicated or orphaned and no cycle`, {
@@ -278,7 +279,14 @@ export function testNamespaceConcurrency(
             namespaces.map((ns) => ns.pfs(pfs)),
             seed + round,
             opsPerClient,
-          );
+          ).catch((err: unknown) => {
+            throw new Error(
+              `round ${round} (STRATA_RACE_SEED=${seed + round} replays it first): ${String(err)}`,
+              {
+                cause: err,
+              },
+            );
+          });
           for (const [k, v] of Object.entries(r.ok)) total.ok[k] = (total.ok[k] ?? 0) + v;
           for (const [k, v] of Object.entries(r.failed)) total.failed[k] = (total.failed[k] ?? 0) + v;
           total.conflicts += r.conflicts;
@@ -286,7 +294,12 @@ export function testNamespaceConcurrency(
       } finally {
         await dispose();
       }
-      console.log(`[namespace concurrency] ${name}: ${JSON.stringify(total)}`);
+      // Transactions sent vs changes that succeeded: the excess is the engine's internal retries.
+      const sent = [...new Set(stores)].reduce((n, st) => n + st.requestCounts().TransactWriteItems, 0);
+      const changes = Object.values(total.ok).reduce((n, v) => n + v, 0);
+      console.log(
+        `[namespace concurrency] ${name}: ${JSON.stringify(total)}; TransactWriteItems sent ${sent} for ${changes} successful changes (plus setup, closes and retries)`,
+      );
       // The race must have happened: some of each kind succeeded.
       expect(total.ok.create ?? 0).toBeGreaterThan(0);
       expect(total.ok["move directory"] ?? 0).toBeGreaterThan(0);
