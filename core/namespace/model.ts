@@ -10,7 +10,8 @@
  *
  * POSIX rules it follows (Linux where POSIX leaves a choice, e.g. the order of checks in
  * rename(2)): components are separated by "/", empty components are ignored, "." and ".." are
- * resolved physically (".." of the root is the root); a name is ≤ 255 UTF-8 bytes
+ * resolved physically (".." of the root is the root) — or lexically, the engine's documented
+ * choice, with `dotdot: "lexical"`; a name is ≤ 255 UTF-8 bytes
  * (ENAMETOOLONG) and has no NUL (EINVAL); a path is ≤ 4,096 bytes; intermediate symlinks are
  * followed, ELOOP after `symlinkFollow` hops; rename(2) replace rules; EINVAL for moving a
  * directory under itself; unlink of a directory is EISDIR (the api's stand-in for EPERM);
