@@ -176,6 +176,28 @@ export class Tx {
     return false;
   }
 
+  /** Every live entry of a directory as this transaction sees it, by name. Cost: ⌈bytes / 1 MB⌉ Queries. */
+  async liveEntries(dir: ObjectId): Promise<Map<string, Item>> {
+    const pk = dirPk(this.ctx.id, dir);
+    const out = new Map<string, Item>();
+    let cursor: string | undefined;
+    do {
+      const page = await this.store.query(pk, cursor ? { cursor } : {});
+      for (const item of page.items) {
+        const t = this.items.get(keyId(item));
+        const seen = t?.written || (t && t.orig !== "unknown") ? t.cur : verify(item, this.ctx.name);
+        if (seen && seen.dtid === undefined) out.set(item.sk, seen);
+      }
+      cursor = page.cursor;
+    } while (cursor);
+    for (const t of this.items.values())
+      if (t.key.pk === pk && t.written) {
+        if (t.cur && t.cur.dtid === undefined) out.set(t.key.sk, t.cur);
+        else out.delete(t.key.sk);
+      }
+    return out;
+  }
+
   /** This transaction's view of an item without reading it: known = read or written before. */
   peek(key: Key): { known: boolean; item: Item | undefined } {
     const t = this.items.get(keyId(key));

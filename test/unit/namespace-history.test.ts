@@ -205,6 +205,33 @@ describe("namespace: revert", () => {
     expect(await codeOf(fs.revert("/nope", t))).toBe("ok");
   });
 
+  it("a recursive revert that fits in one transaction commits as one", async () => {
+    const { fs, store } = await setup();
+    await fs.mkdir("/p");
+    await fs.create("/p/a");
+    const t = await fs.currentTid();
+    await fs.unlink("/p/a");
+    await fs.mkdir("/p/n");
+    await fs.create("/p/n/x");
+    store.resetRequestCounts();
+    const tid = await fs.revert("/p", t, { recursive: true });
+    expect(store.requestCounts().TransactWriteItems).toBe(1);
+    expect((await fs.readdir("/p")).entries.map((e) => e.name)).toEqual(["a"]);
+    expect((await fs.stat("/p/a")).tid).toBe(tid);
+  });
+
+  it("a recursive revert too big for one transaction falls back to one per path", async () => {
+    const { fs, store } = await setup();
+    await fs.mkdir("/p");
+    const t = await fs.currentTid();
+    const ops = Array.from({ length: 60 }, (_, i) => ({ op: "create" as const, path: `/p/f${i}` }));
+    for (let i = 0; i < ops.length; i += 30) await fs.batch(ops.slice(i, i + 30));
+    store.resetRequestCounts();
+    await fs.revert("/p", t, { recursive: true });
+    expect(store.requestCounts().TransactWriteItems).toBeGreaterThan(1);
+    expect((await fs.readdir("/p")).entries).toEqual([]);
+  });
+
   it("refuses a non-recursive revert that would drop a non-empty directory", async () => {
     const { fs } = await setup();
     const t = await fs.currentTid();

@@ -1,0 +1,510 @@
+/**
+ * `FileSystem` over one PFS, and read-only as-of views of it.
+ */
+import { isStrataError, strataError } from "../errors.ts";
+import type { Item, Value } from "../metadata/port.ts";
+import { compareUtf8 } from "../metadata/values.ts";
+import type {
+  AsOf,
+  BatchOp,
+  CreateOptions,
+  DirEntry,
+  FileContent,
+  FileSystem,
+  ObjectId,
+  ReadableFileSystem,
+  ReaddirPage,
+  ReadOptions,
+  SetAttrs,
+  Snapshot,
+  Stat,
+  Tid,
+  Version,
+} from "./api.ts";
+import type { Engine } from "./engine.ts";
+import { planOp, planRevert, revertTree } from "./ops.ts";
+import { formatPath, parsePath } from "./path.ts";
+import { dirPk, HIGH, historyPk, inoPk, seal, snapshotPk, VERSION_PREFIX, verify } from "./records.ts";
+import { AsOfReader, entryRef, type Reader, resolve, TxReader } from "./resolve.ts";
+import { tidToDate, ZERO_TID } from "./tid.ts";
+import { type PfsContext, Tx } from "./tx.ts";
+import {
+  checkId,
+  checkMode,
+  checkSnapshotName,
+  checkXattrName,
+  NS_LIMITS,
+  type Op,
+  parseOp,
+  toStat,
+} from "./validate.ts";
+
+export class PfsFileSystem implements FileSystem {
+  constructor(
+    readonly engine: Engine,
+    readonly pfs: string,
+  ) {}
+
+  private async run(op: Op): Promise<{ stat: Stat | undefined; tid: Tid | undefined }> {
+    const { result, tid } = await this.engine.write(this.pfs, (tx) => planOp(this.engine, tx, op));
+    return { stat: result, tid };
+  }
+
+  /** A reader for `options.asOf`, or a live read-only transaction. */
+  private async reader(options?: ReadOptions): Promise<{ reader: Reader; ctx: PfsContext; live: boolean }> {
+    const ctx = await this.engine.context(this.pfs);
+    if (options?.asOf !== undefined) {
+      const tid = await this.engine.readTid(ctx, options.asOf);
+      return { reader: new AsOfReader(this.engine, ctx, tid), ctx, live: false };
+    }
+    const tx = new Tx(this.engine.store, ctx, ZERO_TID, this.engine.clock());
+    return { reader: new TxReader(tx), ctx, live: true };
+  }
+
+  private async inodeAt(
+    path: string,
+    follow: boolean,
+    options?: ReadOptions,
+  ): Promise<{ ino: ObjectId; v: Item; reader: Reader; ctx: PfsContext }> {
+    const comps = parsePath(path);
+    const { reader, ctx } = await this.reader(options);
+    const r = await resolve(reader, ctx, comps, follow, path);
+    if (!r.entry) throw strataError("ENOENT", `${path} does not exist`, { path, pfs: this.pfs });
+    const v = await reader.inode(r.entry.ino);
+    if (!v) {
+      if (comps.length === 0) this.engine.forget(this.pfs);
+      throw strataError("ENOENT", `${path} does not exist`, { path, pfs: this.pfs });
+    }
+    return { ino: r.entry.ino, v, reader, ctx };
+  }
+
+  async stat(path: string, options?: ReadOptions): Promise<Stat> {
+    const { ino, v } = await this.inodeAt(path, true, options);
+    return toStat(this.pfs, ino, v);
+  }
+
+  async lstat(path: string, options?: ReadOptions): Promise<Stat> {
+    const { ino, v } = await this.inodeAt(path, false, options);
+    return toStat(this.pfs, ino, v);
+  }
+
+  async readdir(
+    path: string,
+    options: ReadOptions & { cursor?: string; limit?: number } = {},
+  ): Promise<ReaddirPage> {
+    const comps = parsePath(path);
+    if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 1))
+      throw strataError("EINVAL", "limit must be a positive integer", { path });
+    const { reader, ctx, live } = await this.reader(options);
+    const r = await resolve(reader, ctx, comps, true, path);
+    if (!r.entry) throw strataError("ENOENT", `${path} does not exist`, { path, pfs: this.pfs });
+    if (r.entry.type !== "dir")
+      throw strataError("ENOTDIR", `${path} is not a directory`, { path, pfs: this.pfs });
+    const dir = r.entry.ino;
+    if (comps.length === 0 && !(await reader.inode(dir)))
+      throw strataError("ENOENT", `PFS ${this.pfs} root does not exist at that point`, {
+        path,
+        pfs: this.pfs,
+      });
+    if (live) {
+      const page = await this.engine.store.query(dirPk(ctx.id, dir), {
+        ...(options.limit ? { limit: options.limit } : {}),
+        ...(options.cursor ? { cursor: options.cursor } : {}),
+      });
+      const entries: DirEntry[] = [];
+      for (const item of page.items) {
+        const ref = entryRef(verify(item, this.pfs));
+        if (ref) entries.push({ name: item.sk, type: ref.type, ino: ref.ino });
+      }
+      return page.cursor ? { entries, cursor: page.cursor } : { entries };
+    }
+    return this.readdirAsOf(ctx, dir, (reader as AsOfReader).tid, options.cursor, options.limit);
+  }
+
+  /** As-of readdir scans the directory's entry history (cost grows with its history, not only its size). */
+  private async readdirAsOf(
+    ctx: PfsContext,
+    dir: ObjectId,
+    tid: Tid,
+    cursor?: string,
+    limit?: number,
+  ): Promise<ReaddirPage> {
+    const entries: DirEntry[] = [];
+    let after = cursor === undefined ? undefined : decodeNameCursor(cursor);
+    let storeCursor: string | undefined;
+    const max = limit ?? Number.POSITIVE_INFINITY;
+    for (;;) {
+      const page = await this.engine.store.query(historyPk(ctx.id, dir), {
+        ...(after !== undefined ? { sk: { op: "gt", value: `${after}/${HIGH}` } } : {}),
+        ...(storeCursor ? { cursor: storeCursor } : {}),
+      });
+      for (const item of page.items) {
+        verify(item, this.pfs);
+        if (String(item.ctid) > tid || (item.dtid !== undefined && String(item.dtid) <= tid)) continue;
+        const name = String(item.name);
+        if (entries.length > 0 && entries[entries.length - 1]!.name === name) continue;
+        if (entries.length === max)
+          return { entries, cursor: encodeNameCursor(entries[entries.length - 1]!.name) };
+        const ref = entryRef(item, true)!;
+        entries.push({ name, type: ref.type, ino: ref.ino });
+      }
+      if (!page.cursor) return { entries };
+      storeCursor = page.cursor;
+      after = undefined;
+    }
+  }
+
+  async readlink(path: string, options?: ReadOptions): Promise<string> {
+    const { v } = await this.inodeAt(path, false, options);
+    if (v.type !== "symlink" || typeof v.target !== "string")
+      throw strataError("EINVAL", `${path} is not a symbolic link`, { path, pfs: this.pfs });
+    return v.target;
+  }
+
+  async getXattr(path: string, name: string, options?: ReadOptions): Promise<Uint8Array> {
+    checkXattrName(name, path);
+    const { v } = await this.inodeAt(path, true, options);
+    const value = (v.xattrs as Record<string, Uint8Array> | undefined)?.[name];
+    if (!(value instanceof Uint8Array))
+      throw strataError("ENOENT", `${path} has no xattr ${name}`, { path, pfs: this.pfs });
+    return new Uint8Array(value);
+  }
+
+  async listXattrs(path: string, options?: ReadOptions): Promise<string[]> {
+    const { v } = await this.inodeAt(path, true, options);
+    return Object.keys((v.xattrs as Record<string, Value>) ?? {}).sort(compareUtf8);
+  }
+
+  async getTags(path: string, options?: ReadOptions): Promise<Record<string, string>> {
+    const { v } = await this.inodeAt(path, true, options);
+    const tags = (v.tags as Record<string, string>) ?? {};
+    // Keys in UTF-8 byte order, whatever order the store kept the map in.
+    const out: Record<string, string> = {};
+    for (const k of Object.keys(tags).sort(compareUtf8)) out[k] = tags[k]!;
+    return out;
+  }
+
+  async mkdir(
+    path: string,
+    options: { mode?: number; uid?: number; gid?: number; recursive?: boolean } = {},
+  ): Promise<Stat> {
+    const comps = parsePath(path);
+    const mode = checkMode(options.mode ?? 0o755, path);
+    const uid = checkId(options.uid ?? 0, "uid", path);
+    const gid = checkId(options.gid ?? 0, "gid", path);
+    if (!options.recursive) {
+      if (comps.length === 0) throw strataError("EEXIST", "/ already exists", { path, pfs: this.pfs });
+      return (await this.run({ op: "mkdir", comps, path, mode, uid, gid })).stat!;
+    }
+    // mkdir -p: one transaction per missing component (each idempotent under races).
+    for (let i = 1; i <= comps.length; i++) {
+      const prefix = comps.slice(0, i);
+      try {
+        await this.run({ op: "mkdir", comps: prefix, path: formatPath(prefix), mode, uid, gid });
+      } catch (err) {
+        if (!isStrataError(err, "EEXIST")) throw err;
+        const st = await this.stat(formatPath(prefix));
+        if (st.type !== "dir")
+          throw strataError("ENOTDIR", `${formatPath(prefix)} exists and is not a directory`, {
+            path,
+            pfs: this.pfs,
+          });
+      }
+    }
+    return this.stat(path);
+  }
+
+  async create(path: string, options: CreateOptions = {}): Promise<Stat> {
+    return (await this.run(parseOp({ op: "create", path, options }))).stat!;
+  }
+
+  async writeContent(path: string, content: FileContent): Promise<Stat> {
+    return (await this.run(parseOp({ op: "writeContent", path, content }))).stat!;
+  }
+
+  async rename(from: string, to: string, options: { noReplace?: boolean } = {}): Promise<void> {
+    await this.run({
+      op: "rename",
+      from: parsePath(from),
+      to: parsePath(to),
+      path: from,
+      noReplace: options.noReplace === true,
+    });
+  }
+
+  async unlink(path: string): Promise<void> {
+    await this.run(parseOp({ op: "unlink", path }));
+  }
+
+  async rmdir(path: string): Promise<void> {
+    await this.run(parseOp({ op: "rmdir", path }));
+  }
+
+  async symlink(target: string, path: string): Promise<Stat> {
+    return (await this.run(parseOp({ op: "symlink", target, path }))).stat!;
+  }
+
+  async link(existing: string, path: string): Promise<Stat> {
+    return (await this.run(parseOp({ op: "link", existing, path }))).stat!;
+  }
+
+  async setattr(path: string, attrs: SetAttrs): Promise<Stat> {
+    return (await this.run(parseOp({ op: "setattr", path, attrs }))).stat!;
+  }
+
+  async setXattr(
+    path: string,
+    name: string,
+    value: Uint8Array,
+    options: { create?: boolean; replace?: boolean } = {},
+  ): Promise<void> {
+    const comps = parsePath(path);
+    checkXattrName(name, path);
+    if (!(value instanceof Uint8Array))
+      throw strataError("EINVAL", "an xattr value must be a Uint8Array", { path });
+    if (value.length > NS_LIMITS.xattrValueBytes)
+      throw strataError("E2BIG", `an xattr value is limited to ${NS_LIMITS.xattrValueBytes} bytes`, {
+        path,
+        name,
+      });
+    if (options.create && options.replace)
+      throw strataError("EINVAL", "create and replace cannot both be set", { path, name });
+    await this.run({
+      op: "setXattr",
+      comps,
+      path,
+      name,
+      value: new Uint8Array(value),
+      create: options.create === true,
+      replace: options.replace === true,
+    });
+  }
+
+  async removeXattr(path: string, name: string): Promise<void> {
+    const comps = parsePath(path);
+    checkXattrName(name, path);
+    await this.run({ op: "removeXattr", comps, path, name });
+  }
+
+  async setTag(path: string, key: string, value: string): Promise<void> {
+    await this.run(parseOp({ op: "setTag", path, key, value }));
+  }
+
+  async removeTag(path: string, key: string): Promise<void> {
+    await this.run(parseOp({ op: "removeTag", path, key }));
+  }
+
+  async history(path: string, options: { limit?: number } = {}): Promise<Version[]> {
+    if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 1))
+      throw strataError("EINVAL", "limit must be a positive integer", { path });
+    const { ino, ctx } = await this.inodeAt(path, false);
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    const out: Version[] = [];
+    let cursor: string | undefined;
+    let newerCtid: Tid | undefined;
+    do {
+      const page = await this.engine.store.query(inoPk(ctx.id, ino), {
+        sk: { op: "beginsWith", value: VERSION_PREFIX },
+        ...(cursor ? { cursor } : {}),
+      });
+      for (const item of page.items) {
+        verify(item, this.pfs);
+        const ctid = String(item.ctid);
+        if (item.dtid !== undefined && item.dtid !== newerCtid && out.length < limit)
+          out.push({
+            tid: String(item.dtid),
+            time: tidToDate(String(item.dtid)),
+            change: String(item.dchange ?? "delete"),
+          });
+        if (out.length < limit)
+          out.push({
+            tid: ctid,
+            time: tidToDate(ctid),
+            stat: toStat(this.pfs, ino, item),
+            change: String(item.change),
+          });
+        newerCtid = ctid;
+      }
+      cursor = out.length < limit ? page.cursor : undefined;
+    } while (cursor);
+    return out;
+  }
+
+  async revert(path: string, asOf: AsOf, options: { recursive?: boolean } = {}): Promise<Tid> {
+    const comps = parsePath(path);
+    const ctx = await this.engine.context(this.pfs);
+    const tid = await this.engine.readTid(ctx, asOf);
+    const then = new AsOfReader(this.engine, ctx, tid);
+    const recursive = options.recursive === true;
+    try {
+      // One transaction whenever the revert fits in one (≤ 100 items).
+      const done = await this.engine.write(this.pfs, (tx) =>
+        planRevert(this.engine, tx, comps, path, then, recursive),
+      );
+      return done.tid ?? (await this.engine.currentTid(ctx));
+    } catch (err) {
+      if (!recursive || !isStrataError(err, "E2BIG")) throw err;
+    }
+    // Too big for one transaction: one per path (NOT atomic; docs/namespace.md).
+    let last: Tid | undefined;
+    const note = (t: Tid | undefined) => {
+      if (t && (!last || t > last)) last = t;
+    };
+    await revertTree(this.engine, this.pfs, comps, path, then, true, note);
+    return last ?? (await this.engine.currentTid(ctx));
+  }
+
+  async batch(ops: BatchOp[]): Promise<Tid> {
+    if (!Array.isArray(ops) || ops.length === 0) throw strataError("EINVAL", "a batch needs at least one op");
+    if (ops.length > 100) throw strataError("E2BIG", "a batch holds at most 100 ops (one transaction)");
+    const parsed = ops.map(parseOp);
+    const { tid } = await this.engine.write(this.pfs, async (tx) => {
+      // Blind creates only for a single op: later ops must see what the name really holds.
+      for (const op of parsed) await planOp(this.engine, tx, op, parsed.length === 1);
+    });
+    return tid ?? (await this.currentTid());
+  }
+
+  asOf(point: AsOf): ReadableFileSystem {
+    return new AsOfView(this, point);
+  }
+
+  async createSnapshot(name: string, options: { asOf?: AsOf } = {}): Promise<Snapshot> {
+    const ctx = await this.engine.context(this.pfs);
+    checkSnapshotName(name, this.pfs);
+    const tid =
+      options.asOf !== undefined
+        ? await this.engine.readTid(ctx, options.asOf)
+        : await this.engine.currentTid(ctx);
+    const createdAt = new Date(this.engine.clock());
+    try {
+      await this.engine.store.put(
+        seal({ pk: snapshotPk(ctx.id), sk: name, tid, created: createdAt.getTime() }),
+        {
+          condition: { op: "notExists" },
+        },
+      );
+    } catch (err) {
+      if (isStrataError(err, "ECONFLICT"))
+        throw strataError("EEXIST", `snapshot ${name} already exists`, { pfs: this.pfs, snapshot: name });
+      throw err;
+    }
+    return { name, tid, createdAt };
+  }
+
+  async listSnapshots(): Promise<Snapshot[]> {
+    const ctx = await this.engine.context(this.pfs);
+    const out: Snapshot[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.engine.store.query(snapshotPk(ctx.id), cursor ? { cursor } : {});
+      for (const item of page.items) {
+        verify(item, this.pfs);
+        out.push({ name: item.sk, tid: String(item.tid), createdAt: new Date(Number(item.created)) });
+      }
+      cursor = page.cursor;
+    } while (cursor);
+    return out;
+  }
+
+  async deleteSnapshot(name: string): Promise<void> {
+    const ctx = await this.engine.context(this.pfs);
+    checkSnapshotName(name, this.pfs);
+    try {
+      await this.engine.store.delete({ pk: snapshotPk(ctx.id), sk: name }, { condition: { op: "exists" } });
+    } catch (err) {
+      if (isStrataError(err, "ECONFLICT"))
+        throw strataError("ENOENT", `snapshot ${name} does not exist`, { pfs: this.pfs, snapshot: name });
+      throw err;
+    }
+  }
+
+  async currentTid(): Promise<Tid> {
+    return this.engine.currentTid(await this.engine.context(this.pfs));
+  }
+}
+
+export function encodeNameCursor(name: string): string {
+  return `n:${encodeURIComponent(name)}`;
+}
+
+export function decodeNameCursor(cursor: string): string {
+  if (!cursor.startsWith("n:"))
+    throw strataError("EINVAL", "readdir cursor is not one this engine produced", { cursor });
+  try {
+    return decodeURIComponent(cursor.slice(2));
+  } catch {
+    throw strataError("EINVAL", "readdir cursor is not one this engine produced", { cursor });
+  }
+}
+
+/** A read-only view at a fixed point; its TID is fixed (and closed) on first use. */
+export class AsOfView implements ReadableFileSystem {
+  private tid: Promise<Tid> | undefined;
+
+  constructor(
+    private readonly fs: PfsFileSystem,
+    private readonly point: AsOf,
+  ) {}
+
+  get pfs(): string {
+    return this.fs.pfs;
+  }
+
+  private async at(): Promise<ReadOptions> {
+    if (!this.tid) {
+      const p = (async () => {
+        const engine = this.fs.engine;
+        return engine.readTid(await engine.context(this.fs.pfs), this.point);
+      })();
+      this.tid = p;
+      p.catch(() => {
+        if (this.tid === p) this.tid = undefined;
+      });
+    }
+    return { asOf: await this.tid };
+  }
+
+  async stat(path: string, options?: ReadOptions) {
+    return this.fs.stat(path, { ...options, ...(await this.at()) });
+  }
+  async lstat(path: string, options?: ReadOptions) {
+    return this.fs.lstat(path, { ...options, ...(await this.at()) });
+  }
+  async readdir(path: string, options: ReadOptions & { cursor?: string; limit?: number } = {}) {
+    return this.fs.readdir(path, { ...options, ...(await this.at()) });
+  }
+  async readlink(path: string) {
+    return this.fs.readlink(path, await this.at());
+  }
+  async getXattr(path: string, name: string) {
+    return this.fs.getXattr(path, name, await this.at());
+  }
+  async listXattrs(path: string) {
+    return this.fs.listXattrs(path, await this.at());
+  }
+  async getTags(path: string) {
+    return this.fs.getTags(path, await this.at());
+  }
+
+  private readonly: () => never = () => {
+    throw strataError("EROFS", `an as-of view of PFS ${this.fs.pfs} is read-only`, { pfs: this.fs.pfs });
+  };
+  mkdir = async (..._args: unknown[]): Promise<never> => this.readonly();
+  create = async (..._args: unknown[]): Promise<never> => this.readonly();
+  writeContent = async (..._args: unknown[]): Promise<never> => this.readonly();
+  rename = async (..._args: unknown[]): Promise<never> => this.readonly();
+  unlink = async (..._args: unknown[]): Promise<never> => this.readonly();
+  rmdir = async (..._args: unknown[]): Promise<never> => this.readonly();
+  symlink = async (..._args: unknown[]): Promise<never> => this.readonly();
+  link = async (..._args: unknown[]): Promise<never> => this.readonly();
+  setattr = async (..._args: unknown[]): Promise<never> => this.readonly();
+  setXattr = async (..._args: unknown[]): Promise<never> => this.readonly();
+  removeXattr = async (..._args: unknown[]): Promise<never> => this.readonly();
+  setTag = async (..._args: unknown[]): Promise<never> => this.readonly();
+  removeTag = async (..._args: unknown[]): Promise<never> => this.readonly();
+  revert = async (..._args: unknown[]): Promise<never> => this.readonly();
+  batch = async (..._args: unknown[]): Promise<never> => this.readonly();
+  createSnapshot = async (..._args: unknown[]): Promise<never> => this.readonly();
+  deleteSnapshot = async (..._args: unknown[]): Promise<never> => this.readonly();
+}

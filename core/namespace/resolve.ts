@@ -1,0 +1,160 @@
+/**
+ * Path resolution over a point of view: live (through a Tx) or as of a closed TID.
+ */
+import { strataError } from "../errors.ts";
+import type { Item } from "../metadata/port.ts";
+import type { FileType, ObjectId, Tid } from "./api.ts";
+import type { Engine } from "./engine.ts";
+import { followTarget, formatPath } from "./path.ts";
+import { entryKey, HIGH, historyPk, inoPk, VERSION_PREFIX, verify } from "./records.ts";
+import { invertTid } from "./tid.ts";
+import type { PfsContext, Tx } from "./tx.ts";
+import { NS_LIMITS } from "./validate.ts";
+
+export interface EntryRef {
+  ino: ObjectId;
+  type: FileType;
+}
+
+/** Reads one point of view: live (through a Tx) or as of a closed TID. */
+export interface Reader {
+  entry(dir: ObjectId, name: string): Promise<EntryRef | undefined>;
+  /** The entry when known without a read (live transactions only), else "unknown". */
+  peek?(dir: ObjectId, name: string): EntryRef | undefined | "unknown";
+  inode(ino: ObjectId): Promise<Item | undefined>;
+}
+
+export interface Resolved {
+  /** Canonical components of the resolved path (after following symlinks). */
+  comps: string[];
+  /** Directories from the root to the parent (empty for the root itself). */
+  chain: ObjectId[];
+  parent?: ObjectId;
+  name?: string;
+  entry?: EntryRef;
+}
+
+export const FILE_TYPES: ReadonlySet<string> = new Set(["file", "dir", "symlink"]);
+
+/** A live entry record as a reference; tombstones (records with `dtid`) are absent names. */
+export function entryRef(item: Item | undefined, history = false): EntryRef | undefined {
+  if (!item || (!history && item.dtid !== undefined)) return undefined;
+  const type = String(item.type);
+  if (!FILE_TYPES.has(type)) throw strataError("ECORRUPT", `entry ${item.pk} / ${item.sk} has type ${type}`);
+  return { ino: String(item.ino), type: type as FileType };
+}
+
+export async function resolve(
+  reader: Reader,
+  ctx: PfsContext,
+  input: string[],
+  followLast: boolean,
+  path: string,
+  /** Do not read the last component when the caller's write condition will check it (create). */
+  blindLast = false,
+): Promise<Resolved> {
+  let comps = input;
+  let hops = 0;
+  restart: for (;;) {
+    if (comps.length === 0) return { comps, chain: [], entry: { ino: ctx.root, type: "dir" } };
+    let dir = ctx.root;
+    const chain: ObjectId[] = [ctx.root];
+    for (let i = 0; i < comps.length; i++) {
+      const name = comps[i]!;
+      const last = i === comps.length - 1;
+      if (last && blindLast && reader.peek) {
+        const known = reader.peek(dir, name);
+        if (known !== "unknown")
+          return { comps, chain, parent: dir, name, ...(known ? { entry: known } : {}) };
+        return { comps, chain, parent: dir, name };
+      }
+      const entry = await reader.entry(dir, name);
+      if (entry?.type === "symlink" && (!last || followLast)) {
+        if (++hops > NS_LIMITS.symlinkFollow)
+          throw strataError(
+            "ELOOP",
+            `more than ${NS_LIMITS.symlinkFollow} symlinks while resolving ${path}`,
+            {
+              path,
+              pfs: ctx.name,
+            },
+          );
+        const link = await reader.inode(entry.ino);
+        if (!link || typeof link.target !== "string")
+          throw strataError("ENOENT", `symlink ${formatPath(comps.slice(0, i + 1))} has no target`, { path });
+        comps = followTarget(comps.slice(0, i), link.target, comps.slice(i + 1));
+        continue restart;
+      }
+      if (last) return { comps, chain, parent: dir, name, ...(entry ? { entry } : {}) };
+      if (!entry)
+        throw strataError(
+          "ENOENT",
+          `${formatPath(comps.slice(0, i + 1))} does not exist (resolving ${path})`,
+          {
+            path,
+            pfs: ctx.name,
+          },
+        );
+      if (entry.type !== "dir")
+        throw strataError(
+          "ENOTDIR",
+          `${formatPath(comps.slice(0, i + 1))} is not a directory (resolving ${path})`,
+          {
+            path,
+            pfs: ctx.name,
+          },
+        );
+      dir = entry.ino;
+      chain.push(dir);
+    }
+  }
+}
+
+export class TxReader implements Reader {
+  constructor(private readonly tx: Tx) {}
+  peek(dir: ObjectId, name: string): EntryRef | undefined | "unknown" {
+    const p = this.tx.peek(entryKey(this.tx.ctx.id, dir, name));
+    return p.known ? entryRef(p.item) : "unknown";
+  }
+  async entry(dir: ObjectId, name: string) {
+    return entryRef(await this.tx.entry(dir, name));
+  }
+  inode(ino: ObjectId) {
+    return this.tx.currentVersion(ino);
+  }
+}
+
+export class AsOfReader implements Reader {
+  constructor(
+    private readonly engine: Engine,
+    private readonly ctx: PfsContext,
+    readonly tid: Tid,
+  ) {}
+
+  /** 1 Query (or none, from the immutable cache): the entry version live at the TID. */
+  async entry(dir: ObjectId, name: string): Promise<EntryRef | undefined> {
+    const cacheKey = `${this.ctx.id}|${this.tid}|${dir}|${name}`;
+    const cache = this.engine.asOfCache;
+    if (cache.has(cacheKey)) return cache.get(cacheKey);
+    const page = await this.engine.store.query(historyPk(this.ctx.id, dir), {
+      sk: { op: "between", low: `${name}/${invertTid(this.tid)}`, high: `${name}/${HIGH}` },
+      limit: 1,
+    });
+    const item = verify(page.items[0], this.ctx.name);
+    const live =
+      item && (item.dtid === undefined || String(item.dtid) > this.tid) ? entryRef(item, true) : undefined;
+    if (cache.size >= this.engine.asOfCacheLimit) cache.clear();
+    cache.set(cacheKey, live);
+    return live;
+  }
+
+  /** 1 Query whatever the history depth: the newest version with ctid ≤ TID. */
+  async inode(ino: ObjectId): Promise<Item | undefined> {
+    const page = await this.engine.store.query(inoPk(this.ctx.id, ino), {
+      sk: { op: "between", low: VERSION_PREFIX + invertTid(this.tid), high: VERSION_PREFIX + HIGH },
+      limit: 1,
+    });
+    const item = verify(page.items[0], this.ctx.name);
+    return item && (item.dtid === undefined || String(item.dtid) > this.tid) ? item : undefined;
+  }
+}
