@@ -59,7 +59,11 @@ export interface ChunkPlacement {
 export interface BadInstanceReport {
   chunk: string;
   volume: string;
-  state: "corrupt" | "missing";
+  /**
+   * corrupt: the bytes failed their CRC (recorded on the instance); missing: the volume has no
+   * such object (recorded); unavailable: the volume did not answer (in-memory health only).
+   */
+  state: "corrupt" | "missing" | "unavailable";
   /** The path being read when the instance failed. */
   path: string;
   pfs: string;
@@ -69,7 +73,7 @@ export interface BadInstanceReport {
 export interface DataPlane {
   /** Write a whole file (create or replace) from bytes or a stream; returns the new stat. */
   writeFile(fs: FileSystem, path: string, body: DataBody, options?: WriteFileOptions): Promise<Stat>;
-  /** Append to a file (ENOENT when it does not exist); full chunks already stored are reused. */
+  /** Append to a file (created when missing, as node:fs does); its full chunks are reused, not copied. */
   appendFile(fs: FileSystem, path: string, body: DataBody, options?: { signal?: AbortSignal }): Promise<Stat>;
   /** Cut or extend (with zeros) to `length` bytes; chunks below the cut are reused. */
   truncate(fs: FileSystem, path: string, length: number, options?: { signal?: AbortSignal }): Promise<Stat>;

@@ -1,0 +1,943 @@
+/**
+ * `createDataPlane(options)`: file contents as fixed-size, SHA-256-addressed, CRC32C-checked chunks
+ * on volumes, referenced by one namespace commit per write (the protocol is in docs/data.md).
+ *
+ * Write: body → (≤ inlineThreshold bytes: inline in the commit, no object PUT) → fixed chunks →
+ * intent item (chunk hashes announced before each upload) → per chunk and target volume: skip if a
+ * present instance is recorded (dedup), else create-only put → instance record → one engine commit
+ * (`create` / `writeContent`) → intent deleted (best effort).
+ *
+ * Read: stat (as-of through the view given) → extents → instances (one BatchGetItem for every
+ * chunk × configured volume) → per chunk the best instance (reader's site, then cost, then recent
+ * health) → the whole chunk read, its size and CRC32C checked → on ECORRUPT / ENOENT / unreachable
+ * the next instance, the bad one reported (recorded as corrupt / missing, `onBadInstance`).
+ */
+import { crc32c } from "../crc32c.ts";
+import { isStrataError, StrataError } from "../errors.ts";
+import type { Item, MetadataStore } from "../metadata/port.ts";
+import type { FileContent } from "../namespace/api.ts";
+import type { Volume } from "../volume/volume.ts";
+import type {
+  BadInstanceReport,
+  ChunkPlacement,
+  DataBody,
+  DataPlane,
+  FileSystem,
+  InstanceState,
+  ReadableFileSystem,
+  ReadOptions,
+  Sha256,
+  Stat,
+  WriteFileOptions,
+} from "./api.ts";
+import { concatBytes, fixedChunks, prepend, zeros } from "./chunker.ts";
+import {
+  chunkObjectKey,
+  chunkPk,
+  configKey,
+  decodeInstance,
+  type InstanceRecord,
+  instanceItem,
+  instanceKey,
+  intentItem,
+  intentPk,
+} from "./records.ts";
+
+const MiB = 1024 * 1024;
+
+/** One extent of a file: always one whole chunk. */
+export type Extent = NonNullable<FileContent["extents"]>[number];
+
+/** A volume in the registry, with what the reader weighs when choosing an instance. */
+export interface VolumeEntry {
+  volume: Volume;
+  /** Site the volume is in ("aws-eu-west-1", "onprem-a", …); readers prefer their own site. */
+  site?: string;
+  /** Relative cost of reading from it (egress, request price); lower is preferred. Default 1. */
+  cost?: number;
+}
+
+/** What `chooseVolumes` is told about the file being written. */
+export interface FileToPlace {
+  pfs: string;
+  path: string;
+  /** The PFS's default volume (its config record, else the plane's `defaultVolume`). */
+  defaultVolume: string;
+}
+
+export interface DataPlaneOptions {
+  store: MetadataStore;
+  /** Every volume this process can reach, by the name recorded in instance records. */
+  volumes: Record<string, Volume | VolumeEntry>;
+  /** Where chunks go when the PFS has no default of its own and `chooseVolumes` is absent. */
+  defaultVolume: string;
+  /** The reader's site: instances on volumes of this site are read first. */
+  site?: string;
+  /** Chunk size in bytes (default 8 MiB; 64 KiB .. 512 MiB). A file holds at most 1,000 chunks. */
+  chunkSize?: number;
+  /** Files of at most this many bytes live inline in the file's metadata (default 4 KiB, max 64 KiB). */
+  inlineThreshold?: number;
+  /** Chunks uploaded (and read ahead) at once per call (default 4): memory ≈ parallelism × chunkSize. */
+  parallelism?: number;
+  /** SHA-256 as lowercase hex (default WebCrypto `crypto.subtle`). */
+  sha256?: Sha256;
+  /**
+   * Placement hook (objectives arrive with issue 6): the volumes a new file's chunks go to, one
+   * instance each. Default: `[file.defaultVolume]`.
+   */
+  chooseVolumes?: (file: FileToPlace) => string[] | Promise<string[]>;
+  /** Called for every bad instance a read met (after the record was updated). Must not throw. */
+  onBadInstance?: (report: BadInstanceReport) => void;
+  /** An intent's lifetime, renewed with every chunk announced (default 1 hour). */
+  intentTtlMs?: number;
+  /** How long a volume's read failures count against it (default 60 s). */
+  healthWindowMs?: number;
+  /** How long a PFS's config record is cached (default 30 s). */
+  configTtlMs?: number;
+  /** Injectable clock (ms since epoch). */
+  clock?: () => number;
+}
+
+/** Operations beyond `DataPlane` for operators and tests. */
+export interface DataPlaneAdmin {
+  /** Set the volume new chunks of `pfs` go to (its `datacfg#<pfs>` record). */
+  setDefaultVolume(pfs: string, volume: string): Promise<void>;
+  /** The PFS's default volume. */
+  defaultVolume(pfs: string): Promise<string>;
+  readonly chunkSize: number;
+  readonly inlineThreshold: number;
+}
+
+export const DATA_DEFAULTS = {
+  chunkSize: 8 * MiB,
+  inlineThreshold: 4096,
+  parallelism: 4,
+  intentTtlMs: 60 * 60 * 1000,
+  healthWindowMs: 60 * 1000,
+  configTtlMs: 30 * 1000,
+  /** The namespace engine's limit on extents per version: the largest file is this × chunkSize. */
+  maxChunksPerFile: 1000,
+} as const;
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+function toHex(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += HEX[b];
+  return out;
+}
+
+/** SHA-256 through WebCrypto (a global in Node ≥ 20 and in browsers/workers). */
+export const webCryptoSha256: Sha256 = async (bytes) =>
+  toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
+
+export function createDataPlane(options: DataPlaneOptions): DataPlane & DataPlaneAdmin {
+  return new StrataDataPlane(options);
+}
+
+interface Candidate {
+  name: string;
+  entry: Required<Pick<VolumeEntry, "cost">> & VolumeEntry;
+  state: InstanceState | undefined;
+}
+
+/** Per-call context: where errors point and what cancels. */
+interface Call {
+  pfs: string;
+  path: string;
+  signal: AbortSignal | undefined;
+}
+
+/** Attach the path (and PFS) to an error on its way out; turn an abort into EABORTED. */
+function located(err: unknown, call: Call): unknown {
+  if (call.signal?.aborted && !isStrataError(err, "EABORTED")) {
+    return new StrataError("EABORTED", `${call.pfs}:${call.path}: the caller aborted`, {
+      cause: call.signal.reason,
+      details: { path: call.path, pfs: call.pfs },
+    });
+  }
+  if (err instanceof StrataError) {
+    if (err.details.path === undefined) err.details.path = call.path;
+    if (err.details.pfs === undefined) err.details.pfs = call.pfs;
+    return err;
+  }
+  return new StrataError("EIO", `${call.pfs}:${call.path}: ${String(err)}`, {
+    cause: err,
+    details: { path: call.path, pfs: call.pfs },
+  });
+}
+
+function checkAbort(call: Call): void {
+  if (call.signal?.aborted) throw located(call.signal.reason, call);
+}
+
+/** The first `limit + 1` bytes of a body (or all of it if shorter), and the rest of it. */
+async function peek(
+  body: DataBody,
+  limit: number,
+): Promise<{ head: Uint8Array; done: boolean; rest: AsyncIterable<Uint8Array> }> {
+  if (body instanceof Uint8Array) {
+    const done = body.byteLength <= limit;
+    return { head: body, done, rest: (async function* () {})() };
+  }
+  const iterator = body[Symbol.asyncIterator]();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  while (size <= limit) {
+    const next = await iterator.next();
+    if (next.done) return { head: concatBytes(parts, size), done: true, rest: (async function* () {})() };
+    if (next.value.byteLength === 0) continue;
+    parts.push(next.value.slice());
+    size += next.value.byteLength;
+  }
+  const rest: AsyncIterable<Uint8Array> = {
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return { head: concatBytes(parts, size), done: false, rest };
+}
+
+class StrataDataPlane implements DataPlane, DataPlaneAdmin {
+  readonly chunkSize: number;
+  readonly inlineThreshold: number;
+  private readonly store: MetadataStore;
+  private readonly volumes = new Map<string, Candidate["entry"]>();
+  private readonly fallbackVolume: string;
+  private readonly site: string | undefined;
+  private readonly parallelism: number;
+  private readonly sha256: Sha256;
+  private readonly chooseVolumes: DataPlaneOptions["chooseVolumes"];
+  private readonly onBadInstance: DataPlaneOptions["onBadInstance"];
+  private readonly intentTtlMs: number;
+  private readonly healthWindowMs: number;
+  private readonly configTtlMs: number;
+  private readonly clock: () => number;
+  /** Recent read failures per volume (times), for the health tie-break. */
+  private readonly failures = new Map<string, number[]>();
+  private readonly configCache = new Map<string, { volume: string; until: number }>();
+
+  constructor(options: DataPlaneOptions) {
+    const invalid = (message: string) => new StrataError("EINVAL", `data plane: ${message}`);
+    this.store = options.store;
+    for (const [name, given] of Object.entries(options.volumes)) {
+      const entry = "volume" in given ? given : { volume: given };
+      this.volumes.set(name, { ...entry, cost: entry.cost ?? 1 });
+    }
+    if (!this.volumes.has(options.defaultVolume))
+      throw invalid(`defaultVolume \`${options.defaultVolume}\` is not among the volumes given`);
+    this.fallbackVolume = options.defaultVolume;
+    this.site = options.site;
+    this.chunkSize = options.chunkSize ?? DATA_DEFAULTS.chunkSize;
+    if (!Number.isSafeInteger(this.chunkSize) || this.chunkSize < 64 * 1024 || this.chunkSize > 512 * MiB)
+      throw invalid(`chunkSize ${this.chunkSize} is not an integer in 64 KiB .. 512 MiB`);
+    this.inlineThreshold = options.inlineThreshold ?? DATA_DEFAULTS.inlineThreshold;
+    if (
+      !Number.isSafeInteger(this.inlineThreshold) ||
+      this.inlineThreshold < 0 ||
+      this.inlineThreshold > 64 * 1024
+    )
+      throw invalid(`inlineThreshold ${this.inlineThreshold} is not an integer in 0 .. 64 KiB`);
+    this.parallelism = options.parallelism ?? DATA_DEFAULTS.parallelism;
+    if (!Number.isSafeInteger(this.parallelism) || this.parallelism < 1 || this.parallelism > 64)
+      throw invalid(`parallelism ${this.parallelism} is not an integer in 1..64`);
+    this.sha256 = options.sha256 ?? webCryptoSha256;
+    this.chooseVolumes = options.chooseVolumes;
+    this.onBadInstance = options.onBadInstance;
+    this.intentTtlMs = options.intentTtlMs ?? DATA_DEFAULTS.intentTtlMs;
+    this.healthWindowMs = options.healthWindowMs ?? DATA_DEFAULTS.healthWindowMs;
+    this.configTtlMs = options.configTtlMs ?? DATA_DEFAULTS.configTtlMs;
+    this.clock = options.clock ?? Date.now;
+  }
+
+  // ---- configuration ----
+
+  async setDefaultVolume(pfs: string, volume: string): Promise<void> {
+    if (!this.volumes.has(volume))
+      throw new StrataError("EINVAL", `data plane: volume \`${volume}\` is not configured`, {
+        details: { pfs, volume },
+      });
+    await this.store.put({ ...configKey(pfs), defaultVolume: volume, time: this.clock() });
+    this.configCache.set(pfs, { volume, until: this.clock() + this.configTtlMs });
+  }
+
+  async defaultVolume(pfs: string): Promise<string> {
+    const cached = this.configCache.get(pfs);
+    if (cached && cached.until > this.clock()) return cached.volume;
+    const item = await this.store.get(configKey(pfs));
+    const volume = typeof item?.defaultVolume === "string" ? item.defaultVolume : this.fallbackVolume;
+    this.configCache.set(pfs, { volume, until: this.clock() + this.configTtlMs });
+    return volume;
+  }
+
+  private async targetVolumes(call: Call): Promise<string[]> {
+    const defaultVolume = await this.defaultVolume(call.pfs);
+    const chosen = this.chooseVolumes
+      ? await this.chooseVolumes({ pfs: call.pfs, path: call.path, defaultVolume })
+      : [defaultVolume];
+    const names = [...new Set(chosen)];
+    if (names.length === 0)
+      throw new StrataError("EINVAL", `${call.pfs}:${call.path}: chooseVolumes returned no volume`, {
+        details: { path: call.path, pfs: call.pfs },
+      });
+    for (const name of names) {
+      if (!this.volumes.has(name))
+        throw new StrataError(
+          "EINVAL",
+          `${call.pfs}:${call.path}: volume \`${name}\` is chosen for the data but not configured in this data plane. Add it to \`volumes\``,
+          { details: { path: call.path, pfs: call.pfs, volume: name } },
+        );
+    }
+    return names;
+  }
+
+  // ---- write ----
+
+  async writeFile(
+    fs: FileSystem,
+    path: string,
+    body: DataBody,
+    options: WriteFileOptions = {},
+  ): Promise<Stat> {
+    const call: Call = { pfs: fs.pfs, path, signal: options.signal };
+    try {
+      checkAbort(call);
+      const existing = await statOrUndefined(fs, path);
+      if (existing?.type === "dir")
+        throw new StrataError("EISDIR", `${call.pfs}:${path} is a directory; write to a file path`, {
+          details: { path, pfs: call.pfs },
+        });
+      if (existing && options.exclusive)
+        throw new StrataError("EEXIST", `${call.pfs}:${path} already exists (exclusive write)`, {
+          details: { path, pfs: call.pfs },
+        });
+      const stored = await this.storeContent(call, [], 0, body);
+      const stat = await this.commitWhole(fs, path, stored.content, existing !== undefined, options);
+      await stored.done();
+      return stat;
+    } catch (err) {
+      throw located(err, call);
+    }
+  }
+
+  async appendFile(
+    fs: FileSystem,
+    path: string,
+    body: DataBody,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<Stat> {
+    const call: Call = { pfs: fs.pfs, path, signal: options.signal };
+    try {
+      checkAbort(call);
+      const existing = await statOrUndefined(fs, path);
+      if (!existing) return await this.writeFile(fs, path, body, { signal: options.signal });
+      const content = fileContent(existing, call);
+      let kept: Extent[];
+      let base: number;
+      let source: DataBody;
+      if (content.inline !== undefined || !content.extents || content.extents.length === 0) {
+        kept = [];
+        base = 0;
+        source = prepend(content.inline ?? new Uint8Array(content.size), body);
+      } else {
+        const extents = sortedExtents(content);
+        const last = extents.at(-1)!;
+        if (last.length === this.chunkSize && last.offset + last.length === content.size) {
+          kept = extents;
+          base = content.size;
+          source = body;
+        } else {
+          // The partial tail chunk is re-chunked with the new bytes; every full chunk is reused.
+          kept = extents.slice(0, -1);
+          base = last.offset;
+          const tail = await this.fetchExtents(call, [last]);
+          source = prepend(tail[0]!, body);
+        }
+      }
+      const stored = await this.storeContent(call, kept, base, source);
+      const stat = await fs.writeContent(path, stored.content);
+      await stored.done();
+      return stat;
+    } catch (err) {
+      throw located(err, call);
+    }
+  }
+
+  async truncate(
+    fs: FileSystem,
+    path: string,
+    length: number,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<Stat> {
+    const call: Call = { pfs: fs.pfs, path, signal: options.signal };
+    try {
+      if (!Number.isSafeInteger(length) || length < 0)
+        throw new StrataError(
+          "EINVAL",
+          `${call.pfs}:${path}: truncate length ${length} is not an integer ≥ 0`,
+          {
+            details: { path, pfs: call.pfs },
+          },
+        );
+      checkAbort(call);
+      const existing = await fs.stat(path);
+      const content = fileContent(existing, call);
+      if (length >= content.size) {
+        if (length === content.size) return await fs.writeContent(path, content);
+        return await this.appendFile(fs, path, zeros(length - content.size), options);
+      }
+      let kept: Extent[] = [];
+      let base = 0;
+      let source: DataBody;
+      if (content.inline !== undefined || !content.extents || content.extents.length === 0) {
+        source = (content.inline ?? new Uint8Array(content.size)).slice(0, length);
+      } else {
+        const extents = sortedExtents(content);
+        kept = extents.filter((e) => e.offset + e.length <= length);
+        const cut = extents.find((e) => e.offset < length && e.offset + e.length > length);
+        base = kept.length > 0 ? kept.at(-1)!.offset + kept.at(-1)!.length : 0;
+        if (cut) {
+          const bytes = (await this.fetchExtents(call, [cut]))[0]!;
+          source = bytes.subarray(0, length - cut.offset);
+          base = cut.offset;
+        } else {
+          source = new Uint8Array(0);
+        }
+        if (length <= this.inlineThreshold) {
+          // Small again: back inline (the kept chunks are read, the file needs no object any more).
+          const prefix =
+            kept.length > 0 ? concatBytes(await this.fetchExtents(call, kept)) : new Uint8Array(0);
+          source = concatBytes([prefix, source as Uint8Array]).subarray(0, length);
+          kept = [];
+          base = 0;
+        }
+      }
+      const stored = await this.storeContent(call, kept, base, source);
+      const stat = await fs.writeContent(path, stored.content);
+      await stored.done();
+      return stat;
+    } catch (err) {
+      throw located(err, call);
+    }
+  }
+
+  /** create or writeContent, settling a race with a concurrent create/unlink of the same name. */
+  private async commitWhole(
+    fs: FileSystem,
+    path: string,
+    content: FileContent,
+    exists: boolean,
+    options: WriteFileOptions,
+  ): Promise<Stat> {
+    const create = () =>
+      fs.create(path, { content, ...(options.mode !== undefined ? { mode: options.mode } : {}) });
+    if (options.exclusive) return await create();
+    if (exists) {
+      try {
+        return await fs.writeContent(path, content);
+      } catch (err) {
+        if (!isStrataError(err, "ENOENT")) throw err;
+        return await create();
+      }
+    }
+    try {
+      return await create();
+    } catch (err) {
+      if (!isStrataError(err, "EEXIST")) throw err;
+      return await fs.writeContent(path, content);
+    }
+  }
+
+  /**
+   * Turn `kept` extents + the bytes of `source` (starting at file offset `base`) into the content
+   * to commit: inline when nothing is kept and the whole is ≤ inlineThreshold, else chunks stored
+   * under an intent. `done()` deletes the intent once the commit succeeded (best effort).
+   */
+  private async storeContent(
+    call: Call,
+    kept: Extent[],
+    base: number,
+    source: DataBody,
+  ): Promise<{ content: FileContent; done: () => Promise<void> }> {
+    const nothing = async () => {};
+    let body: DataBody = source;
+    if (kept.length === 0 && base === 0) {
+      const { head, done, rest } = await peek(source, this.inlineThreshold);
+      if (done) return { content: { size: head.byteLength, inline: head }, done: nothing };
+      body = source instanceof Uint8Array ? source : prepend(head, rest);
+    }
+    const intent = new Intent(this, call, await this.targetVolumes(call));
+    const added = await this.storeChunks(call, body, base, kept.length, intent);
+    await intent.beforeCommit();
+    const extents = [...kept, ...added];
+    const last = extents.at(-1);
+    const size = last ? last.offset + last.length : 0;
+    return { content: size === 0 ? { size: 0 } : { size, extents }, done: () => intent.remove() };
+  }
+
+  /** Chunk, hash, announce and upload with at most `parallelism` chunks in flight. */
+  private async storeChunks(
+    call: Call,
+    body: DataBody,
+    base: number,
+    keptCount: number,
+    intent: Intent,
+  ): Promise<Extent[]> {
+    const extents: Extent[] = [];
+    const inflight = new Set<Promise<void>>();
+    const stored = new Map<string, Promise<void>>();
+    let failure: { error: unknown } | undefined;
+    let offset = base;
+    for await (const chunk of fixedChunks(body, this.chunkSize)) {
+      checkAbort(call);
+      if (failure) break;
+      if (keptCount + extents.length >= DATA_DEFAULTS.maxChunksPerFile)
+        throw new StrataError(
+          "E2BIG",
+          `${call.pfs}:${call.path}: a file holds at most ${DATA_DEFAULTS.maxChunksPerFile} chunks of ${this.chunkSize} bytes; use a larger chunkSize`,
+          { details: { path: call.path, pfs: call.pfs } },
+        );
+      const sha = await this.sha256(chunk);
+      const extent: Extent = { offset, length: chunk.byteLength, chunk: sha, crc32c: crc32c(chunk) };
+      extents.push(extent);
+      offset += chunk.byteLength;
+      if (stored.has(sha)) continue;
+      await intent.announce(sha);
+      const task = this.storeChunk(call, intent.volumes, extent, chunk)
+        .catch((error: unknown) => {
+          failure ??= { error };
+        })
+        .finally(() => inflight.delete(task));
+      stored.set(sha, task);
+      inflight.add(task);
+      while (inflight.size >= this.parallelism) await Promise.race(inflight);
+    }
+    await Promise.all(inflight);
+    if (failure) throw failure.error;
+    checkAbort(call);
+    return extents;
+  }
+
+  /** One chunk onto every target volume: skipped where a present instance is recorded. */
+  private async storeChunk(call: Call, volumes: string[], extent: Extent, bytes: Uint8Array): Promise<void> {
+    const records = await this.store.batchGet(volumes.map((v) => instanceKey(extent.chunk, v)));
+    await Promise.all(
+      volumes.map(async (name, i) => {
+        if (records[i]?.state === "present") return;
+        const volume = this.volumes.get(name)!.volume;
+        const key = chunkObjectKey(extent.chunk);
+        const put = (ifNoneMatch: boolean) =>
+          volume.put(key, bytes, {
+            size: bytes.byteLength,
+            crc32c: extent.crc32c,
+            ifNoneMatch,
+            signal: call.signal,
+          });
+        try {
+          await put(true);
+        } catch (err) {
+          if (!isStrataError(err, "EEXIST")) throw err;
+          // Content-addressed: an object already there is ours if size and CRC agree; otherwise
+          // it is a damaged copy, and replacing it with the right bytes is always safe.
+          const info = await volume.head(key, { signal: call.signal });
+          if (info.size !== bytes.byteLength || info.crc32c !== extent.crc32c) await put(false);
+        }
+        await this.store.put(
+          instanceItem({
+            chunk: extent.chunk,
+            volume: name,
+            state: "present",
+            size: bytes.byteLength,
+            crc32c: extent.crc32c,
+            time: this.clock(),
+          }),
+        );
+      }),
+    );
+  }
+
+  // ---- intents (used by Intent) ----
+
+  /** @internal */
+  async putIntent(call: Call, intent: Intent, chunks: string[]): Promise<void> {
+    const now = this.clock();
+    await this.store.put(
+      intentItem({
+        pfs: call.pfs,
+        id: intent.id,
+        path: call.path,
+        volumes: intent.volumes,
+        chunks,
+        created: intent.created,
+        expiresAt: now + this.intentTtlMs,
+      }),
+    );
+    intent.expiresAt = now + this.intentTtlMs;
+  }
+
+  /** @internal */
+  async deleteIntent(call: Call, id: string): Promise<void> {
+    await this.store.delete({ pk: intentPk(call.pfs), sk: id });
+  }
+
+  /** @internal */
+  get intentTtl(): number {
+    return this.intentTtlMs;
+  }
+
+  /** @internal */
+  now(): number {
+    return this.clock();
+  }
+
+  // ---- read ----
+
+  async read(
+    fs: ReadableFileSystem,
+    path: string,
+    options: ReadOptions = {},
+  ): Promise<{ stat: Stat; body: AsyncIterable<Uint8Array> }> {
+    const call: Call = { pfs: fs.pfs, path, signal: options.signal };
+    try {
+      checkAbort(call);
+      const stat = await fs.stat(path);
+      const content = fileContent(stat, call);
+      const start = options.start ?? 0;
+      const end = Math.min(options.end ?? content.size, content.size);
+      if (
+        !Number.isSafeInteger(start) ||
+        start < 0 ||
+        !Number.isSafeInteger(options.end ?? 0) ||
+        (options.end ?? 0) < 0
+      )
+        throw new StrataError("EINVAL", `${call.pfs}:${path}: range start/end must be integers ≥ 0`, {
+          details: { path, pfs: call.pfs, start: options.start, end: options.end },
+        });
+      if (options.end !== undefined && options.end < start)
+        throw new StrataError(
+          "EINVAL",
+          `${call.pfs}:${path}: range end ${options.end} is before start ${start}`,
+          {
+            details: { path, pfs: call.pfs, start, end: options.end },
+          },
+        );
+      if (start >= end) return { stat, body: (async function* () {})() };
+      if (content.inline !== undefined || !content.extents) {
+        const inline = content.inline ?? new Uint8Array(content.size);
+        return {
+          stat,
+          body: (async function* () {
+            yield inline.slice(start, end);
+          })(),
+        };
+      }
+      const wanted = sortedExtents(content).filter((e) => e.offset < end && e.offset + e.length > start);
+      const candidates = await this.candidates(wanted.map((e) => e.chunk));
+      return { stat, body: this.stream(call, wanted, candidates, start, end) };
+    } catch (err) {
+      throw located(err, call);
+    }
+  }
+
+  async readFile(
+    fs: ReadableFileSystem,
+    path: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<Uint8Array> {
+    const { stat, body } = await this.read(fs, path, options);
+    const size = stat.content?.size ?? 0;
+    const out = new Uint8Array(size);
+    let at = 0;
+    for await (const piece of body) {
+      out.set(piece, at);
+      at += piece.byteLength;
+    }
+    return at === size ? out : out.subarray(0, at);
+  }
+
+  async placement(fs: ReadableFileSystem, path: string): Promise<ChunkPlacement[]> {
+    const call: Call = { pfs: fs.pfs, path, signal: undefined };
+    try {
+      const stat = await fs.stat(path);
+      const content = fileContent(stat, call);
+      if (content.inline !== undefined || !content.extents) return [];
+      const extents = sortedExtents(content);
+      const byChunk = new Map<string, ChunkPlacement["instances"]>();
+      for (const sha of new Set(extents.map((e) => e.chunk))) {
+        const instances: ChunkPlacement["instances"] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await this.store.query(chunkPk(sha), {
+            sk: { op: "beginsWith", value: "inst#" },
+            cursor,
+          });
+          for (const item of page.items) {
+            const r = decodeInstance(item);
+            const site = this.volumes.get(r.volume)?.site;
+            instances.push({ volume: r.volume, state: r.state, ...(site !== undefined ? { site } : {}) });
+          }
+          cursor = page.cursor;
+        } while (cursor !== undefined);
+        byChunk.set(sha, instances);
+      }
+      return extents.map((e) => ({ ...e, instances: byChunk.get(e.chunk) ?? [] }));
+    } catch (err) {
+      throw located(err, call);
+    }
+  }
+
+  /** Recorded instances of each chunk on the volumes this plane knows: one BatchGetItem per 100. */
+  private async candidates(chunks: string[]): Promise<Map<string, Candidate[]>> {
+    const unique = [...new Set(chunks)];
+    const names = [...this.volumes.keys()];
+    const keys = unique.flatMap((sha) => names.map((v) => instanceKey(sha, v)));
+    const items = keys.length > 0 ? await this.store.batchGet(keys) : [];
+    const out = new Map<string, Candidate[]>();
+    unique.forEach((sha, i) => {
+      const recorded: Candidate[] = [];
+      names.forEach((name, j) => {
+        const item: Item | undefined = items[i * names.length + j];
+        if (item) recorded.push({ name, entry: this.volumes.get(name)!, state: decodeInstance(item).state });
+      });
+      // No record at all (records lost, or written by a tool that skipped them): try every volume.
+      out.set(
+        sha,
+        recorded.length > 0
+          ? recorded
+          : names.map((name) => ({ name, entry: this.volumes.get(name)!, state: undefined })),
+      );
+    });
+    return out;
+  }
+
+  /** Instances in the order they are tried: present ones first, then site, cost and recent health. */
+  private order(candidates: Candidate[]): Candidate[] {
+    const now = this.clock();
+    const recentFailures = (name: string) =>
+      (this.failures.get(name) ?? []).filter((t) => now - t < this.healthWindowMs).length;
+    const rank = (c: Candidate) => [
+      c.state === "present" || c.state === undefined ? 0 : 1,
+      this.site !== undefined && c.entry.site === this.site ? 0 : 1,
+      c.entry.cost,
+      recentFailures(c.name),
+    ];
+    return [...candidates].sort((a, b) => {
+      const x = rank(a);
+      const y = rank(b);
+      for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+      return 0;
+    });
+  }
+
+  private async *stream(
+    call: Call,
+    wanted: Extent[],
+    candidates: Map<string, Candidate[]>,
+    start: number,
+    end: number,
+  ): AsyncGenerator<Uint8Array, void, undefined> {
+    // Read-ahead of `parallelism` chunks; cancelled when the consumer stops early.
+    const stop = new AbortController();
+    const signal = call.signal ? AbortSignal.any([call.signal, stop.signal]) : stop.signal;
+    const inner: Call = { ...call, signal };
+    const window: Promise<Uint8Array>[] = [];
+    let next = 0;
+    const launch = () => {
+      while (window.length < this.parallelism && next < wanted.length) {
+        const extent = wanted[next++]!;
+        const fetch = this.fetchChunk(inner, extent, candidates.get(extent.chunk) ?? []);
+        fetch.catch(() => {});
+        window.push(fetch);
+      }
+    };
+    let pos = start;
+    try {
+      for (const extent of wanted) {
+        launch();
+        let bytes: Uint8Array;
+        try {
+          bytes = await window.shift()!;
+        } catch (err) {
+          throw located(err, call);
+        }
+        if (extent.offset > pos) yield* zeros(extent.offset - pos);
+        const from = Math.max(start, extent.offset) - extent.offset;
+        const to = Math.min(end, extent.offset + extent.length) - extent.offset;
+        yield bytes.subarray(from, to);
+        pos = extent.offset + to;
+      }
+      if (pos < end) yield* zeros(end - pos);
+    } finally {
+      stop.abort();
+    }
+  }
+
+  /** The bytes of whole extents, in order (for append and truncate, which re-chunk a tail). */
+  private async fetchExtents(call: Call, extents: Extent[]): Promise<Uint8Array[]> {
+    const candidates = await this.candidates(extents.map((e) => e.chunk));
+    const out: Uint8Array[] = [];
+    for (const e of extents) out.push(await this.fetchChunk(call, e, candidates.get(e.chunk) ?? []));
+    return out;
+  }
+
+  /**
+   * One whole chunk, verified twice: by the Volume (the object's own CRC32C, on a full read) and
+   * here against the extent's CRC32C and length (so a wrong object under the key is caught too).
+   */
+  private async fetchChunk(call: Call, extent: Extent, candidates: Candidate[]): Promise<Uint8Array> {
+    const key = chunkObjectKey(extent.chunk);
+    const tried: Array<{ volume: string; code: string }> = [];
+    for (const c of this.order(candidates)) {
+      checkAbort(call);
+      try {
+        const bytes = await c.entry.volume.getBytes(key, { signal: call.signal });
+        if (bytes.byteLength !== extent.length || crc32c(bytes) !== extent.crc32c)
+          throw new StrataError(
+            "ECORRUPT",
+            `volume \`${c.name}\`: chunk ${extent.chunk} has the wrong bytes (size ${bytes.byteLength}, expected ${extent.length})`,
+            { details: { volume: c.name, key, chunk: extent.chunk } },
+          );
+        return bytes;
+      } catch (err) {
+        if (call.signal?.aborted) throw err;
+        const code = isStrataError(err) ? err.code : "EIO";
+        tried.push({ volume: c.name, code });
+        const state = code === "ECORRUPT" ? "corrupt" : code === "ENOENT" ? "missing" : "unavailable";
+        await this.reportBad(call, extent, c, state, err);
+      }
+    }
+    const codes = new Set(tried.map((t) => t.code));
+    const code = codes.has("ECORRUPT")
+      ? "ECORRUPT"
+      : codes.has("ENOENT") && codes.size === 1
+        ? "EIO"
+        : "EUNAVAIL";
+    throw new StrataError(
+      code,
+      `${call.pfs}:${call.path}: no instance of chunk ${extent.chunk} (bytes ${extent.offset}..${extent.offset + extent.length}) could be read` +
+        ` (${tried.map((t) => `${t.volume}: ${t.code}`).join(", ") || "no volume holds it"}). The scrub repairs from a mirror if one exists`,
+      { details: { path: call.path, pfs: call.pfs, chunk: extent.chunk, tried } },
+    );
+  }
+
+  private async reportBad(
+    call: Call,
+    extent: Extent,
+    c: Candidate,
+    state: BadInstanceReport["state"],
+    error: unknown,
+  ): Promise<void> {
+    const list = this.failures.get(c.name) ?? [];
+    list.push(this.clock());
+    if (list.length > 64) list.shift();
+    this.failures.set(c.name, list);
+    if ((state === "corrupt" || state === "missing") && c.state !== undefined) {
+      try {
+        await this.store.update(
+          instanceKey(extent.chunk, c.name),
+          { set: { state, time: this.clock() } },
+          { condition: { op: "exists" } },
+        );
+        c.state = state;
+      } catch {
+        // Recording is advisory (the scrub re-checks); the read goes on with the next instance.
+      }
+    }
+    try {
+      this.onBadInstance?.({
+        chunk: extent.chunk,
+        volume: c.name,
+        state,
+        path: call.path,
+        pfs: call.pfs,
+        error,
+      });
+    } catch {
+      // A reporting hook must not break the read.
+    }
+  }
+}
+
+/**
+ * An upload in progress. Created (one PutItem) when the first chunk is announced, rewritten with
+ * every further chunk — before that chunk's upload — so vacuum always knows every chunk a pending
+ * commit may reference; each rewrite renews `expiresAt`. Deleted after the commit.
+ */
+class Intent {
+  readonly id: string;
+  readonly created: number;
+  expiresAt = 0;
+  private readonly chunks: string[] = [];
+  private written = false;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly plane: StrataDataPlane,
+    private readonly call: Call,
+    readonly volumes: string[],
+  ) {
+    this.created = plane.now();
+    const random = new Uint8Array(8);
+    crypto.getRandomValues(random);
+    this.id = `${this.created.toString(36).padStart(9, "0")}-${toHex(random)}`;
+  }
+
+  /** Record `sha` in the intent; resolves once the item is written. */
+  announce(sha: string): Promise<void> {
+    this.chunks.push(sha);
+    const chunks = [...this.chunks];
+    this.chain = this.chain.then(async () => {
+      await this.plane.putIntent(this.call, this, chunks);
+      this.written = true;
+    });
+    return this.chain;
+  }
+
+  /**
+   * Just before the commit: an expired intent means vacuum may already have reclaimed the chunks
+   * (ETIMEDOUT, nothing committed); one past half its life is renewed so the commit lands inside it.
+   */
+  async beforeCommit(): Promise<void> {
+    await this.chain;
+    if (!this.written) return;
+    const left = this.expiresAt - this.plane.now();
+    if (left <= 0)
+      throw new StrataError(
+        "ETIMEDOUT",
+        `${this.call.pfs}:${this.call.path}: the upload outlived its intent (${this.id}); vacuum may have reclaimed its chunks, so nothing was committed. Retry the write`,
+        { details: { path: this.call.path, pfs: this.call.pfs, intent: this.id } },
+      );
+    if (left < this.plane.intentTtl / 2) await this.plane.putIntent(this.call, this, [...this.chunks]);
+  }
+
+  /** Delete the intent after a successful commit; a failure leaves it for vacuum. */
+  async remove(): Promise<void> {
+    if (!this.written) return;
+    try {
+      await this.plane.deleteIntent(this.call, this.id);
+    } catch {
+      // Best effort: an expired intent whose chunks are referenced costs vacuum one check.
+    }
+  }
+}
+
+async function statOrUndefined(fs: ReadableFileSystem, path: string): Promise<Stat | undefined> {
+  try {
+    return await fs.stat(path);
+  } catch (err) {
+    if (isStrataError(err, "ENOENT")) return undefined;
+    throw err;
+  }
+}
+
+function fileContent(stat: Stat, call: Call): FileContent {
+  if (stat.type === "dir")
+    throw new StrataError("EISDIR", `${call.pfs}:${call.path} is a directory`, {
+      details: { path: call.path, pfs: call.pfs },
+    });
+  return stat.content ?? { size: stat.size };
+}
+
+function sortedExtents(content: FileContent): Extent[] {
+  return [...(content.extents ?? [])].sort((a, b) => a.offset - b.offset);
+}
+
+export type { InstanceRecord };
