@@ -1,0 +1,842 @@
+/**
+ * The in-process {@link Strata} client: node:fs/promises-shaped calls over a namespace engine
+ * (metadata) and a data plane (file bytes). `connect({ local })` builds one over the embedded
+ * deployment; anything that can provide a {@link Deployment} (tests, a server) can use it too.
+ */
+import { Readable, Writable } from "node:stream";
+import type { ChunkPlacement, DataPlane } from "../core/data/api.ts";
+import { isStrataError, StrataError, strataError } from "../core/errors.ts";
+import type {
+  AsOf,
+  BatchOp,
+  DirEntry,
+  FileContent,
+  FileSystem,
+  FileType,
+  Namespace,
+  ReadableFileSystem,
+  Stat,
+  Tid,
+  Version,
+} from "../core/namespace/api.ts";
+import {
+  type Abortable,
+  type AppendFileOptions,
+  BATCH_INLINE_MAX,
+  type Encoding,
+  type MkdirOptions,
+  type OpendirOptions,
+  type ReaddirOptions,
+  type ReadFileOptions,
+  type ReadStreamOptions,
+  type RmOptions,
+  type SdkBatchOp,
+  type Snapshots,
+  type Strata,
+  type StrataDirent,
+  type StrataReader,
+  type StrataStats,
+  type Tags,
+  type TimeLike,
+  type WriteData,
+  type WriteFileOptions,
+  type WriteStreamOptions,
+} from "./types.ts";
+
+/** What a client runs on: the engine, the data plane, and how PFSs are opened and released. */
+export interface Deployment {
+  readonly namespace: Namespace;
+  readonly data: DataPlane;
+  /**
+   * The FileSystem of a PFS, ready for use. The embedded deployment creates a missing PFS here
+   * (it is the user's own deployment); a shared one may answer ENOENT.
+   */
+  openPfs(name: string): Promise<FileSystem>;
+  /** Release everything (idempotent). */
+  close(): Promise<void>;
+}
+
+const TYPE_BITS: Record<FileType, number> = { file: 0o100000, dir: 0o040000, symlink: 0o120000 };
+const DEFAULT_PAGE = 1000;
+
+class Stats implements StrataStats {
+  readonly mode: number;
+  readonly type: FileType;
+  readonly ino: string;
+  readonly uid: number;
+  readonly gid: number;
+  readonly size: number;
+  readonly nlink: number;
+  readonly atimeMs: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+  readonly birthtimeMs: number;
+  readonly pfs: string;
+  readonly tid: Tid;
+
+  constructor(st: Stat) {
+    this.mode = TYPE_BITS[st.type] | (st.mode & 0o7777);
+    this.type = st.type;
+    this.ino = st.ino;
+    this.uid = st.uid;
+    this.gid = st.gid;
+    this.size = st.size;
+    this.nlink = st.nlink;
+    this.atimeMs = st.atimeMs;
+    this.mtimeMs = st.mtimeMs;
+    this.ctimeMs = st.ctimeMs;
+    this.birthtimeMs = st.birthtimeMs;
+    this.pfs = st.pfs;
+    this.tid = st.tid;
+  }
+  get atime(): Date {
+    return new Date(this.atimeMs);
+  }
+  get mtime(): Date {
+    return new Date(this.mtimeMs);
+  }
+  get ctime(): Date {
+    return new Date(this.ctimeMs);
+  }
+  get birthtime(): Date {
+    return new Date(this.birthtimeMs);
+  }
+  isFile(): boolean {
+    return this.type === "file";
+  }
+  isDirectory(): boolean {
+    return this.type === "dir";
+  }
+  isSymbolicLink(): boolean {
+    return this.type === "symlink";
+  }
+}
+
+class Dirent implements StrataDirent {
+  readonly name: string;
+  readonly type: FileType;
+  readonly ino: string;
+  constructor(
+    entry: DirEntry,
+    readonly parentPath: string,
+  ) {
+    this.name = entry.name;
+    this.type = entry.type;
+    this.ino = entry.ino;
+  }
+  isFile(): boolean {
+    return this.type === "file";
+  }
+  isDirectory(): boolean {
+    return this.type === "dir";
+  }
+  isSymbolicLink(): boolean {
+    return this.type === "symlink";
+  }
+}
+
+function aborted(path: string, signal: AbortSignal | undefined, cause?: unknown): StrataError {
+  return new StrataError("EABORTED", `the operation on ${path} was aborted by the caller`, {
+    details: { path },
+    cause: cause ?? signal?.reason,
+  });
+}
+
+function checkSignal(path: string, signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw aborted(path, signal);
+}
+
+/** Every error leaving the SDK is a StrataError with `details.path`; an abort is EABORTED. */
+function normalize(err: unknown, path: string, signal?: AbortSignal): StrataError {
+  if (isStrataError(err)) {
+    if (err.details.path === undefined) err.details.path = path;
+    if (signal?.aborted && err.code !== "EABORTED") return aborted(path, signal, err);
+    return err;
+  }
+  if (signal?.aborted) return aborted(path, signal, err);
+  const message = err instanceof Error ? err.message : String(err);
+  return new StrataError("EIO", `unexpected failure on ${path}: ${message}`, {
+    details: { path },
+    cause: err,
+  });
+}
+
+async function guard<T>(path: string, signal: AbortSignal | undefined, run: () => Promise<T>): Promise<T> {
+  checkSignal(path, signal);
+  try {
+    return await run();
+  } catch (err) {
+    throw normalize(err, path, signal);
+  }
+}
+
+function encode(data: string, encoding: Encoding = "utf8"): Uint8Array {
+  const buf = Buffer.from(data, encoding);
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+}
+
+/** Normalise write data to what the data plane takes: one buffer or an async stream of buffers. */
+function toBody(data: WriteData, encoding: Encoding | undefined): Uint8Array | AsyncIterable<Uint8Array> {
+  if (typeof data === "string") return encode(data, encoding);
+  if (data instanceof Uint8Array) return data;
+  const source = data as AsyncIterable<unknown> | Iterable<unknown>;
+  return (async function* () {
+    for await (const chunk of source) {
+      if (typeof chunk === "string") yield encode(chunk, encoding);
+      else if (chunk instanceof Uint8Array) yield chunk;
+      else throw strataError("EINVAL", "a write stream yielded something that is not bytes or a string");
+    }
+  })();
+}
+
+function toMs(t: TimeLike, path: string): number {
+  let ms: number;
+  if (t instanceof Date) ms = t.getTime();
+  else if (typeof t === "number") ms = t * 1000;
+  else if (/^\s*-?\d+(\.\d+)?\s*$/.test(t)) ms = Number(t) * 1000;
+  else ms = Date.parse(t);
+  if (!Number.isFinite(ms)) throw strataError("EINVAL", `invalid time ${String(t)} for ${path}`, { path });
+  return ms;
+}
+
+function readOpts(options: ReadFileOptions | Encoding | null | undefined): ReadFileOptions {
+  if (options === null || options === undefined) return {};
+  if (typeof options === "string") return { encoding: options };
+  return options;
+}
+
+function writeOpts<T extends { encoding?: Encoding }>(options: T | Encoding | undefined): T {
+  if (options === undefined) return {} as T;
+  if (typeof options === "string") return { encoding: options } as T;
+  return options;
+}
+
+/** Node's inclusive `end` → the data plane's exclusive one. */
+function range(path: string, options: ReadStreamOptions): { start?: number; end?: number } {
+  const { start, end } = options;
+  for (const [name, v] of [
+    ["start", start],
+    ["end", end],
+  ] as const) {
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) {
+      throw strataError("EINVAL", `${name} must be a non-negative integer, got ${v}`, { path });
+    }
+  }
+  if (start !== undefined && end !== undefined && end < start) {
+    throw strataError("EINVAL", `end (${end}) is before start (${start})`, { path });
+  }
+  return { start, end: end === undefined ? undefined : end + 1 };
+}
+
+/**
+ * A one-slot hand-off from a writer (Node Writable / web WritableStream) to the data plane's
+ * async-iterable body. `push` resolves when the body has taken the chunk, which gives the stream
+ * its backpressure; `fail` wakes a waiting body so an aborted write stops promptly.
+ */
+class Channel {
+  private slot: { chunk: Uint8Array; taken: () => void } | undefined;
+  private ended = false;
+  private failure: unknown;
+  private wake: (() => void) | undefined;
+
+  push(chunk: Uint8Array): Promise<void> {
+    return new Promise((resolve) => {
+      this.slot = { chunk, taken: resolve };
+      this.wake?.();
+    });
+  }
+  end(): void {
+    this.ended = true;
+    this.wake?.();
+  }
+  fail(err: unknown): void {
+    this.failure ??= err;
+    this.slot?.taken();
+    this.wake?.();
+  }
+  async *body(): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      if (this.failure !== undefined) throw this.failure;
+      const slot = this.slot;
+      if (slot) {
+        this.slot = undefined;
+        slot.taken();
+        yield slot.chunk;
+        continue;
+      }
+      if (this.ended) return;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+      this.wake = undefined;
+    }
+  }
+}
+
+interface StreamedWrite {
+  push(chunk: Uint8Array): Promise<void>;
+  finish(): Promise<void>;
+  abort(reason: unknown): Promise<void>;
+}
+
+function stringToBytes(chunk: unknown, path: string): Uint8Array {
+  if (chunk instanceof Uint8Array) return chunk;
+  if (typeof chunk === "string") return encode(chunk);
+  throw strataError("EINVAL", "write streams take bytes or strings", { path });
+}
+
+/**
+ * The client. A live client (`point === undefined`) reads and writes; an as-of view shares the
+ * code but every write throws EROFS.
+ */
+export class StrataClient implements Strata {
+  readonly tags: Tags;
+  readonly snapshots: Snapshots;
+  private fsPromise: Promise<FileSystem> | undefined;
+
+  constructor(
+    private readonly deployment: Deployment,
+    readonly pfsName: string,
+    private readonly view?: AsOf,
+  ) {
+    this.tags = {
+      get: (path, key) => this.read(path, async (fs) => (await fs.getTags(path))[key]),
+      list: (path) => this.read(path, (fs) => fs.getTags(path)),
+      set: (path, key, value) => this.write(path, (fs) => fs.setTag(path, key, value)),
+      remove: (path, key) => this.write(path, (fs) => fs.removeTag(path, key)),
+    };
+    this.snapshots = {
+      create: (name, options) => this.write(`@${name}`, (fs) => fs.createSnapshot(name, options)),
+      list: () => this.live("/", (fs) => fs.listSnapshots()),
+      delete: (name) => this.write(`@${name}`, (fs) => fs.deleteSnapshot(name)),
+    };
+  }
+
+  // ---- plumbing ----
+
+  private fs(): Promise<FileSystem> {
+    this.fsPromise ??= this.deployment.openPfs(this.pfsName);
+    this.fsPromise.catch(() => {
+      this.fsPromise = undefined;
+    });
+    return this.fsPromise;
+  }
+
+  get point(): AsOf | undefined {
+    return this.view;
+  }
+
+  /** A call that needs the live FileSystem but changes nothing (history, snapshots list, currentTid). */
+  private live<T>(path: string, run: (fs: FileSystem) => Promise<T>): Promise<T> {
+    return guard(path, undefined, async () => run(await this.fs()));
+  }
+
+  /** The FileSystem to read from: the live one, or its as-of view. */
+  private async readable(): Promise<ReadableFileSystem> {
+    const fs = await this.fs();
+    return this.view === undefined ? fs : fs.asOf(this.view);
+  }
+
+  private read<T>(
+    path: string,
+    run: (fs: ReadableFileSystem) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    return guard(path, signal, async () => run(await this.readable()));
+  }
+
+  private write<T>(path: string, run: (fs: FileSystem) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return guard(path, signal, async () => {
+      this.assertWritable(path);
+      return run(await this.fs());
+    });
+  }
+
+  private assertWritable(path: string): void {
+    if (this.view !== undefined) {
+      throw strataError(
+        "EROFS",
+        `cannot change ${path}: this is a read-only as-of view; write through the live client`,
+        { path, pfs: this.pfsName },
+      );
+    }
+  }
+
+  // ---- reads ----
+
+  readFile(path: string, options?: (ReadFileOptions & { encoding?: null }) | null): Promise<Uint8Array>;
+  readFile(path: string, options: Encoding | (ReadFileOptions & { encoding: Encoding })): Promise<string>;
+  async readFile(path: string, options?: ReadFileOptions | Encoding | null): Promise<Uint8Array | string> {
+    const { encoding, signal } = readOpts(options);
+    const bytes = await this.read(path, (fs) => this.deployment.data.readFile(fs, path, { signal }), signal);
+    if (!encoding) return bytes;
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString(encoding);
+  }
+
+  /** The bytes of a file or range, as an async iterator that reports errors with the path. */
+  private async *chunks(path: string, options: ReadStreamOptions): AsyncGenerator<Uint8Array> {
+    const { signal } = options;
+    const { body } = await this.read(
+      path,
+      async (fs) => this.deployment.data.read(fs, path, { ...range(path, options), signal }),
+      signal,
+    );
+    try {
+      for await (const chunk of body) {
+        checkSignal(path, signal);
+        yield chunk;
+      }
+    } catch (err) {
+      throw normalize(err, path, signal);
+    }
+  }
+
+  createReadStream(path: string, options: ReadStreamOptions = {}): Readable {
+    const stream = Readable.from(this.chunks(path, options), { objectMode: false });
+    const { signal } = options;
+    if (signal) {
+      const onAbort = () => stream.destroy(aborted(path, signal));
+      if (signal.aborted) queueMicrotask(onAbort);
+      else signal.addEventListener("abort", onAbort, { once: true });
+      stream.once("close", () => signal.removeEventListener("abort", onAbort));
+    }
+    return stream;
+  }
+
+  openReadableStream(path: string, options: ReadStreamOptions = {}): ReadableStream<Uint8Array> {
+    const it = this.chunks(path, options);
+    const { signal } = options;
+    return new ReadableStream<Uint8Array>({
+      start(controller) {
+        if (!signal) return;
+        const onAbort = () => {
+          controller.error(aborted(path, signal));
+          void it.return(undefined).catch(() => {});
+        };
+        if (signal.aborted) onAbort();
+        else signal.addEventListener("abort", onAbort, { once: true });
+      },
+      async pull(controller) {
+        try {
+          const next = await it.next();
+          if (next.done) controller.close();
+          else controller.enqueue(next.value);
+        } catch (err) {
+          controller.error(err);
+        }
+      },
+      async cancel() {
+        await it.return(undefined);
+      },
+    });
+  }
+
+  async stat(path: string): Promise<StrataStats> {
+    return new Stats(await this.read(path, (fs) => fs.stat(path)));
+  }
+
+  async lstat(path: string): Promise<StrataStats> {
+    return new Stats(await this.read(path, (fs) => fs.lstat(path)));
+  }
+
+  readdir(path: string, options?: ReaddirOptions & { withFileTypes?: false }): Promise<string[]>;
+  readdir(path: string, options: ReaddirOptions & { withFileTypes: true }): Promise<StrataDirent[]>;
+  async readdir(path: string, options: ReaddirOptions = {}): Promise<string[] | StrataDirent[]> {
+    const all: StrataDirent[] = [];
+    for await (const d of this.opendir(path, { signal: options.signal })) all.push(d);
+    return options.withFileTypes ? all : all.map((d) => d.name);
+  }
+
+  async *opendir(path: string, options: OpendirOptions = {}): AsyncGenerator<StrataDirent> {
+    const { signal } = options;
+    const limit = options.pageSize ?? DEFAULT_PAGE;
+    let cursor: string | undefined;
+    do {
+      const page = await this.read(path, (fs) => fs.readdir(path, { cursor, limit }), signal);
+      for (const entry of page.entries) yield new Dirent(entry, path);
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+  }
+
+  readlink(path: string): Promise<string> {
+    return this.read(path, (fs) => fs.readlink(path));
+  }
+
+  getxattr(path: string, name: string): Promise<Uint8Array> {
+    return this.read(path, (fs) => fs.getXattr(path, name));
+  }
+
+  listxattr(path: string): Promise<string[]> {
+    return this.read(path, (fs) => fs.listXattrs(path));
+  }
+
+  placement(path: string): Promise<ChunkPlacement[]> {
+    return this.read(path, (fs) => this.deployment.data.placement(fs, path));
+  }
+
+  // ---- writes ----
+
+  async writeFile(path: string, data: WriteData, options?: WriteFileOptions | Encoding): Promise<void> {
+    const { encoding, mode, flag, signal } = writeOpts<WriteFileOptions>(options);
+    await this.write(
+      path,
+      (fs) =>
+        this.deployment.data.writeFile(fs, path, toBody(data, encoding), {
+          mode,
+          exclusive: flag === "wx",
+          signal,
+        }),
+      signal,
+    );
+  }
+
+  async appendFile(path: string, data: WriteData, options?: AppendFileOptions | Encoding): Promise<void> {
+    const { encoding, signal } = writeOpts<AppendFileOptions>(options);
+    const body = toBody(data, encoding);
+    await this.write(
+      path,
+      async (fs) => {
+        const exists = await fs.lstat(path).then(
+          () => true,
+          (err: unknown) => {
+            if (isStrataError(err, "ENOENT")) return false;
+            throw err;
+          },
+        );
+        if (exists) return this.deployment.data.appendFile(fs, path, body, { signal });
+        try {
+          return await this.deployment.data.writeFile(fs, path, body, { exclusive: true, signal });
+        } catch (err) {
+          // Someone created it between the lstat and our create: append, if the body can be replayed.
+          if (isStrataError(err, "EEXIST") && body instanceof Uint8Array) {
+            return this.deployment.data.appendFile(fs, path, body, { signal });
+          }
+          throw err;
+        }
+      },
+      signal,
+    );
+  }
+
+  /** A streamed write: chunks go to the data plane as they come; the commit happens on finish. */
+  private startWrite(path: string, options: WriteStreamOptions): StreamedWrite {
+    const channel = new Channel();
+    const controller = new AbortController();
+    const userSignal = options.signal;
+    const onAbort = () => {
+      const err = aborted(path, userSignal);
+      controller.abort(err);
+      channel.fail(err);
+    };
+    if (userSignal?.aborted) onAbort();
+    else userSignal?.addEventListener("abort", onAbort, { once: true });
+    const done = this.write(
+      path,
+      (fs) =>
+        this.deployment.data.writeFile(fs, path, channel.body(), {
+          mode: options.mode,
+          exclusive: options.flags === "wx",
+          signal: controller.signal,
+        }),
+      controller.signal,
+    ).finally(() => userSignal?.removeEventListener("abort", onAbort));
+    done.catch(() => {});
+    // If the data plane fails before taking a chunk, the writer must not wait for it forever.
+    const failed = done.then(
+      () => new Promise<never>(() => {}),
+      (err: unknown) => {
+        throw err;
+      },
+    );
+    failed.catch(() => {});
+    return {
+      push: (chunk) => Promise.race([channel.push(chunk), failed]),
+      finish: async () => {
+        channel.end();
+        await done;
+      },
+      abort: async (reason) => {
+        const err =
+          reason instanceof StrataError && reason.code === "EABORTED"
+            ? reason
+            : aborted(path, undefined, reason);
+        controller.abort(err);
+        channel.fail(err);
+        await done.catch(() => {});
+      },
+    };
+  }
+
+  createWriteStream(path: string, options: WriteStreamOptions = {}): Writable {
+    let writing: StreamedWrite;
+    let finished = false;
+    try {
+      writing = this.startWrite(path, options);
+    } catch (err) {
+      const w = new Writable();
+      w.destroy(normalize(err, path));
+      return w;
+    }
+    const stream = new Writable({
+      write(chunk: unknown, _encoding, callback) {
+        let bytes: Uint8Array;
+        try {
+          bytes = stringToBytes(chunk, path);
+        } catch (err) {
+          callback(err as Error);
+          return;
+        }
+        writing.push(bytes).then(() => callback(), callback);
+      },
+      final(callback) {
+        writing.finish().then(() => {
+          finished = true;
+          callback();
+        }, callback);
+      },
+      destroy(err, callback) {
+        if (finished) {
+          callback(err);
+          return;
+        }
+        writing.abort(err ?? "the stream was destroyed").then(() => callback(err));
+      },
+    });
+    const { signal } = options;
+    if (signal) {
+      const onAbort = () => stream.destroy(aborted(path, signal));
+      if (signal.aborted) queueMicrotask(onAbort);
+      else signal.addEventListener("abort", onAbort, { once: true });
+      stream.once("close", () => signal.removeEventListener("abort", onAbort));
+    }
+    return stream;
+  }
+
+  openWritableStream(path: string, options: WriteStreamOptions = {}): WritableStream<Uint8Array> {
+    const writing = this.startWrite(path, options);
+    return new WritableStream<Uint8Array>({
+      write: (chunk) => writing.push(stringToBytes(chunk, path)),
+      close: () => writing.finish(),
+      abort: (reason) => writing.abort(reason),
+    });
+  }
+
+  async mkdir(path: string, options: MkdirOptions = {}): Promise<void> {
+    await this.write(path, (fs) => fs.mkdir(path, { mode: options.mode, recursive: options.recursive }));
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return this.write(from, (fs) => fs.rename(from, to));
+  }
+
+  async rm(path: string, options: RmOptions = {}): Promise<void> {
+    const { signal, force, recursive } = options;
+    await this.write(
+      path,
+      async (fs) => {
+        let st: Stat;
+        try {
+          st = await fs.lstat(path);
+        } catch (err) {
+          if (force && isStrataError(err, "ENOENT")) return;
+          throw err;
+        }
+        if (st.type !== "dir") return fs.unlink(path);
+        if (!recursive) {
+          throw strataError("EISDIR", `${path} is a directory: pass { recursive: true } to remove it`, {
+            path,
+          });
+        }
+        await removeTree(fs, path, signal);
+      },
+      signal,
+    );
+  }
+
+  unlink(path: string): Promise<void> {
+    return this.write(path, (fs) => fs.unlink(path));
+  }
+
+  rmdir(path: string): Promise<void> {
+    return this.write(path, (fs) => fs.rmdir(path));
+  }
+
+  async symlink(target: string, path: string): Promise<void> {
+    await this.write(path, (fs) => fs.symlink(target, path));
+  }
+
+  async link(existing: string, newPath: string): Promise<void> {
+    await this.write(newPath, (fs) => fs.link(existing, newPath));
+  }
+
+  async utimes(path: string, atime: TimeLike, mtime: TimeLike): Promise<void> {
+    await this.write(path, (fs) =>
+      fs.setattr(path, { atimeMs: toMs(atime, path), mtimeMs: toMs(mtime, path) }),
+    );
+  }
+
+  async chmod(path: string, mode: number): Promise<void> {
+    await this.write(path, (fs) => fs.setattr(path, { mode }));
+  }
+
+  async chown(path: string, uid: number, gid: number): Promise<void> {
+    await this.write(path, (fs) => fs.setattr(path, { uid, gid }));
+  }
+
+  async truncate(path: string, length = 0, options: Abortable = {}): Promise<void> {
+    const { signal } = options;
+    await this.write(path, (fs) => this.deployment.data.truncate(fs, path, length, { signal }), signal);
+  }
+
+  async setxattr(
+    path: string,
+    name: string,
+    value: string | Uint8Array,
+    options?: { create?: boolean; replace?: boolean },
+  ): Promise<void> {
+    const bytes = typeof value === "string" ? encode(value) : value;
+    await this.write(path, (fs) => fs.setXattr(path, name, bytes, options));
+  }
+
+  removexattr(path: string, name: string): Promise<void> {
+    return this.write(path, (fs) => fs.removeXattr(path, name));
+  }
+
+  // ---- strata's own ----
+
+  asOf(point: AsOf): StrataReader {
+    if (this.view !== undefined) {
+      throw strataError(
+        "EINVAL",
+        "an as-of view cannot be taken from another as-of view; use the live client",
+        {
+          pfs: this.pfsName,
+        },
+      );
+    }
+    const view = new StrataClient(this.deployment, this.pfsName, point);
+    view.fsPromise = this.fsPromise;
+    return view;
+  }
+
+  history(path: string, options?: { limit?: number }): Promise<Version[]> {
+    return this.live(path, (fs) => fs.history(path, options));
+  }
+
+  revert(path: string, to: AsOf, options?: { recursive?: boolean }): Promise<Tid> {
+    return this.write(path, (fs) => fs.revert(path, to, options));
+  }
+
+  currentTid(): Promise<Tid> {
+    return this.live("/", (fs) => fs.currentTid());
+  }
+
+  batch(ops: SdkBatchOp[]): Promise<Tid> {
+    return this.write("/", async (fs) => fs.batch(await toEngineOps(fs, ops)));
+  }
+
+  pfs(name: string): Strata {
+    return new StrataClient(this.deployment, name);
+  }
+
+  close(): Promise<void> {
+    return this.deployment.close();
+  }
+}
+
+/** Remove everything below `path`, deepest first, then `path` itself. */
+async function removeTree(fs: FileSystem, path: string, signal: AbortSignal | undefined): Promise<void> {
+  const prefix = path.endsWith("/") ? path : `${path}/`;
+  for (;;) {
+    checkSignal(path, signal);
+    // Always list from the start: everything listed is removed, so the next page starts afresh.
+    const page = await fs.readdir(path, { limit: DEFAULT_PAGE });
+    if (page.entries.length === 0) break;
+    for (const entry of page.entries) {
+      checkSignal(path, signal);
+      const child = prefix + entry.name;
+      try {
+        if (entry.type === "dir") await removeTree(fs, child, signal);
+        else await fs.unlink(child);
+      } catch (err) {
+        if (!isStrataError(err, "ENOENT")) throw err; // removed by someone else meanwhile
+      }
+    }
+  }
+  if (path !== "/") await fs.rmdir(path);
+}
+
+async function exists(fs: FileSystem, path: string): Promise<boolean> {
+  try {
+    await fs.lstat(path);
+    return true;
+  } catch (err) {
+    if (isStrataError(err, "ENOENT") || isStrataError(err, "ENOTDIR")) return false;
+    throw err;
+  }
+}
+
+async function toEngineOps(fs: FileSystem, ops: SdkBatchOp[]): Promise<BatchOp[]> {
+  if (!Array.isArray(ops)) throw strataError("EINVAL", "batch takes an array of ops");
+  const out: BatchOp[] = [];
+  for (const [index, op] of ops.entries()) {
+    switch (op.op) {
+      case "mkdir":
+        out.push({ op: "mkdir", path: op.path, mode: op.mode });
+        break;
+      case "writeFile": {
+        const bytes = typeof op.data === "string" ? encode(op.data) : op.data;
+        if (!(bytes instanceof Uint8Array) || bytes.length > BATCH_INLINE_MAX) {
+          throw strataError(
+            "E2BIG",
+            `batch op ${index} (writeFile ${op.path}) carries ${bytes.length} bytes; a batch writes at most ${BATCH_INLINE_MAX} bytes per file. Write larger files with writeFile first and batch the renames.`,
+            { path: op.path, index, op: op.op },
+          );
+        }
+        const content: FileContent = { size: bytes.length, inline: bytes };
+        // The engine refuses blind creates inside batches: decide create vs replace from the
+        // state before the batch (a file created earlier in the same batch is not seen here).
+        if (await exists(fs, op.path)) out.push({ op: "writeContent", path: op.path, content });
+        else out.push({ op: "create", path: op.path, options: { content, mode: op.mode } });
+        break;
+      }
+      case "unlink":
+      case "rmdir":
+        out.push({ op: op.op, path: op.path });
+        break;
+      case "rename":
+        out.push({ op: "rename", from: op.from, to: op.to });
+        break;
+      case "symlink":
+        out.push({ op: "symlink", target: op.target, path: op.path });
+        break;
+      case "link":
+        out.push({ op: "link", existing: op.existing, path: op.path });
+        break;
+      case "chmod":
+        out.push({ op: "setattr", path: op.path, attrs: { mode: op.mode } });
+        break;
+      case "chown":
+        out.push({ op: "setattr", path: op.path, attrs: { uid: op.uid, gid: op.gid } });
+        break;
+      case "utimes":
+        out.push({
+          op: "setattr",
+          path: op.path,
+          attrs: { atimeMs: toMs(op.atime, op.path), mtimeMs: toMs(op.mtime, op.path) },
+        });
+        break;
+      case "setTag":
+        out.push({ op: "setTag", path: op.path, key: op.key, value: op.value });
+        break;
+      case "removeTag":
+        out.push({ op: "removeTag", path: op.path, key: op.key });
+        break;
+      default:
+        throw strataError("EINVAL", `batch op ${index} has an unknown kind ${(op as { op: unknown }).op}`, {
+          index,
+        });
+    }
+  }
+  return out;
+}

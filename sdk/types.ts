@@ -1,0 +1,455 @@
+/**
+ * The SDK's public types: the {@link Strata} client (shaped like `node:fs/promises`, plus strata's
+ * own history / as-of / snapshot / batch / placement calls) and what its methods take and return.
+ *
+ * Every implementation (embedded `connect({ local })`, and the HTTP client of issue 5) offers this
+ * same interface, and test/conformance/sdk.ts holds each one to it.
+ */
+import type { Readable, Writable } from "node:stream";
+import type { ChunkPlacement } from "../core/data/api.ts";
+import type { AsOf, FileType, ObjectId, Snapshot, Tid, Version } from "../core/namespace/api.ts";
+
+export type { ChunkPlacement, InstanceState } from "../core/data/api.ts";
+export type { AsOf, FileType, ObjectId, Snapshot, Tid, Version } from "../core/namespace/api.ts";
+
+/** Encodings accepted where `node:fs` accepts a `BufferEncoding`. */
+export type Encoding = BufferEncoding;
+
+/** Data to write: bytes, a string (encoded with `encoding`, default UTF-8), or a stream of bytes. */
+export type WriteData = string | Uint8Array | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+
+/** Options every long call takes. */
+export interface Abortable {
+  /** Aborting rejects the call with a StrataError `EABORTED`; a write leaves no partial file. */
+  signal?: AbortSignal;
+}
+
+export interface ReadFileOptions extends Abortable {
+  /** Decode the bytes to a string with this encoding. Without it, `readFile` gives a `Uint8Array`. */
+  encoding?: Encoding | null;
+}
+
+export interface WriteFileOptions extends Abortable {
+  /** Encoding of string data (default "utf8"). */
+  encoding?: Encoding;
+  /** Permission bits of a newly created file (default 0o644); ignored when replacing. */
+  mode?: number;
+  /** "w" (default): create or replace. "wx": fail with EEXIST when the path exists. */
+  flag?: "w" | "wx";
+}
+
+export interface AppendFileOptions extends Abortable {
+  /** Encoding of string data (default "utf8"). */
+  encoding?: Encoding;
+}
+
+export interface ReadStreamOptions extends Abortable {
+  /** First byte to read (default 0). */
+  start?: number;
+  /** Last byte to read, INCLUSIVE as in `fs.createReadStream` (default: the end of the file). */
+  end?: number;
+}
+
+export interface WriteStreamOptions extends Abortable {
+  /** Permission bits of a newly created file (default 0o644). */
+  mode?: number;
+  /** "w" (default): create or replace. "wx": fail with EEXIST when the path exists. */
+  flags?: "w" | "wx";
+}
+
+export interface ReaddirOptions extends Abortable {
+  /** Give {@link StrataDirent}s instead of names. */
+  withFileTypes?: boolean;
+}
+
+export interface OpendirOptions extends Abortable {
+  /** Entries fetched per page underneath (default 1,000). */
+  pageSize?: number;
+}
+
+export interface MkdirOptions {
+  /** Create missing parents; an existing directory is not an error. */
+  recursive?: boolean;
+  /** Permission bits (default 0o755). */
+  mode?: number;
+}
+
+export interface RmOptions extends Abortable {
+  /** Remove a directory and everything below it. */
+  recursive?: boolean;
+  /** A missing path is not an error. */
+  force?: boolean;
+}
+
+/** A time as `fs.utimes` takes it: a Date, seconds since the epoch, or a date string. */
+export type TimeLike = Date | number | string;
+
+/** A `fs.Stats`-like view of one inode version. */
+export interface StrataStats {
+  /** Permission bits with the file-type bits, as `fs.Stats.mode` (e.g. 0o100644 for a file). */
+  readonly mode: number;
+  readonly type: FileType;
+  readonly ino: ObjectId;
+  readonly uid: number;
+  readonly gid: number;
+  readonly size: number;
+  readonly nlink: number;
+  readonly atimeMs: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+  readonly birthtimeMs: number;
+  readonly atime: Date;
+  readonly mtime: Date;
+  readonly ctime: Date;
+  readonly birthtime: Date;
+  /** The PFS the inode lives in. */
+  readonly pfs: string;
+  /** TID of the change that produced this version. */
+  readonly tid: Tid;
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+}
+
+/** A `fs.Dirent`-like directory entry. */
+export interface StrataDirent {
+  readonly name: string;
+  /** The directory the entry was listed from. */
+  readonly parentPath: string;
+  readonly type: FileType;
+  readonly ino: ObjectId;
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+}
+
+/** One op of {@link Strata.batch}: all commit in one transaction, or none does. */
+export type SdkBatchOp =
+  | { op: "mkdir"; path: string; mode?: number }
+  /**
+   * Create or replace a file with small contents (at most {@link BATCH_INLINE_MAX} bytes, stored
+   * inline in metadata). Larger files: write them with `writeFile` first, then batch the renames.
+   */
+  | { op: "writeFile"; path: string; data: string | Uint8Array; mode?: number }
+  | { op: "unlink"; path: string }
+  | { op: "rmdir"; path: string }
+  | { op: "rename"; from: string; to: string }
+  | { op: "symlink"; target: string; path: string }
+  | { op: "link"; existing: string; path: string }
+  | { op: "chmod"; path: string; mode: number }
+  | { op: "chown"; path: string; uid: number; gid: number }
+  | { op: "utimes"; path: string; atime: TimeLike; mtime: TimeLike }
+  | { op: "setTag"; path: string; key: string; value: string }
+  | { op: "removeTag"; path: string; key: string };
+
+/** Largest `data` of a batch `writeFile` op: contents that live inline in metadata. */
+export const BATCH_INLINE_MAX = 4096;
+
+/** Read-only tag calls (what an as-of view offers). */
+export interface TagReader {
+  /**
+   * One tag's value, or `undefined` when the path has no such tag.
+   * @example const site = await client.tags.get("/renders/a.exr", "render-site");
+   */
+  get(path: string, key: string): Promise<string | undefined>;
+  /**
+   * Every tag of a path.
+   * @example const tags = await client.tags.list("/renders/a.exr"); // { "render-site": "gcs-eu" }
+   */
+  list(path: string): Promise<Record<string, string>>;
+}
+
+/** Tag calls. Tags are the metadata pipelines use to state intent (placement objectives read them). */
+export interface Tags extends TagReader {
+  /**
+   * Set one tag (a new version of the inode).
+   * @example await client.tags.set("/renders/a.exr", "render-site", "gcs-eu");
+   */
+  set(path: string, key: string, value: string): Promise<void>;
+  /**
+   * Remove one tag (ENOENT when absent).
+   * @example await client.tags.remove("/renders/a.exr", "render-site");
+   */
+  remove(path: string, key: string): Promise<void>;
+}
+
+/** Snapshot calls: a snapshot names a TID (and pins it against retention). */
+export interface Snapshots {
+  /**
+   * Name the current state (or the state at `asOf`).
+   * @example const snap = await client.snapshots.create("before-migration");
+   */
+  create(name: string, options?: { asOf?: AsOf }): Promise<Snapshot>;
+  /**
+   * Every snapshot of this PFS.
+   * @example for (const s of await client.snapshots.list()) console.log(s.name, s.tid);
+   */
+  list(): Promise<Snapshot[]>;
+  /**
+   * Forget a snapshot (its TID stays readable until retention prunes it).
+   * @example await client.snapshots.delete("before-migration");
+   */
+  delete(name: string): Promise<void>;
+}
+
+/**
+ * The read methods: what the client and its as-of views ({@link Strata.asOf}) offer.
+ * Paths are absolute inside the PFS ("/a/b").
+ */
+export interface StrataReader {
+  /** The PFS this client or view reads. */
+  readonly pfsName: string;
+  /** The point in history of an as-of view; `undefined` for the live client. */
+  readonly point: AsOf | undefined;
+
+  /**
+   * The whole file: bytes, or a string with an encoding.
+   * @example
+   * const bytes = await client.readFile("/a.bin");
+   * const text = await client.readFile("/notes.txt", "utf8");
+   */
+  readFile(path: string, options?: (ReadFileOptions & { encoding?: null }) | null): Promise<Uint8Array>;
+  readFile(path: string, options: Encoding | (ReadFileOptions & { encoding: Encoding })): Promise<string>;
+
+  /**
+   * A Node `Readable` over the file or the byte range [start, end] (inclusive, as `fs`).
+   * @example
+   * import { pipeline } from "node:stream/promises";
+   * await pipeline(client.createReadStream("/big.bin", { start: 0, end: 1023 }), process.stdout);
+   */
+  createReadStream(path: string, options?: ReadStreamOptions): Readable;
+
+  /**
+   * A web `ReadableStream` over the file or the byte range [start, end] (inclusive).
+   * @example const res = new Response(client.openReadableStream("/a.bin")); // e.g. to serve it
+   */
+  openReadableStream(path: string, options?: ReadStreamOptions): ReadableStream<Uint8Array>;
+
+  /**
+   * Follows symlinks.
+   * @example const st = await client.stat("/a.bin"); st.isFile(); st.size;
+   */
+  stat(path: string): Promise<StrataStats>;
+
+  /**
+   * Does not follow a final symlink.
+   * @example (await client.lstat("/link")).isSymbolicLink(); // true
+   */
+  lstat(path: string): Promise<StrataStats>;
+
+  /**
+   * Names in a directory (sorted, UTF-8 byte order), or dirents with `withFileTypes`.
+   * Reads every page; use {@link opendir} for large directories.
+   * @example
+   * const names = await client.readdir("/");
+   * const dirs = (await client.readdir("/", { withFileTypes: true })).filter((d) => d.isDirectory());
+   */
+  readdir(path: string, options?: ReaddirOptions & { withFileTypes?: false }): Promise<string[]>;
+  readdir(path: string, options: ReaddirOptions & { withFileTypes: true }): Promise<StrataDirent[]>;
+
+  /**
+   * Iterate a directory page by page (sorted, UTF-8 byte order). Breaking out of the loop stops it.
+   * @example for await (const d of client.opendir("/logs")) if (d.isFile()) console.log(d.name);
+   */
+  opendir(path: string, options?: OpendirOptions): AsyncIterableIterator<StrataDirent>;
+
+  /**
+   * The target of a symlink.
+   * @example const target = await client.readlink("/current"); // "/releases/42"
+   */
+  readlink(path: string): Promise<string>;
+
+  /**
+   * An extended attribute's value (ENOENT when absent, `details.name` says which).
+   * @example const v = await client.getxattr("/a.bin", "user.origin");
+   */
+  getxattr(path: string, name: string): Promise<Uint8Array>;
+
+  /**
+   * Names of the extended attributes (sorted).
+   * @example const names = await client.listxattr("/a.bin");
+   */
+  listxattr(path: string): Promise<string[]>;
+
+  /** Tags (read-only on an as-of view). */
+  readonly tags: TagReader;
+
+  /**
+   * Which volumes hold which chunks of the file, and the state of each instance.
+   * Empty for a file stored inline in metadata (small files) or an empty file.
+   * @example for (const p of await client.placement("/big.bin")) console.log(p.offset, p.instances);
+   */
+  placement(path: string): Promise<ChunkPlacement[]>;
+}
+
+/** A strata client on one PFS: {@link StrataReader} plus writes, history and administration. */
+export interface Strata extends StrataReader {
+  readonly tags: Tags;
+  readonly snapshots: Snapshots;
+
+  /**
+   * Create or replace a file. Large data is chunked and uploaded before one metadata commit, so
+   * a failed or aborted write leaves the previous version (or no file) in place.
+   * @example
+   * await client.writeFile("/notes.txt", "hello");
+   * await client.writeFile("/a.bin", new Uint8Array([1, 2, 3]), { flag: "wx" });
+   */
+  writeFile(path: string, data: WriteData, options?: WriteFileOptions | Encoding): Promise<void>;
+
+  /**
+   * Append to a file, creating it when missing (as `fs.appendFile`).
+   * @example await client.appendFile("/log.txt", "one more line\n");
+   */
+  appendFile(path: string, data: WriteData, options?: AppendFileOptions | Encoding): Promise<void>;
+
+  /**
+   * A Node `Writable`; the file appears (or is replaced) when the stream finishes, never partially.
+   * Destroying the stream, or aborting its signal, discards the write.
+   * @example
+   * import { pipeline } from "node:stream/promises";
+   * await pipeline(createReadStream("local.bin"), client.createWriteStream("/remote.bin"));
+   */
+  createWriteStream(path: string, options?: WriteStreamOptions): Writable;
+
+  /**
+   * A web `WritableStream`; the file appears when the stream closes. Aborting it discards the write.
+   * @example await (await fetch(url)).body!.pipeTo(client.openWritableStream("/download.bin"));
+   */
+  openWritableStream(path: string, options?: WriteStreamOptions): WritableStream<Uint8Array>;
+
+  /**
+   * Create a directory; with `recursive`, its missing parents too (an existing directory is fine).
+   * @example await client.mkdir("/a/b/c", { recursive: true });
+   */
+  mkdir(path: string, options?: MkdirOptions): Promise<void>;
+
+  /**
+   * Atomic rename; replaces a file, or an empty directory by a directory.
+   * @example await client.rename("/tmp/upload.bin", "/data/final.bin");
+   */
+  rename(from: string, to: string): Promise<void>;
+
+  /**
+   * Remove a file, a symlink, or (with `recursive`) a whole tree; `force` ignores a missing path.
+   * A recursive removal is one commit per entry, deepest first; aborting stops it between entries.
+   * @example await client.rm("/build", { recursive: true, force: true });
+   */
+  rm(path: string, options?: RmOptions): Promise<void>;
+
+  /**
+   * Remove a file or symlink (EISDIR for a directory).
+   * @example await client.unlink("/a.bin");
+   */
+  unlink(path: string): Promise<void>;
+
+  /**
+   * Remove an empty directory (ENOTEMPTY otherwise).
+   * @example await client.rmdir("/empty");
+   */
+  rmdir(path: string): Promise<void>;
+
+  /**
+   * Create a symlink at `path` pointing to `target`.
+   * @example await client.symlink("/releases/42", "/current");
+   */
+  symlink(target: string, path: string): Promise<void>;
+
+  /**
+   * A hard link: `newPath` names the same file as `existing`.
+   * @example await client.link("/a.bin", "/also-a.bin");
+   */
+  link(existing: string, newPath: string): Promise<void>;
+
+  /**
+   * Set access and modification times (numbers are seconds, as `fs.utimes`).
+   * @example await client.utimes("/a.bin", new Date(), new Date("2020-01-01"));
+   */
+  utimes(path: string, atime: TimeLike, mtime: TimeLike): Promise<void>;
+
+  /**
+   * Set permission bits.
+   * @example await client.chmod("/run.sh", 0o755);
+   */
+  chmod(path: string, mode: number): Promise<void>;
+
+  /**
+   * Set owner and group.
+   * @example await client.chown("/a.bin", 1000, 1000);
+   */
+  chown(path: string, uid: number, gid: number): Promise<void>;
+
+  /**
+   * Cut a file to `length` bytes, or extend it with zeros (a new version; old bytes stay readable as-of).
+   * @example await client.truncate("/log.txt", 0);
+   */
+  truncate(path: string, length?: number, options?: Abortable): Promise<void>;
+
+  /**
+   * Set an extended attribute; `create` fails with EEXIST if present, `replace` with ENOENT if absent.
+   * @example await client.setxattr("/a.bin", "user.origin", "camera-3");
+   */
+  setxattr(
+    path: string,
+    name: string,
+    value: string | Uint8Array,
+    options?: { create?: boolean; replace?: boolean },
+  ): Promise<void>;
+
+  /**
+   * Remove an extended attribute (ENOENT when absent).
+   * @example await client.removexattr("/a.bin", "user.origin");
+   */
+  removexattr(path: string, name: string): Promise<void>;
+
+  /**
+   * A read-only view of this PFS as it was at a TID, a Date or a snapshot. Its write methods throw EROFS.
+   * @example
+   * const tid = await client.currentTid();
+   * await client.writeFile("/a.txt", "new");
+   * await client.asOf(tid).readFile("/a.txt", "utf8"); // the old contents
+   */
+  asOf(point: AsOf): StrataReader;
+
+  /**
+   * Versions of the object at `path`, newest first.
+   * @example for (const v of await client.history("/a.txt")) console.log(v.tid, v.change, v.stat?.size);
+   */
+  history(path: string, options?: { limit?: number }): Promise<Version[]>;
+
+  /**
+   * Restore `path` (with `recursive`, its whole subtree) to its state at `to`, as a new commit.
+   * @example await client.revert("/config", { snapshot: "before-migration" }, { recursive: true });
+   */
+  revert(path: string, to: AsOf, options?: { recursive?: boolean }): Promise<Tid>;
+
+  /**
+   * A TID at or above every change acknowledged so far; as-of reads at it are stable.
+   * @example const t = await client.currentTid(); const view = client.asOf(t);
+   */
+  currentTid(): Promise<Tid>;
+
+  /**
+   * Apply several changes atomically: all commit in one transaction, or none does (the error
+   * names the failing op in `details.op`/`details.index` when the engine reports it).
+   * @example
+   * await client.batch([
+   *   { op: "mkdir", path: "/job" },
+   *   { op: "writeFile", path: "/job/manifest.json", data: "{}" },
+   *   { op: "setTag", path: "/job", key: "render-site", value: "gcs-eu" },
+   * ]);
+   */
+  batch(ops: SdkBatchOp[]): Promise<Tid>;
+
+  /**
+   * A client on another PFS of the same deployment (sharing its connection).
+   * @example const scratch = client.pfs("scratch");
+   */
+  pfs(name: string): Strata;
+
+  /**
+   * Release the deployment (for `connect({ local })`: the SQLite file). Closes every client
+   * obtained from it with {@link pfs}.
+   * @example await client.close();
+   */
+  close(): Promise<void>;
+}
