@@ -126,7 +126,7 @@ export type BatchOp =
 /** Read operations; also what an as-of view offers. */
 export interface ReadableFileSystem {
   readonly pfs: string;
-  /** Follows symlinks (ELOOP after {@link LIMITS.symlinkFollow} hops). */
+  /** Follows symlinks (ELOOP after `NS_LIMITS.symlinkFollow` = 40 hops; core/namespace/index.ts). */
   stat(path: string, options?: ReadOptions): Promise<Stat>;
   /** Does not follow a final symlink. */
   lstat(path: string, options?: ReadOptions): Promise<Stat>;
@@ -168,7 +168,11 @@ export interface FileSystem extends ReadableFileSystem {
 
   /** Versions of the object at `path`, newest first. */
   history(path: string, options?: { limit?: number }): Promise<Version[]>;
-  /** Restore `path` (and, with `recursive`, its subtree) to its state at `asOf`, as a new transaction. */
+  /**
+   * Restore `path` (and, with `recursive`, its subtree) to its state at `asOf`, as new history
+   * (nothing is erased). One transaction when the change fits in one (≤ 100 items); a larger subtree
+   * revert commits path by path and is not atomic (docs/namespace.md).
+   */
   revert(path: string, asOf: AsOf, options?: { recursive?: boolean }): Promise<Tid>;
   /** All ops commit in one transaction, or none does. */
   batch(ops: BatchOp[]): Promise<Tid>;
