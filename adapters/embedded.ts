@@ -36,7 +36,13 @@ export interface EmbeddedOptions {
 /** The name of the embedded deployment's one volume. */
 export const LOCAL_VOLUME = "local";
 
-/** Open (creating if needed) the deployment in `options.dir`. */
+/**
+ * Open (creating if needed) the deployment in `options.dir`. `connect({ local })` calls this;
+ * call it directly to tune the data plane (e.g. a small chunk size in tests).
+ *
+ * @example
+ * const client = createClient(await openEmbedded({ dir: "./data", chunkSize: 64 * 1024 }), "default");
+ */
 export async function openEmbedded(options: EmbeddedOptions): Promise<Deployment> {
   if (typeof options.dir !== "string" || options.dir.length === 0) {
     throw strataError("EINVAL", "connect({ local }) needs a directory path", { dir: options.dir });

@@ -43,7 +43,13 @@ import {
   type WriteStreamOptions,
 } from "./types.ts";
 
-/** What a client runs on: the engine, the data plane, and how PFSs are opened and released. */
+/**
+ * What a client runs on: the engine, the data plane, and how PFSs are opened and released.
+ *
+ * @example
+ * const deployment: Deployment = { namespace, data, openPfs: async (n) => namespace.pfs(n), close: () => store.close() };
+ * const client = createClient(deployment, "default");
+ */
 export interface Deployment {
   readonly namespace: Namespace;
   readonly data: DataPlane;
@@ -287,9 +293,9 @@ function stringToBytes(chunk: unknown, path: string): Uint8Array {
 
 /**
  * The client. A live client (`point === undefined`) reads and writes; an as-of view shares the
- * code but every write throws EROFS.
+ * code but every write throws EROFS. Its methods are documented on {@link Strata}.
  */
-export class StrataClient implements Strata {
+class StrataClient implements Strata {
   readonly tags: Tags;
   readonly snapshots: Snapshots;
   private fsPromise: Promise<FileSystem> | undefined;
@@ -492,28 +498,10 @@ export class StrataClient implements Strata {
 
   async appendFile(path: string, data: WriteData, options?: AppendFileOptions | Encoding): Promise<void> {
     const { encoding, signal } = writeOpts<AppendFileOptions>(options);
-    const body = toBody(data, encoding);
+    // The data plane creates a missing file, as node:fs does.
     await this.write(
       path,
-      async (fs) => {
-        const exists = await fs.lstat(path).then(
-          () => true,
-          (err: unknown) => {
-            if (isStrataError(err, "ENOENT")) return false;
-            throw err;
-          },
-        );
-        if (exists) return this.deployment.data.appendFile(fs, path, body, { signal });
-        try {
-          return await this.deployment.data.writeFile(fs, path, body, { exclusive: true, signal });
-        } catch (err) {
-          // Someone created it between the lstat and our create: append, if the body can be replayed.
-          if (isStrataError(err, "EEXIST") && body instanceof Uint8Array) {
-            return this.deployment.data.appendFile(fs, path, body, { signal });
-          }
-          throw err;
-        }
-      },
+      (fs) => this.deployment.data.appendFile(fs, path, toBody(data, encoding), { signal }),
       signal,
     );
   }
@@ -742,6 +730,18 @@ export class StrataClient implements Strata {
   close(): Promise<void> {
     return this.deployment.close();
   }
+}
+
+/**
+ * A {@link Strata} client over any {@link Deployment} (`connect({ local })` builds one over the
+ * embedded deployment). Mostly for tests and servers that assemble their own deployment.
+ *
+ * @example
+ * import { openEmbedded } from "./adapters/embedded.ts"; // or any Deployment
+ * const client = createClient(await openEmbedded({ dir: "./data", chunkSize: 1 << 20 }), "default");
+ */
+export function createClient(deployment: Deployment, pfs: string): Strata {
+  return new StrataClient(deployment, pfs);
 }
 
 /** Remove everything below `path`, deepest first, then `path` itself. */

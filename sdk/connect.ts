@@ -1,5 +1,5 @@
 import { strataError } from "../core/errors.ts";
-import { StrataClient } from "./client.ts";
+import { createClient } from "./client.ts";
 import type { Strata } from "./types.ts";
 
 /** Connect to an embedded deployment kept in a local directory. */
@@ -48,7 +48,7 @@ export async function connect(options: ConnectOptions): Promise<Strata> {
     // Loaded on demand so a remote-only client never loads SQLite.
     const { openEmbedded } = await import("../adapters/embedded.ts");
     const deployment = await openEmbedded({ dir: options.local, site: options.site });
-    return new StrataClient(deployment, options.pfs ?? DEFAULT_PFS);
+    return createClient(deployment, options.pfs ?? DEFAULT_PFS);
   }
   if ("endpoint" in options && options.endpoint !== undefined) {
     throw strataError(

@@ -16,7 +16,7 @@ export {
   isStrataError,
   StrataError,
 } from "../core/errors.ts";
-export { type Deployment, StrataClient } from "./client.ts";
+export { createClient, type Deployment } from "./client.ts";
 export {
   type ConnectOptions,
   connect,

@@ -106,8 +106,20 @@ export interface StrataStats {
   readonly pfs: string;
   /** TID of the change that produced this version. */
   readonly tid: Tid;
+  /**
+   * A regular file.
+   * @example if ((await client.stat("/a")).isFile()) console.log("file");
+   */
   isFile(): boolean;
+  /**
+   * A directory.
+   * @example if ((await client.stat("/a")).isDirectory()) console.log("dir");
+   */
   isDirectory(): boolean;
+  /**
+   * A symlink (only `lstat` can say so: `stat` follows links).
+   * @example if ((await client.lstat("/a")).isSymbolicLink()) console.log(await client.readlink("/a"));
+   */
   isSymbolicLink(): boolean;
 }
 
@@ -118,8 +130,20 @@ export interface StrataDirent {
   readonly parentPath: string;
   readonly type: FileType;
   readonly ino: ObjectId;
+  /**
+   * A regular file.
+   * @example const files = (await client.readdir("/", { withFileTypes: true })).filter((d) => d.isFile());
+   */
   isFile(): boolean;
+  /**
+   * A directory.
+   * @example const dirs = (await client.readdir("/", { withFileTypes: true })).filter((d) => d.isDirectory());
+   */
   isDirectory(): boolean;
+  /**
+   * A symlink.
+   * @example const links = (await client.readdir("/", { withFileTypes: true })).filter((d) => d.isSymbolicLink());
+   */
   isSymbolicLink(): boolean;
 }
 

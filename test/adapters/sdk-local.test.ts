@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openEmbedded } from "../../adapters/embedded.ts";
-import { connect, isStrataError, StrataClient } from "../../sdk/index.ts";
+import { connect, createClient, isStrataError } from "../../sdk/index.ts";
 import { pattern, testSdk } from "../conformance/sdk.ts";
 
 async function tempDir(): Promise<string> {
@@ -30,7 +30,7 @@ testSdk("connect({ local })", async () => {
 // Same suite with 64 KiB chunks, so ranges, appends, truncates and as-of reads cross chunk boundaries.
 testSdk("embedded deployment with 64 KiB chunks", async () => {
   const dir = await tempDir();
-  const client = new StrataClient(await openEmbedded({ dir, chunkSize: 64 * 1024 }), "default");
+  const client = createClient(await openEmbedded({ dir, chunkSize: 64 * 1024 }), "default");
   return {
     client,
     dispose: async () => {
