@@ -1,11 +1,14 @@
 /**
  * `npm run bench -- <name> [args…]`: run one benchmark. Adding one is one line in BENCHES.
  *   volumes [backend…]   put/get throughput and small-object ops of every volume backend vs its raw SDK
+ *   metadata [backend…]  namespace engine ops/s on SQLite and DynamoDB Local vs the raw requests they cost
  */
 import { installNativeCrc32c } from "../adapters/crc32c-native.ts";
 
 const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   volumes: () => import("./volumes.ts"),
+  metadata: () => import("./metadata.ts"),
+  data: () => import("./data.ts"),
 };
 
 const [name, ...args] = process.argv.slice(2);
