@@ -744,6 +744,9 @@ export function createClient(deployment: Deployment, pfs: string): Strata {
   return new StrataClient(deployment, pfs);
 }
 
+/** Unlinks per batch in `rm -r` (the engine takes ≤ 100 ops and ≤ 100 items per transaction). */
+const RM_BATCH = 20;
+
 /** Remove everything below `path`, deepest first, then `path` itself. */
 async function removeTree(fs: FileSystem, path: string, signal: AbortSignal | undefined): Promise<void> {
   const prefix = path.endsWith("/") ? path : `${path}/`;
@@ -752,18 +755,51 @@ async function removeTree(fs: FileSystem, path: string, signal: AbortSignal | un
     // Always list from the start: everything listed is removed, so the next page starts afresh.
     const page = await fs.readdir(path, { limit: DEFAULT_PAGE });
     if (page.entries.length === 0) break;
+    const leaves: string[] = [];
     for (const entry of page.entries) {
+      if (entry.type !== "dir") {
+        leaves.push(prefix + entry.name);
+        continue;
+      }
       checkSignal(path, signal);
-      const child = prefix + entry.name;
       try {
-        if (entry.type === "dir") await removeTree(fs, child, signal);
-        else await fs.unlink(child);
+        await removeTree(fs, prefix + entry.name, signal);
       } catch (err) {
         if (!isStrataError(err, "ENOENT")) throw err; // removed by someone else meanwhile
       }
     }
+    for (let i = 0; i < leaves.length; i += RM_BATCH) {
+      checkSignal(path, signal);
+      await unlinkAll(fs, leaves.slice(i, i + RM_BATCH));
+    }
   }
   if (path !== "/") await fs.rmdir(path);
+}
+
+/** Unlink files and symlinks, several per commit; a name already gone is not an error. */
+async function unlinkAll(fs: FileSystem, paths: string[]): Promise<void> {
+  if (paths.length === 1) {
+    try {
+      await fs.unlink(paths[0]!);
+    } catch (err) {
+      if (!isStrataError(err, "ENOENT")) throw err;
+    }
+    return;
+  }
+  try {
+    await fs.batch(paths.map((p) => ({ op: "unlink", path: p })));
+  } catch (err) {
+    // Too big for one transaction: halve. A name removed meanwhile: one at a time, skipping it.
+    if (isStrataError(err, "E2BIG")) {
+      const half = Math.ceil(paths.length / 2);
+      await unlinkAll(fs, paths.slice(0, half));
+      await unlinkAll(fs, paths.slice(half));
+    } else if (isStrataError(err, "ENOENT")) {
+      for (const p of paths) await unlinkAll(fs, [p]);
+    } else {
+      throw err;
+    }
+  }
 }
 
 async function exists(fs: FileSystem, path: string): Promise<boolean> {

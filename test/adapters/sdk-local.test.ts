@@ -67,6 +67,25 @@ describe("connect()", () => {
     }
   });
 
+  it("two clients open on one directory see each other's commits; pfs picks an isolated PFS", async () => {
+    const dir = await tempDir();
+    try {
+      const a = await connect({ local: dir });
+      const b = await connect({ local: dir });
+      const scratch = await connect({ local: dir, pfs: "scratch" });
+      await a.writeFile("/from-a", pattern(50_000, 6));
+      await b.appendFile("/from-a", "+b");
+      expect((await a.stat("/from-a")).size).toBe(50_002);
+      expect(await scratch.readdir("/")).toEqual([]);
+      await scratch.writeFile("/s", "s");
+      expect(await a.pfs("scratch").readFile("/s", "utf8")).toBe("s");
+      expect(await b.readdir("/")).toEqual(["from-a"]);
+      await Promise.all([a.close(), b.close(), scratch.close()]);
+    } finally {
+      await removeDir(dir);
+    }
+  });
+
   it("a closed client refuses calls with EUNAVAIL", async () => {
     const dir = await tempDir();
     try {

@@ -204,10 +204,22 @@ export function testSdk(name: string, makeClient: () => Promise<SdkFixture>): vo
       await client.writeFile("/tree/a/b/f1", "1");
       await client.writeFile("/tree/a/f2", pattern(10_000, 16));
       await client.symlink("/tree/a", "/tree/ln");
+      await client.mkdir("/tree/many");
+      for (const from of [0, 25])
+        await client.batch(
+          Array.from({ length: 25 }, (_, i) => ({
+            op: "writeFile" as const,
+            path: `/tree/many/f${from + i}`,
+            data: "",
+          })),
+        );
+      await client.link("/tree/many/f0", "/tree/a/hard");
       await expectError(client.rm("/tree"), "EISDIR", "/tree");
+      const before = await client.currentTid();
       await client.rm("/tree", { recursive: true });
       await expectError(client.stat("/tree"), "ENOENT", "/tree");
       expect(await client.readdir("/")).toEqual([]);
+      expect(await client.asOf(before).readdir("/tree/many")).toHaveLength(50);
       await expectError(client.rm("/tree"), "ENOENT", "/tree");
       await client.rm("/tree", { force: true });
       await client.writeFile("/single", "s");
