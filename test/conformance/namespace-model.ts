@@ -6,9 +6,13 @@
  *
  * `testNamespaceAgainstModel(name, factory, { runs })` registers the test; each backend's file in
  * test/adapters/ is a few lines. `STRATA_PROPERTY_RUNS` and `STRATA_PROPERTY_SEED` scale a run
- * up or replay one. A failure prints the seed and the shrunk sequence; keep it as a regression
- * case in test/regressions/namespace-model/ (a JSON file `{ "steps": [...] }`), which every
- * backend replays first.
+ * up or replay one. A failure prints the seed and the shrunk sequence as one JSON line; keep it
+ * as a regression case in test/regressions/namespace-model/ (`{ note, seed, prologue, steps }`,
+ * see test/regressions/README.md), which every backend replays first. `STRATA_PROPERTY_SKIP`
+ * leaves out the steps of known engine issues (`KNOWN_ISSUES`) while exploring for the next one.
+ *
+ * Every sequence starts from a small fixed tree (`PROLOGUE`); steps draw names from a small
+ * alphabet plus NFC/NFD look-alikes, 255/256-byte names, NUL, "." and "..", so they collide.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
