@@ -12,7 +12,7 @@
  * health) → the whole chunk read, its size and CRC32C checked → on ECORRUPT / ENOENT / unreachable
  * the next instance, the bad one reported (recorded as corrupt / missing, `onBadInstance`).
  */
-import { crc32c } from "../crc32c.ts";
+import { crc32c, crc32cUpdate } from "../crc32c.ts";
 import { isStrataError, StrataError } from "../errors.ts";
 import type { Item, MetadataStore } from "../metadata/port.ts";
 import type { FileContent } from "../namespace/api.ts";
@@ -473,7 +473,10 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
     return { content: size === 0 ? { size: 0 } : { size, extents }, done: () => intent.remove() };
   }
 
-  /** Chunk, hash, announce and upload with at most `parallelism` chunks in flight. */
+  /**
+   * Chunk, hash, announce and upload with at most `parallelism` chunks in flight (each task holds
+   * its chunk until stored): hashing of one chunk overlaps the uploads of the ones before it.
+   */
   private async storeChunks(
     call: Call,
     body: DataBody,
@@ -483,30 +486,38 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
   ): Promise<Extent[]> {
     const extents: Extent[] = [];
     const inflight = new Set<Promise<void>>();
+    /** Chunks of this write already being stored, by hash (a file may repeat a chunk). */
     const stored = new Map<string, Promise<void>>();
     let failure: { error: unknown } | undefined;
     let offset = base;
+    let index = 0;
     for await (const chunk of fixedChunks(body, this.chunkSize)) {
       checkAbort(call);
       if (failure) break;
-      if (keptCount + extents.length >= DATA_DEFAULTS.maxChunksPerFile)
+      if (keptCount + index >= DATA_DEFAULTS.maxChunksPerFile)
         throw new StrataError(
           "E2BIG",
           `${call.pfs}:${call.path}: a file holds at most ${DATA_DEFAULTS.maxChunksPerFile} chunks of ${this.chunkSize} bytes; use a larger chunkSize`,
           { details: { path: call.path, pfs: call.pfs } },
         );
-      const sha = await this.sha256(chunk);
-      const extent: Extent = { offset, length: chunk.byteLength, chunk: sha, crc32c: crc32c(chunk) };
-      extents.push(extent);
+      const i = index++;
+      const at = offset;
       offset += chunk.byteLength;
-      if (stored.has(sha)) continue;
-      await intent.announce(sha);
-      const task = this.storeChunk(call, intent.volumes, extent, chunk)
+      const task = (async () => {
+        const sha = await this.sha256(chunk);
+        const extent: Extent = { offset: at, length: chunk.byteLength, chunk: sha, crc32c: crc32c(chunk) };
+        extents[i] = extent;
+        let storing = stored.get(sha);
+        if (!storing) {
+          storing = intent.announce(sha).then(() => this.storeChunk(call, intent.volumes, extent, chunk));
+          stored.set(sha, storing);
+        }
+        await storing;
+      })()
         .catch((error: unknown) => {
           failure ??= { error };
         })
         .finally(() => inflight.delete(task));
-      stored.set(sha, task);
       inflight.add(task);
       while (inflight.size >= this.parallelism) await Promise.race(inflight);
     }
@@ -738,7 +749,7 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
     const stop = new AbortController();
     const signal = call.signal ? AbortSignal.any([call.signal, stop.signal]) : stop.signal;
     const inner: Call = { ...call, signal };
-    const window: Promise<Uint8Array>[] = [];
+    const window: Promise<Uint8Array[]>[] = [];
     let next = 0;
     const launch = () => {
       while (window.length < this.parallelism && next < wanted.length) {
@@ -752,16 +763,16 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
     try {
       for (const extent of wanted) {
         launch();
-        let bytes: Uint8Array;
+        let pieces: Uint8Array[];
         try {
-          bytes = await window.shift()!;
+          pieces = await window.shift()!;
         } catch (err) {
           throw located(err, call);
         }
         if (extent.offset > pos) yield* zeros(extent.offset - pos);
         const from = Math.max(start, extent.offset) - extent.offset;
         const to = Math.min(end, extent.offset + extent.length) - extent.offset;
-        yield bytes.subarray(from, to);
+        yield* slicePieces(pieces, from, to);
         pos = extent.offset + to;
       }
       if (pos < end) yield* zeros(end - pos);
@@ -774,28 +785,32 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
   private async fetchExtents(call: Call, extents: Extent[]): Promise<Uint8Array[]> {
     const candidates = await this.candidates(extents.map((e) => e.chunk));
     const out: Uint8Array[] = [];
-    for (const e of extents) out.push(await this.fetchChunk(call, e, candidates.get(e.chunk) ?? []));
+    for (const e of extents) {
+      out.push(concatBytes(await this.fetchChunk(call, e, candidates.get(e.chunk) ?? []), e.length));
+    }
     return out;
   }
 
   /**
-   * One whole chunk, verified twice: by the Volume (the object's own CRC32C, on a full read) and
-   * here against the extent's CRC32C and length (so a wrong object under the key is caught too).
+   * One whole chunk as the pieces the volume streamed (not copied into one buffer: the read path
+   * hands them on), verified twice before any is handed out: by the Volume (the object's own
+   * CRC32C, on a full read) and here against the extent's CRC32C and length (so a wrong object
+   * under the key is caught too). A volume failing mid-body with a retryable error is read once more.
    */
-  private async fetchChunk(call: Call, extent: Extent, candidates: Candidate[]): Promise<Uint8Array> {
+  private async fetchChunk(call: Call, extent: Extent, candidates: Candidate[]): Promise<Uint8Array[]> {
     const key = chunkObjectKey(extent.chunk);
     const tried: Array<{ volume: string; code: string }> = [];
     for (const c of this.order(candidates)) {
       checkAbort(call);
       try {
-        const bytes = await c.entry.volume.getBytes(key, { signal: call.signal });
-        if (bytes.byteLength !== extent.length || crc32c(bytes) !== extent.crc32c)
-          throw new StrataError(
-            "ECORRUPT",
-            `volume \`${c.name}\`: chunk ${extent.chunk} has the wrong bytes (size ${bytes.byteLength}, expected ${extent.length})`,
-            { details: { volume: c.name, key, chunk: extent.chunk } },
-          );
-        return bytes;
+        let attempt = 0;
+        for (;;) {
+          try {
+            return await this.readChunkFrom(c, key, extent, call.signal);
+          } catch (err) {
+            if (attempt++ > 0 || !isStrataError(err) || !err.retryable || call.signal?.aborted) throw err;
+          }
+        }
       } catch (err) {
         if (call.signal?.aborted) throw err;
         const code = isStrataError(err) ? err.code : "EIO";
@@ -816,6 +831,32 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
         ` (${tried.map((t) => `${t.volume}: ${t.code}`).join(", ") || "no volume holds it"}). The scrub repairs from a mirror if one exists`,
       { details: { path: call.path, pfs: call.pfs, chunk: extent.chunk, tried } },
     );
+  }
+
+  private async readChunkFrom(
+    c: Candidate,
+    key: string,
+    extent: Extent,
+    signal: AbortSignal | undefined,
+  ): Promise<Uint8Array[]> {
+    const wrong = (size: number) =>
+      new StrataError(
+        "ECORRUPT",
+        `volume \`${c.name}\`: chunk ${extent.chunk} has the wrong bytes (size ${size}${size > extent.length ? "+" : ""}, expected ${extent.length} with CRC32C ${extent.crc32c})`,
+        { details: { volume: c.name, key, chunk: extent.chunk } },
+      );
+    const { body } = await c.entry.volume.get(key, { signal });
+    const pieces: Uint8Array[] = [];
+    let crc = 0;
+    let size = 0;
+    for await (const piece of body) {
+      size += piece.byteLength;
+      if (size > extent.length) throw wrong(size);
+      crc = crc32cUpdate(crc, piece);
+      pieces.push(piece);
+    }
+    if (size !== extent.length || crc !== extent.crc32c) throw wrong(size);
+    return pieces;
   }
 
   private async reportBad(
@@ -916,6 +957,18 @@ class Intent {
     } catch {
       // Best effort: an expired intent whose chunks are referenced costs vacuum one check.
     }
+  }
+}
+
+/** Bytes [from, to) of a chunk held as consecutive pieces. */
+function* slicePieces(pieces: Uint8Array[], from: number, to: number): Generator<Uint8Array> {
+  let at = 0;
+  for (const piece of pieces) {
+    const end = at + piece.byteLength;
+    if (end > from && at < to)
+      yield piece.subarray(Math.max(from - at, 0), Math.min(to - at, piece.byteLength));
+    at = end;
+    if (at >= to) return;
   }
 }
 
