@@ -234,22 +234,29 @@ function range(path: string, options: ReadStreamOptions): { start?: number; end?
   return { start, end: end === undefined ? undefined : end + 1 };
 }
 
+/** Bytes a streamed write buffers between the writer and the data plane before pushing back. */
+const STREAM_BUFFER = 1024 * 1024;
+
 /**
- * A one-slot hand-off from a writer (Node Writable / web WritableStream) to the data plane's
- * async-iterable body. `push` resolves when the body has taken the chunk, which gives the stream
- * its backpressure; `fail` wakes a waiting body so an aborted write stops promptly.
+ * A bounded hand-off from a writer (Node Writable / web WritableStream) to the data plane's
+ * async-iterable body. `push` resolves at once while fewer than {@link STREAM_BUFFER} bytes wait,
+ * else when the body has taken enough: the stream's backpressure. `fail` wakes a waiting body
+ * (and waiting writers) so an aborted write stops promptly.
  */
 class Channel {
-  private slot: { chunk: Uint8Array; taken: () => void } | undefined;
+  private readonly queue: Uint8Array[] = [];
+  private queued = 0;
+  private readonly writers: Array<() => void> = [];
   private ended = false;
   private failure: unknown;
   private wake: (() => void) | undefined;
 
   push(chunk: Uint8Array): Promise<void> {
-    return new Promise((resolve) => {
-      this.slot = { chunk, taken: resolve };
-      this.wake?.();
-    });
+    this.queue.push(chunk);
+    this.queued += chunk.byteLength;
+    this.wake?.();
+    if (this.queued <= STREAM_BUFFER || this.failure !== undefined) return Promise.resolve();
+    return new Promise((resolve) => this.writers.push(resolve));
   }
   end(): void {
     this.ended = true;
@@ -257,17 +264,22 @@ class Channel {
   }
   fail(err: unknown): void {
     this.failure ??= err;
-    this.slot?.taken();
+    this.release();
     this.wake?.();
+  }
+  private release(): void {
+    while (this.writers.length > 0 && (this.queued <= STREAM_BUFFER || this.failure !== undefined)) {
+      this.writers.shift()!();
+    }
   }
   async *body(): AsyncGenerator<Uint8Array> {
     for (;;) {
       if (this.failure !== undefined) throw this.failure;
-      const slot = this.slot;
-      if (slot) {
-        this.slot = undefined;
-        slot.taken();
-        yield slot.chunk;
+      const chunk = this.queue.shift();
+      if (chunk) {
+        this.queued -= chunk.byteLength;
+        this.release();
+        yield chunk;
         continue;
       }
       if (this.ended) return;

@@ -315,6 +315,24 @@ export function testSdk(name: string, makeClient: () => Promise<SdkFixture>): vo
       expect(await client.readFile("/doc", "utf8")).toBe("replaced");
     });
 
+    it("asOf reads every earlier version across appends and truncates, byte-exact", async () => {
+      const base = pattern(150_000, 24);
+      const more = pattern(70_000, 25);
+      await client.writeFile("/v", base);
+      const t1 = await client.currentTid();
+      await client.appendFile("/v", more);
+      const t2 = await client.currentTid();
+      await client.truncate("/v", 1000);
+      const t3 = await client.currentTid();
+      await client.writeFile("/v", "");
+      expect(sha(await client.asOf(t1).readFile("/v"))).toBe(sha(base));
+      expect(sha(await client.asOf(t2).readFile("/v"))).toBe(sha(Buffer.concat([base, more])));
+      expect(sha(await client.asOf(t3).readFile("/v"))).toBe(sha(base.subarray(0, 1000)));
+      const mid = await collect(client.asOf(t2).createReadStream("/v", { start: 149_990, end: 150_009 }));
+      expect([...mid]).toEqual([...Buffer.concat([base.subarray(149_990), more.subarray(0, 10)])]);
+      expect((await client.readFile("/v")).length).toBe(0);
+    });
+
     it("revert restores a file's earlier contents as a new version", async () => {
       await client.writeFile("/cfg", "good");
       const good = await client.currentTid();
@@ -480,6 +498,12 @@ export function testSdk(name: string, makeClient: () => Promise<SdkFixture>): vo
       await expectError(client.unlink("/dir"), "EISDIR", "/dir");
       await expectError(client.rmdir("/dir"), "ENOTEMPTY", "/dir");
       await expectError(client.readdir("/dir/file"), "ENOTDIR", "/dir/file");
+      await expectError(
+        pipeline(Readable.from([pattern(10, 26)]), client.createWriteStream("/no/such/dir/f")),
+        "ENOENT",
+        "/no/such/dir/f",
+      );
+      await expectError(collect(client.createReadStream("/missing")), "ENOENT", "/missing");
     });
 
     it("currentTid grows with commits; pfs() switches to an isolated namespace", async () => {
