@@ -186,10 +186,19 @@ function toBody(data: WriteData, encoding: Encoding | undefined): Uint8Array | A
   if (typeof data === "string") return encode(data, encoding);
   if (data instanceof Uint8Array) return data;
   const source = data as AsyncIterable<unknown> | Iterable<unknown>;
+  if (
+    typeof source !== "object" ||
+    source === null ||
+    !(Symbol.asyncIterator in source || Symbol.iterator in source)
+  ) {
+    throw strataError("EINVAL", "write data must be a string, a Uint8Array, or an iterable of them");
+  }
   return (async function* () {
     for await (const chunk of source) {
       if (typeof chunk === "string") yield encode(chunk, encoding);
-      else if (chunk instanceof Uint8Array) yield chunk;
+      // A plain Uint8Array view of a Buffer, so that `slice` downstream copies (Buffer#slice is a view).
+      else if (chunk instanceof Uint8Array)
+        yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       else throw strataError("EINVAL", "a write stream yielded something that is not bytes or a string");
     }
   })();
@@ -252,7 +261,8 @@ class Channel {
   private wake: (() => void) | undefined;
 
   push(chunk: Uint8Array): Promise<void> {
-    this.queue.push(chunk);
+    // Copied: the writer may reuse its buffer as soon as this resolves (as node:fs allows).
+    this.queue.push(new Uint8Array(chunk)); // not chunk.slice(): Buffer#slice is a view
     this.queued += chunk.byteLength;
     this.wake?.();
     if (this.queued <= STREAM_BUFFER || this.failure !== undefined) return Promise.resolve();

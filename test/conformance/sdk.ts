@@ -114,6 +114,19 @@ export function testSdk(name: string, makeClient: () => Promise<SdkFixture>): vo
       expect(sha(await client.readFile("/big.bin"))).toBe(sha(bytes));
     });
 
+    it("a write stream keeps each chunk as written even when the writer reuses its buffer", async () => {
+      const ws = client.createWriteStream("/reuse.bin");
+      const scratch = new Uint8Array(1000);
+      const want: number[] = [];
+      for (let i = 0; i < 50; i++) {
+        scratch.fill(i);
+        want.push(...scratch);
+        await new Promise<void>((resolve, reject) => ws.write(scratch, (e) => (e ? reject(e) : resolve())));
+      }
+      await new Promise<void>((resolve, reject) => ws.end((e?: Error | null) => (e ? reject(e) : resolve())));
+      expect(sha(await client.readFile("/reuse.bin"))).toBe(sha(Uint8Array.from(want)));
+    });
+
     it("web streams round-trip byte-exact (openWritableStream / openReadableStream)", async () => {
       const bytes = pattern(1024 * 1024 + 3, 10);
       await ReadableStream.from(pieces(bytes)).pipeTo(client.openWritableStream("/web.bin"));
