@@ -355,7 +355,8 @@ export interface Strata extends StrataReader {
 
   /**
    * Remove a file, a symlink, or (with `recursive`) a whole tree; `force` ignores a missing path.
-   * A recursive removal is one commit per entry, deepest first; aborting stops it between entries.
+   * A recursive removal goes deepest first, up to 20 files per commit and one commit per directory
+   * (not atomic as a whole); aborting stops it between commits.
    * @example await client.rm("/build", { recursive: true, force: true });
    */
   rm(path: string, options?: RmOptions): Promise<void>;

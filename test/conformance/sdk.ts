@@ -62,6 +62,17 @@ async function expectError(promise: Promise<unknown>, code: ErrorCode, path?: st
   if (path !== undefined) expect(err.details.path).toBe(path);
 }
 
+/**
+ * Register the SDK suite for one kind of client. `makeClient` gives a fresh, empty deployment per
+ * test (and how to dispose of it).
+ *
+ * @example
+ * testSdk("connect({ local })", async () => {
+ *   const dir = await mkdtemp(join(tmpdir(), "strata-sdk-"));
+ *   const client = await connect({ local: dir });
+ *   return { client, dispose: async () => { await client.close(); await rm(dir, { recursive: true }); } };
+ * });
+ */
 export function testSdk(name: string, makeClient: () => Promise<SdkFixture>): void {
   describe(`SDK: ${name}`, () => {
     let fx: SdkFixture;
