@@ -335,8 +335,10 @@ export async function openRawReplayer(store: MetadataStore, partition: string): 
   );
   const fixtureSk = (i: number) => `f${String(i % FIXTURES).padStart(3, "0")}`;
   let seq = 0;
-  if (store instanceof DynamoDbMetadataStore) return dynamoReplayer(store, partition, fx, fixtureSk, () => ++seq);
-  if (store instanceof SqliteMetadataStore) return sqliteReplayer(store, partition, fx, fixtureSk, () => ++seq);
+  if (store instanceof DynamoDbMetadataStore)
+    return dynamoReplayer(store, partition, fx, fixtureSk, () => ++seq);
+  if (store instanceof SqliteMetadataStore)
+    return sqliteReplayer(store, partition, fx, fixtureSk, () => ++seq);
   throw new Error(`raw baselines exist for the sqlite and dynamodb stores, not ${store.kind}`);
 }
 
@@ -462,7 +464,9 @@ function sqliteReplayer(
   const db = new Database(store.path, { timeout: 5_000 });
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");
-  const get = db.prepare<[string, string], { item: Buffer }>("SELECT item FROM items WHERE pk = ? AND sk = ?");
+  const get = db.prepare<[string, string], { item: Buffer }>(
+    "SELECT item FROM items WHERE pk = ? AND sk = ?",
+  );
   const put = db.prepare("INSERT OR REPLACE INTO items (pk, sk, item) VALUES (?, ?, ?)");
   const statements = new Map<string, Database.Statement<unknown[], { sk: string; item: Buffer }>>();
   const decode = (row: { item: Buffer } | undefined) =>
@@ -526,7 +530,8 @@ function sqliteReplayer(
       let last: string | undefined;
       for (const r of requests) {
         if (r.kind === "get") decode(get.get(r.key.pk, r.key.sk));
-        else if (r.kind === "query") last = query(r.pk, r.options, r.options.cursor === undefined ? undefined : last);
+        else if (r.kind === "query")
+          last = query(r.pk, r.options, r.options.cursor === undefined ? undefined : last);
         else if (r.kind === "transact") transaction.immediate(r.ops);
       }
     },

@@ -11,8 +11,9 @@
  * TransactWriteItems with the same number and kinds of items on bench keys.
  *
  * Ops run one after another (latency-bound, like one client). Each measurement: a short warm-up,
- * then raw and engine alternate in two rounds (drift hits both alike), about 2 s per row.
- * Env: STRATA_BENCH_MS (measured ms per side and row, default 1,000).
+ * then raw and engine alternate in 6 short rounds; each side's op/s is the median over its rounds
+ * (drift and bursts of load elsewhere on the machine hit both alike). About 3.5 s per row.
+ * Env: STRATA_BENCH_MS (measured ms per side and row, default 1,500).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -36,8 +37,9 @@ import { itemSize } from "../core/metadata/values.ts";
 import { type BatchOp, createNamespace, type FileSystem } from "../core/namespace/index.ts";
 import { openRawReplayer, type RawReplayer, type RecordedRequest } from "./metadata-store.ts";
 
-const MEASURE_MS = Number(process.env.STRATA_BENCH_MS ?? 1_000);
-const WARM_MS = Math.max(200, MEASURE_MS / 3);
+const MEASURE_MS = Number(process.env.STRATA_BENCH_MS ?? 1_500);
+const ROUNDS = 6;
+const WARM_MS = Math.max(200, MEASURE_MS / 4);
 const MB = 1024 * 1024;
 const READDIR_ENTRIES = 1000;
 const DEPTHS = [1, 100, 1000] as const;
@@ -129,6 +131,12 @@ interface Row {
   ok: boolean;
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 function perOp(counts: RequestCounts, ops: number): RequestCounts {
   const out = emptyRequestCounts();
   for (const k of Object.keys(out) as Array<keyof RequestCounts>) out[k] = counts[k] / ops;
@@ -182,26 +190,27 @@ async function benchCase(store: RecordingStore, raw: RawReplayer, c: Case): Prom
   const rawOp = raw.replay(recorded);
   await timed(rawOp, WARM_MS / 2);
 
-  const rawTotal: Rate = { ops: 0, ms: 0 };
-  const engineTotal: Rate = { ops: 0, ms: 0 };
+  // Raw and engine alternate in short rounds; each side's rate is the median over rounds, so a
+  // burst of load from elsewhere on the machine (or a JVM pause) does not decide the ratio.
+  const rawRates: number[] = [];
+  const engineRates: number[] = [];
+  let engineOps = 0;
   const counts = emptyRequestCounts();
-  for (let round = 0; round < 2; round++) {
-    const r = await timed(rawOp, MEASURE_MS / 2);
-    rawTotal.ops += r.ops;
-    rawTotal.ms += r.ms;
+  for (let round = 0; round < ROUNDS; round++) {
+    rawRates.push(perSec(await timed(rawOp, MEASURE_MS / ROUNDS)));
     store.resetRequestCounts();
-    const e = await timed(c.engine, MEASURE_MS / 2);
-    engineTotal.ops += e.ops;
-    engineTotal.ms += e.ms;
+    const e = await timed(c.engine, MEASURE_MS / ROUNDS);
+    engineRates.push(perSec(e));
+    engineOps += e.ops;
     const got = store.requestCounts();
     for (const k of Object.keys(counts) as Array<keyof RequestCounts>) counts[k] += got[k];
   }
-  const requests = perOp(counts, engineTotal.ops);
+  const requests = perOp(counts, engineOps);
   return {
     op: c.op,
     raw: raw.describe(recorded),
-    engine: perSec(engineTotal),
-    rawRate: perSec(rawTotal),
+    engine: median(engineRates),
+    rawRate: median(rawRates),
     requests,
     target: c.target,
     ok: meets(requests, c.expected),
@@ -418,15 +427,18 @@ const LEGEND = `legend:
            statements on a second connection with the store's pragmas (WAL, synchronous = FULL);
            each item read is decoded with JSON.parse, a transaction is BEGIN IMMEDIATE + per item a
            SELECT/JSON.parse (the condition read) and an INSERT OR REPLACE of JSON.stringify + COMMIT.
+  op/s     median over 6 alternating rounds (raw, engine, raw, engine, …)
   ratio    engine / raw (target ≥ 0.8; "<" marks a miss)
   requests measured by store.requestCounts() during the engine runs, per operation`;
 
 export async function run(args: string[]): Promise<void> {
   const chosen = args.length === 0 ? BACKENDS : BACKENDS.filter((b) => args.includes(b.name));
   if (chosen.length === 0 || chosen.length < new Set(args).size)
-    throw new Error(`no such backend in ${args.join(", ")} (have: ${BACKENDS.map((b) => b.name).join(", ")})`);
+    throw new Error(
+      `no such backend in ${args.join(", ")} (have: ${BACKENDS.map((b) => b.name).join(", ")})`,
+    );
   console.log(
-    `metadata benchmark: namespace engine vs raw requests, sequential, ~${MEASURE_MS} ms measured per side and row`,
+    `metadata benchmark: namespace engine vs raw requests, sequential, ${MEASURE_MS} ms measured per side and row`,
   );
   const failed: string[] = [];
   for (const backend of chosen) {
