@@ -83,7 +83,7 @@ describe("data plane on sqlite + local: a 200 MiB file", () => {
     expect(write.result.size).toBe(size);
     expect(write.result.content?.extents).toHaveLength(25);
     // parallelism 4 × 8 MiB in flight + the chunk being filled + garbage not yet collected.
-    expect(write.growth).toBeLessThan(100 * MiB);
+    expect(write.growth).toBeLessThan(64 * MiB);
 
     const read = await peakGrowth(async () => {
       const actual = createHash("sha256");
@@ -97,7 +97,7 @@ describe("data plane on sqlite + local: a 200 MiB file", () => {
     });
     expect(read.result.n).toBe(size);
     expect(read.result.digest).toBe(expected.digest("hex"));
-    expect(read.growth).toBeLessThan(100 * MiB);
+    expect(read.growth).toBeLessThan(64 * MiB);
     console.info(
       `[data-local] 200 MiB: write growth ${(write.growth / MiB).toFixed(1)} MiB, read growth ${(read.growth / MiB).toFixed(1)} MiB`,
     );

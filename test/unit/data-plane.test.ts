@@ -1,11 +1,16 @@
 /** The data plane's shared suite on the reference in-memory store and volumes, plus pure helpers. */
 import { describe, expect, it } from "vitest";
+import { faultyVolume } from "../../adapters/volumes/faulty.ts";
 import { concatBytes, fixedChunks } from "../../core/data/chunker.ts";
 import { createDataPlane, webCryptoSha256 } from "../../core/data/plane.ts";
+import { intentPk } from "../../core/data/records.ts";
 import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
+import { createNamespace } from "../../core/namespace/index.ts";
 import { MemoryVolumeDriver } from "../../core/volume/memory.ts";
+import type { VolumeDriver } from "../../core/volume/port.ts";
 import { Volume } from "../../core/volume/volume.ts";
-import { testDataPlane } from "../conformance/data.ts";
+import { codeOf, testDataPlane } from "../conformance/data.ts";
+import { patternBytes } from "../conformance/volume.ts";
 
 testDataPlane("memory store + memory volumes", async () => {
   const a = new MemoryVolumeDriver("a");
@@ -61,5 +66,116 @@ describe("data plane helpers", () => {
     expect(() => createDataPlane({ store, volumes, defaultVolume: "a", inlineThreshold: 1e6 })).toThrow(
       /inlineThreshold/,
     );
+  });
+});
+
+async function twoVolumeSetup() {
+  const store = new MemoryMetadataStore();
+  const a = faultyVolume(new MemoryVolumeDriver("a"), {});
+  const b = faultyVolume(new MemoryVolumeDriver("b"), {});
+  const ns = createNamespace({ store });
+  await ns.createPfs("p");
+  return { store, a, b, fs: ns.pfs("p"), volA: new Volume(a), volB: new Volume(b) };
+}
+
+describe("data plane: instance choice and intents", () => {
+  it("reads from the reader's site first, then from the cheaper volume", async () => {
+    const { store, a, b, fs, volA, volB } = await twoVolumeSetup();
+    const volumes = { a: { volume: volA, site: "x", cost: 1 }, b: { volume: volB, site: "y", cost: 5 } };
+    const writer = createDataPlane({
+      store,
+      volumes,
+      defaultVolume: "a",
+      chunkSize: 64 * 1024,
+      chooseVolumes: () => ["a", "b"],
+    });
+    const bytes = patternBytes(3 * 64 * 1024, 1);
+    await writer.writeFile(fs, "/f", bytes);
+
+    const inY = createDataPlane({ store, volumes, defaultVolume: "a", chunkSize: 64 * 1024, site: "y" });
+    expect(await inY.readFile(fs, "/f")).toEqual(bytes);
+    expect([a.calls.get, b.calls.get]).toEqual([0, 3]);
+
+    const nowhere = createDataPlane({ store, volumes, defaultVolume: "a", chunkSize: 64 * 1024 });
+    expect(await nowhere.readFile(fs, "/f")).toEqual(bytes);
+    expect([a.calls.get, b.calls.get]).toEqual([3, 3]);
+  });
+
+  it("moves on from an unreachable volume and prefers the healthy one while failures are recent", async () => {
+    const { store, fs, volA, volB } = await twoVolumeSetup();
+    const flaky = new Volume(faultyVolume(new MemoryVolumeDriver("a"), { get: { fault: "unavailable" } }), {
+      retry: { attempts: 1 },
+    });
+    const reports: string[] = [];
+    const data = createDataPlane({
+      store,
+      volumes: { a: volA, b: volB },
+      defaultVolume: "a",
+      chunkSize: 64 * 1024,
+      chooseVolumes: () => ["a", "b"],
+    });
+    const bytes = patternBytes(2 * 64 * 1024, 2);
+    await data.writeFile(fs, "/f", bytes);
+    // Same records, but volume "a" now answers nothing.
+    const reader = createDataPlane({
+      store,
+      volumes: { a: flaky, b: volB },
+      defaultVolume: "a",
+      chunkSize: 64 * 1024,
+      onBadInstance: (r) => reports.push(`${r.volume}:${r.state}`),
+    });
+    expect(await reader.readFile(fs, "/f")).toEqual(bytes);
+    expect(reports).toEqual(["a:unavailable", "a:unavailable"]);
+    // Recent failures rank "a" last: no further attempt on it.
+    expect(await reader.readFile(fs, "/f")).toEqual(bytes);
+    expect(reports).toHaveLength(2);
+    // Unreachable is not recorded on the instance (only corrupt / missing are).
+    expect((await reader.placement(fs, "/f"))[0]!.instances.map((i) => i.state)).toEqual([
+      "present",
+      "present",
+    ]);
+  });
+
+  it("commits a slow upload inside its intent, refuses one whose intent expired (ETIMEDOUT, no file, intent left)", async () => {
+    const { store, fs } = await twoVolumeSetup();
+    let now = 1_000_000;
+    let putDelay = 0;
+    const inner = new MemoryVolumeDriver("a");
+    // An upload that takes `putDelay` ms of the plane's clock.
+    const slow: VolumeDriver = {
+      name: inner.name,
+      capabilities: inner.capabilities,
+      put: async (key, body, options) => {
+        now += putDelay;
+        return await inner.put(key, body, options);
+      },
+      get: (key, options) => inner.get(key, options),
+      head: (key) => inner.head(key),
+      list: (prefix, options) => inner.list(prefix, options),
+      delete: (key) => inner.delete(key),
+    };
+    const data = createDataPlane({
+      store,
+      volumes: { a: new Volume(slow) },
+      defaultVolume: "a",
+      chunkSize: 64 * 1024,
+      intentTtlMs: 1000,
+      clock: () => now,
+    });
+    putDelay = 600;
+    expect(await codeOf(data.writeFile(fs, "/renewed", patternBytes(64 * 1024 + 1, 3)))).toBe("resolved");
+    expect((await store.query(intentPk("p"))).items).toEqual([]);
+
+    putDelay = 5000;
+    expect(await codeOf(data.writeFile(fs, "/late", patternBytes(64 * 1024 + 1, 4)))).toBe("ETIMEDOUT");
+    expect(await codeOf(fs.stat("/late"))).toBe("ENOENT");
+    expect((await store.query(intentPk("p"))).items).toHaveLength(1);
+  });
+
+  it("appendFile creates a missing file, like node:fs", async () => {
+    const { store, fs, volA } = await twoVolumeSetup();
+    const data = createDataPlane({ store, volumes: { a: volA }, defaultVolume: "a" });
+    await data.appendFile(fs, "/new", Uint8Array.of(1, 2, 3));
+    expect(await data.readFile(fs, "/new")).toEqual(Uint8Array.of(1, 2, 3));
   });
 });
