@@ -506,6 +506,10 @@ class StrataClient implements Strata {
 
   async writeFile(path: string, data: WriteData, options?: WriteFileOptions | Encoding): Promise<void> {
     const { encoding, mode, flag, signal } = writeOpts<WriteFileOptions>(options);
+    if (flag === "a") return this.appendFile(path, data, { encoding, signal });
+    if (flag !== undefined && flag !== "w" && flag !== "wx") {
+      throw strataError("EINVAL", `writeFile flag must be "w", "wx" or "a", got ${String(flag)}`, { path });
+    }
     await this.write(
       path,
       (fs) =>

@@ -34,8 +34,8 @@ export interface WriteFileOptions extends Abortable {
   encoding?: Encoding;
   /** Permission bits of a newly created file (default 0o644); ignored when replacing. */
   mode?: number;
-  /** "w" (default): create or replace. "wx": fail with EEXIST when the path exists. */
-  flag?: "w" | "wx";
+  /** "w" (default): create or replace. "wx": fail with EEXIST when the path exists. "a": append. */
+  flag?: "w" | "wx" | "a";
 }
 
 export interface AppendFileOptions extends Abortable {

@@ -93,8 +93,9 @@ export function testSdk(name: string, makeClient: () => Promise<SdkFixture>): vo
       expect(await client.readdir("/a")).toEqual(["b"]);
     });
 
-    it("writeFile/readFile round-trip byte-exact at 0 B, 1 B and 4 KiB ± 1", async () => {
-      for (const [i, size] of [0, 1, 4095, 4096, 4097].entries()) {
+    it("writeFile/readFile round-trip byte-exact at 0 B, 1 B, 4 KiB ± 1 and 64 KiB ± 1", async () => {
+      // 64 KiB ± 1 straddles a chunk boundary when the deployment uses 64 KiB chunks.
+      for (const [i, size] of [0, 1, 4095, 4096, 4097, 65_535, 65_536, 65_537].entries()) {
         const bytes = pattern(size, i + 1);
         await client.writeFile(`/f${size}`, bytes);
         const back = await client.readFile(`/f${size}`);
@@ -171,7 +172,8 @@ export function testSdk(name: string, makeClient: () => Promise<SdkFixture>): vo
     it("appendFile extends a file, small or chunked, and creates a missing one", async () => {
       await client.appendFile("/log", "one\n");
       await client.appendFile("/log", "two\n");
-      expect(await client.readFile("/log", "utf8")).toBe("one\ntwo\n");
+      await client.writeFile("/log", "three\n", { flag: "a" });
+      expect(await client.readFile("/log", "utf8")).toBe("one\ntwo\nthree\n");
       const a = pattern(300_000, 12);
       const b = pattern(5000, 13);
       await client.writeFile("/grow", a);
