@@ -279,7 +279,8 @@ export type RecordedRequest =
  *   exactly, on the same items the engine read.
  * - A transaction cannot be replayed as is (its conditions hold once), so it becomes a
  *   TransactWriteItems with the same number and kinds of items on bench keys: each put writes the
- *   engine's item attributes to a fresh key under `attribute_not_exists(pk)`; each update SETs the
+ *   engine's item attributes to a fresh key (in a partition next to the engine's) under
+ *   `attribute_not_exists(pk)`; each update SETs the
  *   engine's attributes on a fixture item that must exist; each check is a ConditionCheck that a
  *   fixture item exists.
  * - Other requests (the id allocator's UpdateItem, 1 per 1,000 ids) are not replayed.
@@ -320,6 +321,16 @@ function payload(item: Item): Record<string, Value> {
 }
 
 const FIXTURES = 100;
+
+/**
+ * Where a replayed put goes: a fresh key in a partition next to the engine's (`<pk>#raw`), so the
+ * raw transaction touches as many, and as scattered, parts of the table (B-tree pages in SQLite)
+ * as the engine's does — not one hot append-only partition.
+ */
+function rawKey(op: TransactOp, partition: string, round: number, i: number): Key {
+  const pk = op.kind === "put" ? op.item.pk : op.key.pk;
+  return { pk: `${pk}#raw`, sk: `${partition}-${round}-${i}` };
+}
 
 /**
  * Open a raw replayer on a started store. Writes its fixtures (100 items under
@@ -417,7 +428,7 @@ function dynamoReplayer(
       return {
         Put: {
           TableName,
-          Item: toAttributeMap({ ...attributes, pk: `${partition}/tx`, sk: `${round}-${i}` }),
+          Item: toAttributeMap({ ...attributes, ...rawKey(op, partition, round, i) }),
           ConditionExpression: "attribute_not_exists(pk)",
         },
       };
@@ -513,7 +524,7 @@ function sqliteReplayer(
     ops.forEach((op, i) => {
       const key =
         op.kind === "put" || op.kind === "delete"
-          ? { pk: `${partition}/tx`, sk: `${round}-${i}` }
+          ? rawKey(op, partition, round, i)
           : { pk: fx, sk: fixtureSk(i) };
       const current = decode(get.get(key.pk, key.sk)); // the condition read
       if (op.kind === "check") return;
