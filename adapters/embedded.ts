@@ -19,6 +19,7 @@ import { createNamespace } from "../core/namespace/index.ts";
 import { Volume } from "../core/volume/volume.ts";
 import type { Deployment } from "../sdk/client.ts";
 import { installNativeCrc32c } from "./crc32c-native.ts";
+import { nodeSha256 } from "./data/sha256.ts";
 import { SqliteMetadataStore } from "./metadata/sqlite.ts";
 import { LocalVolumeDriver } from "./volumes/local.ts";
 
@@ -71,6 +72,7 @@ export async function openEmbedded(options: EmbeddedOptions): Promise<Deployment
     site: options.site,
     chunkSize: options.chunkSize,
     inlineThreshold: options.inlineThreshold,
+    sha256: nodeSha256,
   });
   const opened = new Map<string, Promise<FileSystem>>();
   let closed: Promise<void> | undefined;
