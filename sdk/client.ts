@@ -434,10 +434,14 @@ class StrataClient implements Strata {
   openReadableStream(path: string, options: ReadStreamOptions = {}): ReadableStream<Uint8Array> {
     const it = this.chunks(path, options);
     const { signal } = options;
+    let onAbort: (() => void) | undefined;
+    const cleanup = () => {
+      if (onAbort) signal?.removeEventListener("abort", onAbort);
+    };
     return new ReadableStream<Uint8Array>({
       start(controller) {
         if (!signal) return;
-        const onAbort = () => {
+        onAbort = () => {
           controller.error(aborted(path, signal));
           void it.return(undefined).catch(() => {});
         };
@@ -447,13 +451,17 @@ class StrataClient implements Strata {
       async pull(controller) {
         try {
           const next = await it.next();
-          if (next.done) controller.close();
-          else controller.enqueue(next.value);
+          if (next.done) {
+            cleanup();
+            controller.close();
+          } else controller.enqueue(next.value);
         } catch (err) {
+          cleanup();
           controller.error(err);
         }
       },
       async cancel() {
+        cleanup();
         await it.return(undefined);
       },
     });
