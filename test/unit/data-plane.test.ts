@@ -162,7 +162,7 @@ describe("data plane: instance choice and intents", () => {
       intentTtlMs: 1000,
       clock: () => now,
     });
-    putDelay = 600;
+    putDelay = 300;
     expect(await codeOf(data.writeFile(fs, "/renewed", patternBytes(64 * 1024 + 1, 3)))).toBe("resolved");
     expect((await store.query(intentPk("p"))).items).toEqual([]);
 
