@@ -12,7 +12,7 @@
  * health) → the whole chunk read, its size and CRC32C checked → on ECORRUPT / ENOENT / unreachable
  * the next instance, the bad one reported (recorded as corrupt / missing, `onBadInstance`).
  */
-import { crc32c, crc32cUpdate } from "../crc32c.ts";
+import { crc32c } from "../crc32c.ts";
 import { isStrataError, StrataError } from "../errors.ts";
 import { type Item, LIMITS, type MetadataStore } from "../metadata/port.ts";
 import type { FileContent } from "../namespace/api.ts";
@@ -300,6 +300,10 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
     const call: Call = { pfs: fs.pfs, path, signal: options.signal };
     try {
       checkAbort(call);
+      // A small file is one engine commit, with no look first (nothing to upload in vain).
+      const { head, done, rest } = await peek(body, this.inlineThreshold);
+      if (done)
+        return await this.commitWhole(fs, path, { size: head.byteLength, inline: head }, false, options);
       const existing = await statOrUndefined(fs, path);
       if (existing?.type === "dir")
         throw new StrataError("EISDIR", `${call.pfs}:${path} is a directory; write to a file path`, {
@@ -309,7 +313,8 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
         throw new StrataError("EEXIST", `${call.pfs}:${path} already exists (exclusive write)`, {
           details: { path, pfs: call.pfs },
         });
-      const stored = await this.storeContent(call, [], 0, body);
+      const source = body instanceof Uint8Array ? body : prepend(head, rest);
+      const stored = await this.storeContent(call, [], 0, source);
       const stat = await this.commitWhole(fs, path, stored.content, existing !== undefined, options);
       await stored.done();
       return stat;
@@ -868,17 +873,21 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
         `volume \`${c.name}\`: chunk ${extent.chunk} has the wrong bytes (size ${size}${size > extent.length ? "+" : ""}, expected ${extent.length} with CRC32C ${extent.crc32c})`,
         { details: { volume: c.name, key, chunk: extent.chunk } },
       );
-    const { body } = await c.entry.volume.get(key, { signal });
+    // The Volume checks the bytes against the object's recorded size and CRC32C as they stream
+    // (throwing ECORRUPT at the end); the object's record must in turn be the extent's.
+    const { info, body } = await c.entry.volume.get(key, { signal });
+    if (info.size !== extent.length || info.crc32c !== extent.crc32c) {
+      await body[Symbol.asyncIterator]().return?.();
+      throw wrong(info.size);
+    }
     const pieces: Uint8Array[] = [];
-    let crc = 0;
     let size = 0;
     for await (const piece of body) {
       size += piece.byteLength;
       if (size > extent.length) throw wrong(size);
-      crc = crc32cUpdate(crc, piece);
       pieces.push(piece);
     }
-    if (size !== extent.length || crc !== extent.crc32c) throw wrong(size);
+    if (size !== extent.length) throw wrong(size);
     return pieces;
   }
 

@@ -46,7 +46,9 @@ const collectGarbage = runInNewContext("gc") as () => void;
  * Peak growth of live JS heap + array buffers over the baseline while `work` runs (a full GC
  * before each sample, every 50 ms).
  */
-async function peakGrowth<T>(work: () => Promise<T>): Promise<{ result: T; growth: number }> {
+async function peakGrowth<T>(
+  work: () => Promise<T>,
+): Promise<{ result: T; growth: number; samples: number }> {
   const used = () => {
     collectGarbage();
     const m = process.memoryUsage();
@@ -54,12 +56,14 @@ async function peakGrowth<T>(work: () => Promise<T>): Promise<{ result: T; growt
   };
   const baseline = used();
   let peak = baseline;
+  let samples = 0;
   const timer = setInterval(() => {
     peak = Math.max(peak, used());
+    samples++;
   }, 50);
   try {
     const result = await work();
-    return { result, growth: peak - baseline };
+    return { result, growth: peak - baseline, samples };
   } finally {
     clearInterval(timer);
   }
@@ -92,6 +96,7 @@ describe("data plane on sqlite + local: a 200 MiB file", () => {
     expect(write.result.size).toBe(size);
     expect(write.result.content?.extents).toHaveLength(25);
     // Live: parallelism 4 × 8 MiB in flight + the chunk being filled + the source's piece.
+    expect(write.samples, "memory samples taken during the write").toBeGreaterThan(3);
     expect(write.growth).toBeLessThan(64 * MiB);
 
     const read = await peakGrowth(async () => {
@@ -106,9 +111,10 @@ describe("data plane on sqlite + local: a 200 MiB file", () => {
     });
     expect(read.result.n).toBe(size);
     expect(read.result.digest).toBe(expected.digest("hex"));
+    expect(read.samples, "memory samples taken during the read").toBeGreaterThan(3);
     expect(read.growth).toBeLessThan(64 * MiB);
     console.info(
-      `[data-local] 200 MiB: write growth ${(write.growth / MiB).toFixed(1)} MiB, read growth ${(read.growth / MiB).toFixed(1)} MiB`,
+      `[data-local] 200 MiB: write growth ${(write.growth / MiB).toFixed(1)} MiB (${write.samples} samples), read growth ${(read.growth / MiB).toFixed(1)} MiB (${read.samples} samples)`,
     );
     await registry.close();
   }, 300_000);
