@@ -249,6 +249,20 @@ export function testDataPlane(name: string, makeFixture: () => Promise<DataFixtu
       expectSameBytes(await data.readFile(fs, "/zeros"), zeros);
     });
 
+    it("concurrent writers of the same bytes both succeed and store each chunk once", async () => {
+      const one = plane();
+      const two = plane();
+      const bytes = patternBytes(3 * CHUNK + 1, 13);
+      const [s1, s2] = await Promise.all([
+        one.writeFile(fs, "/c1", bytes),
+        two.writeFile(fs, "/c2", pieces(bytes)),
+      ]);
+      expect(s1.content?.extents).toEqual(s2.content?.extents);
+      expect(await keysOn(volA)).toHaveLength(4);
+      expectSameBytes(await one.readFile(fs, "/c2"), bytes);
+      expectSameBytes(await two.readFile(fs, "/c1"), bytes);
+    });
+
     it("serves a read from a second instance when the preferred one is corrupt, and reports it", async () => {
       const reports: BadInstanceReport[] = [];
       const data = plane({
