@@ -95,9 +95,11 @@ describe("data plane on sqlite + local: a 200 MiB file", () => {
     const write = await peakGrowth(() => data.writeFile(fs, "/200MiB", lazyStream(size, MiB + 13, 99)));
     expect(write.result.size).toBe(size);
     expect(write.result.content?.extents).toHaveLength(25);
-    // Live: parallelism 4 × 8 MiB in flight + the chunk being filled + the source's piece.
+    // Live: parallelism 4 × 8 MiB in flight + the chunk being filled + the source's piece and the
+    // driver's write buffers (measured 45–67 MiB; V8 frees backing stores lazily, hence the slack).
+    // Holding the file would be 200 MiB.
     expect(write.samples, "memory samples taken during the write").toBeGreaterThan(3);
-    expect(write.growth).toBeLessThan(64 * MiB);
+    expect(write.growth).toBeLessThan(96 * MiB);
 
     const read = await peakGrowth(async () => {
       const actual = createHash("sha256");
@@ -112,7 +114,7 @@ describe("data plane on sqlite + local: a 200 MiB file", () => {
     expect(read.result.n).toBe(size);
     expect(read.result.digest).toBe(expected.digest("hex"));
     expect(read.samples, "memory samples taken during the read").toBeGreaterThan(3);
-    expect(read.growth).toBeLessThan(64 * MiB);
+    expect(read.growth).toBeLessThan(96 * MiB);
     console.info(
       `[data-local] 200 MiB: write growth ${(write.growth / MiB).toFixed(1)} MiB (${write.samples} samples), read growth ${(read.growth / MiB).toFixed(1)} MiB (${read.samples} samples)`,
     );
