@@ -36,7 +36,6 @@ import {
   chunkPk,
   configKey,
   decodeInstance,
-  type InstanceRecord,
   instanceItem,
   instanceKey,
   intentItem,
@@ -1035,5 +1034,3 @@ function fileContent(stat: Stat, call: Call): FileContent {
 function sortedExtents(content: FileContent): Extent[] {
   return [...(content.extents ?? [])].sort((a, b) => a.offset - b.offset);
 }
-
-export type { InstanceRecord };
