@@ -85,7 +85,7 @@ export interface DataPlane {
   ): Promise<{ stat: Stat; body: AsyncIterable<Uint8Array> }>;
   /** The whole file in memory. */
   readFile(fs: ReadableFileSystem, path: string, options?: { signal?: AbortSignal }): Promise<Uint8Array>;
-  /** Which volumes hold which chunks of the file (as of the view given), and their state. */
+  /** Which volumes hold which chunks of the file (as of the view given), and their state; `[]` for an inline file. */
   placement(fs: ReadableFileSystem, path: string): Promise<ChunkPlacement[]>;
 }
 
