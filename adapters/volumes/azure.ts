@@ -41,6 +41,7 @@ import type {
   VolumeCapabilities,
   VolumeDriver,
 } from "../../core/volume/port.ts";
+import { emptyBody, type Part, PartReader, totalFromContentRange, translateErrors } from "./parts.ts";
 
 const MiB = 1024 * 1024;
 /** Azure's limits: committed blocks per blob, bytes per block (4,000 MiB). */
@@ -125,7 +126,7 @@ export class AzureVolumeDriver implements VolumeDriver {
         MAX_BLOCK_SIZE,
         Math.max(this.blockSize, Math.ceil((body.declaredSize ?? 0) / MAX_BLOCKS)),
       );
-      const reader = new BlockReader(body, blockSize);
+      const reader = new PartReader(body, blockSize);
       const first = await reader.read();
       const conditions = options.ifNoneMatch ? { ifNoneMatch: "*" } : undefined;
       if (first.last) {
@@ -157,7 +158,7 @@ export class AzureVolumeDriver implements VolumeDriver {
   }
 
   /** Stage every block of the body, at most `concurrency` at a time; returns the ids in order. */
-  private async stageBlocks(key: string, first: Block, reader: BlockReader, ctx: Context): Promise<string[]> {
+  private async stageBlocks(key: string, first: Part, reader: PartReader, ctx: Context): Promise<string[]> {
     const nonce = randomBytes(12).toString("hex");
     const ids: string[] = [];
     const internal = new AbortController();
@@ -171,7 +172,7 @@ export class AzureVolumeDriver implements VolumeDriver {
         if (n >= MAX_BLOCKS)
           throw new StrataError(
             "E2BIG",
-            `volume \`${this.name}\`: body of \`${key}\` needs more than ${MAX_BLOCKS} blocks of ${reader.blockSize} bytes; declare its size or raise blockSize`,
+            `volume \`${this.name}\`: body of \`${key}\` needs more than ${MAX_BLOCKS} blocks of ${reader.partSize} bytes; declare its size or raise blockSize`,
             { details: { volume: this.name, key } },
           );
         // All block ids of a blob must have the same length: nonce + 6-digit index, base64.
@@ -246,7 +247,7 @@ export class AzureVolumeDriver implements VolumeDriver {
         stream?.destroy?.(); // do not leave the reply's socket half-read
         throw err;
       }
-      return { info, body: stream ? this.mapBody(stream, ctx) : emptyBody() };
+      return { info, body: stream ? translateErrors(stream, (err) => this.error(err, ctx)) : emptyBody() };
     } catch (err) {
       throw this.error(err, ctx);
     }
@@ -356,14 +357,6 @@ export class AzureVolumeDriver implements VolumeDriver {
     return crc;
   }
 
-  private async *mapBody(stream: AsyncIterable<Uint8Array>, ctx: Context): AsyncIterable<Uint8Array> {
-    try {
-      for await (const chunk of stream) yield chunk;
-    } catch (err) {
-      throw this.error(err, ctx);
-    }
-  }
-
   private error(err: unknown, ctx: Context): StrataError {
     return mapAzureError(err, { volume: this.name, container: this.container.containerName, ...ctx });
   }
@@ -459,105 +452,4 @@ function userMetadata(metadata: Record<string, string> | undefined): Record<stri
     if (name !== undefined) out[name] = v;
   }
   return out;
-}
-
-function totalFromContentRange(contentRange: string | undefined): number | undefined {
-  const m = /\/(\d+)\s*$/.exec(contentRange ?? "");
-  return m ? Number(m[1]) : undefined;
-}
-
-async function* emptyBody(): AsyncIterable<Uint8Array> {}
-
-/** Bodies up to this size are gathered chunk by chunk; larger ones are copied into one preallocated buffer. */
-const SMALL_BODY = 1024 * 1024;
-
-interface Block {
-  bytes: Uint8Array;
-  /** No bytes follow this block (the body's iterator has finished without throwing). */
-  last: boolean;
-}
-
-/** Cuts a body into blocks of exactly `blockSize` bytes (the last one shorter), one at a time. */
-class BlockReader {
-  private readonly iterator: AsyncIterator<Uint8Array>;
-  private pending: Uint8Array | undefined;
-  private done = false;
-  /** Block buffers this reader allocated, and those handed back by {@link recycle} for reuse. */
-  private readonly owned = new WeakSet<ArrayBufferLike>();
-  private readonly free: Buffer[] = [];
-
-  constructor(
-    body: AsyncIterable<Uint8Array>,
-    readonly blockSize: number,
-  ) {
-    this.iterator = body[Symbol.asyncIterator]();
-  }
-
-  private allocate(): Buffer {
-    const buffer = Buffer.allocUnsafeSlow(this.blockSize);
-    this.owned.add(buffer.buffer);
-    return buffer;
-  }
-
-  /**
-   * Hand back the bytes of a block whose upload has finished, so the next block reuses its buffer:
-   * memory stays at (parallel blocks + 1) buffers instead of growing with garbage not yet collected.
-   */
-  recycle(bytes: Uint8Array): void {
-    if (this.owned.has(bytes.buffer)) this.free.push(Buffer.from(bytes.buffer, 0, this.blockSize));
-  }
-
-  private async pull(): Promise<Uint8Array | undefined> {
-    if (this.pending) {
-      const chunk = this.pending;
-      this.pending = undefined;
-      return chunk;
-    }
-    while (!this.done) {
-      const next = await this.iterator.next();
-      if (next.done) this.done = true;
-      else if (next.value.length > 0) return next.value;
-    }
-    return undefined;
-  }
-
-  async read(): Promise<Block> {
-    // Small bodies are gathered as a list of chunks (no large allocation for a 4 KiB object); once a
-    // block passes SMALL_BODY bytes, it is copied into one buffer of blockSize bytes, so that a block
-    // never costs about twice its size while the chunks and their concatenation coexist.
-    const chunks: Uint8Array[] = [];
-    let buffer: Buffer | undefined;
-    let length = 0;
-    while (length < this.blockSize) {
-      const chunk = await this.pull();
-      if (!chunk) break;
-      const take = Math.min(chunk.length, this.blockSize - length);
-      const piece = take === chunk.length ? chunk : chunk.subarray(0, take);
-      if (take < chunk.length) this.pending = chunk.subarray(take);
-      if (!buffer && length + take > SMALL_BODY && !(length === 0 && take === this.blockSize)) {
-        buffer = this.free.pop() ?? this.allocate();
-        let at = 0;
-        for (const c of chunks) {
-          buffer.set(c, at);
-          at += c.length;
-        }
-        chunks.length = 0;
-      }
-      if (buffer) buffer.set(piece, length);
-      else chunks.push(piece);
-      length += take;
-    }
-    // Peek, so that the caller knows whether this is the last block (and the body's end-of-stream
-    // check has run) before it chooses between one request and a multi-block upload.
-    if (!this.pending) {
-      const next = await this.pull();
-      if (next) this.pending = next;
-    }
-    const bytes = buffer
-      ? buffer.subarray(0, length)
-      : chunks.length === 1
-        ? chunks[0]!
-        : Buffer.concat(chunks, length);
-    return { bytes, last: this.pending === undefined };
-  }
 }

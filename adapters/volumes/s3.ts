@@ -55,6 +55,7 @@ import type {
   VolumeCapabilities,
   VolumeDriver,
 } from "../../core/volume/port.ts";
+import { emptyBody, type Part, PartReader, totalFromContentRange, translateErrors } from "./parts.ts";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -363,7 +364,7 @@ export class S3VolumeDriver implements VolumeDriver {
         stream?.destroy?.(); // do not leave the reply's socket half-read
         throw err;
       }
-      return { info, body: stream ? this.mapBody(stream, ctx) : emptyBody() };
+      return { info, body: stream ? translateErrors(stream, (err) => this.error(err, ctx)) : emptyBody() };
     } catch (err) {
       throw this.error(err, ctx);
     }
@@ -540,14 +541,6 @@ export class S3VolumeDriver implements VolumeDriver {
     return ctx.signal ? { abortSignal: ctx.signal } : {};
   }
 
-  private async *mapBody(stream: AsyncIterable<Uint8Array>, ctx: Context): AsyncIterable<Uint8Array> {
-    try {
-      for await (const chunk of stream) yield chunk;
-    } catch (err) {
-      throw this.error(err, ctx);
-    }
-  }
-
   private error(err: unknown, ctx: Context): StrataError {
     return mapS3Error(err, { volume: this.name, bucket: this.bucket, ...ctx });
   }
@@ -672,105 +665,4 @@ function userMetadata(metadata: Record<string, string> | undefined): Record<stri
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(metadata ?? {})) if (k !== S3_CRC_METADATA) out[k] = v;
   return out;
-}
-
-function totalFromContentRange(contentRange: string | undefined): number | undefined {
-  const m = /\/(\d+)\s*$/.exec(contentRange ?? "");
-  return m ? Number(m[1]) : undefined;
-}
-
-async function* emptyBody(): AsyncIterable<Uint8Array> {}
-
-/** Bodies up to this size are gathered chunk by chunk; larger ones are copied into one preallocated buffer. */
-const SMALL_BODY = 1024 * 1024;
-
-interface Part {
-  bytes: Uint8Array;
-  /** No bytes follow this part (the body's iterator has finished without throwing). */
-  last: boolean;
-}
-
-/** Cuts a body into parts of exactly `partSize` bytes (the last one shorter), holding one part at a time. */
-class PartReader {
-  private readonly iterator: AsyncIterator<Uint8Array>;
-  private pending: Uint8Array | undefined;
-  private done = false;
-  /** Part buffers this reader allocated, and those handed back by {@link recycle} for reuse. */
-  private readonly owned = new WeakSet<ArrayBufferLike>();
-  private readonly free: Buffer[] = [];
-
-  constructor(
-    body: AsyncIterable<Uint8Array>,
-    readonly partSize: number,
-  ) {
-    this.iterator = body[Symbol.asyncIterator]();
-  }
-
-  private allocate(): Buffer {
-    const buffer = Buffer.allocUnsafeSlow(this.partSize);
-    this.owned.add(buffer.buffer);
-    return buffer;
-  }
-
-  /**
-   * Hand back the bytes of a part whose upload has finished, so the next part reuses its buffer:
-   * memory stays at (parallel parts + 1) buffers instead of growing with garbage not yet collected.
-   */
-  recycle(bytes: Uint8Array): void {
-    if (this.owned.has(bytes.buffer)) this.free.push(Buffer.from(bytes.buffer, 0, this.partSize));
-  }
-
-  private async pull(): Promise<Uint8Array | undefined> {
-    if (this.pending) {
-      const chunk = this.pending;
-      this.pending = undefined;
-      return chunk;
-    }
-    while (!this.done) {
-      const next = await this.iterator.next();
-      if (next.done) this.done = true;
-      else if (next.value.length > 0) return next.value;
-    }
-    return undefined;
-  }
-
-  async read(): Promise<Part> {
-    // Small bodies are gathered as a list of chunks (no large allocation for a 4 KiB object); once a
-    // part passes SMALL_BODY bytes, it is copied into one buffer of partSize bytes, so that a part
-    // never costs about twice its size while the chunks and their concatenation coexist.
-    const chunks: Uint8Array[] = [];
-    let buffer: Buffer | undefined;
-    let length = 0;
-    while (length < this.partSize) {
-      const chunk = await this.pull();
-      if (!chunk) break;
-      const take = Math.min(chunk.length, this.partSize - length);
-      const piece = take === chunk.length ? chunk : chunk.subarray(0, take);
-      if (take < chunk.length) this.pending = chunk.subarray(take);
-      if (!buffer && length + take > SMALL_BODY && !(length === 0 && take === this.partSize)) {
-        buffer = this.free.pop() ?? this.allocate();
-        let at = 0;
-        for (const c of chunks) {
-          buffer.set(c, at);
-          at += c.length;
-        }
-        chunks.length = 0;
-      }
-      if (buffer) buffer.set(piece, length);
-      else chunks.push(piece);
-      length += take;
-    }
-    // Peek, so that the caller knows whether this is the last part (and the body's end-of-stream
-    // check has run) before it chooses between one request and a multi-part upload.
-    if (!this.pending) {
-      const next = await this.pull();
-      if (next) this.pending = next;
-    }
-    const bytes = buffer
-      ? buffer.subarray(0, length)
-      : chunks.length === 1
-        ? chunks[0]!
-        : Buffer.concat(chunks, length);
-    return { bytes, last: this.pending === undefined };
-  }
 }
