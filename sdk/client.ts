@@ -196,9 +196,9 @@ function toBody(data: WriteData, encoding: Encoding | undefined): Uint8Array | A
   return (async function* () {
     for await (const chunk of source) {
       if (typeof chunk === "string") yield encode(chunk, encoding);
-      // A plain Uint8Array view of a Buffer, so that `slice` downstream copies (Buffer#slice is a view).
-      else if (chunk instanceof Uint8Array)
-        yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      // Passed as is: the data plane copies every piece it keeps, so a Buffer reused by its
+      // producer is safe (Buffer#slice being a view no longer matters downstream).
+      else if (chunk instanceof Uint8Array) yield chunk;
       else throw strataError("EINVAL", "a write stream yielded something that is not bytes or a string");
     }
   })();

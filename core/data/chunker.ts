@@ -1,7 +1,7 @@
 /**
  * Fixed-size chunking of a byte stream, with memory bounded by one chunk: the stream's pieces are
  * copied into a chunk-sized buffer that is yielded when full (the last chunk may be shorter).
- * A piece that lines up with a chunk exactly is yielded without a copy.
+ * Every chunk yielded from a stream is the chunker's own memory: a producer may reuse its buffer.
  */
 import type { DataBody } from "./api.ts";
 
@@ -27,7 +27,7 @@ export async function* fixedChunks(
       if (filled === 0 && piece.byteLength - at >= chunkSize) {
         // A whole chunk inside one piece: copied all the same, because a producer may reuse its
         // buffer once we ask for the next piece while the chunk is still uploading.
-        yield piece.slice(at, at + chunkSize);
+        yield copyOf(piece, at, at + chunkSize);
         at += chunkSize;
         continue;
       }
@@ -44,6 +44,15 @@ export async function* fixedChunks(
     }
   }
   if (filled > 0 && buffer) yield buffer.subarray(0, filled);
+}
+
+/**
+ * A copy of bytes [start, end) of `bytes`. Not `bytes.slice()`: on a Node Buffer (a Uint8Array
+ * subclass) `slice` is a view of the same memory, so a retained "copy" changes when the producer
+ * refills its buffer.
+ */
+export function copyOf(bytes: Uint8Array, start = 0, end = bytes.byteLength): Uint8Array {
+  return Uint8Array.prototype.slice.call(bytes, start, end);
 }
 
 /** Concatenate byte arrays. */

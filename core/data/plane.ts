@@ -30,7 +30,7 @@ import type {
   Stat,
   WriteFileOptions,
 } from "./api.ts";
-import { concatBytes, fixedChunks, prepend, zeros } from "./chunker.ts";
+import { concatBytes, copyOf, fixedChunks, prepend, zeros } from "./chunker.ts";
 import {
   chunkObjectKey,
   chunkPk,
@@ -186,7 +186,7 @@ async function peek(
     const next = await iterator.next();
     if (next.done) return { head: concatBytes(parts, size), done: true, rest: (async function* () {})() };
     if (next.value.byteLength === 0) continue;
-    parts.push(next.value.slice());
+    parts.push(copyOf(next.value));
     size += next.value.byteLength;
   }
   const rest: AsyncIterable<Uint8Array> = {
@@ -392,7 +392,7 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
       let base = 0;
       let source: DataBody;
       if (content.inline !== undefined || !content.extents || content.extents.length === 0) {
-        source = (content.inline ?? new Uint8Array(content.size)).slice(0, length);
+        source = copyOf(content.inline ?? new Uint8Array(content.size), 0, length);
       } else {
         const extents = sortedExtents(content);
         kept = extents.filter((e) => e.offset + e.length <= length);
@@ -663,7 +663,7 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
         return {
           stat,
           body: (async function* () {
-            yield inline.slice(start, end);
+            yield copyOf(inline, start, end);
           })(),
         };
       }
