@@ -480,6 +480,10 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
   /**
    * Chunk, hash, announce and upload with at most `parallelism` chunks in flight (each task holds
    * its chunk until stored): hashing of one chunk overlaps the uploads of the ones before it.
+   *
+   * Never returns or throws while an upload of this write is still running: when the body throws,
+   * the caller's signal fires or one upload fails, the others are cancelled through the signal the
+   * uploads share and then awaited (a caller that retries or cleans up never races its own puts).
    */
   private async storeChunks(
     call: Call,
@@ -494,39 +498,58 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
     const stored = new Map<string, Promise<void>>();
     const recorded: Item[] = [];
     let failure: { error: unknown } | undefined;
+    // Cancels the uploads still running once this write has failed (the caller's signal does too).
+    const stop = new AbortController();
+    const uploads: Call = {
+      ...call,
+      signal: call.signal ? AbortSignal.any([call.signal, stop.signal]) : stop.signal,
+    };
     let offset = base;
     let index = 0;
-    for await (const chunk of fixedChunks(body, this.chunkSize)) {
-      checkAbort(call);
-      if (failure) break;
-      if (keptCount + index >= DATA_DEFAULTS.maxChunksPerFile)
-        throw new StrataError(
-          "E2BIG",
-          `${call.pfs}:${call.path}: a file holds at most ${DATA_DEFAULTS.maxChunksPerFile} chunks of ${this.chunkSize} bytes; use a larger chunkSize`,
-          { details: { path: call.path, pfs: call.pfs } },
-        );
-      const i = index++;
-      const at = offset;
-      offset += chunk.byteLength;
-      const task = (async () => {
-        const sha = await this.sha256(chunk);
-        const extent: Extent = { offset: at, length: chunk.byteLength, chunk: sha, crc32c: crc32c(chunk) };
-        extents[i] = extent;
-        let storing = stored.get(sha);
-        if (!storing) {
-          storing = intent
-            .announce(sha)
-            .then(() => this.storeChunk(call, intent.volumes, extent, chunk, recorded));
-          stored.set(sha, storing);
-        }
-        await storing;
-      })()
-        .catch((error: unknown) => {
-          failure ??= { error };
-        })
-        .finally(() => inflight.delete(task));
-      inflight.add(task);
-      while (inflight.size >= this.parallelism) await Promise.race(inflight);
+    try {
+      for await (const chunk of fixedChunks(body, this.chunkSize)) {
+        checkAbort(call);
+        if (failure) break;
+        if (keptCount + index >= DATA_DEFAULTS.maxChunksPerFile)
+          throw new StrataError(
+            "E2BIG",
+            `${call.pfs}:${call.path}: a file holds at most ${DATA_DEFAULTS.maxChunksPerFile} chunks of ${this.chunkSize} bytes; use a larger chunkSize`,
+            { details: { path: call.path, pfs: call.pfs } },
+          );
+        const i = index++;
+        const at = offset;
+        offset += chunk.byteLength;
+        const task = (async () => {
+          const sha = await this.sha256(chunk);
+          const extent: Extent = {
+            offset: at,
+            length: chunk.byteLength,
+            chunk: sha,
+            crc32c: crc32c(chunk),
+          };
+          extents[i] = extent;
+          let storing = stored.get(sha);
+          if (!storing) {
+            storing = intent.announce(sha).then(() => {
+              checkAbort(uploads);
+              return this.storeChunk(uploads, intent.volumes, extent, chunk, recorded);
+            });
+            stored.set(sha, storing);
+          }
+          await storing;
+        })()
+          .catch((error: unknown) => {
+            failure ??= { error };
+            stop.abort(error);
+          })
+          .finally(() => inflight.delete(task));
+        inflight.add(task);
+        while (inflight.size >= this.parallelism) await Promise.race(inflight);
+      }
+    } catch (err) {
+      stop.abort(err);
+      await Promise.allSettled(inflight);
+      throw err;
     }
     await Promise.all(inflight);
     if (failure) throw failure.error;

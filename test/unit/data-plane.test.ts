@@ -179,3 +179,108 @@ describe("data plane: instance choice and intents", () => {
     expect(await data.readFile(fs, "/new")).toEqual(Uint8Array.of(1, 2, 3));
   });
 });
+
+/**
+ * A memory volume whose puts block until `release()` (ignoring the signal, like an upload request
+ * already on the wire), counting puts started and settled.
+ */
+class GatedDriver extends MemoryVolumeDriver {
+  started = 0;
+  settled = 0;
+  private open!: () => void;
+  private readonly gate = new Promise<void>((resolve) => {
+    this.open = resolve;
+  });
+  private readonly waiters: Array<{ count: number; resolve: () => void }> = [];
+  get inFlight(): number {
+    return this.started - this.settled;
+  }
+  release(): void {
+    this.open();
+  }
+  /** Resolves once `count` puts have started. */
+  startedAtLeast(count: number): Promise<void> {
+    if (this.started >= count) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ count, resolve }));
+  }
+  override async put(...args: Parameters<MemoryVolumeDriver["put"]>): ReturnType<MemoryVolumeDriver["put"]> {
+    this.started++;
+    for (const w of this.waiters.splice(0)) {
+      if (this.started >= w.count) w.resolve();
+      else this.waiters.push(w);
+    }
+    try {
+      await this.gate;
+      return await super.put(...args);
+    } finally {
+      this.settled++;
+    }
+  }
+}
+
+describe("data plane: a failed or aborted write leaves no upload running", () => {
+  const CHUNK = 64 * 1024;
+
+  async function setup() {
+    const store = new MemoryMetadataStore();
+    const driver = new GatedDriver("a");
+    const ns = createNamespace({ store });
+    await ns.createPfs("p");
+    const data = createDataPlane({
+      store,
+      volumes: { a: new Volume(driver, { retry: { attempts: 1 } }) },
+      defaultVolume: "a",
+      chunkSize: CHUNK,
+      parallelism: 4,
+    });
+    return { driver, data, fs: ns.pfs("p") };
+  }
+
+  /** Watch `write`: the puts in flight when it settled. Gives a pre-fix early settle a chance to show. */
+  async function settleAfterRelease(driver: GatedDriver, write: Promise<unknown>) {
+    let inFlightAtSettle: number | undefined;
+    const watched = write.then(
+      () => "resolved",
+      (err: unknown) => {
+        inFlightAtSettle = driver.inFlight;
+        return (err as { code?: string }).code ?? String(err);
+      },
+    );
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+    driver.release();
+    const code = await watched;
+    return { code, inFlightAtSettle };
+  }
+
+  it("a body that throws mid-write: writeFile rejects only after every upload it started has settled", async () => {
+    const { driver, data, fs } = await setup();
+    async function* body(): AsyncGenerator<Uint8Array> {
+      yield patternBytes(CHUNK, 1);
+      yield patternBytes(CHUNK, 2);
+      await driver.startedAtLeast(2);
+      throw new Error("the source failed");
+    }
+    const { code, inFlightAtSettle } = await settleAfterRelease(driver, data.writeFile(fs, "/f", body()));
+    expect(code).toBe("EIO");
+    expect(inFlightAtSettle).toBe(0);
+    expect(await codeOf(fs.stat("/f"))).toBe("ENOENT");
+  });
+
+  it("an abort mid-write: writeFile rejects EABORTED only after every upload it started has settled", async () => {
+    const { driver, data, fs } = await setup();
+    const controller = new AbortController();
+    async function* body(): AsyncGenerator<Uint8Array> {
+      yield patternBytes(CHUNK, 1);
+      yield patternBytes(CHUNK, 2);
+      await driver.startedAtLeast(2);
+      controller.abort();
+      yield patternBytes(CHUNK, 3);
+      yield patternBytes(CHUNK, 4);
+    }
+    const write = data.writeFile(fs, "/g", body(), { signal: controller.signal });
+    const { code, inFlightAtSettle } = await settleAfterRelease(driver, write);
+    expect(code).toBe("EABORTED");
+    expect(inFlightAtSettle).toBe(0);
+    expect(await codeOf(fs.stat("/g"))).toBe("ENOENT");
+  });
+});
