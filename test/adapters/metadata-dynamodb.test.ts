@@ -1,11 +1,9 @@
 import { describe, it } from "vitest";
-import { DynamoDbMetadataStore } from "../../adapters/metadata/dynamodb.ts";
-import { dynamoDbLocalClientConfig } from "../../adapters/standins/dynamodb.ts";
 import { testMetadataStore } from "../conformance/metadata-store.ts";
+import { freshDynamoDbStore } from "../support/dynamodb.ts";
 import { standInEndpoint } from "../support/standins.ts";
 
 const endpoint = standInEndpoint("dynamodb");
-let tables = 0;
 
 if (endpoint === undefined)
   describe("metadata store conformance: dynamodb", () => {
@@ -13,18 +11,6 @@ if (endpoint === undefined)
   });
 else
   testMetadataStore("dynamodb", async () => {
-    // A fresh table per fixture; DynamoDB Local creates one in milliseconds.
-    const tableName = `strata-conformance-${process.pid}-${++tables}`;
-    const make = () =>
-      new DynamoDbMetadataStore({ clientConfig: dynamoDbLocalClientConfig(endpoint), tableName });
-    const store = make();
-    await store.createTable();
-    return {
-      store,
-      reopen: async () => make(),
-      dispose: async () => {
-        await store.deleteTable();
-        await store.close();
-      },
-    };
+    const { store, open, dispose } = await freshDynamoDbStore(endpoint, "strata-conformance");
+    return { store, reopen: async () => open(), dispose };
   });

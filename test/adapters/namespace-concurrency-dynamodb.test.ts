@@ -1,7 +1,6 @@
 import { describe, it } from "vitest";
-import { DynamoDbMetadataStore } from "../../adapters/metadata/dynamodb.ts";
-import { dynamoDbLocalClientConfig } from "../../adapters/standins/dynamodb.ts";
 import { testNamespaceConcurrency } from "../conformance/namespace-concurrency.ts";
+import { freshDynamoDbStore } from "../support/dynamodb.ts";
 import { standInEndpoint } from "../support/standins.ts";
 
 const endpoint = standInEndpoint("dynamodb");
@@ -15,17 +14,13 @@ else
   testNamespaceConcurrency(
     "dynamodb",
     async (clients) => {
-      const tableName = `strata-race-${process.pid}`;
-      const stores = Array.from(
-        { length: clients },
-        () => new DynamoDbMetadataStore({ clientConfig: dynamoDbLocalClientConfig(endpoint), tableName }),
-      );
-      await stores[0]!.createTable();
+      const table = await freshDynamoDbStore(endpoint, "strata-race");
+      const stores = [table.store, ...Array.from({ length: clients - 1 }, () => table.open())];
       return {
         stores,
         dispose: async () => {
-          await stores[0]!.deleteTable();
-          for (const s of stores) await s.close();
+          for (const s of stores.slice(1)) await s.close();
+          await table.dispose();
         },
       };
     },
