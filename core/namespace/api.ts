@@ -101,6 +101,11 @@ export interface CreateOptions {
   content?: FileContent;
 }
 
+export interface WriteContentOptions {
+  /** Commit only if the file's live version is the one with this TID (else ECONFLICT). */
+  ifVersion?: Tid;
+}
+
 export interface SetAttrs {
   mode?: number;
   uid?: number;
@@ -145,8 +150,20 @@ export interface FileSystem extends ReadableFileSystem {
   ): Promise<Stat>;
   /** Create a regular file; EEXIST when the name is taken. */
   create(path: string, options?: CreateOptions): Promise<Stat>;
-  /** Replace a file's content (a new version; the old one stays reachable as-of). */
-  writeContent(path: string, content: FileContent): Promise<Stat>;
+  /**
+   * Replace a file's content (a new version; the old one stays reachable as-of).
+   *
+   * With `ifVersion`, a compare-and-swap: ECONFLICT (nothing written, not retried) unless the
+   * file's live version is still the one with that TID (`Stat.tid` of the version the new content
+   * was computed from). The check is part of the commit's own condition, so a read-modify-write
+   * (append, truncate) cannot lose a concurrent change.
+   *
+   * ```ts
+   * const st = await fs.stat("/log");
+   * await fs.writeContent("/log", grown(st.content), { ifVersion: st.tid }); // ECONFLICT: re-read, retry
+   * ```
+   */
+  writeContent(path: string, content: FileContent, options?: WriteContentOptions): Promise<Stat>;
   /** rename(2): atomic; replaces a file, or an empty directory by a directory; EXDEV never (same PFS). */
   rename(from: string, to: string, options?: { noReplace?: boolean }): Promise<void>;
   unlink(path: string): Promise<void>;

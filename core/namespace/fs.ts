@@ -20,13 +20,14 @@ import type {
   Stat,
   Tid,
   Version,
+  WriteContentOptions,
 } from "./api.ts";
 import type { Engine } from "./engine.ts";
-import { planOp, planRevert, revertTree } from "./ops.ts";
+import { PreconditionFailed, planOp, planRevert, revertTree, type WriteContentOp } from "./ops.ts";
 import { formatPath, parsePath } from "./path.ts";
 import { dirPk, HIGH, historyPk, inoPk, seal, snapshotPk, VERSION_PREFIX, verify } from "./records.ts";
 import { AsOfReader, entryRef, type Reader, resolve, TxReader } from "./resolve.ts";
-import { tidToDate, ZERO_TID } from "./tid.ts";
+import { isTid, tidToDate, ZERO_TID } from "./tid.ts";
 import { type PfsContext, Tx } from "./tx.ts";
 import {
   checkId,
@@ -218,8 +219,22 @@ export class PfsFileSystem implements FileSystem {
     return (await this.run(parseOp({ op: "create", path, options }))).stat!;
   }
 
-  async writeContent(path: string, content: FileContent): Promise<Stat> {
-    return (await this.run(parseOp({ op: "writeContent", path, content }))).stat!;
+  async writeContent(path: string, content: FileContent, options: WriteContentOptions = {}): Promise<Stat> {
+    const op: WriteContentOp = parseOp({ op: "writeContent", path, content }) as WriteContentOp;
+    if (options.ifVersion !== undefined) {
+      if (!isTid(options.ifVersion))
+        throw strataError("EINVAL", `ifVersion must be a TID (16 lowercase hex digits)`, {
+          path,
+          pfs: this.pfs,
+        });
+      op.ifVersion = options.ifVersion;
+    }
+    try {
+      return (await this.run(op)).stat!;
+    } catch (err) {
+      if (err instanceof PreconditionFailed) throw err.error;
+      throw err;
+    }
   }
 
   async rename(from: string, to: string, options: { noReplace?: boolean } = {}): Promise<void> {

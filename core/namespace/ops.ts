@@ -14,6 +14,20 @@ import { type AsOfReader, type EntryRef, type Reader, type Resolved, resolve, Tx
 import type { Tx } from "./tx.ts";
 import { NS_LIMITS, type Op, stripVersion, toStat } from "./validate.ts";
 
+/** A writeContent op with its optional compare-and-swap (FileSystem.writeContent's `ifVersion`). */
+export type WriteContentOp = Extract<Op, { op: "writeContent" }> & { ifVersion?: Tid };
+
+/**
+ * A plan's precondition failed. Not a StrataError on purpose: Engine.write retries a plan that
+ * throws ECONFLICT, and a failed precondition must reach the caller at once; the FileSystem
+ * method unwraps `error` (ECONFLICT).
+ */
+export class PreconditionFailed extends Error {
+  constructor(readonly error: Error) {
+    super(error.message);
+  }
+}
+
 export function lastName(r: Resolved, path: string, pfs: string): { parent: ObjectId; name: string } {
   if (r.parent === undefined || r.name === undefined)
     throw strataError("EEXIST", `${path} is the root directory`, { path, pfs });
@@ -88,6 +102,21 @@ export async function planOp(engine: Engine, tx: Tx, op: Op, blindOk = true): Pr
       const r = await existing(op.comps, op.path, true);
       if (r.entry!.type === "dir")
         throw strataError("EISDIR", `${op.path} is a directory`, { path: op.path, pfs });
+      const ifVersion = (op as WriteContentOp).ifVersion;
+      if (ifVersion !== undefined) {
+        // Checked against the version read here; changeVersion's condition (that version still
+        // live) makes the commit fail if it changes before then, and the retry lands here again.
+        const cur = await tx.currentVersion(r.entry!.ino);
+        const live = cur === undefined ? undefined : String(cur.ctid);
+        if (live !== ifVersion)
+          throw new PreconditionFailed(
+            strataError(
+              "ECONFLICT",
+              `${op.path} changed since version ${ifVersion} (now ${live ?? "gone"}); re-read it and retry`,
+              { path: op.path, pfs, ifVersion, ...(live !== undefined ? { live } : {}) },
+            ),
+          );
+      }
       const v = await engine.changeVersion(
         tx,
         r.entry!.ino,
