@@ -32,6 +32,7 @@ import type {
   TransactOp,
   Value,
 } from "../core/metadata/port.ts";
+import { timed } from "./support.ts";
 
 export interface Rate {
   ops: number;
@@ -68,13 +69,7 @@ async function warm(op: Op, ms: number): Promise<number> {
 }
 
 async function measure(op: Op, durationMs: number, minOps: number): Promise<Rate> {
-  const start = performance.now();
-  let ops = 0;
-  while (ops < minOps || performance.now() - start < durationMs) {
-    await op();
-    ops++;
-  }
-  const ms = performance.now() - start;
+  const { ops, ms } = await timed(op, durationMs, minOps);
   return { ops, ms, opsPerSec: (ops * 1000) / ms };
 }
 

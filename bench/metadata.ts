@@ -36,6 +36,7 @@ import { emptyRequestCounts } from "../core/metadata/port.ts";
 import { itemSize } from "../core/metadata/values.ts";
 import { type BatchOp, createNamespace, type FileSystem } from "../core/namespace/index.ts";
 import { openRawReplayer, type RawReplayer, type RecordedRequest } from "./metadata-store.ts";
+import { median, table, timed } from "./support.ts";
 
 const MEASURE_MS = Number(process.env.STRATA_BENCH_MS ?? 1_500);
 const ROUNDS = 6;
@@ -102,23 +103,9 @@ class RecordingStore implements MetadataStore {
   }
 }
 
-interface Rate {
-  ops: number;
-  ms: number;
-}
-const perSec = (r: Rate) => (r.ops * 1000) / r.ms;
-
-async function timed(op: Op, ms: number): Promise<Rate> {
-  const start = performance.now();
-  let ops = 0;
-  let now = start;
-  while (ops < 5 || now - start < ms) {
-    await op();
-    ops++;
-    now = performance.now();
-  }
-  return { ops, ms: now - start };
-}
+/** Each timed run makes at least this many calls, however long they take. */
+const MIN_OPS = 5;
+const perSec = (r: { ops: number; ms: number }) => (r.ops * 1000) / r.ms;
 
 interface Row {
   op: string;
@@ -129,12 +116,6 @@ interface Row {
   /** The cost target, and whether the measured requests per op meet it. */
   target: string;
   ok: boolean;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function perOp(counts: RequestCounts, ops: number): RequestCounts {
@@ -188,7 +169,7 @@ async function benchCase(store: RecordingStore, raw: RawReplayer, c: Case): Prom
   const recorded = store.recording;
   store.recording = undefined;
   const rawOp = raw.replay(recorded);
-  await timed(rawOp, WARM_MS / 2);
+  await timed(rawOp, WARM_MS / 2, MIN_OPS);
 
   // Raw and engine alternate in short rounds; each side's rate is the median over rounds, so a
   // burst of load from elsewhere on the machine (or a JVM pause) does not decide the ratio.
@@ -197,9 +178,9 @@ async function benchCase(store: RecordingStore, raw: RawReplayer, c: Case): Prom
   let engineOps = 0;
   const counts = emptyRequestCounts();
   for (let round = 0; round < ROUNDS; round++) {
-    rawRates.push(perSec(await timed(rawOp, MEASURE_MS / ROUNDS)));
+    rawRates.push(perSec(await timed(rawOp, MEASURE_MS / ROUNDS, MIN_OPS)));
     store.resetRequestCounts();
-    const e = await timed(c.engine, MEASURE_MS / ROUNDS);
+    const e = await timed(c.engine, MEASURE_MS / ROUNDS, MIN_OPS);
     engineRates.push(perSec(e));
     engineOps += e.ops;
     const got = store.requestCounts();
@@ -340,34 +321,23 @@ async function benchStore(inner: MetadataStore, log: (s: string) => void): Promi
   }
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  const left = new Set([0, 3, 4, 5, 6]);
-  return rows
-    .map((r, i) => {
-      const line = r
-        .map((cell, c) => (left.has(c) ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
-        .join("  ")
-        .trimEnd();
-      return i === 0 ? `${line}\n${widths.map((w) => "-".repeat(w)).join("  ")}` : line;
-    })
-    .join("\n");
-}
-
 function format(rows: Row[]): string {
   const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
-  return table([
-    ["operation", "engine op/s", "raw op/s", "ratio", "requests/op (measured)", "cost target", "raw = "],
-    ...rows.map((r) => [
-      r.op,
-      fmt(r.engine),
-      fmt(r.rawRate),
-      `${(r.engine / r.rawRate).toFixed(2)}${r.engine / r.rawRate < 0.8 ? " <" : ""}`,
-      formatRequests(r.requests),
-      `${r.target} ${r.ok ? "ok" : "MISSED"}`,
-      r.raw,
-    ]),
-  ]);
+  return table(
+    [
+      ["operation", "engine op/s", "raw op/s", "ratio", "requests/op (measured)", "cost target", "raw = "],
+      ...rows.map((r) => [
+        r.op,
+        fmt(r.engine),
+        fmt(r.rawRate),
+        `${(r.engine / r.rawRate).toFixed(2)}${r.engine / r.rawRate < 0.8 ? " <" : ""}`,
+        formatRequests(r.requests),
+        `${r.target} ${r.ok ? "ok" : "MISSED"}`,
+        r.raw,
+      ]),
+    ],
+    new Set([0, 3, 4, 5, 6]),
+  );
 }
 
 interface Backend {

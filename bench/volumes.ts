@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalVolumeDriver } from "../adapters/volumes/local.ts";
 import { Volume } from "../core/volume/volume.ts";
+import { median, pattern, seconds, table } from "./support.ts";
 import { VOLUME_BENCH_BACKENDS, type VolumeBenchBackend } from "./volume-backends/index.ts";
 
 const MiB = 1024 * 1024;
@@ -26,30 +27,6 @@ interface Row {
   unit: string;
   strata: number;
   raw: number;
-}
-
-function pattern(size: number, seed: number): Uint8Array {
-  const words = new Uint32Array(Math.ceil(size / 4));
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x >>> 0;
-  }
-  return new Uint8Array(words.buffer, 0, size);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-async function seconds(fn: () => Promise<unknown>): Promise<number> {
-  const start = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
 async function drain(body: AsyncIterable<Uint8Array>): Promise<number> {
@@ -159,18 +136,6 @@ async function streamedUploadMemory(
   }
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows
-    .map((r, i) => {
-      const line = r
-        .map((cell, c) => (c < 2 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
-        .join("  ");
-      return i === 0 ? `${line}\n${widths.map((w) => "-".repeat(w)).join("  ")}` : line;
-    })
-    .join("\n");
-}
-
 export async function run(args: string[]): Promise<void> {
   const chosen =
     args.length === 0 ? VOLUME_BENCH_BACKENDS : VOLUME_BENCH_BACKENDS.filter((b) => args.includes(b.name));
@@ -194,17 +159,20 @@ export async function run(args: string[]): Promise<void> {
   }
   const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
   console.log(
-    `\n${table([
-      ["backend", "metric", "strata", "raw", "ratio", "unit"],
-      ...rows.map((r) => [
-        r.backend,
-        r.metric,
-        fmt(r.strata),
-        fmt(r.raw),
-        (r.strata / r.raw).toFixed(2),
-        r.unit,
-      ]),
-    ])}`,
+    `\n${table(
+      [
+        ["backend", "metric", "strata", "raw", "ratio", "unit"],
+        ...rows.map((r) => [
+          r.backend,
+          r.metric,
+          fmt(r.strata),
+          fmt(r.raw),
+          (r.strata / r.raw).toFixed(2),
+          r.unit,
+        ]),
+      ],
+      new Set([0, 1]),
+    )}`,
   );
   const below = rows.filter((r) => r.unit === "MiB/s" && r.strata / r.raw < 0.9);
   if (below.length > 0) {
