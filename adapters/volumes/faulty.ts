@@ -30,6 +30,7 @@
  *                is thrown instead of its result
  */
 import { StrataError } from "../../core/errors.ts";
+import { mulberry32 } from "../../core/random.ts";
 import type { GetResult, PutBody, VolumeDriver } from "../../core/volume/port.ts";
 
 export type FaultOp = "put" | "get" | "head" | "list" | "delete" | "copy";
@@ -75,20 +76,8 @@ export interface FaultyVolumeDriver extends VolumeDriver {
 const OPS: FaultOp[] = ["put", "get", "head", "list", "delete", "copy"];
 const KINDS: FaultKind[] = ["throttle", "unavailable", "latency", "drop", "corrupt", "lostReply"];
 
-/** mulberry32: tiny, seedable, good enough for fault schedules. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function faultyVolume(inner: VolumeDriver, plan: FaultPlan): FaultyVolumeDriver {
-  const random = prng(plan.seed ?? 1);
+  const random = mulberry32(plan.seed ?? 1);
   const rules = new Map<FaultOp, { rule: FaultRule; fired: number }[]>();
   for (const op of OPS) {
     const given = plan[op];

@@ -23,6 +23,7 @@ import { type ErrorCode, isStrataError } from "../../core/errors.ts";
 import type { MetadataStore } from "../../core/metadata/port.ts";
 import type { FileSystem } from "../../core/namespace/api.ts";
 import { createNamespace } from "../../core/namespace/index.ts";
+import { mulberry32 } from "../../core/random.ts";
 
 export type ConcurrencyStoreFactory = (
   clients: number,
@@ -60,18 +61,6 @@ const MOVES: Array<[string, string]> = [
 
 /** Rounds of the same-instant opposite-moves race per round. */
 const OPPOSITE_PAIRS = 10;
-
-/** mulberry32: a small deterministic PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface RaceReport {
   ok: Record<string, number>;
@@ -118,7 +107,7 @@ export async function raceRound(fss: FileSystem[], seed: number, opsPerClient: n
 
   async function client(c: number): Promise<void> {
     const fs = fss[c]!;
-    const rand = prng(seed * 7919 + c);
+    const rand = mulberry32(seed * 7919 + c);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
     const mine: OwnedFile[] = [];
     let n = 0;

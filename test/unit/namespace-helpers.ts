@@ -1,6 +1,7 @@
 import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
 import type { MetadataStore } from "../../core/metadata/port.ts";
 import { type CreateNamespaceParams, createNamespace } from "../../core/namespace/index.ts";
+import { mulberry32 } from "../../core/random.ts";
 
 /** A manual clock: `tick(ms)` moves it; tests never depend on real time. */
 export function manualClock(start = Date.UTC(2026, 0, 1)) {
@@ -16,24 +17,12 @@ export function manualClock(start = Date.UTC(2026, 0, 1)) {
   };
 }
 
-/** A deterministic PRNG (mulberry32) for shard choice and jitter. */
-export function seeded(seed = 1): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export async function setup(options: Partial<CreateNamespaceParams> & { store?: MetadataStore } = {}) {
   const store = options.store ?? new MemoryMetadataStore();
   const clock = manualClock();
   const ns = createNamespace({
     clock: clock.now,
-    random: seeded(7),
+    random: mulberry32(7),
     ...options,
     store,
     options: { sleep: async () => {}, ...options.options },
