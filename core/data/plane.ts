@@ -93,6 +93,11 @@ export interface DataPlaneOptions {
   healthWindowMs?: number;
   /** How long a PFS's config record is cached (default 30 s). */
   configTtlMs?: number;
+  /**
+   * Attempts of an append or truncate that keeps losing the race to concurrent changes of the same
+   * file before it fails with ECONFLICT (default 16).
+   */
+  appendAttempts?: number;
   /** Injectable clock (ms since epoch). */
   clock?: () => number;
 }
@@ -114,6 +119,7 @@ export const DATA_DEFAULTS = {
   intentTtlMs: 60 * 60 * 1000,
   healthWindowMs: 60 * 1000,
   configTtlMs: 30 * 1000,
+  appendAttempts: 16,
   /** The namespace engine's limit on extents per version: the largest file is this × chunkSize. */
   maxChunksPerFile: 1000,
 } as const;
@@ -210,6 +216,7 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
   private readonly healthWindowMs: number;
   private readonly configTtlMs: number;
   private readonly clock: () => number;
+  private readonly appendAttempts: number;
   /** Recent read failures per volume (times), for the health tie-break. */
   private readonly failures = new Map<string, number[]>();
   private readonly configCache = new Map<string, { volume: string; until: number }>();
@@ -245,6 +252,9 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
     this.healthWindowMs = options.healthWindowMs ?? DATA_DEFAULTS.healthWindowMs;
     this.configTtlMs = options.configTtlMs ?? DATA_DEFAULTS.configTtlMs;
     this.clock = options.clock ?? Date.now;
+    this.appendAttempts = options.appendAttempts ?? DATA_DEFAULTS.appendAttempts;
+    if (!Number.isSafeInteger(this.appendAttempts) || this.appendAttempts < 1)
+      throw invalid(`appendAttempts ${this.appendAttempts} is not an integer ≥ 1`);
   }
 
   // ---- configuration ----
@@ -322,6 +332,13 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
     }
   }
 
+  /**
+   * Read-modify-write, safe under concurrency: each attempt reads the live version, stores the new
+   * content and commits it only if that version is still live (`writeContent`'s `ifVersion`; a
+   * create for a missing file). A lost race re-reads and re-plans, at most `appendAttempts` times.
+   * The appended bytes are not held for a retry: they are read back from the chunks the lost
+   * attempt uploaded (its intent stays, for vacuum, like any uncommitted upload's).
+   */
   async appendFile(
     fs: FileSystem,
     path: string,
@@ -331,40 +348,68 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
     const call: Call = { pfs: fs.pfs, path, signal: options.signal };
     try {
       checkAbort(call);
-      const existing = await statOrUndefined(fs, path);
-      if (!existing) return await this.writeFile(fs, path, body, { signal: options.signal });
-      const content = fileContent(existing, call);
-      let kept: Extent[];
-      let base: number;
-      let source: DataBody;
-      if (content.inline !== undefined || !content.extents || content.extents.length === 0) {
-        kept = [];
-        base = 0;
-        source = prepend(content.inline ?? new Uint8Array(content.size), body);
-      } else {
-        const extents = sortedExtents(content);
-        const last = extents.at(-1)!;
-        if (last.length === this.chunkSize && last.offset + last.length === content.size) {
-          kept = extents;
-          base = content.size;
-          source = body;
-        } else {
-          // The partial tail chunk is re-chunked with the new bytes; every full chunk is reused.
-          kept = extents.slice(0, -1);
-          base = last.offset;
-          const tail = await this.fetchExtents(call, [last]);
-          source = prepend(tail[0]!, body);
+      let source: DataBody = body;
+      for (let attempt = 1; ; attempt++) {
+        const existing = await statOrUndefined(fs, path);
+        const content = existing ? fileContent(existing, call) : { size: 0 };
+        const plan = await this.appendPlan(call, content, source);
+        const stored = await this.storeContent(call, plan.kept, plan.base, plan.source);
+        let stat: Stat;
+        try {
+          stat = existing
+            ? await fs.writeContent(path, stored.content, { ifVersion: existing.tid })
+            : await fs.create(path, { content: stored.content });
+        } catch (err) {
+          const lost = isStrataError(err, existing ? "ECONFLICT" : "EEXIST");
+          if (!lost || attempt >= this.appendAttempts) throw err;
+          source = this.bytesFrom(call, stored.content, content.size);
+          await this.backoff(attempt);
+          continue;
         }
+        await stored.done();
+        return stat;
       }
-      const stored = await this.storeContent(call, kept, base, source);
-      const stat = await fs.writeContent(path, stored.content);
-      await stored.done();
-      return stat;
     } catch (err) {
       throw located(err, call);
     }
   }
 
+  /** What an append of `body` to `content` stores: full chunks kept, the partial tail re-chunked. */
+  private async appendPlan(
+    call: Call,
+    content: FileContent,
+    body: DataBody,
+  ): Promise<{ kept: Extent[]; base: number; source: DataBody }> {
+    if (content.inline !== undefined || !content.extents || content.extents.length === 0)
+      return { kept: [], base: 0, source: prepend(content.inline ?? new Uint8Array(content.size), body) };
+    const extents = sortedExtents(content);
+    const last = extents.at(-1)!;
+    if (last.length === this.chunkSize && last.offset + last.length === content.size)
+      return { kept: extents, base: content.size, source: body };
+    // The partial tail chunk is re-chunked with the new bytes; every full chunk is reused.
+    const tail = await this.fetchExtents(call, [last]);
+    return { kept: extents.slice(0, -1), base: last.offset, source: prepend(tail[0]!, body) };
+  }
+
+  /** Bytes [from, size) of content stored by this plane (a lost append's own bytes, for its retry). */
+  private bytesFrom(call: Call, content: FileContent, from: number): DataBody {
+    if (content.inline !== undefined || !content.extents)
+      return copyOf(content.inline ?? new Uint8Array(content.size), from);
+    const wanted = sortedExtents(content).filter((e) => e.offset + e.length > from);
+    const plane = this;
+    return (async function* () {
+      const candidates = await plane.candidates(wanted.map((e) => e.chunk));
+      yield* plane.stream(call, wanted, candidates, from, content.size);
+    })();
+  }
+
+  /** A short jittered pause before re-reading after a lost race (grows with the attempt). */
+  private async backoff(attempt: number): Promise<void> {
+    const ms = Math.random() * Math.min(2 ** attempt, 100);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  /** Cut or extend, as a compare-and-swap on the version read, retried like appendFile. */
   async truncate(
     fs: FileSystem,
     path: string,
@@ -381,46 +426,57 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
             details: { path, pfs: call.pfs },
           },
         );
-      checkAbort(call);
-      const existing = await fs.stat(path);
-      const content = fileContent(existing, call);
-      if (length >= content.size) {
-        if (length === content.size) return await fs.writeContent(path, content);
-        return await this.appendFile(fs, path, zeros(length - content.size), options);
-      }
-      let kept: Extent[] = [];
-      let base = 0;
-      let source: DataBody;
-      if (content.inline !== undefined || !content.extents || content.extents.length === 0) {
-        source = copyOf(content.inline ?? new Uint8Array(content.size), 0, length);
-      } else {
-        const extents = sortedExtents(content);
-        kept = extents.filter((e) => e.offset + e.length <= length);
-        const cut = extents.find((e) => e.offset < length && e.offset + e.length > length);
-        base = kept.length > 0 ? kept.at(-1)!.offset + kept.at(-1)!.length : 0;
-        if (cut) {
-          const bytes = (await this.fetchExtents(call, [cut]))[0]!;
-          source = bytes.subarray(0, length - cut.offset);
-          base = cut.offset;
-        } else {
-          source = new Uint8Array(0);
-        }
-        if (length <= this.inlineThreshold) {
-          // Small again: back inline (the kept chunks are read, the file needs no object any more).
-          const prefix =
-            kept.length > 0 ? concatBytes(await this.fetchExtents(call, kept)) : new Uint8Array(0);
-          source = concatBytes([prefix, source as Uint8Array]).subarray(0, length);
-          kept = [];
-          base = 0;
+      for (let attempt = 1; ; attempt++) {
+        checkAbort(call);
+        const existing = await fs.stat(path);
+        const content = fileContent(existing, call);
+        try {
+          if (length === content.size)
+            return await fs.writeContent(path, content, { ifVersion: existing.tid });
+          const plan =
+            length > content.size
+              ? await this.appendPlan(call, content, zeros(length - content.size))
+              : await this.truncatePlan(call, content, length);
+          const stored = await this.storeContent(call, plan.kept, plan.base, plan.source);
+          const stat = await fs.writeContent(path, stored.content, { ifVersion: existing.tid });
+          await stored.done();
+          return stat;
+        } catch (err) {
+          if (!isStrataError(err, "ECONFLICT") || attempt >= this.appendAttempts) throw err;
+          await this.backoff(attempt);
         }
       }
-      const stored = await this.storeContent(call, kept, base, source);
-      const stat = await fs.writeContent(path, stored.content);
-      await stored.done();
-      return stat;
     } catch (err) {
       throw located(err, call);
     }
+  }
+
+  /** What a truncate to `length` < size stores: chunks below the cut kept, the cut chunk re-stored. */
+  private async truncatePlan(
+    call: Call,
+    content: FileContent,
+    length: number,
+  ): Promise<{ kept: Extent[]; base: number; source: DataBody }> {
+    if (content.inline !== undefined || !content.extents || content.extents.length === 0)
+      return { kept: [], base: 0, source: copyOf(content.inline ?? new Uint8Array(content.size), 0, length) };
+    const extents = sortedExtents(content);
+    let kept = extents.filter((e) => e.offset + e.length <= length);
+    const cut = extents.find((e) => e.offset < length && e.offset + e.length > length);
+    let base = kept.length > 0 ? kept.at(-1)!.offset + kept.at(-1)!.length : 0;
+    let source: Uint8Array = new Uint8Array(0);
+    if (cut) {
+      const bytes = (await this.fetchExtents(call, [cut]))[0]!;
+      source = bytes.subarray(0, length - cut.offset);
+      base = cut.offset;
+    }
+    if (length <= this.inlineThreshold) {
+      // Small again: back inline (the kept chunks are read, the file needs no object any more).
+      const prefix = kept.length > 0 ? concatBytes(await this.fetchExtents(call, kept)) : new Uint8Array(0);
+      source = concatBytes([prefix, source]).subarray(0, length);
+      kept = [];
+      base = 0;
+    }
+    return { kept, base, source };
   }
 
   /** create or writeContent, settling a race with a concurrent create/unlink of the same name. */

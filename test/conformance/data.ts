@@ -414,6 +414,32 @@ export function testDataPlane(name: string, makeFixture: () => Promise<DataFixtu
       }
     });
 
+    it("concurrent appends of distinct bytes all land, each exactly once", async () => {
+      const data = plane();
+      await data.writeFile(fs, "/log", new Uint8Array(0));
+      // Sizes straddle the inline threshold and chunk boundaries; every byte of piece i is 1 + i.
+      const sizes = [100, 3 * KiB, 5 * KiB, CHUNK - 1, CHUNK + 1, 2 * KiB, 10, CHUNK];
+      const results = await Promise.allSettled(
+        sizes.map((size, i) => {
+          const piece = new Uint8Array(size).fill(1 + i);
+          // Half of them streamed: a retry cannot re-read a stream, it reads back its own upload.
+          return data.appendFile(fs, "/log", i % 2 === 0 ? piece : pieces(piece, 3 * KiB + 1));
+        }),
+      );
+      expect(results.filter((r) => r.status === "rejected")).toEqual([]);
+      const got = await data.readFile(fs, "/log");
+      expect(got.byteLength).toBe(sizes.reduce((n, s) => n + s, 0));
+      // Each piece is one contiguous run of its own byte value, and appears exactly once.
+      const runs: Array<[number, number]> = [];
+      for (const byte of got) {
+        const last = runs.at(-1);
+        if (last && last[0] === byte) last[1]++;
+        else runs.push([byte, 1]);
+      }
+      expect(runs.map(([v]) => v).sort((x, y) => x - y)).toEqual(sizes.map((_, i) => 1 + i));
+      for (const [v, n] of runs) expect(n).toBe(sizes[v - 1]);
+    });
+
     it("writeFile keeps the mode of a new file and replaces an existing one as a new version", async () => {
       const data = plane();
       const s1 = await data.writeFile(fs, "/m", patternBytes(10, 1), { mode: 0o600 });
