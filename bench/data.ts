@@ -1,6 +1,8 @@
 /**
- * `npm run bench -- data [backend…]` (default: local s3): the data plane (SQLite metadata + one
- * volume) next to the raw volume SDK / node:fs call on the same backend in the same run:
+ * `npm run bench -- data [backend…]` (default: local s3): strata through its SDK client (the
+ * `Strata` interface `connect({ local })` returns: `createClient` over a Deployment of SQLite
+ * metadata + the data plane on one volume of the backend) next to the raw volume SDK / node:fs
+ * call on the same backend in the same run:
  *   - write and read MiB/s of 64 MiB files (median of reps; fresh bytes per rep so dedup never
  *     makes a write free), target ratio ≥ 0.9;
  *   - write and read of 1,000 × 4 KiB files (files/s and MiB/s): inline in metadata, so the
@@ -18,6 +20,7 @@ import { faultyVolume } from "../adapters/volumes/faulty.ts";
 import { createDataPlane } from "../core/data/plane.ts";
 import { createNamespace } from "../core/namespace/index.ts";
 import { Volume } from "../core/volume/volume.ts";
+import { createClient, type Deployment } from "../sdk/client.ts";
 import { VOLUME_BENCH_BACKENDS, type VolumeBenchBackend } from "./volume-backends/index.ts";
 
 const MiB = 1024 * 1024;
@@ -69,7 +72,15 @@ async function benchBackend(backend: VolumeBenchBackend): Promise<Row[]> {
   const ns = createNamespace({ store });
   const pfs = `bench${Date.now().toString(36)}`;
   await ns.createPfs(pfs);
-  const fs = ns.pfs(pfs);
+  // What connect({ local }) builds, with this backend's volume: every strata number below goes
+  // through the SDK (its argument checks, body normalisation, Node streams) to the data plane.
+  const deployment: Deployment = {
+    namespace: ns,
+    data,
+    openPfs: async (name) => ns.pfs(name),
+    close: async () => {},
+  };
+  const client = createClient(deployment, pfs);
   const run = `bench-${Date.now().toString(36)}`;
   const rows: Row[] = [];
   const row = (metric: string, unit: string, strata: number, rawValue: number | undefined, target?: string) =>
@@ -88,7 +99,7 @@ async function benchBackend(backend: VolumeBenchBackend): Promise<Row[]> {
     for (let rep = 0; rep < REPS; rep++) {
       const bytes = pattern(LARGE, 1000 + rep);
       write.raw.push(LARGE / MiB / (await seconds(() => raw.put(`${run}/raw/large-${rep}`, bytes))));
-      write.strata.push(LARGE / MiB / (await seconds(() => data.writeFile(fs, `/large-${rep}`, bytes))));
+      write.strata.push(LARGE / MiB / (await seconds(() => client.writeFile(`/large-${rep}`, bytes))));
       read.raw.push(
         LARGE /
           MiB /
@@ -100,10 +111,9 @@ async function benchBackend(backend: VolumeBenchBackend): Promise<Row[]> {
         LARGE /
           MiB /
           (await seconds(async () => {
-            const { body } = await data.read(fs, `/large-${rep}`);
             let n = 0;
-            for await (const piece of body) n += piece.byteLength;
-            if (n !== LARGE) throw new Error("data plane read: short read");
+            for await (const piece of client.createReadStream(`/large-${rep}`)) n += piece.byteLength;
+            if (n !== LARGE) throw new Error("SDK read stream: short read");
           })),
       );
     }
@@ -117,7 +127,7 @@ async function benchBackend(backend: VolumeBenchBackend): Promise<Row[]> {
     );
     // The same bytes again under another name: dedup stores nothing new.
     const dedupBefore = await storedBytes();
-    await data.writeFile(fs, "/large-0-again", pattern(LARGE, 1000));
+    await client.writeFile("/large-0-again", pattern(LARGE, 1000));
     row(
       "stored / written, a duplicate 64 MiB file",
       "bytes",
@@ -132,7 +142,7 @@ async function benchBackend(backend: VolumeBenchBackend): Promise<Row[]> {
       for (let i = 0; i < SMALL_FILES; i++) await raw.put(`${run}/raw/small-${i}`, small[i]!);
     });
     const strataWrite = await seconds(async () => {
-      for (let i = 0; i < SMALL_FILES; i++) await data.writeFile(fs, `/small-${i}`, small[i]!);
+      for (let i = 0; i < SMALL_FILES; i++) await client.writeFile(`/small-${i}`, small[i]!);
     });
     const puts = counted.calls.put - putsBefore;
     const smallStored = (await storedBytes()) - smallBefore;
@@ -140,7 +150,7 @@ async function benchBackend(backend: VolumeBenchBackend): Promise<Row[]> {
       for (let i = 0; i < SMALL_FILES; i++) await raw.get(`${run}/raw/small-${i}`);
     });
     const strataRead = await seconds(async () => {
-      for (let i = 0; i < SMALL_FILES; i++) await data.readFile(fs, `/small-${i}`);
+      for (let i = 0; i < SMALL_FILES; i++) await client.readFile(`/small-${i}`);
     });
     const smallMiB = (SMALL_FILES * SMALL) / MiB;
     row(`write ${SMALL_FILES} × 4 KiB files`, "files/s", SMALL_FILES / strataWrite, SMALL_FILES / rawWrite);
@@ -184,8 +194,9 @@ export async function run(args: string[]): Promise<void> {
     );
   }
   console.log(
-    `data benchmark: data plane (SQLite metadata, 8 MiB chunks, parallelism 4) vs the raw call on the same backend; ` +
-      `${REPS} reps of 64 MiB (median), ${SMALL_FILES} sequential 4 KiB files`,
+    `data benchmark: strata = the SDK client (createClient over SQLite metadata + the data plane: 8 MiB chunks, ` +
+      `parallelism 4; writeFile, createReadStream for 64 MiB, readFile for 4 KiB) vs raw = the volume SDK / node:fs ` +
+      `call on the same backend; ${REPS} reps of 64 MiB (median), ${SMALL_FILES} sequential 4 KiB files`,
   );
   const rows: Row[] = [];
   const failed: string[] = [];
