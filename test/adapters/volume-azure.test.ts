@@ -4,7 +4,6 @@
  * focused tests of what is specific to Azure: the metadata-name mapping, block uploads that are
  * abandoned, key prefixes, and error mapping.
  */
-import { randomBytes } from "node:crypto";
 import { type ContainerClient, StorageRetryPolicyType } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AZURITE_KEY, azuriteServiceClient } from "../../adapters/standins/azure.ts";
@@ -21,6 +20,12 @@ import { isStrataError } from "../../core/errors.ts";
 import { Volume } from "../../core/volume/volume.ts";
 import { lazyStream, patternBytes, testVolume } from "../conformance/volume.ts";
 import { standInEndpoint } from "../support/standins.ts";
+import {
+  expectStraddlingBodyStoredExact,
+  realRunPrefix,
+  skippedSuite,
+  uniqueName,
+} from "../support/volumes.ts";
 
 const MiB = 1024 * 1024;
 const endpoint = standInEndpoint("azure");
@@ -38,13 +43,9 @@ async function emptyPrefix(container: ContainerClient, prefix: string): Promise<
   for await (const blob of container.listBlobsFlat({ prefix })) await container.deleteBlob(blob.name);
 }
 
-let containerSeq = 0;
-
 /** A fresh container on azurite and a driver on it. */
 async function standInContainer(prefix = "") {
-  const container = azuriteServiceClient(endpoint!).getContainerClient(
-    `strata-az-${process.pid}-${Date.now().toString(36)}-${containerSeq++}`,
-  );
+  const container = azuriteServiceClient(endpoint!).getContainerClient(uniqueName("az"));
   // https://learn.microsoft.com/rest/api/storageservices/create-container
   await container.create();
   const driver = new AzureVolumeDriver({ name: "azure-test", containerClient: container, prefix });
@@ -61,21 +62,19 @@ if (endpoint) {
     };
   });
 } else {
-  describe("volume conformance: azure (azurite)", () => {
-    it("needs the azure stand-in", (ctx) => {
-      console.info(
-        "[volume-azure] skipped: the azure stand-in was not started (STRATA_STANDINS excludes azure)",
-      );
-      ctx.skip("the azure stand-in was not started (STRATA_STANDINS excludes azure)");
-    });
-  });
+  skippedSuite(
+    "volume conformance: azure (azurite)",
+    "needs the azure stand-in",
+    "the azure stand-in was not started (STRATA_STANDINS excludes azure)",
+    "volume-azure",
+  );
 }
 
 const realConnection = process.env.STRATA_TEST_AZURE_CONNECTION_STRING;
 const realContainer = process.env.STRATA_TEST_AZURE_CONTAINER;
 if (realConnection && realContainer) {
   testVolume("azure (real Azure)", async () => {
-    const prefix = `strata-test-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}/`;
+    const prefix = realRunPrefix();
     const driver = new AzureVolumeDriver({
       name: "azure-real",
       connectionString: realConnection,
@@ -89,14 +88,12 @@ if (realConnection && realContainer) {
     };
   });
 } else {
-  describe("volume conformance: azure (real Azure)", () => {
-    it("needs STRATA_TEST_AZURE_CONNECTION_STRING and STRATA_TEST_AZURE_CONTAINER", (ctx) => {
-      const reason =
-        "STRATA_TEST_AZURE_CONNECTION_STRING and STRATA_TEST_AZURE_CONTAINER are not both set: no real-Azure run";
-      console.info(`[volume-azure] skipped: ${reason}`);
-      ctx.skip(reason);
-    });
-  });
+  skippedSuite(
+    "volume conformance: azure (real Azure)",
+    "needs STRATA_TEST_AZURE_CONNECTION_STRING and STRATA_TEST_AZURE_CONTAINER",
+    "STRATA_TEST_AZURE_CONNECTION_STRING and STRATA_TEST_AZURE_CONTAINER are not both set: no real-Azure run",
+    "volume-azure",
+  );
 }
 
 describe("azure metadata names", () => {
@@ -137,18 +134,7 @@ describe.skipIf(!endpoint)("azure volume driver specifics (azurite)", () => {
   });
 
   it("a body whose chunks straddle part boundaries (one 20 MiB chunk, then odd ones) is stored byte-exact", async () => {
-    const big = patternBytes(20 * MiB + 1, 44);
-    const tail = [patternBytes(3, 45), patternBytes(1, 46), patternBytes(9 * MiB, 47)];
-    const all = Buffer.concat([big, ...tail]);
-    const info = await volume.put(
-      "blocks/one-big-chunk",
-      (async function* () {
-        yield big;
-        yield* tail;
-      })(),
-    );
-    expect(info).toMatchObject({ size: all.length, crc32c: crc32c(all) });
-    expect(Buffer.from(await volume.getBytes("blocks/one-big-chunk")).equals(all)).toBe(true);
+    await expectStraddlingBodyStoredExact(volume, "blocks/one-big-chunk");
   });
 
   it("a block upload (several blocks in parallel) commits once, with the CRC and metadata", async () => {

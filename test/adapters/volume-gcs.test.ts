@@ -13,24 +13,24 @@ import { describe, expect, it } from "vitest";
 import { freePort } from "../../adapters/standins/child.ts";
 import { corruptGcsStandInObject, gcsStandInStorageOptions } from "../../adapters/standins/gcs.ts";
 import { GcsVolumeDriver, type GcsVolumeOptions } from "../../adapters/volumes/gcs.ts";
-import { crc32c, crc32cUpdate } from "../../core/crc32c.ts";
+import { crc32c } from "../../core/crc32c.ts";
 import { isStrataError, StrataError } from "../../core/errors.ts";
-import type { PutBody, VolumeDriver } from "../../core/volume/port.ts";
+import type { VolumeDriver } from "../../core/volume/port.ts";
 import { testVolume } from "../conformance/volume.ts";
 import { standInEndpoint } from "../support/standins.ts";
+import { countingBody as body, realRunPrefix, skippedSuite, uniqueName } from "../support/volumes.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
 const endpoint = standInEndpoint("gcs");
-let bucketSeq = 0;
 
 /** A fresh bucket on the stand-in and a driver on it. */
 async function standInDriver(
   options: Partial<GcsVolumeOptions> = {},
 ): Promise<{ driver: GcsVolumeDriver; bucket: string; storage: Storage }> {
   const storage = new Storage(gcsStandInStorageOptions(endpoint!));
-  const bucket = `strata-gcs-${process.pid}-${Date.now()}-${bucketSeq++}`;
+  const bucket = uniqueName("gcs");
   await storage.createBucket(bucket);
   const driver = new GcsVolumeDriver({
     name: "gcs-test",
@@ -39,30 +39,6 @@ async function standInDriver(
     ...options,
   });
   return { driver, bucket, storage };
-}
-
-/** A PutBody like the core wrapper's: counts and checksums as it is iterated; optionally fails at the end. */
-function body(
-  source: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
-  options: { declaredSize?: number; declaredCrc32c?: number; failAtEnd?: Error } = {},
-): PutBody & { yielded(): number } {
-  let crc = 0;
-  let size = 0;
-  return {
-    declaredSize: options.declaredSize,
-    declaredCrc32c: options.declaredCrc32c,
-    crc32c: () => crc,
-    size: () => size,
-    yielded: () => size,
-    async *[Symbol.asyncIterator]() {
-      for await (const chunk of source) {
-        crc = crc32cUpdate(crc, chunk);
-        size += chunk.length;
-        yield chunk;
-      }
-      if (options.failAtEnd) throw options.failAtEnd;
-    },
-  };
 }
 
 function bytes(n: number, seed = 1): Uint8Array {
@@ -125,9 +101,11 @@ if (endpoint) {
     };
   });
 } else {
-  describe("volume conformance: gcs (stand-in)", () => {
-    it("runs on the gcs stand-in", (ctx) => ctx.skip("the gcs stand-in was not started (STRATA_STANDINS)"));
-  });
+  skippedSuite(
+    "volume conformance: gcs (stand-in)",
+    "runs on the gcs stand-in",
+    "the gcs stand-in was not started (STRATA_STANDINS)",
+  );
 }
 
 // Real GCS: a unique prefix in an existing bucket, with the standard Google credentials of the
@@ -135,7 +113,7 @@ if (endpoint) {
 const realBucket = process.env.STRATA_TEST_GCS_BUCKET;
 if (realBucket) {
   testVolume("gcs (real: STRATA_TEST_GCS_BUCKET)", async () => {
-    const prefix = `strata-test/${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}/`;
+    const prefix = realRunPrefix();
     const storage = new Storage();
     const driver = new GcsVolumeDriver({ name: "gcs-real", bucket: realBucket, storage, prefix });
     return {
@@ -146,10 +124,11 @@ if (realBucket) {
     };
   });
 } else {
-  describe("volume conformance: gcs (real)", () => {
-    it("runs against real GCS", (ctx) =>
-      ctx.skip("set STRATA_TEST_GCS_BUCKET (and Google credentials) to run against real GCS"));
-  });
+  skippedSuite(
+    "volume conformance: gcs (real)",
+    "runs against real GCS",
+    "set STRATA_TEST_GCS_BUCKET (and Google credentials) to run against real GCS",
+  );
 }
 
 describe.skipIf(!endpoint)("gcs volume driver on the stand-in", () => {

@@ -4,7 +4,6 @@
  * plus focused tests of what is specific to S3: multipart abandonment, the CRC recorded after a
  * multipart upload, key prefixes, and error mapping.
  */
-import { randomBytes } from "node:crypto";
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
@@ -19,11 +18,19 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../adapters/standins/child.ts";
 import { s3StandInClientConfig } from "../../adapters/standins/s3.ts";
 import { mapS3Error, S3_CRC_METADATA, S3VolumeDriver } from "../../adapters/volumes/s3.ts";
-import { crc32c, crc32cToBase64, crc32cToHex, crc32cUpdate } from "../../core/crc32c.ts";
+import { crc32c, crc32cToBase64, crc32cToHex } from "../../core/crc32c.ts";
 import { isStrataError, StrataError } from "../../core/errors.ts";
 import { Volume } from "../../core/volume/volume.ts";
 import { lazyStream, patternBytes, testVolume } from "../conformance/volume.ts";
 import { standInEndpoint } from "../support/standins.ts";
+import {
+  chunksOf,
+  countingBody,
+  expectStraddlingBodyStoredExact,
+  realRunPrefix,
+  skippedSuite,
+  uniqueName,
+} from "../support/volumes.ts";
 
 const MiB = 1024 * 1024;
 const endpoint = standInEndpoint("s3");
@@ -50,12 +57,10 @@ async function corruptObject(client: S3Client, bucket: string, key: string): Pro
   await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, Metadata: head.Metadata }));
 }
 
-let bucketSeq = 0;
-
 /** A fresh bucket on s3rver, its client, and a driver configured for s3rver's gaps. */
 async function standInBucket(prefix = "") {
   const client = new S3Client(s3StandInClientConfig(endpoint!));
-  const bucket = `strata-s3-${process.pid}-${Date.now().toString(36)}-${bucketSeq++}`;
+  const bucket = uniqueName("s3");
   // https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
   const driver = new S3VolumeDriver({
@@ -88,19 +93,19 @@ if (endpoint) {
     };
   });
 } else {
-  describe("volume conformance: s3 (s3rver)", () => {
-    it("needs the s3 stand-in", (ctx) => {
-      console.info("[volume-s3] skipped: the s3 stand-in was not started (STRATA_STANDINS excludes s3)");
-      ctx.skip("the s3 stand-in was not started (STRATA_STANDINS excludes s3)");
-    });
-  });
+  skippedSuite(
+    "volume conformance: s3 (s3rver)",
+    "needs the s3 stand-in",
+    "the s3 stand-in was not started (STRATA_STANDINS excludes s3)",
+    "volume-s3",
+  );
 }
 
 const realBucket = process.env.STRATA_TEST_S3_BUCKET;
 if (realBucket) {
   testVolume("s3 (real S3)", async () => {
     const client = new S3Client({});
-    const prefix = `strata-test-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}/`;
+    const prefix = realRunPrefix();
     const driver = new S3VolumeDriver({ name: "s3-real", bucket: realBucket, prefix, client });
     return {
       driver,
@@ -112,13 +117,12 @@ if (realBucket) {
     };
   });
 } else {
-  describe("volume conformance: s3 (real S3)", () => {
-    it("needs STRATA_TEST_S3_BUCKET", (ctx) => {
-      const reason = "STRATA_TEST_S3_BUCKET is not set (plus AWS credentials and region): no real-S3 run";
-      console.info(`[volume-s3] skipped: ${reason}`);
-      ctx.skip(reason);
-    });
-  });
+  skippedSuite(
+    "volume conformance: s3 (real S3)",
+    "needs STRATA_TEST_S3_BUCKET",
+    "STRATA_TEST_S3_BUCKET is not set (plus AWS credentials and region): no real-S3 run",
+    "volume-s3",
+  );
 }
 
 describe.skipIf(!endpoint)("s3 volume driver specifics (s3rver)", () => {
@@ -142,18 +146,7 @@ describe.skipIf(!endpoint)("s3 volume driver specifics (s3rver)", () => {
   });
 
   it("a body whose chunks straddle part boundaries (one 20 MiB chunk, then odd ones) is stored byte-exact", async () => {
-    const big = patternBytes(20 * MiB + 1, 44);
-    const tail = [patternBytes(3, 45), patternBytes(1, 46), patternBytes(9 * MiB, 47)];
-    const all = Buffer.concat([big, ...tail]);
-    const info = await volume.put(
-      "mp/one-big-chunk",
-      (async function* () {
-        yield big;
-        yield* tail;
-      })(),
-    );
-    expect(info).toMatchObject({ size: all.length, crc32c: crc32c(all) });
-    expect(Buffer.from(await volume.getBytes("mp/one-big-chunk")).equals(all)).toBe(true);
+    await expectStraddlingBodyStoredExact(volume, "mp/one-big-chunk");
   });
 
   it("a multipart upload without a declared CRC records the CRC it computed (self-copy fallback)", async () => {
@@ -281,21 +274,8 @@ function recordingClient(
   return { client: client as unknown as S3Client, sent };
 }
 
-function putBody(bytes: Uint8Array, chunk = MiB) {
-  let crc = 0;
-  let size = 0;
-  return {
-    crc32c: () => crc,
-    size: () => size,
-    async *[Symbol.asyncIterator]() {
-      for (let at = 0; at < bytes.length; at += chunk) {
-        const part = bytes.subarray(at, at + chunk);
-        crc = crc32cUpdate(crc, part);
-        size += part.length;
-        yield part;
-      }
-    },
-  };
+function putBody(bytes: Uint8Array) {
+  return countingBody(chunksOf(bytes, MiB));
 }
 
 describe("s3 driver requests for real S3 (conditional writes, native CRC32C), recorded without a network", () => {
