@@ -284,3 +284,24 @@ describe("data plane: a failed or aborted write leaves no upload running", () =>
     expect(await codeOf(fs.stat("/g"))).toBe("ENOENT");
   });
 });
+
+describe("data plane: truncate racing an append", () => {
+  it("neither loses the other: the appended bytes survive a concurrent extending truncate", async () => {
+    const { store, fs, volA } = await twoVolumeSetup();
+    const data = createDataPlane({ store, volumes: { a: volA }, defaultVolume: "a", chunkSize: 64 * 1024 });
+    for (let round = 0; round < 5; round++) {
+      const path = `/t${round}`;
+      const head = patternBytes(70 * 1024, round + 1);
+      const tail = new Uint8Array(5000).fill(7);
+      await data.writeFile(fs, path, head);
+      const target = 200 * 1024;
+      await Promise.all([data.appendFile(fs, path, tail), data.truncate(fs, path, target)]);
+      const got = await data.readFile(fs, path);
+      // Append first: [head, tail, zeros] (size = target); truncate first: [head, zeros, tail].
+      const at = got.byteLength === target ? head.byteLength : target;
+      expect([target, target + tail.byteLength]).toContain(got.byteLength);
+      expect(got.subarray(0, head.byteLength)).toEqual(head);
+      expect(got.subarray(at, at + tail.byteLength)).toEqual(tail);
+    }
+  });
+});
