@@ -14,9 +14,10 @@ import { freePort } from "../../adapters/standins/child.ts";
 import { corruptGcsStandInObject, gcsStandInStorageOptions } from "../../adapters/standins/gcs.ts";
 import { GcsVolumeDriver, type GcsVolumeOptions } from "../../adapters/volumes/gcs.ts";
 import { crc32c } from "../../core/crc32c.ts";
-import { isStrataError, StrataError } from "../../core/errors.ts";
+import { StrataError } from "../../core/errors.ts";
 import type { VolumeDriver } from "../../core/volume/port.ts";
 import { testVolume } from "../conformance/volume.ts";
+import { failureOf } from "../support/errors.ts";
 import { standInEndpoint } from "../support/standins.ts";
 import { countingBody as body, realRunPrefix, skippedSuite, uniqueName } from "../support/volumes.ts";
 
@@ -62,16 +63,6 @@ async function readAll(source: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   for await (const part of source) parts.push(part);
   return Buffer.concat(parts);
-}
-
-async function failure(promise: Promise<unknown>): Promise<StrataError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isStrataError(err)) return err;
-    throw new Error(`expected a StrataError, got ${String(err)}`, { cause: err });
-  }
-  throw new Error("expected a failure, got success");
 }
 
 async function keys(driver: VolumeDriver, prefix = ""): Promise<string[]> {
@@ -156,7 +147,7 @@ describe.skipIf(!endpoint)("gcs volume driver on the stand-in", () => {
     const { driver } = await standInDriver();
     expect(driver.capabilities.atomicCreateOnly).toBe(true);
     await driver.put("k", body([bytes(10, 1)]), { metadata: {}, ifNoneMatch: true });
-    const err = await failure(driver.put("k", body([bytes(10, 2)]), { metadata: {}, ifNoneMatch: true }));
+    const err = await failureOf(driver.put("k", body([bytes(10, 2)]), { metadata: {}, ifNoneMatch: true }));
     expect(err.code).toBe("EEXIST");
     expect(err.details).toMatchObject({ volume: "gcs-test", key: "k" });
     expect(await readAll((await driver.get("k", {})).body)).toEqual(Buffer.from(bytes(10, 1)));
@@ -178,9 +169,9 @@ describe.skipIf(!endpoint)("gcs volume driver on the stand-in", () => {
     const { driver } = await standInDriver({ preconditions: false });
     expect(driver.capabilities.atomicCreateOnly).toBe(false);
     await driver.put("k", body([bytes(3)]), { metadata: {}, ifNoneMatch: true });
-    expect((await failure(driver.put("k", body([bytes(3)]), { metadata: {}, ifNoneMatch: true }))).code).toBe(
-      "EEXIST",
-    );
+    expect(
+      (await failureOf(driver.put("k", body([bytes(3)]), { metadata: {}, ifNoneMatch: true }))).code,
+    ).toBe("EEXIST");
   });
 
   it.each([
@@ -207,14 +198,14 @@ describe.skipIf(!endpoint)("gcs volume driver on the stand-in", () => {
     async (_label, resumableThreshold, chunkSize) => {
       const { driver } = await standInDriver({ resumableThreshold, chunkSize });
       const failAtEnd = new StrataError("ECORRUPT", "declared CRC32C does not match");
-      const err = await failure(
+      const err = await failureOf(
         driver.put("bad", body(pieces(1 * MiB, 64 * KiB), { failAtEnd }), {
           metadata: {},
           ifNoneMatch: true,
         }),
       );
       expect(err).toBe(failAtEnd);
-      expect((await failure(driver.head("bad"))).code).toBe("ENOENT");
+      expect((await failureOf(driver.head("bad"))).code).toBe("ENOENT");
       expect(await keys(driver)).toEqual([]);
     },
   );
@@ -226,14 +217,14 @@ describe.skipIf(!endpoint)("gcs volume driver on the stand-in", () => {
     const { driver } = await standInDriver({ resumableThreshold });
     const data = bytes(64 * KiB);
     // A body that declares a CRC but does not check it: only GCS's own validation stands in the way.
-    const err = await failure(
+    const err = await failureOf(
       driver.put("k", body([data], { declaredCrc32c: crc32c(data) ^ 1 }), {
         metadata: {},
         ifNoneMatch: false,
       }),
     );
     expect(err.code).toBe("ECORRUPT");
-    expect((await failure(driver.head("k"))).code).toBe("ENOENT");
+    expect((await failureOf(driver.head("k"))).code).toBe("ENOENT");
   });
 
   it("reads ranges: first byte, last byte, clipped past the end, empty at the end", async () => {
@@ -256,7 +247,7 @@ describe.skipIf(!endpoint)("gcs volume driver on the stand-in", () => {
     await driver.put("g", body([bytes(100, 1)]), { metadata: {}, ifNoneMatch: false });
     const got = await driver.get("g", {});
     await driver.put("g", body([bytes(100, 2)]), { metadata: {}, ifNoneMatch: false });
-    expect((await failure(readAll(got.body))).code).toBe("ENOENT");
+    expect((await failureOf(readAll(got.body))).code).toBe("ENOENT");
     expect(await readAll((await driver.get("g", {})).body)).toEqual(Buffer.from(bytes(100, 2)));
   });
 
@@ -282,8 +273,8 @@ describe.skipIf(!endpoint)("gcs volume driver on the stand-in", () => {
     await driver.put("d", body([bytes(1)]), { metadata: {}, ifNoneMatch: false });
     await driver.delete("d");
     await driver.delete("d");
-    expect((await failure(driver.head("d"))).code).toBe("ENOENT");
-    expect((await failure(driver.get("d", {}))).code).toBe("ENOENT");
+    expect((await failureOf(driver.head("d"))).code).toBe("ENOENT");
+    expect((await failureOf(driver.get("d", {}))).code).toBe("ENOENT");
   });
 
   it("copies server-side keeping size, crc32c and metadata; create-only and missing source fail", async () => {
@@ -292,8 +283,8 @@ describe.skipIf(!endpoint)("gcs volume driver on the stand-in", () => {
     await driver.put("src", body([data]), { metadata: { a: "1" }, ifNoneMatch: false });
     const info = await driver.copy("src", "dst", { ifNoneMatch: true });
     expect(info).toMatchObject({ key: "dst", size: 5000, crc32c: crc32c(data), metadata: { a: "1" } });
-    expect((await failure(driver.copy("src", "dst", { ifNoneMatch: true }))).code).toBe("EEXIST");
-    expect((await failure(driver.copy("nothing", "dst2", { ifNoneMatch: false }))).code).toBe("ENOENT");
+    expect((await failureOf(driver.copy("src", "dst", { ifNoneMatch: true }))).code).toBe("EEXIST");
+    expect((await failureOf(driver.copy("nothing", "dst2", { ifNoneMatch: false }))).code).toBe("ENOENT");
   });
 
   it("a missing bucket is EUNAVAIL naming the bucket and the setting to fix", async () => {
@@ -302,11 +293,11 @@ describe.skipIf(!endpoint)("gcs volume driver on the stand-in", () => {
       bucket: "no-such-bucket",
       storageOptions: gcsStandInStorageOptions(endpoint!),
     });
-    const err = await failure(driver.put("k", body([bytes(1)]), { metadata: {}, ifNoneMatch: false }));
+    const err = await failureOf(driver.put("k", body([bytes(1)]), { metadata: {}, ifNoneMatch: false }));
     expect(err.code).toBe("EUNAVAIL");
     expect(err.message).toContain("bucket `no-such-bucket` does not exist");
     expect(err.message).toContain("volumes.gcs-eu.bucket");
-    expect((await failure(driver.head("k"))).code).toBe("EUNAVAIL");
+    expect((await failureOf(driver.head("k"))).code).toBe("EUNAVAIL");
   });
 
   it("an unreachable endpoint is EUNAVAIL", async () => {
@@ -316,9 +307,9 @@ describe.skipIf(!endpoint)("gcs volume driver on the stand-in", () => {
       bucket: "b",
       storageOptions: gcsStandInStorageOptions(`http://127.0.0.1:${port}`),
     });
-    expect((await failure(driver.head("k"))).code).toBe("EUNAVAIL");
+    expect((await failureOf(driver.head("k"))).code).toBe("EUNAVAIL");
     expect(
-      (await failure(driver.put("k", body([bytes(1)]), { metadata: {}, ifNoneMatch: false }))).code,
+      (await failureOf(driver.put("k", body([bytes(1)]), { metadata: {}, ifNoneMatch: false }))).code,
     ).toBe("EUNAVAIL");
   });
 
@@ -327,9 +318,9 @@ describe.skipIf(!endpoint)("gcs volume driver on the stand-in", () => {
     const controller = new AbortController();
     controller.abort();
     const signal = controller.signal;
-    expect((await failure(driver.head("k", { signal }))).code).toBe("EABORTED");
+    expect((await failureOf(driver.head("k", { signal }))).code).toBe("EABORTED");
     expect(
-      (await failure(driver.put("k", body([bytes(1)]), { metadata: {}, ifNoneMatch: false, signal }))).code,
+      (await failureOf(driver.put("k", body([bytes(1)]), { metadata: {}, ifNoneMatch: false, signal }))).code,
     ).toBe("EABORTED");
   });
 
@@ -467,12 +458,14 @@ describe("gcs volume driver maps HTTP failures to strata codes", () => {
           storageOptions: gcsStandInStorageOptions(`http://127.0.0.1:${port}`),
           resumableThreshold: 16 * KiB,
         });
-        const headErr = await failure(driver.head("k"));
+        const headErr = await failureOf(driver.head("k"));
         expect(headErr.code).toBe(code);
         expect(headErr.details).toMatchObject({ volume: "gcs-errors", key: "k" });
-        const small = await failure(driver.put("k", body([bytes(10)]), { metadata: {}, ifNoneMatch: false }));
+        const small = await failureOf(
+          driver.put("k", body([bytes(10)]), { metadata: {}, ifNoneMatch: false }),
+        );
         expect(small.code).toBe(code);
-        const large = await failure(
+        const large = await failureOf(
           driver.put("k", body(pieces(64 * KiB, 8 * KiB)), { metadata: {}, ifNoneMatch: false }),
         );
         expect(large.code).toBe(code);
@@ -505,13 +498,16 @@ describe("gcs volume driver maps HTTP failures to strata codes", () => {
         resumableThreshold: 16 * KiB,
       });
       expect(
-        (await failure(driver.put("k", body([bytes(10)]), { metadata: {}, ifNoneMatch: true }))).code,
+        (await failureOf(driver.put("k", body([bytes(10)]), { metadata: {}, ifNoneMatch: true }))).code,
       ).toBe("EEXIST");
       expect(
-        (await failure(driver.put("k", body(pieces(64 * KiB, 8 * KiB)), { metadata: {}, ifNoneMatch: true })))
-          .code,
+        (
+          await failureOf(
+            driver.put("k", body(pieces(64 * KiB, 8 * KiB)), { metadata: {}, ifNoneMatch: true }),
+          )
+        ).code,
       ).toBe("EEXIST");
-      expect((await failure(driver.copy("a", "k", { ifNoneMatch: true }))).code).toBe("EEXIST");
+      expect((await failureOf(driver.copy("a", "k", { ifNoneMatch: true }))).code).toBe("EEXIST");
     } finally {
       await close(server);
     }

@@ -25,22 +25,13 @@ import {
   type Value,
 } from "../../core/metadata/port.ts";
 import { compareUtf8, itemSize } from "../../core/metadata/values.ts";
+import { failureOf } from "../support/errors.ts";
 
 export interface MetadataStoreFixture {
   store: MetadataStore;
   /** Another store on the same data (optional); used to race writers across connections. */
   reopen?: () => Promise<MetadataStore>;
   dispose(): Promise<void>;
-}
-
-async function failure(promise: Promise<unknown>): Promise<StrataError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isStrataError(err)) return err;
-    throw new Error(`expected a StrataError, got ${String(err)}`, { cause: err });
-  }
-  throw new Error("expected the call to fail, it succeeded");
 }
 
 function total(counts: RequestCounts): number {
@@ -84,7 +75,7 @@ export function testMetadataStore(backend: string, makeStore: () => Promise<Meta
     /** Fails `promise` must, with `code`, and without sending any request. */
     async function rejectsBeforeAnyRequest(promise: Promise<unknown>, code: string): Promise<StrataError> {
       store.resetRequestCounts();
-      const err = await failure(promise);
+      const err = await failureOf(promise);
       expect(err.code).toBe(code);
       expect(store.requestCounts()).toEqual(emptyRequestCounts());
       return err;
@@ -158,14 +149,16 @@ export function testMetadataStore(backend: string, makeStore: () => Promise<Meta
 
       it("refuses a conditional put with ECONFLICT carrying the current item, and writes nothing", async () => {
         await store.put({ pk: "p", sk: "a", v: 1 }, { condition: { op: "notExists" } });
-        const err = await failure(store.put({ pk: "p", sk: "a", v: 2 }, { condition: { op: "notExists" } }));
+        const err = await failureOf(
+          store.put({ pk: "p", sk: "a", v: 2 }, { condition: { op: "notExists" } }),
+        );
         expect(err.code).toBe("ECONFLICT");
         expect(err.details.item).toEqual({ pk: "p", sk: "a", v: 1 });
         expect(await store.get({ pk: "p", sk: "a" })).toEqual({ pk: "p", sk: "a", v: 1 });
       });
 
       it("reports details.item undefined when the conflicting item is absent", async () => {
-        const err = await failure(store.put({ pk: "p", sk: "a" }, { condition: { op: "exists" } }));
+        const err = await failureOf(store.put({ pk: "p", sk: "a" }, { condition: { op: "exists" } }));
         expect(err.code).toBe("ECONFLICT");
         expect(err.details.item).toBeUndefined();
         expect(await store.get({ pk: "p", sk: "a" })).toBeUndefined();
@@ -173,7 +166,7 @@ export function testMetadataStore(backend: string, makeStore: () => Promise<Meta
 
       it("refuses a conditional delete with ECONFLICT carrying the item, and keeps it", async () => {
         await store.put({ pk: "p", sk: "a", v: 1 });
-        const err = await failure(
+        const err = await failureOf(
           store.delete({ pk: "p", sk: "a" }, { condition: { op: "eq", attr: "v", value: 2 } }),
         );
         expect(err.code).toBe("ECONFLICT");
@@ -310,7 +303,7 @@ export function testMetadataStore(backend: string, makeStore: () => Promise<Meta
         await store.transact([
           { kind: "check", key: present, condition: { op: "ne", attr: "zz", value: 1 } },
         ]);
-        const err = await failure(
+        const err = await failureOf(
           store.transact([{ kind: "check", key: present, condition: { op: "eq", attr: "n", value: "5" } }]),
         );
         expect(err.code).toBe("ECONFLICT");
@@ -350,14 +343,14 @@ export function testMetadataStore(backend: string, makeStore: () => Promise<Meta
 
       it("ADD to a string attribute is EINVAL and changes nothing", async () => {
         await store.put({ pk: "p", sk: "u", s: "text" });
-        const err = await failure(store.update({ pk: "p", sk: "u" }, { add: { s: 1 } }));
+        const err = await failureOf(store.update({ pk: "p", sk: "u" }, { add: { s: 1 } }));
         expect(err.code).toBe("EINVAL");
         expect(await store.get({ pk: "p", sk: "u" })).toEqual({ pk: "p", sk: "u", s: "text" });
       });
 
       it("a failed condition is ECONFLICT with the current item, and nothing changes", async () => {
         await store.put({ pk: "p", sk: "u", version: 2 });
-        const err = await failure(
+        const err = await failureOf(
           store.update(
             { pk: "p", sk: "u" },
             { set: { version: 3 } },
@@ -370,7 +363,7 @@ export function testMetadataStore(backend: string, makeStore: () => Promise<Meta
       });
 
       it("an update with condition exists does not create a missing item", async () => {
-        const err = await failure(
+        const err = await failureOf(
           store.update({ pk: "p", sk: "u" }, { set: { a: 1 } }, { condition: { op: "exists" } }),
         );
         expect(err.code).toBe("ECONFLICT");
@@ -391,7 +384,7 @@ export function testMetadataStore(backend: string, makeStore: () => Promise<Meta
       it("an update that grows the item past the size limit is E2BIG and changes nothing", async () => {
         const half = "x".repeat(LIMITS.itemBytes / 2);
         await store.put({ pk: "p", sk: "u", a: half });
-        const err = await failure(store.update({ pk: "p", sk: "u" }, { set: { b: half } }));
+        const err = await failureOf(store.update({ pk: "p", sk: "u" }, { set: { b: half } }));
         expect(err.code).toBe("E2BIG");
         expect(await store.get({ pk: "p", sk: "u" })).toEqual({ pk: "p", sk: "u", a: half });
       });
@@ -564,7 +557,7 @@ export function testMetadataStore(backend: string, makeStore: () => Promise<Meta
           { kind: "put", item: { ...keyOf(4), v: 4 }, condition: { op: "notExists" } },
         ];
         store.resetRequestCounts();
-        const err = await failure(store.transact(ops));
+        const err = await failureOf(store.transact(ops));
         expect(err.code).toBe("ECONFLICT");
         expect(err.details.failedIndex).toBe(3);
         const reasons = err.details.reasons as Array<CancellationReason | null>;
@@ -583,7 +576,7 @@ export function testMetadataStore(backend: string, makeStore: () => Promise<Meta
 
       it("reports every failed op, the first as failedIndex, and a missing item as no item", async () => {
         await store.put({ ...keyOf(2), v: 1 });
-        const err = await failure(
+        const err = await failureOf(
           store.transact([
             { kind: "put", item: keyOf(0) },
             { kind: "check", key: keyOf(1), condition: { op: "exists" } },
@@ -602,7 +595,7 @@ export function testMetadataStore(backend: string, makeStore: () => Promise<Meta
 
       it("an update op that ADDs to a string is EINVAL and nothing is applied", async () => {
         await store.put({ ...keyOf(1), s: "text" });
-        const err = await failure(
+        const err = await failureOf(
           store.transact([
             { kind: "put", item: keyOf(0) },
             { kind: "update", key: keyOf(1), update: { add: { s: 1 } } },
@@ -615,7 +608,7 @@ export function testMetadataStore(backend: string, makeStore: () => Promise<Meta
       it("an update op that grows its item past the size limit is E2BIG and nothing is applied", async () => {
         const big = "x".repeat(LIMITS.itemBytes / 2);
         await store.put({ ...keyOf(1), a: big });
-        const err = await failure(
+        const err = await failureOf(
           store.transact([
             { kind: "put", item: keyOf(0) },
             { kind: "update", key: keyOf(1), update: { set: { b: big } } },

@@ -18,9 +18,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { faultyVolume } from "../../adapters/volumes/faulty.ts";
 import { crc32c, crc32cUpdate } from "../../core/crc32c.ts";
-import { type ErrorCode, isStrataError, StrataError } from "../../core/errors.ts";
+import { type ErrorCode, isStrataError } from "../../core/errors.ts";
 import type { PutBody, VolumeDriver } from "../../core/volume/port.ts";
 import { Volume, type VolumeOptions } from "../../core/volume/volume.ts";
+import { failureOf } from "../support/errors.ts";
 
 export interface VolumeFixture {
   /** A driver on an empty, isolated namespace (fresh dir / bucket / container). */
@@ -132,16 +133,6 @@ async function codeOf(promise: Promise<unknown>): Promise<ErrorCode | "ok" | str
   } catch (err) {
     return isStrataError(err) ? err.code : `non-StrataError: ${String(err)}`;
   }
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<StrataError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof StrataError) return err;
-    throw new Error(`expected a StrataError, got ${String(err)}`);
-  }
-  throw new Error("expected the operation to fail, it succeeded");
 }
 
 async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -490,7 +481,7 @@ export function testVolume(
         expect(await codeOf(v.copy(key, "fine")), JSON.stringify(key)).toBe(code);
         expect(await codeOf(v.copy("fine", key)), JSON.stringify(key)).toBe(code);
       }
-      const err = await errorOf(v.head("a//b"));
+      const err = await failureOf(v.head("a//b"));
       expect(err.details).toMatchObject({ volume: fixture.driver.name, key: "a//b" });
       expect(err.message).toContain(fixture.driver.name);
       // The limit itself is fine (5 segments, since a file system caps one name at 255 bytes).
@@ -528,7 +519,7 @@ export function testVolume(
         expect(await codeOf(volume.copy(key, `${key}-copy`))).toBe("ENOENT");
         expect(await codeOf(fixture.driver.head(key))).toBe("ENOENT");
         expect(await codeOf(fixture.driver.get(key, {}))).toBe("ENOENT");
-        const err = await errorOf(volume.head(key));
+        const err = await failureOf(volume.head(key));
         expect(err.details).toMatchObject({ volume: fixture.driver.name, key });
       },
     );
@@ -714,7 +705,7 @@ export function testVolume(
       }
       expect([...(await volume.getBytes(`${p}/existing`))]).toEqual([1]);
       expect((await volume.list(`${p}/`)).entries.map((e) => e.key)).toEqual([`${p}/existing`]);
-      const err = await errorOf(volume.put(`${p}/buf`, bytes, { crc32c: wrong }));
+      const err = await failureOf(volume.put(`${p}/buf`, bytes, { crc32c: wrong }));
       expect(err.details).toMatchObject({ volume: fixture.driver.name, key: `${p}/buf` });
       // The right declared CRC is accepted.
       expect((await put(`${p}/ok`, bytes, { crc32c: crc32c(bytes), size: bytes.length })).crc32c).toBe(
@@ -730,7 +721,7 @@ export function testVolume(
         const bytes = patternBytes(70_000, 19);
         await put(key, bytes);
         await fixture.corruptAtRest!(key);
-        const err = await errorOf(volume.getBytes(key));
+        const err = await failureOf(volume.getBytes(key));
         expect(err.code).toBe("ECORRUPT");
         expect(err.details).toMatchObject({ volume: fixture.driver.name, key });
         expect(err.details.expected).toBeDefined();
@@ -801,7 +792,7 @@ export function testVolume(
           put: { fault: "throttle" },
           head: { fault: "throttle" },
         });
-        const err = await errorOf(new Volume(always, NO_SLEEP).put(`${key}-never`, bytes));
+        const err = await failureOf(new Volume(always, NO_SLEEP).put(`${key}-never`, bytes));
         expect(err.code).toBe("ETHROTTLED");
         expect(err.message).toContain("3 attempts");
         expect(always.calls.put).toBe(3);

@@ -1,22 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { faultyVolume } from "../../adapters/volumes/faulty.ts";
 import { crc32c } from "../../core/crc32c.ts";
-import { isStrataError, StrataError } from "../../core/errors.ts";
+import { isStrataError, type StrataError } from "../../core/errors.ts";
 import { MemoryVolumeDriver } from "../../core/volume/memory.ts";
 import type { VolumeDriver } from "../../core/volume/port.ts";
 import { Volume } from "../../core/volume/volume.ts";
+import { failureOf } from "../support/errors.ts";
 
 const bytes = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
-
-async function errorOf(promise: Promise<unknown>): Promise<StrataError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof StrataError) return err;
-    throw new Error(`expected a StrataError, got ${String(err)}`);
-  }
-  throw new Error("expected a failure");
-}
 
 async function drain(body: AsyncIterable<Uint8Array>): Promise<number> {
   let n = 0;
@@ -42,20 +33,20 @@ describe("Volume retries", () => {
     const flaky = faultyVolume(new MemoryVolumeDriver(), { head: { fault: "throttle" } });
     await new Volume(flaky.inner).put("k", bytes(3));
     const top = recorded(flaky, () => 0.999999, { attempts: 7, baseDelayMs: 100, maxDelayMs: 1000 });
-    const err = await errorOf(top.volume.head("k"));
+    const err = await failureOf(top.volume.head("k"));
     expect(err.code).toBe("ETHROTTLED");
     expect(flaky.calls.head).toBe(7);
     // Ceilings 100, 200, 400, 800, 1000, 1000: each delay just below its ceiling.
     expect(top.sleeps).toEqual([99, 199, 399, 799, 999, 999]);
     const bottom = recorded(flaky, () => 0, { attempts: 3 });
-    await errorOf(bottom.volume.head("k"));
+    await failureOf(bottom.volume.head("k"));
     expect(bottom.sleeps).toEqual([0, 0]);
   });
 
   it("defaults to 5 attempts and keeps the code, the details and the attempt count in the final error", async () => {
     const flaky = faultyVolume(new MemoryVolumeDriver("vol-a"), { get: { fault: "unavailable" } });
     const { volume, sleeps } = recorded(flaky);
-    const err = await errorOf(volume.get("some/key"));
+    const err = await failureOf(volume.get("some/key"));
     expect(err.code).toBe("EUNAVAIL");
     expect(err.message).toContain("5 attempts");
     expect(err.details).toMatchObject({ volume: "vol-a", key: "some/key", attempts: 5 });
@@ -67,7 +58,7 @@ describe("Volume retries", () => {
   it("does not retry errors that are not retryable", async () => {
     const driver = faultyVolume(new MemoryVolumeDriver(), {});
     const { volume, sleeps } = recorded(driver);
-    expect((await errorOf(volume.head("missing"))).code).toBe("ENOENT");
+    expect((await failureOf(volume.head("missing"))).code).toBe("ENOENT");
     expect(driver.calls.head).toBe(1);
     expect(sleeps).toEqual([]);
   });
@@ -77,7 +68,7 @@ describe("Volume retries", () => {
     broken.head = async () => {
       throw new TypeError("boom");
     };
-    const err = await errorOf(new Volume(broken).head("k"));
+    const err = await failureOf(new Volume(broken).head("k"));
     expect(err.code).toBe("EIO");
     expect(err.message).toContain("driver bug");
     expect(err.message).toContain("boom");
@@ -96,11 +87,11 @@ describe("Volume retries", () => {
     const drop2 = faultyVolume(new MemoryVolumeDriver(), {
       put: { fault: "drop", times: 1, afterBytes: 10 },
     });
-    const err = await errorOf(recorded(drop2).volume.put("s", stream()));
+    const err = await failureOf(recorded(drop2).volume.put("s", stream()));
     expect(err.code).toBe("EUNAVAIL");
     expect(err.message).toContain("cannot be replayed");
     expect(drop2.calls.put).toBe(1);
-    expect((await errorOf(new Volume(drop2.inner).head("s"))).code).toBe("ENOENT");
+    expect((await failureOf(new Volume(drop2.inner).head("s"))).code).toBe("ENOENT");
     // Throttled before reading: the stream is untouched, so the retry is safe.
     const throttle = faultyVolume(new MemoryVolumeDriver(), { put: { fault: "throttle", times: 1 } });
     expect((await recorded(throttle).volume.put("s", stream())).size).toBe(100);
@@ -115,9 +106,9 @@ describe("Volume retries", () => {
         controller.abort();
       },
     });
-    expect((await errorOf(volume.head("k", { signal: controller.signal }))).code).toBe("EABORTED");
+    expect((await failureOf(volume.head("k", { signal: controller.signal }))).code).toBe("EABORTED");
     expect(flaky.calls.head).toBe(1);
-    expect((await errorOf(volume.head("k", { signal: controller.signal }))).code).toBe("EABORTED");
+    expect((await failureOf(volume.head("k", { signal: controller.signal }))).code).toBe("EABORTED");
     expect(flaky.calls.head).toBe(1);
   });
 });
@@ -147,7 +138,7 @@ describe("Volume create-only with a lost reply", () => {
         });
       },
     });
-    expect((await errorOf(volume.put("k", bytes(10), { ifNoneMatch: true }))).code).toBe("EEXIST");
+    expect((await failureOf(volume.put("k", bytes(10), { ifNoneMatch: true }))).code).toBe("EEXIST");
   });
 
   it("recognises a whole stream whose reply was lost, without sending it again", async () => {
@@ -168,7 +159,7 @@ describe("Volume create-only with a lost reply", () => {
     const memory = new MemoryVolumeDriver();
     const volume = new Volume(memory);
     await volume.put("k", bytes(10));
-    expect((await errorOf(volume.put("k", bytes(10), { ifNoneMatch: true }))).code).toBe("EEXIST");
+    expect((await failureOf(volume.put("k", bytes(10), { ifNoneMatch: true }))).code).toBe("EEXIST");
   });
 });
 
@@ -176,11 +167,11 @@ describe("Volume integrity", () => {
   it("rejects a body whose declared size or CRC32C is wrong, storing nothing", async () => {
     const memory = new MemoryVolumeDriver();
     const volume = new Volume(memory);
-    const err = await errorOf(volume.put("k", bytes(10), { crc32c: 12345 }));
+    const err = await failureOf(volume.put("k", bytes(10), { crc32c: 12345 }));
     expect(err.code).toBe("ECORRUPT");
     expect(err.details).toMatchObject({ volume: "memory", key: "k", expected: "00003039" });
-    expect((await errorOf(volume.put("k", bytes(10), { size: 11 }))).code).toBe("EINVAL");
-    expect((await errorOf(volume.put("k", bytes(10), { size: -1 }))).code).toBe("EINVAL");
+    expect((await failureOf(volume.put("k", bytes(10), { size: 11 }))).code).toBe("EINVAL");
+    expect((await failureOf(volume.put("k", bytes(10), { size: -1 }))).code).toBe("EINVAL");
     expect(memory.objects.size).toBe(0);
   });
 
@@ -190,7 +181,7 @@ describe("Volume integrity", () => {
     await volume.put("k", bytes(1000));
     memory.objects.get("k")!.bytes[500]! ^= 1;
     const { body } = await volume.get("k");
-    const err = await errorOf(drain(body));
+    const err = await failureOf(drain(body));
     expect(err.code).toBe("ECORRUPT");
     expect(err.details).toMatchObject({
       volume: "memory",
@@ -198,10 +189,10 @@ describe("Volume integrity", () => {
       expected: { size: 1000, crc32c: expect.any(String) },
       actual: { size: 1000, crc32c: expect.any(String) },
     });
-    expect((await errorOf(volume.getBytes("k"))).code).toBe("ECORRUPT");
+    expect((await failureOf(volume.getBytes("k"))).code).toBe("ECORRUPT");
     // Truncation is caught too.
     memory.objects.get("k")!.bytes = bytes(999);
-    expect((await errorOf(volume.getBytes("k"))).code).toBe("ECORRUPT");
+    expect((await failureOf(volume.getBytes("k"))).code).toBe("ECORRUPT");
   });
 
   it("does not verify range reads (the object's CRC covers the whole object), nor when verify is false", async () => {
@@ -233,9 +224,9 @@ describe("Volume integrity", () => {
       crc32c: crc32c(bytes(5000)),
       metadata: { kind: "x" },
     });
-    expect((await errorOf(volume.copy("a", "b", { ifNoneMatch: true }))).code).toBe("EEXIST");
+    expect((await failureOf(volume.copy("a", "b", { ifNoneMatch: true }))).code).toBe("EEXIST");
     memory.objects.get("a")!.bytes[1]! ^= 1;
-    expect((await errorOf(volume.copy("a", "c"))).code).toBe("ECORRUPT");
+    expect((await failureOf(volume.copy("a", "c"))).code).toBe("ECORRUPT");
     expect(memory.objects.has("c")).toBe(false);
   });
 });
@@ -279,7 +270,7 @@ describe("faultyVolume", () => {
     const memory = new MemoryVolumeDriver();
     const f = faultyVolume(memory, { delete: { fault: "lostReply", times: 1 } });
     await new Volume(memory).put("k", bytes(1));
-    expect((await errorOf(f.delete("k"))).code).toBe("EUNAVAIL");
+    expect((await failureOf(f.delete("k"))).code).toBe("EUNAVAIL");
     expect(memory.objects.has("k")).toBe(false);
   });
 
