@@ -13,7 +13,7 @@
  */
 import Database from "better-sqlite3";
 import { isStrataError, StrataError, strataError } from "../../core/errors.ts";
-import { decodeCursor, encodeCursor } from "../../core/metadata/memory-store.ts";
+import { decodeCursor } from "../../core/metadata/memory-store.ts";
 import {
   type CancellationReason,
   type Condition,
@@ -90,19 +90,23 @@ export function encodeItem(item: Item): Buffer {
 }
 
 export function decodeItem(blob: Buffer, where: Key): Item {
+  return decodeRow(blob, where.pk, where.sk);
+}
+
+function decodeRow(blob: Buffer, pk: string, sk: string): Item {
   try {
     const text = blob.toString("utf8");
     const parsed = JSON.parse(text) as Item;
     // JSON.stringify writes U+0000 as the escape \u0000: without one, there is no tag to undo.
     const item = text.includes("\\u0000") ? (decodeValue(parsed) as Item) : parsed;
-    if (item.pk === where.pk && item.sk === where.sk) return item;
+    if (item.pk === pk && item.sk === sk) return item;
   } catch {
     // fall through
   }
   throw strataError(
     "ECORRUPT",
-    `SQLite metadata item ${where.pk} / ${where.sk} cannot be decoded: the database file is damaged. Restore it from a backup or a mirror.`,
-    { pk: where.pk, sk: where.sk },
+    `SQLite metadata item ${pk} / ${sk} cannot be decoded: the database file is damaged. Restore it from a backup or a mirror.`,
+    { pk, sk },
   );
 }
 
@@ -110,6 +114,61 @@ interface Row {
   pk: string;
   sk: string;
   item: Buffer;
+}
+
+/** A query row in raw (array) mode: `[sk, item]`. */
+type RawRow = [string, Buffer];
+
+/** Queries with a limit up to this read their rows with one `.all()` (at most limit + 1 rows). */
+const ALL_ROWS_LIMIT = 100;
+
+/**
+ * An upper bound of `itemSize(decodeItem(blob))` for a blob written by {@link encodeItem}: twice
+ * its length. Per value, DynamoDB's size is at most twice its JSON text: a string's UTF-8 bytes
+ * ≤ its JSON; a number of d digits sizes ⌈d/2⌉ + 1 ≤ 2d; true/false/null size 1; bytes n ≤ their
+ * tagged base64; an array of k values sizes 3 + Σ(1 + size) ≤ 2 × (2 + Σ JSON + k − 1) for
+ * k ≥ 1 (and 3 ≤ 4 for k = 0); a map entry sizes 1 + name + size, its JSON name + 3 + value.
+ * test/unit/metadata-sqlite-size-bound.test.ts checks it on random items.
+ */
+export const storedSizeBound = (blob: Uint8Array): number => 2 * blob.length;
+
+/**
+ * One query page from rows in query order, with the reference store's rules (pageOf): stop at
+ * `limit` items, or before the next item once the page holds ≥ LIMITS.queryPageBytes by
+ * `itemSize`. Item sizes are only computed once the stored lengths' bound says the page could
+ * be that full.
+ */
+function pageOfRows(pk: string, rows: Iterable<RawRow>, limit: number): QueryPage {
+  const items: Item[] = [];
+  let bound = 0;
+  /** Exact bytes of `items`, or -1 while `bound` is below the page budget. */
+  let bytes = -1;
+  let more = false;
+  for (const [sk, blob] of rows) {
+    if (items.length === limit) {
+      more = true;
+      break;
+    }
+    if (bytes < 0 && bound >= LIMITS.queryPageBytes) {
+      bytes = 0;
+      for (const item of items) bytes += itemSize(item);
+    }
+    if (items.length > 0 && bytes >= LIMITS.queryPageBytes) {
+      more = true;
+      break;
+    }
+    const item = decodeRow(blob, pk, sk);
+    items.push(item);
+    bound += storedSizeBound(blob);
+    if (bytes >= 0) bytes += itemSize(item);
+  }
+  const last = items[items.length - 1];
+  return more && last ? { items, cursor: cursorAfter(last.sk) } : { items };
+}
+
+/** The same cursor as memory-store's encodeCursor (base64 of the JSON `{ sk }`), via Buffer. */
+function cursorAfter(sk: string): string {
+  return Buffer.from(JSON.stringify({ sk }), "utf8").toString("base64");
 }
 
 /**
@@ -173,7 +232,7 @@ export class SqliteMetadataStore implements MetadataStore {
   private readonly getStmt: Database.Statement<[string, string], Row>;
   private readonly putStmt: Database.Statement<[string, string, Buffer]>;
   private readonly deleteStmt: Database.Statement<[string, string]>;
-  private readonly queryStmts = new Map<string, Database.Statement<unknown[], Row>>();
+  private readonly queryStmts = new Map<string, Database.Statement<unknown[], RawRow>>();
 
   constructor(options: SqliteMetadataStoreOptions) {
     this.path = options.path;
@@ -316,12 +375,14 @@ export class SqliteMetadataStore implements MetadataStore {
     return out;
   }
 
-  private queryStatement(options: QueryOptions): {
-    stmt: Database.Statement<unknown[], Row>;
-    params: unknown[];
-  } {
+  /** The SELECT for a query's shape (cached per SQL text) and its parameters. */
+  private queryStatement(
+    pk: string,
+    options: QueryOptions,
+    after: string | undefined,
+  ): { stmt: Database.Statement<unknown[], RawRow>; params: unknown[] } {
     const where = ["pk = ?"];
-    const params: unknown[] = [];
+    const params: unknown[] = [pk];
     const sk = options.sk;
     if (sk) {
       switch (sk.op) {
@@ -347,11 +408,11 @@ export class SqliteMetadataStore implements MetadataStore {
           break;
       }
     }
-    if (options.cursor !== undefined) {
+    if (after !== undefined) {
       where.push(options.reverse ? "sk < ?" : "sk > ?");
-      params.push(decodeCursor(options.cursor));
+      params.push(after);
     }
-    let sql = `SELECT pk, sk, item FROM items WHERE ${where.join(" AND ")} ORDER BY sk ${options.reverse ? "DESC" : "ASC"}`;
+    let sql = `SELECT sk, item FROM items WHERE ${where.join(" AND ")} ORDER BY sk ${options.reverse ? "DESC" : "ASC"}`;
     if (options.limit !== undefined) {
       // One more row than asked tells whether another page follows.
       sql += " LIMIT ?";
@@ -359,7 +420,7 @@ export class SqliteMetadataStore implements MetadataStore {
     }
     let stmt = this.queryStmts.get(sql);
     if (!stmt) {
-      stmt = this.db.prepare<unknown[], Row>(sql);
+      stmt = this.db.prepare<unknown[], RawRow>(sql).raw(true);
       this.queryStmts.set(sql, stmt);
     }
     return { stmt, params };
@@ -367,30 +428,17 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async query(pk: string, options: QueryOptions = {}): Promise<QueryPage> {
     validateQuery(pk, options);
-    if (options.cursor !== undefined) decodeCursor(options.cursor);
+    const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
     this.count("Query");
     // One SELECT: a consistent snapshot by itself.
     return this.run("Query", "statement", () => {
-      const { stmt, params } = this.queryStatement(options);
-      // Same page rules as the reference store's pageOf: stop at `limit` items, or before the
-      // next item once the page holds ≥ 1 MB. Rows are streamed, never the whole partition.
-      const items: Item[] = [];
-      let bytes = 0;
-      let more = false;
-      for (const row of stmt.iterate(pk, ...params)) {
-        if (
-          items.length === (options.limit ?? Number.POSITIVE_INFINITY) ||
-          (items.length > 0 && bytes >= LIMITS.queryPageBytes)
-        ) {
-          more = true;
-          break;
-        }
-        const item = decodeItem(row.item, row);
-        items.push(item);
-        bytes += itemSize(item);
-      }
-      const last = items[items.length - 1];
-      return more && last ? { items, cursor: encodeCursor(last.sk) } : { items };
+      const { stmt, params } = this.queryStatement(pk, options, after);
+      const limit = options.limit;
+      // Small limits read their ≤ limit + 1 rows at once (cheaper than an iterator); otherwise
+      // rows are streamed, never the whole partition.
+      const rows =
+        limit !== undefined && limit <= ALL_ROWS_LIMIT ? stmt.all(...params) : stmt.iterate(...params);
+      return pageOfRows(pk, rows, limit ?? Number.POSITIVE_INFINITY);
     });
   }
 
