@@ -41,7 +41,15 @@ import type {
   VolumeCapabilities,
   VolumeDriver,
 } from "../../core/volume/port.ts";
-import { emptyBody, type Part, PartReader, totalFromContentRange, translateErrors } from "./parts.ts";
+import {
+  emptyBody,
+  infoOrRelease,
+  type Part,
+  PartReader,
+  type ReplyStream,
+  totalFromContentRange,
+  translateErrors,
+} from "./parts.ts";
 
 const MiB = 1024 * 1024;
 /** Azure's limits: committed blocks per blob, bytes per block (4,000 MiB). */
@@ -225,28 +233,22 @@ export class AzureVolumeDriver implements VolumeDriver {
         }
         throw err;
       }
-      const stream = out.readableStreamBody as
-        | (AsyncIterable<Uint8Array> & { destroy?: () => void })
-        | undefined;
-      let info: ObjectInfo;
-      try {
+      const stream = out.readableStreamBody as ReplyStream | undefined;
+      const info = await infoOrRelease(stream, (): ObjectInfo => {
         const size =
           offset > 0 || count !== undefined ? totalFromContentRange(out.contentRange) : out.contentLength;
         if (size === undefined)
           throw new StrataError("EIO", `volume \`${this.name}\`: Azure sent no blob size for \`${key}\``, {
             details: { volume: this.name, key },
           });
-        info = {
+        return {
           key,
           size,
           crc32c: this.crcOf(key, out.metadata),
           metadata: userMetadata(out.metadata),
           lastModified: out.lastModified,
         };
-      } catch (err) {
-        stream?.destroy?.(); // do not leave the reply's socket half-read
-        throw err;
-      }
+      });
       return { info, body: stream ? translateErrors(stream, (err) => this.error(err, ctx)) : emptyBody() };
     } catch (err) {
       throw this.error(err, ctx);

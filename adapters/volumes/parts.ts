@@ -1,7 +1,7 @@
 /**
  * Pieces shared by the cloud volume drivers (S3 multipart parts, Azure blocks): cutting a body
  * into fixed-size parts with pooled buffers, the empty body, the total size in a `Content-Range`
- * reply header, and a download body whose failures are translated into StrataErrors.
+ * reply header, and the handling of a download reply's body stream.
  */
 
 /** Bodies up to this size are gathered chunk by chunk; larger ones are copied into one preallocated buffer. */
@@ -118,5 +118,24 @@ export async function* translateErrors(
     for await (const chunk of stream) yield chunk;
   } catch (err) {
     throw translate(err);
+  }
+}
+
+/** A download reply's body: a stream to be read to its end or destroyed. */
+export type ReplyStream = AsyncIterable<Uint8Array> & { destroy?: () => void };
+
+/**
+ * `build()` the object info of a download reply; should that throw (no size, no CRC), destroy the
+ * reply's `stream` first, so that its socket is not left half-read.
+ */
+export async function infoOrRelease<T>(
+  stream: ReplyStream | undefined,
+  build: () => Promise<T> | T,
+): Promise<T> {
+  try {
+    return await build();
+  } catch (err) {
+    stream?.destroy?.();
+    throw err;
   }
 }

@@ -55,7 +55,15 @@ import type {
   VolumeCapabilities,
   VolumeDriver,
 } from "../../core/volume/port.ts";
-import { emptyBody, type Part, PartReader, totalFromContentRange, translateErrors } from "./parts.ts";
+import {
+  emptyBody,
+  infoOrRelease,
+  type Part,
+  PartReader,
+  type ReplyStream,
+  totalFromContentRange,
+  translateErrors,
+} from "./parts.ts";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -340,30 +348,25 @@ export class S3VolumeDriver implements VolumeDriver {
         }
         throw err;
       }
-      const stream = out.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
-      let info: ObjectInfo;
-      try {
+      const stream = out.Body as ReplyStream | undefined;
+      const info = await infoOrRelease(stream, async (): Promise<ObjectInfo> => {
         const size = ranged ? totalFromContentRange(out.ContentRange) : out.ContentLength;
         if (size === undefined)
           throw new StrataError("EIO", `volume \`${this.name}\`: S3 sent no object size for \`${key}\``, {
             details: { volume: this.name, key },
           });
         const crc = this.crcOf(out.Metadata, out.ChecksumCRC32C);
-        info =
-          crc === undefined
-            ? // A ranged read of an object whose CRC is only the native one: S3 returns it on HEAD.
-              { ...(await this.head(key, { signal: options.signal })), size }
-            : {
-                key,
-                size,
-                crc32c: crc,
-                metadata: userMetadata(out.Metadata),
-                lastModified: out.LastModified,
-              };
-      } catch (err) {
-        stream?.destroy?.(); // do not leave the reply's socket half-read
-        throw err;
-      }
+        return crc === undefined
+          ? // A ranged read of an object whose CRC is only the native one: S3 returns it on HEAD.
+            { ...(await this.head(key, { signal: options.signal })), size }
+          : {
+              key,
+              size,
+              crc32c: crc,
+              metadata: userMetadata(out.Metadata),
+              lastModified: out.LastModified,
+            };
+      });
       return { info, body: stream ? translateErrors(stream, (err) => this.error(err, ctx)) : emptyBody() };
     } catch (err) {
       throw this.error(err, ctx);
