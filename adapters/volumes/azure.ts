@@ -49,6 +49,7 @@ import {
   type ReplyStream,
   totalFromContentRange,
   translateErrors,
+  uploadParts,
 } from "./parts.ts";
 
 const MiB = 1024 * 1024;
@@ -169,48 +170,29 @@ export class AzureVolumeDriver implements VolumeDriver {
   private async stageBlocks(key: string, first: Part, reader: PartReader, ctx: Context): Promise<string[]> {
     const nonce = randomBytes(12).toString("hex");
     const ids: string[] = [];
-    const internal = new AbortController();
-    const signal = ctx.signal ? AbortSignal.any([ctx.signal, internal.signal]) : internal.signal;
-    const inflight = new Set<Promise<void>>();
-    let failure: { err: unknown } | undefined;
     const client = this.blob(key);
-    try {
-      let block = first;
-      for (let n = 0; ; n++) {
-        if (n >= MAX_BLOCKS)
-          throw new StrataError(
-            "E2BIG",
-            `volume \`${this.name}\`: body of \`${key}\` needs more than ${MAX_BLOCKS} blocks of ${reader.partSize} bytes; declare its size or raise blockSize`,
-            { details: { volume: this.name, key } },
-          );
+    // Nothing to clean up after a failure: uncommitted blocks are invisible and expire on their own.
+    await uploadParts({
+      first,
+      reader,
+      concurrency: this.concurrency,
+      maxParts: MAX_BLOCKS,
+      signal: ctx.signal,
+      tooMany: () =>
+        new StrataError(
+          "E2BIG",
+          `volume \`${this.name}\`: body of \`${key}\` needs more than ${MAX_BLOCKS} blocks of ${reader.partSize} bytes; declare its size or raise blockSize`,
+          { details: { volume: this.name, key } },
+        ),
+      upload: async (bytes, n, signal) => {
         // All block ids of a blob must have the same length: nonce + 6-digit index, base64.
         const id = Buffer.from(`${nonce}-${String(n).padStart(6, "0")}`).toString("base64");
-        ids.push(id);
-        const bytes = block.bytes;
+        ids[n] = id;
         // https://learn.microsoft.com/rest/api/storageservices/put-block
-        const staged = client.stageBlock(id, bytes, bytes.length, { abortSignal: signal }).then(
-          () => reader.recycle(bytes),
-          (err: unknown) => {
-            failure ??= { err };
-            internal.abort();
-          },
-        );
-        inflight.add(staged);
-        void staged.finally(() => inflight.delete(staged));
-        if (block.last) break;
-        while (inflight.size >= this.concurrency && !failure) await Promise.race(inflight);
-        if (failure) throw failure.err;
-        block = await reader.read();
-      }
-      await Promise.all(inflight);
-      if (failure) throw failure.err;
-      return ids;
-    } catch (err) {
-      // Nothing to clean up: uncommitted blocks are invisible and expire on their own.
-      internal.abort();
-      await Promise.allSettled(inflight);
-      throw err;
-    }
+        await client.stageBlock(id, bytes, bytes.length, { abortSignal: signal });
+      },
+    });
+    return ids;
   }
 
   async get(key: string, options: DriverGetOptions): Promise<GetResult> {

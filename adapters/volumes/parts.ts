@@ -1,7 +1,7 @@
 /**
  * Pieces shared by the cloud volume drivers (S3 multipart parts, Azure blocks): cutting a body
- * into fixed-size parts with pooled buffers, the empty body, the total size in a `Content-Range`
- * reply header, and the handling of a download reply's body stream.
+ * into fixed-size parts with pooled buffers and uploading them a few at a time, the empty body,
+ * the total size in a `Content-Range` reply header, and the handling of a download reply's body.
  */
 
 /** Bodies up to this size are gathered chunk by chunk; larger ones are copied into one preallocated buffer. */
@@ -98,6 +98,57 @@ export class PartReader {
         ? chunks[0]!
         : Buffer.concat(chunks, length);
     return { bytes, last: this.pending === undefined };
+  }
+}
+
+/**
+ * Upload a body's parts — `first`, then each part `reader` reads — with at most `concurrency`
+ * uploads in flight, so at most concurrency + 1 parts are held in memory. `upload(bytes, index,
+ * signal)` sends the part numbered `index` (from 0; called in order); its `signal` fires when the
+ * caller's `signal` does or another part has failed. A part's buffer goes back to the reader once
+ * its upload succeeds. On the first failure — an upload, the body itself (its end-of-stream check),
+ * or `tooMany()` when more than `maxParts` parts would be needed — the uploads in flight are
+ * cancelled and awaited, then the promise rejects with that failure.
+ */
+export async function uploadParts(options: {
+  first: Part;
+  reader: PartReader;
+  concurrency: number;
+  maxParts: number;
+  signal: AbortSignal | undefined;
+  upload(bytes: Uint8Array, index: number, signal: AbortSignal): Promise<void>;
+  tooMany(): Error;
+}): Promise<void> {
+  const { reader } = options;
+  const internal = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, internal.signal]) : internal.signal;
+  const inflight = new Set<Promise<void>>();
+  let failure: { err: unknown } | undefined;
+  try {
+    let part = options.first;
+    for (let index = 0; ; index++) {
+      if (index >= options.maxParts) throw options.tooMany();
+      const bytes = part.bytes;
+      const upload = options.upload(bytes, index, signal).then(
+        () => reader.recycle(bytes),
+        (err: unknown) => {
+          failure ??= { err };
+          internal.abort();
+        },
+      );
+      inflight.add(upload);
+      void upload.finally(() => inflight.delete(upload));
+      if (part.last) break;
+      while (inflight.size >= options.concurrency && !failure) await Promise.race(inflight);
+      if (failure) throw failure.err;
+      part = await reader.read();
+    }
+    await Promise.all(inflight);
+    if (failure) throw failure.err;
+  } catch (err) {
+    internal.abort();
+    await Promise.allSettled(inflight);
+    throw err;
   }
 }
 

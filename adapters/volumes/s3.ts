@@ -63,6 +63,7 @@ import {
   type ReplyStream,
   totalFromContentRange,
   translateErrors,
+  uploadParts,
 } from "./parts.ts";
 
 const MiB = 1024 * 1024;
@@ -212,30 +213,26 @@ export class S3VolumeDriver implements VolumeDriver {
       this.http(ctx),
     );
     const uploadId = created.UploadId!;
-    // Parts in flight are cancelled when any part fails or the caller aborts.
-    const internal = new AbortController();
-    const partCtx: Context = {
-      ...ctx,
-      signal: ctx.signal ? AbortSignal.any([ctx.signal, internal.signal]) : internal.signal,
-    };
     const completed: CompletedPart[] = [];
-    const inflight = new Set<Promise<void>>();
-    let failure: { err: unknown } | undefined;
     let completedUpload = false;
     try {
-      let part = first;
-      for (let partNumber = 1; ; partNumber++) {
-        if (partNumber > MAX_PARTS)
-          throw new StrataError(
+      // Parts in flight are cancelled when any part fails or the caller aborts.
+      await uploadParts({
+        first,
+        reader,
+        concurrency: this.queueSize,
+        maxParts: MAX_PARTS,
+        signal: ctx.signal,
+        tooMany: () =>
+          new StrataError(
             "E2BIG",
             `volume \`${this.name}\`: body of \`${key}\` needs more than ${MAX_PARTS} parts of ${reader.partSize} bytes; declare its size or raise partSize`,
             { details: { volume: this.name, key } },
-          );
-        const bytes = part.bytes;
-        const n = partNumber;
-        // https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPart.html
-        const upload = this.client
-          .send(
+          ),
+        upload: async (bytes, index, signal) => {
+          const n = index + 1;
+          // https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPart.html
+          const out = await this.client.send(
             new UploadPartCommand({
               Bucket: this.bucket,
               Key: fullKey,
@@ -245,27 +242,11 @@ export class S3VolumeDriver implements VolumeDriver {
               ContentLength: bytes.length,
               ChecksumCRC32C: this.nativeChecksums ? crc32cToBase64(crc32c(bytes)) : undefined,
             }),
-            this.http(partCtx),
-          )
-          .then(
-            (out) => {
-              completed[n - 1] = { PartNumber: n, ETag: out.ETag, ChecksumCRC32C: out.ChecksumCRC32C };
-              reader.recycle(bytes);
-            },
-            (err: unknown) => {
-              failure ??= { err };
-              internal.abort();
-            },
+            { abortSignal: signal },
           );
-        inflight.add(upload);
-        void upload.finally(() => inflight.delete(upload));
-        if (part.last) break;
-        while (inflight.size >= this.queueSize && !failure) await Promise.race(inflight);
-        if (failure) throw failure.err;
-        part = await reader.read();
-      }
-      await Promise.all(inflight);
-      if (failure) throw failure.err;
+          completed[index] = { PartNumber: n, ETag: out.ETag, ChecksumCRC32C: out.ChecksumCRC32C };
+        },
+      });
       const crc = body.crc32c();
       // https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html
       await this.client.send(
@@ -287,8 +268,6 @@ export class S3VolumeDriver implements VolumeDriver {
         await this.recordMetadata(key, metadata, ctx);
       }
     } catch (err) {
-      internal.abort();
-      await Promise.allSettled(inflight);
       if (completedUpload) {
         // The object became visible but its CRC could not be recorded: take it back.
         await this.client
