@@ -21,6 +21,7 @@ import { createDataPlane } from "../core/data/plane.ts";
 import { createNamespace } from "../core/namespace/index.ts";
 import { Volume } from "../core/volume/volume.ts";
 import { createClient, type Deployment } from "../sdk/client.ts";
+import { median, pattern, seconds, table } from "./support.ts";
 import { VOLUME_BENCH_BACKENDS, type VolumeBenchBackend } from "./volume-backends/index.ts";
 
 const MiB = 1024 * 1024;
@@ -36,30 +37,6 @@ interface Row {
   strata: number;
   raw: number | undefined;
   target?: string;
-}
-
-function pattern(size: number, seed: number): Uint8Array {
-  const words = new Uint32Array(Math.ceil(size / 4));
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x >>> 0;
-  }
-  return new Uint8Array(words.buffer, 0, size);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-async function seconds(fn: () => Promise<unknown>): Promise<number> {
-  const start = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
 async function benchBackend(backend: VolumeBenchBackend): Promise<Row[]> {
@@ -173,18 +150,6 @@ async function benchBackend(backend: VolumeBenchBackend): Promise<Row[]> {
   return rows;
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows
-    .map((r, i) => {
-      const line = r
-        .map((cell, c) => (c < 2 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
-        .join("  ");
-      return i === 0 ? `${line}\n${widths.map((w) => "-".repeat(w)).join("  ")}` : line;
-    })
-    .join("\n");
-}
-
 export async function run(args: string[]): Promise<void> {
   const names = args.length > 0 ? args : ["local", "s3"];
   const chosen = VOLUME_BENCH_BACKENDS.filter((b) => names.includes(b.name));
@@ -210,18 +175,21 @@ export async function run(args: string[]): Promise<void> {
   }
   const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 1 ? n.toFixed(1) : n.toFixed(3));
   console.log(
-    `\n${table([
-      ["backend", "metric", "strata", "raw", "ratio", "unit", "target"],
-      ...rows.map((r) => [
-        r.backend,
-        r.metric,
-        fmt(r.strata),
-        r.raw === undefined ? "" : fmt(r.raw),
-        r.raw === undefined || r.unit === "PUTs" ? "" : (r.strata / r.raw).toFixed(2),
-        r.unit,
-        r.target ?? "",
-      ]),
-    ])}`,
+    `\n${table(
+      [
+        ["backend", "metric", "strata", "raw", "ratio", "unit", "target"],
+        ...rows.map((r) => [
+          r.backend,
+          r.metric,
+          fmt(r.strata),
+          r.raw === undefined ? "" : fmt(r.raw),
+          r.raw === undefined || r.unit === "PUTs" ? "" : (r.strata / r.raw).toFixed(2),
+          r.unit,
+          r.target ?? "",
+        ]),
+      ],
+      new Set([0, 1]),
+    )}`,
   );
   if (failed.length > 0) {
     console.error(`\nfailed:\n  ${failed.join("\n  ")}`);
