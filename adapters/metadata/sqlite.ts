@@ -176,7 +176,12 @@ function cursorAfter(sk: string): string {
  * so it sorts after every string that starts with `prefix` (the upper bound of beginsWith).
  */
 function prefixUpperBound(prefix: string): Buffer {
-  return Buffer.concat([Buffer.from(prefix, "utf8"), Buffer.from([0xf4, 0x90])]);
+  const n = Buffer.byteLength(prefix, "utf8");
+  const bound = Buffer.allocUnsafe(n + 2);
+  bound.write(prefix, 0, "utf8");
+  bound[n] = 0xf4;
+  bound[n + 1] = 0x90;
+  return bound;
 }
 
 /** Translate a SQLite failure into a StrataError (the original is the cause). */
@@ -381,52 +386,41 @@ export class SqliteMetadataStore implements MetadataStore {
     options: QueryOptions,
     after: string | undefined,
   ): { stmt: Database.Statement<unknown[], RawRow>; params: unknown[] } {
-    const where = ["pk = ?"];
     const params: unknown[] = [pk];
     const sk = options.sk;
     if (sk) {
-      switch (sk.op) {
-        case "eq":
-          where.push("sk = ?");
-          params.push(sk.value);
-          break;
-        case "lt":
-        case "le":
-        case "gt":
-        case "ge":
-          where.push(`sk ${{ lt: "<", le: "<=", gt: ">", ge: ">=" }[sk.op]} ?`);
-          params.push(sk.value);
-          break;
-        case "between":
-          where.push("sk >= ?", "sk <= ?");
-          params.push(sk.low, sk.high);
-          break;
-        case "beginsWith":
-          // A text range, so the primary key index serves it.
-          where.push("sk >= ?", "sk < CAST(? AS TEXT)");
-          params.push(sk.value, prefixUpperBound(sk.value));
-          break;
-      }
+      if (sk.op === "between") params.push(sk.low, sk.high);
+      // beginsWith is a text range, so the primary key index serves it.
+      else if (sk.op === "beginsWith") params.push(sk.value, prefixUpperBound(sk.value));
+      else params.push(sk.value);
     }
-    if (after !== undefined) {
-      where.push(options.reverse ? "sk < ?" : "sk > ?");
-      params.push(after);
-    }
-    let sql = `SELECT sk, item FROM items WHERE ${where.join(" AND ")} ORDER BY sk ${options.reverse ? "DESC" : "ASC"}`;
-    if (options.limit !== undefined) {
-      // One more row than asked tells whether another page follows. Small limits (a validated
-      // integer) go into the SQL text: a bound LIMIT ? made a 1-row range query ~2.5× slower
-      // (better-sqlite3 12, measured), and ≤ 100 limits keep the statement cache bounded.
-      if (options.limit <= ALL_ROWS_LIMIT) sql += ` LIMIT ${options.limit + 1}`;
+    if (after !== undefined) params.push(after);
+    const limit = options.limit;
+    // One more row than asked tells whether another page follows. Small limits (a validated
+    // integer) go into the SQL text: a bound LIMIT ? made a 1-row range query ~2.5× slower
+    // (better-sqlite3 12, measured), and ≤ 100 limits keep the statement cache bounded.
+    let limitSql = "";
+    if (limit !== undefined) {
+      if (limit <= ALL_ROWS_LIMIT) limitSql = ` LIMIT ${limit + 1}`;
       else {
-        sql += " LIMIT ?";
-        params.push(options.limit + 1);
+        limitSql = " LIMIT ?";
+        params.push(limit + 1);
       }
     }
-    let stmt = this.queryStmts.get(sql);
+    // The statement cache is keyed by the query's shape; the SQL is only built on a miss.
+    const shape = `${sk?.op ?? ""}|${after !== undefined}|${options.reverse === true}|${limitSql}`;
+    let stmt = this.queryStmts.get(shape);
     if (!stmt) {
+      const where = ["pk = ?"];
+      if (sk) {
+        if (sk.op === "between") where.push("sk >= ?", "sk <= ?");
+        else if (sk.op === "beginsWith") where.push("sk >= ?", "sk < CAST(? AS TEXT)");
+        else where.push(`sk ${{ eq: "=", lt: "<", le: "<=", gt: ">", ge: ">=" }[sk.op]} ?`);
+      }
+      if (after !== undefined) where.push(options.reverse ? "sk < ?" : "sk > ?");
+      const sql = `SELECT sk, item FROM items WHERE ${where.join(" AND ")} ORDER BY sk ${options.reverse ? "DESC" : "ASC"}${limitSql}`;
       stmt = this.db.prepare<unknown[], RawRow>(sql).raw(true);
-      this.queryStmts.set(sql, stmt);
+      this.queryStmts.set(shape, stmt);
     }
     return { stmt, params };
   }
