@@ -45,9 +45,17 @@ export function dateToTid(date: Date): Tid {
 }
 
 /** Bitwise complement, digit by digit: newer TIDs get smaller inverted keys, so they sort first. */
+const INVERTED: Readonly<Record<string, string>> = Object.fromEntries(
+  [..."0123456789abcdef"].map((d, i) => [d, (15 - i).toString(16)]),
+);
+
 export function invertTid(tid: Tid): string {
   let out = "";
-  for (let i = 0; i < tid.length; i++) out += (15 - Number.parseInt(tid[i]!, 16)).toString(16);
+  for (let i = 0; i < tid.length; i++) {
+    const d = tid[i]!;
+    // Table lookup for hex digits (every TID); the arithmetic form for anything else, as before.
+    out += INVERTED[d] ?? (15 - Number.parseInt(d, 16)).toString(16);
+  }
   return out;
 }
 
