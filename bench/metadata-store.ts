@@ -497,10 +497,9 @@ function sqliteReplayer(
       params.push(after);
     }
     let sql = `SELECT sk, item FROM items WHERE ${where.join(" AND ")} ORDER BY sk ${options.reverse ? "DESC" : "ASC"}`;
-    if (options.limit !== undefined) {
-      sql += " LIMIT ?";
-      params.push(options.limit);
-    }
+    // A literal LIMIT, as the store uses for small limits: on better-sqlite3 a bound `LIMIT ?` makes a
+    // one-row range query ~2.5× slower, which would flatter the store against this baseline.
+    if (options.limit !== undefined) sql += ` LIMIT ${Math.trunc(options.limit)}`;
     let stmt = statements.get(sql);
     if (!stmt) {
       stmt = db.prepare(sql);
