@@ -421,14 +421,7 @@ class StrataClient implements Strata {
 
   createReadStream(path: string, options: ReadStreamOptions = {}): Readable {
     const stream = Readable.from(this.chunks(path, options), { objectMode: false });
-    const { signal } = options;
-    if (signal) {
-      const onAbort = () => stream.destroy(aborted(path, signal));
-      if (signal.aborted) queueMicrotask(onAbort);
-      else signal.addEventListener("abort", onAbort, { once: true });
-      stream.once("close", () => signal.removeEventListener("abort", onAbort));
-    }
-    return stream;
+    return destroyOnAbort(stream, path, options.signal);
   }
 
   openReadableStream(path: string, options: ReadStreamOptions = {}): ReadableStream<Uint8Array> {
@@ -624,14 +617,7 @@ class StrataClient implements Strata {
         writing.abort(err ?? "the stream was destroyed").then(() => callback(err));
       },
     });
-    const { signal } = options;
-    if (signal) {
-      const onAbort = () => stream.destroy(aborted(path, signal));
-      if (signal.aborted) queueMicrotask(onAbort);
-      else signal.addEventListener("abort", onAbort, { once: true });
-      stream.once("close", () => signal.removeEventListener("abort", onAbort));
-    }
-    return stream;
+    return destroyOnAbort(stream, path, options.signal);
   }
 
   openWritableStream(path: string, options: WriteStreamOptions = {}): WritableStream<Uint8Array> {
@@ -909,4 +895,18 @@ async function toEngineOps(fs: FileSystem, ops: SdkBatchOp[]): Promise<BatchOp[]
     }
   }
   return out;
+}
+
+/** Destroy a Node stream with EABORTED when `signal` fires (or already has); unhooked on close. */
+function destroyOnAbort<S extends Readable | Writable>(
+  stream: S,
+  path: string,
+  signal: AbortSignal | undefined,
+): S {
+  if (!signal) return stream;
+  const onAbort = () => stream.destroy(aborted(path, signal));
+  if (signal.aborted) queueMicrotask(onAbort);
+  else signal.addEventListener("abort", onAbort, { once: true });
+  stream.once("close", () => signal.removeEventListener("abort", onAbort));
+  return stream;
 }
