@@ -55,18 +55,6 @@ export function copyOf(bytes: Uint8Array, start = 0, end = bytes.byteLength): Ui
   return Uint8Array.prototype.slice.call(bytes, start, end);
 }
 
-/** Concatenate byte arrays. */
-export function concatBytes(parts: Uint8Array[], total?: number): Uint8Array {
-  const size = total ?? parts.reduce((n, p) => n + p.byteLength, 0);
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
-
 /** `prefix` followed by the bytes of `rest`, as one stream. */
 export async function* prepend(
   prefix: Uint8Array,

@@ -12,6 +12,8 @@
  * health) → the whole chunk read, its size and CRC32C checked → on ECORRUPT / ENOENT / unreachable
  * the next instance, the bad one reported (recorded as corrupt / missing, `onBadInstance`).
  */
+
+import { concatBytes } from "../bytes.ts";
 import { crc32c } from "../crc32c.ts";
 import { isStrataError, StrataError } from "../errors.ts";
 import { type Item, LIMITS, type MetadataStore } from "../metadata/port.ts";
@@ -30,7 +32,7 @@ import type {
   Stat,
   WriteFileOptions,
 } from "./api.ts";
-import { concatBytes, copyOf, fixedChunks, prepend, zeros } from "./chunker.ts";
+import { copyOf, fixedChunks, prepend, zeros } from "./chunker.ts";
 import {
   chunkObjectKey,
   chunkPk,

@@ -3,6 +3,7 @@
  * above volumes (the engine, the data path) and for the Volume wrapper's own tests. Pure, no I/O.
  * It passes the conformance suite (except the memory-bounded case: it holds every body by design).
  */
+import { collectBytes } from "../bytes.ts";
 import { StrataError } from "../errors.ts";
 import type {
   DriverGetOptions,
@@ -45,19 +46,7 @@ export class MemoryVolumeDriver implements VolumeDriver {
   constructor(readonly name = "memory") {}
 
   async put(key: string, body: PutBody, options: DriverPutOptions): Promise<ObjectInfo> {
-    const parts: Uint8Array[] = [];
-    let size = 0;
-    for await (const chunk of body) {
-      options.signal?.throwIfAborted();
-      parts.push(chunk.slice());
-      size += chunk.byteLength;
-    }
-    const bytes = new Uint8Array(size);
-    let at = 0;
-    for (const part of parts) {
-      bytes.set(part, at);
-      at += part.byteLength;
-    }
+    const bytes = await collectBytes(body, options.signal);
     // Check and store with no await in between: racing create-only puts have one winner.
     if (options.ifNoneMatch && this.objects.has(key)) throw this.exists(key);
     const stored = {

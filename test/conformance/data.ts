@@ -6,6 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type FaultyVolumeDriver, faultyVolume } from "../../adapters/volumes/faulty.ts";
+import { collectBytes, concatBytes } from "../../core/bytes.ts";
 import type { BadInstanceReport } from "../../core/data/api.ts";
 import { createDataPlane, type DataPlaneOptions } from "../../core/data/plane.ts";
 import { chunkObjectKey, decodeIntent, intentPk } from "../../core/data/records.ts";
@@ -57,35 +58,10 @@ export async function keysOn(volume: Volume, prefix = "chunks/"): Promise<string
 }
 
 /** The bytes of a stream, concatenated. */
-async function collect(body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for await (const p of body) {
-    parts.push(p.slice());
-    size += p.byteLength;
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
 
 /** `bytes` as a stream of `piece`-sized parts (so chunk boundaries never line up with pieces). */
 async function* pieces(bytes: Uint8Array, piece = 7 * KiB + 3): AsyncGenerator<Uint8Array> {
   for (let at = 0; at < bytes.byteLength; at += piece) yield bytes.slice(at, at + piece);
-}
-
-function cat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 /** Bytes equal, reported compactly (vitest's diff of megabyte arrays is unreadable and slow). */
@@ -184,7 +160,7 @@ export function testDataPlane(name: string, makeFixture: () => Promise<DataFixtu
       ];
       for (const [start, end] of ranges) {
         const { body } = await data.read(fs, "/r", { start, end });
-        expectSameBytes(await collect(body), bytes.slice(start, end));
+        expectSameBytes(await collectBytes(body), bytes.slice(start, end));
       }
       expect(await codeOf(data.read(fs, "/r", { start: 10, end: 5 }))).toBe("EINVAL");
       expect(await codeOf(data.read(fs, "/r", { start: -1 }))).toBe("EINVAL");
@@ -198,15 +174,15 @@ export function testDataPlane(name: string, makeFixture: () => Promise<DataFixtu
       const s2 = await data.writeFile(fs, "/f", v2);
       const extra = patternBytes(CHUNK + 77, 3);
       const s3 = await data.appendFile(fs, "/f", extra);
-      const v3 = cat(v2, extra);
+      const v3 = concatBytes([v2, extra]);
       const s4 = await data.truncate(fs, "/f", CHUNK + 7);
       const v4 = v3.slice(0, CHUNK + 7);
       const s5 = await data.truncate(fs, "/f", 100);
       const v5 = v3.slice(0, 100);
       const s6 = await data.truncate(fs, "/f", 2 * CHUNK);
-      const v6 = cat(v5, new Uint8Array(2 * CHUNK - 100));
+      const v6 = concatBytes([v5, new Uint8Array(2 * CHUNK - 100)]);
       const s7 = await data.appendFile(fs, "/f", patternBytes(10, 4));
-      const v7 = cat(v6, patternBytes(10, 4));
+      const v7 = concatBytes([v6, patternBytes(10, 4)]);
 
       // Full chunks are reused, not re-uploaded: append keeps v2's two full chunks; truncate keeps the first.
       const e2 = s2.content!.extents!;
@@ -230,7 +206,7 @@ export function testDataPlane(name: string, makeFixture: () => Promise<DataFixtu
       for (const [tid, bytes] of expected) expectSameBytes(await data.readFile(fs.asOf(tid), "/f"), bytes);
       expectSameBytes(await data.readFile(fs, "/f"), v7);
       const { body } = await data.read(fs.asOf(s3.tid), "/f", { start: 2 * CHUNK, end: 2 * CHUNK + 400 });
-      expectSameBytes(await collect(body), v3.slice(2 * CHUNK, 2 * CHUNK + 400));
+      expectSameBytes(await collectBytes(body), v3.slice(2 * CHUNK, 2 * CHUNK + 400));
     });
 
     it("stores identical chunks once: fewer objects on the volume than chunks written", async () => {
@@ -410,7 +386,7 @@ export function testDataPlane(name: string, makeFixture: () => Promise<DataFixtu
         expectSameBytes(await data.readFile(fs, `/reused-${piece}`), bytes);
         const more = patternBytes(2 * CHUNK + 5, 50 + i);
         await data.appendFile(fs, `/reused-${piece}`, reusing(more, piece));
-        expectSameBytes(await data.readFile(fs, `/reused-${piece}`), cat(bytes, more));
+        expectSameBytes(await data.readFile(fs, `/reused-${piece}`), concatBytes([bytes, more]));
       }
     });
 

@@ -17,6 +17,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { faultyVolume } from "../../adapters/volumes/faulty.ts";
+import { collectBytes } from "../../core/bytes.ts";
 import { crc32c, crc32cUpdate } from "../../core/crc32c.ts";
 import { type ErrorCode, isStrataError } from "../../core/errors.ts";
 import type { PutBody, VolumeDriver } from "../../core/volume/port.ts";
@@ -85,22 +86,6 @@ async function digest(body: AsyncIterable<Uint8Array>): Promise<{ size: number; 
     size += part.byteLength;
   }
   return { size, crc32c: crc };
-}
-
-async function collect(body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for await (const part of body) {
-    parts.push(part);
-    size += part.byteLength;
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
-  }
-  return out;
 }
 
 /** Uneven chunks of `bytes`, as a network stream would deliver them, with no declared length. */
@@ -253,7 +238,7 @@ export function testVolume(
       expect(Buffer.from(await volume.getBytes(key)).equals(Buffer.from(bytes))).toBe(true);
       const { info: got, body } = await volume.get(key);
       expect(got).toMatchObject({ size: bytes.length, crc32c: crc32c(bytes) });
-      expect(Buffer.from(await collect(body)).equals(Buffer.from(bytes))).toBe(true);
+      expect(Buffer.from(await collectBytes(body)).equals(Buffer.from(bytes))).toBe(true);
     });
 
     kase("put of an async-iterable stream of unknown length stores it byte-exact", async () => {
@@ -282,7 +267,7 @@ export function testVolume(
       expect((await volume.getBytes(`${p}/empty`)).length).toBe(0);
       const emptyRange = await volume.get(`${p}/empty`, { range: { start: 0 } });
       expect(emptyRange.info.size).toBe(0);
-      expect((await collect(emptyRange.body)).length).toBe(0);
+      expect((await collectBytes(emptyRange.body)).length).toBe(0);
       const emptyStream = await put(`${p}/empty-stream`, (async function* () {})());
       expect(emptyStream).toMatchObject({ size: 0, crc32c: 0 });
       const one = await put(`${p}/one`, Uint8Array.of(0xa5));
@@ -294,7 +279,7 @@ export function testVolume(
         ifNoneMatch: false,
       });
       expect(raw).toMatchObject({ size: 1, crc32c: crc32c(Uint8Array.of(7)) });
-      expect([...(await collect((await fixture.driver.get(`${p}/raw-one`, {})).body))]).toEqual([7]);
+      expect([...(await collectBytes((await fixture.driver.get(`${p}/raw-one`, {})).body))]).toEqual([7]);
     });
 
     kase("metadata round-trips through put, head and get", async () => {
@@ -305,7 +290,7 @@ export function testVolume(
       expect((await volume.head(key)).metadata).toEqual(metadata);
       const got = await volume.get(key);
       expect(got.info.metadata).toEqual(metadata);
-      await collect(got.body);
+      await collectBytes(got.body);
       const plain = `${prefix()}/no-meta`;
       await put(plain, patternBytes(10, 5));
       expect((await volume.head(plain)).metadata).toEqual({});
@@ -384,7 +369,7 @@ export function testVolume(
         const read = async (start: number, end?: number) => {
           const { info, body } = await volume.get(key, { range: { start, end } });
           expect(info).toMatchObject({ size: 1000, crc32c: crc32c(bytes) });
-          return [...(await collect(body))];
+          return [...(await collectBytes(body))];
         };
         expect(await read(0, 1)).toEqual([bytes[0]]);
         expect(await read(999, 1000)).toEqual([bytes[999]]);
@@ -397,7 +382,7 @@ export function testVolume(
         expect(await read(5000)).toEqual([]);
         expect(await read(5, 5)).toEqual([]);
         const raw = await fixture.driver.get(key, { range: { start: 998, end: 2000 } });
-        expect([...(await collect(raw.body))]).toEqual([...bytes.subarray(998)]);
+        expect([...(await collectBytes(raw.body))]).toEqual([...bytes.subarray(998)]);
         const counted = counting(fixture.driver);
         const v = new Volume(counted.driver);
         expect(await codeOf(v.get(key, { range: { start: 5, end: 3 } }))).toBe("EINVAL");
@@ -423,9 +408,11 @@ export function testVolume(
         const chunk5 = patternBytes(MiB, 13 + 5);
         const want = [...chunk4.subarray(MiB - 3), ...chunk5.subarray(0, 5)];
         const { body } = await volume.get(key, { range: { start: 5 * MiB - 3, end: 5 * MiB + 5 } });
-        expect([...(await collect(body))]).toEqual(want);
+        expect([...(await collectBytes(body))]).toEqual(want);
         const tail = await volume.get(key, { range: { start: size - 2 } });
-        expect([...(await collect(tail.body))]).toEqual([...patternBytes(MiB, 13 + 63).subarray(MiB - 2)]);
+        expect([...(await collectBytes(tail.body))]).toEqual([
+          ...patternBytes(MiB, 13 + 63).subarray(MiB - 2),
+        ]);
         await volume.delete(key);
       },
     );

@@ -1,7 +1,8 @@
 /** The data plane's shared suite on the reference in-memory store and volumes, plus pure helpers. */
 import { describe, expect, it } from "vitest";
 import { faultyVolume } from "../../adapters/volumes/faulty.ts";
-import { concatBytes, fixedChunks } from "../../core/data/chunker.ts";
+import { concatBytes } from "../../core/bytes.ts";
+import { fixedChunks } from "../../core/data/chunker.ts";
 import { createDataPlane, webCryptoSha256 } from "../../core/data/plane.ts";
 import { intentPk } from "../../core/data/records.ts";
 import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
