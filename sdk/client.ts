@@ -33,6 +33,7 @@ import {
   type SdkBatchOp,
   type Snapshots,
   type Strata,
+  type StrataAdmin,
   type StrataDirent,
   type StrataReader,
   type StrataStats,
@@ -60,6 +61,12 @@ export interface Deployment {
   openPfs(name: string): Promise<FileSystem>;
   /** Release everything (idempotent). */
   close(): Promise<void>;
+  /**
+   * Administration, when the deployment offers it (the remote client and the embedded deployment
+   * with the operation registry do). Without it, `client.admin` serves PFS calls from `namespace`
+   * and answers ENOTSUP for the rest.
+   */
+  readonly admin?: StrataAdmin;
 }
 
 const TYPE_BITS: Record<FileType, number> = { file: 0o100000, dir: 0o040000, symlink: 0o120000 };
@@ -747,9 +754,37 @@ class StrataClient implements Strata {
     return new StrataClient(this.deployment, name);
   }
 
+  get admin(): StrataAdmin {
+    return this.deployment.admin ?? namespaceOnlyAdmin(this.deployment);
+  }
+
   close(): Promise<void> {
     return this.deployment.close();
   }
+}
+
+/** `client.admin` for a deployment without an operation registry: PFS calls only. */
+function namespaceOnlyAdmin(deployment: Deployment): StrataAdmin {
+  const unsupported = (what: string) => () =>
+    Promise.reject(
+      strataError(
+        "ENOTSUP",
+        `${what} needs a deployment with an operation registry (a server or npm start)`,
+        {
+          op: what,
+        },
+      ),
+    );
+  return {
+    listPfs: () => deployment.namespace.listPfs(),
+    createPfs: (name) => deployment.namespace.createPfs(name),
+    deletePfs: (name) => deployment.namespace.deletePfs(name),
+    createToken: unsupported("token.create"),
+    listTokens: unsupported("token.list"),
+    revokeToken: unsupported("token.revoke"),
+    status: unsupported("status"),
+    call: (op) => unsupported(op)(),
+  };
 }
 
 /**

@@ -7,10 +7,10 @@
  */
 import type { Readable, Writable } from "node:stream";
 import type { ChunkPlacement } from "../core/data/api.ts";
-import type { AsOf, FileType, ObjectId, Snapshot, Tid, Version } from "../core/namespace/api.ts";
+import type { AsOf, FileType, ObjectId, PfsInfo, Snapshot, Tid, Version } from "../core/namespace/api.ts";
 
 export type { ChunkPlacement, InstanceState } from "../core/data/api.ts";
-export type { AsOf, FileType, ObjectId, Snapshot, Tid, Version } from "../core/namespace/api.ts";
+export type { AsOf, FileType, ObjectId, PfsInfo, Snapshot, Tid, Version } from "../core/namespace/api.ts";
 
 /** Encodings accepted where `node:fs` accepts a `BufferEncoding`. */
 export type Encoding = BufferEncoding;
@@ -306,10 +306,65 @@ export interface StrataReader {
   placement(path: string): Promise<ChunkPlacement[]>;
 }
 
+/** A token's rights, from least to most: read < write < admin. */
+export type Right = "read" | "write" | "admin";
+
+/** What `admin.createToken` is asked for. */
+export interface TokenSpec {
+  /** The PFS the token is for; "*" = every PFS (deployment administration). */
+  pfs: string;
+  /** Path prefix inside the PFS the token may touch (default "/"). */
+  prefix?: string;
+  rights: Right[];
+  /** Lifetime in seconds (the deployment's default when absent). */
+  ttlSeconds?: number;
+  /** A free-form label shown by `token ls`. */
+  label?: string;
+}
+
+/** A token as listed (never the secret itself). */
+export interface TokenInfo {
+  id: string;
+  pfs: string;
+  prefix: string;
+  rights: Right[];
+  createdAt: string;
+  expiresAt: string;
+  revoked: boolean;
+  label?: string;
+}
+
+/** A newly created token: the only time the bearer string is shown. */
+export interface CreatedToken extends TokenInfo {
+  token: string;
+}
+
+/** Administration of a deployment (some calls need an admin token on a remote deployment). */
+export interface StrataAdmin {
+  listPfs(): Promise<PfsInfo[]>;
+  createPfs(name: string): Promise<PfsInfo>;
+  /** Only an empty PFS (ENOTEMPTY otherwise). */
+  deletePfs(name: string): Promise<void>;
+  createToken(spec: TokenSpec): Promise<CreatedToken>;
+  listTokens(): Promise<TokenInfo[]>;
+  revokeToken(id: string): Promise<void>;
+  /** Health and identity of the deployment (shape documented in docs/http-api.md). */
+  status(): Promise<Record<string, unknown>>;
+  /**
+   * Run any operation of the deployment's operation registry by name (`"vacuum.run"`,
+   * `"volume.list"`, …; docs/http-api.md lists them). The extension point the CLI uses for
+   * volumes, objectives, placement, vacuum, scrub, fsck and mirroring.
+   * @example await client.admin.call("pfs.list", {});
+   */
+  call<T = unknown>(op: string, input: Record<string, unknown>): Promise<T>;
+}
+
 /** A strata client on one PFS: {@link StrataReader} plus writes, history and administration. */
 export interface Strata extends StrataReader {
   readonly tags: Tags;
   readonly snapshots: Snapshots;
+  /** Deployment administration: PFSs, tokens, status, and every registry operation by name. */
+  readonly admin: StrataAdmin;
 
   /**
    * Create or replace a file. Large data is chunked and uploaded before one metadata commit, so
