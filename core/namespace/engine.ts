@@ -18,6 +18,7 @@ import {
   entryKey,
   epochKey,
   historyKey,
+  mirrorKey,
   REGISTRY_PK,
   registryKey,
   seal,
@@ -182,6 +183,7 @@ export class Engine implements Namespace {
       root: String(item.root),
       createdTid: String(item.ctid),
       shards: Number(item.shards),
+      ...(item.mirror !== undefined ? { mirror: true } : {}),
     };
   }
 
@@ -354,10 +356,37 @@ export class Engine implements Namespace {
     } else {
       throw strataError("EINVAL", "asOf must be a TID, a Date or { snapshot }");
     }
+    if (ctx.mirror) return this.mirrorCeiling(ctx, tid);
     const now = this.nowTid();
     if (tid > now) tid = now;
     await this.ensureClosed(ctx, tid);
     return tid;
+  }
+
+  /**
+   * A mirror's closed TID is its sync TID (core/mirror): everything at or below it was applied
+   * and is final; a later point reads as of it. 0 requests when the cached sync TID covers
+   * `tid`, else 1 GetItem of the mirror's state item. Never closes anything.
+   */
+  async mirrorCeiling(ctx: PfsContext, tid: Tid): Promise<Tid> {
+    if ((this.closedCache.get(ctx.id) ?? ZERO_TID) >= tid) return tid;
+    const state = verify(await this.store.get(mirrorKey(ctx.id)), ctx.name);
+    const sync = isTid(state?.sync) ? state.sync : ZERO_TID;
+    this.noteClosed(ctx, sync);
+    return tid > sync ? sync : tid;
+  }
+
+  /** The context of a PFS that accepts writes: EROFS for a mirror (re-read once: it may have been promoted). */
+  private async writableContext(pfs: string): Promise<PfsContext> {
+    let ctx = await this.context(pfs);
+    if (!ctx.mirror) return ctx;
+    this.forget(pfs);
+    ctx = await this.context(pfs);
+    if (ctx.mirror)
+      throw strataError("EROFS", `PFS ${pfs} is a read-only mirror; write to its master or promote it`, {
+        pfs,
+      });
+    return ctx;
   }
 
   /** max(HLC now, last TID this engine committed) — without closing it. */
@@ -366,6 +395,7 @@ export class Engine implements Namespace {
   }
 
   async currentTid(ctx: PfsContext): Promise<Tid> {
+    if (ctx.mirror) return this.mirrorCeiling(ctx, "ffffffffffffffff");
     const tid = this.nowTid();
     await this.ensureClosed(ctx, tid);
     return tid;
@@ -401,7 +431,7 @@ export class Engine implements Namespace {
    */
   async write<T>(pfs: string, plan: (tx: Tx) => Promise<T>): Promise<{ result: T; tid: Tid | undefined }> {
     for (let attempt = 1; ; attempt++) {
-      const ctx = await this.context(pfs);
+      const ctx = await this.writableContext(pfs);
       const tid = this.hlc.next();
       const tx = new Tx(this.store, ctx, tid, this.clock());
       let committed = false;

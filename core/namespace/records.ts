@@ -12,6 +12,7 @@
  * | `dh#<pfs>#<dir>`       | `<name>/<inverted ctid>` | directory entry history (ctid, dtid)     |
  * | `chg#<pfs>#<shard>`    | `<tid>#<uniq>`           | change index: the keys one commit wrote  |
  * | `snap#<pfs>`           | `<name>`                 | named snapshot → tid                     |
+ * | `mirror#<pfs>`         | `state`                  | a read-only mirror: source, sync TID     |
  *
  * Every record except the counters (epoch shards, allocator) carries `crc`: CRC32C over a
  * canonical encoding of all its attributes except `crc` and `rm` (the transient rmdir lease),
@@ -57,6 +58,8 @@ export const historyKey = (pfs: string, dir: ObjectId, name: string, ctid: Tid):
 });
 export const changePk = (pfs: string, shard: number) => `chg#${pfs}#${shard}`;
 export const snapshotPk = (pfs: string) => `snap#${pfs}`;
+/** A mirror PFS's state (core/mirror): its source and `sync` — the TID up to which it applied the stream. */
+export const mirrorKey = (pfs: string): Key => ({ pk: `mirror#${pfs}`, sk: "state" });
 
 // ---- canonical encoding ----
 //

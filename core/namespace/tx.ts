@@ -29,6 +29,8 @@ export interface PfsContext {
   root: ObjectId;
   createdTid: Tid;
   shards: number;
+  /** A read-only mirror (registry attribute `mirror`): writes are EROFS, reads stop at its sync TID. */
+  mirror?: boolean;
 }
 
 export class Tx {
