@@ -141,7 +141,15 @@ export interface FaultyMetadataStore extends MetadataStore {
   readonly log: LoggedCall[];
   /** True once the crash point was hit (or `crash()` called): every call rejects with CrashError. */
   readonly crashed: boolean;
-  /** Crash now (e.g. from a volume fault hook), so the whole simulated process dies at once. */
+  /** The crash point that killed the process, once it died. */
+  readonly crashPoint: CrashPoint | undefined;
+  /**
+   * Number one adapter call of another wrapper (e.g. a volume's) in this store's sequence and
+   * apply the crash plan: "before" = reject it with CrashError now, "after" = make it, then call
+   * `crash()` and reject; undefined = go on.
+   */
+  takeCall(): "before" | "after" | undefined;
+  /** Crash now (e.g. from a volume wrapper), so the whole simulated process dies at once. */
   crash(point?: CrashPoint): void;
 }
 
@@ -187,21 +195,31 @@ export function faultyStore(inner: MetadataStore, plan: StoreFaultPlan = {}): Fa
     return undefined;
   }
 
-  async function run<T>(call: StoreCall, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Number the next adapter call and apply the crash plan to it: "before" = reject it now (the
+   * process is or becomes dead), "after" = let it through, then the caller must die
+   * (`crash()`), undefined = a normal call. Wrappers of other adapters (volumes) call this too,
+   * so one numbering spans every adapter of the simulated process.
+   */
+  function takeCall(): "before" | "after" | undefined {
     const index = callCount++;
+    if (crashedAt) return "before";
+    if (plan.crashAt?.call !== index) return undefined;
+    if (plan.crashAt.when === "before") crashedAt = plan.crashAt;
+    return plan.crashAt.when;
+  }
+
+  async function run<T>(call: StoreCall, fn: () => Promise<T>): Promise<T> {
+    const index = callCount;
+    const point = takeCall();
     calls[call.op]++;
     const entry: LoggedCall = { index, call, outcome: "ok" };
     if (plan.log !== false) log.push(entry);
-    if (crashedAt) {
+    if (point === "before") {
       entry.outcome = "crash";
-      throw new CrashError(crashedAt);
+      throw new CrashError(crashedAt!);
     }
-    const crash = plan.crashAt?.call === index ? plan.crashAt : undefined;
-    if (crash?.when === "before") {
-      crashedAt = crash;
-      entry.outcome = "crash";
-      throw new CrashError(crash);
-    }
+    const crash = point === "after" ? plan.crashAt : undefined;
     const rule = crash ? undefined : firing(call);
     if (rule) {
       switch (rule.fault) {
@@ -262,7 +280,11 @@ export function faultyStore(inner: MetadataStore, plan: StoreFaultPlan = {}): Fa
     get crashed() {
       return crashedAt !== undefined;
     },
-    crash(point = { call: callCount, when: "before" }) {
+    get crashPoint() {
+      return crashedAt;
+    },
+    takeCall,
+    crash(point = plan.crashAt ?? { call: callCount, when: "before" }) {
       crashedAt ??= point;
     },
     get: (key) => run({ op: "get", key }, () => inner.get(key)),
