@@ -96,6 +96,14 @@ export interface DataPlaneOptions {
   /** How long a PFS's config record is cached (default 30 s). */
   configTtlMs?: number;
   /**
+   * A dynamic volume set (volume records, issue 6): asked before a write chooses its volumes and
+   * before a read looks up instances, at most once per `volumesTtlMs` (default 5 s). Its volumes
+   * are added to those in `volumes` (same name: the source's wins); a name it stops returning is
+   * dropped unless `volumes` has it.
+   */
+  volumeSource?: () => Promise<Record<string, Volume | VolumeEntry>>;
+  volumesTtlMs?: number;
+  /**
    * Attempts of an append or truncate that keeps losing the race to concurrent changes of the same
    * file before it fails with ECONFLICT (default 16).
    */
@@ -222,6 +230,11 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
   /** Recent read failures per volume (times), for the health tie-break. */
   private readonly failures = new Map<string, number[]>();
   private readonly configCache = new Map<string, { volume: string; until: number }>();
+  private readonly volumeSource: DataPlaneOptions["volumeSource"];
+  private readonly volumesTtlMs: number;
+  private readonly staticVolumes = new Map<string, Candidate["entry"]>();
+  private volumesUntil = 0;
+  private volumesLoading: Promise<void> | undefined;
 
   constructor(options: DataPlaneOptions) {
     const invalid = (message: string) => new StrataError("EINVAL", `data plane: ${message}`);
@@ -230,7 +243,8 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
       const entry = "volume" in given ? given : { volume: given };
       this.volumes.set(name, { ...entry, cost: entry.cost ?? 1 });
     }
-    if (!this.volumes.has(options.defaultVolume))
+    // With a volume source the default may be a record only (checked when a write chooses it).
+    if (!this.volumes.has(options.defaultVolume) && !options.volumeSource)
       throw invalid(`defaultVolume \`${options.defaultVolume}\` is not among the volumes given`);
     this.fallbackVolume = options.defaultVolume;
     this.site = options.site;
@@ -253,6 +267,9 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
     this.intentTtlMs = options.intentTtlMs ?? DATA_DEFAULTS.intentTtlMs;
     this.healthWindowMs = options.healthWindowMs ?? DATA_DEFAULTS.healthWindowMs;
     this.configTtlMs = options.configTtlMs ?? DATA_DEFAULTS.configTtlMs;
+    this.volumeSource = options.volumeSource;
+    this.volumesTtlMs = options.volumesTtlMs ?? 5_000;
+    for (const [name, entry] of this.volumes) this.staticVolumes.set(name, entry);
     this.clock = options.clock ?? Date.now;
     this.appendAttempts = options.appendAttempts ?? DATA_DEFAULTS.appendAttempts;
     if (!Number.isSafeInteger(this.appendAttempts) || this.appendAttempts < 1)
@@ -261,7 +278,30 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
 
   // ---- configuration ----
 
+  /** Merge the dynamic volume set in, when its cache expired (one load at a time). */
+  private async refreshVolumes(): Promise<void> {
+    if (!this.volumeSource || this.clock() < this.volumesUntil) return;
+    this.volumesLoading ??= (async () => {
+      try {
+        const loaded = await this.volumeSource!();
+        for (const name of [...this.volumes.keys()])
+          if (!(name in loaded) && !this.staticVolumes.has(name)) this.volumes.delete(name);
+        for (const name of this.staticVolumes.keys())
+          if (!(name in loaded)) this.volumes.set(name, this.staticVolumes.get(name)!);
+        for (const [name, given] of Object.entries(loaded)) {
+          const entry = "volume" in given ? given : { volume: given };
+          this.volumes.set(name, { ...entry, cost: entry.cost ?? 1 });
+        }
+        this.volumesUntil = this.clock() + this.volumesTtlMs;
+      } finally {
+        this.volumesLoading = undefined;
+      }
+    })();
+    await this.volumesLoading;
+  }
+
   async setDefaultVolume(pfs: string, volume: string): Promise<void> {
+    await this.refreshVolumes();
     if (!this.volumes.has(volume))
       throw new StrataError("EINVAL", `data plane: volume \`${volume}\` is not configured`, {
         details: { pfs, volume },
@@ -280,6 +320,7 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
   }
 
   private async targetVolumes(call: Call): Promise<string[]> {
+    await this.refreshVolumes();
     const defaultVolume = await this.defaultVolume(call.pfs);
     const chosen = this.chooseVolumes
       ? await this.chooseVolumes({ pfs: call.pfs, path: call.path, defaultVolume })
@@ -775,6 +816,7 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
   async placement(fs: ReadableFileSystem, path: string): Promise<ChunkPlacement[]> {
     const call: Call = { pfs: fs.pfs, path, signal: undefined };
     try {
+      await this.refreshVolumes();
       const stat = await fs.stat(path);
       const content = fileContent(stat, call);
       if (content.inline !== undefined || !content.extents) return [];
@@ -805,6 +847,7 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
 
   /** Recorded instances of each chunk on the volumes this plane knows: one BatchGetItem per 100. */
   private async candidates(chunks: string[]): Promise<Map<string, Candidate[]>> {
+    await this.refreshVolumes();
     const unique = [...new Set(chunks)];
     const names = [...this.volumes.keys()];
     const keys = unique.flatMap((sha) => names.map((v) => instanceKey(sha, v)));
