@@ -31,6 +31,7 @@ import { type PfsContext, Tx } from "./tx.ts";
 
 export { NS_LIMITS } from "./validate.ts";
 
+import { RetentionFloor } from "../retention/store.ts";
 import { PfsFileSystem } from "./fs.ts";
 import type { EntryRef } from "./resolve.ts";
 import { checkPfsName, checkSnapshotName, isNonNegInt, stripVersion } from "./validate.ts";
@@ -118,6 +119,8 @@ export class Engine implements Namespace {
   readonly hlc: HybridClock;
   readonly opts: Required<Omit<NamespaceOptions, "sleep">> & { sleep: (ms: number) => Promise<void> };
   readonly asOfCache = new Map<string, EntryRef | undefined>();
+  /** Pruned-history watermark per PFS (cached 5 s), for as-of reads. */
+  readonly retention: RetentionFloor;
   readonly asOfCacheLimit: number;
   private readonly pfsCache = new Map<string, PfsContext>();
   /** Highest closed TID known per PFS id (closed TIDs only grow, so this is never stale-wrong). */
@@ -137,6 +140,7 @@ export class Engine implements Namespace {
     this.clock = params.clock ?? Date.now;
     this.random = params.random ?? Math.random;
     this.hlc = new HybridClock(this.clock);
+    this.retention = new RetentionFloor(this.store, this.clock);
     const o = params.options ?? {};
     const shards = o.epochShards ?? 8;
     if (!isNonNegInt(shards, 64) || shards < 1) throw strataError("EINVAL", "epochShards must be 1..64");
@@ -356,9 +360,11 @@ export class Engine implements Namespace {
     } else {
       throw strataError("EINVAL", "asOf must be a TID, a Date or { snapshot }");
     }
-    if (ctx.mirror) return this.mirrorCeiling(ctx, tid);
+    // Retention (core/retention): a point vacuum pruned snaps to the complete point before it, or EPRUNED.
+    if (ctx.mirror) return this.retention.snap(ctx, await this.mirrorCeiling(ctx, tid));
     const now = this.nowTid();
     if (tid > now) tid = now;
+    tid = await this.retention.snap(ctx, tid);
     await this.ensureClosed(ctx, tid);
     return tid;
   }
