@@ -41,7 +41,8 @@ export interface ReadOptions {
 }
 
 /** State of one chunk instance, as last recorded (the scrub of issue 7 repairs non-present ones). */
-export type InstanceState = "present" | "corrupt" | "missing";
+/** `deleting`: vacuum is removing this instance (a lease; writers wait it out, readers try it last). */
+export type InstanceState = "present" | "corrupt" | "missing" | "deleting";
 
 /** Where one extent of a file lives. */
 export interface ChunkPlacement {

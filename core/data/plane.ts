@@ -16,7 +16,7 @@
 import { concatBytes } from "../bytes.ts";
 import { crc32c } from "../crc32c.ts";
 import { isStrataError, StrataError } from "../errors.ts";
-import { type Item, LIMITS, type MetadataStore } from "../metadata/port.ts";
+import { type Item, type Key, LIMITS, type MetadataStore } from "../metadata/port.ts";
 import type { FileContent } from "../namespace/api.ts";
 import type { Volume } from "../volume/volume.ts";
 import type {
@@ -672,7 +672,11 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
     const records = await this.store.batchGet(volumes.map((v) => instanceKey(extent.chunk, v)));
     await Promise.all(
       volumes.map(async (name, i) => {
-        if (records[i]?.state === "present") return;
+        let record = records[i];
+        // Vacuum is deleting this chunk here (core/maintenance/vacuum.ts): wait out its lease first.
+        if (record?.state === "deleting")
+          record = await this.awaitChunkDeletion(call, instanceKey(extent.chunk, name), record);
+        if (record?.state === "present") return;
         const volume = this.volumes.get(name)!.volume;
         const key = chunkObjectKey(extent.chunk);
         const put = (ifNoneMatch: boolean) =>
@@ -703,6 +707,24 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
         );
       }),
     );
+  }
+
+  /**
+   * An instance vacuum marked `deleting` (with a lease `until`): vacuum deletes the object only
+   * well before `until`, so once the lease is over the object is either gone or stays. Polls the
+   * record until it changes (gone → upload; present → reuse) or the lease ends (→ upload: a
+   * create-only put that finds the object keeps it, and the new record says present again).
+   */
+  private async awaitChunkDeletion(call: Call, key: Key, marked: Item): Promise<Item | undefined> {
+    let record: Item | undefined = marked;
+    while (record?.state === "deleting") {
+      const wait = Number(record.until) - this.clock();
+      if (!(wait > 0)) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 1000)));
+      checkAbort(call);
+      record = await this.store.get(key);
+    }
+    return record;
   }
 
   /** Instance records, ≤ 100 per request (a lone one as a plain put: half the cost on DynamoDB). */
