@@ -1,0 +1,77 @@
+/**
+ * Commands that are one call of the deployment's operation registry (`client.admin.call(op,
+ * input)`): volumes, objectives, vacuum, scrub, fsck, mirroring, retention. Each is declared with
+ * `opCommand` in a small file; the server owns the operation's input and output shapes.
+ *
+ * JSON output: {"op","result"} where result is the operation's own output (docs/http-api.md).
+ * An operation the deployment does not have answers ENOTSUP → exit 7 with a clear message.
+ */
+import { isStrataError, strataError } from "../../core/errors.ts";
+import type { CommandContext, CommandInput, CommandSpec } from "../command.ts";
+import { describeTarget } from "../connection.ts";
+import { renderValue } from "../render.ts";
+
+export interface OpCommandSpec extends Omit<CommandSpec, "run"> {
+  /** The registry operation, e.g. "vacuum.run". */
+  op: string;
+  /** The operation's input from the command line. */
+  input(args: CommandInput): Record<string, unknown>;
+  /** Human output (default: a generic table / key-value rendering). */
+  render?(result: unknown): string | string[];
+  /** Exit code from the result (default 0), e.g. fsck's "problems found". */
+  exitCode?(result: unknown): number;
+}
+
+/** Call `op`, turning "no such operation" into a message that names the command. */
+export async function callOp<T = unknown>(
+  ctx: CommandContext,
+  op: string,
+  input: Record<string, unknown>,
+): Promise<T> {
+  const client = await ctx.client();
+  try {
+    return await client.admin.call<T>(op, input);
+  } catch (err) {
+    if (!isStrataError(err, "ENOTSUP")) throw err;
+    const target = await ctx.target();
+    const where =
+      target.kind === "local"
+        ? "the embedded deployment (--local) runs no registry operations; use a server (`npm start`)"
+        : `this deployment (${describeTarget(target)}) has no "${op}" operation yet`;
+    throw strataError(
+      "ENOTSUP",
+      `\`strata ${ctx.command}\` is not available in this deployment yet: ${where}`,
+      {
+        op,
+        ...err.details,
+      },
+      err,
+    );
+  }
+}
+
+export function opCommand(spec: OpCommandSpec): CommandSpec {
+  const { op, input, render, exitCode, ...rest } = spec;
+  return {
+    ...rest,
+    notes: [...(rest.notes ?? []), `Runs the deployment operation "${op}". JSON: {"op":"${op}","result":…}`],
+    async run(ctx, args) {
+      const result = await callOp(ctx, op, input(args));
+      ctx.emit({ op, result }, () => (render ? render(result) : renderValue(result)));
+      return exitCode ? exitCode(result) : 0;
+    },
+  };
+}
+
+/** A positive number of seconds from an option, or undefined when absent. */
+export function secondsOption(text: string | undefined, option: string): number | undefined {
+  if (text === undefined) return undefined;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw strataError("EINVAL", `${option} ${JSON.stringify(text)} is not a positive number of seconds`, {
+      option,
+      value: text,
+    });
+  }
+  return seconds;
+}

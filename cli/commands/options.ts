@@ -1,0 +1,32 @@
+/** Option specs and helpers shared by several commands. */
+import type { AsOf, Strata, StrataReader } from "../../sdk/index.ts";
+import { AS_OF_HELP, parseAsOf } from "../as-of.ts";
+import type { OptionSpec, OptionValues } from "../command.ts";
+
+export const AS_OF_OPTION: Record<string, OptionSpec> = {
+  "as-of": {
+    type: "string",
+    value: AS_OF_HELP,
+    description: "read the PFS as it was at a TID, an ISO-8601 time or a snapshot (@name)",
+  },
+};
+
+export function asOfOf(options: OptionValues): AsOf | undefined {
+  const text = options["as-of"];
+  return typeof text === "string" ? parseAsOf(text) : undefined;
+}
+
+/** The live client, or its read-only view at --as-of. */
+export function readerOf(client: Strata, options: OptionValues): StrataReader {
+  const point = asOfOf(options);
+  return point === undefined ? client : client.asOf(point);
+}
+
+export function flag(options: OptionValues, name: string): boolean {
+  return options[name] === true;
+}
+
+export function str(options: OptionValues, name: string): string | undefined {
+  const v = options[name];
+  return typeof v === "string" ? v : undefined;
+}

@@ -1,0 +1,53 @@
+/** Tags: the metadata pipelines use to state intent (placement objectives read them). */
+import type { CommandSpec } from "../command.ts";
+import { columns } from "../format.ts";
+import { pfsPath } from "./files.ts";
+import { AS_OF_OPTION, readerOf } from "./options.ts";
+
+const tagSet: CommandSpec = {
+  name: "tag set",
+  summary: "set a tag on a path",
+  args: "<path> <key> <value>",
+  positionals: { min: 3, max: 3 },
+  examples: ["strata tag set /renders/a.exr render-site gcs-eu"],
+  notes: ['JSON: {"path","key","value"}'],
+  async run(ctx, { positionals }) {
+    const [path, key, value] = [pfsPath(positionals[0]!), positionals[1]!, positionals[2]!];
+    await (await ctx.client()).tags.set(path, key, value);
+    ctx.emit({ path, key, value }, () => []);
+    return 0;
+  },
+};
+
+const tagRm: CommandSpec = {
+  name: "tag rm",
+  summary: "remove a tag from a path",
+  args: "<path> <key>",
+  positionals: { min: 2, max: 2 },
+  examples: ["strata tag rm /renders/a.exr render-site"],
+  notes: ['JSON: {"path","key"}'],
+  async run(ctx, { positionals }) {
+    const [path, key] = [pfsPath(positionals[0]!), positionals[1]!];
+    await (await ctx.client()).tags.remove(path, key);
+    ctx.emit({ path, key }, () => []);
+    return 0;
+  },
+};
+
+const tagLs: CommandSpec = {
+  name: "tag ls",
+  summary: "list a path's tags",
+  args: "<path>",
+  positionals: { min: 1, max: 1 },
+  options: { ...AS_OF_OPTION },
+  examples: ["strata tag ls /renders/a.exr", "strata tag ls /renders/a.exr --as-of @before-migration --json"],
+  notes: ['JSON: {"path","tags":{"<key>":"<value>",…}}'],
+  async run(ctx, { positionals, options }) {
+    const path = pfsPath(positionals[0]!);
+    const tags = await readerOf(await ctx.client(), options).tags.list(path);
+    ctx.emit({ path, tags }, () => columns(Object.entries(tags).map(([k, v]) => [k, v])));
+    return 0;
+  },
+};
+
+export const tagCommands: CommandSpec[] = [tagSet, tagRm, tagLs];
