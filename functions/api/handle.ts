@@ -1,0 +1,218 @@
+/**
+ * The API's core: `handle(request, services) → response` over a tiny request/response type, the
+ * same on Lambda (functions/api/lambda.ts) and the local server (functions/local/server.ts).
+ *
+ *   POST /v1/pfs/{pfs}/ops/{op}   PFS-scoped operation (JSON in, JSON out)
+ *   POST /v1/ops/{op}             deployment operation
+ *   GET  /v1/openapi.json         the OpenAPI document (no token)
+ *   GET  /v1/health               {"ok": true} (no token)
+ *
+ * Errors: `{ error: { code, message, details } }` with the status from status-codes.ts.
+ */
+import { isStrataError, StrataError, strataError } from "../../core/errors.ts";
+import type { FileSystem } from "../../core/namespace/api.ts";
+import { toWire } from "../../core/wire.ts";
+import { checkPaths, checkPfs, checkRight, type Principal } from "./auth.ts";
+import type { OpContext, Operation } from "./operation.ts";
+import { openApiDocument, registry } from "./registry.ts";
+import type { Services } from "./services.ts";
+import { statusOf } from "./status-codes.ts";
+
+export interface ApiRequest {
+  method: string;
+  /** Path without the query string, e.g. "/v1/pfs/default/ops/fs.stat". */
+  path: string;
+  /** Header names lowercase. */
+  headers: Record<string, string | undefined>;
+  body?: string;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Largest JSON request body (1 MiB): bytes travel by presigned URL, not through the API. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+const JSON_HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
+
+function json(status: number, value: unknown): ApiResponse {
+  return { status, headers: { ...JSON_HEADERS }, body: JSON.stringify(toWire(value)) };
+}
+
+/** The HTTP answer for any error: StrataErrors keep their code; anything else is EIO (logged). */
+export function errorResponse(err: unknown): ApiResponse {
+  const e = isStrataError(err)
+    ? err
+    : new StrataError("EIO", `internal error: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+      });
+  if (!isStrataError(err)) console.error("strata api: unexpected error", err);
+  let details: unknown;
+  try {
+    details = JSON.parse(JSON.stringify(toWire(e.details)));
+  } catch {
+    details = {};
+  }
+  return json(statusOf(e.code, e.details), { error: { code: e.code, message: e.message, details } });
+}
+
+const fsCache = new WeakMap<Services, Map<string, FileSystem>>();
+const knownPfs = new WeakMap<Services, Set<string>>();
+
+function fileSystem(services: Services, pfs: string): FileSystem {
+  const cache = fsCache.get(services) ?? new Map<string, FileSystem>();
+  fsCache.set(services, cache);
+  const fs = cache.get(pfs) ?? services.namespace.pfs(pfs);
+  cache.set(pfs, fs);
+  return fs;
+}
+
+async function ensurePfs(services: Services, principal: Principal, pfs: string): Promise<void> {
+  if (!services.autoCreatePfs || principal.pfs !== "*") return;
+  const known = knownPfs.get(services) ?? new Set<string>();
+  knownPfs.set(services, known);
+  if (known.has(pfs)) return;
+  try {
+    await services.namespace.createPfs(pfs);
+  } catch (err) {
+    if (!isStrataError(err, "EEXIST")) throw err;
+  }
+  known.add(pfs);
+}
+
+const noFs = new Proxy({} as FileSystem, {
+  get: () => {
+    throw strataError("EINVAL", "a deployment operation has no PFS; use /v1/pfs/{pfs}/ops/{op}");
+  },
+});
+
+/** Field path of a zod issue as "a.b[2].c". */
+function fieldOf(path: ReadonlyArray<PropertyKey>): string {
+  return path.reduce<string>(
+    (out, p) => (typeof p === "number" ? `${out}[${p}]` : out ? `${out}.${String(p)}` : String(p)),
+    "",
+  );
+}
+
+/**
+ * Validate, authorise and run one operation for an authenticated principal. The HTTP handler and
+ * in-process callers (the embedded deployment's `admin.call`) both come through here.
+ */
+export async function invoke(
+  services: Services,
+  principal: Principal,
+  name: string,
+  rawInput: unknown,
+  options: { pfs?: string; signal?: AbortSignal } = {},
+): Promise<unknown> {
+  const op: Operation | undefined = registry.get(name);
+  if (!op) throw strataError("ENOENT", `no operation ${name}; GET /v1/openapi.json lists them`, { op: name });
+  const pfs = options.pfs;
+  if (op.scope === "pfs" && pfs === undefined)
+    throw strataError("EINVAL", `${name} is a PFS operation: call it as /v1/pfs/{pfs}/ops/${name}`, {
+      op: name,
+    });
+  if (op.scope === "deployment" && pfs !== undefined)
+    throw strataError("EINVAL", `${name} is a deployment operation: call it as /v1/ops/${name}`, {
+      op: name,
+    });
+  const parsed = op.input.safeParse(rawInput ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = fieldOf(issue.path);
+    throw strataError("EINVAL", `${name}: ${field ? `field \`${field}\`` : "input"}: ${issue.message}`, {
+      op: name,
+      field,
+      issues: parsed.error.issues.map((i) => ({ field: fieldOf(i.path), message: i.message })),
+    });
+  }
+  const input = parsed.data;
+  if (pfs !== undefined) {
+    checkPfs(principal, pfs, op.right);
+    checkPaths(principal, op.paths?.(input) ?? []);
+    await ensurePfs(services, principal, pfs);
+  } else {
+    checkRight(principal, op.right, { op: name });
+  }
+  const ctx: OpContext = {
+    services,
+    principal,
+    pfs: pfs ?? "",
+    fs: pfs === undefined ? noFs : fileSystem(services, pfs),
+    signal: options.signal ?? new AbortController().signal,
+  };
+  return op.run(ctx, input);
+}
+
+const PFS_ROUTE = /^\/v1\/pfs\/([^/]+)\/ops\/([^/]+)$/;
+const DEPLOYMENT_ROUTE = /^\/v1\/ops\/([^/]+)$/;
+
+function decodeSegment(segment: string, what: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw strataError("EINVAL", `the ${what} in the URL is not valid percent-encoding`, { segment });
+  }
+}
+
+export async function handle(
+  request: ApiRequest,
+  services: Services,
+  signal?: AbortSignal,
+): Promise<ApiResponse> {
+  try {
+    const { method, path } = request;
+    if (method === "GET" && path === "/v1/openapi.json") return json(200, openApiDocument());
+    if (method === "GET" && path === "/v1/health") return json(200, { ok: true });
+    const pfsMatch = PFS_ROUTE.exec(path);
+    const deploymentMatch = pfsMatch ? null : DEPLOYMENT_ROUTE.exec(path);
+    if (!pfsMatch && !deploymentMatch)
+      throw strataError("ENOENT", `no route ${method} ${path}; see GET /v1/openapi.json`, { method, path });
+    if (method !== "POST")
+      throw strataError("EINVAL", `operations are called with POST, not ${method}`, { method, path });
+    const pfs = pfsMatch ? decodeSegment(pfsMatch[1]!, "PFS name") : undefined;
+    const name = decodeSegment((pfsMatch ? pfsMatch[2] : deploymentMatch![1])!, "operation name");
+    if (!registry.has(name))
+      throw strataError("ENOENT", `no operation ${name}; GET /v1/openapi.json lists them`, { op: name });
+
+    const principal = await authenticate(request, services);
+    const body = request.body ?? "";
+    if (Buffer.byteLength(body) > MAX_BODY_BYTES)
+      throw strataError(
+        "E2BIG",
+        `request bodies are limited to ${MAX_BODY_BYTES} bytes; file bytes go by presigned URL`,
+        {
+          limit: MAX_BODY_BYTES,
+        },
+      );
+    let input: unknown = {};
+    if (body.trim() !== "") {
+      try {
+        input = JSON.parse(body);
+      } catch (err) {
+        throw strataError("EINVAL", `the request body is not valid JSON: ${(err as Error).message}`, {
+          op: name,
+        });
+      }
+    }
+    const result = await invoke(services, principal, name, input, { pfs, signal });
+    return json(200, result ?? {});
+  } catch (err) {
+    return errorResponse(err);
+  }
+}
+
+async function authenticate(request: ApiRequest, services: Services): Promise<Principal> {
+  const header = request.headers.authorization;
+  const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  if (!match)
+    throw strataError(
+      "EACCES",
+      "missing bearer token: send `Authorization: Bearer <token>` (npm start prints an admin token)",
+      { auth: "token" },
+    );
+  return services.tokens.verify(match[1]!);
+}

@@ -1,0 +1,469 @@
+/**
+ * File bytes: the presigned upload protocol (upload.begin → upload.chunks → client PUTs →
+ * upload.commit) and reads by presigned GET (fs.read). No file bytes pass through the API except
+ * inline contents (≤ the inline threshold). Protocol: docs/http-api.md "Bytes"; pure rules:
+ * core/data/uploads.ts.
+ */
+import { z } from "zod";
+import { collectBytes } from "../../../core/bytes.ts";
+import { crc32c } from "../../../core/crc32c.ts";
+import { DATA_DEFAULTS, type Extent } from "../../../core/data/plane.ts";
+import { chunkObjectKey, instanceItem, instanceKey, intentPk } from "../../../core/data/records.ts";
+import {
+  checkExtents,
+  decideChunk,
+  decodeSession,
+  liveChunks,
+  sessionItem,
+  stagingKey,
+  UPLOAD_ID,
+  type UploadSession,
+} from "../../../core/data/uploads.ts";
+import { isStrataError, strataError } from "../../../core/errors.ts";
+import type { FileContent, FileSystem, Stat } from "../../../core/namespace/api.ts";
+import type { OpContext } from "../operation.ts";
+import { defineOp, type Operation } from "../operation.ts";
+import type { ApiVolume, Services } from "../services.ts";
+import { asOfSchema, bytesSchema, pathSchema, publicStat, reader, toBytes } from "./common.ts";
+
+/** How long presigned URLs live unless the deployment says otherwise: 15 minutes. */
+export const DEFAULT_PRESIGN_TTL_SECONDS = 15 * 60;
+/** Chunks per upload.chunks call. */
+const CHUNKS_PER_CALL = 100;
+
+const sha = z.string().regex(/^[0-9a-f]{64}$/, "a lowercase hex SHA-256");
+const crc = z.number().int().min(0).max(0xffffffff);
+const extent = z
+  .object({ offset: z.number().int().min(0), length: z.number().int().min(1), chunk: sha, crc32c: crc })
+  .strict();
+
+function presignTtl(services: Services): number {
+  return services.presignTtlSeconds ?? DEFAULT_PRESIGN_TTL_SECONDS;
+}
+
+function volumeOf(services: Services, name: string): ApiVolume {
+  const v = services.volumes[name];
+  if (!v)
+    throw strataError("EUNAVAIL", `volume \`${name}\` is not configured on this server`, { volume: name });
+  return v;
+}
+
+async function statOrUndefined(fs: FileSystem, path: string): Promise<Stat | undefined> {
+  try {
+    return await fs.stat(path);
+  } catch (err) {
+    if (isStrataError(err, "ENOENT")) return undefined;
+    throw err;
+  }
+}
+
+async function loadSession(ctx: OpContext, uploadId: string): Promise<UploadSession> {
+  const item = UPLOAD_ID.test(uploadId)
+    ? await ctx.services.store.get({ pk: intentPk(ctx.pfs), sk: uploadId })
+    : undefined;
+  const session = item ? decodeSession(item) : undefined;
+  if (!session)
+    throw strataError(
+      "ENOENT",
+      `no upload ${uploadId} in PFS ${ctx.pfs} (expired or committed); begin a new one`,
+      {
+        uploadId,
+      },
+    );
+  if (session.tokenId !== ctx.principal.tokenId)
+    throw strataError("EACCES", `upload ${uploadId} belongs to another token`, { uploadId });
+  if (session.expiresAt <= ctx.services.clock())
+    throw strataError("ETIMEDOUT", `upload ${uploadId} expired; begin a new one`, { uploadId });
+  return session;
+}
+
+/** Read an uploaded object back and check it is exactly the chunk claimed. */
+async function verifyUploaded(
+  services: Services,
+  volume: ApiVolume,
+  key: string,
+  expected: { chunk: string; length: number; crc32c: number },
+  signal: AbortSignal,
+): Promise<void> {
+  let bytes: Uint8Array;
+  let storedCrc: number;
+  try {
+    const got = await volume.volume.get(key, { signal });
+    storedCrc = got.info.crc32c;
+    bytes = await collectBytes(got.body); // the Volume checks size and CRC32C against the stored ones
+  } catch (err) {
+    if (isStrataError(err, "ENOENT"))
+      throw strataError(
+        "EINVAL",
+        `chunk ${expected.chunk} was not uploaded (no object ${key}); PUT it to its URL first`,
+        {
+          chunk: expected.chunk,
+          key,
+        },
+      );
+    throw err;
+  }
+  const ok =
+    bytes.byteLength === expected.length &&
+    storedCrc === expected.crc32c &&
+    crc32c(bytes) === expected.crc32c &&
+    (await services.sha256(bytes)) === expected.chunk;
+  if (!ok) {
+    await volume.volume.delete(key).catch(() => {}); // wrong bytes are never anyone's good copy
+    throw strataError(
+      "ECORRUPT",
+      `the bytes uploaded for chunk ${expected.chunk} do not match its size, CRC32C or SHA-256`,
+      {
+        chunk: expected.chunk,
+        key,
+      },
+    );
+  }
+}
+
+/** Create or replace, as the data plane commits (docs/data.md): ifVersion = compare-and-swap. */
+async function commitContent(
+  fs: FileSystem,
+  path: string,
+  content: FileContent,
+  options: { exclusive?: boolean; ifVersion?: string; mode?: number },
+): Promise<Stat> {
+  if (options.ifVersion !== undefined)
+    return fs.writeContent(path, content, { ifVersion: options.ifVersion });
+  try {
+    return await fs.create(path, { content, mode: options.mode });
+  } catch (err) {
+    if (options.exclusive || !isStrataError(err, "EEXIST")) throw err;
+    return fs.writeContent(path, content);
+  }
+}
+
+export const dataOps: Operation[] = [
+  defineOp({
+    name: "data.config",
+    summary: "Chunk size and inline threshold a client must use for uploads",
+    scope: "pfs",
+    right: "read",
+    input: z.object({}).strict(),
+    run: async (ctx) => ({
+      chunkSize: ctx.services.data.chunkSize,
+      inlineThreshold: ctx.services.data.inlineThreshold,
+      maxChunks: DATA_DEFAULTS.maxChunksPerFile,
+    }),
+  }),
+  defineOp({
+    name: "upload.begin",
+    summary: "Start an upload of a file's chunks (an intent); returns uploadId and chunk size",
+    scope: "pfs",
+    right: "write",
+    input: z.object({ path: pathSchema }).strict(),
+    paths: (i) => [i.path],
+    example: { path: "/big.bin" },
+    run: async (ctx, i) => {
+      const { services } = ctx;
+      const existing = await statOrUndefined(ctx.fs, i.path);
+      if (existing?.type === "dir")
+        throw strataError("EISDIR", `${ctx.pfs}:${i.path} is a directory; write to a file path`, {
+          path: i.path,
+        });
+      const now = services.clock();
+      const session: UploadSession = {
+        pfs: ctx.pfs,
+        id: `${now.toString(36)}-${Math.random().toString(36).slice(2, 12)}`,
+        path: i.path,
+        volumes: [],
+        chunks: [],
+        created: now,
+        expiresAt: now + DATA_DEFAULTS.intentTtlMs,
+        tokenId: ctx.principal.tokenId,
+        volume: await services.data.defaultVolume(ctx.pfs),
+        direct: [],
+        staged: [],
+      };
+      session.volumes = [session.volume];
+      volumeOf(services, session.volume);
+      await services.store.put(sessionItem(session));
+      return {
+        uploadId: session.id,
+        chunkSize: services.data.chunkSize,
+        inlineThreshold: services.data.inlineThreshold,
+        volume: session.volume,
+        expiresAt: new Date(session.expiresAt).toISOString(),
+      };
+    },
+  }),
+  defineOp({
+    name: "upload.chunks",
+    summary: "For each chunk: present (nothing to do) or a presigned PUT for exactly its object",
+    scope: "pfs",
+    right: "write",
+    input: z
+      .object({
+        uploadId: z.string(),
+        chunks: z
+          .array(z.object({ sha256: sha, size: z.number().int().min(1), crc32c: crc }).strict())
+          .min(1)
+          .max(CHUNKS_PER_CALL),
+      })
+      .strict(),
+    run: async (ctx, i) => {
+      const { services } = ctx;
+      const session = await loadSession(ctx, i.uploadId);
+      const volume = volumeOf(services, session.volume);
+      const live = liveChunks((await statOrUndefined(ctx.fs, session.path))?.content);
+      const stored = await services.store.batchGet(
+        i.chunks.map((c) => instanceKey(c.sha256, session.volume)),
+      );
+      const decisions = i.chunks.map((c, n) => ({
+        c,
+        decision: decideChunk(c.sha256, live.has(c.sha256), session, stored[n]?.state === "present"),
+      }));
+      // Announce every chunk BEFORE handing out its URL (vacuum keeps announced chunks).
+      for (const { c, decision } of decisions) {
+        if (decision === "present") continue;
+        if (!session.chunks.includes(c.sha256)) session.chunks.push(c.sha256);
+        const list = decision === "direct" ? session.direct : session.staged;
+        if (!list.includes(c.sha256)) list.push(c.sha256);
+      }
+      session.expiresAt = services.clock() + DATA_DEFAULTS.intentTtlMs;
+      await services.store.put(sessionItem(session));
+      const ttl = presignTtl(services);
+      const out = await Promise.all(
+        decisions.map(async ({ c, decision }) => {
+          if (decision === "present") return { sha256: c.sha256, present: true };
+          const key = decision === "direct" ? chunkObjectKey(c.sha256) : stagingKey(session.id, c.sha256);
+          const upload = await volume.presigner.presign({
+            key,
+            method: "PUT",
+            expiresInSeconds: ttl,
+            size: c.size,
+            crc32c: c.crc32c,
+          });
+          return { sha256: c.sha256, present: false, upload };
+        }),
+      );
+      return { chunks: out };
+    },
+  }),
+  defineOp({
+    name: "upload.commit",
+    summary:
+      "Commit a file: inline bytes, or extents whose chunks are verified (live version or this upload)",
+    scope: "pfs",
+    right: "write",
+    input: z
+      .object({
+        path: pathSchema,
+        uploadId: z.string().optional(),
+        inline: bytesSchema.optional(),
+        content: z
+          .object({ size: z.number().int().min(0), extents: z.array(extent) })
+          .strict()
+          .optional(),
+        ifVersion: z
+          .string()
+          .regex(/^[0-9a-f]{16}$/)
+          .optional(),
+        exclusive: z.boolean().optional(),
+        mode: z.number().int().min(0).max(0o7777).optional(),
+      })
+      .strict(),
+    paths: (i) => [i.path],
+    run: async (ctx, i) => {
+      const { services } = ctx;
+      if ((i.inline === undefined) === (i.content === undefined))
+        throw strataError("EINVAL", "upload.commit takes exactly one of `inline` or `content`", {
+          path: i.path,
+        });
+      if (i.inline !== undefined) {
+        const bytes = toBytes(i.inline, "inline");
+        if (bytes.byteLength > services.data.inlineThreshold)
+          throw strataError(
+            "E2BIG",
+            `inline contents are limited to ${services.data.inlineThreshold} bytes; upload larger files by chunks`,
+            { path: i.path, size: bytes.byteLength },
+          );
+        const st = await commitContent(ctx.fs, i.path, { size: bytes.byteLength, inline: bytes }, i);
+        if (i.uploadId)
+          await services.store.delete({ pk: intentPk(ctx.pfs), sk: i.uploadId }).catch(() => {});
+        return publicStat(st);
+      }
+      const content = i.content!;
+      if (i.uploadId === undefined && content.extents.length > 0)
+        throw strataError("EINVAL", "a chunked commit needs the uploadId of upload.begin", { path: i.path });
+      const session = i.uploadId === undefined ? undefined : await loadSession(ctx, i.uploadId);
+      if (session && session.path !== i.path)
+        throw strataError("EINVAL", `upload ${session.id} was begun for ${session.path}, not ${i.path}`, {
+          path: i.path,
+        });
+      checkExtents(
+        { size: content.size, extents: content.extents as Extent[] },
+        { chunkSize: services.data.chunkSize, maxChunks: DATA_DEFAULTS.maxChunksPerFile },
+        i.path,
+      );
+      const live = liveChunks((await statOrUndefined(ctx.fs, i.path))?.content);
+      const toVerify = new Map<string, Extent>();
+      for (const e of content.extents) {
+        const kept = live.get(e.chunk);
+        if (kept && kept.length === e.length && kept.crc32c === e.crc32c) continue;
+        if (!session || (!session.direct.includes(e.chunk) && !session.staged.includes(e.chunk)))
+          throw strataError(
+            "EACCES",
+            `chunk ${e.chunk} is neither in ${i.path}'s live version nor uploaded in this upload; ask upload.chunks for its URL`,
+            { path: i.path, chunk: e.chunk },
+          );
+        toVerify.set(e.chunk, e);
+      }
+      if (session && toVerify.size > 0) {
+        const volume = volumeOf(services, session.volume);
+        const now = services.clock();
+        await Promise.all(
+          [...toVerify.values()].map(async (e) => {
+            const direct = session.direct.includes(e.chunk);
+            const key = direct ? chunkObjectKey(e.chunk) : stagingKey(session.id, e.chunk);
+            await verifyUploaded(services, volume, key, e, ctx.signal);
+            if (direct) {
+              await services.store.put(
+                instanceItem({
+                  chunk: e.chunk,
+                  volume: session.volume,
+                  state: "present",
+                  size: e.length,
+                  crc32c: e.crc32c,
+                  time: now,
+                }),
+              );
+            } else {
+              // Possession proven; the shared copy stays as it is.
+              await volume.volume.delete(key).catch(() => {});
+            }
+          }),
+        );
+      }
+      if (session && session.expiresAt <= services.clock())
+        throw strataError("ETIMEDOUT", `upload ${session.id} expired before its commit; write again`, {
+          path: i.path,
+        });
+      const st = await commitContent(ctx.fs, i.path, { size: content.size, extents: content.extents }, i);
+      if (session) await services.store.delete({ pk: intentPk(ctx.pfs), sk: session.id }).catch(() => {});
+      return publicStat(st);
+    },
+  }),
+  defineOp({
+    name: "fs.read",
+    summary: "Where to GET a file's bytes: inline bytes, or extents with presigned sources (best first)",
+    scope: "pfs",
+    right: "read",
+    input: z
+      .object({
+        path: pathSchema,
+        asOf: asOfSchema.optional(),
+        start: z.number().int().min(0).optional(),
+        end: z.number().int().min(0).optional(),
+      })
+      .strict(),
+    paths: (i) => [i.path],
+    example: { path: "/big.bin", start: 0, end: 1048576 },
+    run: async (ctx, i) => {
+      const { services } = ctx;
+      const st = await reader(ctx, i.asOf).stat(i.path);
+      if (st.type === "dir")
+        throw strataError("EISDIR", `${ctx.pfs}:${i.path} is a directory; read a file`, { path: i.path });
+      const content = st.content ?? { size: 0 };
+      if (content.inline) return { stat: publicStat(st), inline: content.inline, extents: [] };
+      const start = i.start ?? 0;
+      const end = Math.min(i.end ?? st.size, st.size);
+      const extents = (content.extents ?? []).filter((e) => e.offset < end && e.offset + e.length > start);
+      const names = Object.keys(services.volumes);
+      const records = await services.store.batchGet(
+        extents.flatMap((e) => names.map((v) => instanceKey(e.chunk, v))),
+      );
+      const ttl = presignTtl(services);
+      const out = await Promise.all(
+        extents.map(async (e, n) => {
+          const rows = names.map((volume, k) => ({ volume, record: records[n * names.length + k] }));
+          const known = rows.filter((r) => r.record !== undefined);
+          const candidates = (known.length > 0 ? known : rows)
+            .map((r) => ({
+              volume: r.volume,
+              state: r.record?.state ?? "unknown",
+              entry: services.volumes[r.volume]!,
+            }))
+            .sort(
+              (a, b) =>
+                Number(a.state !== "present" && a.state !== "unknown") -
+                  Number(b.state !== "present" && b.state !== "unknown") ||
+                Number(a.entry.site !== services.deployment.site) -
+                  Number(b.entry.site !== services.deployment.site) ||
+                (a.entry.cost ?? 1) - (b.entry.cost ?? 1),
+            );
+          const sources = await Promise.all(
+            candidates.map(async (c) => ({
+              volume: c.volume,
+              state: c.state,
+              ...(await c.entry.presigner.presign({
+                key: chunkObjectKey(e.chunk),
+                method: "GET",
+                expiresInSeconds: ttl,
+              })),
+            })),
+          );
+          return { ...e, sources };
+        }),
+      );
+      return { stat: publicStat(st), extents: out };
+    },
+  }),
+  defineOp({
+    name: "fs.placement",
+    summary: "Which volumes hold which chunks of a file",
+    scope: "pfs",
+    right: "read",
+    input: z.object({ path: pathSchema, asOf: asOfSchema.optional() }).strict(),
+    paths: (i) => [i.path],
+    run: async (ctx, i) => ({ placement: await ctx.services.data.placement(reader(ctx, i.asOf), i.path) }),
+  }),
+  defineOp({
+    name: "fs.reportBadInstance",
+    summary: "Report a chunk instance that failed its check; the server re-checks it and records the state",
+    scope: "pfs",
+    right: "read",
+    input: z.object({ path: pathSchema, chunk: sha, volume: z.string() }).strict(),
+    paths: (i) => [i.path],
+    run: async (ctx, i) => {
+      const { services } = ctx;
+      const st = await ctx.fs.stat(i.path);
+      const e = (st.content?.extents ?? []).find((x) => x.chunk === i.chunk);
+      if (!e)
+        throw strataError("EINVAL", `chunk ${i.chunk} is not part of ${i.path}`, {
+          path: i.path,
+          chunk: i.chunk,
+        });
+      const volume = volumeOf(services, i.volume);
+      let state: "present" | "corrupt" | "missing" | "unavailable" = "present";
+      try {
+        await verifyStored(volume, chunkObjectKey(i.chunk), e, ctx.signal);
+      } catch (err) {
+        state = isStrataError(err, "ENOENT")
+          ? "missing"
+          : isStrataError(err, "ECORRUPT")
+            ? "corrupt"
+            : "unavailable";
+      }
+      if (state === "corrupt" || state === "missing") {
+        const key = instanceKey(i.chunk, i.volume);
+        const record = await services.store.get(key);
+        if (record) await services.store.update(key, { set: { state, time: services.clock() } });
+      }
+      return { state };
+    },
+  }),
+];
+
+/** A stored chunk still reads back whole with its size and CRC (for bad-instance reports). */
+async function verifyStored(volume: ApiVolume, key: string, e: Extent, signal: AbortSignal): Promise<void> {
+  const got = await volume.volume.get(key, { signal });
+  const bytes = await collectBytes(got.body);
+  if (bytes.byteLength !== e.length || got.info.crc32c !== e.crc32c)
+    throw strataError("ECORRUPT", `object ${key} does not hold the chunk's bytes`, { key });
+}

@@ -1,0 +1,365 @@
+/** Namespace operations on one PFS: reads, changes, history, batches, snapshots. */
+import { z } from "zod";
+import type { BatchOp } from "../../../core/namespace/api.ts";
+import { defineOp, type Operation } from "../operation.ts";
+import {
+  asOfSchema,
+  bytesSchema,
+  pathSchema,
+  publicStat,
+  reader,
+  symlinkDestination,
+  toAsOf,
+  toBytes,
+} from "./common.ts";
+
+const pathInput = z.object({ path: pathSchema }).strict();
+const readInput = z.object({ path: pathSchema, asOf: asOfSchema.optional() }).strict();
+const mode = z.number().int().min(0).max(0o7777);
+const id = z.number().int().min(0).max(0xffffffff);
+
+const attrs = z
+  .object({
+    mode: mode.optional(),
+    uid: id.optional(),
+    gid: id.optional(),
+    atimeMs: z.number().finite().optional(),
+    mtimeMs: z.number().finite().optional(),
+  })
+  .strict();
+
+/** Batch content: inline bytes only. Chunked content enters only through upload.commit, which verifies it. */
+const inlineContent = z.object({ size: z.number().int().min(0), inline: bytesSchema }).strict();
+
+const batchOp = z.discriminatedUnion("op", [
+  z.object({ op: z.literal("mkdir"), path: pathSchema, mode: mode.optional() }).strict(),
+  z
+    .object({
+      op: z.literal("create"),
+      path: pathSchema,
+      options: z.object({ mode: mode.optional(), content: inlineContent.optional() }).strict().optional(),
+    })
+    .strict(),
+  z.object({ op: z.literal("writeContent"), path: pathSchema, content: inlineContent }).strict(),
+  z.object({ op: z.literal("unlink"), path: pathSchema }).strict(),
+  z.object({ op: z.literal("rmdir"), path: pathSchema }).strict(),
+  z.object({ op: z.literal("rename"), from: pathSchema, to: pathSchema }).strict(),
+  z.object({ op: z.literal("symlink"), target: z.string().min(1), path: pathSchema }).strict(),
+  z.object({ op: z.literal("link"), existing: pathSchema, path: pathSchema }).strict(),
+  z.object({ op: z.literal("setattr"), path: pathSchema, attrs }).strict(),
+  z.object({ op: z.literal("setTag"), path: pathSchema, key: z.string(), value: z.string() }).strict(),
+  z.object({ op: z.literal("removeTag"), path: pathSchema, key: z.string() }).strict(),
+]);
+type WireBatchOp = z.output<typeof batchOp>;
+
+function batchPaths(op: WireBatchOp): string[] {
+  switch (op.op) {
+    case "rename":
+      return [op.from, op.to];
+    case "link":
+      return [op.existing, op.path];
+    case "symlink":
+      return [op.path, symlinkDestination(op.path, op.target)];
+    default:
+      return [op.path];
+  }
+}
+
+function toEngineOp(op: WireBatchOp, index: number): BatchOp {
+  const content = (c: { size: number; inline: { $bytes: string } }) => ({
+    size: c.size,
+    inline: toBytes(c.inline, `ops[${index}].content.inline`),
+  });
+  switch (op.op) {
+    case "create":
+      return {
+        op: "create",
+        path: op.path,
+        options: {
+          mode: op.options?.mode,
+          content: op.options?.content ? content(op.options.content) : undefined,
+        },
+      };
+    case "writeContent":
+      return { op: "writeContent", path: op.path, content: content(op.content) };
+    default:
+      return op;
+  }
+}
+
+export const fsOps: Operation[] = [
+  defineOp({
+    name: "fs.stat",
+    summary: "Stat a path (follows symlinks)",
+    scope: "pfs",
+    right: "read",
+    input: readInput,
+    paths: (i) => [i.path],
+    example: { path: "/a.txt" },
+    run: async (ctx, i) => publicStat(await reader(ctx, i.asOf).stat(i.path)),
+  }),
+  defineOp({
+    name: "fs.lstat",
+    summary: "Stat a path without following a final symlink",
+    scope: "pfs",
+    right: "read",
+    input: readInput,
+    paths: (i) => [i.path],
+    run: async (ctx, i) => publicStat(await reader(ctx, i.asOf).lstat(i.path)),
+  }),
+  defineOp({
+    name: "fs.readdir",
+    summary: "One page of a directory's entries (sorted by name)",
+    scope: "pfs",
+    right: "read",
+    input: z
+      .object({
+        path: pathSchema,
+        asOf: asOfSchema.optional(),
+        cursor: z.string().optional(),
+        limit: z.number().int().min(1).max(1000).optional(),
+      })
+      .strict(),
+    paths: (i) => [i.path],
+    example: { path: "/", limit: 100 },
+    run: (ctx, i) => reader(ctx, i.asOf).readdir(i.path, { cursor: i.cursor, limit: i.limit }),
+  }),
+  defineOp({
+    name: "fs.readlink",
+    summary: "The target of a symlink",
+    scope: "pfs",
+    right: "read",
+    input: readInput,
+    paths: (i) => [i.path],
+    run: async (ctx, i) => ({ target: await reader(ctx, i.asOf).readlink(i.path) }),
+  }),
+  defineOp({
+    name: "fs.getXattr",
+    summary: "An extended attribute's value",
+    scope: "pfs",
+    right: "read",
+    input: z.object({ path: pathSchema, name: z.string(), asOf: asOfSchema.optional() }).strict(),
+    paths: (i) => [i.path],
+    run: async (ctx, i) => ({ value: await reader(ctx, i.asOf).getXattr(i.path, i.name) }),
+  }),
+  defineOp({
+    name: "fs.listXattrs",
+    summary: "Names of a path's extended attributes",
+    scope: "pfs",
+    right: "read",
+    input: readInput,
+    paths: (i) => [i.path],
+    run: async (ctx, i) => ({ names: await reader(ctx, i.asOf).listXattrs(i.path) }),
+  }),
+  defineOp({
+    name: "fs.getTags",
+    summary: "Every tag of a path",
+    scope: "pfs",
+    right: "read",
+    input: readInput,
+    paths: (i) => [i.path],
+    run: async (ctx, i) => ({ tags: await reader(ctx, i.asOf).getTags(i.path) }),
+  }),
+  defineOp({
+    name: "fs.mkdir",
+    summary: "Create a directory (recursive: and its missing parents)",
+    scope: "pfs",
+    right: "write",
+    input: z.object({ path: pathSchema, mode: mode.optional(), recursive: z.boolean().optional() }).strict(),
+    paths: (i) => [i.path],
+    example: { path: "/a/b", recursive: true },
+    run: async (ctx, i) => publicStat(await ctx.fs.mkdir(i.path, { mode: i.mode, recursive: i.recursive })),
+  }),
+  defineOp({
+    name: "fs.rename",
+    summary: "Atomic rename",
+    scope: "pfs",
+    right: "write",
+    input: z.object({ from: pathSchema, to: pathSchema, noReplace: z.boolean().optional() }).strict(),
+    paths: (i) => [i.from, i.to],
+    example: { from: "/a.txt", to: "/b.txt" },
+    run: async (ctx, i) => {
+      await ctx.fs.rename(i.from, i.to, { noReplace: i.noReplace });
+      return {};
+    },
+  }),
+  defineOp({
+    name: "fs.unlink",
+    summary: "Remove a file or symlink",
+    scope: "pfs",
+    right: "write",
+    input: pathInput,
+    paths: (i) => [i.path],
+    run: async (ctx, i) => {
+      await ctx.fs.unlink(i.path);
+      return {};
+    },
+  }),
+  defineOp({
+    name: "fs.rmdir",
+    summary: "Remove an empty directory",
+    scope: "pfs",
+    right: "write",
+    input: pathInput,
+    paths: (i) => [i.path],
+    run: async (ctx, i) => {
+      await ctx.fs.rmdir(i.path);
+      return {};
+    },
+  }),
+  defineOp({
+    name: "fs.symlink",
+    summary: "Create a symlink at path pointing to target (the target must lie inside the token's prefix)",
+    scope: "pfs",
+    right: "write",
+    input: z.object({ target: z.string().min(1), path: pathSchema }).strict(),
+    paths: (i) => [i.path, symlinkDestination(i.path, i.target)],
+    run: async (ctx, i) => publicStat(await ctx.fs.symlink(i.target, i.path)),
+  }),
+  defineOp({
+    name: "fs.link",
+    summary: "A hard link: path names the same file as existing",
+    scope: "pfs",
+    right: "write",
+    input: z.object({ existing: pathSchema, path: pathSchema }).strict(),
+    paths: (i) => [i.existing, i.path],
+    run: async (ctx, i) => publicStat(await ctx.fs.link(i.existing, i.path)),
+  }),
+  defineOp({
+    name: "fs.setattr",
+    summary: "Set mode, owner or times",
+    scope: "pfs",
+    right: "write",
+    input: z.object({ path: pathSchema, attrs }).strict(),
+    paths: (i) => [i.path],
+    run: async (ctx, i) => publicStat(await ctx.fs.setattr(i.path, i.attrs)),
+  }),
+  defineOp({
+    name: "fs.setXattr",
+    summary: "Set an extended attribute",
+    scope: "pfs",
+    right: "write",
+    input: z
+      .object({
+        path: pathSchema,
+        name: z.string(),
+        value: bytesSchema,
+        create: z.boolean().optional(),
+        replace: z.boolean().optional(),
+      })
+      .strict(),
+    paths: (i) => [i.path],
+    run: async (ctx, i) => {
+      await ctx.fs.setXattr(i.path, i.name, toBytes(i.value, "value"), {
+        create: i.create,
+        replace: i.replace,
+      });
+      return {};
+    },
+  }),
+  defineOp({
+    name: "fs.removeXattr",
+    summary: "Remove an extended attribute",
+    scope: "pfs",
+    right: "write",
+    input: z.object({ path: pathSchema, name: z.string() }).strict(),
+    paths: (i) => [i.path],
+    run: async (ctx, i) => {
+      await ctx.fs.removeXattr(i.path, i.name);
+      return {};
+    },
+  }),
+  defineOp({
+    name: "fs.setTag",
+    summary: "Set one tag",
+    scope: "pfs",
+    right: "write",
+    input: z.object({ path: pathSchema, key: z.string(), value: z.string() }).strict(),
+    paths: (i) => [i.path],
+    example: { path: "/renders/a.exr", key: "render-site", value: "gcs-eu" },
+    run: async (ctx, i) => {
+      await ctx.fs.setTag(i.path, i.key, i.value);
+      return {};
+    },
+  }),
+  defineOp({
+    name: "fs.removeTag",
+    summary: "Remove one tag",
+    scope: "pfs",
+    right: "write",
+    input: z.object({ path: pathSchema, key: z.string() }).strict(),
+    paths: (i) => [i.path],
+    run: async (ctx, i) => {
+      await ctx.fs.removeTag(i.path, i.key);
+      return {};
+    },
+  }),
+  defineOp({
+    name: "fs.history",
+    summary: "Versions of the object at a path, newest first",
+    scope: "pfs",
+    right: "read",
+    input: z.object({ path: pathSchema, limit: z.number().int().min(1).max(1000).optional() }).strict(),
+    paths: (i) => [i.path],
+    run: async (ctx, i) => {
+      const versions = await ctx.fs.history(i.path, { limit: i.limit });
+      return { versions: versions.map((v) => (v.stat ? { ...v, stat: publicStat(v.stat) } : v)) };
+    },
+  }),
+  defineOp({
+    name: "fs.revert",
+    summary: "Restore a path (recursive: its subtree) to its state at asOf, as a new commit",
+    scope: "pfs",
+    right: "write",
+    input: z.object({ path: pathSchema, asOf: asOfSchema, recursive: z.boolean().optional() }).strict(),
+    paths: (i) => [i.path],
+    example: { path: "/config", asOf: { snapshot: "before" }, recursive: true },
+    run: async (ctx, i) => ({ tid: await ctx.fs.revert(i.path, toAsOf(i.asOf), { recursive: i.recursive }) }),
+  }),
+  defineOp({
+    name: "fs.batch",
+    summary: "Apply several changes in one transaction (file contents inline only)",
+    scope: "pfs",
+    right: "write",
+    input: z.object({ ops: z.array(batchOp).min(1).max(100) }).strict(),
+    paths: (i) => i.ops.flatMap(batchPaths),
+    run: async (ctx, i) => ({ tid: await ctx.fs.batch(i.ops.map(toEngineOp)) }),
+  }),
+  defineOp({
+    name: "fs.currentTid",
+    summary: "A TID at or above every change acknowledged so far",
+    scope: "pfs",
+    right: "read",
+    input: z.object({}).strict(),
+    run: async (ctx) => ({ tid: await ctx.fs.currentTid() }),
+  }),
+  defineOp({
+    name: "snapshot.create",
+    summary: "Name the current state (or the state at asOf)",
+    scope: "pfs",
+    right: "write",
+    input: z.object({ name: z.string().min(1), asOf: asOfSchema.optional() }).strict(),
+    example: { name: "before-migration" },
+    run: (ctx, i) =>
+      ctx.fs.createSnapshot(i.name, { asOf: i.asOf === undefined ? undefined : toAsOf(i.asOf) }),
+  }),
+  defineOp({
+    name: "snapshot.list",
+    summary: "Every snapshot of the PFS",
+    scope: "pfs",
+    right: "read",
+    input: z.object({}).strict(),
+    run: async (ctx) => ({ snapshots: await ctx.fs.listSnapshots() }),
+  }),
+  defineOp({
+    name: "snapshot.delete",
+    summary: "Forget a snapshot",
+    scope: "pfs",
+    right: "write",
+    input: z.object({ name: z.string().min(1) }).strict(),
+    run: async (ctx, i) => {
+      await ctx.fs.deleteSnapshot(i.name);
+      return {};
+    },
+  }),
+];

@@ -1,0 +1,44 @@
+/** PFS administration (deployment scope). */
+import { z } from "zod";
+import { checkDeploymentAdmin } from "../auth.ts";
+import { defineOp, type Operation } from "../operation.ts";
+
+const name = z.string().min(1).max(200);
+
+export const pfsOps: Operation[] = [
+  defineOp({
+    name: "pfs.list",
+    summary: "PFSs this token may see (all of them for a deployment token)",
+    scope: "deployment",
+    right: "read",
+    input: z.object({}).strict(),
+    run: async (ctx) => {
+      const all = await ctx.services.namespace.listPfs();
+      return { pfs: ctx.principal.pfs === "*" ? all : all.filter((p) => p.name === ctx.principal.pfs) };
+    },
+  }),
+  defineOp({
+    name: "pfs.create",
+    summary: "Create a PFS (deployment admin)",
+    scope: "deployment",
+    right: "admin",
+    input: z.object({ name }).strict(),
+    example: { name: "projects" },
+    run: (ctx, i) => {
+      checkDeploymentAdmin(ctx.principal, "pfs.create");
+      return ctx.services.namespace.createPfs(i.name);
+    },
+  }),
+  defineOp({
+    name: "pfs.delete",
+    summary: "Delete an empty PFS (deployment admin)",
+    scope: "deployment",
+    right: "admin",
+    input: z.object({ name }).strict(),
+    run: async (ctx, i) => {
+      checkDeploymentAdmin(ctx.principal, "pfs.delete");
+      await ctx.services.namespace.deletePfs(i.name);
+      return {};
+    },
+  }),
+];

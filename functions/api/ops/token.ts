@@ -1,0 +1,55 @@
+/** Tokens: create within the caller's own scope, list and revoke what it covers. */
+import { z } from "zod";
+import { strataError } from "../../../core/errors.ts";
+import { checkMayIssue, covers } from "../auth.ts";
+import { defineOp, type Operation } from "../operation.ts";
+
+const right = z.enum(["read", "write", "admin"]);
+
+export const tokenOps: Operation[] = [
+  defineOp({
+    name: "token.create",
+    summary: "Create a token for a PFS (or * for all), a path prefix and rights; shown once",
+    scope: "deployment",
+    right: "admin",
+    input: z
+      .object({
+        pfs: z.string().min(1),
+        prefix: z.string().min(1).optional(),
+        rights: z.array(right).min(1),
+        ttlSeconds: z.number().int().min(1).optional(),
+        label: z.string().max(200).optional(),
+      })
+      .strict(),
+    example: { pfs: "default", prefix: "/team-a", rights: ["read", "write"], ttlSeconds: 86400, label: "ci" },
+    run: async (ctx, i) => {
+      const tokens = ctx.services.tokens;
+      checkMayIssue(ctx.principal, i, tokens.expiryOf(i));
+      return tokens.create(i);
+    },
+  }),
+  defineOp({
+    name: "token.list",
+    summary: "Tokens inside this token's scope (never their secrets)",
+    scope: "deployment",
+    right: "admin",
+    input: z.object({}).strict(),
+    run: async (ctx) => ({
+      tokens: (await ctx.services.tokens.list()).filter((t) => covers(ctx.principal, t)),
+    }),
+  }),
+  defineOp({
+    name: "token.revoke",
+    summary: "Revoke a token (effective on its next request)",
+    scope: "deployment",
+    right: "admin",
+    input: z.object({ id: z.string().min(1) }).strict(),
+    run: async (ctx, i) => {
+      const token = await ctx.services.tokens.get(i.id);
+      if (!covers(ctx.principal, token))
+        throw strataError("EACCES", `token ${i.id} is outside this token's scope`, { id: i.id });
+      await ctx.services.tokens.revoke(i.id);
+      return {};
+    },
+  }),
+];

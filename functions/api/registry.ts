@@ -1,0 +1,92 @@
+/**
+ * The operation registry: the single source of truth for what the API offers. HTTP routes,
+ * request validation, the OpenAPI document, in-process admin calls (`client.admin.call`) and the
+ * CLI's help text all read it.
+ *
+ * Adding an area = one file in ops/ exporting `Operation[]` + one line in AREAS below.
+ */
+import { z } from "zod";
+import type { Operation } from "./operation.ts";
+import { dataOps } from "./ops/data.ts";
+import { fsOps } from "./ops/fs.ts";
+import { pfsOps } from "./ops/pfs.ts";
+import { statusOps } from "./ops/status.ts";
+import { tokenOps } from "./ops/token.ts";
+
+export type { OpContext, Operation } from "./operation.ts";
+
+const AREAS: ReadonlyArray<readonly Operation[]> = [fsOps, dataOps, pfsOps, tokenOps, statusOps];
+
+function build(): ReadonlyMap<string, Operation> {
+  const map = new Map<string, Operation>();
+  for (const area of AREAS) {
+    for (const op of area) {
+      if (map.has(op.name)) throw new Error(`operation ${op.name} is registered twice`);
+      map.set(op.name, op);
+    }
+  }
+  return map;
+}
+
+/** Every operation by name. */
+export const registry: ReadonlyMap<string, Operation> = build();
+
+/** The HTTP route of an operation (with `{pfs}` for PFS-scoped ones). */
+export function routeOf(op: Pick<Operation, "name" | "scope">): string {
+  return op.scope === "pfs" ? `/v1/pfs/{pfs}/ops/${op.name}` : `/v1/ops/${op.name}`;
+}
+
+/** JSON Schema of an operation's input (for OpenAPI and `--help`). */
+export function inputSchemaOf(op: Operation): Record<string, unknown> {
+  return z.toJSONSchema(op.input, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+}
+
+/** The OpenAPI 3.1 document served at GET /v1/openapi.json. */
+export function openApiDocument(): Record<string, unknown> {
+  const errorSchema = {
+    type: "object",
+    properties: {
+      error: {
+        type: "object",
+        properties: {
+          code: { type: "string", description: "a StrataError code (core/errors.ts)" },
+          message: { type: "string" },
+          details: { type: "object" },
+        },
+        required: ["code", "message", "details"],
+      },
+    },
+  };
+  const paths: Record<string, unknown> = {};
+  for (const op of registry.values()) {
+    const { $schema: _drop, ...schema } = inputSchemaOf(op);
+    paths[routeOf(op)] = {
+      post: {
+        operationId: op.name,
+        summary: op.summary,
+        description: `Needs a token with right \`${op.right}\`${op.scope === "pfs" ? " on the PFS in the URL, covering every path of the input" : ""}.`,
+        ...(op.scope === "pfs"
+          ? { parameters: [{ name: "pfs", in: "path", required: true, schema: { type: "string" } }] }
+          : {}),
+        requestBody: {
+          required: true,
+          content: { "application/json": { schema, ...(op.example ? { example: op.example } : {}) } },
+        },
+        responses: {
+          "200": {
+            description: "the result (Uint8Array as {$bytes: base64}, Date as {$date: ISO})",
+            content: { "application/json": { schema: { type: "object" } } },
+          },
+          default: { description: "a StrataError", content: { "application/json": { schema: errorSchema } } },
+        },
+        security: [{ bearer: [] }],
+      },
+    };
+  }
+  return {
+    openapi: "3.1.0",
+    info: { title: "strata HTTP API", version: "1", description: "See docs/http-api.md." },
+    components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+    paths,
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * What operations run against: one `Services` per deployment process, built by the Lambda entry
+ * (functions/api/lambda.ts), the local server (functions/local/main.ts) or a test. Later areas
+ * (placement, vacuum, mirroring) add OPTIONAL fields here, so existing builders keep compiling.
+ */
+
+import type { TokenService } from "../../adapters/auth/tokens.ts";
+import type { Presigner } from "../../adapters/presign/presigner.ts";
+import type { DataPlane, Sha256 } from "../../core/data/api.ts";
+import type { DataPlaneAdmin, VolumeEntry } from "../../core/data/plane.ts";
+import type { MetadataStore } from "../../core/metadata/port.ts";
+import type { Namespace } from "../../core/namespace/api.ts";
+
+/** A volume as the API sees it: the data plane's entry plus how to hand out URLs for its objects. */
+export interface ApiVolume extends VolumeEntry {
+  /** "local" | "s3" | "azure" | "gcs" | … (shown by status). */
+  kind: string;
+  presigner: Presigner;
+}
+
+/** Timers for periodic work (vacuum, mirror, scrub); the local server runs them, Lambda uses EventBridge. */
+export interface Schedules {
+  /** Run `task` every `everyMs` until the deployment stops. Returns a cancel function. */
+  every(name: string, everyMs: number, task: (signal: AbortSignal) => Promise<void>): () => void;
+  /** Names registered so far (status shows them). */
+  names(): string[];
+}
+
+export interface Services {
+  namespace: Namespace;
+  data: DataPlane & DataPlaneAdmin;
+  store: MetadataStore;
+  tokens: TokenService;
+  /** Every volume the data plane writes and reads, by registry name. */
+  volumes: Record<string, ApiVolume>;
+  sha256: Sha256;
+  clock: () => number;
+  /** Identity shown by `status`. */
+  deployment: { name: string; site?: string; startedAt: number; runtime: "local" | "lambda" | "test" };
+  /**
+   * Create a missing PFS on the first call of a deployment-admin ("*") token to it, as the
+   * embedded deployment does (npm start and tests); false on a shared deployment.
+   */
+  autoCreatePfs?: boolean;
+  /** Lifetime of presigned URLs (default 15 min). */
+  presignTtlSeconds?: number;
+  schedules?: Schedules;
+}

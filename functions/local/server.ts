@@ -1,0 +1,114 @@
+/**
+ * The local HTTP server: node:http → the same `handle()` as Lambda, plus the `/v1/blobs/...`
+ * route that serves presigned URLs of local-directory volumes. Thin.
+ *
+ * `stop()` stops accepting, lets in-flight requests finish (acknowledged writes are committed
+ * before their response is sent, so nothing acknowledged is lost), then resolves.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { BLOB_ROUTE_PREFIX, type LocalBlobSigner, serveBlob } from "../../adapters/presign/local.ts";
+import { strataError } from "../../core/errors.ts";
+import type { Volume } from "../../core/volume/volume.ts";
+import { type ApiRequest, type ApiResponse, errorResponse, handle, MAX_BODY_BYTES } from "../api/handle.ts";
+import type { Services } from "../api/services.ts";
+
+export interface LocalServer {
+  /** e.g. http://127.0.0.1:7070 */
+  readonly endpoint: string;
+  readonly server: Server;
+  /** Stop accepting, wait for in-flight requests, close idle connections. */
+  stop(): Promise<void>;
+}
+
+export interface LocalServerOptions {
+  /** Port (0 = a free one). */
+  port: number;
+  host?: string;
+  /** Local volumes whose presigned URLs this server answers, with the URL signing key. */
+  blobs?: { volumes: Record<string, Volume>; signer: LocalBlobSigner };
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const piece of req as AsyncIterable<Buffer>) {
+    size += piece.length;
+    if (size > MAX_BODY_BYTES)
+      throw strataError(
+        "E2BIG",
+        `request bodies are limited to ${MAX_BODY_BYTES} bytes; file bytes go by presigned URL`,
+      );
+    parts.push(piece);
+  }
+  return Buffer.concat(parts).toString("utf8");
+}
+
+export async function startLocalServer(
+  services: Services,
+  options: LocalServerOptions,
+): Promise<LocalServer> {
+  let inFlight = 0;
+  let idle: (() => void) | undefined;
+  const done = () => {
+    inFlight--;
+    if (inFlight === 0) idle?.();
+  };
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    inFlight++;
+    res.once("close", done);
+    const path = (req.url ?? "/").split("?")[0]!;
+    if (options.blobs && path.startsWith(BLOB_ROUTE_PREFIX)) {
+      void serveBlob(req, res, options.blobs.volumes, options.blobs.signer);
+      return;
+    }
+    const abort = new AbortController();
+    res.once("close", () => {
+      if (!res.writableFinished) abort.abort(strataError("EABORTED", "the client went away"));
+    });
+    void (async () => {
+      let response: ApiResponse;
+      try {
+        const request: ApiRequest = {
+          method: req.method ?? "GET",
+          path,
+          headers: req.headers as Record<string, string | undefined>,
+          body: await readBody(req),
+        };
+        response = await handle(request, services, abort.signal);
+      } catch (err) {
+        response = errorResponse(err);
+      }
+      res.writeHead(response.status, response.headers);
+      res.end(response.body);
+    })();
+  });
+  server.keepAliveTimeout = 5_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host ?? "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const endpoint = `http://${options.host ?? "127.0.0.1"}:${port}`;
+  let stopping: Promise<void> | undefined;
+
+  return {
+    endpoint,
+    server,
+    stop() {
+      stopping ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        if (inFlight > 0) await new Promise<void>((resolve) => (idle = resolve));
+        server.closeIdleConnections();
+        await closed;
+      })();
+      return stopping;
+    },
+  };
+}
