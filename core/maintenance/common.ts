@@ -1,0 +1,82 @@
+/**
+ * Shared by vacuum, scrub and fsck: item keys of the maintenance bookkeeping, paging, the volume
+ * lookup and the time box.
+ *
+ * | pk                 | sk                         | what                                              |
+ * |--------------------|----------------------------|---------------------------------------------------|
+ * | `vac#<pfs id>`     | `state`                    | vacuum's change-index cursor per shard (`cursors`) |
+ * | `vq#<pfs id>`      | `<dtid>#<pk>#<sk>`         | an ended record waiting for retention (`kind`, `ctid`, `dtid`, `rpk`, `rsk`) |
+ * | `cref#<sha256>`    | `<pfs id>#<ino>`           | some not-yet-vacuumed version of that inode references the chunk |
+ * | `gcq`              | `<sha256>`                 | a chunk that lost a reference: checked by the next chunk GC |
+ * | `maint`            | `scrub`                    | the scrub's resumable cursor                       |
+ */
+import type { Item, Key, MetadataStore, QueryOptions } from "../metadata/port.ts";
+import type { Volume } from "../volume/volume.ts";
+
+export const vacuumStateKey = (pfsId: string): Key => ({ pk: `vac#${pfsId}`, sk: "state" });
+export const queuePk = (pfsId: string) => `vq#${pfsId}`;
+export const crefPk = (sha: string) => `cref#${sha}`;
+export const crefKey = (sha: string, pfsId: string, ino: string): Key => ({
+  pk: crefPk(sha),
+  sk: `${pfsId}#${ino}`,
+});
+export const GCQ_PK = "gcq";
+export const gcqKey = (sha: string): Key => ({ pk: GCQ_PK, sk: sha });
+export const scrubStateKey: Key = { pk: "maint", sk: "scrub" };
+
+/** Volumes by the name instance records use. */
+export type VolumeLookup = Record<string, Volume> | ((name: string) => Volume | undefined);
+
+export function volumeOf(volumes: VolumeLookup, name: string): Volume | undefined {
+  return typeof volumes === "function" ? volumes(name) : volumes[name];
+}
+
+/** Every item of a partition (any read error propagates: callers abort on it). */
+export async function queryAll(
+  store: MetadataStore,
+  pk: string,
+  options: QueryOptions = {},
+): Promise<Item[]> {
+  const out: Item[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.query(pk, { ...options, ...(cursor ? { cursor } : {}) });
+    out.push(...page.items);
+    cursor = page.cursor;
+  } while (cursor);
+  return out;
+}
+
+/** Pages of a partition, lazily. */
+export async function* queryPages(
+  store: MetadataStore,
+  pk: string,
+  options: QueryOptions = {},
+): AsyncGenerator<Item[]> {
+  let cursor: string | undefined;
+  do {
+    const page = await store.query(pk, { ...options, ...(cursor ? { cursor } : {}) });
+    yield page.items;
+    cursor = page.cursor;
+  } while (cursor);
+}
+
+/** Chunk hashes a version record references (its `content.extents`). */
+export function chunksOf(version: Item | undefined): string[] {
+  const content = version?.content as { extents?: Array<{ chunk?: unknown }> } | undefined;
+  if (!content || !Array.isArray(content.extents)) return [];
+  return content.extents.map((e) => String(e.chunk));
+}
+
+export class TimeBox {
+  readonly start: number;
+  constructor(
+    private readonly clock: () => number,
+    private readonly budgetMs: number,
+  ) {
+    this.start = clock();
+  }
+  get over(): boolean {
+    return this.clock() - this.start >= this.budgetMs;
+  }
+}

@@ -1,0 +1,717 @@
+/**
+ * Vacuum: remove history records that no retained point can see, then garbage-collect chunks that
+ * no remaining record and no live intent references. Design and safety rules: docs/maintenance.md.
+ *
+ *   1. cutoff      per PFS a closed TID (`currentTid`), and the time — taken before anything else
+ *   2. intents     every PFS's intents read once (live ones protect their chunks; expired ones
+ *                  make their chunks candidates)
+ *   3. index       per PFS the change index from the stored cursor up to the cutoff: new versions
+ *                  add chunk references (`cref#<sha>` / `<pfs>#<ino>`), ended records are queued
+ *                  (`vq#<pfs>` by dtid). Cost ∝ commits since the last run.
+ *   4. retention   per PFS with a policy: the next watermark is written BEFORE any deletion, then
+ *                  vacuum waits `readerGraceMs` (readers cache the watermark ≤ 5 s); queued
+ *                  records no complete point or snapshot sees are deleted (condition: unchanged).
+ *                  Chunks a pruned version referenced lose that inode's cref when no remaining
+ *                  version of the inode references them → `gcq` candidates.
+ *   5. chunk GC    per candidate: no cref, no live intent → its instances are marked `deleting`
+ *                  (a lease the data plane's writers wait out) → re-check: fresh intents of every
+ *                  PFS, every commit after the cursors, crefs → still unreferenced: per instance
+ *                  the object is deleted, then its record (condition: our mark).
+ *
+ * Any read or listing error aborts the run before anything more is deleted (the report says
+ * `aborted`). Dry run by default: it reports what `apply` would delete (the index bookkeeping of
+ * step 3 is written in both modes; it deletes nothing).
+ */
+
+import {
+  chunkObjectKey,
+  chunkPk,
+  decodeInstance,
+  decodeIntent,
+  instanceKey,
+  intentPk,
+} from "../data/records.ts";
+import { isStrataError, strataError } from "../errors.ts";
+import type { Item, Key, MetadataStore } from "../metadata/port.ts";
+import type { Namespace, Tid } from "../namespace/api.ts";
+import { changePk, inoPk, REGISTRY_PK, snapshotPk, VERSION_PREFIX, verify } from "../namespace/records.ts";
+import { invertTid, nextTid, tidMs } from "../namespace/tid.ts";
+import { nextWatermark, visibleAtAny, type Watermark } from "../retention/policy.ts";
+import { RETENTION_CACHE_MS, readPolicy, readWatermark, writeWatermark } from "../retention/store.ts";
+import type { Volume } from "../volume/volume.ts";
+import {
+  chunksOf,
+  crefKey,
+  crefPk,
+  GCQ_PK,
+  gcqKey,
+  queryAll,
+  queryPages,
+  queuePk,
+  TimeBox,
+  type VolumeLookup,
+  vacuumStateKey,
+  volumeOf,
+} from "./common.ts";
+
+export interface VacuumParams {
+  store: MetadataStore;
+  /** Closes the cutoff TID of each PFS (`pfs(name).currentTid()`). */
+  namespace: Namespace;
+  /** Volumes by the names instance records use (objects are deleted there). */
+  volumes: VolumeLookup;
+  /** Delete for real (default false: a dry run that reports what would go). */
+  apply?: boolean;
+  /** Stop starting new work after this long (default 10 minutes); the next run resumes. */
+  timeBudgetMs?: number;
+  clock?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Every deletion (and, in a dry run, every would-be deletion), as it happens. */
+  log?: (entry: VacuumLogEntry) => void;
+  /** Wait between advancing a watermark and the first deletion (default 2 × the readers' 5 s cache). */
+  readerGraceMs?: number;
+  /** How long a chunk instance stays marked `deleting` (default 2 minutes). */
+  deleteLeaseMs?: number;
+  /** Assumed bound on clock skew between vacuum and writers (default 1 minute). */
+  clockSkewMs?: number;
+}
+
+export type VacuumLogEntry =
+  | {
+      action: "record";
+      pfs: string;
+      kind: QueueKind;
+      pk: string;
+      sk: string;
+      ctid: Tid;
+      dtid: Tid;
+      applied: boolean;
+    }
+  | { action: "chunk"; chunk: string; volume: string; bytes: number; applied: boolean }
+  | { action: "intent"; pfs: string; id: string; applied: boolean };
+
+export interface VacuumReport {
+  apply: boolean;
+  /** Cutoff time (ISO) and per-PFS cutoff TIDs, taken before anything was marked. */
+  cutoff: { time: string; tids: Record<string, Tid> };
+  records: { count: number; byKind: Record<QueueKind, number> };
+  chunks: { count: number; instances: number; bytes: number };
+  intents: number;
+  /** Chunks that were candidates but turned out referenced at the re-check. */
+  rechecked: { kept: number };
+  /** False when the time budget ran out (or the run aborted) before every step finished. */
+  complete: boolean;
+  /** Set when a read/listing/write error stopped the run; nothing was deleted after it. */
+  aborted?: { code: string; message: string };
+  requests?: number;
+}
+
+type QueueKind = "version" | "history" | "tombstone";
+
+interface PfsRow {
+  name: string;
+  id: string;
+  ctid: Tid;
+}
+
+const MIN = 60_000;
+
+/** Run vacuum once (see the module comment). Never throws a StrataError: it reports `aborted`. */
+export async function vacuum(params: VacuumParams): Promise<VacuumReport> {
+  const run = new VacuumRun(params);
+  try {
+    await run.run();
+  } catch (err) {
+    if (!isStrataError(err)) throw err;
+    run.report.aborted = { code: err.code, message: err.message };
+    run.report.complete = false;
+  }
+  return run.report;
+}
+
+class VacuumRun {
+  readonly store: MetadataStore;
+  readonly apply: boolean;
+  readonly clock: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly box: TimeBox;
+  readonly graceMs: number;
+  readonly leaseMs: number;
+  readonly skewMs: number;
+  readonly report: VacuumReport;
+  /** The cutoff time (ms): taken first, before any marking. */
+  private now = 0;
+  private pfss: PfsRow[] = [];
+  /** Chunks named by live intents at the start of the run. */
+  private liveIntentChunks = new Set<string>();
+  private expiredIntents: Array<{
+    pfs: string;
+    id: string;
+    chunks: string[];
+    volumes: string[];
+    expiresAt: number;
+  }> = [];
+  /** Volumes expired intents uploaded each chunk to. */
+  private readonly intentVolumes = new Map<string, Set<string>>();
+  /** Dry run: crefs this run would have removed (`<sha>|<pfs>#<ino>`) and records it would delete. */
+  private readonly removedRefs = new Set<string>();
+  private readonly prunedKeys = new Set<string>();
+  /** Candidates found this run (apply also persists them in gcq). */
+  private readonly candidates = new Set<string>();
+  private cursors = new Map<string, Record<string, string>>();
+
+  constructor(private readonly p: VacuumParams) {
+    this.store = p.store;
+    this.apply = p.apply === true;
+    this.clock = p.clock ?? Date.now;
+    this.sleep = p.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    const budget = p.timeBudgetMs ?? 10 * MIN;
+    if (!(budget > 0))
+      throw strataError("EINVAL", "vacuum: timeBudgetMs must be positive", { timeBudgetMs: budget });
+    this.box = new TimeBox(this.clock, budget);
+    this.graceMs = p.readerGraceMs ?? 2 * RETENTION_CACHE_MS;
+    this.leaseMs = p.deleteLeaseMs ?? 2 * MIN;
+    this.skewMs = p.clockSkewMs ?? MIN;
+    if (this.leaseMs <= this.skewMs)
+      throw strataError("EINVAL", "vacuum: deleteLeaseMs must exceed clockSkewMs", {
+        deleteLeaseMs: this.leaseMs,
+        clockSkewMs: this.skewMs,
+      });
+    this.report = {
+      apply: this.apply,
+      cutoff: { time: "", tids: {} },
+      records: { count: 0, byKind: { version: 0, history: 0, tombstone: 0 } },
+      chunks: { count: 0, instances: 0, bytes: 0 },
+      intents: 0,
+      rechecked: { kept: 0 },
+      complete: false,
+    };
+  }
+
+  private log(entry: VacuumLogEntry): void {
+    this.p.log?.(entry);
+  }
+
+  async run(): Promise<void> {
+    // 1. Cutoff: TIDs closed and the time taken before anything is marked.
+    this.pfss = (await queryAll(this.store, REGISTRY_PK)).map((item) => {
+      verify(item);
+      return { name: item.sk, id: String(item.id), ctid: String(item.ctid) };
+    });
+    for (const pfs of this.pfss)
+      this.report.cutoff.tids[pfs.name] = await this.p.namespace.pfs(pfs.name).currentTid();
+    this.now = this.clock();
+    this.report.cutoff.time = new Date(this.now).toISOString();
+
+    // 2. Intents of every PFS, read once before marking.
+    for (const pfs of this.pfss)
+      for (const item of await queryAll(this.store, intentPk(pfs.name))) {
+        const intent = decodeIntent(item);
+        if (intent.expiresAt + this.skewMs > this.now)
+          for (const c of intent.chunks) this.liveIntentChunks.add(c);
+        else
+          this.expiredIntents.push({
+            pfs: pfs.name,
+            id: intent.id,
+            chunks: intent.chunks,
+            volumes: intent.volumes,
+            expiresAt: intent.expiresAt,
+          });
+      }
+
+    // 3. Index every PFS up to its cutoff (chunk GC needs every reference of every PFS).
+    for (const pfs of this.pfss) {
+      if (!(await this.index(pfs, this.report.cutoff.tids[pfs.name]!))) return;
+    }
+
+    // 4. Retention: every watermark advanced first, one grace wait, then the deletions.
+    const plans: Array<{ pfs: PfsRow; w: Watermark }> = [];
+    let advanced = false;
+    for (const pfs of this.pfss) {
+      const plan = await this.watermark(pfs);
+      if (plan) plans.push({ pfs, w: plan.w });
+      advanced ||= plan?.advanced === true;
+    }
+    // Readers may hold the previous watermark for ≤ 5 s: let them finish before deleting.
+    if (advanced) await this.sleep(this.graceMs);
+    for (const { pfs, w } of plans) {
+      if (this.box.over) return;
+      if (!(await this.prune(pfs, w))) return;
+    }
+
+    // 5. Chunk GC.
+    if (!(await this.collect())) return;
+    this.report.complete = true;
+  }
+
+  // ---- 3. the index ----------------------------------------------------------------------------
+
+  private async loadCursors(pfs: PfsRow): Promise<Record<string, string>> {
+    const cached = this.cursors.get(pfs.id);
+    if (cached) return cached;
+    const item = await this.store.get(vacuumStateKey(pfs.id));
+    const cursors = { ...((item?.cursors as Record<string, string> | undefined) ?? {}) };
+    this.cursors.set(pfs.id, cursors);
+    return cursors;
+  }
+
+  /** Shards of a PFS: the epoch shards it was created with (chg shards match them). */
+  private async shards(pfs: PfsRow): Promise<number> {
+    const item = verify(await this.store.get({ pk: REGISTRY_PK, sk: pfs.name }));
+    return Number(item?.shards ?? 0);
+  }
+
+  /** Index commits (cursor, cutoff] of every shard; false when the time box ran out. */
+  private async index(pfs: PfsRow, cutoff: Tid): Promise<boolean> {
+    const cursors = await this.loadCursors(pfs);
+    const shards = await this.shards(pfs);
+    for (let s = 0; s < shards; s++) {
+      const low = cursors[s] ?? "";
+      const high = `${cutoff}#g`;
+      if (low >= high) continue;
+      for await (const page of queryPages(this.store, changePk(pfs.id, s), {
+        sk: low === "" ? { op: "le", value: high } : { op: "between", low: `${low}\u0000`, high },
+      })) {
+        if (page.length === 0) continue;
+        await this.indexCommits(pfs, page);
+        cursors[s] = page[page.length - 1]!.sk;
+        await this.store.put({ ...vacuumStateKey(pfs.id), cursors: { ...cursors } });
+        if (this.box.over) return false;
+      }
+    }
+    return true;
+  }
+
+  /** One page of change-index items: crefs for new versions, queue items for ended records. */
+  private async indexCommits(pfs: PfsRow, commits: Item[]): Promise<void> {
+    const newVersions: Key[] = [];
+    const queued: Item[] = [];
+    for (const commit of commits) {
+      verify(commit, pfs.name);
+      const { versions, ended } = classify(pfs.id, commit);
+      newVersions.push(...versions);
+      for (const e of ended)
+        queued.push({
+          pk: queuePk(pfs.id),
+          sk: `${e.dtid}#${e.pk}#${e.sk}`,
+          kind: e.kind,
+          rpk: e.pk,
+          rsk: e.sk,
+          ctid: e.ctid,
+          dtid: e.dtid,
+        });
+    }
+    const refs = new Map<string, Item>();
+    const items = newVersions.length > 0 ? await this.store.batchGet(newVersions) : [];
+    items.forEach((item, i) => {
+      if (!item) return; // gone already (e.g. deletePfs); nothing to reference
+      verify(item, pfs.name);
+      const ino = newVersions[i]!.pk.slice(`ino#${pfs.id}#`.length);
+      for (const sha of chunksOf(item)) {
+        const key = crefKey(sha, pfs.id, ino);
+        refs.set(`${key.pk}|${key.sk}`, { ...key, ctid: String(item.ctid) });
+      }
+    });
+    await this.putAll([...refs.values(), ...queued]);
+  }
+
+  private async putAll(items: Item[]): Promise<void> {
+    const unique = new Map(items.map((i) => [`${i.pk}|${i.sk}`, i]));
+    const list = [...unique.values()];
+    for (let at = 0; at < list.length; at += 100) {
+      const group = list.slice(at, at + 100);
+      if (group.length === 1) await this.store.put(group[0]!);
+      else await this.store.transact(group.map((item) => ({ kind: "put" as const, item })));
+    }
+  }
+
+  // ---- 4. retention ------------------------------------------------------------------------------
+
+  /** The watermark this run prunes by (written now when apply and it moved); undefined = keep all. */
+  private async watermark(pfs: PfsRow): Promise<{ w: Watermark; advanced: boolean } | undefined> {
+    const policy = await readPolicy(this.store, pfs.id);
+    const prev = await readWatermark(this.store, pfs.id);
+    const next = nextWatermark(prev, policy, this.now, await this.snapshotTids(pfs), tidMs(pfs.ctid));
+    if (!next) return undefined;
+    if (prev && prev.exactFrom === next.exactFrom && prev.points.join() === next.points.join())
+      return { w: prev, advanced: false };
+    if (this.apply) await writeWatermark(this.store, pfs.id, prev, next);
+    return { w: next, advanced: this.apply };
+  }
+
+  private async prune(pfs: PfsRow, w: Watermark): Promise<boolean> {
+    // Snapshots read after the watermark moved and the grace passed: a snapshot created meanwhile
+    // (at a point complete under the old watermark) pins too.
+    const snaps = await this.snapshotTids(pfs);
+    const touched = new Map<string, Set<string>>(); // ino → chunks of pruned versions
+    // Only records ended at or before exactFrom can be invisible to every complete point.
+    for await (const page of queryPages(this.store, queuePk(pfs.id), {
+      sk: { op: "lt", value: nextTid(w.exactFrom) },
+    })) {
+      const due = page.filter((q) => !visibleAtAny(w, snaps, String(q.ctid), String(q.dtid)));
+      if (due.length > 0) await this.pruneRecords(pfs, due, touched);
+      if (this.box.over) {
+        await this.dropRefs(pfs, touched);
+        return false;
+      }
+    }
+    await this.dropRefs(pfs, touched);
+    return true;
+  }
+
+  private async snapshotTids(pfs: PfsRow): Promise<Tid[]> {
+    return (await queryAll(this.store, snapshotPk(pfs.id))).map((s) => String(verify(s, pfs.name)!.tid));
+  }
+
+  private async pruneRecords(pfs: PfsRow, due: Item[], touched: Map<string, Set<string>>): Promise<void> {
+    for (let at = 0; at < due.length; at += 100) {
+      const group = due.slice(at, at + 100);
+      const records = await this.store.batchGet(group.map((q) => ({ pk: String(q.rpk), sk: String(q.rsk) })));
+      for (let i = 0; i < group.length; i++) {
+        const q = group[i]!;
+        const record = records[i];
+        const dtid = String(q.dtid);
+        const kind = String(q.kind) as QueueKind;
+        const key = { pk: String(q.rpk), sk: String(q.rsk) };
+        // Re-check right before deleting: still the ended record the queue item describes.
+        const current =
+          record !== undefined && verify(record, pfs.name) !== undefined && String(record.dtid) === dtid;
+        if (current) {
+          let deleted = !this.apply;
+          if (this.apply) {
+            try {
+              await this.store.delete(key, { condition: { op: "eq", attr: "dtid", value: dtid } });
+              deleted = true;
+            } catch (err) {
+              if (!isStrataError(err, "ECONFLICT")) throw err; // changed meanwhile (a name reused): keep
+            }
+          }
+          if (deleted) {
+            this.prunedKeys.add(`${key.pk}|${key.sk}`);
+            this.report.records.count++;
+            this.report.records.byKind[kind]++;
+            this.log({
+              action: "record",
+              pfs: pfs.name,
+              kind,
+              ...key,
+              ctid: String(q.ctid),
+              dtid,
+              applied: this.apply,
+            });
+            if (kind === "version") {
+              const ino = key.pk.slice(`ino#${pfs.id}#`.length);
+              const set = touched.get(ino) ?? new Set<string>();
+              for (const c of chunksOf(record)) set.add(c);
+              touched.set(ino, set);
+            }
+          }
+        }
+        if (this.apply) await this.store.delete({ pk: q.pk, sk: q.sk });
+      }
+    }
+  }
+
+  /** Remove crefs of pruned versions' chunks that no remaining version of the inode references. */
+  private async dropRefs(pfs: PfsRow, touched: Map<string, Set<string>>): Promise<void> {
+    for (const [ino, chunks] of touched) {
+      if (chunks.size === 0) continue;
+      const remaining = new Set<string>();
+      for (const v of await queryAll(this.store, inoPk(pfs.id, ino), {
+        sk: { op: "beginsWith", value: VERSION_PREFIX },
+      })) {
+        if (this.prunedKeys.has(`${v.pk}|${v.sk}`)) continue; // dry run: would be gone
+        verify(v, pfs.name);
+        for (const c of chunksOf(v)) remaining.add(c);
+      }
+      for (const sha of chunks) {
+        if (remaining.has(sha)) continue;
+        const key = crefKey(sha, pfs.id, ino);
+        if (this.apply) {
+          // Candidate first, then the reference: a crash in between only costs a check.
+          await this.store.put({ ...gcqKey(sha), time: this.now });
+          await this.store.delete(key);
+        } else this.removedRefs.add(`${sha}|${key.sk}`);
+        this.candidates.add(sha);
+      }
+    }
+    touched.clear();
+  }
+
+  // ---- 5. chunk GC -------------------------------------------------------------------------------
+
+  private async collect(): Promise<boolean> {
+    const candidates = new Set(this.candidates);
+    if (this.apply) for (const item of await queryAll(this.store, GCQ_PK)) candidates.add(item.sk);
+    for (const intent of this.expiredIntents)
+      for (const c of intent.chunks) {
+        candidates.add(c);
+        // A writer that died between its uploads and its instance records left objects with no
+        // record: the intent's volumes are where to look.
+        const set = this.intentVolumes.get(c) ?? new Set<string>();
+        for (const v of intent.volumes) set.add(v);
+        this.intentVolumes.set(c, set);
+      }
+    const list = [...candidates].sort();
+    for (let at = 0; at < list.length; at += 50) {
+      if (this.box.over) return false;
+      await this.collectBatch(list.slice(at, at + 50));
+    }
+    // Expired intents: their chunks are settled (deleted, or referenced and kept).
+    for (const intent of this.expiredIntents) {
+      if (this.box.over) return false;
+      if (this.apply) {
+        try {
+          await this.store.delete(
+            { pk: intentPk(intent.pfs), sk: intent.id },
+            { condition: { op: "eq", attr: "expiresAt", value: intent.expiresAt } },
+          );
+        } catch (err) {
+          if (!isStrataError(err, "ECONFLICT")) throw err; // renewed or gone: not ours to delete
+          continue;
+        }
+      }
+      this.report.intents++;
+      this.log({ action: "intent", pfs: intent.pfs, id: intent.id, applied: this.apply });
+    }
+    return true;
+  }
+
+  /** crefs of a chunk (excluding those this dry run would have removed). */
+  private async referenced(sha: string): Promise<boolean> {
+    for await (const page of queryPages(this.store, crefPk(sha), { limit: 100 }))
+      for (const ref of page) if (!this.removedRefs.has(`${sha}|${ref.sk}`)) return true;
+    return false;
+  }
+
+  private async collectBatch(batch: string[]): Promise<void> {
+    type Marked = {
+      sha: string;
+      instances: Array<{ item: Item; prev: string }>;
+      token: string;
+      until: number;
+    };
+    const marked: Marked[] = [];
+    for (const sha of batch) {
+      if (this.liveIntentChunks.has(sha) || (await this.referenced(sha))) {
+        if (this.apply) await this.store.delete(gcqKey(sha));
+        continue;
+      }
+      const instances = await queryAll(this.store, chunkPk(sha), {
+        sk: { op: "beginsWith", value: "inst#" },
+      });
+      const recorded = new Set(instances.map((i) => decodeInstance(i).volume));
+      const unrecorded = [...(this.intentVolumes.get(sha) ?? [])].filter((v) => !recorded.has(v));
+      if (!this.apply) {
+        this.countChunk(sha, instances, unrecorded);
+        continue;
+      }
+      const token = `${this.now.toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+      const until = this.clock() + this.leaseMs;
+      const m: Marked = { sha, instances: [], token, until };
+      for (const volume of unrecorded) {
+        // No record to mark: a marker record fences writers the same way (prev "absent").
+        const item: Item = {
+          ...instanceKey(sha, volume),
+          state: "deleting",
+          size: 0,
+          crc32c: 0,
+          time: this.now,
+          until,
+          token,
+          prev: "absent",
+        };
+        try {
+          await this.store.put(item, { condition: { op: "notExists" } });
+          m.instances.push({ item, prev: "absent" });
+        } catch (err) {
+          if (!isStrataError(err, "ECONFLICT")) throw err; // recorded meanwhile: in use
+        }
+      }
+      for (const inst of instances) {
+        const prev = String(inst.state);
+        try {
+          const item = await this.store.update(
+            inst,
+            { set: { state: "deleting", until, token, prev } },
+            {
+              condition: {
+                op: "or",
+                of: [
+                  { op: "ne", attr: "state", value: "deleting" },
+                  { op: "lt", attr: "until", value: this.clock() },
+                ],
+              },
+            },
+          );
+          m.instances.push({ item, prev: prev === "deleting" ? String(inst.prev ?? "present") : prev });
+        } catch (err) {
+          if (!isStrataError(err, "ECONFLICT")) throw err; // another vacuum holds it
+        }
+      }
+      marked.push(m);
+    }
+    if (marked.length === 0) return;
+
+    // Re-check after marking: fresh intents, every commit after the cursors, crefs.
+    const stillLive = await this.freshIntentChunks();
+    const recent = await this.chunksCommittedSinceCursors();
+    for (const m of marked) {
+      const keep = stillLive.has(m.sha) || recent.has(m.sha) || (await this.referenced(m.sha));
+      if (keep) {
+        this.report.rechecked.kept++;
+        for (const { item, prev } of m.instances) await this.unmark(item, m.token, prev);
+        await this.store.delete(gcqKey(m.sha));
+        continue;
+      }
+      for (const { item, prev } of m.instances) {
+        // Delete only well inside the lease: after it, writers may upload this chunk again.
+        if (this.clock() >= m.until - this.skewMs) {
+          await this.unmark(item, m.token, prev);
+          throw strataError("ETIMEDOUT", `vacuum: the deletion lease of chunk ${m.sha} ran out; stopped`, {
+            chunk: m.sha,
+          });
+        }
+        const inst = decodeInstance(item);
+        const volume = volumeOf(this.p.volumes, inst.volume);
+        if (!volume) {
+          // Not reachable from here: leave the instance (and its bytes) for a vacuum that can.
+          await this.unmark(item, m.token, prev);
+          continue;
+        }
+        const size = prev === "absent" ? await sizeOrZero(volume, m.sha) : inst.size;
+        await volume.delete(chunkObjectKey(m.sha)); // the object first…
+        await this.store.delete(item, { condition: { op: "eq", attr: "token", value: m.token } }); // …then its record
+        this.report.chunks.instances++;
+        this.report.chunks.bytes += size;
+        this.log({ action: "chunk", chunk: m.sha, volume: inst.volume, bytes: size, applied: true });
+      }
+      this.report.chunks.count++;
+      await this.store.delete(gcqKey(m.sha));
+    }
+  }
+
+  /** Dry run: what deleting this chunk would free (unrecorded objects counted, sizes unknown = 0). */
+  private countChunk(sha: string, instances: Item[], unrecorded: string[]): void {
+    this.report.chunks.count++;
+    for (const item of instances) {
+      const inst = decodeInstance(item);
+      this.report.chunks.instances++;
+      this.report.chunks.bytes += inst.size;
+      this.log({ action: "chunk", chunk: sha, volume: inst.volume, bytes: inst.size, applied: false });
+    }
+    for (const volume of unrecorded) {
+      this.report.chunks.instances++;
+      this.log({ action: "chunk", chunk: sha, volume, bytes: 0, applied: false });
+    }
+  }
+
+  private async unmark(item: Item, token: string, prev: string): Promise<void> {
+    try {
+      if (prev === "absent") {
+        await this.store.delete(item, { condition: { op: "eq", attr: "token", value: token } });
+        return;
+      }
+      await this.store.update(
+        item,
+        { set: { state: prev }, remove: ["until", "token", "prev"] },
+        { condition: { op: "eq", attr: "token", value: token } },
+      );
+    } catch (err) {
+      if (!isStrataError(err, "ECONFLICT")) throw err; // a writer already re-recorded it
+    }
+  }
+
+  /** Chunks named by intents that are live now (every PFS). */
+  private async freshIntentChunks(): Promise<Set<string>> {
+    const out = new Set<string>();
+    const now = this.clock();
+    for (const item of await queryAll(this.store, REGISTRY_PK)) {
+      for (const it of await queryAll(this.store, intentPk(item.sk))) {
+        const intent = decodeIntent(it);
+        if (intent.expiresAt + this.skewMs > now) for (const c of intent.chunks) out.add(c);
+      }
+    }
+    return out;
+  }
+
+  /** Chunks referenced by versions committed after the index cursors (every PFS, to the end). */
+  private async chunksCommittedSinceCursors(): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const item of await queryAll(this.store, REGISTRY_PK)) {
+      verify(item);
+      const pfs: PfsRow = { name: item.sk, id: String(item.id), ctid: String(item.ctid) };
+      const cursors = await this.loadCursors(pfs);
+      for (let s = 0; s < Number(item.shards); s++) {
+        const low = cursors[s];
+        const keys: Key[] = [];
+        for (const commit of await queryAll(
+          this.store,
+          changePk(pfs.id, s),
+          low ? { sk: { op: "gt", value: low } } : {},
+        ))
+          keys.push(...classify(pfs.id, verify(commit, pfs.name)!).versions);
+        for (let at = 0; at < keys.length; at += 100)
+          for (const v of await this.store.batchGet(keys.slice(at, at + 100)))
+            for (const c of chunksOf(v)) out.add(c);
+      }
+    }
+    return out;
+  }
+}
+
+/**
+ * What one commit (change-index item) did: the new inode versions it put, and the records it
+ * ended. Keys only — no read: a version key whose inverted TID is the commit's is new, any other
+ * version or entry-history key was ended by it (dtid = its TID); a live-entry key is a tombstone
+ * when the commit ended that name's history record without starting a new one.
+ */
+export function classify(
+  pfsId: string,
+  commit: Item,
+): {
+  versions: Key[];
+  ended: Array<{ kind: QueueKind; pk: string; sk: string; ctid: Tid; dtid: Tid }>;
+} {
+  const tid = String(commit.tid);
+  const inv = invertTid(tid);
+  const versions: Key[] = [];
+  const ended: Array<{ kind: QueueKind; pk: string; sk: string; ctid: Tid; dtid: Tid }> = [];
+  const endedNames = new Set<string>();
+  const startedNames = new Set<string>();
+  const entries: Key[] = [];
+  for (const pair of (commit.keys as string[][]) ?? []) {
+    const [pk, sk] = pair as [string, string];
+    if (pk.startsWith(`ino#${pfsId}#`) && sk.startsWith(VERSION_PREFIX)) {
+      const ver = sk.slice(VERSION_PREFIX.length);
+      if (ver === inv) versions.push({ pk, sk });
+      else ended.push({ kind: "version", pk, sk, ctid: invertTid(ver), dtid: tid });
+    } else if (pk.startsWith(`dh#${pfsId}#`)) {
+      const slash = sk.lastIndexOf("/");
+      const name = sk.slice(0, slash);
+      const ver = sk.slice(slash + 1);
+      const dir = pk.slice(`dh#${pfsId}#`.length);
+      if (ver === inv) startedNames.add(`${dir}/${name}`);
+      else {
+        endedNames.add(`${dir}/${name}`);
+        ended.push({ kind: "history", pk, sk, ctid: invertTid(ver), dtid: tid });
+      }
+    } else if (pk.startsWith(`dir#${pfsId}#`)) entries.push({ pk, sk });
+  }
+  for (const e of entries) {
+    const id = `${e.pk.slice(`dir#${pfsId}#`.length)}/${e.sk}`;
+    // A tombstone's dtid is this commit's TID; nothing is visible "in" it, so ctid = dtid.
+    if (endedNames.has(id) && !startedNames.has(id))
+      ended.push({ kind: "tombstone", ...e, ctid: tid, dtid: tid });
+  }
+  return { versions, ended };
+}
+
+async function sizeOrZero(volume: Volume, sha: string): Promise<number> {
+  try {
+    return (await volume.head(chunkObjectKey(sha))).size;
+  } catch (err) {
+    if (isStrataError(err, "ENOENT")) return 0;
+    throw err;
+  }
+}
