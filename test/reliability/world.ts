@@ -138,14 +138,14 @@ export class World {
     );
   }
 
-  /** A world with an empty store and the PFS `p` created. */
-  static async create(options: WorldOptions): Promise<World> {
+  /** A world with an empty store and (unless `empty`: for copying another world in) the PFS `p`. */
+  static async create(options: WorldOptions, empty = false): Promise<World> {
     const inner =
       options.backend === "sqlite"
         ? new SqliteMetadataStore({ path: ":memory:" })
         : new MemoryMetadataStore();
     const world = new World(options, new RecordingStore(inner));
-    await world.boot().namespace.createPfs(PFS);
+    if (!empty) await world.boot().namespace.createPfs(PFS);
     return world;
   }
 

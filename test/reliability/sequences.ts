@@ -1,0 +1,457 @@
+/**
+ * Reference-model sequences of the whole system: the namespace steps of the model-based property
+ * test (test/conformance/namespace-model.ts: namespace ops, as-of reads, snapshots, reverts,
+ * batches) plus data steps (writeFile, appendFile, truncate, readFile now and as of a remembered
+ * TID) through the data plane onto memory volumes, checked against the reference model
+ * (core/namespace/model.ts) and a byte map.
+ *
+ * How data is modelled: the model tracks which `FileContent` each path has at each TID; it learns
+ * a data write's content (inline bytes or chunk extents) from the engine, as it learns snapshot
+ * TIDs, and the byte map says which bytes that content must read as (the bytes the harness
+ * wrote, appended, cut or zero-extended). So a write that landed on the wrong path, a lost or
+ * half-applied commit, an as-of read of the wrong version and a chunk read back wrong all
+ * diverge: the first from the model's tree, the last from the bytes.
+ *
+ * `runDataSequence(world, steps)` runs one; `checkSequences({...})` runs many with fast-check
+ * (shrinking a failure to a short step list, printed as a regression JSON for
+ * test/regressions/reliability/).
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import fc from "fast-check";
+import { isStrataError, StrataError } from "../../core/errors.ts";
+import type { FileContent, Stat } from "../../core/namespace/api.ts";
+import type { ModelAt } from "../../core/namespace/model.ts";
+import {
+  ENGINE_CHOICES,
+  ModelMismatch,
+  ModelRun,
+  PROLOGUE,
+  type Step,
+  stepArb,
+} from "../conformance/namespace-model.ts";
+import { CHUNK, INLINE, type Proc, World, type WorldOptions } from "./world.ts";
+
+/** Data steps; `at` is an index into the remembered TIDs (modulo their count). */
+export type DataStep =
+  | { k: "writeFile"; p: string; size: number; fill: number }
+  | { k: "appendFile"; p: string; size: number; fill: number }
+  | { k: "truncate"; p: string; length: number }
+  | { k: "readFile"; p: string; at?: number };
+
+export type SeqStep = Step | DataStep;
+
+const DATA_KINDS = new Set(["writeFile", "appendFile", "truncate", "readFile"]);
+export const isDataStep = (s: SeqStep): s is DataStep => DATA_KINDS.has(s.k);
+
+/** Sizes around the interesting edges: empty, inline, just above inline, one chunk ± 1, two chunks. */
+const SIZES = [0, 5, INLINE, INLINE + 1, 3000, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK + 7];
+const DATA_PATHS = ["/a/c", "/c", "/b/c", "/d", "/a/d", "/a/l/d", "/a", "/a/b/x", "/nope/x"];
+
+const sizeArb = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom(...SIZES.slice(0, 5)) },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(...SIZES.slice(5)),
+  },
+);
+const dataPathArb = fc.constantFrom(...DATA_PATHS);
+
+export const dataStepArb: fc.Arbitrary<DataStep> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      k: fc.constant("writeFile" as const),
+      p: dataPathArb,
+      size: sizeArb,
+      fill: fc.nat(255),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      k: fc.constant("appendFile" as const),
+      p: dataPathArb,
+      size: sizeArb,
+      fill: fc.nat(255),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ k: fc.constant("truncate" as const), p: dataPathArb, length: sizeArb }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record(
+      {
+        k: fc.constant("readFile" as const),
+        p: dataPathArb,
+        at: fc.option(fc.nat(1000), { nil: undefined }),
+      },
+      { requiredKeys: ["k", "p"] },
+    ),
+  },
+);
+
+export const seqStepArb: fc.Arbitrary<SeqStep> = fc.oneof(
+  { weight: 3, arbitrary: stepArb },
+  { weight: 2, arbitrary: dataStepArb },
+);
+
+/** Deterministic, position-dependent bytes (so a shifted or reordered chunk never reads back equal). */
+export function pattern(size: number, fill: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i++) out[i] = (fill + i * 31 + (i >>> 8)) & 0xff;
+  return out;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+function resized(bytes: Uint8Array, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  out.set(bytes.subarray(0, Math.min(length, bytes.length)));
+  return out;
+}
+
+/** A content's identity: inline bytes or the extent list (what the engine committed). */
+export function contentKey(c: FileContent | undefined): string {
+  if (!c || (c.size === 0 && !c.extents?.length)) return "empty";
+  if (c.inline) return `inline:${Buffer.from(c.inline).toString("hex")}`;
+  return `extents:${c.size}:${(c.extents ?? []).map((e) => `${e.offset}/${e.length}/${e.chunk}/${e.crc32c}`).join(",")}`;
+}
+
+const equalBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+
+/** Outcome tallies across runs, for the figures. */
+export const tallies = { sequences: 0, steps: 0, dataSteps: 0, divergences: 0 };
+
+/**
+ * One model run with data: a ModelRun (namespace steps) plus the byte map. The model learns each
+ * data commit's content from the engine; `expect` says which bytes it must read as.
+ */
+export class DataModelRun {
+  readonly run: ModelRun;
+  /** contentKey → the bytes that content must read as. */
+  private readonly bytesOf = new Map<string, Uint8Array>();
+
+  constructor(readonly proc: Proc) {
+    this.run = new ModelRun(proc.fs, ENGINE_CHOICES);
+  }
+
+  get model() {
+    return this.run.model;
+  }
+
+  private mismatch(message: string): never {
+    throw new ModelMismatch(message);
+  }
+
+  /** The bytes a content must read as (inline contents carry them; chunked ones come from the map). */
+  expected(c: FileContent | undefined, where: string): Uint8Array {
+    if (!c || (c.size === 0 && !c.extents?.length)) return new Uint8Array(0);
+    if (c.inline) return c.inline;
+    const bytes = this.bytesOf.get(contentKey(c));
+    if (!bytes) this.mismatch(`${where}: the model has content nobody wrote: ${contentKey(c)}`);
+    return bytes;
+  }
+
+  private learn(st: Stat, bytes: Uint8Array, where: string): void {
+    if (st.content?.inline !== undefined) {
+      if (!equalBytes(st.content.inline, bytes))
+        this.mismatch(`${where}: inline content differs from the bytes written`);
+      return;
+    }
+    const key = contentKey(st.content);
+    if (key === "empty") {
+      if (bytes.length !== 0) this.mismatch(`${where}: ${bytes.length} bytes committed as empty content`);
+      return;
+    }
+    const known = this.bytesOf.get(key);
+    if (known && !equalBytes(known, bytes))
+      this.mismatch(`${where}: one content for two different byte strings`);
+    this.bytesOf.set(key, bytes);
+  }
+
+  /** The model's side of a data write: the same create / writeContent calls the plane makes. */
+  private modelWrite(
+    kind: DataStep["k"],
+    p: string,
+    content: FileContent,
+    large: boolean,
+  ): ReturnType<typeof this.model.create> {
+    const m = this.model;
+    const statOrUndefined = () => {
+      try {
+        return m.stat(p);
+      } catch (err) {
+        if (isStrataError(err, "ENOENT")) return undefined;
+        throw err;
+      }
+    };
+    const notDir = (st: { type: string } | undefined) => {
+      if (st?.type === "dir") throw new StrataError("EISDIR", `model: ${p} is a directory`);
+    };
+    if (kind === "writeFile") {
+      if (large) {
+        const existing = statOrUndefined();
+        notDir(existing);
+        if (existing) {
+          try {
+            return m.writeContent(p, content);
+          } catch (err) {
+            if (!isStrataError(err, "ENOENT")) throw err;
+            return m.create(p, { content });
+          }
+        }
+      }
+      try {
+        return m.create(p, { content });
+      } catch (err) {
+        if (!isStrataError(err, "EEXIST")) throw err;
+        return m.writeContent(p, content);
+      }
+    }
+    if (kind === "appendFile") {
+      const existing = statOrUndefined();
+      notDir(existing);
+      return existing ? m.writeContent(p, content) : m.create(p, { content });
+    }
+    notDir(m.stat(p));
+    return m.writeContent(p, content);
+  }
+
+  /** The bytes at `p` before a read-modify-write (empty when missing or not a file). */
+  private currentBytes(p: string, where: string): Uint8Array {
+    try {
+      const st = this.model.stat(p);
+      return st.type === "file" ? this.expected(st.content, where) : new Uint8Array(0);
+    } catch (err) {
+      if (isStrataError(err)) return new Uint8Array(0);
+      throw err;
+    }
+  }
+
+  async step(s: SeqStep): Promise<void> {
+    tallies.steps++;
+    if (!isDataStep(s)) return await this.run.step(s);
+    tallies.dataSteps++;
+    const where = JSON.stringify(s);
+    const { data, fs } = this.proc;
+    if (s.k === "readFile") return await this.read(s.p, s.at, where);
+    let bytes: Uint8Array;
+    let engine: () => Promise<Stat>;
+    if (s.k === "writeFile") {
+      bytes = pattern(s.size, s.fill);
+      engine = () => data.writeFile(fs, s.p, pattern(s.size, s.fill));
+    } else if (s.k === "appendFile") {
+      bytes = concat(this.currentBytes(s.p, where), pattern(s.size, s.fill));
+      engine = () => data.appendFile(fs, s.p, pattern(s.size, s.fill));
+    } else {
+      bytes = resized(this.currentBytes(s.p, where), s.length);
+      engine = () => data.truncate(fs, s.p, s.length);
+    }
+    let got: Stat | StrataError;
+    try {
+      got = await engine();
+    } catch (err) {
+      if (!isStrataError(err)) this.mismatch(`${where}: engine threw a non-StrataError: ${String(err)}`);
+      got = err;
+    }
+    // The plane's large-write path stats first; small writes go straight to create.
+    const large = s.k === "writeFile" && s.size > INLINE;
+    if (got instanceof StrataError) {
+      let modelOk = false;
+      try {
+        this.modelWrite(s.k, s.p, { size: 0 }, large);
+        modelOk = true;
+      } catch (err) {
+        if (!isStrataError(err)) throw err;
+        const acceptable = (err.details.acceptable as string[] | undefined) ?? [];
+        if (err.code !== got.code && !acceptable.includes(got.code))
+          this.mismatch(
+            `${where}: engine failed ${got.code} (${got.message}) but model ${err.code} (${err.message})`,
+          );
+      }
+      if (modelOk) this.mismatch(`${where}: engine failed ${got.code} (${got.message}) but model succeeded`);
+      return;
+    }
+    let want: ReturnType<typeof this.model.create>;
+    try {
+      want = this.modelWrite(s.k, s.p, got.content ?? { size: 0 }, large);
+    } catch (err) {
+      if (!isStrataError(err)) throw err;
+      this.mismatch(`${where}: engine succeeded but model failed ${err.code} (${err.message})`);
+    }
+    this.run.compareStat(where, got, want);
+    this.learn(got, bytes, where);
+    this.model.record(await fs.currentTid());
+  }
+
+  /** readFile now or as of a remembered TID: the bytes of the content the model says is there. */
+  async read(p: string, at: number | undefined, where: string): Promise<void> {
+    const tids = this.model.rememberedTids();
+    const tid = at === undefined ? undefined : tids[at % tids.length];
+    let want: Uint8Array | StrataError;
+    try {
+      const st = this.model.stat(p, tid as ModelAt | undefined);
+      want =
+        st.type === "dir"
+          ? new StrataError("EISDIR", `model: ${p} is a directory`)
+          : this.expected(st.content, where);
+    } catch (err) {
+      if (!isStrataError(err)) throw err;
+      want = err;
+    }
+    let got: Uint8Array | StrataError;
+    try {
+      const view = tid === undefined ? this.proc.fs : this.proc.fs.asOf(tid);
+      got = await this.proc.data.readFile(view, p);
+    } catch (err) {
+      if (!isStrataError(err)) this.mismatch(`${where}: engine threw a non-StrataError: ${String(err)}`);
+      got = err;
+    }
+    if (want instanceof StrataError || got instanceof StrataError) {
+      if (want instanceof StrataError && got instanceof StrataError && want.code === got.code) return;
+      this.mismatch(
+        `${where}${tid ? ` as of ${tid}` : ""}: engine ${got instanceof StrataError ? got.code : `${got.length} bytes`} but model ${want instanceof StrataError ? want.code : `${want.length} bytes`}`,
+      );
+    }
+    if (!equalBytes(got, want))
+      this.mismatch(
+        `${where}${tid ? ` as of ${tid}` : ""}: engine read ${got.length} bytes that differ from the model's ${want.length}`,
+      );
+  }
+
+  /**
+   * The whole tree and every file's bytes, now and as of a sample of remembered TIDs (the first,
+   * and two more chosen by `pick`): the namespace model test already walks every as-of tree, so
+   * here the time goes to the data and the faults.
+   */
+  async compareAll(asOfAttrs: boolean, pick: () => number): Promise<void> {
+    const tids = this.model.rememberedTids();
+    const sample = new Set([
+      tids[0]!,
+      tids[Math.floor(pick() * tids.length)]!,
+      tids[Math.floor(pick() * tids.length)]!,
+    ]);
+    await this.run.compareTree(undefined, true);
+    for (const tid of sample) await this.run.compareTree(tid, asOfAttrs);
+    const points: Array<string | undefined> = [undefined, ...sample];
+    for (const tid of points) {
+      for (const entry of this.model.dump(tid)) {
+        if (entry.stat.type !== "file") continue;
+        const view = tid === undefined ? this.proc.fs : this.proc.fs.asOf(tid);
+        let got: Uint8Array;
+        try {
+          got = await this.proc.data.readFile(view, entry.path);
+        } catch (err) {
+          this.mismatch(
+            `whole-tree read of ${entry.path}${tid ? ` as of ${tid}` : ""} failed: ${String(err)}`,
+          );
+        }
+        const want = this.expected(entry.stat.content, `whole tree ${entry.path}`);
+        if (!equalBytes(got, want))
+          this.mismatch(
+            `whole-tree read of ${entry.path}${tid ? ` as of ${tid}` : ""}: bytes differ from the model's`,
+          );
+      }
+    }
+  }
+}
+
+export interface SequenceOptions {
+  backend: WorldOptions["backend"];
+  runs: number;
+  seed: number;
+  maxSteps?: number;
+  asOfAttrs?: boolean;
+}
+
+/** Run the prologue and `steps` on a fresh world; throws ModelMismatch on the first divergence. */
+export async function runDataSequence(
+  options: Pick<SequenceOptions, "backend" | "asOfAttrs"> & { seed: number },
+  steps: SeqStep[],
+  prologue: SeqStep[] = PROLOGUE,
+): Promise<void> {
+  const world = await World.create({ backend: options.backend, seed: options.seed });
+  try {
+    const run = new DataModelRun(world.boot());
+    await run.run.start();
+    for (const s of [...prologue, ...steps]) await run.step(s);
+    await run.compareAll(options.asOfAttrs ?? true, world.random);
+  } finally {
+    await world.dispose();
+  }
+}
+
+export interface SequenceReport {
+  runs: number;
+  seed: number;
+  failed: boolean;
+  /** The shrunk failing case as a regression JSON line, when one failed. */
+  regression?: string;
+  error?: string;
+}
+
+/** Many random sequences (fast-check, fixed seed): stops at the first divergence, shrunk. */
+export async function checkSequences(options: SequenceOptions): Promise<SequenceReport> {
+  const maxSteps = options.maxSteps ?? 50;
+  const result = await fc.check(
+    fc.asyncProperty(
+      fc.array(seqStepArb, { minLength: 1, maxLength: maxSteps, size: "max" }),
+      async (steps) => {
+        tallies.sequences++;
+        await runDataSequence(options, steps);
+      },
+    ),
+    { numRuns: options.runs, seed: options.seed },
+  );
+  if (!result.failed) return { runs: options.runs, seed: options.seed, failed: false };
+  tallies.divergences++;
+  const steps = result.counterexample?.[0];
+  return {
+    runs: options.runs,
+    seed: options.seed,
+    failed: true,
+    regression: JSON.stringify({
+      note: "",
+      seed: result.seed,
+      backend: options.backend,
+      prologue: PROLOGUE,
+      steps,
+    }),
+    error: String((result.errorInstance as Error | undefined)?.message ?? result.errorInstance),
+  };
+}
+
+const REGRESSIONS = join(import.meta.dirname, "..", "regressions", "reliability");
+
+/** Kept failing cases: `{ note, seed, backend?, prologue?, steps }` in test/regressions/reliability/. */
+export function reliabilityRegressions(): Array<{
+  file: string;
+  note: string;
+  prologue: SeqStep[];
+  steps: SeqStep[];
+}> {
+  let files: string[];
+  try {
+    files = readdirSync(REGRESSIONS)
+      .filter((f) => f.endsWith(".json"))
+      .sort();
+  } catch {
+    return [];
+  }
+  return files.map((file) => {
+    const parsed = JSON.parse(readFileSync(join(REGRESSIONS, file), "utf8")) as {
+      note?: string;
+      prologue?: SeqStep[];
+      steps: SeqStep[];
+    };
+    return { file, note: parsed.note ?? "", prologue: parsed.prologue ?? PROLOGUE, steps: parsed.steps };
+  });
+}

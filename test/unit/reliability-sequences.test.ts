@@ -1,0 +1,31 @@
+/**
+ * Quick tier of the reliability harness's reference model (test/reliability/sequences.ts): random
+ * sequences of namespace, data, as-of, snapshot and revert steps against the model, 1,000 on the
+ * memory store + memory volumes and 100 on SQLite, fixed seeds. Longer: `npm run soak`.
+ */
+import { describe, expect, it } from "vitest";
+import { checkSequences, reliabilityRegressions, runDataSequence } from "../reliability/sequences.ts";
+
+describe("reliability: reference-model sequences", () => {
+  for (const c of reliabilityRegressions())
+    it(`regression ${c.file}: ${c.note}`, async () => {
+      await runDataSequence({ backend: "memory", seed: 1 }, c.steps, c.prologue);
+    });
+
+  for (const [backend, runs, seed] of [
+    ["memory", 500, 20261121],
+    ["memory", 500, 9],
+    ["sqlite", 100, 4242],
+  ] as const) {
+    it(`${runs} sequences of ≤ 50 steps on ${backend} (seed ${seed}) agree with the model`, {
+      timeout: 300_000,
+    }, async () => {
+      const report = await checkSequences({ backend, runs, seed });
+      if (report.failed)
+        console.error(
+          `[reliability] divergence; save as test/regressions/reliability/<name>.json:\n${report.regression}\n${report.error}`,
+        );
+      expect(report.failed, report.error).toBe(false);
+    });
+  }
+});
