@@ -15,6 +15,9 @@
 
 import type { VolumeEntry } from "../../core/data/plane.ts";
 import { StrataError } from "../../core/errors.ts";
+import type { MetadataStore, Value } from "../../core/metadata/port.ts";
+import { decodeVolume, VOLUME_PK, type VolumeRecord } from "../../core/placement/records.ts";
+import type { VolumeAdmin, VolumeSet, VolumeSpec } from "../../core/placement/volumes.ts";
 import type { VolumeDriver } from "../../core/volume/port.ts";
 import { Volume, type VolumeOptions } from "../../core/volume/volume.ts";
 import { AzureVolumeDriver, type AzureVolumeOptions } from "../volumes/azure.ts";
@@ -104,4 +107,167 @@ export function openVolumes(config: Record<string, VolumeConfig>): VolumeRegistr
 function cost(settings: Placement): number {
   const c = settings.cost ?? 1;
   return typeof c === "number" && Number.isFinite(c) ? c : -1;
+}
+
+export interface VolumeRecordsOptions {
+  store: MetadataStore;
+  /** How long the record list is cached (default 5 s): a volume added elsewhere is seen within it. */
+  ttlMs?: number;
+  /** Wrap each driver as it is built (tests inject faults here). */
+  wrapDriver?: (name: string, driver: VolumeDriver) => VolumeDriver;
+  /** Retry settings of the `Volume` wrappers. */
+  retry?: VolumeOptions["retry"];
+  clock?: () => number;
+}
+
+/**
+ * The dynamic registry: volume records (`volume` items, core/placement/volumes.ts) → ready
+ * Volumes, built on first use and rebuilt when a record's settings change. It is the
+ * `VolumeSet` placement uses and, through `dataPlaneSource`, the data plane's `volumeSource`.
+ *
+ * ```ts
+ * const records = openVolumeRecords({ store });
+ * const data = createDataPlane({ store, volumes: {}, volumeSource: records.dataPlaneSource, defaultVolume: "local" });
+ * ```
+ */
+export interface VolumeRecords extends VolumeSet {
+  /** For `createDataPlane({ volumeSource })`: every recorded volume with its site and cost. */
+  dataPlaneSource: () => Promise<Record<string, VolumeEntry>>;
+  close(): Promise<void>;
+}
+
+export function openVolumeRecords(options: VolumeRecordsOptions): VolumeRecords {
+  const ttl = options.ttlMs ?? 5_000;
+  const clock = options.clock ?? Date.now;
+  let cached: { records: VolumeRecord[]; until: number } | undefined;
+  let loading: Promise<VolumeRecord[]> | undefined;
+  const built = new Map<string, { signature: string; volume: Volume; driver: VolumeDriver }>();
+
+  const list = async (): Promise<VolumeRecord[]> => {
+    if (cached && cached.until > clock()) return cached.records;
+    loading ??= (async () => {
+      try {
+        const records: VolumeRecord[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await options.store.query(VOLUME_PK, { cursor });
+          records.push(...page.items.map(decodeVolume));
+          cursor = page.cursor;
+        } while (cursor !== undefined);
+        cached = { records, until: clock() + ttl };
+        return records;
+      } finally {
+        loading = undefined;
+      }
+    })();
+    return loading;
+  };
+
+  const volumeOf = (record: VolumeRecord): Volume => {
+    const signature = JSON.stringify([record.kind, record.config]);
+    const have = built.get(record.name);
+    if (have && have.signature === signature) return have.volume;
+    if (have) void have.driver.close?.();
+    const config = { ...record.config, kind: record.kind } as unknown as VolumeConfig;
+    let driver = driverFor(record.name, config);
+    if (options.wrapDriver) driver = options.wrapDriver(record.name, driver);
+    const volume = new Volume(driver, options.retry ? { retry: options.retry } : {});
+    built.set(record.name, { signature, volume, driver });
+    return volume;
+  };
+
+  return {
+    list,
+    invalidate() {
+      cached = undefined;
+    },
+    async volume(name: string): Promise<Volume> {
+      let record = (await list()).find((r) => r.name === name);
+      if (!record) {
+        cached = undefined; // added a moment ago elsewhere?
+        record = (await list()).find((r) => r.name === name);
+      }
+      if (!record)
+        throw new StrataError("ENOENT", `volume \`${name}\` has no record; \`volume.add\` registers it`, {
+          details: { volume: name },
+        });
+      return volumeOf(record);
+    },
+    async dataPlaneSource(): Promise<Record<string, VolumeEntry>> {
+      const out: Record<string, VolumeEntry> = {};
+      for (const r of await list()) {
+        const entry: VolumeEntry = { volume: volumeOf(r), cost: r.cost ?? 1 };
+        if (r.site !== undefined) entry.site = r.site;
+        out[r.name] = entry;
+      }
+      return out;
+    },
+    async close() {
+      await Promise.allSettled([...built.values()].map((b) => b.driver.close?.()));
+      built.clear();
+    },
+  };
+}
+
+/**
+ * Register statically configured volumes as records, idempotently (a server calls this at
+ * startup: `npm start` builds local/s3/azure/gcs this way). Only JSON settings can be recorded:
+ * a `kind: "driver"` entry or one holding a client object is EINVAL. An existing record with other
+ * settings is left alone and reported in `conflicts` (the records are the source of truth).
+ */
+export async function registerVolumes(
+  admin: VolumeAdmin,
+  config: Record<string, VolumeConfig & { cloud?: string; class?: string }>,
+): Promise<{ added: string[]; existing: string[]; conflicts: string[] }> {
+  const result = { added: [] as string[], existing: [] as string[], conflicts: [] as string[] };
+  const before = new Set((await admin.list()).map((r) => r.name));
+  for (const [name, settings] of Object.entries(config)) {
+    if (settings.kind === "driver")
+      throw new StrataError(
+        "EINVAL",
+        `volume \`${name}\`: a driver object cannot be recorded; give its kind and settings`,
+        {
+          details: { volume: name },
+        },
+      );
+    const {
+      kind,
+      site,
+      cost,
+      retry: _r,
+      cloud,
+      class: klass,
+      ...driverConfig
+    } = settings as VolumeConfig & {
+      cloud?: string;
+      class?: string;
+    } & Record<string, unknown>;
+    for (const [k, v] of Object.entries(driverConfig))
+      if (
+        v !== null &&
+        typeof v === "object" &&
+        Object.getPrototypeOf(v) !== Object.prototype &&
+        !Array.isArray(v)
+      )
+        throw new StrataError(
+          "EINVAL",
+          `volume \`${name}\`: setting \`${k}\` is an object that cannot be recorded (a client?); pass plain settings`,
+          {
+            details: { volume: name, field: k },
+          },
+        );
+    const spec: VolumeSpec = { name, kind, config: driverConfig as Record<string, Value> };
+    if (site !== undefined) spec.site = site;
+    if (cost !== undefined) spec.cost = cost;
+    if (cloud !== undefined) spec.cloud = cloud;
+    if (klass !== undefined) spec.class = klass;
+    try {
+      await admin.add(spec);
+      (before.has(name) ? result.existing : result.added).push(name);
+    } catch (err) {
+      if (!(err instanceof StrataError) || err.code !== "EEXIST") throw err;
+      result.conflicts.push(name);
+    }
+  }
+  return result;
 }

@@ -1,0 +1,919 @@
+/**
+ * Placement: objectives attached to inodes, explain(), the data plane's `chooseVolumes` hook, and
+ * the steps of the placement workflow (core/workflows/placement.ts) — copy → verify → commit →
+ * trim — each idempotent, each taking and returning the workflow's JSON state. Pure over the
+ * ports (MetadataStore, the namespace, Volumes); no timers, no SDKs.
+ *
+ * Invariants:
+ * - An instance is recorded `present` only after its bytes were read back at the target and
+ *   matched the chunk's size and CRC32C (verify before commit).
+ * - Trim never removes the last present instance of a chunk, nor an instance some file wants
+ *   (`want#` items), nor anything before `graceMs` after the desired set was committed (readers
+ *   that picked the instance earlier finish), nor for a run that a newer run superseded.
+ */
+
+import { chunkObjectKey, decodeInstance, instanceItem, instanceKey } from "../data/records.ts";
+import { isStrataError, StrataError } from "../errors.ts";
+import type { Item, MetadataStore } from "../metadata/port.ts";
+import type { FileSystem, Namespace, Stat } from "../namespace/api.ts";
+import { formatPath, parsePath } from "../namespace/path.ts";
+import { type ObjectiveSet, parseObjectives } from "../objectives/language.ts";
+import {
+  type AttachedObjectives,
+  type EffectiveStatement,
+  type FileFacts,
+  type PlacementPlan,
+  planPlacement,
+} from "../objectives/planner.ts";
+import {
+  decodePlacement,
+  objectiveKey,
+  objectivePk,
+  type PlacementRecord,
+  placementItem,
+  placementKey,
+  wantKey,
+  wantPrefix,
+} from "./records.ts";
+import type { VolumeSet } from "./volumes.ts";
+
+/** The workflow's state, passed from step to step (JSON; kept small: Step Functions allows 256 KB). */
+export interface PlacementState {
+  pfs: string;
+  path: string;
+  /** Set by copy. */
+  run?: string;
+  ino?: string;
+  round?: number;
+  desired?: string[];
+  /** Chunks of the file: [sha, size, crc32c]. */
+  chunks?: Array<[string, number, number]>;
+  /** Instances copied by this run, to verify and commit: [sha, volume]. */
+  copies?: Array<[string, string]>;
+  placedAt?: number;
+  surplus?: string[];
+  /** The file is gone, a directory, or has no chunks: nothing to place. */
+  skip?: string;
+  trimmed?: number;
+  /** Set by the workflow's Catch (Step Functions' error output). */
+  error?: { Error?: string; Cause?: string };
+  lastError?: { Error?: string; Cause?: string };
+}
+
+/** Thrown by trim while the grace period has not passed; the workflow retries it after the grace. */
+export const GRACE_PENDING = "StrataGracePending";
+/** Thrown by copy after `maxCopyRounds` failed verifications: not retried, recorded as the run's failure. */
+export const GAVE_UP = "StrataPlacementGaveUp";
+
+export interface PlacementOptions {
+  store: MetadataStore;
+  namespace: Namespace;
+  volumes: VolumeSet;
+  /** The PFS's default volume (the data plane's `defaultVolume(pfs)`). */
+  defaultVolume: (pfs: string) => Promise<string>;
+  clock?: () => number;
+  random?: () => number;
+  /** Surplus instances are trimmed this long after the desired set was committed (default 60 s). */
+  graceMs?: number;
+  /** Chunk copies in flight per file (default 4). */
+  parallelism?: number;
+  /** Copy rounds (a failed verify sends the run back to copy) before the run fails (default 3). */
+  maxCopyRounds?: number;
+}
+
+export interface FileStatus {
+  path: string;
+  /** placed: every chunk on every desired volume; inline: nothing to place (bytes in metadata). */
+  status: "placed" | "pending" | "failed" | "unsatisfied" | "inline";
+  desired: string[];
+  /** Chunks present per volume. */
+  actual: Record<string, number>;
+  chunks: number;
+  /** Chunk instances still to copy. */
+  missing: number;
+  /** Volumes holding instances beyond the desired set (trimmed after the grace). */
+  surplus: string[];
+  error?: { code: string; message: string };
+  lastRun?: { status: string; time: number; failures: number };
+}
+
+export interface PlacementStatus {
+  path: string;
+  placed: boolean;
+  files: FileStatus[];
+  /** More files exist than were checked (`limit`). */
+  truncated?: boolean;
+}
+
+export interface Explanation {
+  path: string;
+  /** Objectives attached to this inode. */
+  local?: { text: string };
+  /** Objectives attached above it, root first. */
+  inherited: Array<{ path: string; text: string }>;
+  /** Statements in force (after `override`), root first, with whether each applies to this file. */
+  effective: Array<{ at: string; statement: string; applies: boolean }>;
+  /** Tags the conditions see (inherited, nearest wins). */
+  tags: Record<string, string>;
+  desired: string[];
+  unsatisfied: PlacementPlan["unsatisfied"];
+  reason: string;
+}
+
+interface Gathered {
+  fs: FileSystem;
+  stat: Stat;
+  /** "/" first, the path itself last. */
+  chain: Array<{ path: string; stat: Stat; text?: string }>;
+  facts: FileFacts;
+  levels: AttachedObjectives[];
+}
+
+const MAX_WALK = 100_000;
+
+export class Placement {
+  readonly store: MetadataStore;
+  readonly graceMs: number;
+  private readonly namespace: Namespace;
+  private readonly volumes: VolumeSet;
+  private readonly clock: () => number;
+  private readonly random: () => number;
+  private readonly parallelism: number;
+  private readonly maxCopyRounds: number;
+  private readonly defaultVolumeOf: (pfs: string) => Promise<string>;
+  private readonly parsed = new Map<string, ObjectiveSet>();
+  private readonly hasObjectivesCache = new Map<string, { value: boolean; until: number }>();
+
+  constructor(options: PlacementOptions) {
+    this.store = options.store;
+    this.namespace = options.namespace;
+    this.volumes = options.volumes;
+    this.clock = options.clock ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.graceMs = options.graceMs ?? 60_000;
+    this.parallelism = options.parallelism ?? 4;
+    this.maxCopyRounds = options.maxCopyRounds ?? 3;
+    this.defaultVolumeOf = options.defaultVolume;
+  }
+
+  // ---- objectives ----
+
+  /** Attach objectives to the inode at `path` (replacing what was attached there). EINVAL with line/column. */
+  async setObjectives(pfs: string, path: string, text: string): Promise<{ path: string; ino: string }> {
+    const parsed = parseObjectives(text);
+    const stat = await this.namespace.pfs(pfs).stat(path);
+    if (parsed.statements.length === 0 && !parsed.override) {
+      await this.store.delete(objectiveKey(pfs, stat.ino));
+    } else {
+      await this.store.put({ ...objectiveKey(pfs, stat.ino), text, path: clean(path), time: this.clock() });
+    }
+    this.hasObjectivesCache.delete(pfs);
+    return { path: clean(path), ino: stat.ino };
+  }
+
+  async removeObjectives(pfs: string, path: string): Promise<void> {
+    const stat = await this.namespace.pfs(pfs).stat(path);
+    try {
+      await this.store.delete(objectiveKey(pfs, stat.ino), { condition: { op: "exists" } });
+    } catch (err) {
+      if (!isStrataError(err, "ECONFLICT")) throw err;
+      throw new StrataError("ENOENT", `${pfs}:${path} has no objectives attached`, {
+        details: { pfs, path },
+      });
+    }
+    this.hasObjectivesCache.delete(pfs);
+  }
+
+  /**
+   * Attachments in the PFS (`path` given: only at or below it). The path shown is the one given
+   * when the objective was set (a later rename keeps the attachment; the path is then stale).
+   */
+  async listObjectives(
+    pfs: string,
+    path?: string,
+  ): Promise<Array<{ path: string; ino: string; text: string }>> {
+    const under = path === undefined ? undefined : clean(path);
+    const out: Array<{ path: string; ino: string; text: string }> = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.store.query(objectivePk(pfs), { cursor });
+      for (const item of page.items) {
+        const p = String(item.path);
+        if (under === undefined || under === "/" || p === under || p.startsWith(`${under}/`))
+          out.push({ path: p, ino: item.sk, text: String(item.text) });
+      }
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  async explain(pfs: string, path: string): Promise<Explanation> {
+    const g = await this.gather(pfs, path);
+    const plan = await this.plan(pfs, g, undefined);
+    const own = g.chain.at(-1)!;
+    const applied = new Set(plan.applied);
+    return {
+      path: clean(path),
+      ...(own.text !== undefined ? { local: { text: own.text } } : {}),
+      inherited: g.chain
+        .slice(0, -1)
+        .filter((c) => c.text !== undefined)
+        .map((c) => ({ path: c.path, text: c.text! })),
+      effective: plan.effective.map((s: EffectiveStatement) => ({
+        at: s.at,
+        statement: s.source,
+        applies: applied.has(s),
+      })),
+      tags: g.facts.tags,
+      desired: plan.desired,
+      unsatisfied: plan.unsatisfied,
+      reason: plan.reason,
+    };
+  }
+
+  /** True when the PFS has at least one objective attached (cached 5 s). */
+  async hasObjectives(pfs: string): Promise<boolean> {
+    const cached = this.hasObjectivesCache.get(pfs);
+    if (cached && cached.until > this.clock()) return cached.value;
+    const page = await this.store.query(objectivePk(pfs), { limit: 1 });
+    const value = page.items.length > 0;
+    this.hasObjectivesCache.set(pfs, { value, until: this.clock() + 5_000 });
+    return value;
+  }
+
+  /**
+   * The data plane's placement hook: where a new file's chunks go. Objectives of the parent
+   * chain (and of the file, when it exists) decide; a draining volume is never chosen.
+   */
+  async chooseVolumes(file: { pfs: string; path: string; defaultVolume: string }): Promise<string[]> {
+    const volumes = await this.volumes.list();
+    const facts: FileFacts = {
+      path: clean(file.path),
+      size: 0,
+      mtimeMs: this.clock(),
+      atimeMs: this.clock(),
+      uid: 0,
+      tags: {},
+    };
+    let levels: AttachedObjectives[] = [];
+    if (await this.hasObjectives(file.pfs)) {
+      const parent = formatPath(parsePath(file.path).slice(0, -1));
+      try {
+        const g = await this.gather(file.pfs, parent);
+        levels = g.levels;
+        facts.tags = g.facts.tags;
+        facts.uid = g.stat.uid;
+      } catch (err) {
+        if (!isStrataError(err, "ENOENT") && !isStrataError(err, "ENOTDIR")) throw err;
+      }
+    }
+    const known = volumes.some((v) => v.name === file.defaultVolume);
+    const plan = planPlacement({
+      file: facts,
+      levels,
+      volumes: known ? volumes : [...volumes, { name: file.defaultVolume, state: "active" }],
+      defaultVolume: file.defaultVolume,
+      now: this.clock(),
+    });
+    return plan.desired.length > 0 ? plan.desired : [file.defaultVolume];
+  }
+
+  // ---- status ----
+
+  /** Placement of a file, or of every file under a directory (up to `limit`, default 1,000). */
+  async status(pfs: string, path: string, options: { limit?: number } = {}): Promise<PlacementStatus> {
+    const limit = options.limit ?? 1000;
+    const files: FileStatus[] = [];
+    let truncated = false;
+    for await (const file of this.files(pfs, path)) {
+      if (files.length >= limit) {
+        truncated = true;
+        break;
+      }
+      try {
+        files.push(await this.fileStatus(pfs, file));
+      } catch (err) {
+        if (!isStrataError(err, "ENOENT")) throw err; // removed while walking
+      }
+    }
+    const placed = files.every((f) => f.status === "placed" || f.status === "inline");
+    return { path: clean(path), placed: placed && !truncated, files, ...(truncated ? { truncated } : {}) };
+  }
+
+  private async fileStatus(pfs: string, path: string): Promise<FileStatus> {
+    const g = await this.gather(pfs, path);
+    const chunks = chunksOf(g.stat);
+    const record = await this.record(pfs, g.stat.ino);
+    const lastRun = record
+      ? { status: record.status, time: record.time, failures: record.failures }
+      : undefined;
+    if (chunks.length === 0)
+      return {
+        path: clean(path),
+        status: "inline",
+        desired: [],
+        actual: {},
+        chunks: 0,
+        missing: 0,
+        surplus: [],
+        ...(lastRun ? { lastRun } : {}),
+      };
+    const names = (await this.volumes.list()).map((v) => v.name);
+    const present = await this.presentInstances(
+      chunks.map((c) => c[0]),
+      names,
+    );
+    const plan = await this.plan(pfs, g, currentVolumes(present, names));
+    const actual: Record<string, number> = {};
+    for (const set of present.values()) for (const v of set) actual[v] = (actual[v] ?? 0) + 1;
+    const missing = chunks.reduce(
+      (n, [sha]) => n + plan.desired.filter((v) => !present.get(sha)!.has(v)).length,
+      0,
+    );
+    const surplus = Object.keys(actual)
+      .filter((v) => !plan.desired.includes(v))
+      .sort();
+    const status: FileStatus["status"] =
+      plan.desired.length === 0
+        ? "unsatisfied"
+        : missing === 0
+          ? "placed"
+          : record?.status === "failed"
+            ? "failed"
+            : "pending";
+    return {
+      path: clean(path),
+      status,
+      desired: plan.desired,
+      actual,
+      chunks: chunks.length,
+      missing,
+      surplus,
+      ...(record?.error && status !== "placed" ? { error: record.error } : {}),
+      ...(lastRun ? { lastRun } : {}),
+    };
+  }
+
+  /**
+   * Wait until every file at or under `path` is placed (polling `status` every `pollMs`).
+   * ETIMEDOUT after `timeoutMs`, with the files still pending and their last errors.
+   */
+  async waitPlaced(
+    pfs: string,
+    path: string,
+    options: { timeoutMs: number; pollMs?: number; sleep?: (ms: number) => Promise<void> },
+  ): Promise<PlacementStatus> {
+    const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    const deadline = this.clock() + options.timeoutMs;
+    for (;;) {
+      const st = await this.status(pfs, path);
+      if (st.placed) return st;
+      if (this.clock() >= deadline) {
+        const pending = st.files.filter((f) => f.status !== "placed" && f.status !== "inline");
+        throw new StrataError(
+          "ETIMEDOUT",
+          `${pfs}:${path}: ${pending.length} file(s) not placed after ${options.timeoutMs} ms (e.g. ${pending[0]?.path} ${pending[0]?.status}${pending[0]?.error ? `: ${pending[0].error.message}` : ""}); see placement.get`,
+          { details: { pfs, path, pending: pending.slice(0, 20) } },
+        );
+      }
+      await sleep(options.pollMs ?? 100);
+    }
+  }
+
+  // ---- the workflow's steps ----
+
+  /** Plan, then copy every missing (chunk, desired volume) from a present instance. Idempotent. */
+  async copy(state: PlacementState): Promise<PlacementState> {
+    const round = (state.round ?? 0) + 1;
+    if (round > this.maxCopyRounds)
+      throw new StrataError(
+        "EIO",
+        `${state.pfs}:${state.path}: placement gave up after ${this.maxCopyRounds} copy rounds (last: ${state.lastError?.Cause ?? state.lastError?.Error ?? "?"})`,
+        { details: { pfs: state.pfs, path: state.path, workflowError: GAVE_UP } },
+      );
+    const run = state.run ?? randomId(this.random);
+    let g: Gathered;
+    try {
+      g = await this.gather(state.pfs, state.path);
+    } catch (err) {
+      if (isStrataError(err, "ENOENT") || isStrataError(err, "ENOTDIR"))
+        return { pfs: state.pfs, path: state.path, run, skip: "gone" };
+      throw err;
+    }
+    if (g.stat.type !== "file") return { pfs: state.pfs, path: state.path, run, skip: g.stat.type };
+    const chunks = chunksOf(g.stat);
+    if (chunks.length === 0)
+      return { pfs: state.pfs, path: state.path, run, ino: g.stat.ino, skip: "inline" };
+    const volumes = await this.volumes.list();
+    const names = volumes.map((v) => v.name);
+    const present = await this.presentInstances(
+      chunks.map((c) => c[0]),
+      names,
+    );
+    const plan = await this.plan(state.pfs, g, currentVolumes(present, names));
+    const base = {
+      pfs: state.pfs,
+      path: state.path,
+      run,
+      round,
+      ino: g.stat.ino,
+      chunks,
+      desired: plan.desired,
+    };
+    if (plan.desired.length === 0) {
+      await this.writeRecord(state.pfs, g.stat.ino, {
+        path: state.path,
+        status: "unsatisfied",
+        run,
+        desired: [],
+        surplus: [],
+        error: {
+          code: "EUNSATISFIED",
+          message: plan.unsatisfied.map((u) => `${u.statement} (${u.at}): ${u.found}/${u.wanted}`).join("; "),
+        },
+      });
+      return { ...base, copies: [], skip: "unsatisfied" };
+    }
+    const cost = new Map(volumes.map((v) => [v.name, v.cost ?? 1]));
+    const copies: Array<[string, string]> = [];
+    const jobs: Array<() => Promise<void>> = [];
+    for (const [sha, size, crc] of chunks) {
+      const have = present.get(sha)!;
+      for (const target of plan.desired) {
+        if (have.has(target)) continue;
+        copies.push([sha, target]);
+        const sources = [...have].sort((a, b) => (cost.get(a) ?? 1) - (cost.get(b) ?? 1));
+        jobs.push(() => this.copyChunk(sha, size, crc, sources, target));
+      }
+    }
+    await this.writeRecord(state.pfs, g.stat.ino, {
+      path: state.path,
+      status: "placing",
+      run,
+      desired: plan.desired,
+      surplus: [],
+    });
+    await bounded(jobs, this.parallelism);
+    return { ...base, copies };
+  }
+
+  /** Read every copied instance back in full at its target: size and CRC32C must be the chunk's. */
+  async verify(state: PlacementState): Promise<PlacementState> {
+    const sizes = new Map((state.chunks ?? []).map(([sha, size, crc]) => [sha, { size, crc }]));
+    await bounded(
+      (state.copies ?? []).map(([sha, target]) => async () => {
+        const want = sizes.get(sha)!;
+        const volume = await this.volumes.volume(target);
+        const key = chunkObjectKey(sha);
+        try {
+          const { info, body } = await volume.get(key);
+          let size = 0;
+          for await (const piece of body) size += piece.byteLength;
+          if (info.size !== want.size || info.crc32c !== want.crc || size !== want.size)
+            throw new StrataError(
+              "ECORRUPT",
+              `volume \`${target}\`: chunk ${sha} was copied with the wrong bytes`,
+              {
+                details: { volume: target, chunk: sha },
+              },
+            );
+        } catch (err) {
+          if (isStrataError(err, "ECORRUPT") || isStrataError(err, "ENOENT")) {
+            // A bad copy is removed so the next copy round writes it again (create-only put).
+            await volume.delete(key).catch(() => {});
+            throw new StrataError(
+              "ECORRUPT",
+              `${state.pfs}:${state.path}: the copy of chunk ${sha} on volume \`${target}\` failed verification (${isStrataError(err) ? err.code : "?"}); copying again`,
+              { details: { pfs: state.pfs, path: state.path, volume: target, chunk: sha }, cause: err },
+            );
+          }
+          throw err;
+        }
+      }),
+      this.parallelism,
+    );
+    return state;
+  }
+
+  /** Record the verified instances present, the file's wants, and the run as placed. */
+  async commit(state: PlacementState): Promise<PlacementState> {
+    const { pfs, ino } = state;
+    if (ino === undefined || !state.chunks || !state.desired) return state;
+    const now = this.clock();
+    const sizes = new Map(state.chunks.map(([sha, size, crc]) => [sha, { size, crc }]));
+    const puts: Item[] = (state.copies ?? []).map(([sha, volume]) =>
+      instanceItem({
+        chunk: sha,
+        volume,
+        state: "present",
+        size: sizes.get(sha)!.size,
+        crc32c: sizes.get(sha)!.crc,
+        time: now,
+      }),
+    );
+    const previous = await this.record(pfs, ino);
+    const dropped = (previous?.desired ?? []).filter((v) => !state.desired!.includes(v));
+    for (const [sha] of state.chunks)
+      for (const v of state.desired) puts.push({ ...wantKey(sha, v, pfs, ino), path: state.path, time: now });
+    await this.writeItems(puts);
+    for (const [sha] of state.chunks)
+      for (const v of dropped) await this.store.delete(wantKey(sha, v, pfs, ino));
+    const names = (await this.volumes.list()).map((v) => v.name);
+    const present = await this.presentInstances(
+      state.chunks.map((c) => c[0]),
+      names,
+    );
+    const holding = new Set<string>();
+    for (const set of present.values()) for (const v of set) holding.add(v);
+    const surplus = [...holding].filter((v) => !state.desired!.includes(v)).sort();
+    await this.writeRecord(pfs, ino, {
+      path: state.path,
+      status: "placed",
+      run: state.run ?? "",
+      desired: state.desired,
+      surplus,
+      placedAt: now,
+    });
+    return { ...state, placedAt: now, surplus };
+  }
+
+  /**
+   * Remove surplus instances once the grace passed (GRACE_PENDING before: the workflow retries).
+   * Skips what another file wants and the last present instance of a chunk; a superseded run trims nothing.
+   */
+  async trim(state: PlacementState): Promise<PlacementState> {
+    const { pfs, ino } = state;
+    if (ino === undefined || !state.chunks || !state.surplus || state.surplus.length === 0)
+      return { ...state, trimmed: 0 };
+    if (this.clock() < (state.placedAt ?? 0) + this.graceMs) {
+      throw new StrataError("ETIMEDOUT", `${pfs}:${state.path}: trim waits for the grace period`, {
+        details: { pfs, path: state.path, workflowError: GRACE_PENDING },
+      });
+    }
+    const record = await this.record(pfs, ino);
+    if (!record || record.run !== state.run) return { ...state, trimmed: 0, skip: "superseded" };
+    const names = (await this.volumes.list()).map((v) => v.name);
+    let trimmed = 0;
+    const left = new Set<string>();
+    for (const [sha] of state.chunks) {
+      for (const v of state.surplus) {
+        const wanted = await this.store.query(`chunk#${sha}`, {
+          sk: { op: "beginsWith", value: wantPrefix(v) },
+          limit: 1,
+        });
+        if (wanted.items.length > 0) {
+          left.add(v);
+          continue;
+        }
+        const present = (await this.presentInstances([sha], names)).get(sha)!;
+        if (!present.has(v)) continue;
+        if ([...present].filter((x) => x !== v).length === 0) {
+          left.add(v);
+          continue;
+        }
+        // Record first, then the object: a reader that already chose this instance gets ENOENT
+        // and moves on to the next one.
+        try {
+          await this.store.delete(instanceKey(sha, v), { condition: { op: "exists" } });
+        } catch (err) {
+          if (!isStrataError(err, "ECONFLICT")) throw err;
+        }
+        try {
+          await (await this.volumes.volume(v)).delete(chunkObjectKey(sha));
+        } catch (err) {
+          if (!isStrataError(err, "ENOENT")) throw err;
+        }
+        trimmed++;
+      }
+    }
+    await this.store
+      .update(
+        placementKey(pfs, ino),
+        { set: { surplus: [...left].sort(), time: this.clock() } },
+        { condition: { op: "eq", attr: "run", value: state.run ?? "" } },
+      )
+      .catch((err) => {
+        if (!isStrataError(err, "ECONFLICT")) throw err;
+      });
+    return { ...state, trimmed };
+  }
+
+  /** The Catch-all step: the run's error on the file's placement record (placement.get shows it). */
+  async recordFailure(state: PlacementState): Promise<PlacementState> {
+    const code = state.error?.Error ?? "EIO";
+    const message = causeMessage(state.error?.Cause) ?? code;
+    let ino = state.ino;
+    if (ino === undefined) {
+      try {
+        ino = (await this.namespace.pfs(state.pfs).stat(state.path)).ino;
+      } catch {
+        return state;
+      }
+    }
+    const previous = await this.record(state.pfs, ino);
+    await this.writeRecord(state.pfs, ino, {
+      path: state.path,
+      status: "failed",
+      run: state.run ?? previous?.run ?? "",
+      desired: state.desired ?? previous?.desired ?? [],
+      surplus: previous?.surplus ?? [],
+      error: { code, message },
+      failures: (previous?.failures ?? 0) + 1,
+    });
+    return state;
+  }
+
+  // ---- object-level drain ----
+
+  /**
+   * Move every chunk object still on a draining volume to another volume (for chunks no live file
+   * placement moved: old versions' chunks, unreferenced ones awaiting vacuum): copy to the
+   * cheapest active volume unless a present instance exists elsewhere, verify, record, then
+   * delete from the draining volume. Returns how many objects left it.
+   */
+  async evacuate(volumeName: string, options: { limit?: number } = {}): Promise<number> {
+    const records = await this.volumes.list();
+    const source = await this.volumes.volume(volumeName);
+    const targets = records
+      .filter((v) => v.state === "active")
+      .sort((a, b) => (a.cost ?? 1) - (b.cost ?? 1) || (a.name < b.name ? -1 : 1));
+    const names = records.map((v) => v.name);
+    let moved = 0;
+    for await (const page of source.listAll("chunks/")) {
+      for (const entry of page) {
+        if (options.limit !== undefined && moved >= options.limit) return moved;
+        const sha = entry.key.slice(entry.key.lastIndexOf("/") + 1);
+        const present = (await this.presentInstances([sha], names)).get(sha)!;
+        const elsewhere = [...present].filter((v) => v !== volumeName);
+        if (elsewhere.length === 0) {
+          const target = targets[0];
+          if (!target)
+            throw new StrataError(
+              "EUNAVAIL",
+              `cannot drain \`${volumeName}\`: no active volume to move chunk ${sha} to; add one`,
+              {
+                details: { volume: volumeName },
+              },
+            );
+          const info = await source.head(entry.key);
+          await this.copyChunk(sha, info.size, info.crc32c, [volumeName], target.name);
+          await this.verify({
+            pfs: "",
+            path: `(volume ${volumeName})`,
+            chunks: [[sha, info.size, info.crc32c]],
+            copies: [[sha, target.name]],
+          });
+          await this.store.put(
+            instanceItem({
+              chunk: sha,
+              volume: target.name,
+              state: "present",
+              size: info.size,
+              crc32c: info.crc32c,
+              time: this.clock(),
+            }),
+          );
+        }
+        try {
+          await this.store.delete(instanceKey(sha, volumeName));
+        } catch (err) {
+          if (!isStrataError(err, "ECONFLICT")) throw err;
+        }
+        await source.delete(entry.key).catch((err) => {
+          if (!isStrataError(err, "ENOENT")) throw err;
+        });
+        moved++;
+      }
+    }
+    return moved;
+  }
+
+  // ---- helpers ----
+
+  /** Every file at or under `path` (depth first, sorted), or the path itself when it is a file. */
+  async *files(pfs: string, path: string): AsyncGenerator<string> {
+    const fs = this.namespace.pfs(pfs);
+    const top = await fs.stat(path);
+    if (top.type !== "dir") {
+      yield clean(path);
+      return;
+    }
+    const stack = [clean(path)];
+    let seen = 0;
+    while (stack.length > 0) {
+      const dir = stack.pop()!;
+      const subdirs: string[] = [];
+      let cursor: string | undefined;
+      do {
+        let page: Awaited<ReturnType<FileSystem["readdir"]>>;
+        try {
+          page = await fs.readdir(dir, { cursor });
+        } catch (err) {
+          if (isStrataError(err, "ENOENT") || isStrataError(err, "ENOTDIR")) break;
+          throw err;
+        }
+        for (const e of page.entries) {
+          const p = dir === "/" ? `/${e.name}` : `${dir}/${e.name}`;
+          if (e.type === "dir") subdirs.push(p);
+          else if (e.type === "file") {
+            if (++seen > MAX_WALK) return;
+            yield p;
+          }
+        }
+        cursor = page.cursor;
+      } while (cursor !== undefined);
+      stack.push(...subdirs.reverse());
+    }
+  }
+
+  private async gather(pfs: string, path: string): Promise<Gathered> {
+    const fs = this.namespace.pfs(pfs);
+    const parts = parsePath(path);
+    const paths = [formatPath([]), ...parts.map((_, i) => formatPath(parts.slice(0, i + 1)))];
+    const [stats, tagSets] = await Promise.all([
+      Promise.all(paths.map((p) => fs.stat(p))),
+      Promise.all(paths.map((p) => fs.getTags(p))),
+    ]);
+    const items = await this.store.batchGet(stats.map((s) => objectiveKey(pfs, s.ino)));
+    const chain = paths.map((p, i) => {
+      const text = items[i]?.text;
+      return { path: p, stat: stats[i]!, ...(typeof text === "string" ? { text } : {}) };
+    });
+    const stat = stats.at(-1)!;
+    const tags: Record<string, string> = {};
+    for (const t of tagSets) Object.assign(tags, t);
+    const levels = chain
+      .filter((c) => c.text !== undefined)
+      .map((c) => ({ path: c.path, objectives: this.parse(c.text!) }));
+    return {
+      fs,
+      stat,
+      chain,
+      levels,
+      facts: {
+        path: paths.at(-1)!,
+        size: stat.size,
+        mtimeMs: stat.mtimeMs,
+        atimeMs: stat.atimeMs,
+        uid: stat.uid,
+        tags,
+      },
+    };
+  }
+
+  private parse(text: string): ObjectiveSet {
+    let set = this.parsed.get(text);
+    if (!set) {
+      set = parseObjectives(text);
+      if (this.parsed.size > 1000) this.parsed.clear();
+      this.parsed.set(text, set);
+    }
+    return set;
+  }
+
+  private async plan(pfs: string, g: Gathered, current: string[] | undefined): Promise<PlacementPlan> {
+    return planPlacement({
+      file: g.facts,
+      levels: g.levels,
+      volumes: await this.volumes.list(),
+      defaultVolume: await this.defaultVolumeOf(pfs),
+      ...(current ? { current } : {}),
+      now: this.clock(),
+    });
+  }
+
+  /** Volumes with a `present` instance, per chunk (one BatchGetItem per 100 keys). */
+  private async presentInstances(shas: string[], names: string[]): Promise<Map<string, Set<string>>> {
+    const unique = [...new Set(shas)];
+    const keys = unique.flatMap((sha) => names.map((v) => instanceKey(sha, v)));
+    const items = keys.length > 0 ? await this.store.batchGet(keys) : [];
+    const out = new Map<string, Set<string>>();
+    unique.forEach((sha, i) => {
+      const set = new Set<string>();
+      names.forEach((name, j) => {
+        const item = items[i * names.length + j];
+        if (item && decodeInstance(item).state === "present") set.add(name);
+      });
+      out.set(sha, set);
+    });
+    return out;
+  }
+
+  private async copyChunk(
+    sha: string,
+    size: number,
+    crc: number,
+    sources: string[],
+    target: string,
+  ): Promise<void> {
+    if (sources.length === 0)
+      throw new StrataError(
+        "EIO",
+        `chunk ${sha} has no present instance to copy from; the scrub must repair it first`,
+        {
+          details: { chunk: sha, target },
+        },
+      );
+    const key = chunkObjectKey(sha);
+    let last: unknown;
+    for (const name of sources) {
+      let bytes: Uint8Array;
+      try {
+        bytes = await (await this.volumes.volume(name)).getBytes(key);
+        if (bytes.byteLength !== size)
+          throw new StrataError(
+            "ECORRUPT",
+            `volume \`${name}\`: chunk ${sha} has ${bytes.byteLength} bytes, expected ${size}`,
+            { details: { volume: name, chunk: sha } },
+          );
+      } catch (err) {
+        last = err;
+        continue; // the next source
+      }
+      const volume = await this.volumes.volume(target);
+      try {
+        await volume.put(key, bytes, { size, crc32c: crc, ifNoneMatch: true });
+      } catch (err) {
+        if (!isStrataError(err, "EEXIST")) throw err;
+        const info = await volume.head(key);
+        if (info.size !== size || info.crc32c !== crc) await volume.put(key, bytes, { size, crc32c: crc });
+      }
+      return;
+    }
+    throw last;
+  }
+
+  private async record(pfs: string, ino: string): Promise<PlacementRecord | undefined> {
+    const item = await this.store.get(placementKey(pfs, ino));
+    return item ? decodePlacement(item) : undefined;
+  }
+
+  private async writeRecord(
+    pfs: string,
+    ino: string,
+    r: Omit<PlacementRecord, "pfs" | "ino" | "time" | "failures"> & { failures?: number },
+  ): Promise<void> {
+    await this.store.put(placementItem({ pfs, ino, failures: 0, ...r, time: this.clock() }));
+  }
+
+  private async writeItems(items: Item[]): Promise<void> {
+    for (let at = 0; at < items.length; at += 100) {
+      const group = items.slice(at, at + 100);
+      if (group.length === 1) await this.store.put(group[0]!);
+      else if (group.length > 1)
+        await this.store.transact(group.map((item) => ({ kind: "put" as const, item })));
+    }
+  }
+}
+
+function clean(path: string): string {
+  return formatPath(parsePath(path));
+}
+
+function chunksOf(stat: Stat): Array<[string, number, number]> {
+  const seen = new Map<string, [string, number, number]>();
+  for (const e of stat.content?.extents ?? [])
+    if (!seen.has(e.chunk)) seen.set(e.chunk, [e.chunk, e.length, e.crc32c]);
+  return [...seen.values()];
+}
+
+function currentVolumes(present: Map<string, Set<string>>, names: string[]): string[] {
+  return names.filter((n) => [...present.values()].every((s) => s.has(n)));
+}
+
+function randomId(random: () => number): string {
+  return Array.from({ length: 4 }, () =>
+    Math.floor(random() * 0x10000)
+      .toString(16)
+      .padStart(4, "0"),
+  ).join("");
+}
+
+/** Step Functions' Cause is the error's message, or a JSON object carrying one. */
+function causeMessage(cause: string | undefined): string | undefined {
+  if (cause === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: string; message?: string };
+    return parsed.errorMessage ?? parsed.message ?? cause;
+  } catch {
+    return cause;
+  }
+}
+
+/** Run `jobs` with at most `limit` at once; the first failure rejects after the running ones settle. */
+async function bounded(jobs: Array<() => Promise<void>>, limit: number): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (next < jobs.length && !failure) {
+      const job = jobs[next++]!;
+      try {
+        await job();
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
+  if (failure) throw failure.error;
+}
