@@ -1,0 +1,179 @@
+/**
+ * Applying stream pages to a mirror PFS (HAMMER's mirror-write), idempotently and atomically with
+ * the mirror's sync TID.
+ *
+ * Each record is put as given (its state as of its TID), so applying a commit twice writes the
+ * same items twice. The live state that is not streamed is derived from the entry history of the
+ * same commit: an entry-history record that ends at T turns the live entry into a tombstone
+ * `{dtid: T}` (and, for a directory, removes its `ctl`); one that starts at T makes the live entry
+ * `{ino, type, ctid: T}` (and, for a directory, its `ctl` `{parent, name}`). Ends are applied
+ * before starts, so a rename (end + start in one commit) lands as a start.
+ *
+ * Commits are packed into TransactWriteItems of ≤ 100 items, collapsed per key (a later commit's
+ * state replaces an earlier one's), and every transaction that completes a commit also puts the
+ * mirror's state item with `sync` = the last TID it completes, conditioned on the `sync` it read.
+ * A commit too big for one transaction is applied in parts: the first part records it as
+ * `pending`, the last clears that and moves `sync`. A crash between parts leaves `sync` before the
+ * commit; the next run re-applies the whole commit (same items) — no duplicates, no gaps.
+ */
+import { isStrataError, strataError } from "../errors.ts";
+import type { Item, TransactOp } from "../metadata/port.ts";
+import type { Tid } from "../namespace/api.ts";
+import { ctlKey, entryKey, seal } from "../namespace/records.ts";
+import { checkRecord, type StreamPage, type StreamRecord, targetItem } from "./format.ts";
+
+/** What a run keeps about the mirror's state item between transactions. */
+export interface MirrorState {
+  /** The mirror PFS's id on the target. */
+  id: string;
+  item: Item;
+}
+
+export interface ApplyStats {
+  commits: number;
+  records: number;
+  transactions: number;
+}
+
+const MAX_ITEMS = 99; // + the state item
+
+/** Items one commit writes on the mirror: its records plus the derived live entries and ctl items. */
+function commitItems(
+  records: StreamRecord[],
+  tid: Tid,
+  mirrorId: string,
+): Map<string, Item | { delete: Item }> {
+  const out = new Map<string, Item | { delete: Item }>();
+  const key = (pk: string, sk: string) => `${pk}\u0000${sk}`;
+  for (const r of records) {
+    const item = targetItem(r, mirrorId);
+    out.set(key(item.pk, item.sk), item);
+  }
+  const history = records.filter((r) => r.pk.startsWith("dh#"));
+  const dirOf = (r: StreamRecord) => r.pk.slice(3);
+  for (const r of history)
+    if (r.item.dtid === tid) {
+      const entry = entryKey(mirrorId, dirOf(r), String(r.item.name));
+      out.set(key(entry.pk, entry.sk), { ...entry, dtid: tid });
+      if (r.item.type === "dir") {
+        const ctl = ctlKey(mirrorId, String(r.item.ino));
+        out.set(key(ctl.pk, ctl.sk), { delete: ctl as Item });
+      }
+    }
+  for (const r of history)
+    if (r.item.ctid === tid && r.item.dtid === undefined) {
+      const entry = entryKey(mirrorId, dirOf(r), String(r.item.name));
+      out.set(key(entry.pk, entry.sk), { ...entry, ino: r.item.ino!, type: r.item.type!, ctid: tid });
+      if (r.item.type === "dir") {
+        const ctl = ctlKey(mirrorId, String(r.item.ino));
+        out.set(key(ctl.pk, ctl.sk), { ...ctl, parent: dirOf(r), name: String(r.item.name) });
+      }
+    }
+  return out;
+}
+
+function toOp(v: Item | { delete: Item }): TransactOp {
+  return "delete" in v && !("pk" in v)
+    ? { kind: "delete", key: v.delete }
+    : { kind: "put", item: seal(v as Item) };
+}
+
+/**
+ * Apply one page (records already fetched and their chunks already placed). Returns the new state.
+ * `store.transact` is the only write; every one of them keeps the invariants in the module header.
+ */
+export async function applyPage(
+  transact: (ops: TransactOp[]) => Promise<void>,
+  state: MirrorState,
+  page: StreamPage,
+  where: string,
+  stats: ApplyStats,
+): Promise<MirrorState> {
+  const sync = String(state.item.sync);
+  const commits: Array<{ tid: Tid; records: StreamRecord[] }> = [];
+  for (const r of page.records) {
+    checkRecord(r, where);
+    if (r.tid <= sync) continue; // already applied (an overlapping page)
+    if (r.tid > page.upto)
+      throw strataError("ECORRUPT", `stream page from ${where} holds a record above its upto`, {
+        tid: r.tid,
+      });
+    const last = commits[commits.length - 1];
+    if (last && last.tid === r.tid) last.records.push(r);
+    else if (last && last.tid > r.tid)
+      throw strataError("ECORRUPT", `stream page from ${where} is not in TID order`, { tid: r.tid });
+    else commits.push({ tid: r.tid, records: [r] });
+  }
+
+  let current = state;
+  const commitState = async (ops: TransactOp[], next: Record<string, unknown>) => {
+    const prev = current.item;
+    const item = { ...prev, ...next } as Item;
+    if (next.pending === undefined) delete item.pending;
+    const sealed = seal(item);
+    try {
+      await transact([
+        ...ops,
+        {
+          kind: "put",
+          item: sealed,
+          condition: {
+            op: "and",
+            of: [
+              { op: "eq", attr: "sync", value: String(prev.sync) },
+              prev.pending === undefined
+                ? { op: "attrNotExists", attr: "pending" }
+                : { op: "eq", attr: "pending", value: String(prev.pending) },
+            ],
+          },
+        },
+      ]);
+    } catch (err) {
+      if (isStrataError(err, "ECONFLICT") && (err.details.reasons as unknown[] | undefined)?.at(-1))
+        throw strataError(
+          "ECONFLICT",
+          `mirror ${String(prev.sk === "state" ? prev.pk : "")} was changed by another run while this one applied; run it again`,
+          { mirror: prev.pk },
+          err,
+        );
+      throw err;
+    }
+    stats.transactions++;
+    current = { id: current.id, item: sealed };
+  };
+
+  let group = new Map<string, Item | { delete: Item }>();
+  let groupLast: Tid | undefined;
+  const flush = async (syncTo: Tid) => {
+    await commitState([...group.values()].map(toOp), { sync: syncTo, pending: undefined });
+    group = new Map();
+    groupLast = undefined;
+  };
+  for (const c of commits) {
+    const items = commitItems(c.records, c.tid, current.id);
+    stats.commits++;
+    stats.records += c.records.length;
+    const fresh = [...items.keys()].filter((k) => !group.has(k)).length;
+    if (group.size + fresh <= MAX_ITEMS) {
+      for (const [k, v] of items) group.set(k, v);
+      groupLast = c.tid;
+      continue;
+    }
+    if (groupLast !== undefined) await flush(groupLast);
+    if (items.size <= MAX_ITEMS) {
+      group = items;
+      groupLast = c.tid;
+      continue;
+    }
+    // One commit bigger than a transaction: parts, `pending` until the last one lands.
+    const ops = [...items.values()].map(toOp);
+    for (let i = 0; i < ops.length; i += MAX_ITEMS) {
+      const part = ops.slice(i, i + MAX_ITEMS);
+      const last = i + MAX_ITEMS >= ops.length;
+      await commitState(part, last ? { sync: c.tid, pending: undefined } : { pending: c.tid });
+    }
+  }
+  const end = page.upto > String(current.item.sync) ? page.upto : String(current.item.sync);
+  if (group.size > 0 || end > String(current.item.sync)) await flush(end);
+  return current;
+}

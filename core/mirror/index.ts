@@ -1,0 +1,9 @@
+/** Logical mirroring: the stream, mirrors, promotion, backups (docs/mirroring.md). */
+export * from "./apply.ts";
+export * from "./backup.ts";
+export * from "./chunks.ts";
+export * from "./format.ts";
+export * from "./full.ts";
+export * from "./mirror.ts";
+export * from "./stream.ts";
+export * from "./transport.ts";
