@@ -12,7 +12,7 @@ export interface LocalConnectOptions {
   site?: string;
 }
 
-/** Connect to a remote deployment over HTTP (issue 5: not available yet). */
+/** Connect to a remote deployment over its HTTP API (docs/http-api.md). */
 export interface RemoteConnectOptions {
   /** Base URL of the strata HTTP API. */
   endpoint: string;
@@ -30,8 +30,8 @@ export const DEFAULT_PFS = "default";
 
 /**
  * Open a strata client. `{ local: dir }` runs the whole engine in this process over SQLite and a
- * local volume in `dir`; `{ endpoint, token }` will talk to a deployment's HTTP API once it
- * exists (issue 5) and throws ENOTSUP until then.
+ * local volume in `dir`; `{ endpoint, token }` talks to a deployment's HTTP API (a server,
+ * `npm start`, or Lambda): the same client, with file bytes moved by presigned URLs.
  *
  * @example
  * import { connect } from "strata";
@@ -51,11 +51,9 @@ export async function connect(options: ConnectOptions): Promise<Strata> {
     return createClient(deployment, options.pfs ?? DEFAULT_PFS);
   }
   if ("endpoint" in options && options.endpoint !== undefined) {
-    throw strataError(
-      "ENOTSUP",
-      `connect({ endpoint }) needs strata's HTTP API, which does not exist yet (issue 5); use connect({ local: dir }) for an embedded deployment`,
-      { endpoint: options.endpoint },
-    );
+    const { remoteDeployment } = await import("./remote.ts");
+    const pfs = options.pfs ?? DEFAULT_PFS;
+    return createClient(remoteDeployment({ endpoint: options.endpoint, token: options.token, pfs }), pfs);
   }
   throw strataError("EINVAL", "connect takes { local: dir } or { endpoint, token }");
 }
