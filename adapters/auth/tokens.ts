@@ -74,6 +74,11 @@ export class TokenService {
     return new TokenService(store, await loadOrCreateSecret(store), clock);
   }
 
+  /** A key for another purpose (e.g. local blob URLs), derived from the secret: HMAC(secret, label). */
+  async deriveKey(label: string): Promise<Uint8Array> {
+    return new Uint8Array(createHmac("sha256", this.secret).update(`strata-derive:${label}`).digest());
+  }
+
   private mac(payload: string): string {
     return createHmac("sha256", this.secret).update(payload).digest("base64url");
   }

@@ -198,7 +198,19 @@ export async function handle(
         });
       }
     }
-    const result = await invoke(services, principal, name, input, { pfs, signal });
+    let target = pfs;
+    if (target === undefined && registry.get(name)!.scope === "pfs") {
+      // A PFS operation on the deployment route (e.g. `client.admin.call`): the PFS is the input's
+      // `pfs`, else the caller's default from the x-strata-pfs header.
+      const fromInput = (input as { pfs?: unknown } | null)?.pfs;
+      if (typeof fromInput === "string") {
+        target = fromInput;
+        delete (input as { pfs?: unknown }).pfs;
+      } else if (request.headers["x-strata-pfs"]) {
+        target = decodeSegment(request.headers["x-strata-pfs"], "x-strata-pfs header");
+      }
+    }
+    const result = await invoke(services, principal, name, input, { pfs: target, signal });
     return json(200, result ?? {});
   } catch (err) {
     return errorResponse(err);
