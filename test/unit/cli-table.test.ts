@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { COMMANDS } from "../../cli/commands/index.ts";
 import { EXIT, EXIT_CODE_OF, EXIT_MEANING, exitCodeOf } from "../../cli/exit-codes.ts";
@@ -80,5 +81,18 @@ describe("CLI help", () => {
     const sub = await cli(["tag", "frob", "--json"]);
     expect(sub.code).toBe(1);
     expect(JSON.parse(sub.stderr).error.code).toBe("EINVAL");
+  });
+});
+
+describe("docs/cli.md", () => {
+  it("documents every command and every exit code", async () => {
+    const doc = await readFile(new URL("../../docs/cli.md", import.meta.url), "utf8");
+    for (const spec of COMMANDS) {
+      const [group, sub] = spec.name.split(" ");
+      // Commands of a group may share a table row ("tag set …, tag rm …").
+      expect(doc, spec.name).toMatch(new RegExp("`" + group + (sub ? ` ${sub}` : "") + "[ `]"));
+    }
+    for (const exit of Object.keys(EXIT_MEANING))
+      expect(doc, `exit ${exit}`).toMatch(new RegExp(`\\| ${exit} +\\|`));
   });
 });
