@@ -35,7 +35,8 @@ export interface ApplyStats {
   transactions: number;
 }
 
-const MAX_ITEMS = 99; // + the state item
+/** Items per TransactWriteItems besides the state item (the store's limit is 100). */
+export const APPLY_MAX_ITEMS = 99;
 
 /** Items one commit writes on the mirror: its records plus the derived live entries and ctl items. */
 function commitItems(
@@ -88,7 +89,10 @@ export async function applyPage(
   page: StreamPage,
   where: string,
   stats: ApplyStats,
+  /** Items per transaction (tests lower it to exercise commits applied in parts). */
+  maxItems = APPLY_MAX_ITEMS,
 ): Promise<MirrorState> {
+  const MAX_ITEMS = Math.min(APPLY_MAX_ITEMS, Math.max(1, maxItems));
   const sync = String(state.item.sync);
   const commits: Array<{ tid: Tid; records: StreamRecord[] }> = [];
   for (const r of page.records) {

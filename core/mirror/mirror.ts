@@ -86,6 +86,8 @@ export interface RunOptions {
   limit?: number;
   /** Stop after this many pages (a time box; the next run resumes). */
   maxPages?: number;
+  /** Items per apply transaction (default and maximum 99; tests lower it). */
+  maxItems?: number;
 }
 
 function statusOf(name: string, id: string, item: Item): MirrorStatus {
@@ -248,7 +250,14 @@ export async function runMirror(
       const copied = await ensureChunks(chunkTarget, refs, (ref) => source.chunk(ref));
       report.chunksCopied += copied.copied;
       report.bytesCopied += copied.bytes;
-      current = await applyPage((ops) => engine.store.transact(ops), current, page, source.label, stats);
+      current = await applyPage(
+        (ops) => engine.store.transact(ops),
+        current,
+        page,
+        source.label,
+        stats,
+        options.maxItems,
+      );
       report.pages++;
       token = page.next;
     } while (token && (options.maxPages === undefined || report.pages < options.maxPages));

@@ -115,8 +115,9 @@ async function mergeShards(
   ctx: PfsContext,
   since: Tid,
   end: Tid,
-  perShard: number,
+  limit: number,
 ): Promise<{ changes: ChangeItem[]; upto: Tid }> {
+  const perShard = Math.max(1, Math.ceil(limit / ctx.shards));
   const shards = Array.from({ length: ctx.shards }, (_, s) => ({
     pk: changePk(ctx.id, s),
     items: [] as ChangeItem[],
@@ -149,9 +150,15 @@ async function mergeShards(
   let upto = end;
   for (const s of shards) if (!s.done && lastTid(s) < upto) upto = lastTid(s);
   for (const s of shards) while (!s.done && lastTid(s) <= upto) await fetch(s);
-  const changes = shards
+  let changes = shards
     .flatMap((s) => s.items.filter((c) => c.tid <= upto))
     .sort((a, b) => (a.tid < b.tid ? -1 : a.tid > b.tid ? 1 : a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0));
+  // At most `limit` commits (more only when several share the last TID: a page ends between TIDs).
+  if (changes.length > limit) {
+    const cut = changes[limit - 1]!.tid;
+    changes = changes.filter((c) => c.tid <= cut);
+    upto = cut;
+  }
   return { changes, upto };
 }
 

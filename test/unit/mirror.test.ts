@@ -1,0 +1,282 @@
+/**
+ * Mirroring on the memory store: the stream's contract (final, paged, any reader from any TID),
+ * EROFS on mirrors, crash-resume at every store call, full-state resync after pruning, promotion
+ * and switchover. The random-workload property runs on every backend in test/conformance/mirror.ts.
+ */
+import { describe, expect, it } from "vitest";
+import { isStrataError } from "../../core/errors.ts";
+import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
+import {
+  createMirror,
+  fenceMaster,
+  localSource,
+  mirrorStatus,
+  promoteMirror,
+  readFull,
+  readStream,
+  runMirror,
+  type StreamRecord,
+} from "../../core/mirror/index.ts";
+import { createNamespace } from "../../core/namespace/index.ts";
+import { mulberry32 } from "../../core/random.ts";
+import { deployment } from "../conformance/mirror.ts";
+import { CrashError, faultyStore } from "../support/faulty-store.ts";
+import { bytesOf, snapshotTree } from "../support/mirror.ts";
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    return isStrataError(err) ? err.code : String(err);
+  }
+  return "ok";
+}
+
+const sorted = (rs: StreamRecord[]) => rs.map((r) => `${r.pk} ${r.sk} ${r.tid} ${r.crc}`).sort();
+
+/** A source with some history: directories, chunked and inline files, a rename, a batch, tags. */
+async function sourceWithHistory() {
+  const src = deployment(new MemoryMetadataStore(), 1, "aws", 1);
+  await src.ns.createPfs("main");
+  const fs = src.ns.pfs("main");
+  await fs.mkdir("/d");
+  await src.data.writeFile(fs, "/d/big", bytesOf(70_000, 1));
+  await src.data.writeFile(fs, "/d/small", bytesOf(10, 2));
+  await fs.setTag("/d/big", "site", "gcs");
+  await fs.batch(Array.from({ length: 20 }, (_, i) => ({ op: "mkdir" as const, path: `/m${i}` })));
+  await fs.rename("/d/small", "/d/renamed");
+  await src.data.writeFile(fs, "/d/big", bytesOf(70_000, 9));
+  await fs.unlink("/d/renamed");
+  const source = localSource({ ns: src.ns, pfs: "main", store: src.store, volumes: src.volumes });
+  return { src, fs, source };
+}
+
+describe("the stream", () => {
+  it("is final up to its upto, pages concatenate to the one-page read, and any reader reads from any TID", async () => {
+    const { src, fs } = await sourceWithHistory();
+    const upto = await fs.currentTid();
+    const whole = await readStream(src.ns, "main", { upto });
+    expect(whole.next).toBeUndefined();
+    expect(whole.records.every((r) => r.tid <= upto)).toBe(true);
+    // Paged: the same records in the same order.
+    const paged: StreamRecord[] = [];
+    let page = await readStream(src.ns, "main", { upto, limit: 1 });
+    let pages = 1;
+    paged.push(...page.records);
+    while (page.next) {
+      page = await readStream(src.ns, "main", { token: page.next, limit: 1 });
+      paged.push(...page.records);
+      pages++;
+    }
+    expect(pages).toBeGreaterThan(3);
+    expect(paged).toEqual(whole.records);
+    // Later commits do not change a closed range; a reader from the middle gets the tail.
+    await src.data.writeFile(fs, "/later", bytesOf(5, 5));
+    expect((await readStream(src.ns, "main", { upto })).records).toEqual(whole.records);
+    const mid = whole.records[Math.floor(whole.records.length / 2)]!.tid;
+    const tail = await readStream(src.ns, "main", { since: mid, upto });
+    expect(tail.records).toEqual(whole.records.filter((r) => r.tid > mid));
+    // TIDs in order, every record with its CRC.
+    for (let i = 1; i < whole.records.length; i++)
+      expect(whole.records[i]!.tid >= whole.records[i - 1]!.tid).toBe(true);
+  });
+
+  it("rejects bad requests with EINVAL before reading anything", async () => {
+    const { src } = await sourceWithHistory();
+    expect(await codeOf(readStream(src.ns, "main", { since: "nope" }))).toBe("EINVAL");
+    expect(await codeOf(readStream(src.ns, "main", { token: "s1.zz.zz" }))).toBe("EINVAL");
+    expect(await codeOf(readStream(src.ns, "main", { limit: 0 }))).toBe("EINVAL");
+  });
+});
+
+describe("mirrors", () => {
+  it("refuse every write with EROFS and read as of their sync TID", async () => {
+    const { src, fs, source } = await sourceWithHistory();
+    const dst = deployment(new MemoryMetadataStore(), 2, "gcs", 2);
+    const target = { ns: dst.ns, volumes: dst.volumes };
+    await createMirror(target, { name: "copy", source, volumes: ["gcs"] });
+    const first = await runMirror(target, "copy", source);
+    await src.data.writeFile(fs, "/d/new", bytesOf(3, 3));
+    const m = dst.ns.pfs("copy");
+    // Not synced yet: the new file is not there, live or as of a later point.
+    expect(await codeOf(m.stat("/d/new"))).toBe("ENOENT");
+    expect(await codeOf(m.stat("/d/new", { asOf: await fs.currentTid() }))).toBe("ENOENT");
+    expect(await m.currentTid()).toBe(first.to);
+    const writes: Array<() => Promise<unknown>> = [
+      () => m.mkdir("/x"),
+      () => m.create("/x"),
+      () => m.writeContent("/d/big", { size: 1, inline: new Uint8Array(1) }),
+      () => m.rename("/d/big", "/d/b2"),
+      () => m.unlink("/d/big"),
+      () => m.rmdir("/m1"),
+      () => m.symlink("/d", "/l"),
+      () => m.link("/d/big", "/l"),
+      () => m.setattr("/d/big", { mode: 0o600 }),
+      () => m.setXattr("/d/big", "user.a", new Uint8Array(1)),
+      () => m.removeXattr("/d/big", "user.a"),
+      () => m.setTag("/d/big", "k", "v"),
+      () => m.removeTag("/d/big", "site"),
+      () => m.revert("/d", first.to),
+      () => m.batch([{ op: "mkdir", path: "/y" }]),
+      () => dst.ns.deletePfs("copy"),
+      () => dst.data.writeFile(m, "/d/w", bytesOf(3, 1)),
+    ];
+    for (const w of writes) expect(await codeOf(w())).toBe("EROFS");
+    await runMirror(target, "copy", source);
+    expect((await m.stat("/d/new")).size).toBe(3);
+  });
+
+  it("resumes after a crash at any store call without duplicates or gaps (commits applied in parts too)", async () => {
+    const { src, fs, source } = await sourceWithHistory();
+    const upto = await fs.currentTid();
+    const want = sorted((await readFull(src.ns, "main", upto)).records);
+    const wantTree = await snapshotTree(fs.asOf(upto), src.data);
+    // Calls of one clean run (small pages and transactions: many crash points).
+    const probe = faultyStore(new MemoryMetadataStore());
+    const mk = (store: MemoryMetadataStore | ReturnType<typeof faultyStore>, seed: number) =>
+      createNamespace({ store, site: 2, random: mulberry32(seed), options: { sleep: async () => {} } });
+    const dst0 = deployment(probe.inner, 2, "gcs", 2);
+    await createMirror(
+      { ns: mk(probe, 3), volumes: dst0.volumes },
+      { name: "copy", source, volumes: ["gcs"] },
+    );
+    const before = probe.callCount;
+    await runMirror({ ns: mk(probe, 3), volumes: dst0.volumes }, "copy", source, {
+      upto,
+      limit: 2,
+      maxItems: 7,
+    });
+    const calls = probe.callCount - before;
+    expect(calls).toBeGreaterThan(10);
+    for (let k = 0; k < calls; k++)
+      for (const when of ["before", "after"] as const) {
+        const inner = new MemoryMetadataStore();
+        const dst = deployment(inner, 2, "gcs", 2);
+        await createMirror(
+          { ns: mk(inner, 4), volumes: dst.volumes },
+          { name: "copy", source, volumes: ["gcs"] },
+        );
+        const dying = faultyStore(inner, { crashAt: { call: k, when } });
+        const crashed = await runMirror({ ns: mk(dying, 5), volumes: dst.volumes }, "copy", source, {
+          upto,
+          limit: 2,
+          maxItems: 7,
+        }).then(
+          () => false,
+          (err) => {
+            if (!(err instanceof CrashError)) throw err;
+            return true;
+          },
+        );
+        expect(crashed).toBe(true);
+        // A fresh process on the same store: resumes from the stored sync TID.
+        const fresh = mk(inner, 6);
+        const report = await runMirror({ ns: fresh, volumes: dst.volumes }, "copy", source, { upto });
+        expect(report.mode).toBe("incremental");
+        expect(report.to).toBe(upto);
+        expect(sorted((await readFull(fresh, "copy", upto)).records)).toEqual(want);
+        expect(await snapshotTree(fresh.pfs("copy"), dst.data)).toEqual(wantTree);
+      }
+  }, 120_000);
+
+  it("falls back to a full-state comparison when the source pruned past its sync TID", async () => {
+    const { src, fs, source } = await sourceWithHistory();
+    const dst = deployment(new MemoryMetadataStore(), 2, "gcs", 2);
+    const target = { ns: dst.ns, volumes: dst.volumes };
+    await createMirror(target, { name: "copy", source, volumes: ["gcs"] });
+    await runMirror(target, "copy", source);
+    // New history, then "retention" removes an ended record of it (what vacuum does).
+    await src.data.writeFile(fs, "/d/gone", bytesOf(4, 4));
+    await fs.unlink("/d/gone");
+    await src.data.writeFile(fs, "/d/kept", bytesOf(80_000, 4));
+    const ended = (await readFull(src.ns, "main")).records.find(
+      (r) =>
+        r.pk.startsWith("ino#") &&
+        r.item.dtid !== undefined &&
+        r.item.change === "create" &&
+        r.item.size === 4,
+    )!;
+    const ctx = await (src.ns as unknown as { context(n: string): Promise<{ id: string }> }).context("main");
+    await src.store.delete({ pk: `ino#${ctx.id}#${ended.pk.slice(4)}`, sk: ended.sk });
+    const report = await runMirror(target, "copy", source);
+    expect(report.mode).toBe("full");
+    expect(report.differing).toBeGreaterThan(0);
+    expect(await snapshotTree(dst.ns.pfs("copy"), dst.data)).toEqual(
+      await snapshotTree(fs.asOf(report.to), src.data),
+    );
+    // Back to incremental afterwards.
+    await fs.setTag("/d/kept", "k", "v");
+    expect((await runMirror(target, "copy", source)).mode).toBe("incremental");
+    expect(await dst.ns.pfs("copy").getTags("/d/kept")).toEqual({ k: "v" });
+  });
+
+  it("copies chunks to the mirror's own volume, once", async () => {
+    const { source } = await sourceWithHistory();
+    const dst = deployment(new MemoryMetadataStore(), 2, "gcs", 2);
+    const target = { ns: dst.ns, volumes: dst.volumes };
+    await createMirror(target, { name: "copy", source, volumes: ["gcs"] });
+    const report = await runMirror(target, "copy", source);
+    expect(report.chunksCopied).toBe(4); // two versions of /d/big, two 64 KiB chunks each
+    expect(report.bytesCopied).toBe(140_000);
+    expect(await dst.data.readFile(dst.ns.pfs("copy"), "/d/big")).toEqual(bytesOf(70_000, 9));
+    expect(
+      (await dst.data.placement(dst.ns.pfs("copy"), "/d/big"))[0]!.instances.map((i) => i.volume),
+    ).toEqual(["gcs"]);
+    expect((await runMirror(target, "copy", source)).chunksCopied).toBe(0);
+  });
+});
+
+describe("promotion", () => {
+  it("makes a mirror a writable master above its sync TID, keeping the source's history", async () => {
+    const { fs, source } = await sourceWithHistory();
+    const dst = deployment(new MemoryMetadataStore(), 2, "gcs", 2);
+    const target = { ns: dst.ns, volumes: dst.volumes };
+    await createMirror(target, { name: "copy", source, volumes: ["gcs"] });
+    const run = await runMirror(target, "copy", source);
+    const { tid } = await promoteMirror(target, "copy");
+    expect(tid).toBe(run.to);
+    const m = dst.ns.pfs("copy");
+    await dst.data.writeFile(m, "/d/after", bytesOf(100, 1));
+    expect((await m.stat("/d/after")).tid > tid).toBe(true);
+    expect(await dst.data.readFile(m, "/d/big")).toEqual(bytesOf(70_000, 9));
+    const h = await m.history("/d/big");
+    expect(h.map((v) => v.change)).toEqual((await fs.history("/d/big")).map((v) => v.change));
+    expect((await mirrorStatus(target, "copy"))[0]!.role).toBe("promoted");
+    expect(await codeOf(promoteMirror(target, "copy"))).toBe("EINVAL");
+  });
+
+  it("switchover: the former master is fenced, the mirror catches up to its last commit, then the former follows the new master", async () => {
+    const { src, fs, source } = await sourceWithHistory();
+    const dst = deployment(new MemoryMetadataStore(), 2, "gcs", 2);
+    const target = { ns: dst.ns, volumes: dst.volumes };
+    await createMirror(target, { name: "copy", source, volumes: ["gcs"] });
+    await runMirror(target, "copy", source);
+    await src.data.writeFile(fs, "/d/last-on-old", bytesOf(7, 7)); // not yet mirrored
+    const { formerFinalTid } = await promoteMirror(target, "copy", {
+      source,
+      former: { ns: src.ns, pfs: "main", then: "demote", newSource: "remote:copy" },
+    });
+    expect(formerFinalTid).toBeDefined();
+    const m = dst.ns.pfs("copy");
+    expect((await m.stat("/d/last-on-old")).size).toBe(7); // nothing acknowledged was lost
+    expect(await codeOf(fs.mkdir("/z"))).toBe("EROFS");
+    expect(await codeOf(src.ns.pfs("main").mkdir("/z"))).toBe("EROFS");
+    await dst.data.writeFile(m, "/on-new", bytesOf(9, 9));
+    // The former master now mirrors the new one.
+    const back = localSource({ ns: dst.ns, pfs: "copy", store: dst.store, volumes: dst.volumes });
+    const report = await runMirror({ ns: src.ns, volumes: src.volumes }, "main", back);
+    expect(report.from).toBe(formerFinalTid);
+    expect(await snapshotTree(src.ns.pfs("main"), src.data)).toEqual(
+      await snapshotTree(m.asOf(report.to), dst.data),
+    );
+  });
+
+  it("fencing a master also stops a writer that cached it as writable", async () => {
+    const { src } = await sourceWithHistory();
+    const other = createNamespace({ store: src.store, site: 9, options: { sleep: async () => {} } });
+    await other.pfs("main").mkdir("/warm"); // caches the PFS as writable
+    await fenceMaster(src.ns, "main", { role: "retired" });
+    expect(await codeOf(other.pfs("main").mkdir("/late"))).toBe("EROFS");
+    expect((await mirrorStatus({ ns: src.ns, volumes: src.volumes }, "main"))[0]!.role).toBe("retired");
+  });
+});
