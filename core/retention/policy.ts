@@ -28,6 +28,8 @@ export interface RetentionRule {
   every: "all" | Granularity;
   /** How far back the rule reaches, ms (Infinity = forever). */
   forMs: number;
+  /** The duration as written ("30d", "forever"). */
+  duration: string;
 }
 
 export interface RetentionPolicy {
@@ -99,7 +101,13 @@ export function parsePolicy(text: string): RetentionPolicy {
     if (seen.has(every)) invalid(text, `"${every}" appears twice`, rule);
     seen.add(every);
     const forMs = parseDuration(text, rule, duration);
-    if (every !== "all") {
+    if (every !== "all" && !Number.isFinite(forMs) && every !== "monthly" && every !== "yearly")
+      invalid(
+        text,
+        `"${every} forever" keeps unboundedly many points; only monthly and yearly may be kept forever`,
+        rule,
+      );
+    if (every !== "all" && Number.isFinite(forMs)) {
       const points = forMs / STEP[every as Granularity];
       if (points > MAX_POINTS_PER_RULE)
         invalid(
@@ -108,23 +116,9 @@ export function parsePolicy(text: string): RetentionPolicy {
           rule,
         );
     }
-    rules.push({ every: every as RetentionRule["every"], forMs });
+    rules.push({ every: every as RetentionRule["every"], forMs, duration });
   }
-  return { rules, text: rules.map(formatRule).join("; ") };
-}
-
-function formatRule(rule: RetentionRule): string {
-  if (!Number.isFinite(rule.forMs)) return `${rule.every} forever`;
-  for (const [unit, ms] of [
-    ["y", UNITS.y],
-    ["mo", UNITS.mo],
-    ["w", UNITS.w],
-    ["d", DAY],
-    ["h", HOUR],
-    ["m", MINUTE],
-  ] as const)
-    if (rule.forMs % ms! === 0) return `${rule.every} ${rule.forMs / ms!}${unit}`;
-  return `${rule.every} ${rule.forMs / SECOND}s`;
+  return { rules, text: rules.map((r) => `${r.every} ${r.duration}`).join("; ") };
 }
 
 /** True when the policy keeps every point forever (no rule, or `all forever`). */
@@ -167,7 +161,8 @@ export const boundaryTid = (b: number): Tid => makeTid(Math.max(0, b), 0xffff);
 /** Boundary TIDs a rule retains at time `now` (newest first), capped at MAX_POINTS_PER_RULE. */
 function ruleBoundaries(rule: RetentionRule & { every: Granularity }, now: number, oldestMs: number): Tid[] {
   const out: Tid[] = [];
-  const from = Number.isFinite(rule.forMs) ? now - rule.forMs : oldestMs;
+  // No point before the PFS existed (`oldestMs`): the oldest retained point is one it can show.
+  const from = Math.max(Number.isFinite(rule.forMs) ? now - rule.forMs : 0, oldestMs - 1);
   for (let b = floorTo(now, rule.every); b > from && b >= 0 && out.length < MAX_POINTS_PER_RULE; ) {
     out.push(boundaryTid(b));
     b = floorTo(b - 1, rule.every);
