@@ -351,7 +351,7 @@ export interface PromoteOptions {
    * commit through `source`, and it then becomes a mirror of the promoted PFS (`demote`, with
    * `newSource` as its source label) or stays read-only (`retire`).
    */
-  former?: { ns: Namespace; pfs: string; then: "demote" | "retire"; newSource?: string };
+  former?: { ns: Namespace; pfs: string; becomes: "demote" | "retire"; newSource?: string };
   source?: StreamSource;
 }
 
@@ -370,8 +370,8 @@ export async function promoteMirror(
       });
     const f = options.former;
     formerFinalTid = await fenceMaster(f.ns, f.pfs, {
-      role: f.then === "demote" ? "mirror" : "retired",
-      source: f.then === "demote" ? (f.newSource ?? `mirror-of:${name}`) : "retired",
+      role: f.becomes === "demote" ? "mirror" : "retired",
+      source: f.becomes === "demote" ? (f.newSource ?? `mirror-of:${name}`) : "retired",
     });
     await runMirror(target, name, options.source, { upto: formerFinalTid });
   }

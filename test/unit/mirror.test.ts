@@ -254,7 +254,7 @@ describe("promotion", () => {
     await src.data.writeFile(fs, "/d/last-on-old", bytesOf(7, 7)); // not yet mirrored
     const { formerFinalTid } = await promoteMirror(target, "copy", {
       source,
-      former: { ns: src.ns, pfs: "main", then: "demote", newSource: "remote:copy" },
+      former: { ns: src.ns, pfs: "main", becomes: "demote", newSource: "remote:copy" },
     });
     expect(formerFinalTid).toBeDefined();
     const m = dst.ns.pfs("copy");
