@@ -198,6 +198,22 @@ export async function bundleChain(volume: Volume, prefix: string, bundle: string
 export async function bundleSource(volume: Volume, prefix: string, bundle: string): Promise<StreamSource> {
   const chain = await bundleChain(volume, prefix, bundle);
   const parts = chain.flatMap((m) => m.parts);
+  // Every part present with its manifest's size and CRC32C (one HEAD each) before anyone applies
+  // the first: a restore must not start on a chain it cannot finish.
+  for (const part of parts) {
+    let info: { size: number; crc32c: number };
+    try {
+      info = await volume.head(part.key);
+    } catch (err) {
+      if (!isStrataError(err, "ENOENT")) throw err;
+      throw strataError("ENOENT", `backup part ${part.key} is missing`, { key: part.key, prefix });
+    }
+    if (info.size !== part.size || info.crc32c !== part.crc32c)
+      throw strataError("ECORRUPT", `backup part ${part.key} does not match its manifest (size or CRC32C)`, {
+        key: part.key,
+        prefix,
+      });
+  }
   const last = chain[chain.length - 1]!;
   const label = `bundle:${volume.name}/${prefix}/${bundle}`;
   const info: SourceInfo = { ...last.source, closed: last.upto };
