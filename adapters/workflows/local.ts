@@ -60,7 +60,9 @@ export class LocalPlacementRunner {
     const definition = placementWorkflow({ graceSeconds: options.placement.graceMs / 1000 });
     this.asl = toAsl(definition, LOCAL_RESOURCE);
     this.tasks = taskStates(definition);
-    this.machine = new StateMachine(this.asl as never, { validationOptions: { checkArn: false } });
+    this.machine = new StateMachine(structuredClone(this.asl) as never, {
+      validationOptions: { checkArn: false },
+    });
   }
 
   async run(input: { pfs: string; path: string }): Promise<RunResult> {

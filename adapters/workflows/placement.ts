@@ -23,6 +23,7 @@ import { PlacementOrchestrator } from "../../core/placement/orchestrator.ts";
 import { Placement } from "../../core/placement/placement.ts";
 import { VolumeAdmin } from "../../core/placement/volumes.ts";
 import type { VolumeDriver } from "../../core/volume/port.ts";
+import type { VolumeOptions } from "../../core/volume/volume.ts";
 import { openVolumeRecords, type VolumeRecords } from "../data/volumes.ts";
 import { LocalPlacementRunner } from "./local.ts";
 
@@ -41,6 +42,8 @@ export interface OpenPlacementOptions {
   /** Volume records are re-read this often (default 5 s). */
   volumesTtlMs?: number;
   wrapDriver?: (name: string, driver: VolumeDriver) => VolumeDriver;
+  /** Retry settings of the Volume wrappers (default: the Volume's). */
+  retry?: VolumeOptions["retry"];
   clock?: () => number;
 }
 
@@ -62,6 +65,7 @@ export function openPlacement(options: OpenPlacementOptions): PlacementServices 
     store,
     ttlMs: options.volumesTtlMs,
     wrapDriver: options.wrapDriver,
+    retry: options.retry,
     clock,
   });
   // The data plane and placement refer to each other (default volume ↔ chooseVolumes): late-bound.

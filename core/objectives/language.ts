@@ -139,6 +139,8 @@ function tokenize(text: string): Token[] {
   return tokens;
 }
 
+const RESERVED = new Set(["when", "and", "place", "keep", "exclude", "prefer", "after", "override", "on"]);
+
 const UNITS_BYTES: Record<string, number> = {
   "": 1,
   b: 1,
@@ -211,7 +213,12 @@ export function parseObjectives(text: string): ObjectiveSet {
 
   const value = (what: string): { text: string; token: Token } => {
     const t = next(what);
-    if (t.kind !== "word" && t.kind !== "string") throw fail(`expected ${what}, found \`${t.text}\``, t);
+    // A keyword is never an unquoted value: `when tag:x = place 1 …` is a missing value, not "place".
+    if (
+      (t.kind !== "word" && t.kind !== "string") ||
+      (t.kind === "word" && RESERVED.has(t.text.toLowerCase()))
+    )
+      throw fail(`expected ${what}, found \`${t.text}\``, t);
     return { text: t.text, token: t };
   };
 

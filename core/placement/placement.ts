@@ -511,13 +511,25 @@ export class Placement {
         time: now,
       }),
     );
-    const previous = await this.record(pfs, ino);
-    const dropped = (previous?.desired ?? []).filter((v) => !state.desired!.includes(v));
     for (const [sha] of state.chunks)
       for (const v of state.desired) puts.push({ ...wantKey(sha, v, pfs, ino), path: state.path, time: now });
     await this.writeItems(puts);
-    for (const [sha] of state.chunks)
-      for (const v of dropped) await this.store.delete(wantKey(sha, v, pfs, ino));
+    // This file's wants elsewhere are stale (an earlier run's desired set): the trim guard must not see them.
+    const mine = `#${pfs}#${ino}`;
+    for (const [sha] of state.chunks) {
+      let cursor: string | undefined;
+      do {
+        const page = await this.store.query(`chunk#${sha}`, {
+          sk: { op: "beginsWith", value: "want#" },
+          cursor,
+        });
+        for (const item of page.items) {
+          const volume = item.sk.slice("want#".length, item.sk.length - mine.length);
+          if (item.sk.endsWith(mine) && !state.desired.includes(volume)) await this.store.delete(item);
+        }
+        cursor = page.cursor;
+      } while (cursor !== undefined);
+    }
     const names = (await this.volumes.list()).map((v) => v.name);
     const present = await this.presentInstances(
       state.chunks.map((c) => c[0]),

@@ -1,0 +1,61 @@
+import { createRequire } from "node:module";
+import { describe, expect, it } from "vitest";
+import { LocalPlacementRunner } from "../../adapters/workflows/local.ts";
+import { LOCAL_RESOURCE, stepsOf, toAsl } from "../../core/workflows/definition.ts";
+import { placementWorkflow } from "../../core/workflows/placement.ts";
+import { PLACEMENT_STEPS } from "../../core/workflows/steps.ts";
+
+// asl-validator 4 is CommonJS without type declarations.
+const validator = createRequire(import.meta.url)("asl-validator") as (definition: unknown) => {
+  isValid: boolean;
+  errors: unknown[];
+};
+const CLOUD = (_step: string) => `arn:aws:lambda:eu-west-1:123456789012:function:strata-placement-step`;
+
+describe("placement workflow as ASL", () => {
+  for (const [where, resource] of [
+    ["local", LOCAL_RESOURCE],
+    ["cloud", CLOUD],
+  ] as const) {
+    it(`is valid Amazon States Language (${where} resources), JSONPath only`, () => {
+      const asl = toAsl(placementWorkflow({ graceSeconds: 60 }), resource);
+      const { isValid, errors } = validator(asl);
+      expect(errors).toEqual([]);
+      expect(isValid).toBe(true);
+      const text = JSON.stringify(asl);
+      expect(text).not.toContain("JSONata");
+      expect(text).not.toContain("{%");
+    });
+  }
+
+  it("calls only the steps the step handler knows, each Task with a catch-all to RecordFailure", () => {
+    const def = placementWorkflow({ graceSeconds: 0 });
+    expect(stepsOf(def).every((s) => (PLACEMENT_STEPS as readonly string[]).includes(s))).toBe(true);
+    const asl = toAsl(def, LOCAL_RESOURCE) as {
+      States: Record<string, { Type: string; Catch?: Array<{ ErrorEquals: string[]; Next: string }> }>;
+    };
+    for (const [name, state] of Object.entries(asl.States)) {
+      if (state.Type !== "Task" || name === "RecordFailure") continue;
+      expect(
+        state.Catch?.some((c) => c.ErrorEquals.includes("States.ALL") && c.Next === "RecordFailure"),
+        name,
+      ).toBe(true);
+    }
+  });
+
+  it("the happy path is Copy → Verify → Commit → Trim (4 transitions)", () => {
+    const asl = toAsl(placementWorkflow({ graceSeconds: 0 }), LOCAL_RESOURCE) as {
+      StartAt: string;
+      States: Record<string, { Next?: string; End?: boolean }>;
+    };
+    const path: string[] = [];
+    for (let at: string | undefined = asl.StartAt; at; at = asl.States[at]!.Next) path.push(at);
+    expect(path).toEqual(["Copy", "Verify", "Commit", "Trim"]);
+    expect(asl.States.Trim!.End).toBe(true);
+  });
+
+  it("the local runner compiles the same definition", () => {
+    const runner = new LocalPlacementRunner({ placement: { graceMs: 5000 } as never });
+    expect(runner.asl).toEqual(toAsl(placementWorkflow({ graceSeconds: 5 }), LOCAL_RESOURCE));
+  });
+});
