@@ -4,11 +4,10 @@
  * `opCommand` in a small file; the server owns the operation's input and output shapes.
  *
  * JSON output: {"op","result"} where result is the operation's own output (docs/http-api.md).
- * An operation the deployment does not have answers ENOTSUP → exit 7 with a clear message.
+ * An operation the deployment does not have → ENOTSUP, exit 7, with a clear message.
  */
-import { isStrataError, strataError } from "../../core/errors.ts";
+import { isStrataError, type StrataError, strataError } from "../../core/errors.ts";
 import type { CommandContext, CommandInput, CommandSpec } from "../command.ts";
-import { describeTarget } from "../connection.ts";
 import { renderValue } from "../render.ts";
 
 export interface OpCommandSpec extends Omit<CommandSpec, "run"> {
@@ -22,6 +21,14 @@ export interface OpCommandSpec extends Omit<CommandSpec, "run"> {
   exitCode?(result: unknown): number;
 }
 
+/**
+ * A deployment without the operation: ENOTSUP (the embedded deployment, or an op that exists but
+ * is switched off), or the HTTP API's "no operation <op>" (ENOENT naming the op in details).
+ */
+function isMissingOperation(err: unknown, op: string): err is StrataError {
+  return isStrataError(err, "ENOTSUP") || (isStrataError(err, "ENOENT") && err.details.op === op);
+}
+
 /** Call `op`, turning "no such operation" into a message that names the command. */
 export async function callOp<T = unknown>(
   ctx: CommandContext,
@@ -32,12 +39,12 @@ export async function callOp<T = unknown>(
   try {
     return await client.admin.call<T>(op, input);
   } catch (err) {
-    if (!isStrataError(err, "ENOTSUP")) throw err;
+    if (!isMissingOperation(err, op)) throw err;
     const target = await ctx.target();
     const where =
       target.kind === "local"
         ? "the embedded deployment (--local) runs no registry operations; use a server (`npm start`)"
-        : `this deployment (${describeTarget(target)}) has no "${op}" operation yet`;
+        : `this deployment (${target.endpoint}) has no "${op}" operation yet`;
     throw strataError(
       "ENOTSUP",
       `\`strata ${ctx.command}\` is not available in this deployment yet: ${where}`,
