@@ -14,7 +14,7 @@
  *   "é" (U+0065 U+0301) are two different names, and names sort by UTF-8 bytes.
  */
 import { strataError } from "../errors.ts";
-import { utf8Length } from "../metadata/values.ts";
+import { utf8Length, wellFormed } from "../metadata/values.ts";
 
 export const NAME_MAX = 255;
 export const PATH_MAX = 4096;
@@ -24,6 +24,7 @@ export function checkName(name: string, path = name): void {
   if (typeof name !== "string" || name.length === 0)
     throw strataError("EINVAL", "a name must be a non-empty string", { path });
   if (name.includes("\u0000")) throw strataError("EINVAL", "a name cannot contain NUL", { path });
+  if (!wellFormed(name)) throw strataError("EINVAL", "a name cannot hold a lone UTF-16 surrogate", { path });
   if (name.includes("/")) throw strataError("EINVAL", `name ${JSON.stringify(name)} contains '/'`, { path });
   if (name === "." || name === "..")
     throw strataError("EINVAL", `'${name}' cannot be used as a name`, { path });
@@ -37,6 +38,10 @@ export function parsePath(path: string): string[] {
   if (!path.startsWith("/"))
     throw strataError("EINVAL", `path ${JSON.stringify(path)} is not absolute (start it with '/')`, { path });
   if (path.includes("\u0000")) throw strataError("EINVAL", "a path cannot contain NUL", { path });
+  if (!wellFormed(path))
+    throw strataError("EINVAL", "a path cannot hold a lone UTF-16 surrogate (it has no UTF-8 form)", {
+      path,
+    });
   if (utf8Length(path) > PATH_MAX)
     throw strataError("ENAMETOOLONG", `a path is longer than ${PATH_MAX} UTF-8 bytes`, { path });
   return cleanComponents(path.split("/"), path);

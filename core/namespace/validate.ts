@@ -4,7 +4,7 @@
  */
 import { strataError } from "../errors.ts";
 import type { Item, Value } from "../metadata/port.ts";
-import { utf8Length } from "../metadata/values.ts";
+import { utf8Length, wellFormed } from "../metadata/values.ts";
 import type { BatchOp, FileContent, FileType, ObjectId, SetAttrs, Stat } from "./api.ts";
 import { PATH_MAX, parsePath } from "./path.ts";
 
@@ -135,10 +135,14 @@ export function checkTag(key: string, value: string | undefined, path: string): 
   if (typeof key !== "string" || key.length === 0)
     throw strataError("EINVAL", "a tag key must be a non-empty string", { path });
   if (key.includes("\u0000")) throw strataError("EINVAL", "a tag key cannot contain NUL", { path });
+  if (!wellFormed(key))
+    throw strataError("EINVAL", "a tag key cannot hold a lone UTF-16 surrogate", { path });
   if (utf8Length(key) > NS_LIMITS.tagKeyBytes)
     throw strataError("E2BIG", `a tag key is limited to ${NS_LIMITS.tagKeyBytes} UTF-8 bytes`, { path, key });
   if (value === undefined) return;
   if (typeof value !== "string") throw strataError("EINVAL", "a tag value must be a string", { path, key });
+  if (!wellFormed(value))
+    throw strataError("EINVAL", "a tag value cannot hold a lone UTF-16 surrogate", { path, key });
   if (utf8Length(value) > NS_LIMITS.tagValueBytes)
     throw strataError("E2BIG", `a tag value is limited to ${NS_LIMITS.tagValueBytes} UTF-8 bytes`, {
       path,
@@ -150,6 +154,8 @@ export function checkXattrName(name: string, path: string): void {
   if (typeof name !== "string" || name.length === 0)
     throw strataError("EINVAL", "an xattr name must be a non-empty string", { path });
   if (name.includes("\u0000")) throw strataError("EINVAL", "an xattr name cannot contain NUL", { path });
+  if (!wellFormed(name))
+    throw strataError("EINVAL", "an xattr name cannot hold a lone UTF-16 surrogate", { path });
   if (utf8Length(name) > NS_LIMITS.xattrNameBytes)
     throw strataError("ENAMETOOLONG", `an xattr name is limited to ${NS_LIMITS.xattrNameBytes} UTF-8 bytes`, {
       path,
@@ -162,6 +168,8 @@ export function checkTarget(target: string, path: string): void {
   // Linux: symlink("") is ENOENT; a target of PATH_MAX bytes or more is ENAMETOOLONG.
   if (target.length === 0) throw strataError("ENOENT", "a symlink target cannot be empty", { path });
   if (target.includes("\u0000")) throw strataError("EINVAL", "a symlink target cannot contain NUL", { path });
+  if (!wellFormed(target))
+    throw strataError("EINVAL", "a symlink target cannot hold a lone UTF-16 surrogate", { path });
   if (utf8Length(target) >= NS_LIMITS.symlinkTargetBytes)
     throw strataError(
       "ENAMETOOLONG",
@@ -172,14 +180,29 @@ export function checkTarget(target: string, path: string): void {
     );
 }
 
+/** A name-like string: 1..255 UTF-8 bytes, no NUL, well-formed (a lone surrogate has no UTF-8 form). */
+const goodName = (name: unknown): name is string =>
+  typeof name === "string" &&
+  name.length > 0 &&
+  !name.includes("\u0000") &&
+  wellFormed(name) &&
+  utf8Length(name) <= 255;
+
 export function checkPfsName(name: string): void {
-  if (typeof name !== "string" || name.length === 0 || name.includes("\u0000") || utf8Length(name) > 255)
-    throw strataError("EINVAL", "a PFS name is 1..255 UTF-8 bytes without NUL", { pfs: name });
+  if (!goodName(name))
+    throw strataError("EINVAL", "a PFS name is 1..255 UTF-8 bytes without NUL or lone surrogates", {
+      pfs: typeof name === "string" ? name : String(typeof name),
+    });
 }
 
 export function checkSnapshotName(name: string, pfs: string): void {
-  if (typeof name !== "string" || name.length === 0 || name.includes("\u0000") || utf8Length(name) > 255)
-    throw strataError("EINVAL", "a snapshot name is 1..255 UTF-8 bytes without NUL", { pfs, snapshot: name });
+  // Checked before anything else: a name the store refuses after the TID was closed would
+  // otherwise leave that write behind a rejected call.
+  if (!goodName(name))
+    throw strataError("EINVAL", "a snapshot name is 1..255 UTF-8 bytes without NUL or lone surrogates", {
+      pfs,
+      snapshot: typeof name === "string" ? name : String(typeof name),
+    });
 }
 
 export function stripVersion(v: Item): Record<string, Value> {
