@@ -341,9 +341,9 @@ class StrataClient implements Strata {
       remove: (path, key) => this.write(path, (fs) => fs.removeTag(path, key)),
     };
     this.snapshots = {
-      create: (name, options) => this.write(`@${name}`, (fs) => fs.createSnapshot(name, options)),
+      create: (name, options) => this.write(`@${String(name)}`, (fs) => fs.createSnapshot(name, options)),
       list: () => this.live("/", (fs) => fs.listSnapshots()),
-      delete: (name) => this.write(`@${name}`, (fs) => fs.deleteSnapshot(name)),
+      delete: (name) => this.write(`@${String(name)}`, (fs) => fs.deleteSnapshot(name)),
     };
   }
 
@@ -871,6 +871,10 @@ async function toEngineOps(fs: FileSystem, ops: SdkBatchOp[]): Promise<BatchOp[]
   if (!Array.isArray(ops)) throw strataError("EINVAL", "batch takes an array of ops");
   const out: BatchOp[] = [];
   for (const [index, op] of ops.entries()) {
+    if (typeof op !== "object" || op === null)
+      throw strataError("EINVAL", `batch op ${index} must be an object like { op: "mkdir", path }`, {
+        index,
+      });
     switch (op.op) {
       case "mkdir":
         out.push({ op: "mkdir", path: op.path, mode: op.mode });

@@ -35,3 +35,15 @@ describe("reliability regressions", () => {
     await world.dispose();
   });
 });
+
+describe("reliability regressions (SDK)", () => {
+  it("a Symbol snapshot name and a null batch op are EINVAL (were a TypeError and EIO)", async () => {
+    const world = await World.create({ backend: "memory", seed: 3 });
+    const { client } = world.boot();
+    const before = await world.stateHash();
+    expect((await failureOf(client.snapshots.create(Symbol("s") as never))).code).toBe("EINVAL");
+    expect((await failureOf(client.batch([{ op: "mkdir", path: "/b" }, null as never]))).code).toBe("EINVAL");
+    expect(await world.stateHash()).toBe(before);
+    await world.dispose();
+  });
+});
