@@ -1,44 +1,198 @@
 /**
- * `npm start`: the embedded local deployment.
+ * `npm start`: the local deployment. Everything lives in STRATA_HOME (default ./.strata):
  *
- * Today (before the HTTP API, CLI and schedules of issue 5) it opens — creating on first run — the
- * deployment in `STRATA_HOME` (default `./.strata`): SQLite metadata, the local volume, the
- * `default` PFS; checks it end to end with one write, an as-of read and a cleanup; prints its state
- * and how to use it from the SDK (`connect({ local: ".strata" })`); then exits. State survives
- * between runs. Not done yet: the HTTP server, the S3/Azure/GCS stand-in volumes, tokens, timers.
+ *   metadata.db          SQLite metadata (namespace, chunk instances, intents, tokens, the secret)
+ *   volumes/local/       the local-directory volume "local" (the default volume)
+ *   s3/                  data of the S3 stand-in (s3rver, child process) behind volume "s3"
+ *   azure/               data of the Azure stand-in (azurite --location, child process) behind "azure"
+ *   connection.json      {endpoint, token, pfs} for the CLI and SDK in this directory (mode 0600)
+ *
+ * Serves the HTTP API on 127.0.0.1:STRATA_PORT (default 7070; 0 = a free port), prints the
+ * endpoint, an admin token and three next steps. SIGINT/SIGTERM: stop accepting, drain in-flight
+ * requests (a write acknowledged before is committed), close stores and stand-ins, exit 0.
+ * Not yet: a GCS volume (our GCS stand-in has no persistence or signed URLs yet).
  */
-import { resolve } from "node:path";
-import { connect } from "../../sdk/index.ts";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import path, { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { MAX_TOKEN_TTL_SECONDS } from "../../adapters/auth/tokens.ts";
+import { azuriteConnectionString } from "../../adapters/standins/azure.ts";
+import { freePort, type StandIn, startChildStandIn } from "../../adapters/standins/child.ts";
+import { s3StandInClientConfig } from "../../adapters/standins/s3.ts";
+import { isStrataError } from "../../core/errors.ts";
+import { type LocalVolumeSpec, startLocalDeployment } from "./deployment.ts";
+
+const require = createRequire(import.meta.url);
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** The port when STRATA_PORT is not set. */
+export const DEFAULT_PORT = 7070;
+const PFS = "default";
 
 const home = resolve(process.env.STRATA_HOME ?? ".strata");
-const client = await connect({ local: home });
-try {
-  const probe = `/.strata-start-check-${process.pid}`;
-  await client.writeFile(probe, `checked at ${new Date().toISOString()}\n`);
-  const written = await client.currentTid();
-  await client.rm(probe);
-  const backThen = await client.asOf(written).readFile(probe, "utf8");
-  if (!backThen.startsWith("checked at"))
-    throw new Error("as-of read of the start check returned other bytes");
-
-  const entries = await client.readdir("/");
-  console.log(`strata: embedded deployment ready in ${home}`);
-  console.log(`  metadata   ${home}/metadata.db (SQLite)`);
-  console.log(`  volume     local → ${home}/volumes/local`);
-  console.log(
-    `  pfs        default (${entries.length} entries at /), current TID ${await client.currentTid()}`,
+const port = process.env.STRATA_PORT === undefined ? DEFAULT_PORT : Number(process.env.STRATA_PORT);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(
+    `strata: STRATA_PORT must be a port number (0 = any free port), got ${process.env.STRATA_PORT}`,
   );
-  console.log("");
-  console.log("next steps:");
-  console.log(`  npx tsx examples/sdk-basics.ts        # the SDK on a scratch deployment`);
-  console.log(
-    `  node --import tsx -e 'import("strata").then(async ({ connect }) => { const c = await connect({ local: ".strata" }); console.log(await c.readdir("/")); await c.close(); })'`,
-  );
-  console.log("  npm test                              # the whole suite, with its own stand-in servers");
-  console.log("");
-  console.log(
-    "not yet (issue 5): the HTTP API and `strata` CLI, S3/Azure/GCS stand-in volumes, scheduled runs.",
-  );
-} finally {
-  await client.close();
+  process.exit(2);
 }
+
+async function startS3(dir: string): Promise<StandIn> {
+  const p = await freePort();
+  return startChildStandIn({
+    name: "s3",
+    command: process.execPath,
+    args: [
+      "--openssl-legacy-provider",
+      join(here, "../../adapters/standins/s3rver-main.mjs"),
+      dir,
+      String(p),
+    ],
+    port: p,
+    readyLine: /s3rver listening/,
+  });
+}
+
+async function startAzure(dir: string): Promise<StandIn> {
+  const p = await freePort();
+  const main = join(path.dirname(require.resolve("azurite/package.json")), "dist", "src", "blob", "main.js");
+  return startChildStandIn({
+    name: "azure",
+    command: process.execPath,
+    args: [
+      main,
+      "--location",
+      dir,
+      "--silent",
+      "--disableTelemetry",
+      "--skipApiVersionCheck",
+      "--blobHost",
+      "127.0.0.1",
+      "--blobPort",
+      String(p),
+    ],
+    port: p,
+    readyLine: /successfully listens/,
+  });
+}
+
+/** The deployment's volume set: the one place that lists them (site/cost attributes for the reader). */
+function localVolumes(s3: StandIn, azure: StandIn): Record<string, LocalVolumeSpec> {
+  return {
+    local: { kind: "local", root: join(home, "volumes", "local"), site: "local", cost: 1 },
+    s3: {
+      kind: "s3",
+      bucket: "strata",
+      clientConfig: s3StandInClientConfig(s3.endpoint),
+      site: "aws-local",
+      cost: 2,
+    },
+    azure: {
+      kind: "azure",
+      connectionString: azuriteConnectionString(azure.endpoint),
+      container: "strata",
+      site: "azure-local",
+      cost: 2,
+    },
+  };
+}
+
+interface Connection {
+  endpoint: string;
+  token: string;
+  pfs: string;
+}
+
+async function previousConnection(): Promise<Connection | undefined> {
+  try {
+    return JSON.parse(await readFile(join(home, "connection.json"), "utf8")) as Connection;
+  } catch {
+    return undefined;
+  }
+}
+
+await mkdir(join(home, "volumes", "local"), { recursive: true });
+await mkdir(join(home, "s3"), { recursive: true });
+await mkdir(join(home, "azure"), { recursive: true });
+const standIns = await Promise.all([startS3(join(home, "s3")), startAzure(join(home, "azure"))]);
+const [s3, azure] = standIns as [StandIn, StandIn];
+const stopStandIns = () => Promise.allSettled(standIns.map((s) => s.stop()));
+
+let deployment: Awaited<ReturnType<typeof startLocalDeployment>>;
+try {
+  deployment = await startLocalDeployment({
+    home,
+    volumes: localVolumes(s3, azure),
+    defaultVolume: "local",
+    port,
+    site: "local",
+  });
+} catch (err) {
+  await stopStandIns();
+  console.error(`strata: could not start: ${(err as Error).message}`);
+  process.exit(1);
+}
+const { services, endpoint } = deployment;
+
+try {
+  await services.namespace.createPfs(PFS);
+} catch (err) {
+  if (!isStrataError(err, "EEXIST")) throw err;
+}
+
+// Reuse the admin token of the last run while it is valid (same secret, so same tokens).
+let token = (await previousConnection())?.token;
+if (token) {
+  try {
+    const principal = await services.tokens.verify(token);
+    if (principal.pfs !== "*" || !principal.rights.includes("admin")) token = undefined;
+  } catch {
+    token = undefined;
+  }
+}
+token ??= (
+  await services.tokens.create({
+    pfs: "*",
+    rights: ["admin"],
+    ttlSeconds: MAX_TOKEN_TTL_SECONDS,
+    label: "npm start admin",
+  })
+).token;
+
+const connectionFile = join(home, "connection.json");
+await writeFile(connectionFile, `${JSON.stringify({ endpoint, token, pfs: PFS }, null, 2)}\n`, {
+  mode: 0o600,
+});
+await chmod(connectionFile, 0o600);
+
+console.log("strata: local deployment ready");
+console.log(`  endpoint     ${endpoint}`);
+console.log(`  admin token  ${token}`);
+console.log(`  home         ${home}`);
+console.log(`  metadata     ${join(home, "metadata.db")} (SQLite)`);
+console.log(`  volumes      local (default) → ${join(home, "volumes", "local")}`);
+console.log(`               s3 → s3rver ${s3.endpoint} (data in ${join(home, "s3")})`);
+console.log(`               azure → azurite ${azure.endpoint} (data in ${join(home, "azure")})`);
+console.log(`  connection   ${connectionFile} (the CLI here needs no flags)`);
+console.log("");
+console.log("next steps:");
+console.log("  npx strata ls /");
+console.log("  npx strata put ./README.md /readme.md");
+console.log("  npx strata cat /readme.md");
+console.log("");
+console.log("Ctrl-C stops it; state stays in the home directory.");
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  console.log(`strata: ${signal}: draining requests and stopping`);
+  await deployment.stop();
+  await stopStandIns();
+  console.log("strata: stopped");
+  process.exit(0);
+}
+process.on("SIGINT", () => void shutdown("SIGINT"));
+process.on("SIGTERM", () => void shutdown("SIGTERM"));

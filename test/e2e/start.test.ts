@@ -1,41 +1,56 @@
-import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { connect } from "../../sdk/index.ts";
 
-const run = promisify(execFile);
 const root = new URL("../../", import.meta.url).pathname;
 
-describe("npm start (the embedded local deployment) as a process", () => {
+describe("npm start (the local deployment) through npm", () => {
   let home: string | undefined;
   afterAll(async () => {
     if (home) await rm(home, { recursive: true, force: true });
   });
 
-  it("creates the deployment in STRATA_HOME, checks it, and keeps state across runs", async () => {
+  it("prints the endpoint, an admin token and next steps, writes connection.json, serves the API", {
+    timeout: 120_000,
+  }, async () => {
     home = await mkdtemp(path.join(tmpdir(), "strata-start-"));
-    const start = () =>
-      run("npm", ["start", "--silent"], {
-        cwd: root,
-        env: { ...process.env, STRATA_HOME: home },
-        timeout: 60_000,
+    // Its own process group, so SIGTERM reaches npm, the server and its stand-ins alike.
+    const child = spawn("npm", ["start", "--silent"], {
+      cwd: root,
+      env: { ...process.env, STRATA_HOME: home, STRATA_PORT: "0" },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    try {
+      while (!out.includes("npx strata cat /readme.md")) {
+        if (child.exitCode !== null) throw new Error(`npm start exited ${child.exitCode}:\n${out}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const endpoint = /endpoint\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+      const token = /admin token\s+(strata1\.\S+)/.exec(out)?.[1];
+      expect(endpoint).toBeDefined();
+      expect(out).toContain("npx strata ls /");
+      expect(out).toContain("npx strata put ./README.md /readme.md");
+      expect(JSON.parse(await readFile(path.join(home, "connection.json"), "utf8"))).toEqual({
+        endpoint,
+        token,
+        pfs: "default",
       });
-
-    const first = await start();
-    expect(first.stdout).toContain(`embedded deployment ready in ${home}`);
-    expect(first.stdout).toContain("0 entries at /");
-
-    const client = await connect({ local: home });
-    await client.writeFile("/kept.txt", "survives a restart");
-    await client.close();
-
-    const second = await start();
-    expect(second.stdout).toContain("1 entries at /");
-    const again = await connect({ local: home });
-    expect(await again.readFile("/kept.txt", "utf8")).toBe("survives a restart");
-    await again.close();
+      const client = await connect({ endpoint: endpoint!, token: token! });
+      await client.writeFile("/readme.md", "hello from npm start");
+      expect(await client.readFile("/readme.md", "utf8")).toBe("hello from npm start");
+      expect(await client.admin.status()).toMatchObject({ runtime: "local", metadata: "sqlite" });
+      await client.close();
+    } finally {
+      if (child.exitCode === null) process.kill(-child.pid!, "SIGTERM");
+      await exited;
+    }
   });
 });

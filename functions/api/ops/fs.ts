@@ -353,9 +353,9 @@ export const fsOps: Operation[] = [
   }),
   defineOp({
     name: "snapshot.delete",
-    summary: "Forget a snapshot",
+    summary: "Forget a snapshot (admin: snapshots pin history other users may rely on)",
     scope: "pfs",
-    right: "write",
+    right: "admin",
     input: z.object({ name: z.string().min(1) }).strict(),
     run: async (ctx, i) => {
       await ctx.fs.deleteSnapshot(i.name);
