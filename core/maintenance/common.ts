@@ -7,6 +7,7 @@
  * | `vac#<pfs id>`     | `state`                    | vacuum's change-index cursor per shard (`cursors`) |
  * | `vq#<pfs id>`      | `<dtid>#<pk>#<sk>`         | an ended record waiting for retention (`kind`, `ctid`, `dtid`, `rpk`, `rsk`) |
  * | `cref#<sha256>`    | `<pfs id>#<ino>`           | some not-yet-vacuumed version of that inode references the chunk |
+ * | `rchk#<pfs id>`    | `<ino>#<sha256>`           | a pruned version's chunk: re-check that inode's cref |
  * | `gcq`              | `<sha256>`                 | a chunk that lost a reference: checked by the next chunk GC |
  * | `maint`            | `scrub`                    | the scrub's resumable cursor                       |
  */
@@ -16,6 +17,8 @@ import type { Volume } from "../volume/volume.ts";
 export const vacuumStateKey = (pfsId: string): Key => ({ pk: `vac#${pfsId}`, sk: "state" });
 export const queuePk = (pfsId: string) => `vq#${pfsId}`;
 export const crefPk = (sha: string) => `cref#${sha}`;
+/** Chunk references to re-check after a pruned version (written before the version is deleted). */
+export const refCheckPk = (pfsId: string) => `rchk#${pfsId}`;
 export const crefKey = (sha: string, pfsId: string, ino: string): Key => ({
   pk: crefPk(sha),
   sk: `${pfsId}#${ino}`,

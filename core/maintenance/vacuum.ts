@@ -48,6 +48,7 @@ import {
   queryAll,
   queryPages,
   queuePk,
+  refCheckPk,
   TimeBox,
   type VolumeLookup,
   vacuumStateKey,
@@ -343,20 +344,32 @@ class VacuumRun {
     // Snapshots read after the watermark moved and the grace passed: a snapshot created meanwhile
     // (at a point complete under the old watermark) pins too.
     const snaps = await this.snapshotTids(pfs);
-    const touched = new Map<string, Set<string>>(); // ino → chunks of pruned versions
+    // Reference checks a previous run recorded but did not finish (it stopped or aborted).
+    const touched = await this.pendingRefChecks(pfs); // ino → chunks of pruned versions
+    await this.dropRefs(pfs, touched);
     // Only records ended at or before exactFrom can be invisible to every complete point.
     for await (const page of queryPages(this.store, queuePk(pfs.id), {
       sk: { op: "lt", value: nextTid(w.exactFrom) },
     })) {
       const due = page.filter((q) => !visibleAtAny(w, snaps, String(q.ctid), String(q.dtid)));
       if (due.length > 0) await this.pruneRecords(pfs, due, touched);
-      if (this.box.over) {
-        await this.dropRefs(pfs, touched);
-        return false;
-      }
+      await this.dropRefs(pfs, touched);
+      if (this.box.over) return false;
     }
-    await this.dropRefs(pfs, touched);
     return true;
+  }
+
+  /** Apply: the `rchk#<pfs>` items (`<ino>#<sha>`) written before pruned versions were deleted. */
+  private async pendingRefChecks(pfs: PfsRow): Promise<Map<string, Set<string>>> {
+    const touched = new Map<string, Set<string>>();
+    if (!this.apply) return touched;
+    for (const item of await queryAll(this.store, refCheckPk(pfs.id))) {
+      const [ino, sha] = item.sk.split("#") as [string, string];
+      const set = touched.get(ino) ?? new Set<string>();
+      set.add(sha);
+      touched.set(ino, set);
+    }
+    return touched;
   }
 
   private async snapshotTids(pfs: PfsRow): Promise<Tid[]> {
@@ -378,7 +391,14 @@ class VacuumRun {
           record !== undefined && verify(record, pfs.name) !== undefined && String(record.dtid) === dtid;
         if (current) {
           let deleted = !this.apply;
+          const chunks = kind === "version" ? chunksOf(record) : [];
           if (this.apply) {
+            // Before the version goes: note which of its inode's chunk references to re-check, so
+            // a run that stops after the deletion still drops them (else the chunks would leak).
+            const ino = key.pk.slice(`ino#${pfs.id}#`.length);
+            await this.putAll(
+              [...new Set(chunks)].map((sha) => ({ pk: refCheckPk(pfs.id), sk: `${ino}#${sha}` })),
+            );
             try {
               await this.store.delete(key, { condition: { op: "eq", attr: "dtid", value: dtid } });
               deleted = true;
@@ -402,7 +422,7 @@ class VacuumRun {
             if (kind === "version") {
               const ino = key.pk.slice(`ino#${pfs.id}#`.length);
               const set = touched.get(ino) ?? new Set<string>();
-              for (const c of chunksOf(record)) set.add(c);
+              for (const c of chunks) set.add(c);
               touched.set(ino, set);
             }
           }
@@ -425,14 +445,16 @@ class VacuumRun {
         for (const c of chunksOf(v)) remaining.add(c);
       }
       for (const sha of chunks) {
-        if (remaining.has(sha)) continue;
         const key = crefKey(sha, pfs.id, ino);
-        if (this.apply) {
-          // Candidate first, then the reference: a crash in between only costs a check.
-          await this.store.put({ ...gcqKey(sha), time: this.now });
-          await this.store.delete(key);
-        } else this.removedRefs.add(`${sha}|${key.sk}`);
-        this.candidates.add(sha);
+        if (!remaining.has(sha)) {
+          if (this.apply) {
+            // Candidate first, then the reference: a crash in between only costs a check.
+            await this.store.put({ ...gcqKey(sha), time: this.now });
+            await this.store.delete(key);
+          } else this.removedRefs.add(`${sha}|${key.sk}`);
+          this.candidates.add(sha);
+        }
+        if (this.apply) await this.store.delete({ pk: refCheckPk(pfs.id), sk: `${ino}#${sha}` });
       }
     }
     touched.clear();
