@@ -1,0 +1,57 @@
+/** Objectives attached to the PFS root, directories and files (PFS scope). Grammar: docs/objectives.md */
+import { z } from "zod";
+import { defineOp, type Operation } from "../operation.ts";
+import { pathSchema } from "./common.ts";
+import { inBackground, placementOf } from "./placement-services.ts";
+
+export const objectiveOps: Operation[] = [
+  defineOp({
+    name: "objective.set",
+    summary: "Attach objectives to a path (replacing what was attached there); placement re-runs below it",
+    scope: "pfs",
+    right: "write",
+    input: z.object({ path: pathSchema, text: z.string().max(8192) }).strict(),
+    paths: (i) => [i.path],
+    example: { path: "/show", text: "when tag:render-site place 1 on site:$tag:render-site" },
+    run: async (ctx, i) => {
+      const p = placementOf(ctx, "objective.set");
+      const out = await p.placement.setObjectives(ctx.pfs, i.path, i.text);
+      inBackground(p.orchestrator.enqueue(ctx.pfs, i.path));
+      return out;
+    },
+  }),
+  defineOp({
+    name: "objective.list",
+    summary: "Objectives attached in the PFS (at or below `path`)",
+    scope: "pfs",
+    right: "read",
+    input: z.object({ path: pathSchema.optional() }).strict(),
+    paths: (i) => [i.path ?? "/"],
+    run: async (ctx, i) => ({
+      objectives: await placementOf(ctx, "objective.list").placement.listObjectives(ctx.pfs, i.path),
+    }),
+  }),
+  defineOp({
+    name: "objective.remove",
+    summary: "Detach the objectives of a path; placement re-runs below it",
+    scope: "pfs",
+    right: "write",
+    input: z.object({ path: pathSchema }).strict(),
+    paths: (i) => [i.path],
+    run: async (ctx, i) => {
+      const p = placementOf(ctx, "objective.remove");
+      await p.placement.removeObjectives(ctx.pfs, i.path);
+      inBackground(p.orchestrator.enqueue(ctx.pfs, i.path));
+      return {};
+    },
+  }),
+  defineOp({
+    name: "objective.explain",
+    summary: "Local, inherited and effective objectives of a path, and the volumes it should be on",
+    scope: "pfs",
+    right: "read",
+    input: z.object({ path: pathSchema }).strict(),
+    paths: (i) => [i.path],
+    run: (ctx, i) => placementOf(ctx, "objective.explain").placement.explain(ctx.pfs, i.path),
+  }),
+];

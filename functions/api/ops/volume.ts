@@ -1,0 +1,93 @@
+/** Volumes as records (deployment scope, deployment admin): add, list, drain, remove. docs/placement.md */
+import { z } from "zod";
+import type { Value } from "../../../core/metadata/port.ts";
+import { checkDeploymentAdmin } from "../auth.ts";
+import { defineOp, type Operation } from "../operation.ts";
+import { inBackground, placementOf } from "./placement-services.ts";
+
+const name = z.string().min(1).max(63).describe("volume name: a-z 0-9 . _ -");
+const label = z.string().min(1).max(64);
+
+export const volumeOps: Operation[] = [
+  defineOp({
+    name: "volume.add",
+    summary:
+      "Register a volume (kind + driver settings, site, cloud, class, cost); idempotent for the same settings",
+    scope: "deployment",
+    right: "admin",
+    input: z
+      .object({
+        name,
+        kind: z.enum(["local", "s3", "azure", "gcs"]),
+        config: z
+          .record(z.string(), z.unknown())
+          .optional()
+          .describe("driver settings of that kind (docs/placement.md)"),
+        site: label.optional(),
+        cloud: label.optional(),
+        class: label.optional(),
+        cost: z.number().min(0).optional(),
+      })
+      .strict(),
+    example: {
+      name: "gcs-eu",
+      kind: "gcs",
+      config: { bucket: "acme-strata-eu" },
+      site: "gcs-eu",
+      cloud: "gcp",
+      class: "archive",
+      cost: 1,
+    },
+    run: async (ctx, i) => {
+      checkDeploymentAdmin(ctx.principal, "volume.add");
+      const { config, ...rest } = i;
+      return placementOf(ctx, "volume.add").volumes.add({
+        ...rest,
+        config: (config ?? {}) as Record<string, Value>,
+      });
+    },
+  }),
+  defineOp({
+    name: "volume.list",
+    summary: "Every volume record with its state (active | draining)",
+    scope: "deployment",
+    right: "read",
+    input: z.object({}).strict(),
+    run: async (ctx) => {
+      // Driver settings may hold endpoints and credentials: only deployment admins see them.
+      const admin = ctx.principal.pfs === "*" && ctx.principal.rights.includes("admin");
+      const volumes = await placementOf(ctx, "volume.list").volumes.list();
+      return { volumes: volumes.map((v) => (admin ? v : { ...v, config: {} })) };
+    },
+  }),
+  defineOp({
+    name: "volume.drain",
+    summary:
+      "Stop choosing a volume and move every instance off it (files stay readable); `wait` to return when done",
+    scope: "deployment",
+    right: "admin",
+    input: z.object({ name, wait: z.boolean().optional() }).strict(),
+    example: { name: "s3-old" },
+    run: async (ctx, i) => {
+      checkDeploymentAdmin(ctx.principal, "volume.drain");
+      const p = placementOf(ctx, "volume.drain");
+      const record = await p.volumes.drain(i.name);
+      const work = p.orchestrator.drain(i.name);
+      if (i.wait) return { ...record, ...(await work) };
+      inBackground(work);
+      return { ...record, started: true };
+    },
+  }),
+  defineOp({
+    name: "volume.remove",
+    summary: "Delete a drained volume's record (refused while it holds chunks or an objective names it)",
+    scope: "deployment",
+    right: "admin",
+    input: z.object({ name }).strict(),
+    run: async (ctx, i) => {
+      checkDeploymentAdmin(ctx.principal, "volume.remove");
+      await placementOf(ctx, "volume.remove").volumes.remove(i.name);
+      return {};
+    },
+  }),
+];
