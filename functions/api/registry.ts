@@ -9,13 +9,25 @@ import { z } from "zod";
 import type { Operation } from "./operation.ts";
 import { dataOps } from "./ops/data.ts";
 import { fsOps } from "./ops/fs.ts";
+import { objectiveOps } from "./ops/objective.ts";
 import { pfsOps } from "./ops/pfs.ts";
+import { placementOps } from "./ops/placement.ts";
 import { statusOps } from "./ops/status.ts";
 import { tokenOps } from "./ops/token.ts";
+import { volumeOps } from "./ops/volume.ts";
 
 export type { OpContext, Operation } from "./operation.ts";
 
-const AREAS: ReadonlyArray<readonly Operation[]> = [fsOps, dataOps, pfsOps, tokenOps, statusOps];
+const AREAS: ReadonlyArray<readonly Operation[]> = [
+  fsOps,
+  dataOps,
+  pfsOps,
+  tokenOps,
+  statusOps,
+  volumeOps,
+  objectiveOps,
+  placementOps,
+];
 
 function build(): ReadonlyMap<string, Operation> {
   const map = new Map<string, Operation>();
