@@ -1,8 +1,109 @@
 /** Keeping a deployment healthy and cheap: vacuum, scrub, fsck, retention (registry operations). */
+import { ERROR_CODES, type ErrorCode } from "../../core/errors.ts";
 import type { CommandSpec } from "../command.ts";
-import { EXIT } from "../exit-codes.ts";
+import { EXIT, exitCodeOf } from "../exit-codes.ts";
+import { columns, humanBytes } from "../format.ts";
+import { renderValue } from "../render.ts";
 import { opCommand, secondsOption } from "./op.ts";
 import { flag, str } from "./options.ts";
+
+// The report shapes below are those of core/maintenance (vacuum.ts, scrub.ts, fsck.ts) as far as
+// the CLI reads them; a report that does not look like one is rendered generically.
+
+interface Aborted {
+  aborted?: { code: string; message: string };
+}
+
+/** A run that stopped on an error reports it in `aborted` (it does not throw): exit by its code. */
+function abortedExit(result: unknown): number {
+  const aborted = (result as Aborted | null)?.aborted;
+  if (!aborted) return EXIT.OK;
+  return aborted.code in ERROR_CODES ? exitCodeOf(aborted.code as ErrorCode) : EXIT.DATA;
+}
+
+function abortedLine(result: unknown): string[] {
+  const aborted = (result as Aborted | null)?.aborted;
+  return aborted
+    ? [`stopped by an error: ${aborted.code}: ${aborted.message} (nothing was deleted after it)`]
+    : [];
+}
+
+function renderVacuum(result: unknown): string[] {
+  const r = result as {
+    apply?: boolean;
+    records?: { count: number; byKind?: Record<string, number> };
+    chunks?: { count: number; instances: number; bytes: number };
+    intents?: number;
+    complete?: boolean;
+  };
+  if (typeof r?.apply !== "boolean" || !r.records || !r.chunks) return renderValue(result);
+  const kinds = Object.entries(r.records.byKind ?? {})
+    .map(([k, n]) => `${k} ${n}`)
+    .join(", ");
+  return [
+    r.apply ? "vacuum: removed" : "vacuum (dry run: nothing deleted; `strata vacuum --apply` deletes):",
+    ...columns([
+      ["  history records", `${r.records.count}${kinds ? ` (${kinds})` : ""}`],
+      ["  chunks", `${r.chunks.count} (${r.chunks.instances} copies, ${humanBytes(r.chunks.bytes)})`],
+      ["  upload intents", String(r.intents ?? 0)],
+    ]),
+    ...(r.complete === false ? ["not complete: the time budget ran out; run it again to continue"] : []),
+    ...abortedLine(result),
+  ];
+}
+
+function renderScrub(result: unknown): string[] {
+  const r = result as {
+    objects?: number;
+    bytes?: number;
+    findings?: Array<{ chunk: string; volume: string; found: string; repaired: boolean; reason?: string }>;
+    complete?: boolean;
+  };
+  if (typeof r?.objects !== "number" || !Array.isArray(r.findings)) return renderValue(result);
+  const lines = [
+    `scrub: checked ${r.objects} objects (${humanBytes(r.bytes ?? 0)}), ${r.findings.length} findings`,
+  ];
+  if (r.findings.length > 0) {
+    lines.push(
+      ...columns([
+        ["VOLUME", "CHUNK", "FOUND", "REPAIRED"],
+        ...r.findings.map((f) => [
+          f.volume,
+          f.chunk.slice(0, 12),
+          f.found,
+          f.repaired ? "yes" : `no${f.reason ? `: ${f.reason}` : ""}`,
+        ]),
+      ]),
+    );
+  }
+  if (r.complete === false) lines.push("not complete: run it again to continue from where it stopped");
+  return [...lines, ...abortedLine(result)];
+}
+
+/** scrub: exit 6 when a bad copy could not be repaired; the run's own error otherwise. */
+function scrubExit(result: unknown): number {
+  const findings = (result as { findings?: Array<{ repaired?: boolean }> } | null)?.findings;
+  if (Array.isArray(findings) && findings.some((f) => f.repaired === false)) return EXIT.DATA;
+  return abortedExit(result);
+}
+
+function renderFsck(result: unknown): string[] {
+  const r = result as {
+    ok?: boolean;
+    problems?: Array<{ kind: string; pfs: string; message: string }>;
+    checked?: Record<string, number>;
+  };
+  if (typeof r?.ok !== "boolean" || !Array.isArray(r.problems)) return renderValue(result);
+  const checked = Object.entries(r.checked ?? {})
+    .map(([k, n]) => `${n} ${k}`)
+    .join(", ");
+  return [
+    `fsck: ${r.ok ? "no problems" : `${r.problems.length} problem${r.problems.length === 1 ? "" : "s"}`}${checked ? ` (checked ${checked})` : ""}`,
+    ...(r.problems.length > 0
+      ? columns([["PFS", "KIND", "PROBLEM"], ...r.problems.map((p) => [p.pfs, p.kind, p.message])])
+      : []),
+  ];
+}
 
 /**
  * fsck's verdict. The fsck.run output shape belongs to its owner; the CLI reads the fields a
@@ -32,6 +133,8 @@ export const maintenanceCommands: CommandSpec[] = [
       },
     },
     examples: ["strata vacuum", "strata vacuum --apply --time-budget 300"],
+    render: renderVacuum,
+    exitCode: abortedExit,
     input: ({ options }) => {
       const budget = secondsOption(str(options, "time-budget"), "--time-budget");
       return {
@@ -47,6 +150,9 @@ export const maintenanceCommands: CommandSpec[] = [
     args: "",
     positionals: { min: 0, max: 0 },
     examples: ["strata scrub", "strata scrub --json"],
+    notes: ["Exit 6 when a bad copy could not be repaired."],
+    render: renderScrub,
+    exitCode: scrubExit,
     input: () => ({}),
   }),
   opCommand({
@@ -57,6 +163,7 @@ export const maintenanceCommands: CommandSpec[] = [
     positionals: { min: 0, max: 0 },
     examples: ["strata fsck", "strata fsck --json || echo 'fsck found problems'"],
     input: () => ({}),
+    render: renderFsck,
     exitCode: (result) => (fsckFoundProblems(result) ? EXIT.FSCK_PROBLEMS : EXIT.OK),
   }),
   opCommand({
