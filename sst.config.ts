@@ -13,6 +13,7 @@ export default $config({
   },
   async run() {
     const { metadataTable } = await import("./stacks/metadata");
-    return { table: metadataTable.name };
+    const { api, volumeBucket } = await import("./stacks/api");
+    return { table: metadataTable.name, api: api.url, volume: volumeBucket.name };
   },
 });
