@@ -1,0 +1,28 @@
+/// <reference path="../.sst/platform/config.d.ts" />
+/**
+ * The HTTP API in the cloud: one Lambda function (functions/api/lambda.ts) behind a function URL,
+ * an S3 bucket as the default volume, linked to the metadata table. Least privilege: the links
+ * grant exactly table read/write and bucket object access; clients move bytes with presigned URLs
+ * signed by this function's role (so the role's bucket rights are what a URL can do, one key at a
+ * time).
+ */
+import { metadataTable } from "./metadata";
+
+export const volumeBucket = new sst.aws.Bucket("DefaultVolume", {
+  // Browsers and CLIs PUT/GET chunks by presigned URL straight to the bucket.
+  cors: { allowMethods: ["GET", "PUT"], allowOrigins: ["*"], allowHeaders: ["*"] },
+});
+
+export const api = new sst.aws.Function("Api", {
+  handler: "functions/api/lambda.handler",
+  runtime: "nodejs20.x",
+  architecture: "arm64",
+  memory: "1024 MB",
+  timeout: "30 seconds",
+  url: true,
+  link: [metadataTable, volumeBucket],
+  environment: {
+    STRATA_TABLE: metadataTable.name,
+    STRATA_BUCKET: volumeBucket.name,
+  },
+});
