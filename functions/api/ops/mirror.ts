@@ -1,0 +1,271 @@
+/**
+ * Mirroring and backups (docs/mirroring.md). Administration is deployment-scoped (a deployment
+ * admin token); the source side of a remote mirror (`mirror.info`, `mirror.read`, `mirror.chunk`,
+ * `mirror.full`) needs only a read token of the source PFS, named in the input.
+ */
+import { z } from "zod";
+import { strataError } from "../../../core/errors.ts";
+import {
+  createMirror,
+  getMirrorDefinition,
+  listMirrorDefinitions,
+  mirrorStatus,
+  promoteMirror,
+  putMirrorDefinition,
+  readChunk,
+  readFull,
+  readStream,
+  restoreBackup,
+  type SourceSpec,
+  sourceInfo,
+  toJsonValue,
+  writeBackup,
+} from "../../../core/mirror/index.ts";
+import { runNamedMirror } from "../../mirror/run.ts";
+import { sourceFor, volumesOf } from "../../mirror/sources.ts";
+import { checkDeploymentAdmin, checkPfs } from "../auth.ts";
+import { defineOp, type OpContext, type Operation } from "../operation.ts";
+
+const name = z.string().min(1).max(200);
+const tid = z.string().regex(/^[0-9a-f]{16}$/, "a TID: 16 lowercase hex digits");
+const sourceSchema = z
+  .union([
+    name.describe("a PFS of this deployment"),
+    z.object({ url: z.string().url(), pfs: name, token: z.string().optional() }).strict(),
+  ])
+  .describe('the source PFS: its name here, or {"url", "pfs", "token"} of another deployment');
+
+function specOf(source: string | { url: string; pfs: string; token?: string | undefined }): SourceSpec {
+  return typeof source === "string"
+    ? { kind: "local", pfs: source }
+    : { kind: "http", url: source.url, pfs: source.pfs, ...(source.token ? { token: source.token } : {}) };
+}
+
+function volumeNamed(ctx: OpContext, volume: string) {
+  const v = ctx.services.volumes[volume];
+  if (!v) throw strataError("EINVAL", `no volume ${volume} in this deployment`, { volume });
+  return v.volume;
+}
+
+function target(ctx: OpContext) {
+  return { ns: ctx.services.namespace, volumes: volumesOf(ctx.services), clock: ctx.services.clock };
+}
+
+export const mirrorOps: Operation[] = [
+  defineOp({
+    name: "mirror.create",
+    summary: "Create a read-only mirror PFS `target` of `source` (here or in another deployment)",
+    scope: "deployment",
+    right: "admin",
+    input: z
+      .object({
+        source: sourceSchema,
+        target: name.describe("name of the new mirror PFS"),
+        name: name.optional().describe("the mirror's name for mirror.run (default: target)"),
+        volumes: z
+          .array(name)
+          .min(1)
+          .optional()
+          .describe("volumes for its chunks (default: the deployment's)"),
+      })
+      .strict(),
+    example: { source: "projects", target: "projects-dr", volumes: ["gcs"] },
+    run: async (ctx, i) => {
+      checkDeploymentAdmin(ctx.principal, "mirror.create");
+      const spec = specOf(i.source);
+      const mirrorName = i.name ?? i.target;
+      const volumes = i.volumes ?? [await ctx.services.data.defaultVolume(i.target)];
+      const status = await createMirror(target(ctx), {
+        name: i.target,
+        source: sourceFor(ctx.services, spec),
+        volumes,
+      });
+      await putMirrorDefinition(ctx.services.namespace, { name: mirrorName, target: i.target, source: spec });
+      return { ...status, name: mirrorName, target: i.target };
+    },
+  }),
+  defineOp({
+    name: "mirror.run",
+    summary:
+      "Bring a mirror up to date now (from its sync TID; a full comparison if the source pruned past it)",
+    scope: "deployment",
+    right: "admin",
+    input: z
+      .object({
+        name,
+        limit: z.number().int().min(1).max(10_000).optional(),
+        maxPages: z.number().int().min(1).optional(),
+      })
+      .strict(),
+    run: (ctx, i) => {
+      checkDeploymentAdmin(ctx.principal, "mirror.run");
+      return runNamedMirror(ctx.services, i.name, {
+        ...(i.limit ? { limit: i.limit } : {}),
+        ...(i.maxPages ? { maxPages: i.maxPages } : {}),
+      });
+    },
+  }),
+  defineOp({
+    name: "mirror.status",
+    summary: "Mirrors and how far each has synced",
+    scope: "deployment",
+    right: "read",
+    input: z.object({ name: name.optional() }).strict(),
+    run: async (ctx, i) => {
+      checkDeploymentAdmin(ctx.principal, "mirror.status");
+      const defs =
+        i.name === undefined
+          ? await listMirrorDefinitions(ctx.services.namespace)
+          : [await getMirrorDefinition(ctx.services.namespace, i.name)];
+      const mirrors = [];
+      for (const def of defs) {
+        const [status] = await mirrorStatus(target(ctx), def.target);
+        mirrors.push({ ...status, name: def.name, target: def.target });
+      }
+      return { mirrors };
+    },
+  }),
+  defineOp({
+    name: "mirror.promote",
+    summary:
+      "Make a mirror a writable master; with `former`, fence its local source first and demote or retire it",
+    scope: "deployment",
+    right: "admin",
+    input: z.object({ name, former: z.enum(["demote", "retire"]).optional() }).strict(),
+    run: async (ctx, i) => {
+      checkDeploymentAdmin(ctx.principal, "mirror.promote");
+      const def = await getMirrorDefinition(ctx.services.namespace, i.name);
+      if (i.former && def.source.kind !== "local")
+        throw strataError(
+          "EINVAL",
+          `mirror ${i.name}'s source is another deployment: fence it there, then promote without former`,
+          { mirror: i.name },
+        );
+      return promoteMirror(
+        target(ctx),
+        def.target,
+        i.former
+          ? {
+              source: sourceFor(ctx.services, def.source),
+              former: {
+                ns: ctx.services.namespace,
+                pfs: def.source.pfs,
+                becomes: i.former,
+                newSource: `local:${def.target}`,
+              },
+            }
+          : {},
+      );
+    },
+  }),
+  defineOp({
+    name: "mirror.info",
+    summary: "Source side: a PFS's identity and closed TID (for a mirror in another deployment)",
+    scope: "deployment",
+    right: "read",
+    input: z.object({ pfs: name }).strict(),
+    run: (ctx, i) => {
+      checkPfs(ctx.principal, i.pfs, "read");
+      return sourceInfo(ctx.services.namespace, i.pfs);
+    },
+  }),
+  defineOp({
+    name: "mirror.read",
+    summary: "Source side: one page of a PFS's stream (records with since < tid ≤ upto)",
+    scope: "deployment",
+    right: "read",
+    input: z
+      .object({
+        pfs: name,
+        since: tid.optional(),
+        upto: tid.optional(),
+        token: z.string().optional(),
+        limit: z.number().int().min(1).max(10_000).optional(),
+      })
+      .strict(),
+    run: async (ctx, i) => {
+      checkPfs(ctx.principal, i.pfs, "read");
+      const { pfs, ...request } = i;
+      const page = await readStream(ctx.services.namespace, pfs, request);
+      return { ...page, records: toJsonValue(page.records) };
+    },
+  }),
+  defineOp({
+    name: "mirror.chunk",
+    summary: "Source side: one chunk's bytes, checked against its size and CRC32C",
+    scope: "deployment",
+    right: "read",
+    input: z
+      .object({
+        pfs: name,
+        chunk: z.string().regex(/^[0-9a-f]{64}$/),
+        size: z.number().int().min(0),
+        crc32c: z.number().int(),
+      })
+      .strict(),
+    run: async (ctx, i) => {
+      checkPfs(ctx.principal, i.pfs, "read");
+      const bytes = await readChunk(ctx.services.store, volumesOf(ctx.services), i);
+      return { bytes: toJsonValue(bytes) };
+    },
+  }),
+  defineOp({
+    name: "mirror.full",
+    summary: "Source side: every retained history record (full-state comparison after pruning)",
+    scope: "deployment",
+    right: "read",
+    input: z.object({ pfs: name }).strict(),
+    run: async (ctx, i) => {
+      checkPfs(ctx.principal, i.pfs, "read");
+      const state = await readFull(ctx.services.namespace, i.pfs);
+      return { ...state, records: toJsonValue(state.records) };
+    },
+  }),
+  defineOp({
+    name: "backup.create",
+    summary: "Write a PFS's stream as a backup bundle on a volume (incremental on `base`)",
+    scope: "deployment",
+    right: "admin",
+    input: z
+      .object({ pfs: name, volume: name, prefix: z.string().min(1).optional(), base: z.string().optional() })
+      .strict(),
+    example: { pfs: "projects", volume: "s3", prefix: "backups/projects" },
+    run: (ctx, i) => {
+      checkDeploymentAdmin(ctx.principal, "backup.create");
+      return writeBackup({
+        source: sourceFor(ctx.services, { kind: "local", pfs: i.pfs }),
+        volume: volumeNamed(ctx, i.volume),
+        prefix: i.prefix ?? `backups/${i.pfs}`,
+        ...(i.base ? { base: i.base } : {}),
+        clock: ctx.services.clock,
+      });
+    },
+  }),
+  defineOp({
+    name: "backup.restore",
+    summary: "Restore a bundle chain into a new PFS (byte- and history-exact), then make it writable",
+    scope: "deployment",
+    right: "admin",
+    input: z
+      .object({
+        name: name.describe("the new PFS"),
+        volume: name,
+        prefix: z.string().min(1),
+        bundle: z.string().min(1),
+        volumes: z.array(name).min(1).optional(),
+        keepMirror: z.boolean().optional(),
+      })
+      .strict(),
+    run: async (ctx, i) => {
+      checkDeploymentAdmin(ctx.principal, "backup.restore");
+      return restoreBackup(target(ctx), {
+        name: i.name,
+        volume: volumeNamed(ctx, i.volume),
+        prefix: i.prefix,
+        bundle: i.bundle,
+        volumes: i.volumes ?? [await ctx.services.data.defaultVolume(i.name)],
+        ...(i.keepMirror ? { keepMirror: true } : {}),
+      });
+    },
+  }),
+];

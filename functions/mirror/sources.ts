@@ -1,0 +1,66 @@
+/**
+ * Stream sources for the mirror operations and schedules: a PFS of this deployment (in process)
+ * or of another deployment over its HTTP API (`mirror.info`, `mirror.read`, `mirror.chunk`,
+ * `mirror.full`; records travel in the stream's JSON form, core/mirror/format.ts).
+ */
+import { strataError } from "../../core/errors.ts";
+import {
+  type ChunkRef,
+  type FullState,
+  fromJsonValue,
+  localSource,
+  type SourceInfo,
+  type SourceSpec,
+  type StreamPage,
+  type StreamRecord,
+  type StreamSource,
+  sourceLabel,
+} from "../../core/mirror/index.ts";
+import { remoteDeployment } from "../../sdk/remote.ts";
+import type { Services } from "../api/services.ts";
+
+export function volumesOf(services: Services) {
+  return Object.fromEntries(Object.entries(services.volumes).map(([name, v]) => [name, v.volume]));
+}
+
+/** A source PFS of another deployment, through its HTTP API with a read token for that PFS. */
+export function httpSource(spec: { url: string; pfs: string; token?: string }): StreamSource {
+  const remote = remoteDeployment({
+    endpoint: spec.url,
+    pfs: spec.pfs,
+    ...(spec.token ? { token: spec.token } : {}),
+  });
+  const admin = remote.admin;
+  if (!admin)
+    throw strataError("EINVAL", `the remote deployment at ${spec.url} offers no admin calls`, {
+      url: spec.url,
+    });
+  const call = <T>(op: string, input: Record<string, unknown>) =>
+    admin.call<T>(op, { pfs: spec.pfs, ...input });
+  return {
+    label: sourceLabel({ kind: "http", ...spec }),
+    info: () => call<SourceInfo>("mirror.info", {}),
+    read: async (request) => {
+      const page = await call<StreamPage>("mirror.read", { ...request });
+      return { ...page, records: fromJsonValue(page.records) as StreamRecord[] };
+    },
+    chunk: async (ref: ChunkRef) => {
+      const out = await call<{ bytes: unknown }>("mirror.chunk", { ...ref });
+      return fromJsonValue(out.bytes) as Uint8Array;
+    },
+    full: async () => {
+      const state = await call<FullState>("mirror.full", {});
+      return { ...state, records: fromJsonValue(state.records) as StreamRecord[] };
+    },
+  };
+}
+
+export function sourceFor(services: Services, spec: SourceSpec): StreamSource {
+  if (spec.kind === "http") return httpSource(spec);
+  return localSource({
+    ns: services.namespace,
+    pfs: spec.pfs,
+    store: services.store,
+    volumes: volumesOf(services),
+  });
+}
