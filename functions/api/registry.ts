@@ -9,6 +9,7 @@ import { z } from "zod";
 import type { Operation } from "./operation.ts";
 import { dataOps } from "./ops/data.ts";
 import { fsOps } from "./ops/fs.ts";
+import { mirrorOps } from "./ops/mirror.ts";
 import { objectiveOps } from "./ops/objective.ts";
 import { pfsOps } from "./ops/pfs.ts";
 import { placementOps } from "./ops/placement.ts";
@@ -24,6 +25,7 @@ const AREAS: ReadonlyArray<readonly Operation[]> = [
   pfsOps,
   tokenOps,
   statusOps,
+  mirrorOps,
   volumeOps,
   objectiveOps,
   placementOps,
