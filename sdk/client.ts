@@ -26,6 +26,7 @@ import {
   type Encoding,
   type MkdirOptions,
   type OpendirOptions,
+  type PlacementReport,
   type ReaddirOptions,
   type ReadFileOptions,
   type ReadStreamOptions,
@@ -752,6 +753,29 @@ class StrataClient implements Strata {
 
   pfs(name: string): Strata {
     return new StrataClient(this.deployment, name);
+  }
+
+  async waitForPlacement(
+    path: string,
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<PlacementReport> {
+    // One `placement.wait` call waits at most a minute (HTTP requests should not hang longer);
+    // longer waits are several calls.
+    const deadline = Date.now() + (options.timeoutMs ?? 600_000);
+    for (;;) {
+      if (options.signal?.aborted)
+        throw strataError("EABORTED", `waitForPlacement ${path}: aborted`, { path });
+      const left = Math.max(0, deadline - Date.now());
+      try {
+        return await this.admin.call<PlacementReport>("placement.wait", {
+          pfs: this.pfsName,
+          path,
+          timeoutSeconds: Math.min(60, left / 1000),
+        });
+      } catch (err) {
+        if (!isStrataError(err, "ETIMEDOUT") || Date.now() >= deadline) throw err;
+      }
+    }
   }
 
   get admin(): StrataAdmin {

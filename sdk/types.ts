@@ -521,6 +521,19 @@ export interface Strata extends StrataReader {
   batch(ops: SdkBatchOp[]): Promise<Tid>;
 
   /**
+   * Wait until every file at or under `path` is on the volumes its objectives want (the
+   * `placement.wait` operation; docs/placement.md). Rejects with ETIMEDOUT after `timeoutMs`
+   * (default 10 minutes), naming the files still pending and their last errors.
+   * @example
+   * await client.tags.set("/show/shot42", "render-site", "gcs-eu");
+   * await client.waitForPlacement("/show/shot42", { timeoutMs: 600_000 });
+   */
+  waitForPlacement(
+    path: string,
+    options?: { timeoutMs?: number; signal?: AbortSignal },
+  ): Promise<PlacementReport>;
+
+  /**
    * A client on another PFS of the same deployment (sharing its connection).
    * @example const scratch = client.pfs("scratch");
    */
@@ -532,4 +545,24 @@ export interface Strata extends StrataReader {
    * @example await client.close();
    */
   close(): Promise<void>;
+}
+
+/** Where the files at or under a path are, against where their objectives want them (`placement.get`). */
+export interface PlacementReport {
+  path: string;
+  /** Every file is on every volume it should be on. */
+  placed: boolean;
+  files: Array<{
+    path: string;
+    /** placed · pending · failed (last run failed; retried by the sweeper) · unsatisfied (no volume fits) · inline (nothing to place) */
+    status: "placed" | "pending" | "failed" | "unsatisfied" | "inline";
+    desired: string[];
+    /** Chunks present per volume. */
+    actual: Record<string, number>;
+    chunks: number;
+    missing: number;
+    surplus: string[];
+    error?: { code: string; message: string };
+  }>;
+  truncated?: boolean;
 }
