@@ -1,0 +1,138 @@
+/**
+ * The placement operations through the operation registry (`invoke`, as the HTTP API and
+ * `client.admin.call` run them) and the SDK's waitForPlacement, on SQLite + local volumes.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { nodeSha256 } from "../../adapters/data/sha256.ts";
+import { SqliteMetadataStore } from "../../adapters/metadata/sqlite.ts";
+import { openPlacement, type PlacementServices } from "../../adapters/workflows/placement.ts";
+import type { StrataError } from "../../core/errors.ts";
+import type { Namespace } from "../../core/namespace/api.ts";
+import { createNamespace } from "../../core/namespace/index.ts";
+import type { Principal } from "../../functions/api/auth.ts";
+import { invoke } from "../../functions/api/handle.ts";
+import type { Services } from "../../functions/api/services.ts";
+import { createClient } from "../../sdk/client.ts";
+import type { Strata } from "../../sdk/types.ts";
+import { failureOf } from "../support/errors.ts";
+
+const ADMIN: Principal = {
+  tokenId: "test",
+  pfs: "*",
+  prefix: "/",
+  rights: ["read", "write", "admin"],
+  expiresAt: 8.64e15,
+};
+
+describe("placement operations and waitForPlacement", () => {
+  let dir: string;
+  let store: SqliteMetadataStore;
+  let namespace: Namespace;
+  let p: PlacementServices;
+  let call: (op: string, input: Record<string, unknown>) => Promise<unknown>;
+  let client: Strata;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "strata-placement-api-"));
+    store = new SqliteMetadataStore({ path: join(dir, "metadata.db") });
+    namespace = createNamespace({ store });
+    await namespace.createPfs("main");
+    p = openPlacement({
+      store,
+      namespace,
+      defaultVolume: "home",
+      graceMs: 0,
+      retryIntervalMs: 2,
+      volumesTtlMs: 0,
+      data: { chunkSize: 64 * 1024, sha256: nodeSha256 },
+    });
+    const services = { namespace, data: p.data, store, placement: p } as unknown as Services;
+    call = (op, input) => {
+      const { pfs, ...rest } = input;
+      return invoke(services, ADMIN, op, rest, typeof pfs === "string" ? { pfs } : {});
+    };
+    client = createClient(
+      {
+        namespace,
+        data: p.data,
+        openPfs: async (name) => namespace.pfs(name),
+        close: async () => {},
+        admin: { call: call as never } as never,
+      },
+      "main",
+    );
+    p.orchestrator.start({ pollMs: 20 });
+  });
+
+  afterEach(async () => {
+    await p.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("volume.add/list, objective.set/explain/list, tag → waitForPlacement → placement.get", async () => {
+    for (const [name, site] of [
+      ["home", "home"],
+      ["eu", "gcs-eu"],
+    ])
+      await call("volume.add", { name, kind: "local", config: { root: join(dir, name) }, site });
+    const listed = (await call("volume.list", {})) as { volumes: Array<{ name: string; state: string }> };
+    expect(listed.volumes.map((v) => [v.name, v.state])).toEqual([
+      ["eu", "active"],
+      ["home", "active"],
+    ]);
+    await client.mkdir("/show/shot42", { recursive: true });
+    await client.writeFile("/show/shot42/a.exr", new Uint8Array(100_000).fill(3));
+    await call("objective.set", {
+      pfs: "main",
+      path: "/show",
+      text: "when tag:render-site place 1 on site:$tag:render-site",
+    });
+    await client.tags.set("/show/shot42", "render-site", "gcs-eu");
+    const report = await client.waitForPlacement("/show/shot42", { timeoutMs: 20_000 });
+    expect(report.placed).toBe(true);
+    expect(report.files).toMatchObject([
+      { path: "/show/shot42/a.exr", status: "placed", desired: ["eu"], missing: 0 },
+    ]);
+    const explained = (await call("objective.explain", { pfs: "main", path: "/show/shot42/a.exr" })) as {
+      inherited: unknown[];
+      desired: string[];
+      tags: Record<string, string>;
+    };
+    expect(explained).toMatchObject({
+      inherited: [{ path: "/show", text: "when tag:render-site place 1 on site:$tag:render-site" }],
+      desired: ["eu"],
+      tags: { "render-site": "gcs-eu" },
+    });
+    expect(await call("objective.list", { pfs: "main" })).toMatchObject({ objectives: [{ path: "/show" }] });
+    const got = (await call("placement.get", { pfs: "main", path: "/show" })) as { placed: boolean };
+    expect(got.placed).toBe(true);
+    // `eu` is in use: draining and then removing it is refused until it is empty.
+    await expect(call("volume.remove", { name: "eu" })).rejects.toMatchObject({ code: "ECONFLICT" });
+  });
+
+  it("a bad objective is EINVAL with its line and column, and nothing is attached", async () => {
+    const err = (await failureOf(
+      call("objective.set", {
+        pfs: "main",
+        path: "/",
+        text: "place 1 on site:a\nkeep two copies on durable",
+      }),
+    )) as StrataError;
+    expect(err.code).toBe("EINVAL");
+    expect(err.details).toMatchObject({ line: 2, column: 6 });
+    expect(await call("objective.list", { pfs: "main" })).toEqual({ objectives: [] });
+  });
+
+  it("waitForPlacement times out with ETIMEDOUT when no volume can hold the files", async () => {
+    await call("volume.add", { name: "home", kind: "local", config: { root: join(dir, "home") } });
+    await client.writeFile("/f", new Uint8Array(100_000).fill(1));
+    await call("objective.set", { pfs: "main", path: "/", text: "place 1 on site:mars" });
+    const err = await failureOf(client.waitForPlacement("/f", { timeoutMs: 300 }));
+    expect(err.code).toBe("ETIMEDOUT");
+    expect(err.details.pending).toMatchObject([{ path: "/f", status: "unsatisfied" }]);
+  });
+});
