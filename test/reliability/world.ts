@@ -83,21 +83,30 @@ export class FakeClock {
  */
 class RecordingStore implements MetadataStore {
   readonly pks = new Set<string>();
-  constructor(readonly inner: MetadataStore) {}
+  constructor(
+    readonly inner: MetadataStore,
+    readonly writes: { count: number },
+  ) {}
   get kind() {
     return this.inner.kind;
   }
   get: MetadataStore["get"] = (k) => this.inner.get(k);
   put: MetadataStore["put"] = (item, o) => {
+    this.writes.count++;
     this.pks.add(item.pk);
     return this.inner.put(item, o);
   };
   update: MetadataStore["update"] = (k, u, o) => {
+    this.writes.count++;
     this.pks.add(k.pk);
     return this.inner.update(k, u, o);
   };
-  delete: MetadataStore["delete"] = (k, o) => this.inner.delete(k, o);
+  delete: MetadataStore["delete"] = (k, o) => {
+    this.writes.count++;
+    return this.inner.delete(k, o);
+  };
   transact: MetadataStore["transact"] = (ops) => {
+    this.writes.count++;
     for (const op of ops) if (op.kind !== "check") this.pks.add(op.kind === "put" ? op.item.pk : op.key.pk);
     return this.inner.transact(ops);
   };
@@ -128,9 +137,13 @@ export class World {
   callsSeen = 0;
   private readonly procs: Proc[] = [];
 
+  private lastHash: { writes: number; hash: string } | undefined;
+
   private constructor(
     readonly options: WorldOptions,
     readonly store: RecordingStore,
+    /** Write calls that reached the store or a volume (successful or not), for the hash cache. */
+    readonly writes: { count: number },
   ) {
     this.random = mulberry32(options.seed);
     this.drivers = Object.fromEntries(
@@ -144,7 +157,8 @@ export class World {
       options.backend === "sqlite"
         ? new SqliteMetadataStore({ path: ":memory:" })
         : new MemoryMetadataStore();
-    const world = new World(options, new RecordingStore(inner));
+    const writes = { count: 0 };
+    const world = new World(options, new RecordingStore(inner, writes), writes);
     if (!empty) await world.boot().namespace.createPfs(PFS);
     return world;
   }
@@ -160,7 +174,7 @@ export class World {
     const volumes: Record<string, FaultyVolumeDriver> = {};
     const entries: Record<string, { volume: Volume }> = {};
     for (const [name, driver] of Object.entries(this.drivers)) {
-      const crashable = crashableDriver(driver, store);
+      const crashable = crashableDriver(driver, store, this.writes);
       volumes[name] = faultyVolume(crashable, { seed: this.options.seed, ...options.volumes?.[name] });
       entries[name] = {
         volume: new Volume(volumes[name], { sleep: this.clock.sleep, random: this.random }),
@@ -228,8 +242,20 @@ export class World {
     return out;
   }
 
-  /** A digest of the whole durable state: every item of the store + every volume object. */
+  /**
+   * A digest of the whole durable state: every item of the store + every volume object. Cached
+   * until the next write call reaches the store or a volume through this world (a state no write
+   * reached cannot have changed); poking `drivers[...].objects` directly bypasses the cache.
+   */
   async stateHash(): Promise<string> {
+    if (this.lastHash?.writes === this.writes.count) return this.lastHash.hash;
+    const writes = this.writes.count;
+    const hash = await this.computeHash();
+    this.lastHash = { writes, hash };
+    return hash;
+  }
+
+  private async computeHash(): Promise<string> {
     const h = createHash("sha256");
     for (const item of await this.items()) h.update(`${stableJson(item)}\n`);
     for (const [volume, objects] of this.objects()) {
@@ -252,7 +278,11 @@ export class World {
  * rejects with CrashError; each call takes a number from the store's call counter (so crash
  * points count volume calls too) and a crash point on that number kills the process.
  */
-function crashableDriver(inner: VolumeDriver, store: FaultyMetadataStore): VolumeDriver {
+function crashableDriver(
+  inner: VolumeDriver,
+  store: FaultyMetadataStore,
+  writes: { count: number },
+): VolumeDriver {
   const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
     const point = store.takeCall();
     if (point === "before") throw new CrashError(store.crashPoint!);
@@ -268,15 +298,15 @@ function crashableDriver(inner: VolumeDriver, store: FaultyMetadataStore): Volum
   const driver: VolumeDriver = {
     name: inner.name,
     capabilities: inner.capabilities,
-    put: (key, body, options) => guard(() => inner.put(key, body, options)),
+    put: (key, body, options) => guard(() => (writes.count++, inner.put(key, body, options))),
     get: (key, options) => guard(() => inner.get(key, options)),
     head: (key, options) => guard(() => inner.head(key, options)),
     list: (prefix, options) => guard(() => inner.list(prefix, options)),
-    delete: (key, options) => guard(() => inner.delete(key, options)),
+    delete: (key, options) => guard(() => (writes.count++, inner.delete(key, options))),
   };
   if (inner.copy) {
     const copy = inner.copy.bind(inner);
-    driver.copy = (source, target, options) => guard(() => copy(source, target, options));
+    driver.copy = (source, target, options) => guard(() => (writes.count++, copy(source, target, options)));
   }
   return driver;
 }
