@@ -155,7 +155,7 @@ describe("npm start: the HTTP API driven by the SDK over HTTP", () => {
       body: JSON.stringify({ path: "/" }),
     });
     expect(raw.status).toBe(401);
-    expect((await raw.json()).error.code).toBe("EACCES");
+    expect(((await raw.json()) as { error: { code: string } }).error.code).toBe("EACCES");
     const noToken = await fetch(`${endpoint}/v1/ops/status`, { method: "POST", body: "{}" });
     expect(noToken.status).toBe(401);
 
