@@ -1,7 +1,12 @@
-/** placement: where a file's chunks are, optionally after waiting for placement to settle. */
+/**
+ * placement: where a file's chunks are (SDK `placement`), or — for a directory, or with
+ * --status — desired vs actual volumes per file (registry op placement.get); --wait first waits
+ * until the objectives are met (placement.wait).
+ */
 import type { ChunkPlacement } from "../../sdk/index.ts";
 import type { CommandSpec } from "../command.ts";
 import { columns } from "../format.ts";
+import { renderValue } from "../render.ts";
 import { pfsPath } from "./files.ts";
 import { callOp, secondsOption } from "./op.ts";
 import { AS_OF_OPTION, flag, readerOf, str } from "./options.ts";
@@ -26,29 +31,75 @@ function placementLines(extents: ChunkPlacement[]): string[] {
   );
 }
 
+interface FileStatus {
+  path: string;
+  status: string;
+  desired: string[];
+  actual: Record<string, number>;
+  missing: number;
+  error?: { code: string; message: string };
+}
+
+function statusLines(result: unknown): string[] {
+  const r = result as { placed?: boolean; files?: FileStatus[]; truncated?: boolean } | null;
+  if (typeof r?.placed !== "boolean" || !Array.isArray(r.files)) return renderValue(result);
+  return [
+    r.placed ? "placed: every file is where its objectives want it" : "not placed yet",
+    ...columns([
+      ["PATH", "STATUS", "DESIRED", "ACTUAL (chunks)", "MISSING", "ERROR"],
+      ...r.files.map((f) => [
+        f.path,
+        f.status,
+        f.desired.join(",") || "-",
+        Object.entries(f.actual)
+          .map(([v, n]) => `${v}:${n}`)
+          .join(" ") || "-",
+        String(f.missing),
+        f.error ? `${f.error.code}: ${f.error.message}` : "",
+      ]),
+    ]),
+    ...(r.truncated ? ["(more files not shown)"] : []),
+  ];
+}
+
 const placement: CommandSpec = {
   name: "placement",
-  summary: "which volumes hold each chunk of a file (--wait: after placement settles)",
+  summary: "which volumes hold a file's chunks; for a directory or with --status, desired vs actual",
   args: "<path>",
   positionals: { min: 1, max: 1 },
   options: {
-    wait: { type: "boolean", description: "first wait until the file's objectives are met (placement.wait)" },
+    status: {
+      type: "boolean",
+      description: "desired vs actual volumes per file (placement.get), with last errors",
+    },
+    wait: { type: "boolean", description: "first wait until the objectives are met (placement.wait)" },
     timeout: {
       type: "string",
       value: "<seconds>",
-      description: `how long --wait waits (default ${DEFAULT_WAIT_SECONDS})`,
+      description: `how long --wait waits (default ${DEFAULT_WAIT_SECONDS}, at most 900)`,
     },
     ...AS_OF_OPTION,
   },
-  examples: ["strata placement /renders/a.exr", "strata placement /renders/a.exr --wait --timeout 60 --json"],
+  examples: [
+    "strata placement /renders/a.exr",
+    "strata placement /renders --status",
+    "strata placement /renders/a.exr --wait --timeout 60 --json",
+  ],
   notes: [
-    'JSON: {"path","extents":[{"offset","length","chunk","crc32c","instances":[{"volume","state","site"?}]}]} (state: present, corrupt or missing).',
+    'JSON, chunks: {"path","extents":[{"offset","length","chunk","crc32c","instances":[{"volume","state","site"?}]}]} (state: present, corrupt or missing).',
+    'JSON, status: {"path","placed","files":[{"path","status","desired","actual","chunks","missing","surplus","error"?}],"truncated"?} (placement.get\'s output).',
+    "--wait gives ETIMEDOUT (exit 5) when the objectives are not met in time.",
   ],
   async run(ctx, { positionals, options }) {
     const path = pfsPath(positionals[0]!);
     const timeoutSeconds = secondsOption(str(options, "timeout"), "--timeout") ?? DEFAULT_WAIT_SECONDS;
     const reader = readerOf(await ctx.client(), options);
     if (flag(options, "wait")) await callOp(ctx, "placement.wait", { path, timeoutSeconds });
+    if (flag(options, "status") || (await reader.stat(path)).isDirectory()) {
+      const status = await callOp(ctx, "placement.get", { path });
+      ctx.emit(status, () => statusLines(status));
+      return 0;
+    }
     const extents = await reader.placement(path);
     ctx.emit({ path, extents }, () => placementLines(extents));
     return 0;

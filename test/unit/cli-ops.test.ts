@@ -52,12 +52,14 @@ describe("CLI registry commands", () => {
   it("send the documented op names and inputs", async () => {
     const cases: Array<[string[], string, Record<string, unknown>]> = [
       [
-        ["volume", "add", "eu", "s3", "bucket=b", "site=aws-eu"],
+        ["volume", "add", "eu", "gcs", "bucket=b", "site=gcs-eu", "cost=2", 'opts={"a":1}'],
         "volume.add",
-        { name: "eu", kind: "s3", bucket: "b", site: "aws-eu" },
+        { name: "eu", kind: "gcs", site: "gcs-eu", cost: 2, config: { bucket: "b", opts: { a: 1 } } },
       ],
+      [["volume", "add", "l", "local"], "volume.add", { name: "l", kind: "local" }],
       [["volume", "ls"], "volume.list", {}],
       [["volume", "drain", "eu"], "volume.drain", { name: "eu" }],
+      [["volume", "drain", "eu", "--wait"], "volume.drain", { name: "eu", wait: true }],
       [["volume", "rm", "eu"], "volume.remove", { name: "eu" }],
       [
         ["objective", "set", "/r", "keep", "2", "copies"],
@@ -75,12 +77,24 @@ describe("CLI registry commands", () => {
       [["retention", "set", "all 1h;", "daily 30d"], "retention.set", { policy: "all 1h; daily 30d" }],
       [["retention", "get"], "retention.get", {}],
       [
-        ["mirror", "create", "default", "backup", "--name", "n"],
+        ["mirror", "create", "projects", "dr", "--name", "n", "--volume", "gcs", "--volume", "s3"],
         "mirror.create",
-        { source: "default", target: "backup", name: "n" },
+        { source: "projects", target: "dr", name: "n", volumes: ["gcs", "s3"] },
+      ],
+      [
+        ["mirror", "create", "projects", "dr", "--source-url", "http://127.0.0.1:9", "--source-token", "t"],
+        "mirror.create",
+        { source: { url: "http://127.0.0.1:9", pfs: "projects", token: "t" }, target: "dr" },
       ],
       [["mirror", "run", "n"], "mirror.run", { name: "n" }],
       [["mirror", "status"], "mirror.status", {}],
+      [["mirror", "promote", "n", "--former", "demote"], "mirror.promote", { name: "n", former: "demote" }],
+      [["backup", "create", "projects", "s3"], "backup.create", { pfs: "projects", volume: "s3" }],
+      [
+        ["backup", "restore", "p2", "s3", "backups/projects", "b1", "--keep-mirror"],
+        "backup.restore",
+        { name: "p2", volume: "s3", prefix: "backups/projects", bundle: "b1", keepMirror: true },
+      ],
     ];
     for (const [argv, op, input] of cases) {
       const { calls, code } = await runOp(argv, () => ({}));
