@@ -14,7 +14,7 @@ import { collectBytes } from "../bytes.ts";
 import type { Sha256 } from "../data/api.ts";
 import { chunkObjectKey, chunkPk, decodeInstance, instanceItem } from "../data/records.ts";
 import { isStrataError } from "../errors.ts";
-import type { Item, MetadataStore } from "../metadata/port.ts";
+import type { MetadataStore } from "../metadata/port.ts";
 import type { Volume } from "../volume/volume.ts";
 import { queryAll, scrubStateKey, TimeBox } from "./common.ts";
 
@@ -178,15 +178,17 @@ async function checkChunk(
     if (got.ok) report.bytes += got.bytes.byteLength;
     results.set(x.r.volume, got.ok ? { ok: true, bytes: got.bytes } : { ok: false, code: got.code });
   }
+  // Instances checked by this visit; goodCopy may read others as repair sources (not judged here).
+  const checked = new Map(results);
   for (const x of records) {
-    const res = results.get(x.r.volume);
+    const res = checked.get(x.r.volume);
     if (!res) continue;
     if (res.ok) {
-      if (x.r.state !== "present") await record(params.store, x.item, "present", clock);
+      if (x.r.state !== "present") await record(params.store, x, "present", clock);
       continue;
     }
     const found = res.code === "ENOENT" ? "missing" : "corrupt";
-    await record(params.store, x.item, found, clock);
+    await record(params.store, x, found, clock);
     const source = await goodCopy(params, sha, records, results, x.r.volume);
     if (!source) {
       note({
@@ -202,7 +204,7 @@ async function checkChunk(
     await target.put(chunkObjectKey(sha), source, { size: x.r.size, crc32c: x.r.crc32c });
     const again = await readVerified(target, sha, { size: x.r.size, crc32c: x.r.crc32c }, params.sha256);
     if (again.ok) {
-      await record(params.store, x.item, "present", clock);
+      await record(params.store, x, "present", clock);
       note({ chunk: sha, volume: x.r.volume, found, repaired: true });
     } else
       note({
@@ -237,19 +239,19 @@ async function goodCopy(
   return undefined;
 }
 
+/** Record an instance's state (and remember it in `x`), never over a vacuum's `deleting` mark. */
 async function record(
   store: MetadataStore,
-  item: Item,
+  x: { r: ReturnType<typeof decodeInstance> },
   state: "present" | "corrupt" | "missing",
   clock: () => number,
 ) {
-  const r = decodeInstance(item);
-  if (r.state === state) return;
-  // Not over a vacuum's mark: the condition keeps a `deleting` record as vacuum left it.
+  if (x.r.state === state) return;
   try {
-    await store.put(instanceItem({ ...r, state, time: clock() }), {
+    await store.put(instanceItem({ ...x.r, state, time: clock() }), {
       condition: { op: "ne", attr: "state", value: "deleting" },
     });
+    x.r = { ...x.r, state };
   } catch (err) {
     if (!isStrataError(err, "ECONFLICT")) throw err;
   }
