@@ -167,42 +167,7 @@ export class PlacementOrchestrator {
 
   /** Turn change targets of one PFS into enqueued files. */
   async enqueueTargets(pfs: string, pfsId: string, targets: ChangeTarget[]): Promise<void> {
-    const paths = new Set<string>();
-    const dirPaths = new Map<string, string | undefined>();
-    const dirPath = async (dir: string): Promise<string | undefined> => {
-      if (!dirPaths.has(dir)) dirPaths.set(dir, await this.directoryPath(pfsId, dir));
-      return dirPaths.get(dir);
-    };
-    for (const t of targets) {
-      if (t.pfsId !== pfsId) continue;
-      if (t.kind === "entry") {
-        const parent = await dirPath(t.dir);
-        if (parent !== undefined) paths.add(parent === "/" ? `/${t.name}` : `${parent}/${t.name}`);
-      } else {
-        const asDir = await dirPath(t.ino);
-        if (asDir !== undefined) paths.add(asDir);
-        else {
-          const record = await this.store.get(placementKey(pfs, t.ino));
-          if (record) paths.add(decodePlacement(record).path);
-        }
-      }
-    }
-    for (const p of paths) await this.enqueue(pfs, p);
-  }
-
-  /** A live directory's path from its `ctl` chain (parent, name); undefined for a file or a removed one. */
-  private async directoryPath(pfsId: string, ino: string): Promise<string | undefined> {
-    const names: string[] = [];
-    let at = ino;
-    for (let depth = 0; depth < 4096; depth++) {
-      const ctl = await this.store.get({ pk: `ino#${pfsId}#${at}`, sk: "ctl" });
-      if (!ctl) return undefined;
-      if (typeof ctl.parent !== "string" || ctl.parent === "" || ctl.parent === at)
-        return formatPath(names.reverse());
-      names.push(String(ctl.name));
-      at = ctl.parent;
-    }
-    return undefined;
+    for (const p of await pathsForTargets(this.store, pfs, pfsId, targets)) await this.enqueue(pfs, p);
   }
 
   /**
@@ -299,4 +264,52 @@ export class PlacementOrchestrator {
     this.idleWaiters = [];
     for (const w of waiters) w();
   }
+}
+
+/**
+ * The paths (files, or directories whose subtree is affected) that change targets of one PFS
+ * name. A file version without a placement record is skipped: a new file also arrives as its entry.
+ */
+export async function pathsForTargets(
+  store: MetadataStore,
+  pfs: string,
+  pfsId: string,
+  targets: ChangeTarget[],
+): Promise<string[]> {
+  const paths = new Set<string>();
+  const dirPaths = new Map<string, string | undefined>();
+  const dirPath = async (dir: string): Promise<string | undefined> => {
+    if (!dirPaths.has(dir)) dirPaths.set(dir, await directoryPath(store, pfsId, dir));
+    return dirPaths.get(dir);
+  };
+  for (const t of targets) {
+    if (t.pfsId !== pfsId) continue;
+    if (t.kind === "entry") {
+      const parent = await dirPath(t.dir);
+      if (parent !== undefined) paths.add(parent === "/" ? `/${t.name}` : `${parent}/${t.name}`);
+    } else {
+      const asDir = await dirPath(t.ino);
+      if (asDir !== undefined) paths.add(asDir);
+      else {
+        const record = await store.get(placementKey(pfs, t.ino));
+        if (record) paths.add(decodePlacement(record).path);
+      }
+    }
+  }
+  return [...paths];
+}
+
+/** A live directory's path from its `ctl` chain (parent, name); undefined for a file or a removed one. */
+async function directoryPath(store: MetadataStore, pfsId: string, ino: string): Promise<string | undefined> {
+  const names: string[] = [];
+  let at = ino;
+  for (let depth = 0; depth < 4096; depth++) {
+    const ctl = await store.get({ pk: `ino#${pfsId}#${at}`, sk: "ctl" });
+    if (!ctl) return undefined;
+    if (typeof ctl.parent !== "string" || ctl.parent === "" || ctl.parent === at)
+      return formatPath(names.reverse());
+    names.push(String(ctl.name));
+    at = ctl.parent;
+  }
+  return undefined;
 }

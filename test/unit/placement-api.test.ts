@@ -77,7 +77,7 @@ describe("placement operations and waitForPlacement", () => {
     for (const [name, site] of [
       ["home", "home"],
       ["eu", "gcs-eu"],
-    ])
+    ] as const)
       await call("volume.add", { name, kind: "local", config: { root: join(dir, name) }, site });
     const listed = (await call("volume.list", {})) as { volumes: Array<{ name: string; state: string }> };
     expect(listed.volumes.map((v) => [v.name, v.state])).toEqual([
