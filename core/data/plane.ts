@@ -403,7 +403,10 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
             ? await fs.writeContent(path, stored.content, { ifVersion: existing.tid })
             : await fs.create(path, { content: stored.content });
         } catch (err) {
-          const lost = isStrataError(err, existing ? "ECONFLICT" : "EEXIST");
+          // Lost a race: the version changed, the file appeared, or it was unlinked (then it is created).
+          const lost = existing
+            ? isStrataError(err, "ECONFLICT") || isStrataError(err, "ENOENT")
+            : isStrataError(err, "EEXIST");
           if (!lost || attempt >= this.appendAttempts) throw err;
           source = this.bytesFrom(call, stored.content, content.size);
           await this.backoff(attempt);
@@ -533,20 +536,21 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
     const create = () =>
       fs.create(path, { content, ...(options.mode !== undefined ? { mode: options.mode } : {}) });
     if (options.exclusive) return await create();
-    if (exists) {
+    // The path may flip between present and missing under us (a racing unlink or create): go back
+    // and forth a few times, so a plain write never reports a lost race as ENOENT. A path that
+    // keeps flipping is a dangling symlink (create: EEXIST, writeContent: ENOENT): its ENOENT.
+    let present = exists;
+    let missing: unknown;
+    for (let attempt = 0; attempt < 4; attempt++) {
       try {
-        return await fs.writeContent(path, content);
+        return present ? await fs.writeContent(path, content) : await create();
       } catch (err) {
-        if (!isStrataError(err, "ENOENT")) throw err;
-        return await create();
+        if (!isStrataError(err, present ? "ENOENT" : "EEXIST")) throw err;
+        if (present) missing = err;
+        present = !present;
       }
     }
-    try {
-      return await create();
-    } catch (err) {
-      if (!isStrataError(err, "EEXIST")) throw err;
-      return await fs.writeContent(path, content);
-    }
+    throw missing;
   }
 
   /**

@@ -4,6 +4,8 @@
  * files in test/regressions/reliability/, replayed by reliability-sequences.test.ts).
  */
 import { describe, expect, it } from "vitest";
+import type { FileSystem } from "../../core/namespace/api.ts";
+import { pattern } from "../reliability/sequences.ts";
 import { World } from "../reliability/world.ts";
 import { failureOf } from "../support/errors.ts";
 
@@ -44,6 +46,54 @@ describe("reliability regressions (SDK)", () => {
     expect((await failureOf(client.snapshots.create(Symbol("s") as never))).code).toBe("EINVAL");
     expect((await failureOf(client.batch([{ op: "mkdir", path: "/b" }, null as never]))).code).toBe("EINVAL");
     expect(await world.stateHash()).toBe(before);
+    await world.dispose();
+  });
+});
+
+describe("reliability regressions (data plane races, found by the linearizability check)", () => {
+  /** A FileSystem whose first writeContent is preceded by an unlink of the path: a racing unlink. */
+  const unlinkBeforeFirstWriteContent = (fs: FileSystem): FileSystem => {
+    let raced = false;
+    return new Proxy(fs, {
+      get(target, prop, receiver) {
+        if (prop === "writeContent")
+          return async (...args: Parameters<FileSystem["writeContent"]>) => {
+            if (!raced) {
+              raced = true;
+              await target.unlink(args[0]);
+            }
+            return target.writeContent(...args);
+          };
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+  };
+
+  for (const size of [5, 70_000])
+    it(`writeFile (${size} bytes) racing an unlink creates the file (was ENOENT)`, async () => {
+      const world = await World.create({ backend: "memory", seed: 4 });
+      const { fs, data } = world.boot();
+      await data.writeFile(fs, "/f", pattern(size, 1));
+      await data.writeFile(unlinkBeforeFirstWriteContent(fs), "/f", pattern(size, 2));
+      expect(Buffer.from(await data.readFile(fs, "/f")).equals(Buffer.from(pattern(size, 2)))).toBe(true);
+      await world.dispose();
+    });
+
+  it("appendFile racing an unlink creates the file with the appended bytes (was ENOENT)", async () => {
+    const world = await World.create({ backend: "memory", seed: 5 });
+    const { fs, data } = world.boot();
+    await data.writeFile(fs, "/f", pattern(70_000, 1));
+    await data.appendFile(unlinkBeforeFirstWriteContent(fs), "/f", pattern(10, 2));
+    expect(Buffer.from(await data.readFile(fs, "/f")).equals(Buffer.from(pattern(10, 2)))).toBe(true);
+    await world.dispose();
+  });
+
+  it("writeFile through a dangling symlink still fails ENOENT", async () => {
+    const world = await World.create({ backend: "memory", seed: 6 });
+    const { fs, data } = world.boot();
+    await fs.symlink("/nowhere", "/l");
+    expect((await failureOf(data.writeFile(fs, "/l", pattern(5, 1)))).code).toBe("ENOENT");
     await world.dispose();
   });
 });
