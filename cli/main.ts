@@ -280,21 +280,55 @@ export async function runCli(argv: string[], io: CliIo, signal?: AbortSignal): P
     };
     return (await spec.run(ctx, { positionals, options })) ?? EXIT.OK;
   } catch (err) {
-    return reportError(err, io, json, commandName);
+    const existing = client ? await nearestExisting(err, client) : undefined;
+    return reportError(err, io, json, commandName, existing);
   } finally {
     if (client) await client.then((c) => c.close()).catch(() => {});
   }
 }
 
 /** Print the failure (JSON on stderr with --json) and return its exit code. */
-export function reportError(err: unknown, io: CliIo, json: boolean, command: string): number {
+/**
+ * For ENOENT on a path: the deepest ancestor that exists, so the hint can say where to look
+ * (`put x /no/dir/x` fails on /no, not /no/dir). Undefined when it cannot be found out.
+ */
+async function nearestExisting(err: unknown, client: Promise<Strata>): Promise<string | undefined> {
+  if (!isStrataError(err, "ENOENT") || typeof err.details.path !== "string") return undefined;
+  try {
+    const c = await client;
+    let dir = err.details.path;
+    while (dir !== "/") {
+      dir = dir.replace(/\/[^/]*$/, "") || "/";
+      const found = await c.lstat(dir).then(
+        (st) => st.isDirectory(),
+        () => false,
+      );
+      if (found) return dir;
+    }
+    return "/";
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Print the failure (JSON on stderr with --json) and return its exit code. `existingDir`: for
+ * ENOENT, the nearest existing ancestor of the missing path.
+ */
+export function reportError(
+  err: unknown,
+  io: CliIo,
+  json: boolean,
+  command: string,
+  existingDir?: string,
+): number {
   const failure: StrataError = isStrataError(err)
     ? err
     : new StrataError("EIO", `unexpected failure: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   const message = failure.message.startsWith(`${failure.code}: `)
     ? failure.message.slice(failure.code.length + 2)
     : failure.message;
-  const hint = hintFor(failure);
+  const hint = hintFor(failure, existingDir);
   if (json) {
     const body = {
       error: { code: failure.code, message, details: failure.details, ...(hint ? { hint } : {}) },
@@ -309,18 +343,20 @@ export function reportError(err: unknown, io: CliIo, json: boolean, command: str
 }
 
 /** What to do next, by error class; the message itself says what failed and where. */
-export function hintFor(err: StrataError): string | undefined {
+export function hintFor(err: StrataError, existingDir?: string): string | undefined {
   const path = typeof err.details.path === "string" ? err.details.path : undefined;
   switch (err.code) {
     case "ENOENT": {
       if (!path) return undefined;
-      const parent = path.replace(/\/[^/]*$/, "") || "/";
+      const parent = existingDir ?? (path.replace(/\/[^/]*$/, "") || "/");
       return `\`strata ls ${parent}\` shows what is there`;
     }
     case "EEXIST":
       return path ? `choose another name, or remove it first with \`strata rm ${path}\`` : undefined;
     case "EISDIR":
-      return "it is a directory: `rm -r`, `put -r` and `get -r` work on whole directories";
+      // Messages of put/get already name the -r command; the engine's do not.
+      if (err.message.includes("`strata ")) return undefined;
+      return `${path ? `\`strata ls ${path}\` lists it; ` : ""}\`rm -r\`, \`put -r\` and \`get -r\` take whole directories`;
     case "ENOTEMPTY":
       return path ? `\`strata rm -r ${path}\` removes it with everything below it` : undefined;
     case "ECONFLICT":

@@ -104,7 +104,8 @@ describe("strata CLI as a process, embedded deployment (--local)", () => {
     expect(missing.code).toBe(2);
     expect(missing.stdout).toBe("");
     expect(missing.stderr).toContain("/no/such/file");
-    expect(missing.stderr).toContain("`strata ls /no/such` shows what is there");
+    // The hint names the deepest directory that exists.
+    expect(missing.stderr).toContain("`strata ls /` shows what is there");
 
     const json = await run("stat", "/nope", "--json");
     expect(json.code).toBe(2);
@@ -112,6 +113,7 @@ describe("strata CLI as a process, embedded deployment (--local)", () => {
 
     await ok("mkdir", "/d");
     expect((await run("mkdir", "/d")).code).toBe(3);
+    expect((await run("cat", "/d/e/f")).stderr).toContain("`strata ls /d` shows what is there");
     await ok("put", path.join(work, "notes.txt"), "/d/n.txt");
     const notEmpty = await run("pfs", "rm", "default", "--json");
     expect(JSON.parse(notEmpty.stderr).error.code).toBe("ENOTEMPTY");
