@@ -19,14 +19,38 @@
 import { isStrataError, strataError } from "../errors.ts";
 import type { Item, TransactOp } from "../metadata/port.ts";
 import type { Tid } from "../namespace/api.ts";
-import { ctlKey, entryKey, seal } from "../namespace/records.ts";
+import { changePk, ctlKey, entryKey, seal } from "../namespace/records.ts";
 import { checkRecord, type StreamPage, type StreamRecord, targetItem } from "./format.ts";
 
 /** What a run keeps about the mirror's state item between transactions. */
 export interface MirrorState {
   /** The mirror PFS's id on the target. */
   id: string;
+  /** Its change-index shards (the registry's `shards`). */
+  shards: number;
   item: Item;
+}
+
+/**
+ * The mirror's own change-index item for an applied commit, so the mirror can be the source of
+ * another mirror, a backup or (once promoted) a peer with its whole history. One per source TID
+ * (commits of one TID from several source engines are applied as one): shard = a hash of the
+ * TID, suffix `00000000` — re-applying writes the same item.
+ */
+export function changeItemFor(
+  mirrorId: string,
+  shards: number,
+  tid: Tid,
+  keys: Array<{ pk: string; sk: string }>,
+): Item {
+  let h = 0;
+  for (let i = 0; i < tid.length; i++) h = (h * 31 + tid.charCodeAt(i)) >>> 0;
+  return {
+    pk: changePk(mirrorId, h % shards),
+    sk: `${tid}#00000000`,
+    tid,
+    keys: keys.map((k) => [k.pk, k.sk]),
+  };
 }
 
 export interface ApplyStats {
@@ -43,6 +67,7 @@ function commitItems(
   records: StreamRecord[],
   tid: Tid,
   mirrorId: string,
+  shards: number,
 ): Map<string, Item | { delete: Item }> {
   const out = new Map<string, Item | { delete: Item }>();
   const key = (pk: string, sk: string) => `${pk}\u0000${sk}`;
@@ -50,6 +75,8 @@ function commitItems(
     const item = targetItem(r, mirrorId);
     out.set(key(item.pk, item.sk), item);
   }
+  const change = changeItemFor(mirrorId, shards, tid, [...out.values()] as Item[]);
+  out.set(key(change.pk, change.sk), change);
   const history = records.filter((r) => r.pk.startsWith("dh#"));
   const dirOf = (r: StreamRecord) => r.pk.slice(3);
   for (const r of history)
@@ -143,7 +170,7 @@ export async function applyPage(
       throw err;
     }
     stats.transactions++;
-    current = { id: current.id, item: sealed };
+    current = { ...current, item: sealed };
   };
 
   let group = new Map<string, Item | { delete: Item }>();
@@ -154,7 +181,7 @@ export async function applyPage(
     groupLast = undefined;
   };
   for (const c of commits) {
-    const items = commitItems(c.records, c.tid, current.id);
+    const items = commitItems(c.records, c.tid, current.id, current.shards);
     stats.commits++;
     stats.records += c.records.length;
     const fresh = [...items.keys()].filter((k) => !group.has(k)).length;

@@ -31,7 +31,7 @@ import {
   verify,
 } from "../namespace/records.ts";
 import type { PfsContext } from "../namespace/tx.ts";
-import type { MirrorState } from "./apply.ts";
+import { changeItemFor, type MirrorState } from "./apply.ts";
 import { type ChunkTarget, chunksOf, ensureChunks } from "./chunks.ts";
 import { makeRecord, relativePk, type SourceInfo, type StreamRecord, targetItem } from "./format.ts";
 import type { MirrorTarget } from "./mirror.ts";
@@ -181,6 +181,20 @@ export async function fullResync(
     if (ctl) existing.set(keyId(ctl), ctl);
   }
 
+  // The mirror's own change index for what it imports (so it can be a source in turn).
+  const byTid = new Map<Tid, Item[]>();
+  for (const r of full.records) {
+    const list = byTid.get(r.tid) ?? [];
+    list.push(targetItem(r, ctx.id));
+    byTid.set(r.tid, list);
+  }
+  for (const [tid, items] of byTid) {
+    const change = changeItemFor(ctx.id, ctx.shards, tid, items);
+    desired.set(keyId(change), change);
+    const have = await engine.store.get(change);
+    if (have) existing.set(keyId(have), have);
+  }
+
   const ops: TransactOp[] = [];
   const same = (a: Item, b: Item) => recordCrc(a) === recordCrc(b);
   for (const [id, want] of desired) {
@@ -217,7 +231,7 @@ export async function fullResync(
       },
     ]);
     transactions++;
-    current = { id: current.id, item: sealed };
+    current = { ...current, item: sealed };
   }
   return {
     state: current,

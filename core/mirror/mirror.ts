@@ -110,7 +110,7 @@ async function mirrorContext(engine: Engine, name: string): Promise<{ ctx: PfsCo
   const item = verify(await engine.store.get(mirrorKey(ctx.id)), name);
   if (!ctx.mirror || !item)
     throw strataError("EINVAL", `PFS ${name} is not a mirror; create one with createMirror`, { pfs: name });
-  return { ctx, state: { id: ctx.id, item } };
+  return { ctx, state: { id: ctx.id, shards: ctx.shards, item } };
 }
 
 /** Create the mirror PFS `name` of `source` on the target (nothing applied yet: run it). */

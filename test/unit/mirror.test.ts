@@ -226,6 +226,33 @@ describe("mirrors", () => {
   });
 });
 
+describe("chains", () => {
+  it("a mirror is a source in turn: its own change index covers what it applied", async () => {
+    const { src, fs, source } = await sourceWithHistory();
+    const mid = deployment(new MemoryMetadataStore(), 2, "gcs", 2);
+    const end = deployment(new MemoryMetadataStore(), 3, "azure", 3);
+    await createMirror({ ns: mid.ns, volumes: mid.volumes }, { name: "mid", source, volumes: ["gcs"] });
+    const midSource = localSource({ ns: mid.ns, pfs: "mid", store: mid.store, volumes: mid.volumes });
+    await createMirror(
+      { ns: end.ns, volumes: end.volumes },
+      { name: "end", source: midSource, volumes: ["azure"] },
+    );
+    for (let round = 0; round < 2; round++) {
+      const first = await runMirror({ ns: mid.ns, volumes: mid.volumes }, "mid", source, { limit: 3 });
+      const second = await runMirror({ ns: end.ns, volumes: end.volumes }, "end", midSource, { limit: 3 });
+      expect(second.to).toBe(first.to); // a mirror's stream ends at its sync TID
+      expect(sorted((await readFull(end.ns, "end", second.to)).records)).toEqual(
+        sorted((await readFull(src.ns, "main", second.to)).records),
+      );
+      expect(await snapshotTree(end.ns.pfs("end"), end.data)).toEqual(
+        await snapshotTree(fs.asOf(second.to), src.data),
+      );
+      await src.data.writeFile(fs, "/d/round", bytesOf(70_000, round));
+      await fs.rename(`/m${3 + round}`, `/d/m${3 + round}`);
+    }
+  });
+});
+
 describe("promotion", () => {
   it("makes a mirror a writable master above its sync TID, keeping the source's history", async () => {
     const { fs, source } = await sourceWithHistory();
