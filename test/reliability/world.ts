@@ -65,6 +65,8 @@ export interface BootOptions {
   crashAt?: CrashPoint;
   /** Log store calls (default false: the bulk tiers do not need it). */
   log?: boolean;
+  /** Sleep behind the store's `latency` faults (default the fake clock's, which does not wait). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** A fake clock: each reading advances it 1 ms; sleeping advances it by the time asked. */
@@ -168,7 +170,7 @@ export class World {
     const store = faultyStore(this.store, {
       ...options.store,
       crashAt: options.crashAt,
-      sleep: this.clock.sleep,
+      sleep: options.sleep ?? this.clock.sleep,
       log: options.log ?? false,
     });
     const volumes: Record<string, FaultyVolumeDriver> = {};
