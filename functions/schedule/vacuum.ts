@@ -1,0 +1,18 @@
+/**
+ * Scheduled vacuum (EventBridge → Lambda): one applying run, time-boxed to the invocation's
+ * remaining time; cursors and queues live in the table, so the next tick resumes. Event input:
+ * `{ "apply"?: boolean }` (default true — the schedule is the operator's standing decision).
+ */
+
+import { budgetSeconds, lambdaDeps } from "./lambda-deps.ts";
+import { runVacuum } from "./maintenance.ts";
+
+export async function handler(
+  event: { apply?: boolean } = {},
+  context?: { getRemainingTimeInMillis?: () => number },
+) {
+  return runVacuum(lambdaDeps(), {
+    apply: event.apply !== false,
+    timeBudgetSeconds: budgetSeconds(context, 600),
+  });
+}
