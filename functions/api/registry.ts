@@ -9,6 +9,7 @@ import { z } from "zod";
 import type { Operation } from "./operation.ts";
 import { dataOps } from "./ops/data.ts";
 import { fsOps } from "./ops/fs.ts";
+import { maintenanceOps } from "./ops/maintenance.ts";
 import { mirrorOps } from "./ops/mirror.ts";
 import { objectiveOps } from "./ops/objective.ts";
 import { pfsOps } from "./ops/pfs.ts";
@@ -29,6 +30,7 @@ const AREAS: ReadonlyArray<readonly Operation[]> = [
   volumeOps,
   objectiveOps,
   placementOps,
+  maintenanceOps,
 ];
 
 function build(): ReadonlyMap<string, Operation> {

@@ -20,6 +20,7 @@ import { strataError } from "../../core/errors.ts";
 import { createNamespace } from "../../core/namespace/index.ts";
 import type { Volume } from "../../core/volume/volume.ts";
 import type { ApiVolume, Schedules, Services } from "../api/services.ts";
+import { scheduleMaintenance } from "../schedule/maintenance.ts";
 import { type LocalServer, startLocalServer } from "./server.ts";
 
 /** One volume of a local deployment (the kinds whose URLs can be presigned). */
@@ -200,6 +201,8 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
       presignTtlSeconds: options.presignTtlSeconds,
       schedules,
     };
+    // Vacuum (hourly, applying) and scrub (every 6 h) on this deployment's timers.
+    scheduleMaintenance(services);
     const server = await startLocalServer(services, {
       port: options.port,
       blobs: { volumes: localVolumes, signer: { key: blobKey, clock } },
