@@ -114,7 +114,8 @@ describe("strata CLI as a process, embedded deployment (--local)", () => {
     await ok("mkdir", "/d");
     expect((await run("mkdir", "/d")).code).toBe(3);
     expect((await run("cat", "/d/e/f")).stderr).toContain("`strata ls /d` shows what is there");
-    await ok("put", path.join(work, "notes.txt"), "/d/n.txt");
+    await writeFile(path.join(work, "n.txt"), "n\n");
+    await ok("put", path.join(work, "n.txt"), "/d/n.txt");
     const notEmpty = await run("pfs", "rm", "default", "--json");
     expect(JSON.parse(notEmpty.stderr).error.code).toBe("ENOTEMPTY");
     expect(notEmpty.code).toBe(3);
