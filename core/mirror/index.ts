@@ -5,5 +5,6 @@ export * from "./chunks.ts";
 export * from "./format.ts";
 export * from "./full.ts";
 export * from "./mirror.ts";
+export * from "./multimaster.ts";
 export * from "./stream.ts";
 export * from "./transport.ts";

@@ -1,0 +1,407 @@
+/**
+ * Multi-master, first step: two writable masters of one PFS (same lineage: same root and object
+ * ids up to the TID where they diverged) exchange streams. `exchange(local, peer)` merges the
+ * peer's changes since the last exchange into the local master as NEW local commits (a master's
+ * history below its closed TID never changes); conflicts keep both versions, never lose one.
+ *
+ * Rules (docs/mirroring.md, "Multi-master"):
+ * - Objects are matched by object id (ids are unique across sites); an object the merge creates
+ *   locally for a peer object is remembered in a mapping (`peermap#<pfs>#<peer site>`).
+ * - "Changed since base": a local name or object changed after the local TID of the previous
+ *   exchange with this peer (`base`); the peer's changes are those of its stream since `since`.
+ * - A change only one side made is applied. Two changes with equal content (the echo of an
+ *   earlier exchange) are the same change.
+ * - create/create (both sides put different objects under one new name) and update/update (both
+ *   changed one object differently): the version of the site whose name sorts first keeps the
+ *   name; the other version is kept as a new object named `<name>#S!=<its site>` in the same
+ *   directory (`#S!=<site>.2`, … if taken). Both sides pick the same winner, so after exchanges
+ *   in both directions they hold the same names and contents.
+ * - delete/update: the update wins (the delete is not applied; a deleted name is re-created
+ *   with the updated object).
+ * - A directory the peer removed is removed only when it is empty here.
+ * Not handled yet: hard links (a second name of a peer file becomes a separate object), moves of
+ * directories that conflict with local moves (the local place wins), xattr/tag-only conflicts on
+ * directories (local wins), more than two masters.
+ */
+import { isStrataError, strataError } from "../errors.ts";
+import type { Value } from "../metadata/port.ts";
+import type { FileType, Namespace, ObjectId, Tid } from "../namespace/api.ts";
+import type { Engine } from "../namespace/engine.ts";
+import { unlinkEntry } from "../namespace/ops.ts";
+import { ctlKey, entryKey, inoPk, recordCrc, seal, VERSION_PREFIX, verify } from "../namespace/records.ts";
+import type { Tx } from "../namespace/tx.ts";
+import type { Volume } from "../volume/volume.ts";
+import { type ChunkTarget, chunksOf, ensureChunks } from "./chunks.ts";
+import type { StreamRecord } from "./format.ts";
+import { engineOf } from "./stream.ts";
+import type { StreamSource } from "./transport.ts";
+
+export interface MasterRef {
+  ns: Namespace;
+  pfs: string;
+  /** This master's site name (used in conflict names and to pick winners). */
+  site: string;
+  /** Volumes of this deployment and the ones peer chunks are copied to. */
+  volumes: Record<string, Volume>;
+  place: string[];
+  clock?: () => number;
+}
+
+export interface ExchangeReport {
+  peer: string;
+  from: Tid;
+  to: Tid;
+  applied: number;
+  conflicts: Array<{ kind: "create/create" | "update/update" | "delete/update"; path: string; kept: string }>;
+}
+
+const peerKey = (pfsId: string, site: string) => ({ pk: `peer#${pfsId}`, sk: site });
+const mapKey = (pfsId: string, site: string, ino: ObjectId) => ({ pk: `peermap#${pfsId}#${site}`, sk: ino });
+
+/** The fields two versions must share to be "the same content". */
+const PAYLOAD = [
+  "type",
+  "mode",
+  "uid",
+  "gid",
+  "size",
+  "content",
+  "target",
+  "tags",
+  "xattrs",
+  "mtime",
+] as const;
+
+function payloadOf(v: Record<string, Value>): Record<string, Value> {
+  const out: Record<string, Value> = {};
+  for (const k of PAYLOAD) if (v[k] !== undefined) out[k] = v[k]!;
+  return out;
+}
+
+const samePayload = (a: Record<string, Value>, b: Record<string, Value>) =>
+  recordCrc({ pk: "", sk: "", ...payloadOf(a) }) === recordCrc({ pk: "", sk: "", ...payloadOf(b) });
+
+/**
+ * Start exchanging with a peer that shares this master's history up to `common` (e.g. the sync
+ * TID at which a mirror was promoted while its source kept writing). Call it on both sides.
+ */
+export async function startExchange(local: MasterRef, peerSite: string, common: Tid): Promise<void> {
+  const engine = engineOf(local.ns);
+  const ctx = await engine.context(local.pfs);
+  await engine.store.put(seal({ ...peerKey(ctx.id, peerSite), since: common, base: common }));
+}
+
+/** Merge the peer's changes since the last exchange into the local master (module header). */
+export async function exchange(
+  local: MasterRef,
+  peer: StreamSource,
+  peerSite: string,
+): Promise<ExchangeReport> {
+  const engine = engineOf(local.ns);
+  const ctx = await engine.context(local.pfs);
+  const state = verify(await engine.store.get(peerKey(ctx.id, peerSite)), local.pfs);
+  if (!state)
+    throw strataError(
+      "EINVAL",
+      `PFS ${local.pfs} has no exchange with ${peerSite}; call startExchange first`,
+      {
+        pfs: local.pfs,
+        peer: peerSite,
+      },
+    );
+  const since = String(state.since);
+  const base = String(state.base);
+  // The local TID everything of this exchange lands above: the next exchange's base.
+  const before = await engine.currentTid(ctx);
+
+  const records: StreamRecord[] = [];
+  let token: string | undefined;
+  let upto = since;
+  do {
+    const page = await peer.read(token ? { token } : { since });
+    records.push(...page.records);
+    upto = page.upto;
+    token = page.next;
+  } while (token);
+  const chunkTarget: ChunkTarget = {
+    store: engine.store,
+    volumes: local.volumes,
+    place: local.place,
+    clock: local.clock ?? Date.now,
+  };
+  await ensureChunks(
+    chunkTarget,
+    records.filter((r) => r.pk.startsWith("ino#")).flatMap((r) => chunksOf(r.item)),
+    (ref) => peer.chunk(ref),
+  );
+
+  // The peer's final state of every object and name it changed.
+  const versions = new Map<ObjectId, Record<string, Value>>();
+  const entries = new Map<string, { dir: ObjectId; name: string; rec: Record<string, Value>; tid: Tid }>();
+  for (const r of records) {
+    if (r.pk.startsWith("ino#")) {
+      const ino = r.pk.slice(4);
+      const seen = versions.get(ino);
+      if (!seen || String(r.item.ctid) >= String(seen.ctid)) versions.set(ino, r.item);
+    } else {
+      const dir = r.pk.slice(3);
+      const name = String(r.item.name);
+      const id = `${dir}/${name}`;
+      const seen = entries.get(id);
+      if (!seen || String(r.item.ctid) >= String(seen.rec.ctid))
+        entries.set(id, { dir, name, rec: r.item, tid: r.tid });
+    }
+  }
+
+  const report: ExchangeReport = { peer: peerSite, from: since, to: upto, applied: 0, conflicts: [] };
+  const localWins = local.site < peerSite;
+  const note = (path: string, kept: string, kind: ExchangeReport["conflicts"][number]["kind"]) =>
+    report.conflicts.push({ kind, path, kept });
+
+  const mapped = async (peerIno: ObjectId): Promise<ObjectId> => {
+    const m = await engine.store.get(mapKey(ctx.id, peerSite, peerIno));
+    return m ? String(m.local) : peerIno;
+  };
+  const remember = async (peerIno: ObjectId, localIno: ObjectId) => {
+    if (peerIno !== localIno)
+      await engine.store.put({ ...mapKey(ctx.id, peerSite, peerIno), local: localIno });
+  };
+  /** The local object's newest version (live or ended) and whether it changed after `base`. */
+  const localVersion = async (ino: ObjectId) => {
+    const page = await engine.store.query(inoPk(ctx.id, ino), {
+      sk: { op: "beginsWith", value: VERSION_PREFIX },
+      limit: 1,
+    });
+    const v = page.items[0];
+    if (!v) return undefined;
+    const changed = String(v.ctid) > base || (v.dtid !== undefined && String(v.dtid) > base);
+    return { v: verify(v, local.pfs), live: v.dtid === undefined, changed };
+  };
+  const freeName = async (dir: ObjectId, name: string, site: string) => {
+    for (let n = 1; ; n++) {
+      const candidate = `${name}#S!=${site}${n === 1 ? "" : `.${n}`}`;
+      const e = await engine.store.get(entryKey(ctx.id, dir, candidate));
+      if (!e || e.dtid !== undefined) return candidate;
+    }
+  };
+  const write = (plan: (tx: Tx) => Promise<void>) =>
+    engine.write(local.pfs, plan).then(() => {
+      report.applied++;
+    });
+  const createObject = async (
+    dir: ObjectId,
+    name: string,
+    payload: Record<string, Value>,
+  ): Promise<ObjectId> => {
+    const ino = await engine.allocId();
+    await write(async (tx) => {
+      const type = String(payload.type) as FileType;
+      engine.putVersion(tx, ino, { ...payloadOf(payload), nlink: type === "dir" ? 2 : 1 }, "merge", tx.now);
+      engine.addEntry(tx, dir, name, { ino, type });
+      if (type === "dir") tx.put({ ...ctlKey(ctx.id, ino), parent: dir, name }, { op: "notExists" });
+    });
+    return ino;
+  };
+  const replace = (ino: ObjectId, payload: Record<string, Value>, nlink: Value) =>
+    write(async (tx) => {
+      await engine.replaceVersion(tx, ino, { ...payloadOf(payload), nlink }, "merge");
+    });
+
+  // 1. Names, in the peer's commit order.
+  const ordered = [...entries.values()].sort((a, b) => (a.tid < b.tid ? -1 : a.tid > b.tid ? 1 : 0));
+  const movedAway = new Set(
+    [...entries.values()].filter((e) => e.rec.dtid === undefined).map((e) => String(e.rec.ino)),
+  );
+  for (const e of ordered) {
+    const dir = await mapped(e.dir);
+    const here = await engine.store.get(entryKey(ctx.id, dir, e.name));
+    const hereLive = here && here.dtid === undefined ? here : undefined;
+    const hereChanged = here !== undefined && String(here.dtid ?? here.ctid) > base;
+    const peerLive = e.rec.dtid === undefined;
+    const peerIno = String(e.rec.ino);
+    const want = peerLive ? await mapped(peerIno) : undefined;
+    if (peerLive) {
+      if (hereLive && String(hereLive.ino) === want) continue;
+      const payload = versions.get(peerIno);
+      const mine = want ? await localVersion(want) : undefined;
+      if (hereLive) {
+        const hereV = await localVersion(String(hereLive.ino));
+        if (hereChanged && hereV && payload && samePayload(hereV.v, payload)) {
+          await remember(peerIno, String(hereLive.ino)); // the echo of our own earlier merge
+          continue;
+        }
+        if (hereChanged) {
+          // create/create: both sides put something new under this name.
+          if (!payload) continue;
+          if (localWins) {
+            const alt = await freeName(dir, e.name, peerSite);
+            await remember(peerIno, await createObject(dir, alt, payload));
+            note(e.name, alt, "create/create");
+          } else {
+            const alt = await freeName(dir, e.name, local.site);
+            const loser = String(hereLive.ino);
+            await write(async (tx) => {
+              await engine.removeEntry(tx, dir, e.name);
+              engine.addEntry(tx, dir, alt, { ino: loser, type: String(hereLive.type) as FileType });
+              if (hereLive.type === "dir") tx.put({ ...ctlKey(ctx.id, loser), parent: dir, name: alt });
+            });
+            await remember(peerIno, await createObject(dir, e.name, payload));
+            note(e.name, alt, "create/create");
+          }
+          continue;
+        }
+      }
+      if (mine?.live && want) {
+        // The object exists here under another name: the peer moved it here.
+        const old = await nameOf(engine, ctx.id, want);
+        await write(async (tx) => {
+          if (hereLive)
+            await unlinkEntry(
+              engine,
+              tx,
+              dir,
+              e.name,
+              { ino: String(hereLive.ino), type: String(hereLive.type) as FileType },
+              e.name,
+            );
+          if (old) await engine.removeEntry(tx, old.dir, old.name);
+          engine.addEntry(tx, dir, e.name, { ino: want, type: String(mine.v.type) as FileType });
+          if (mine.v.type === "dir") tx.put({ ...ctlKey(ctx.id, want), parent: dir, name: e.name });
+        });
+        continue;
+      }
+      if (!payload) continue; // nothing to create from (its versions predate the exchange)
+      if (hereLive)
+        await write(async (tx) => {
+          await unlinkEntry(
+            engine,
+            tx,
+            dir,
+            e.name,
+            { ino: String(hereLive.ino), type: String(hereLive.type) as FileType },
+            e.name,
+          );
+        });
+      await remember(peerIno, await createObject(dir, e.name, payload));
+      continue;
+    }
+    // The peer removed the name — or moved the object: then its new name is handled on its own.
+    if (movedAway.has(peerIno)) continue;
+    if (!hereLive || String(hereLive.ino) !== (await mapped(peerIno))) continue;
+    const mine = await localVersion(String(hereLive.ino));
+    if (hereChanged || mine?.changed) {
+      note(e.name, e.name, "delete/update"); // the update wins: keep it
+      continue;
+    }
+    try {
+      await write(async (tx) => {
+        const ino = String(hereLive.ino);
+        if (hereLive.type === "dir") {
+          if (await tx.hasEntries(ino)) throw strataError("ENOTEMPTY", "kept: not empty here");
+          await engine.removeEntry(tx, dir, e.name);
+          await engine.endVersion(tx, ino, "rmdir");
+          engine.deleteCtl(tx, ino);
+        } else
+          await unlinkEntry(
+            engine,
+            tx,
+            dir,
+            e.name,
+            { ino, type: String(hereLive.type) as FileType },
+            e.name,
+          );
+      });
+    } catch (err) {
+      if (!isStrataError(err, "ENOTEMPTY")) throw err;
+    }
+  }
+
+  // 2. Contents and attributes of objects the peer changed.
+  for (const [peerIno, payload] of versions) {
+    if (payload.dtid !== undefined) continue; // its end: handled with its name
+    const ino = await mapped(peerIno);
+    const mine = await localVersion(ino);
+    if (!mine) continue; // never here (created under a name handled above, or a hard link)
+    if (samePayload(mine.v, payload)) continue;
+    if (!mine.live) {
+      // delete/update: the peer updated what we removed — bring it back under its last name.
+      if ([...entries.values()].some((x) => String(x.rec.ino) === peerIno)) continue; // named above
+      const last = await scanForName(engine, ctx.id, ino, base);
+      if (!last) continue;
+      const taken = await engine.store.get(entryKey(ctx.id, last.dir, last.name));
+      const name =
+        taken && taken.dtid === undefined ? await freeName(last.dir, last.name, peerSite) : last.name;
+      await remember(peerIno, await createObject(last.dir, name, payload));
+      note(name, name, "delete/update");
+      continue;
+    }
+    if (!mine.changed) {
+      await replace(ino, payload, mine.v.nlink ?? 1);
+      continue;
+    }
+    // update/update.
+    if (mine.v.type === "dir") continue; // directory attributes: the local ones stay
+    const where = await nameOf(engine, ctx.id, ino);
+    if (!where) continue;
+    if (localWins) {
+      const alt = await freeName(where.dir, where.name, peerSite);
+      await createObject(where.dir, alt, payload);
+      note(where.name, alt, "update/update");
+    } else {
+      const alt = await freeName(where.dir, where.name, local.site);
+      await createObject(where.dir, alt, mine.v);
+      await replace(ino, payload, mine.v.nlink ?? 1);
+      note(where.name, alt, "update/update");
+    }
+  }
+
+  await engine.store.put(seal({ ...peerKey(ctx.id, peerSite), since: upto, base: before }));
+  return report;
+}
+
+/** The live name of an object here: a directory's `ctl`, else a scan (files have no back pointer). */
+async function nameOf(
+  engine: Engine,
+  pfsId: string,
+  ino: ObjectId,
+): Promise<{ dir: ObjectId; name: string } | undefined> {
+  const ctl = await engine.store.get(ctlKey(pfsId, ino));
+  if (ctl) return { dir: String(ctl.parent), name: String(ctl.name) };
+  return scanForName(engine, pfsId, ino);
+}
+
+/**
+ * Breadth-first over live directories from the root: O(size of the tree) — the first step has no
+ * object → name index. With `endedAfter`, the name whose entry history ended after that TID.
+ */
+async function scanForName(
+  engine: Engine,
+  pfsId: string,
+  ino: ObjectId,
+  endedAfter?: Tid,
+): Promise<{ dir: ObjectId; name: string } | undefined> {
+  const reg = await engine.listPfs();
+  const root = reg.find((p) => p.id === pfsId)?.rootIno;
+  if (!root) return undefined;
+  const dirs = [root];
+  while (dirs.length > 0) {
+    const dir = dirs.shift()!;
+    let cursor: string | undefined;
+    do {
+      const page = await engine.store.query(`dir#${pfsId}#${dir}`, cursor ? { cursor } : {});
+      for (const e of page.items) {
+        if (e.dtid !== undefined) continue;
+        if (endedAfter === undefined && String(e.ino) === ino) return { dir, name: e.sk };
+        if (e.type === "dir") dirs.push(String(e.ino));
+      }
+      cursor = page.cursor;
+    } while (cursor);
+    if (endedAfter !== undefined) {
+      const page = await engine.store.query(`dh#${pfsId}#${dir}`);
+      for (const h of page.items)
+        if (String(h.ino) === ino && h.dtid !== undefined && String(h.dtid) > endedAfter)
+          return { dir, name: String(h.name) };
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,124 @@
+/**
+ * Multi-master, first step: two masters of one PFS (a mirror promoted while its source kept
+ * writing) exchange streams. Changes made on one side only reach the other; conflicting ones keep
+ * both versions (`name#S!=<site>`); after exchanges in both directions both sides hold the same
+ * names and contents.
+ */
+import { describe, expect, it } from "vitest";
+import type { DataPlane } from "../../core/data/api.ts";
+import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
+import {
+  createMirror,
+  exchange,
+  localSource,
+  type MasterRef,
+  promoteMirror,
+  runMirror,
+  startExchange,
+} from "../../core/mirror/index.ts";
+import type { ReadableFileSystem } from "../../core/namespace/index.ts";
+import { deployment } from "../conformance/mirror.ts";
+import { bytesOf } from "../support/mirror.ts";
+
+/** Names, types, bytes, tags and modes — what two masters must agree on (not ids or TIDs). */
+async function view(fs: ReadableFileSystem, data: DataPlane): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  const visit = async (p: string): Promise<void> => {
+    const st = await fs.lstat(p);
+    out[p] = {
+      type: st.type,
+      mode: st.mode,
+      tags: await fs.getTags(p),
+      ...(st.type === "file" ? { bytes: Buffer.from(await data.readFile(fs, p)).toString("hex") } : {}),
+    };
+    if (st.type === "dir")
+      for (const e of (await fs.readdir(p)).entries) await visit(p === "/" ? `/${e.name}` : `${p}/${e.name}`);
+  };
+  await visit("/");
+  return out;
+}
+
+async function twoMasters() {
+  const a = deployment(new MemoryMetadataStore(), 1, "va", 1);
+  await a.ns.createPfs("main");
+  const fsA = a.ns.pfs("main");
+  await fsA.mkdir("/d");
+  await a.data.writeFile(fsA, "/d/f", bytesOf(10, 1));
+  await a.data.writeFile(fsA, "/d/g", bytesOf(70_000, 2));
+  const b = deployment(new MemoryMetadataStore(), 2, "vb", 2);
+  const fromA = localSource({ ns: a.ns, pfs: "main", store: a.store, volumes: a.volumes });
+  await createMirror({ ns: b.ns, volumes: b.volumes }, { name: "main", source: fromA, volumes: ["vb"] });
+  const run = await runMirror({ ns: b.ns, volumes: b.volumes }, "main", fromA);
+  await promoteMirror({ ns: b.ns, volumes: b.volumes }, "main"); // A keeps writing: two masters
+  const fromB = localSource({ ns: b.ns, pfs: "main", store: b.store, volumes: b.volumes });
+  const A: MasterRef = { ns: a.ns, pfs: "main", site: "a", volumes: a.volumes, place: ["va"] };
+  const B: MasterRef = { ns: b.ns, pfs: "main", site: "b", volumes: b.volumes, place: ["vb"] };
+  await startExchange(A, "b", run.to);
+  await startExchange(B, "a", run.to);
+  const fsB = b.ns.pfs("main");
+  const conflicts: string[] = [];
+  const sync = async () => {
+    for (let i = 0; i < 2; i++) {
+      for (const r of [await exchange(A, fromB, "b"), await exchange(B, fromA, "a")])
+        conflicts.push(...r.conflicts.map((c) => `${c.kind} ${c.kept}`));
+    }
+  };
+  const views = async () => [await view(fsA, a.data), await view(fsB, b.data)] as const;
+  return { a, b, fsA, fsB, sync, views, conflicts };
+}
+
+describe("two masters exchanging streams", () => {
+  it("apply what only one side changed (creates, writes, tags, renames, deletes), both ways", async () => {
+    const { a, b, fsA, fsB, sync, views, conflicts } = await twoMasters();
+    await a.data.writeFile(fsA, "/d/from-a", bytesOf(70_000, 3));
+    await fsA.setTag("/d/g", "site", "a");
+    await b.data.writeFile(fsB, "/from-b", bytesOf(5, 4));
+    await fsB.mkdir("/d/sub");
+    await fsB.rename("/d/f", "/d/sub/f");
+    await a.data.writeFile(fsA, "/d/f", bytesOf(10, 1)); // unchanged content: nothing to apply
+    await sync();
+    const [va, vb] = await views();
+    expect(va).toEqual(vb);
+    expect(Object.keys(va)).toEqual(expect.arrayContaining(["/d/from-a", "/from-b", "/d/sub/f"]));
+    expect(conflicts).toEqual([]);
+    await fsB.unlink("/from-b");
+    await sync();
+    const [va2, vb2] = await views();
+    expect(va2).toEqual(vb2);
+    expect(va2["/from-b"]).toBeUndefined();
+  });
+
+  it("create/create keeps both: the first site's version under the name, the other as name#S!=site", async () => {
+    const { a, b, fsA, fsB, sync, views, conflicts } = await twoMasters();
+    await a.data.writeFile(fsA, "/new", bytesOf(8, 10));
+    await b.data.writeFile(fsB, "/new", bytesOf(9, 20));
+    await sync();
+    const [va, vb] = await views();
+    expect(va).toEqual(vb);
+    expect(va["/new"]).toMatchObject({ bytes: Buffer.from(bytesOf(8, 10)).toString("hex") });
+    expect(va["/new#S!=b"]).toMatchObject({ bytes: Buffer.from(bytesOf(9, 20)).toString("hex") });
+    expect(conflicts).toContain("create/create new#S!=b");
+  });
+
+  it("update/update keeps both versions of the object", async () => {
+    const { a, b, fsA, fsB, sync, views, conflicts } = await twoMasters();
+    await a.data.writeFile(fsA, "/d/g", bytesOf(100, 30));
+    await b.data.writeFile(fsB, "/d/g", bytesOf(100, 40));
+    await sync();
+    const [va, vb] = await views();
+    expect(va).toEqual(vb);
+    expect(va["/d/g"]).toMatchObject({ bytes: Buffer.from(bytesOf(100, 30)).toString("hex") });
+    expect(va["/d/g#S!=b"]).toMatchObject({ bytes: Buffer.from(bytesOf(100, 40)).toString("hex") });
+    expect(conflicts.some((c) => c.startsWith("update/update"))).toBe(true);
+  });
+
+  it("delete/update: the update wins on both sides", async () => {
+    const { a, b, fsA, fsB, sync, views } = await twoMasters();
+    await fsA.unlink("/d/f");
+    await b.data.writeFile(fsB, "/d/f", bytesOf(12, 50));
+    await sync();
+    const [va, vb] = await views();
+    expect(va).toEqual(vb);
+    expect(va["/d/f"]).toMatchObject({ bytes: Buffer.from(bytesOf(12, 50)).toString("hex") });
+  });
+});
