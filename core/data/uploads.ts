@@ -7,18 +7,23 @@
  * is announced in `chunks` before its URL is handed out, so vacuum treats it as live until the
  * intent expires. Extra attributes on the same item record the session:
  *
- *   upload: { tokenId, volume, direct: [sha…], staged: [sha…] }
+ *   upload: { tokenId, volume, staged: [sha…], urlsExpireAt, committed? }
  *
- * - direct: the chunk was on no volume; the client PUTs it to its canonical key
- *   `chunks/<sha[0..2]>/<sha>`.
- * - staged: the chunk is already stored (another file has it); the client PUTs it to
- *   `uploads/<uploadId>/<sha>` instead, so a bad upload can never overwrite the good, shared copy.
- *   Proving possession this way is what keeps a client from referencing someone else's chunk by
- *   guessing its hash.
+ * Every chunk a client uploads goes to a per-upload STAGING key `staging/<uploadId>/<sha>`, never
+ * to its final key `chunks/<sha[0..2]>/<sha>`: S3 and Azure presigned PUTs cannot be create-only,
+ * so a URL for a final key would let its holder overwrite, until it expires, a chunk other writers
+ * already verified and deduplicate against. The commit reads the staged object back (size and
+ * CRC32C by the Volume, SHA-256 by the server), copies it to the final key create-only (an object
+ * already there with the same size and CRC32C is the same chunk) and deletes the staged object.
+ * Uploading also proves possession: a client cannot reference someone else's chunk by its hash.
+ *
+ * Staged objects outlive nothing silently: the intent names them (`stagedObjects`), and after a
+ * commit it is kept, emptied of chunks, until the last URL handed out expires (`urlsExpireAt`) —
+ * a URL holder can still PUT to its staging key until then. Vacuum deletes the staged objects of
+ * every expired intent, then the intent.
  *
  * A commit accepts an extent only when its chunk is in the file's live version (an append or
- * truncate keeps those) or was uploaded in this session and read back VERIFIED (size, CRC32C by the
- * Volume, SHA-256 by the server).
+ * truncate keeps those) or was uploaded in this session and read back VERIFIED.
  */
 import { StrataError } from "../errors.ts";
 import type { Item } from "../metadata/port.ts";
@@ -31,8 +36,12 @@ export interface UploadSession extends IntentRecord {
   tokenId: string;
   /** The volume chunks go to. */
   volume: string;
-  direct: string[];
+  /** Chunks the client was given a staging URL for (each at `stagingKey(id, sha)` on `volume`). */
   staged: string[];
+  /** When the last URL handed out expires (ms since epoch): staged objects may appear until then. */
+  urlsExpireAt: number;
+  /** The file was committed; the item only names staged objects left for vacuum. */
+  committed?: boolean;
 }
 
 export function sessionItem(session: UploadSession): Item {
@@ -41,8 +50,9 @@ export function sessionItem(session: UploadSession): Item {
     upload: {
       tokenId: session.tokenId,
       volume: session.volume,
-      direct: session.direct,
       staged: session.staged,
+      urlsExpireAt: session.urlsExpireAt,
+      ...(session.committed ? { committed: true } : {}),
     },
   };
 }
@@ -50,41 +60,45 @@ export function sessionItem(session: UploadSession): Item {
 /** `undefined` for an intent the data plane wrote (not an upload session). */
 export function decodeSession(item: Item): UploadSession | undefined {
   const upload = item.upload as
-    | { tokenId?: unknown; volume?: unknown; direct?: unknown; staged?: unknown }
+    | { tokenId?: unknown; volume?: unknown; staged?: unknown; urlsExpireAt?: unknown; committed?: unknown }
     | undefined;
   if (!upload || typeof upload.tokenId !== "string" || typeof upload.volume !== "string") return undefined;
+  const intent = decodeIntent(item);
   return {
-    ...decodeIntent(item),
+    ...intent,
     tokenId: upload.tokenId,
     volume: upload.volume,
-    direct: (upload.direct as string[]).map(String),
-    staged: (upload.staged as string[]).map(String),
+    staged: Array.isArray(upload.staged) ? upload.staged.map(String) : [],
+    urlsExpireAt: Number(upload.urlsExpireAt ?? intent.expiresAt),
+    ...(upload.committed === true ? { committed: true } : {}),
   };
 }
 
-/** Where a chunk uploaded into session `uploadId` is staged when a copy already exists. */
-export const stagingKey = (uploadId: string, sha: string): string => `uploads/${uploadId}/${sha}`;
+/** The staging key of chunk `sha` uploaded into session `uploadId`. */
+export const stagingKey = (uploadId: string, sha: string): string => `staging/${uploadId}/${sha}`;
+
+/**
+ * The staged objects an intent item names (empty for an intent that is not an upload session):
+ * what vacuum deletes, on `volume`, once the intent has expired. Deleting a missing one is a no-op.
+ */
+export function stagedObjects(item: Item): Array<{ volume: string; key: string }> {
+  const session = decodeSession(item);
+  if (!session) return [];
+  return session.staged.map((sha) => ({ volume: session.volume, key: stagingKey(session.id, sha) }));
+}
+
+/**
+ * The intent kept after a commit: no chunks to protect any more (the file references them), the
+ * staged objects still named, alive until the last URL expires. `undefined` = nothing was staged,
+ * delete the intent.
+ */
+export function committedSession(session: UploadSession): UploadSession | undefined {
+  if (session.staged.length === 0) return undefined;
+  return { ...session, chunks: [], committed: true, expiresAt: session.urlsExpireAt };
+}
 
 /** An upload id: URL- and key-safe. */
 export const UPLOAD_ID = /^[0-9a-z]+-[0-9a-z]+$/;
-
-export type ChunkDecision = "present" | "direct" | "staged";
-
-/**
- * What the client must do with one chunk: nothing (it is in the file's live version, or already
- * uploaded in this session), upload it to its canonical key, or stage it.
- */
-export function decideChunk(
-  sha: string,
-  inLiveVersion: boolean,
-  session: UploadSession,
-  storedOnVolume: boolean,
-): ChunkDecision {
-  if (inLiveVersion) return "present";
-  if (session.direct.includes(sha)) return "direct";
-  if (session.staged.includes(sha)) return "staged";
-  return storedOnVolume ? "staged" : "direct";
-}
 
 const SHA = /^[0-9a-f]{64}$/;
 

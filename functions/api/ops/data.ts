@@ -11,7 +11,7 @@ import { DATA_DEFAULTS, type Extent } from "../../../core/data/plane.ts";
 import { chunkObjectKey, instanceItem, instanceKey, intentPk } from "../../../core/data/records.ts";
 import {
   checkExtents,
-  decideChunk,
+  committedSession,
   decodeSession,
   liveChunks,
   sessionItem,
@@ -20,6 +20,7 @@ import {
   type UploadSession,
 } from "../../../core/data/uploads.ts";
 import { isStrataError, strataError } from "../../../core/errors.ts";
+import type { Item } from "../../../core/metadata/port.ts";
 import type { FileContent, FileSystem, Stat } from "../../../core/namespace/api.ts";
 import type { OpContext } from "../operation.ts";
 import { defineOp, type Operation } from "../operation.ts";
@@ -62,7 +63,7 @@ async function loadSession(ctx: OpContext, uploadId: string): Promise<UploadSess
     ? await ctx.services.store.get({ pk: intentPk(ctx.pfs), sk: uploadId })
     : undefined;
   const session = item ? decodeSession(item) : undefined;
-  if (!session)
+  if (!session || session.committed)
     throw strataError(
       "ENOENT",
       `no upload ${uploadId} in PFS ${ctx.pfs} (expired or committed); begin a new one`,
@@ -77,14 +78,17 @@ async function loadSession(ctx: OpContext, uploadId: string): Promise<UploadSess
   return session;
 }
 
-/** Read an uploaded object back and check it is exactly the chunk claimed. */
+/**
+ * Read an uploaded object back and check it is exactly the chunk claimed; returns its bytes.
+ * Wrong bytes are deleted (they are never anyone's good copy) and answered ECORRUPT.
+ */
 async function verifyUploaded(
   services: Services,
   volume: ApiVolume,
   key: string,
   expected: { chunk: string; length: number; crc32c: number },
   signal: AbortSignal,
-): Promise<void> {
+): Promise<Uint8Array> {
   let bytes: Uint8Array;
   let storedCrc: number;
   try {
@@ -119,6 +123,83 @@ async function verifyUploaded(
       },
     );
   }
+  return bytes;
+}
+
+/** How long to wait between looks at an instance vacuum is deleting. */
+const DELETION_POLL_MS = 500;
+
+/**
+ * The chunk's instance record on `volume`, after waiting out a vacuum `deleting` lease
+ * (core/maintenance/vacuum.ts deletes the object only well before `until`; afterwards the object
+ * is either gone or stays, as in the data plane's writers).
+ */
+async function settledInstance(
+  services: Services,
+  sha: string,
+  volume: string,
+  signal: AbortSignal,
+): Promise<Item | undefined> {
+  let record = await services.store.get(instanceKey(sha, volume));
+  while (record?.state === "deleting") {
+    const wait = Number(record.until) - services.clock();
+    if (!(wait > 0)) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(wait, DELETION_POLL_MS)));
+    if (signal.aborted) throw strataError("EABORTED", `commit aborted while chunk ${sha} was being vacuumed`);
+    record = await services.store.get(instanceKey(sha, volume));
+  }
+  return record;
+}
+
+/**
+ * Move a verified staged chunk to its final key, create-only. Server-side copy where the driver
+ * has one — then the final object is read back once more, because the URL holder could replace
+ * the staged object between our check and the copy; otherwise the verified bytes are put from
+ * memory. An object already at the final key with the same size and CRC32C is the same chunk;
+ * one that differs is a damaged copy and is replaced by the verified bytes (content-addressed:
+ * always safe, as in the data plane).
+ */
+async function promoteStaged(
+  services: Services,
+  volume: ApiVolume,
+  staged: string,
+  bytes: Uint8Array,
+  e: Extent,
+  signal: AbortSignal,
+): Promise<void> {
+  const final = chunkObjectKey(e.chunk);
+  const v = volume.volume;
+  const putVerified = (ifNoneMatch: boolean) =>
+    v.put(final, bytes, { size: bytes.byteLength, crc32c: e.crc32c, ifNoneMatch, signal });
+  try {
+    if (v.capabilities.serverSideCopy && v.driver.copy) {
+      await v.copy(staged, final, { ifNoneMatch: true, signal });
+      try {
+        await verifyUploaded(services, volume, final, e, signal);
+      } catch (err) {
+        if (!isStrataError(err, "ECORRUPT")) throw err;
+        // The staged object changed after its check; what we read first is the chunk.
+        await putVerified(false);
+      }
+    } else await putVerified(true);
+  } catch (err) {
+    if (!isStrataError(err, "EEXIST")) throw err;
+    const info = await v.head(final, { signal });
+    if (info.size !== e.length || info.crc32c !== e.crc32c) await putVerified(false);
+  }
+}
+
+/**
+ * After a commit: the intent stops protecting chunks (the file references them); while URLs it
+ * handed out are valid it stays, naming the staged objects, for vacuum. Best effort: a failure
+ * leaves the intent to expire, which vacuum handles the same way.
+ */
+async function settleSession(ctx: OpContext, session: UploadSession): Promise<void> {
+  const kept = committedSession(session);
+  const write = kept
+    ? ctx.services.store.put(sessionItem(kept))
+    : ctx.services.store.delete({ pk: intentPk(ctx.pfs), sk: session.id });
+  await write.catch(() => {});
 }
 
 /** Create or replace, as the data plane commits (docs/data.md): ifVersion = compare-and-swap. */
@@ -177,8 +258,8 @@ export const dataOps: Operation[] = [
         expiresAt: now + DATA_DEFAULTS.intentTtlMs,
         tokenId: ctx.principal.tokenId,
         volume: await services.data.defaultVolume(ctx.pfs),
-        direct: [],
         staged: [],
+        urlsExpireAt: now,
       };
       session.volumes = [session.volume];
       volumeOf(services, session.volume);
@@ -194,7 +275,7 @@ export const dataOps: Operation[] = [
   }),
   defineOp({
     name: "upload.chunks",
-    summary: "For each chunk: present (nothing to do) or a presigned PUT for exactly its object",
+    summary: "For each chunk: present (nothing to do) or a presigned PUT for exactly its staging object",
     scope: "pfs",
     right: "write",
     input: z
@@ -211,29 +292,23 @@ export const dataOps: Operation[] = [
       const session = await loadSession(ctx, i.uploadId);
       const volume = volumeOf(services, session.volume);
       const live = liveChunks((await statOrUndefined(ctx.fs, session.path))?.content);
-      const stored = await services.store.batchGet(
-        i.chunks.map((c) => instanceKey(c.sha256, session.volume)),
-      );
-      const decisions = i.chunks.map((c, n) => ({
-        c,
-        decision: decideChunk(c.sha256, live.has(c.sha256), session, stored[n]?.state === "present"),
-      }));
-      // Announce every chunk BEFORE handing out its URL (vacuum keeps announced chunks).
-      for (const { c, decision } of decisions) {
-        if (decision === "present") continue;
-        if (!session.chunks.includes(c.sha256)) session.chunks.push(c.sha256);
-        const list = decision === "direct" ? session.direct : session.staged;
-        if (!list.includes(c.sha256)) list.push(c.sha256);
-      }
-      session.expiresAt = services.clock() + DATA_DEFAULTS.intentTtlMs;
-      await services.store.put(sessionItem(session));
       const ttl = presignTtl(services);
+      // Announce every chunk and its staging key BEFORE handing out its URL (vacuum keeps
+      // announced chunks and deletes the staged objects an expired intent names).
+      for (const c of i.chunks) {
+        if (live.has(c.sha256)) continue;
+        if (!session.chunks.includes(c.sha256)) session.chunks.push(c.sha256);
+        if (!session.staged.includes(c.sha256)) session.staged.push(c.sha256);
+      }
+      const now = services.clock();
+      session.expiresAt = now + DATA_DEFAULTS.intentTtlMs;
+      session.urlsExpireAt = Math.max(session.urlsExpireAt, now + ttl * 1000);
+      await services.store.put(sessionItem(session));
       const out = await Promise.all(
-        decisions.map(async ({ c, decision }) => {
-          if (decision === "present") return { sha256: c.sha256, present: true };
-          const key = decision === "direct" ? chunkObjectKey(c.sha256) : stagingKey(session.id, c.sha256);
+        i.chunks.map(async (c) => {
+          if (live.has(c.sha256)) return { sha256: c.sha256, present: true };
           const upload = await volume.presigner.presign({
-            key,
+            key: stagingKey(session.id, c.sha256),
             method: "PUT",
             expiresInSeconds: ttl,
             size: c.size,
@@ -284,8 +359,14 @@ export const dataOps: Operation[] = [
             { path: i.path, size: bytes.byteLength },
           );
         const st = await commitContent(ctx.fs, i.path, { size: bytes.byteLength, inline: bytes }, i);
-        if (i.uploadId)
-          await services.store.delete({ pk: intentPk(ctx.pfs), sk: i.uploadId }).catch(() => {});
+        if (i.uploadId) {
+          const item = UPLOAD_ID.test(i.uploadId)
+            ? await services.store.get({ pk: intentPk(ctx.pfs), sk: i.uploadId })
+            : undefined;
+          const session = item ? decodeSession(item) : undefined;
+          if (session && session.tokenId === ctx.principal.tokenId && !session.committed)
+            await settleSession(ctx, session);
+        }
         return publicStat(st);
       }
       const content = i.content!;
@@ -306,7 +387,7 @@ export const dataOps: Operation[] = [
       for (const e of content.extents) {
         const kept = live.get(e.chunk);
         if (kept && kept.length === e.length && kept.crc32c === e.crc32c) continue;
-        if (!session || (!session.direct.includes(e.chunk) && !session.staged.includes(e.chunk)))
+        if (!session?.staged.includes(e.chunk))
           throw strataError(
             "EACCES",
             `chunk ${e.chunk} is neither in ${i.path}'s live version nor uploaded in this upload; ask upload.chunks for its URL`,
@@ -316,13 +397,13 @@ export const dataOps: Operation[] = [
       }
       if (session && toVerify.size > 0) {
         const volume = volumeOf(services, session.volume);
-        const now = services.clock();
         await Promise.all(
           [...toVerify.values()].map(async (e) => {
-            const direct = session.direct.includes(e.chunk);
-            const key = direct ? chunkObjectKey(e.chunk) : stagingKey(session.id, e.chunk);
-            await verifyUploaded(services, volume, key, e, ctx.signal);
-            if (direct) {
+            const staged = stagingKey(session.id, e.chunk);
+            const bytes = await verifyUploaded(services, volume, staged, e, ctx.signal);
+            const record = await settledInstance(services, e.chunk, session.volume, ctx.signal);
+            if (record?.state !== "present") {
+              await promoteStaged(services, volume, staged, bytes, e, ctx.signal);
               await services.store.put(
                 instanceItem({
                   chunk: e.chunk,
@@ -330,13 +411,11 @@ export const dataOps: Operation[] = [
                   state: "present",
                   size: e.length,
                   crc32c: e.crc32c,
-                  time: now,
+                  time: services.clock(),
                 }),
               );
-            } else {
-              // Possession proven; the shared copy stays as it is.
-              await volume.volume.delete(key).catch(() => {});
             }
+            await volume.volume.delete(staged).catch(() => {}); // vacuum retries via the intent
           }),
         );
       }
@@ -345,7 +424,7 @@ export const dataOps: Operation[] = [
           path: i.path,
         });
       const st = await commitContent(ctx.fs, i.path, { size: content.size, extents: content.extents }, i);
-      if (session) await services.store.delete({ pk: intentPk(ctx.pfs), sk: session.id }).catch(() => {});
+      if (session) await settleSession(ctx, session);
       return publicStat(st);
     },
   }),

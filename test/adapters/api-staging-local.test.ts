@@ -1,0 +1,3 @@
+import { testUploadStaging } from "../conformance/api-staging.ts";
+
+testUploadStaging("local", undefined);
