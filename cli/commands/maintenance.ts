@@ -4,7 +4,7 @@ import type { CommandSpec } from "../command.ts";
 import { EXIT, exitCodeOf } from "../exit-codes.ts";
 import { columns, humanBytes } from "../format.ts";
 import { renderValue } from "../render.ts";
-import { opCommand, secondsOption } from "./op.ts";
+import { opCommand, positiveOption } from "./op.ts";
 import { flag, str } from "./options.ts";
 
 // The report shapes below are those of core/maintenance (vacuum.ts, scrub.ts, fsck.ts) as far as
@@ -136,7 +136,7 @@ export const maintenanceCommands: CommandSpec[] = [
     render: renderVacuum,
     exitCode: abortedExit,
     input: ({ options }) => {
-      const budget = secondsOption(str(options, "time-budget"), "--time-budget");
+      const budget = positiveOption(str(options, "time-budget"), "--time-budget");
       return {
         apply: flag(options, "apply"),
         ...(budget === undefined ? {} : { timeBudgetSeconds: budget }),
@@ -149,11 +149,32 @@ export const maintenanceCommands: CommandSpec[] = [
     summary: "verify stored chunks against their CRC and repair bad copies",
     args: "",
     positionals: { min: 0, max: 0 },
+    options: {
+      "time-budget": {
+        type: "string",
+        value: "<seconds>",
+        description: "stop after about this long (the next run resumes)",
+      },
+      "bytes-per-second": {
+        type: "string",
+        value: "<n>",
+        description: "read rate limit (default: the server's, 50 MiB/s)",
+      },
+      restart: { type: "boolean", description: "start over instead of resuming where the last run stopped" },
+    },
     examples: ["strata scrub", "strata scrub --json"],
     notes: ["Exit 6 when a bad copy could not be repaired."],
     render: renderScrub,
     exitCode: scrubExit,
-    input: () => ({}),
+    input: ({ options }) => {
+      const budget = positiveOption(str(options, "time-budget"), "--time-budget");
+      const rate = positiveOption(str(options, "bytes-per-second"), "--bytes-per-second", "bytes per second");
+      return {
+        ...(budget === undefined ? {} : { timeBudgetSeconds: budget }),
+        ...(rate === undefined ? {} : { bytesPerSecond: rate }),
+        ...(flag(options, "restart") ? { restart: true } : {}),
+      };
+    },
   }),
   opCommand({
     name: "fsck",
@@ -161,15 +182,18 @@ export const maintenanceCommands: CommandSpec[] = [
     summary: "check the namespace's records for consistency (exit 9 when problems are found)",
     args: "",
     positionals: { min: 0, max: 0 },
+    options: {
+      only: { type: "string", value: "<pfs>", multiple: true, description: "check only this PFS" },
+    },
     examples: ["strata fsck", "strata fsck --json || echo 'fsck found problems'"],
-    input: () => ({}),
+    input: ({ options }) => (Array.isArray(options.only) ? { pfs: options.only } : {}),
     render: renderFsck,
     exitCode: (result) => (fsckFoundProblems(result) ? EXIT.FSCK_PROBLEMS : EXIT.OK),
   }),
   opCommand({
     name: "retention set",
     op: "retention.set",
-    summary: "set this deployment's retention policy (what history vacuum keeps)",
+    summary: 'set this PFS\'s retention policy (what history vacuum keeps; "" keeps everything)',
     args: "<policy…>",
     positionals: { min: 1 },
     examples: ["strata retention set 'all 1h; hourly 1d; daily 30d; monthly 1y'"],
@@ -178,7 +202,7 @@ export const maintenanceCommands: CommandSpec[] = [
   opCommand({
     name: "retention get",
     op: "retention.get",
-    summary: "show the retention policy",
+    summary: "this PFS's retention policy and the oldest point still readable",
     args: "",
     positionals: { min: 0, max: 0 },
     examples: ["strata retention get"],

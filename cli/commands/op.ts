@@ -70,15 +70,19 @@ export function opCommand(spec: OpCommandSpec): CommandSpec {
   };
 }
 
-/** A positive number of seconds from an option, or undefined when absent. */
-export function secondsOption(text: string | undefined, option: string): number | undefined {
+/** A positive number from an option (`unit` names it in the error), or undefined when absent. */
+export function positiveOption(
+  text: string | undefined,
+  option: string,
+  unit = "seconds",
+): number | undefined {
   if (text === undefined) return undefined;
-  const seconds = Number(text);
-  if (!Number.isFinite(seconds) || seconds <= 0) {
-    throw strataError("EINVAL", `${option} ${JSON.stringify(text)} is not a positive number of seconds`, {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) {
+    throw strataError("EINVAL", `${option} ${JSON.stringify(text)} is not a positive number of ${unit}`, {
       option,
       value: text,
     });
   }
-  return seconds;
+  return value;
 }

@@ -8,7 +8,7 @@ import type { CommandSpec } from "../command.ts";
 import { columns } from "../format.ts";
 import { renderValue } from "../render.ts";
 import { pfsPath } from "./files.ts";
-import { callOp, secondsOption } from "./op.ts";
+import { callOp, positiveOption } from "./op.ts";
 import { AS_OF_OPTION, flag, readerOf, str } from "./options.ts";
 
 const DEFAULT_WAIT_SECONDS = 300;
@@ -92,7 +92,7 @@ const placement: CommandSpec = {
   ],
   async run(ctx, { positionals, options }) {
     const path = pfsPath(positionals[0]!);
-    const timeoutSeconds = secondsOption(str(options, "timeout"), "--timeout") ?? DEFAULT_WAIT_SECONDS;
+    const timeoutSeconds = positiveOption(str(options, "timeout"), "--timeout") ?? DEFAULT_WAIT_SECONDS;
     const reader = readerOf(await ctx.client(), options);
     if (flag(options, "wait")) await callOp(ctx, "placement.wait", { path, timeoutSeconds });
     if (flag(options, "status") || (await reader.stat(path)).isDirectory()) {

@@ -73,7 +73,14 @@ describe("CLI registry commands", () => {
       [["vacuum"], "vacuum.run", { apply: false }],
       [["vacuum", "--apply", "--time-budget", "30"], "vacuum.run", { apply: true, timeBudgetSeconds: 30 }],
       [["scrub"], "scrub.run", {}],
+      [
+        ["scrub", "--time-budget", "60", "--bytes-per-second", "1000", "--restart"],
+        "scrub.run",
+        { timeBudgetSeconds: 60, bytesPerSecond: 1000, restart: true },
+      ],
       [["fsck"], "fsck.run", {}],
+      [["fsck", "--only", "a", "--only", "b"], "fsck.run", { pfs: ["a", "b"] }],
+      [["retention", "set", ""], "retention.set", { policy: "" }],
       [["retention", "set", "all 1h;", "daily 30d"], "retention.set", { policy: "all 1h; daily 30d" }],
       [["retention", "get"], "retention.get", {}],
       [
