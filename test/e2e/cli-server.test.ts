@@ -138,4 +138,19 @@ describe("strata CLI as a process against npm start's server", () => {
     await ok("token", "revoke", scratchId);
     expect((await run(["--pfs", "scratch", "ls", "/"], { STRATA_TOKEN: scratch })).code).toBe(4);
   });
+  it("operator commands: fsck, vacuum (dry run), scrub, retention, mirror status", async (ctx) => {
+    if (!ready) ctx.skip("npm start wrote no .strata/connection.json");
+    const fsck = await ok("fsck");
+    expect(fsck.stdout).toMatch(/^fsck: no problems/);
+    const dry = JSON.parse((await ok("vacuum", "--json")).stdout);
+    expect(dry.op).toBe("vacuum.run");
+    expect(dry.result.apply).toBe(false);
+    expect((await ok("vacuum")).stdout).toContain("dry run");
+    expect((await ok("scrub")).stdout).toMatch(/^scrub: checked \d+ objects/);
+    await ok("retention", "set", "all 1h; daily 30d");
+    expect(JSON.parse((await ok("retention", "get", "--json")).stdout).result.policy).toBe(
+      "all 1h; daily 30d",
+    );
+    expect(JSON.parse((await ok("mirror", "status", "--json")).stdout).result).toEqual({ mirrors: [] });
+  });
 });
