@@ -6,9 +6,11 @@
  * first, docs/namespace.md rule 2), so a page is final: no commit at or below its `upto` can
  * appear later.
  *
- * Cost of one page: S Queries (one per change-index shard; S = the PFS's epoch shards, 8 by
- * default) + ⌈distinct history keys / 100⌉ BatchGetItem, plus the close of `upto` on the first
- * page (0–3 requests). A no-op resync is one page of S empty Queries.
+ * Cost of one page: 1 GetItem (the retention watermark) + S Queries (one per change-index shard;
+ * S = the PFS's epoch shards, 8 by default) + ⌈distinct history keys / 100⌉ BatchGetItem, plus the
+ * close of `upto` on the first page (0–3 requests). A no-op resync is one page of S empty Queries.
+ * A `since` below the retention watermark's `exactFrom` is EPRUNED (vacuum may have removed
+ * records and change-index items there): the mirror falls back to a full-state comparison.
  */
 import { strataError } from "../errors.ts";
 import type { Item, Key } from "../metadata/port.ts";
@@ -18,6 +20,7 @@ import { Engine } from "../namespace/engine.ts";
 import { changePk, verify } from "../namespace/records.ts";
 import { isTid, ZERO_TID } from "../namespace/tid.ts";
 import type { PfsContext } from "../namespace/tx.ts";
+import { readWatermark } from "../retention/store.ts";
 import {
   decodeToken,
   encodeToken,
@@ -82,6 +85,15 @@ export async function readStream(
   const limit = request.limit ?? STREAM_DEFAULTS.pageCommits;
   if (!Number.isInteger(limit) || limit < 1) throw strataError("EINVAL", "limit must be a positive integer");
   const source = infoOf(ctx, end);
+  // Retention (core/retention): below the watermark's exactFrom vacuum may have removed records
+  // and change-index items, so a stream from there would silently miss commits.
+  const watermark = await readWatermark(engine.store, ctx.id);
+  if (watermark && since < watermark.exactFrom && since < end)
+    throw strataError(
+      "EPRUNED",
+      `the history of PFS ${pfs} after ${since} was pruned by retention (complete from ${watermark.exactFrom}); resync with a full-state comparison`,
+      { pfs, since, exactFrom: watermark.exactFrom },
+    );
   if (since >= end)
     return { format: STREAM_FORMAT, source, since, upto: since > end ? since : end, records: [], commits: 0 };
 

@@ -35,12 +35,19 @@ export interface MirrorSuiteOptions {
   ops?: number;
 }
 
-export function deployment(store: MetadataStore, site: number, volumeName: string, seed: number) {
+export function deployment(
+  store: MetadataStore,
+  site: number,
+  volumeName: string,
+  seed: number,
+  clock: () => number = Date.now,
+) {
   const volume = new Volume(new MemoryVolumeDriver(volumeName));
   const volumes = { [volumeName]: volume };
   const ns: Namespace = createNamespace({
     store,
     site,
+    clock,
     random: mulberry32(seed),
     options: { sleep: async () => {} },
   });
@@ -50,6 +57,7 @@ export function deployment(store: MetadataStore, site: number, volumeName: strin
     defaultVolume: volumeName,
     inlineThreshold: 16,
     chunkSize: 64 * 1024,
+    clock,
   });
   return { store, ns, volumes, data, volumeName };
 }

@@ -113,7 +113,7 @@ describe("two masters exchanging streams", () => {
   });
 
   it("delete/update: the update wins on both sides", async () => {
-    const { a, b, fsA, fsB, sync, views } = await twoMasters();
+    const { b, fsA, fsB, sync, views } = await twoMasters();
     await fsA.unlink("/d/f");
     await b.data.writeFile(fsB, "/d/f", bytesOf(12, 50));
     await sync();

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { isStrataError } from "../../core/errors.ts";
+import { vacuum } from "../../core/maintenance/vacuum.ts";
 import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
 import {
   createMirror,
@@ -19,6 +20,7 @@ import {
 } from "../../core/mirror/index.ts";
 import { createNamespace } from "../../core/namespace/index.ts";
 import { mulberry32 } from "../../core/random.ts";
+import { setRetention } from "../../core/retention/store.ts";
 import { deployment } from "../conformance/mirror.ts";
 import { CrashError, faultyStore } from "../support/faulty-store.ts";
 import { bytesOf, snapshotTree } from "../support/mirror.ts";
@@ -208,6 +210,44 @@ describe("mirrors", () => {
     await fs.setTag("/d/kept", "k", "v");
     expect((await runMirror(target, "copy", source)).mode).toBe("incremental");
     expect(await dst.ns.pfs("copy").getTags("/d/kept")).toEqual({ k: "v" });
+  });
+
+  it("answers EPRUNED below the retention watermark, and the mirror then compares full states", async () => {
+    let now = Date.UTC(2026, 0, 5, 12);
+    const clock = () => now;
+    const src = deployment(new MemoryMetadataStore(), 1, "aws", 1, clock);
+    await src.ns.createPfs("main");
+    const fs = src.ns.pfs("main");
+    await src.data.writeFile(fs, "/a", bytesOf(70_000, 1));
+    const source = localSource({ ns: src.ns, pfs: "main", store: src.store, volumes: src.volumes });
+    const dst = deployment(new MemoryMetadataStore(), 2, "gcs", 2, clock);
+    const target = { ns: dst.ns, volumes: dst.volumes, clock };
+    await createMirror(target, { name: "copy", source, volumes: ["gcs"] });
+    const first = await runMirror(target, "copy", source);
+    now += 60_000;
+    await src.data.writeFile(fs, "/a", bytesOf(70_000, 2));
+    await src.data.writeFile(fs, "/b", bytesOf(20, 3));
+    await fs.unlink("/b");
+    now += 3 * 3600_000;
+    await setRetention(src.store, "main", "all 1h", clock);
+    const vac = await vacuum({
+      store: src.store,
+      namespace: src.ns,
+      volumes: src.volumes,
+      apply: true,
+      clock,
+      sleep: async () => {},
+      readerGraceMs: 0,
+    });
+    expect(vac.records.count).toBeGreaterThan(0);
+    expect(await codeOf(readStream(src.ns, "main", { since: first.to }))).toBe("EPRUNED");
+    const report = await runMirror(target, "copy", source);
+    expect(report.mode).toBe("full");
+    expect(await snapshotTree(dst.ns.pfs("copy"), dst.data)).toEqual(
+      await snapshotTree(fs.asOf(report.to), src.data),
+    );
+    // The mirror keeps the history the source pruned: its own retention decides.
+    expect(await dst.data.readFile(dst.ns.pfs("copy").asOf(first.to), "/a")).toEqual(bytesOf(70_000, 1));
   });
 
   it("copies chunks to the mirror's own volume, once", async () => {
