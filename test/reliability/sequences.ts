@@ -19,6 +19,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
+import type { FaultPlan } from "../../adapters/volumes/faulty.ts";
 import { isStrataError, StrataError } from "../../core/errors.ts";
 import type { FileContent, Stat } from "../../core/namespace/api.ts";
 import type { ModelAt } from "../../core/namespace/model.ts";
@@ -30,7 +31,8 @@ import {
   type Step,
   stepArb,
 } from "../conformance/namespace-model.ts";
-import { CHUNK, INLINE, type Proc, World, type WorldOptions } from "./world.ts";
+import { STORE_OPS, type StoreFaultRule } from "../support/faulty-store.ts";
+import { type BootOptions, CHUNK, INLINE, type Proc, World, type WorldOptions } from "./world.ts";
 
 /** Data steps; `at` is an index into the remembered TIDs (modulo their count). */
 export type DataStep =
@@ -128,7 +130,44 @@ export function contentKey(c: FileContent | undefined): string {
 const equalBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
 
 /** Outcome tallies across runs, for the figures. */
-export const tallies = { sequences: 0, steps: 0, dataSteps: 0, divergences: 0 };
+export const tallies = {
+  sequences: 0,
+  steps: 0,
+  dataSteps: 0,
+  divergences: 0,
+  /** Fault tier: steps a fault made fail, and how they resolved (not applied / applied, reply lost). */
+  faultedSteps: 0,
+  faultedNotApplied: 0,
+  faultedApplied: 0,
+};
+
+/** The model's state, saved to try "the step did not happen" against "it did" after a fault. */
+interface SavedModel {
+  tree: unknown;
+  nextIno: number;
+  history: Array<{ tid: string; tree: unknown }>;
+  snapshots: Map<string, string>;
+}
+
+/** NamespaceModel keeps its state in (TS-)private fields; its trees are immutable, so this is cheap. */
+function saveModel(model: unknown): SavedModel {
+  const m = model as SavedModel;
+  return {
+    tree: m.tree,
+    nextIno: m.nextIno,
+    history: m.history.map((h) => ({ ...h })),
+    snapshots: new Map(m.snapshots),
+  };
+}
+
+function restoreModel(model: unknown, saved: SavedModel): void {
+  const m = model as SavedModel;
+  m.tree = saved.tree;
+  m.nextIno = saved.nextIno;
+  m.history.splice(0, m.history.length, ...saved.history.map((h) => ({ ...h })));
+  m.snapshots.clear();
+  for (const [k, v] of saved.snapshots) m.snapshots.set(k, v);
+}
 
 /**
  * One model run with data: a ModelRun (namespace steps) plus the byte map. The model learns each
@@ -236,7 +275,111 @@ export class DataModelRun {
     }
   }
 
+  /** Faults switched on for the steps (off while the harness checks the state). */
+  faultsOn = false;
+  /** Called after a faulted step was resolved (the harness lets time pass there: see runDataSequence). */
+  afterFault: () => void = () => {};
+
+  /** Faults injected so far into this process's store and volumes. */
+  injected(): number {
+    return (
+      this.proc.store.injected.total +
+      Object.values(this.proc.volumes).reduce((n, v) => n + v.injected.total, 0)
+    );
+  }
+
+  /**
+   * One step; with faults on, a step the faults made fail (or whose reply they lost) is resolved:
+   * the live state must be the model's state without the step, or with it (then the model takes
+   * it, learning a data write's content from the engine) — anything else is a half-applied op.
+   */
   async step(s: SeqStep): Promise<void> {
+    if (!this.faultsOn) return await this.stepOnce(s);
+    const saved = saveModel(this.model);
+    const before = this.injected();
+    try {
+      await this.stepOnce(s);
+    } catch (err) {
+      // A fault made the engine fail the step, or made the harness's own bookkeeping call after
+      // it (currentTid) fail: either way the step's outcome is to be found out from the state.
+      const faulted =
+        this.injected() !== before &&
+        ((err instanceof ModelMismatch && /engine failed/.test(err.message)) || isStrataError(err));
+      if (!faulted) throw err;
+      this.faultsOn = false;
+      try {
+        await this.resolve(s, saved, err);
+      } finally {
+        this.faultsOn = true;
+        this.afterFault();
+      }
+    }
+  }
+
+  private async resolve(s: SeqStep, saved: SavedModel, cause: Error): Promise<void> {
+    tallies.faultedSteps++;
+    const appliedModel = saveModel(this.model);
+    restoreModel(this.model, saved);
+    const snapshotsMatch = async () =>
+      JSON.stringify((await this.proc.fs.listSnapshots()).map((x) => [x.name, x.tid])) ===
+      JSON.stringify(this.model.listSnapshots().map((x) => [x.name, x.tid]));
+    // Not applied?
+    try {
+      await this.run.compareTree(undefined, true);
+      if (await snapshotsMatch()) {
+        tallies.faultedNotApplied++;
+        return;
+      }
+    } catch (err) {
+      if (!(err instanceof ModelMismatch)) throw err;
+    }
+    // Applied (a lost reply): the model takes the step.
+    if (isDataStep(s)) {
+      if (s.k === "readFile")
+        this.mismatch(`${JSON.stringify(s)}: a read changed the state (${cause.message})`);
+      const st = await this.proc.fs.stat(s.p).catch(() => undefined);
+      if (!st)
+        this.mismatch(
+          `${JSON.stringify(s)}: after a fault the state is neither before nor after the step (${cause.message})`,
+        );
+      const expected = this.plannedBytes(s, JSON.stringify(s));
+      try {
+        this.modelWrite(s.k, s.p, st.content ?? { size: 0 }, s.k === "writeFile" && s.size > INLINE);
+      } catch (err) {
+        this.mismatch(
+          `${JSON.stringify(s)}: after a fault the engine holds a write the model refuses: ${String(err)}`,
+        );
+      }
+      this.learn(st, expected, JSON.stringify(s));
+    } else {
+      restoreModel(this.model, appliedModel);
+      if (s.k === "snapshot") {
+        const engine = (await this.proc.fs.listSnapshots()).find((x) => x.name === s.name);
+        if (engine && !this.model.listSnapshots().some((x) => x.name === s.name))
+          this.model.createSnapshot(s.name, engine.tid);
+      }
+    }
+    this.model.record(await this.proc.fs.currentTid());
+    try {
+      await this.run.compareTree(undefined, true);
+    } catch (err) {
+      if (!(err instanceof ModelMismatch)) throw err;
+      this.mismatch(
+        `${JSON.stringify(s)}: after a fault the state is neither before nor after the step (half-applied?): ${err.message}\n(the fault: ${cause.message})`,
+      );
+    }
+    if (!(await snapshotsMatch())) this.mismatch(`${JSON.stringify(s)}: snapshots diverged after a fault`);
+    tallies.faultedApplied++;
+  }
+
+  /** The bytes a data step means to leave at its path, from the model's current bytes. */
+  private plannedBytes(s: Exclude<DataStep, { k: "readFile" }>, where: string): Uint8Array {
+    if (s.k === "writeFile") return pattern(s.size, s.fill);
+    if (s.k === "appendFile") return concat(this.currentBytes(s.p, where), pattern(s.size, s.fill));
+    return resized(this.currentBytes(s.p, where), s.length);
+  }
+
+  private async stepOnce(s: SeqStep): Promise<void> {
     tallies.steps++;
     if (!isDataStep(s)) return await this.run.step(s);
     tallies.dataSteps++;
@@ -318,7 +461,7 @@ export class DataModelRun {
     if (want instanceof StrataError || got instanceof StrataError) {
       if (want instanceof StrataError && got instanceof StrataError && want.code === got.code) return;
       this.mismatch(
-        `${where}${tid ? ` as of ${tid}` : ""}: engine ${got instanceof StrataError ? got.code : `${got.length} bytes`} but model ${want instanceof StrataError ? want.code : `${want.length} bytes`}`,
+        `${where}${tid ? ` as of ${tid}` : ""}: engine ${got instanceof StrataError ? `failed ${got.code}` : `${got.length} bytes`} but model ${want instanceof StrataError ? want.code : `${want.length} bytes`}`,
       );
     }
     if (!equalBytes(got, want))
@@ -370,19 +513,59 @@ export interface SequenceOptions {
   seed: number;
   maxSteps?: number;
   asOfAttrs?: boolean;
+  /**
+   * Fault tier: probability that a store or volume call of a step fails (EIO, ETHROTTLED,
+   * EUNAVAIL, ETIMEDOUT before the call; or applied with its reply lost). Default 0.
+   */
+  faults?: number;
+}
+
+/** Store and volume fault plans that fire with probability `p` while `on()`. */
+function faultPlans(p: number, on: () => boolean, seed: number): BootOptions {
+  const when = () => on();
+  const kinds: StoreFaultRule[] = [
+    { fault: "error", probability: p / 5, when },
+    { fault: "throttle", probability: p / 5, when },
+    { fault: "unavailable", probability: p / 5, when },
+    { fault: "timeout", probability: p / 5, when },
+    { fault: "lostReply", probability: p / 5, when },
+  ];
+  const store = Object.fromEntries(STORE_OPS.map((op) => [op, kinds]));
+  const volume: FaultPlan = {
+    seed,
+    put: [
+      { fault: "throttle", probability: p / 2, when },
+      { fault: "lostReply", probability: p / 2, when },
+    ],
+    get: [{ fault: "unavailable", probability: p, when }],
+    head: [{ fault: "throttle", probability: p, when }],
+  };
+  return { store: { ...store, seed }, volumes: { v1: volume } };
 }
 
 /** Run the prologue and `steps` on a fresh world; throws ModelMismatch on the first divergence. */
 export async function runDataSequence(
-  options: Pick<SequenceOptions, "backend" | "asOfAttrs"> & { seed: number },
+  options: Pick<SequenceOptions, "backend" | "asOfAttrs" | "faults"> & { seed: number },
   steps: SeqStep[],
   prologue: SeqStep[] = PROLOGUE,
 ): Promise<void> {
   const world = await World.create({ backend: options.backend, seed: options.seed });
   try {
-    const run = new DataModelRun(world.boot());
+    let run: DataModelRun | undefined;
+    const on = () => run?.faultsOn === true;
+    const p = options.faults ?? 0;
+    const plan = p > 0 ? faultPlans(p, on, options.seed) : {};
+    run = new DataModelRun(world.boot(plan));
+    // A faulted rmdir can leave its lease on the directory (creates there fail ECONFLICT until it
+    // expires, 30 s): let that time pass before the next step, as a retrying caller would.
+    run.afterFault = () => {
+      world.clock.ms += 31_000;
+    };
     await run.run.start();
-    for (const s of [...prologue, ...steps]) await run.step(s);
+    for (const s of prologue) await run.step(s);
+    run.faultsOn = p > 0;
+    for (const s of steps) await run.step(s);
+    run.faultsOn = false;
     await run.compareAll(options.asOfAttrs ?? true, world.random);
   } finally {
     await world.dispose();

@@ -4,13 +4,28 @@
  * memory store + memory volumes and 100 on SQLite, fixed seeds. Longer: `npm run soak`.
  */
 import { describe, expect, it } from "vitest";
-import { checkSequences, reliabilityRegressions, runDataSequence } from "../reliability/sequences.ts";
+import {
+  checkSequences,
+  reliabilityRegressions,
+  runDataSequence,
+  tallies,
+} from "../reliability/sequences.ts";
 
 describe("reliability: reference-model sequences", () => {
   for (const c of reliabilityRegressions())
     it(`regression ${c.file}: ${c.note}`, async () => {
       await runDataSequence({ backend: "memory", seed: 1 }, c.steps, c.prologue);
     });
+
+  it("50 sequences with store and volume faults (error, throttle, unavailable, timeout, lost reply): every faulted step is all or nothing", {
+    timeout: 300_000,
+  }, async () => {
+    const report = await checkSequences({ backend: "memory", runs: 50, seed: 77, faults: 0.05 });
+    if (report.failed)
+      console.error(`[reliability] fault-tier divergence:\n${report.regression}\n${report.error}`);
+    expect(report.failed, report.error).toBe(false);
+    expect(tallies.faultedSteps).toBeGreaterThan(50);
+  });
 
   for (const [backend, runs, seed] of [
     ["memory", 500, 20261121],
