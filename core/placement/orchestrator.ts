@@ -147,6 +147,7 @@ export class PlacementOrchestrator {
         const after = typeof cursorItem?.after === "string" ? cursorItem.after : "";
         if (after >= upto) continue;
         let cursor: string | undefined;
+        let last: string | undefined;
         do {
           const page = await this.store.query(`chg#${pfs.id}#${shard}`, {
             sk: after
@@ -154,11 +155,15 @@ export class PlacementOrchestrator {
               : { op: "le", value: `${upto}#g` },
             cursor,
           });
-          for (const item of page.items) targets.push(...changeTargets(item.keys));
+          for (const item of page.items) {
+            targets.push(...changeTargets(item.keys));
+            last = String(item.sk).slice(0, String(item.sk).indexOf("#"));
+          }
           read += page.items.length;
           cursor = page.cursor;
         } while (cursor !== undefined);
-        await this.store.put({ ...feedCursorKey(pfs.id, shard), after: upto });
+        // Moved only past what was read: an empty range costs a query next time, not a write now.
+        if (last !== undefined) await this.store.put({ ...feedCursorKey(pfs.id, shard), after: last });
       }
       await this.enqueueTargets(pfs.name, pfs.id, targets);
     }

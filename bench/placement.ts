@@ -1,0 +1,114 @@
+/**
+ * `npm run bench -- placement`: the placement workflow on the local deployment's backends (SQLite
+ * metadata, local-directory volumes "home" and "eu"), the in-process ASL runner and the change-feed
+ * orchestrator — what `npm start` runs:
+ *   - tag change → placed: `setTag` on a directory of F files (C chunks each), until every file is
+ *     on the volume the tag names (feed polled every 50 ms, waitPlaced every 20 ms); median over flips home ↔ eu;
+ *   - chunks copied per second by placement (copy + read-back verify + commit + trim) next to a raw
+ *     volume-to-volume copy of the same chunks (getBytes + put) in the same run;
+ *   - state transitions per placed file (Task invocations, retries included: Step Functions'
+ *     billing unit; target ≤ 4).
+ *
+ * Env: STRATA_BENCH_FILES (default 20), STRATA_BENCH_CHUNKS (default 4, of 1 MiB), STRATA_BENCH_REPS (default 3).
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { nodeSha256 } from "../adapters/data/sha256.ts";
+import { SqliteMetadataStore } from "../adapters/metadata/sqlite.ts";
+import { openPlacement } from "../adapters/workflows/placement.ts";
+import { chunkObjectKey } from "../core/data/records.ts";
+import { createNamespace } from "../core/namespace/index.ts";
+import { median, pattern, seconds, table } from "./support.ts";
+
+const MiB = 1024 * 1024;
+const FILES = Number(process.env.STRATA_BENCH_FILES ?? 20);
+const CHUNKS = Number(process.env.STRATA_BENCH_CHUNKS ?? 4);
+const REPS = Number(process.env.STRATA_BENCH_REPS ?? 3);
+
+export async function run(_args: string[]): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "strata-bench-placement-"));
+  const store = new SqliteMetadataStore({ path: join(dir, "metadata.db") });
+  const namespace = createNamespace({ store });
+  await namespace.createPfs("bench");
+  const fs = namespace.pfs("bench");
+  const p = openPlacement({
+    store,
+    namespace,
+    defaultVolume: "home",
+    graceMs: 0,
+    data: { chunkSize: MiB, sha256: nodeSha256 },
+  });
+  try {
+    await p.volumes.add({ name: "home", kind: "local", config: { root: join(dir, "home") }, site: "home" });
+    await p.volumes.add({ name: "eu", kind: "local", config: { root: join(dir, "eu") }, site: "eu" });
+    await fs.mkdir("/shot", { recursive: true });
+    for (let i = 0; i < FILES; i++) await p.data.writeFile(fs, `/shot/f${i}`, pattern(CHUNKS * MiB, i + 1));
+    await p.placement.setObjectives("bench", "/", "when tag:site place 1 on site:$tag:site");
+    p.orchestrator.start({ pollMs: 50 });
+
+    const latencies: number[] = [];
+    const copyRates: number[] = [];
+    const sites = ["eu", "home"];
+    for (let rep = 0; rep < 2 * REPS; rep++) {
+      const site = sites[rep % 2]!;
+      const runsBefore = p.orchestrator.stats.runs;
+      const s = await seconds(async () => {
+        await fs.setTag("/shot", "site", site);
+        await p.placement.waitPlaced("bench", "/shot", { timeoutMs: 600_000, pollMs: 20 });
+      });
+      await p.orchestrator.idle();
+      latencies.push(s);
+      copyRates.push((FILES * CHUNKS) / s);
+      if (p.orchestrator.stats.runs - runsBefore < FILES)
+        throw new Error("not every file was placed by a run");
+    }
+    const transitionsPerFile = p.orchestrator.stats.transitions / p.orchestrator.stats.runs;
+
+    // Raw baseline: the same number of chunks copied volume to volume with no metadata at all.
+    const home = await p.records.volume("home");
+    const eu = await p.records.volume("eu");
+    const keys: string[] = [];
+    for await (const page of home.listAll("chunks/")) keys.push(...page.map((e) => e.key));
+    const rawRates: number[] = [];
+    for (let rep = 0; rep < REPS; rep++) {
+      const s = await seconds(async () => {
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: 4 }, async () => {
+            while (next < keys.length) {
+              const key = keys[next++]!;
+              const bytes = await home.getBytes(key);
+              await eu.put(`raw-${rep}/${key}`, bytes);
+            }
+          }),
+        );
+      });
+      rawRates.push(keys.length / s);
+    }
+
+    console.log(
+      `placement: ${FILES} files × ${CHUNKS} chunks of 1 MiB, SQLite + 2 local volumes, in-process ASL runner, grace 0`,
+    );
+    const rows = [
+      ["metric", "strata", "raw", "ratio", "target"],
+      ["tag change → placed (s, median)", median(latencies).toFixed(3), "", "", ""],
+      [
+        "chunks copied /s (median)",
+        median(copyRates).toFixed(1),
+        median(rawRates).toFixed(1),
+        (median(copyRates) / median(rawRates)).toFixed(2),
+        "",
+      ],
+      ["state transitions per placed file", transitionsPerFile.toFixed(2), "", "", "≤ 4"],
+    ];
+    console.log(table(rows, new Set([0])));
+    console.log(
+      `(${p.orchestrator.stats.runs} workflow runs, ${p.orchestrator.stats.failed} failed; raw = getBytes + put per chunk, 4 at once; chunk key e.g. ${chunkObjectKey("ab".repeat(32))})`,
+    );
+  } finally {
+    await p.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,125 @@
+/// <reference path="../.sst/platform/config.d.ts" />
+/**
+ * Placement in the cloud:
+ *
+ *   metadata table stream ──▶ EventBridge Pipe ──enrichment──▶ TableStream Lambda (records → [{pfs, path}])
+ *                                   │
+ *                                   └──target──▶ Placement state machine (one execution per file)
+ *                                                   Copy → Verify → Commit → Trim, each a call of the
+ *                                                   PlacementStep Lambda with { step, state }
+ *
+ * The state machine's definition is the ASL compiled from core/workflows/placement.ts — the same
+ * one the local runner executes — deployed with the raw `aws.sfn.StateMachine` (SST's
+ * `sst.aws.StepFunctions` emits JSONata, which the local runner ignores). Standard type: the
+ * happy path is 4 state transitions per placed file.
+ *
+ * Not wired into sst.config.ts by this file (the lead adds `await import("./stacks/workflows")`).
+ * Type-checked only after `sst install`, like every stack.
+ */
+import { toAsl } from "../core/workflows/definition";
+import { placementWorkflow } from "../core/workflows/placement";
+import { metadataTable } from "./metadata";
+
+const GRACE_SECONDS = 60;
+
+const environment = {
+  STRATA_TABLE: metadataTable.name,
+  STRATA_PLACEMENT_GRACE_SECONDS: String(GRACE_SECONDS),
+};
+
+export const placementStep = new sst.aws.Function("PlacementStep", {
+  handler: "functions/workflow/step.handler",
+  runtime: "nodejs20.x",
+  architecture: "arm64",
+  memory: "1024 MB",
+  // A Copy step moves every missing chunk of one file (≤ 1,000 chunks of 8 MiB).
+  timeout: "15 minutes",
+  link: [metadataTable],
+  environment,
+});
+
+export const tableStream = new sst.aws.Function("PlacementTableStream", {
+  handler: "functions/triggers/table-stream.handler",
+  runtime: "nodejs20.x",
+  architecture: "arm64",
+  memory: "512 MB",
+  timeout: "60 seconds",
+  link: [metadataTable],
+  environment,
+});
+
+// https://docs.aws.amazon.com/step-functions/latest/dg/procedure-create-iam-role.html
+const machineRole = new aws.iam.Role("PlacementMachineRole", {
+  assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "states.amazonaws.com" }),
+  inlinePolicies: [
+    {
+      name: "invoke-step",
+      policy: placementStep.nodes.function.arn.apply((arn) =>
+        JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [{ Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [arn, `${arn}:*`] }],
+        }),
+      ),
+    },
+  ],
+});
+
+// https://docs.aws.amazon.com/step-functions/latest/apireference/API_CreateStateMachine.html
+export const placementMachine = new aws.sfn.StateMachine("Placement", {
+  type: "STANDARD",
+  roleArn: machineRole.arn,
+  definition: placementStep.nodes.function.arn.apply((arn) =>
+    JSON.stringify(toAsl(placementWorkflow({ graceSeconds: GRACE_SECONDS }), () => arn)),
+  ),
+});
+
+// https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-pipes-permissions.html
+const pipeRole = new aws.iam.Role("PlacementPipeRole", {
+  assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "pipes.amazonaws.com" }),
+  inlinePolicies: [
+    {
+      name: "stream-enrich-start",
+      policy: $jsonStringify({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Effect: "Allow",
+            Action: [
+              "dynamodb:DescribeStream",
+              "dynamodb:GetRecords",
+              "dynamodb:GetShardIterator",
+              "dynamodb:ListStreams",
+            ],
+            Resource: [metadataTable.nodes.table.streamArn],
+          },
+          { Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [tableStream.nodes.function.arn] },
+          { Effect: "Allow", Action: ["states:StartExecution"], Resource: [placementMachine.arn] },
+        ],
+      }),
+    },
+  ],
+});
+
+// https://docs.aws.amazon.com/eventbridge/latest/pipes-reference/API_CreatePipe.html
+export const placementPipe = new aws.pipes.Pipe("PlacementPipe", {
+  roleArn: pipeRole.arn,
+  source: metadataTable.nodes.table.streamArn,
+  sourceParameters: {
+    dynamodbStreamParameters: {
+      startingPosition: "LATEST",
+      batchSize: 100,
+      maximumBatchingWindowInSeconds: 1,
+    },
+    // Only items that can mean placement work reach the enrichment (the trigger re-checks).
+    filterCriteria: {
+      filters: [
+        { pattern: JSON.stringify({ dynamodb: { Keys: { pk: { S: [{ prefix: "chg#" }] } } } }) },
+        { pattern: JSON.stringify({ dynamodb: { Keys: { pk: { S: [{ prefix: "objective#" }] } } } }) },
+        { pattern: JSON.stringify({ dynamodb: { Keys: { pk: { S: ["volume"] } } } }) },
+      ],
+    },
+  },
+  enrichment: tableStream.nodes.function.arn,
+  target: placementMachine.arn,
+  targetParameters: { stepFunctionStateMachineParameters: { invocationType: "FIRE_AND_FORGET" } },
+});
