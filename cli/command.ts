@@ -64,8 +64,4 @@ export interface CommandContext {
   client(): Promise<Strata>;
   /** Print a result: `value` as JSON with --json, else the human text (a line or lines). */
   emit(value: unknown, human: () => string | string[]): void;
-  /** Write a human line to stdout (ignored with --json). */
-  say(line: string): void;
-  /** Write a warning to stderr (kept in JSON mode: stderr is not parsed on success). */
-  warn(line: string): void;
 }

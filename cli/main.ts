@@ -271,12 +271,6 @@ export async function runCli(argv: string[], io: CliIo, signal?: AbortSignal): P
         const lines = Array.isArray(text) ? text : [text];
         if (lines.length > 0) io.stdout.write(`${lines.join("\n")}\n`);
       },
-      say: (line) => {
-        if (!ctx.json) io.stdout.write(`${line}\n`);
-      },
-      warn: (line) => {
-        io.stderr.write(`strata ${spec.name}: ${line}\n`);
-      },
     };
     return (await spec.run(ctx, { positionals, options })) ?? EXIT.OK;
   } catch (err) {

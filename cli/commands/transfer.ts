@@ -34,6 +34,12 @@ function localError(err: unknown, what: string, local: string): StrataError {
   return strataError(mapped, `${what} ${local}: ${(err as Error)?.message ?? err}`, { local }, err);
 }
 
+/** The EABORTED error of an interrupted transfer (Node's pipeline rejects with a plain AbortError). */
+function abortedError(ctx: CommandContext, err: unknown): StrataError | undefined {
+  if (!ctx.signal.aborted) return undefined;
+  return strataError("EABORTED", "interrupted: the file was not written (no partial file is left)", {}, err);
+}
+
 async function localStat(local: string) {
   try {
     return await stat(local);
@@ -157,7 +163,7 @@ const put: CommandSpec = {
           client.createWriteStream(f.to, { mode: f.mode, signal: ctx.signal }),
           { signal: ctx.signal },
         ).catch((err) => {
-          throw isStrataError(err) ? err : localError(err, "cannot read", f.from);
+          throw isStrataError(err) ? err : (abortedError(ctx, err) ?? localError(err, "cannot read", f.from));
         });
       });
       for (const l of plan.links) await putSymlink(client, l.target, l.to);
@@ -221,7 +227,7 @@ async function getFile(
     await rename(partial, to);
   } catch (err) {
     await unlink(partial).catch(() => {});
-    throw isStrataError(err) ? err : localError(err, "cannot write", to);
+    throw isStrataError(err) ? err : (abortedError(ctx, err) ?? localError(err, "cannot write", to));
   }
 }
 

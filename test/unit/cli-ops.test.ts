@@ -40,8 +40,6 @@ async function runOp(
       const text = json ? JSON.stringify(value) : ([] as string[]).concat(human()).join("\n");
       stdout.write(`${text}\n`);
     },
-    say: () => {},
-    warn: () => {},
   };
   const input = parseCommandArgs(spec, args);
   const code = await spec.run(ctx, input);
