@@ -29,7 +29,7 @@ import type { FileType, Namespace, ObjectId, Tid } from "../namespace/api.ts";
 import type { Engine } from "../namespace/engine.ts";
 import { unlinkEntry } from "../namespace/ops.ts";
 import { ctlKey, entryKey, inoPk, recordCrc, seal, VERSION_PREFIX, verify } from "../namespace/records.ts";
-import type { Tx } from "../namespace/tx.ts";
+import type { PfsContext, Tx } from "../namespace/tx.ts";
 import type { Volume } from "../volume/volume.ts";
 import { type ChunkTarget, chunksOf, ensureChunks } from "./chunks.ts";
 import type { StreamRecord } from "./format.ts";
@@ -253,7 +253,7 @@ export async function exchange(
       }
       if (mine?.live && want) {
         // The object exists here under another name: the peer moved it here.
-        const old = await nameOf(engine, ctx.id, want);
+        const old = await nameOf(engine, ctx, want);
         await write(async (tx) => {
           if (hereLive)
             await unlinkEntry(
@@ -326,7 +326,7 @@ export async function exchange(
     if (!mine.live) {
       // delete/update: the peer updated what we removed — bring it back under its last name.
       if ([...entries.values()].some((x) => String(x.rec.ino) === peerIno)) continue; // named above
-      const last = await scanForName(engine, ctx.id, ino, base);
+      const last = await scanForName(engine, ctx, ino, base);
       if (!last) continue;
       const taken = await engine.store.get(entryKey(ctx.id, last.dir, last.name));
       const name =
@@ -341,7 +341,7 @@ export async function exchange(
     }
     // update/update.
     if (mine.v.type === "dir") continue; // directory attributes: the local ones stay
-    const where = await nameOf(engine, ctx.id, ino);
+    const where = await nameOf(engine, ctx, ino);
     if (!where) continue;
     if (localWins) {
       const alt = await freeName(where.dir, where.name, peerSite);
@@ -362,12 +362,12 @@ export async function exchange(
 /** The live name of an object here: a directory's `ctl`, else a scan (files have no back pointer). */
 async function nameOf(
   engine: Engine,
-  pfsId: string,
+  ctx: PfsContext,
   ino: ObjectId,
 ): Promise<{ dir: ObjectId; name: string } | undefined> {
-  const ctl = await engine.store.get(ctlKey(pfsId, ino));
+  const ctl = await engine.store.get(ctlKey(ctx.id, ino));
   if (ctl) return { dir: String(ctl.parent), name: String(ctl.name) };
-  return scanForName(engine, pfsId, ino);
+  return scanForName(engine, ctx, ino);
 }
 
 /**
@@ -376,14 +376,12 @@ async function nameOf(
  */
 async function scanForName(
   engine: Engine,
-  pfsId: string,
+  ctx: PfsContext,
   ino: ObjectId,
   endedAfter?: Tid,
 ): Promise<{ dir: ObjectId; name: string } | undefined> {
-  const reg = await engine.listPfs();
-  const root = reg.find((p) => p.id === pfsId)?.rootIno;
-  if (!root) return undefined;
-  const dirs = [root];
+  const pfsId = ctx.id;
+  const dirs = [ctx.root];
   while (dirs.length > 0) {
     const dir = dirs.shift()!;
     let cursor: string | undefined;
