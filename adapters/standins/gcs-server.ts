@@ -17,15 +17,41 @@
  * - objects: get metadata, media download with `Range` (206 / 416), list with prefix, delimiter,
  *   maxResults (≤ 1,000) and pageToken in UTF-8 byte order, delete, rewrite (server-side copy).
  *
+ * - V4 signed URLs (XML API path style, what `file.getSignedUrl({version: "v4"})` produces):
+ *   `PUT|GET /{bucket}/{object}?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Credential=…&X-Goog-Date=…
+ *   &X-Goog-Expires=…&X-Goog-SignedHeaders=…&X-Goog-Signature=…`. The RSA-SHA256 signature is
+ *   VERIFIED against the public key configured for the credential's service account, over the
+ *   canonical request of Google's spec (method, path, sorted query without the signature, signed
+ *   headers, payload hash), and the URL is refused after X-Goog-Date + X-Goog-Expires.
+ *   https://cloud.google.com/storage/docs/authentication/signatures
+ *   A PUT may carry `x-goog-hash: crc32c=…` (validated; a mismatch stores nothing).
+ * - persistence (option `dir`): buckets and objects are written through to files and loaded at
+ *   start, so a restart keeps them (resumable sessions are not kept).
+ *
  * Not implemented (real GCS has them; strata does not use them): ACLs/IAM, object versioning
  * (only the live generation is kept), composition, gzip transcoding, customer encryption keys,
- * notifications, signed URLs, XML API, persistence across restarts, authentication.
+ * notifications, the rest of the XML API, authentication of JSON-API requests.
  *
- * Test-only hook (never in real GCS; only with `testHooks: true`): `POST /_strata/corrupt/b/{bucket}/o/{object}`
- * flips one stored byte without updating the checksums, so tests can prove corruption at rest is detected.
+ * The signed `host` header is compared by hostname without the port, as @google-cloud/storage 7
+ * signs it (`new URL(apiEndpoint).hostname`); real GCS is always on the default port.
+ *
+ * Test-only hooks (never in real GCS; only with `testHooks: true`): `POST /_strata/corrupt/b/{bucket}/o/{object}`
+ * flips one stored byte without updating the checksums, so tests can prove corruption at rest is
+ * detected; `POST /_strata/signers` `{clientEmail, publicKeyPem}` trusts one more signing key.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, createVerify, randomUUID } from "node:crypto";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import http from "node:http";
+import { join } from "node:path";
 import { crc32c as crc32cOf, crc32cToBase64 } from "../../core/crc32c.ts";
 
 interface StoredObject {
@@ -91,12 +117,17 @@ export interface GcsServer {
 export interface GcsServerOptions {
   /** 0 = any free port. Always bound to 127.0.0.1. */
   port?: number;
-  /** Serve `/_strata/corrupt` (tests only). */
+  /** Serve `/_strata/corrupt` and `/_strata/signers` (tests only). */
   testHooks?: boolean;
+  /** Keep buckets and objects in this directory (loaded at start); default: memory only. */
+  dir?: string;
+  /** Public keys (PEM) that signed URLs may be signed with, by service-account email. */
+  signers?: Record<string, string>;
 }
 
 export async function startGcsServer(options: GcsServerOptions = {}): Promise<GcsServer> {
-  const state = new GcsState(options.testHooks ?? false);
+  const state = new GcsState(options.testHooks ?? false, options.dir);
+  for (const [email, pem] of Object.entries(options.signers ?? {})) state.signers.set(email, pem);
   const server = http.createServer((req, res) => {
     handle(state, req, res).catch((err: unknown) => {
       if (!res.headersSent) sendError(res, err);
@@ -122,8 +153,96 @@ export async function startGcsServer(options: GcsServerOptions = {}): Promise<Gc
   };
 }
 
+/**
+ * Write-through files of a persistent stand-in: `<dir>/<bucket>/bucket.json` and per object
+ * `<dir>/<bucket>/o/<base64url(name)>.json` (fields) + `.bin` (bytes), each replaced atomically
+ * (write, then rename). Synchronous on purpose: a commit stays one step, so preconditions stay
+ * atomic, and objects are chunk-sized.
+ */
+class Persistence {
+  constructor(private readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  private objectPath(bucket: string, name: string): string {
+    return join(this.dir, bucket, "o", Buffer.from(name, "utf8").toString("base64url"));
+  }
+
+  private writeAtomic(path: string, data: string | Buffer): void {
+    writeFileSync(`${path}.tmp`, data);
+    renameSync(`${path}.tmp`, path);
+  }
+
+  saveBucket(b: Bucket): void {
+    mkdirSync(join(this.dir, b.name, "o"), { recursive: true });
+    this.writeAtomic(join(this.dir, b.name, "bucket.json"), JSON.stringify({ created: b.created }));
+  }
+
+  removeBucket(name: string): void {
+    rmSync(join(this.dir, name), { recursive: true, force: true });
+  }
+
+  saveObject(o: StoredObject): void {
+    const path = this.objectPath(o.bucket, o.name);
+    this.writeAtomic(`${path}.bin`, o.data);
+    const { data: _bytes, ...fields } = o;
+    this.writeAtomic(`${path}.json`, JSON.stringify(fields));
+  }
+
+  removeObject(bucket: string, name: string): void {
+    const path = this.objectPath(bucket, name);
+    for (const suffix of [".json", ".bin"]) if (existsSync(path + suffix)) unlinkSync(path + suffix);
+  }
+
+  load(): Bucket[] {
+    const buckets: Bucket[] = [];
+    for (const name of readdirSync(this.dir)) {
+      const meta = join(this.dir, name, "bucket.json");
+      if (!existsSync(meta)) continue;
+      const bucket: Bucket = {
+        name,
+        created: new Date((JSON.parse(readFileSync(meta, "utf8")) as { created: string }).created),
+        objects: new Map(),
+      };
+      const objects = join(this.dir, name, "o");
+      for (const file of existsSync(objects) ? readdirSync(objects) : []) {
+        if (!file.endsWith(".json")) continue; // .bin written first: a .json always has its bytes
+        const base = join(objects, file.slice(0, -".json".length));
+        const fields = JSON.parse(readFileSync(`${base}.json`, "utf8")) as Omit<StoredObject, "data"> & {
+          created: string;
+          updated: string;
+        };
+        bucket.objects.set(fields.name, {
+          ...fields,
+          created: new Date(fields.created),
+          updated: new Date(fields.updated),
+          data: readFileSync(`${base}.bin`),
+        });
+      }
+      buckets.push(bucket);
+    }
+    return buckets;
+  }
+}
+
 class GcsState {
-  constructor(readonly testHooks: boolean) {}
+  readonly persistence?: Persistence;
+  /** Public keys (PEM) trusted for V4 signed URLs, by service-account email. */
+  readonly signers = new Map<string, string>();
+
+  constructor(
+    readonly testHooks: boolean,
+    dir?: string,
+  ) {
+    if (dir === undefined) return;
+    this.persistence = new Persistence(dir);
+    for (const bucket of this.persistence.load()) {
+      this.buckets.set(bucket.name, bucket);
+      for (const o of bucket.objects.values())
+        this.lastGeneration = Math.max(this.lastGeneration, o.generation);
+    }
+  }
+
   readonly buckets = new Map<string, Bucket>();
   readonly sessions = new Map<string, UploadSession>();
   private lastGeneration = 0;
@@ -194,6 +313,7 @@ class GcsState {
       created: now,
       updated: now,
     };
+    this.persistence?.saveObject(object);
     bucket.objects.set(name, object);
     return object;
   }
@@ -377,6 +497,8 @@ async function handle(state: GcsState, req: http.IncomingMessage, res: http.Serv
     return download(state, req, res, segments[4] ?? "", segments.slice(6).join("/"), query);
   if (a === "upload" && b === "storage" && c === "v1" && segments[3] === "b" && segments[5] === "o")
     return await handleUpload(state, req, res, segments[4] ?? "", query);
+  if (query.has("X-Goog-Algorithm") && a && segments.length >= 2)
+    return await handleSignedUrl(state, req, res, a, segments.slice(1).join("/"));
   await readBody(req);
   throw new HttpError(404, "notFound", `Not Found: ${method} ${url.pathname}`);
 }
@@ -387,6 +509,14 @@ async function handleTestHook(
   res: http.ServerResponse,
   rest: string[],
 ): Promise<void> {
+  if (rest[0] === "signers" && req.method === "POST") {
+    const body = await readJson(req);
+    if (typeof body.clientEmail !== "string" || typeof body.publicKeyPem !== "string")
+      throw new HttpError(400, "invalid", "give clientEmail and publicKeyPem");
+    state.signers.set(body.clientEmail, body.publicKeyPem);
+    res.writeHead(204).end();
+    return;
+  }
   await readBody(req);
   if (rest[0] === "health") return sendJson(res, 200, { ok: true });
   if (rest[0] === "corrupt" && rest[1] === "b" && rest[3] === "o" && req.method === "POST") {
@@ -396,6 +526,7 @@ async function handleTestHook(
     const copy = Buffer.from(object.data);
     copy[i] = copy[i]! ^ 0xff;
     object.data = copy;
+    state.persistence?.saveObject(object);
     res.writeHead(204).end();
     return;
   }
@@ -425,6 +556,7 @@ async function handleJsonApi(
           "Your previous request to create the named bucket succeeded and you already own it.",
         );
       const bucket: Bucket = { name, created: new Date(), objects: new Map() };
+      state.persistence?.saveBucket(bucket);
       state.buckets.set(name, bucket);
       return sendJson(res, 200, bucketResource(bucket));
     }
@@ -444,6 +576,7 @@ async function handleJsonApi(
       const bucket = state.bucket(bucketName);
       if (bucket.objects.size > 0)
         throw new HttpError(409, "conflict", "The bucket you tried to delete is not empty.");
+      state.persistence?.removeBucket(bucketName);
       state.buckets.delete(bucketName);
       res.writeHead(204).end();
       return;
@@ -486,6 +619,7 @@ async function handleJsonApi(
       const bucket = state.bucket(bucketName);
       const object = state.object(bucketName, name, query.get("generation") ?? undefined);
       checkPreconditions(object, preconditionsOf(query));
+      state.persistence?.removeObject(bucketName, name);
       bucket.objects.delete(name);
       res.writeHead(204).end();
       return;
@@ -837,5 +971,177 @@ async function readBodyOrAbort(req: http.IncomingMessage): Promise<Buffer | unde
     return req.complete ? body : undefined;
   } catch {
     return undefined;
+  }
+}
+
+// ---- V4 signed URLs (XML API) ---------------------------------------------------------------
+
+/** An XML API error (signed URLs speak the XML API's error format). */
+class XmlError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function sendXmlError(res: http.ServerResponse, e: XmlError): void {
+  const text = `<?xml version='1.0' encoding='UTF-8'?><Error><Code>${e.code}</Code><Message>${e.message.replace(/[<&>]/g, "")}</Message></Error>`;
+  res.writeHead(e.status, {
+    "content-type": "application/xml; charset=UTF-8",
+    "content-length": Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+/** RFC 3986 encoding as Google's canonical query uses it (the client's `encodeURI(x, true)`). */
+function strictEncode(text: string): string {
+  return encodeURIComponent(text).replace(
+    /[!'()*]/g,
+    (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+/** `20260101T120000Z` → ms since the epoch (NaN when malformed). */
+function parseGoogDate(text: string): number {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(text);
+  if (!m) return Number.NaN;
+  return Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+}
+
+/** Longest lifetime Google accepts for a V4 signed URL: 7 days. */
+const MAX_SIGNED_URL_SECONDS = 7 * 24 * 3600;
+
+/**
+ * Check a V4 signed request: algorithm, credential scope, date window and the RSA-SHA256
+ * signature over the canonical request. Throws XmlError (403 for a bad signature or unknown
+ * signer, 400 for malformed or expired URLs, as GCS answers).
+ */
+function verifySignedUrl(
+  state: GcsState,
+  req: http.IncomingMessage,
+  rawPath: string,
+  rawQuery: string,
+): void {
+  const params: Array<[string, string]> = [];
+  for (const part of rawQuery.split("&")) {
+    if (part === "") continue;
+    const i = part.indexOf("=");
+    const decode = (x: string) => decodeURIComponent(x.replace(/\+/g, " "));
+    params.push(i < 0 ? [decode(part), ""] : [decode(part.slice(0, i)), decode(part.slice(i + 1))]);
+  }
+  const get = (name: string) => params.find(([k]) => k === name)?.[1];
+  if (get("X-Goog-Algorithm") !== "GOOG4-RSA-SHA256")
+    throw new XmlError(400, "InvalidArgument", "X-Goog-Algorithm must be GOOG4-RSA-SHA256.");
+  const credential = get("X-Goog-Credential") ?? "";
+  const date = get("X-Goog-Date") ?? "";
+  const expires = Number(get("X-Goog-Expires"));
+  const signedHeaders = get("X-Goog-SignedHeaders") ?? "";
+  const signature = get("X-Goog-Signature") ?? "";
+  const [email, scopeDate, location, service, request] = credential.split("/");
+  const start = parseGoogDate(date);
+  if (
+    !email ||
+    scopeDate !== date.slice(0, 8) ||
+    location !== "auto" ||
+    service !== "storage" ||
+    request !== "goog4_request"
+  )
+    throw new XmlError(400, "AuthorizationQueryParametersError", "Malformed X-Goog-Credential.");
+  if (Number.isNaN(start) || !Number.isInteger(expires) || expires < 1 || expires > MAX_SIGNED_URL_SECONDS)
+    throw new XmlError(400, "AuthorizationQueryParametersError", "Malformed X-Goog-Date or X-Goog-Expires.");
+  const now = Date.now();
+  if (now < start - 60_000) throw new XmlError(400, "RequestNotYetValid", "The request is not yet valid.");
+  if (now >= start + expires * 1000)
+    throw new XmlError(400, "ExpiredToken", "The provided token has expired.");
+  const publicKey = state.signers.get(email);
+  if (!publicKey) throw new XmlError(403, "AccessDenied", `No trusted signing key for ${email}.`);
+
+  const names = signedHeaders.split(";").filter(Boolean);
+  if (!names.includes("host"))
+    throw new XmlError(400, "AuthorizationQueryParametersError", "host must be signed.");
+  const headerLines = names.map((name) => {
+    let value = header(req, name) ?? "";
+    if (name === "host") value = value.replace(/:\d+$/, "");
+    return `${name}:${value.trim().replace(/\s{2,}/g, " ")}\n`;
+  });
+  const canonicalQuery = params
+    .filter(([k]) => k !== "X-Goog-Signature")
+    .map(([k, v]) => [strictEncode(k), strictEncode(v)] as const)
+    .sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`)
+    .join("&");
+  const canonicalRequest = [
+    req.method ?? "GET",
+    rawPath,
+    canonicalQuery,
+    headerLines.join(""),
+    signedHeaders,
+    names.includes("x-goog-content-sha256")
+      ? (header(req, "x-goog-content-sha256") ?? "")
+      : "UNSIGNED-PAYLOAD",
+  ].join("\n");
+  const stringToSign = [
+    "GOOG4-RSA-SHA256",
+    date,
+    `${scopeDate}/auto/storage/goog4_request`,
+    createHash("sha256").update(canonicalRequest).digest("hex"),
+  ].join("\n");
+  let valid = false;
+  try {
+    valid =
+      /^[0-9a-f]+$/.test(signature) &&
+      createVerify("RSA-SHA256").update(stringToSign).verify(publicKey, Buffer.from(signature, "hex"));
+  } catch {
+    valid = false;
+  }
+  if (!valid)
+    throw new XmlError(
+      403,
+      "SignatureDoesNotMatch",
+      "The request signature we calculated does not match the signature you provided.",
+    );
+}
+
+/** `PUT` (store the body) or `GET` (download) of one object through a verified V4 signed URL. */
+async function handleSignedUrl(
+  state: GcsState,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  bucketName: string,
+  name: string,
+): Promise<void> {
+  const raw = req.url ?? "/";
+  const q = raw.indexOf("?");
+  const body = await readBody(req);
+  try {
+    verifySignedUrl(state, req, q < 0 ? raw : raw.slice(0, q), q < 0 ? "" : raw.slice(q + 1));
+    if (req.method === "PUT") {
+      const stored = state.commit(
+        bucketName,
+        name,
+        body,
+        {},
+        header(req, "content-type") ?? "application/octet-stream",
+        {},
+        header(req, "x-goog-hash"),
+      );
+      res.writeHead(200, {
+        etag: `"${stored.md5Hash}"`,
+        "x-goog-generation": String(stored.generation),
+        "x-goog-hash": `crc32c=${stored.crc32c},md5=${stored.md5Hash}`,
+        "content-length": 0,
+      });
+      res.end();
+      return;
+    }
+    if (req.method === "GET") return download(state, req, res, bucketName, name, new URLSearchParams());
+    throw new XmlError(405, "MethodNotAllowed", `${req.method} is not allowed on a signed URL here.`);
+  } catch (err) {
+    if (err instanceof XmlError) return sendXmlError(res, err);
+    if (err instanceof HttpError) return sendXmlError(res, new XmlError(err.status, err.reason, err.message));
+    throw err;
   }
 }

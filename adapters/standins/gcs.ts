@@ -1,6 +1,6 @@
 /**
  * The GCS stand-in: strata's own small GCS JSON-API server (adapters/standins/gcs-server.ts) as a
- * child process on 127.0.0.1, in memory. Why not the Firebase Storage emulator: it has no bucket
+ * child process on 127.0.0.1, in memory or (option `dir`) persisted to a directory. Why not the Firebase Storage emulator: it has no bucket
  * creation, no chunked resumable uploads and ignores `ifGenerationMatch`, so create-only puts could
  * not be tested atomically (shared/STANDINS.md).
  *
@@ -19,8 +19,12 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export interface GcsStandInOptions {
   /** A fixed port (e.g. for `npm start`); default: a free one. */
   port?: number;
-  /** Serve the test-only `/_strata/corrupt` hook (default true; `npm start` should pass false). */
+  /** Serve the test-only `/_strata/…` hooks (default true; `npm start` should pass false). */
   testHooks?: boolean;
+  /** Keep objects in this directory across restarts (default: memory only). */
+  dir?: string;
+  /** Trust V4 signed URLs signed by these keys: service-account email → public key PEM file. */
+  signerKeyFiles?: Record<string, string>;
 }
 
 export async function startGcsStandIn(options: GcsStandInOptions = {}): Promise<StandIn> {
@@ -35,6 +39,11 @@ export async function startGcsStandIn(options: GcsStandInOptions = {}): Promise<
       "--port",
       String(port),
       ...(options.testHooks === false ? [] : ["--test-hooks"]),
+      ...(options.dir === undefined ? [] : ["--dir", options.dir]),
+      ...Object.entries(options.signerKeyFiles ?? {}).flatMap(([email, file]) => [
+        "--signer",
+        `${email}=${file}`,
+      ]),
     ],
     port,
     readyLine: /gcs stand-in listening/,
@@ -64,4 +73,19 @@ export async function corruptGcsStandInObject(endpoint: string, bucket: string, 
   const res = await fetch(url, { method: "POST" });
   if (res.status !== 204)
     throw new Error(`could not corrupt ${bucket}/${key} on the GCS stand-in: ${res.status}`);
+}
+
+/** Test-only: make the stand-in at `endpoint` trust V4 signed URLs of `clientEmail` (its public key). */
+export async function trustGcsStandInSigner(
+  endpoint: string,
+  clientEmail: string,
+  publicKeyPem: string,
+): Promise<void> {
+  const res = await fetch(`${endpoint}/_strata/signers`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ clientEmail, publicKeyPem }),
+  });
+  if (res.status !== 204)
+    throw new Error(`the GCS stand-in refused the signer ${clientEmail}: ${res.status}`);
 }

@@ -6,12 +6,14 @@
 import { join } from "node:path";
 import { CreateBucketCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
+import { Storage, type StorageOptions } from "@google-cloud/storage";
 import { TokenService } from "../../adapters/auth/tokens.ts";
 import { installNativeCrc32c } from "../../adapters/crc32c-native.ts";
 import { nodeSha256 } from "../../adapters/data/sha256.ts";
 import { openVolumes } from "../../adapters/data/volumes.ts";
 import { SqliteMetadataStore } from "../../adapters/metadata/sqlite.ts";
 import { AzurePresigner } from "../../adapters/presign/azure.ts";
+import { GcsPresigner, type GcsSigningCredential } from "../../adapters/presign/gcs.ts";
 import { LocalPresigner } from "../../adapters/presign/local.ts";
 import type { Presigner } from "../../adapters/presign/presigner.ts";
 import { S3Presigner } from "../../adapters/presign/s3.ts";
@@ -28,6 +30,15 @@ export type LocalVolumeSpec = { site?: string; cost?: number } & (
   | { kind: "local"; root: string }
   | { kind: "s3"; bucket: string; clientConfig: S3ClientConfig; prefix?: string }
   | { kind: "azure"; connectionString: string; container: string; prefix?: string }
+  | {
+      kind: "gcs";
+      bucket: string;
+      /** The driver's client options (endpoint, credentials). */
+      storageOptions: StorageOptions;
+      /** Service account that signs V4 URLs, and where the URLs point. */
+      signer: { credential: GcsSigningCredential; apiEndpoint?: string };
+      prefix?: string;
+    }
 );
 
 export interface LocalDeploymentOptions {
@@ -132,6 +143,17 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
                 nativeChecksums: false,
               },
             ];
+          if (spec.kind === "gcs")
+            return [
+              name,
+              {
+                ...placement,
+                kind: "gcs",
+                bucket: spec.bucket,
+                prefix: spec.prefix,
+                storageOptions: spec.storageOptions,
+              },
+            ];
           return [
             name,
             {
@@ -163,6 +185,20 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
               if (err.name !== "BucketAlreadyOwnedByYou" && err.name !== "BucketAlreadyExists") throw err;
             });
         presigner = new S3Presigner({ client, bucket: spec.bucket, prefix: spec.prefix });
+      } else if (spec.kind === "gcs") {
+        if (options.createContainers !== false)
+          await new Storage(spec.storageOptions)
+            .bucket(spec.bucket)
+            .create()
+            .catch((err: { code?: number }) => {
+              if (err.code !== 409) throw err;
+            });
+        presigner = new GcsPresigner({
+          bucket: spec.bucket,
+          prefix: spec.prefix,
+          credential: spec.signer.credential,
+          apiEndpoint: spec.signer.apiEndpoint,
+        });
       } else {
         const containerClient = BlobServiceClient.fromConnectionString(
           spec.connectionString,

@@ -5,13 +5,16 @@
  *   volumes/local/       the local-directory volume "local" (the default volume)
  *   s3/                  data of the S3 stand-in (s3rver, child process) behind volume "s3"
  *   azure/               data of the Azure stand-in (azurite --location, child process) behind "azure"
+ *   gcs/                 data of the GCS stand-in (our server, --dir, child process) behind "gcs"
+ *   gcs-signer.json      the service account (RSA key pair, made once, mode 0600) that signs GCS
+ *                        V4 URLs; the stand-in trusts its public key (gcs-signer.pub.pem)
  *   connection.json      {endpoint, token, pfs} for the CLI and SDK in this directory (mode 0600)
  *
  * Serves the HTTP API on 127.0.0.1:STRATA_PORT (default 7070; 0 = a free port), prints the
  * endpoint, an admin token and three next steps. SIGINT/SIGTERM: stop accepting, drain in-flight
  * requests (a write acknowledged before is committed), close stores and stand-ins, exit 0.
- * Not yet: a GCS volume (our GCS stand-in has no persistence or signed URLs yet).
  */
+import { generateKeyPairSync } from "node:crypto";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path, { join, resolve } from "node:path";
@@ -19,6 +22,7 @@ import { fileURLToPath } from "node:url";
 import { MAX_TOKEN_TTL_SECONDS } from "../../adapters/auth/tokens.ts";
 import { azuriteConnectionString } from "../../adapters/standins/azure.ts";
 import { freePort, type StandIn, startChildStandIn } from "../../adapters/standins/child.ts";
+import { gcsStandInStorageOptions, startGcsStandIn } from "../../adapters/standins/gcs.ts";
 import { s3StandInClientConfig } from "../../adapters/standins/s3.ts";
 import { isStrataError } from "../../core/errors.ts";
 import { type LocalVolumeSpec, startLocalDeployment } from "./deployment.ts";
@@ -78,8 +82,40 @@ async function startAzure(dir: string): Promise<StandIn> {
   });
 }
 
+interface GcsSigner {
+  client_email: string;
+  private_key: string;
+}
+
+/**
+ * The service account that signs GCS V4 URLs: an RSA key pair made on the first start and kept in
+ * the home (private key 0600), so URLs and the stand-in's trust survive restarts.
+ */
+async function gcsSigner(): Promise<{ signer: GcsSigner; publicKeyFile: string }> {
+  const file = join(home, "gcs-signer.json");
+  const publicKeyFile = join(home, "gcs-signer.pub.pem");
+  try {
+    return { signer: JSON.parse(await readFile(file, "utf8")) as GcsSigner, publicKeyFile };
+  } catch {
+    const { privateKey, publicKey } = generateKeyPairSync("rsa", {
+      modulusLength: 2048,
+      privateKeyEncoding: { type: "pkcs8", format: "pem" },
+      publicKeyEncoding: { type: "spki", format: "pem" },
+    });
+    const signer = { client_email: "strata-local@strata.invalid", private_key: privateKey };
+    await writeFile(publicKeyFile, publicKey);
+    await writeFile(file, `${JSON.stringify(signer, null, 2)}\n`, { mode: 0o600 });
+    return { signer, publicKeyFile };
+  }
+}
+
 /** The deployment's volume set: the one place that lists them (site/cost attributes for the reader). */
-function localVolumes(s3: StandIn, azure: StandIn): Record<string, LocalVolumeSpec> {
+function localVolumes(
+  s3: StandIn,
+  azure: StandIn,
+  gcs: StandIn,
+  signer: GcsSigner,
+): Record<string, LocalVolumeSpec> {
   return {
     local: { kind: "local", root: join(home, "volumes", "local"), site: "local", cost: 1 },
     s3: {
@@ -94,6 +130,14 @@ function localVolumes(s3: StandIn, azure: StandIn): Record<string, LocalVolumeSp
       connectionString: azuriteConnectionString(azure.endpoint),
       container: "strata",
       site: "azure-local",
+      cost: 2,
+    },
+    gcs: {
+      kind: "gcs",
+      bucket: "strata",
+      storageOptions: gcsStandInStorageOptions(gcs.endpoint),
+      signer: { credential: signer, apiEndpoint: gcs.endpoint },
+      site: "gcp-local",
       cost: 2,
     },
   };
@@ -116,15 +160,24 @@ async function previousConnection(): Promise<Connection | undefined> {
 await mkdir(join(home, "volumes", "local"), { recursive: true });
 await mkdir(join(home, "s3"), { recursive: true });
 await mkdir(join(home, "azure"), { recursive: true });
-const standIns = await Promise.all([startS3(join(home, "s3")), startAzure(join(home, "azure"))]);
-const [s3, azure] = standIns as [StandIn, StandIn];
+const { signer, publicKeyFile } = await gcsSigner();
+const standIns = await Promise.all([
+  startS3(join(home, "s3")),
+  startAzure(join(home, "azure")),
+  startGcsStandIn({
+    testHooks: false,
+    dir: join(home, "gcs"),
+    signerKeyFiles: { [signer.client_email]: publicKeyFile },
+  }),
+]);
+const [s3, azure, gcs] = standIns as [StandIn, StandIn, StandIn];
 const stopStandIns = () => Promise.allSettled(standIns.map((s) => s.stop()));
 
 let deployment: Awaited<ReturnType<typeof startLocalDeployment>>;
 try {
   deployment = await startLocalDeployment({
     home,
-    volumes: localVolumes(s3, azure),
+    volumes: localVolumes(s3, azure, gcs, signer),
     defaultVolume: "local",
     port,
     site: "local",
@@ -175,6 +228,7 @@ console.log(`  metadata     ${join(home, "metadata.db")} (SQLite)`);
 console.log(`  volumes      local (default) → ${join(home, "volumes", "local")}`);
 console.log(`               s3 → s3rver ${s3.endpoint} (data in ${join(home, "s3")})`);
 console.log(`               azure → azurite ${azure.endpoint} (data in ${join(home, "azure")})`);
+console.log(`               gcs → GCS stand-in ${gcs.endpoint} (data in ${join(home, "gcs")})`);
 console.log(`  connection   ${connectionFile} (the CLI here needs no flags)`);
 console.log("");
 console.log("next steps:");

@@ -1,6 +1,7 @@
 /**
- * Presigned URLs on every volume kind the API presigns for (local server, s3rver, azurite): a URL
- * works for its one key and method, and fails for another key, another method, and after expiry.
+ * Presigned URLs on every volume kind the API presigns for (local server, s3rver, azurite, our GCS
+ * stand-in): a URL works for its one key and method, and fails for another key, another method,
+ * and after expiry; on GCS also when signed by a key the server does not trust.
  *
  * s3rver does NOT verify SigV4 signatures (node_modules/s3rver/lib/middleware/authentication.js:
  * "Signature version 4 calculation is unimplemented"); it does enforce X-Amz-Expires. So on S3
@@ -8,7 +9,9 @@
  * signed path, the method is part of the canonical request, the CRC header is signed), and expiry
  * on the stand-in.
  */
+import { generateKeyPairSync } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GcsPresigner } from "../../adapters/presign/gcs.ts";
 import { crc32c } from "../../core/crc32c.ts";
 import { type ApiFixture, startApiFixture, type VolumeKind } from "../support/api-server.ts";
 import { standInEndpoint } from "../support/standins.ts";
@@ -22,7 +25,7 @@ async function send(url: string, method: string, headers: Record<string, string>
   return { status: res.status, bytes };
 }
 
-for (const kind of ["local", "s3", "azure"] as VolumeKind[]) {
+for (const kind of ["local", "s3", "azure", "gcs"] as VolumeKind[]) {
   const endpoint = kind === "local" ? "" : standInEndpoint(kind);
   describe(`presigned URLs: ${kind} volume`, () => {
     let fx: ApiFixture | undefined;
@@ -87,10 +90,47 @@ for (const kind of ["local", "s3", "azure"] as VolumeKind[]) {
       ).toBeGreaterThanOrEqual(400);
       expect(Buffer.from(await volume.volume.getBytes(KEY_A)).equals(Buffer.from(bytes))).toBe(true);
 
+      if (kind === "gcs") {
+        // Signed with a service-account key the server does not trust: refused, nothing stored.
+        const { privateKey } = generateKeyPairSync("rsa", {
+          modulusLength: 2048,
+          privateKeyEncoding: { type: "pkcs8", format: "pem" },
+          publicKeyEncoding: { type: "spki", format: "pem" },
+        });
+        const spec = fx.deployment.services.volumes.v!;
+        const bucket = new URL(put.url).pathname.split("/")[1]!;
+        for (const client_email of ["intruder@strata.invalid", gcsEmail(put.url)]) {
+          const forger = new GcsPresigner({
+            bucket,
+            credential: { client_email, private_key: privateKey },
+            apiEndpoint: endpoint,
+          });
+          const forged = await forger.presign({ key: KEY_B, method: "PUT", expiresInSeconds: 60 });
+          expect((await send(forged.url, "PUT", forged.headers, bytes)).status, client_email).toBe(403);
+        }
+        await expect(spec.volume.head(KEY_B)).rejects.toMatchObject({ code: "ENOENT" });
+        // A PUT whose bytes do not match the signed CRC32C stores nothing.
+        const liar = await volume.presigner.presign({
+          key: KEY_B,
+          method: "PUT",
+          expiresInSeconds: 60,
+          size: bytes.length,
+          crc32c: crc,
+        });
+        const wrong = new Uint8Array(bytes.length).fill(1);
+        expect((await send(liar.url, "PUT", liar.headers, wrong)).status).toBeGreaterThanOrEqual(400);
+        await expect(spec.volume.head(KEY_B)).rejects.toMatchObject({ code: "ENOENT" });
+      }
+
       // Expired: a 1-second URL, used 2.5 seconds later.
       const short = await volume.presigner.presign({ key: KEY_A, method: "GET", expiresInSeconds: 1 });
       await new Promise((resolve) => setTimeout(resolve, 2500));
       expect((await send(short.url, "GET", short.headers)).status, "expired GET").toBeGreaterThanOrEqual(400);
     });
   });
+}
+
+/** The service account a GCS V4 URL was signed by (X-Goog-Credential = email/scope…). */
+function gcsEmail(url: string): string {
+  return (new URL(url).searchParams.get("X-Goog-Credential") ?? "").split("/")[0]!;
 }

@@ -2,10 +2,12 @@
  * HTTP fixtures: a whole API deployment in this process (functions/local/deployment.ts) on a temp
  * directory and a free port, with a deployment-admin token, and SDK clients over real HTTP.
  */
+import { generateKeyPairSync } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { azuriteConnectionString } from "../../adapters/standins/azure.ts";
+import { gcsStandInStorageOptions, trustGcsStandInSigner } from "../../adapters/standins/gcs.ts";
 import { s3StandInClientConfig } from "../../adapters/standins/s3.ts";
 import {
   type LocalDeployment,
@@ -15,9 +17,19 @@ import {
 import { connect, type Strata } from "../../sdk/index.ts";
 import type { SdkFixture } from "../conformance/sdk.ts";
 
-export type VolumeKind = "local" | "s3" | "azure";
+export type VolumeKind = "local" | "s3" | "azure" | "gcs";
 
 let seq = 0;
+
+/** This test process's GCS signing service account (an RSA key pair made once). */
+export const gcsTestSigner = (() => {
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: "pkcs8", format: "pem" },
+    publicKeyEncoding: { type: "spki", format: "pem" },
+  });
+  return { client_email: `strata-test-${process.pid}@strata.invalid`, private_key: privateKey, publicKey };
+})();
 
 /** The volume spec of one kind in `dir` (or on the stand-in at `endpoint`), with a unique bucket. */
 export function volumeSpec(kind: VolumeKind, dir: string, endpoint?: string): LocalVolumeSpec {
@@ -25,6 +37,16 @@ export function volumeSpec(kind: VolumeKind, dir: string, endpoint?: string): Lo
   if (kind === "local") return { kind, root: join(dir, "volume") };
   if (!endpoint) throw new Error(`the ${kind} stand-in is not running`);
   if (kind === "s3") return { kind, bucket: unique, clientConfig: s3StandInClientConfig(endpoint) };
+  if (kind === "gcs")
+    return {
+      kind,
+      bucket: unique,
+      storageOptions: gcsStandInStorageOptions(endpoint),
+      signer: {
+        credential: { client_email: gcsTestSigner.client_email, private_key: gcsTestSigner.private_key },
+        apiEndpoint: endpoint,
+      },
+    };
   return { kind, connectionString: azuriteConnectionString(endpoint), container: unique };
 }
 
@@ -42,6 +64,8 @@ export async function startApiFixture(
   tune: { chunkSize?: number; presignTtlSeconds?: number; clock?: () => number } = {},
 ): Promise<ApiFixture> {
   const dir = await mkdtemp(join(tmpdir(), `strata-api-${kind}-`));
+  if (kind === "gcs" && endpoint)
+    await trustGcsStandInSigner(endpoint, gcsTestSigner.client_email, gcsTestSigner.publicKey);
   const deployment = await startLocalDeployment({
     home: dir,
     volumes: { v: volumeSpec(kind, dir, endpoint) },
