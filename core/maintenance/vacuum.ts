@@ -32,7 +32,7 @@ import {
   intentPk,
 } from "../data/records.ts";
 import { isStrataError, strataError } from "../errors.ts";
-import type { Item, Key, MetadataStore } from "../metadata/port.ts";
+import type { Item, Key, MetadataStore, TransactOp } from "../metadata/port.ts";
 import type { Namespace, Tid } from "../namespace/api.ts";
 import { changePk, inoPk, REGISTRY_PK, snapshotPk, VERSION_PREFIX, verify } from "../namespace/records.ts";
 import { invertTid, nextTid, tidMs } from "../namespace/tid.ts";
@@ -380,60 +380,69 @@ class VacuumRun {
     for (let at = 0; at < due.length; at += 100) {
       const group = due.slice(at, at + 100);
       const records = await this.store.batchGet(group.map((q) => ({ pk: String(q.rpk), sk: String(q.rsk) })));
-      for (let i = 0; i < group.length; i++) {
-        const q = group[i]!;
+      // Re-check right before deleting: still the ended record the queue item describes.
+      const victims = new Map<string, { q: Item; record: Item; key: Key; chunks: string[] }>();
+      group.forEach((q, i) => {
         const record = records[i];
-        const dtid = String(q.dtid);
-        const kind = String(q.kind) as QueueKind;
+        if (!record || String(record.dtid) !== String(q.dtid)) return;
+        verify(record, pfs.name);
         const key = { pk: String(q.rpk), sk: String(q.rsk) };
-        // Re-check right before deleting: still the ended record the queue item describes.
-        const current =
-          record !== undefined && verify(record, pfs.name) !== undefined && String(record.dtid) === dtid;
-        if (current) {
-          let deleted = !this.apply;
-          const chunks = kind === "version" ? chunksOf(record) : [];
-          if (this.apply) {
-            // Before the version goes: note which of its inode's chunk references to re-check, so
-            // a run that stops after the deletion still drops them (else the chunks would leak).
-            const ino = key.pk.slice(`ino#${pfs.id}#`.length);
-            await this.putAll(
-              [...new Set(chunks)].map((sha) => ({ pk: refCheckPk(pfs.id), sk: `${ino}#${sha}` })),
-            );
-            try {
-              await this.store.delete(key, { condition: { op: "eq", attr: "dtid", value: dtid } });
-              deleted = true;
-            } catch (err) {
-              if (!isStrataError(err, "ECONFLICT")) throw err; // changed meanwhile (a name reused): keep
-            }
-          }
-          if (deleted) {
-            this.prunedKeys.add(`${key.pk}|${key.sk}`);
-            this.report.records.count++;
-            this.report.records.byKind[kind]++;
-            this.log({
-              action: "record",
-              pfs: pfs.name,
-              kind,
-              ...key,
-              ctid: String(q.ctid),
-              dtid,
-              applied: this.apply,
-            });
-            if (kind === "version") {
-              const ino = key.pk.slice(`ino#${pfs.id}#`.length);
-              const set = touched.get(ino) ?? new Set<string>();
-              for (const c of chunks) set.add(c);
-              touched.set(ino, set);
-            }
-          }
-        }
-        if (this.apply) await this.store.delete({ pk: q.pk, sk: q.sk });
+        const chunks = String(q.kind) === "version" ? [...new Set(chunksOf(record))] : [];
+        victims.set(`${key.pk}|${key.sk}`, { q, record, key, chunks });
+      });
+      const list = [...victims.values()];
+      let deleted = list.map(() => !this.apply);
+      if (this.apply) {
+        // Before versions go: note which chunk references of their inodes to re-check, so a run
+        // that stops after the deletions still drops them (else the chunks would leak).
+        await this.writeAll(
+          list.flatMap((v) =>
+            v.chunks.map((sha) => ({
+              kind: "put" as const,
+              item: { pk: refCheckPk(pfs.id), sk: `${inoOf(pfs, v.key)}#${sha}` },
+            })),
+          ),
+        );
+        // Conditional: a record that changed meanwhile (a reused name's slot) stays.
+        deleted = await this.conditionalAll(
+          list.map((v) => ({
+            kind: "delete" as const,
+            key: v.key,
+            condition: { op: "eq" as const, attr: "dtid", value: String(v.q.dtid) },
+          })),
+        );
       }
+      list.forEach((v, i) => {
+        if (!deleted[i]) return;
+        const kind = String(v.q.kind) as QueueKind;
+        this.prunedKeys.add(`${v.key.pk}|${v.key.sk}`);
+        this.report.records.count++;
+        this.report.records.byKind[kind]++;
+        this.log({
+          action: "record",
+          pfs: pfs.name,
+          kind,
+          ...v.key,
+          ctid: String(v.q.ctid),
+          dtid: String(v.q.dtid),
+          applied: this.apply,
+        });
+        if (v.chunks.length > 0) {
+          const ino = inoOf(pfs, v.key);
+          const set = touched.get(ino) ?? new Set<string>();
+          for (const c of v.chunks) set.add(c);
+          touched.set(ino, set);
+        }
+      });
+      if (this.apply)
+        await this.writeAll(group.map((q) => ({ kind: "delete" as const, key: { pk: q.pk, sk: q.sk } })));
     }
   }
 
   /** Remove crefs of pruned versions' chunks that no remaining version of the inode references. */
   private async dropRefs(pfs: PfsRow, touched: Map<string, Set<string>>): Promise<void> {
+    const candidates: TransactOp[] = [];
+    const drops: TransactOp[] = [];
     for (const [ino, chunks] of touched) {
       if (chunks.size === 0) continue;
       const remaining = new Set<string>();
@@ -447,17 +456,75 @@ class VacuumRun {
       for (const sha of chunks) {
         const key = crefKey(sha, pfs.id, ino);
         if (!remaining.has(sha)) {
-          if (this.apply) {
-            // Candidate first, then the reference: a crash in between only costs a check.
-            await this.store.put({ ...gcqKey(sha), time: this.now });
-            await this.store.delete(key);
-          } else this.removedRefs.add(`${sha}|${key.sk}`);
+          candidates.push({ kind: "put", item: { ...gcqKey(sha), time: this.now } });
+          drops.push({ kind: "delete", key });
+          if (!this.apply) this.removedRefs.add(`${sha}|${key.sk}`);
           this.candidates.add(sha);
         }
-        if (this.apply) await this.store.delete({ pk: refCheckPk(pfs.id), sk: `${ino}#${sha}` });
+        drops.push({ kind: "delete", key: { pk: refCheckPk(pfs.id), sk: `${ino}#${sha}` } });
       }
     }
     touched.clear();
+    if (!this.apply) return;
+    // Candidates first, then the references (and the notes): a crash in between only costs a check.
+    await this.writeAll(candidates);
+    await this.writeAll(drops);
+  }
+
+  /** Unconditional writes, ≤ 100 distinct items per transaction (one fsync each on SQLite). */
+  private async writeAll(ops: TransactOp[]): Promise<void> {
+    const unique = new Map<string, TransactOp>();
+    for (const op of ops) {
+      const k = op.kind === "put" ? op.item : op.key;
+      unique.set(`${k.pk}|${k.sk}`, op);
+    }
+    const list = [...unique.values()];
+    for (let at = 0; at < list.length; at += 100) {
+      const group = list.slice(at, at + 100);
+      if (group.length === 1) await this.one(group[0]!);
+      else await this.store.transact(group);
+    }
+  }
+
+  /**
+   * Conditional writes on distinct items, ≤ 100 per transaction; when one condition fails the
+   * group is retried op by op. Returns which ops were applied.
+   */
+  private async conditionalAll(ops: TransactOp[]): Promise<boolean[]> {
+    const out: boolean[] = [];
+    for (let at = 0; at < ops.length; at += 100) {
+      const group = ops.slice(at, at + 100);
+      try {
+        if (group.length === 1) await this.one(group[0]!);
+        else await this.store.transact(group);
+        out.push(...group.map(() => true));
+        continue;
+      } catch (err) {
+        if (!isStrataError(err, "ECONFLICT")) throw err;
+        if (group.length === 1) {
+          out.push(false);
+          continue;
+        }
+      }
+      for (const op of group) {
+        try {
+          await this.one(op);
+          out.push(true);
+        } catch (err) {
+          if (!isStrataError(err, "ECONFLICT")) throw err;
+          out.push(false);
+        }
+      }
+    }
+    return out;
+  }
+
+  private async one(op: TransactOp): Promise<void> {
+    const options = "condition" in op && op.condition ? { condition: op.condition } : {};
+    if (op.kind === "put") await this.store.put(op.item, options);
+    else if (op.kind === "delete") await this.store.delete(op.key, options);
+    else if (op.kind === "update") await this.store.update(op.key, op.update, options);
+    else throw strataError("EINVAL", "vacuum: a check is not a write");
   }
 
   // ---- 5. chunk GC -------------------------------------------------------------------------------
@@ -475,9 +542,9 @@ class VacuumRun {
         this.intentVolumes.set(c, set);
       }
     const list = [...candidates].sort();
-    for (let at = 0; at < list.length; at += 50) {
+    for (let at = 0; at < list.length; at += 100) {
       if (this.box.over) return false;
-      await this.collectBatch(list.slice(at, at + 50));
+      await this.collectBatch(list.slice(at, at + 100));
     }
     // Expired intents: their chunks are settled (deleted, or referenced and kept).
     for (const intent of this.expiredIntents) {
@@ -514,9 +581,11 @@ class VacuumRun {
       until: number;
     };
     const marked: Marked[] = [];
+    const settled: TransactOp[] = []; // gcq items done with
+    const marks: Array<{ m: Marked; item: Item; prev: string; op: TransactOp }> = [];
     for (const sha of batch) {
       if (this.liveIntentChunks.has(sha) || (await this.referenced(sha))) {
-        if (this.apply) await this.store.delete(gcqKey(sha));
+        settled.push({ kind: "delete", key: gcqKey(sha) });
         continue;
       }
       const instances = await queryAll(this.store, chunkPk(sha), {
@@ -531,6 +600,7 @@ class VacuumRun {
       const token = `${this.now.toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
       const until = this.clock() + this.leaseMs;
       const m: Marked = { sha, instances: [], token, until };
+      marked.push(m);
       for (const volume of unrecorded) {
         // No record to mark: a marker record fences writers the same way (prev "absent").
         const item: Item = {
@@ -543,47 +613,47 @@ class VacuumRun {
           token,
           prev: "absent",
         };
-        try {
-          await this.store.put(item, { condition: { op: "notExists" } });
-          m.instances.push({ item, prev: "absent" });
-        } catch (err) {
-          if (!isStrataError(err, "ECONFLICT")) throw err; // recorded meanwhile: in use
-        }
+        marks.push({ m, item, prev: "absent", op: { kind: "put", item, condition: { op: "notExists" } } });
       }
       for (const inst of instances) {
-        const prev = String(inst.state);
-        try {
-          const item = await this.store.update(
-            inst,
-            { set: { state: "deleting", until, token, prev } },
-            {
-              condition: {
-                op: "or",
-                of: [
-                  { op: "ne", attr: "state", value: "deleting" },
-                  { op: "lt", attr: "until", value: this.clock() },
-                ],
-              },
+        const prev = String(inst.state) === "deleting" ? String(inst.prev ?? "present") : String(inst.state);
+        const item: Item = { ...inst, state: "deleting", until, token, prev };
+        marks.push({
+          m,
+          item,
+          prev,
+          op: {
+            kind: "update",
+            key: { pk: inst.pk, sk: inst.sk },
+            update: { set: { state: "deleting", until, token, prev } },
+            // Not over another vacuum's live mark.
+            condition: {
+              op: "or",
+              of: [
+                { op: "ne", attr: "state", value: "deleting" },
+                { op: "lt", attr: "until", value: this.clock() },
+              ],
             },
-          );
-          m.instances.push({ item, prev: prev === "deleting" ? String(inst.prev ?? "present") : prev });
-        } catch (err) {
-          if (!isStrataError(err, "ECONFLICT")) throw err; // another vacuum holds it
-        }
+          },
+        });
       }
-      marked.push(m);
     }
-    if (marked.length === 0) return;
+    // Mark every instance of the batch (a failed condition: recorded meanwhile, or another vacuum).
+    const applied = await this.conditionalAll(marks.map((x) => x.op));
+    marks.forEach((x, i) => {
+      if (applied[i]) x.m.instances.push({ item: x.item, prev: x.prev });
+    });
 
     // Re-check after marking: fresh intents, every commit after the cursors, crefs.
-    const stillLive = await this.freshIntentChunks();
-    const recent = await this.chunksCommittedSinceCursors();
+    const stillLive = marked.length > 0 ? await this.freshIntentChunks() : new Set<string>();
+    const recent = marked.length > 0 ? await this.chunksCommittedSinceCursors() : new Set<string>();
+    const records: TransactOp[] = []; // instance records whose objects are gone
     for (const m of marked) {
+      settled.push({ kind: "delete", key: gcqKey(m.sha) });
       const keep = stillLive.has(m.sha) || recent.has(m.sha) || (await this.referenced(m.sha));
       if (keep) {
         this.report.rechecked.kept++;
         for (const { item, prev } of m.instances) await this.unmark(item, m.token, prev);
-        await this.store.delete(gcqKey(m.sha));
         continue;
       }
       for (const { item, prev } of m.instances) {
@@ -602,15 +672,21 @@ class VacuumRun {
           continue;
         }
         const size = prev === "absent" ? await sizeOrZero(volume, m.sha) : inst.size;
-        await volume.delete(chunkObjectKey(m.sha)); // the object first…
-        await this.store.delete(item, { condition: { op: "eq", attr: "token", value: m.token } }); // …then its record
+        await volume.delete(chunkObjectKey(m.sha)); // the object first (its record below, after it)
+        records.push({
+          kind: "delete",
+          key: { pk: item.pk, sk: item.sk },
+          condition: { op: "eq", attr: "token", value: m.token },
+        });
         this.report.chunks.instances++;
         this.report.chunks.bytes += size;
         this.log({ action: "chunk", chunk: m.sha, volume: inst.volume, bytes: size, applied: true });
       }
       this.report.chunks.count++;
-      await this.store.delete(gcqKey(m.sha));
     }
+    // …then the records of the deleted objects, and the settled candidates.
+    await this.conditionalAll(records);
+    if (this.apply) await this.writeAll(settled);
   }
 
   /** Dry run: what deleting this chunk would free (unrecorded objects counted, sizes unknown = 0). */
@@ -736,4 +812,8 @@ async function sizeOrZero(volume: Volume, sha: string): Promise<number> {
     if (isStrataError(err, "ENOENT")) return 0;
     throw err;
   }
+}
+
+function inoOf(pfs: PfsRow, versionKey: Key): string {
+  return versionKey.pk.slice(`ino#${pfs.id}#`.length);
 }

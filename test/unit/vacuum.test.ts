@@ -42,8 +42,12 @@ function hooked(inner: MetadataStore, match: (call: StoreCall) => boolean, actio
   }
 }
 
-const marking = (call: StoreCall) =>
-  call.op === "update" && (call.update.set as Record<string, unknown> | undefined)?.state === "deleting";
+/** Vacuum marking chunk instances `deleting` (one UpdateItem, or a transaction of them). */
+const marking = (call: StoreCall) => {
+  const marks = (u: { set?: Record<string, unknown> } | undefined) => u?.set?.state === "deleting";
+  if (call.op === "update") return marks(call.update);
+  return call.op === "transact" && call.ops.some((op) => op.kind === "update" && marks(op.update));
+};
 
 /** A PFS whose first version of /f (chunks of seed 1, two of them) is garbage two hours later. */
 async function withGarbage() {
