@@ -2,6 +2,7 @@
  * `npm run bench -- <name> [args…]`: run one benchmark. Adding one is one line in BENCHES.
  *   volumes [backend…]   put/get throughput and small-object ops of every volume backend vs its raw SDK
  *   metadata [backend…]  namespace engine ops/s on SQLite and DynamoDB Local vs the raw requests they cost
+ *   vacuum [files]       records and chunks vacuumed/s; query pages per 1,000 records of a no-garbage vacuum
  *   placement            tag change → placed latency, chunks copied/s vs a raw copy, state transitions per file
  */
 import { installNativeCrc32c } from "../adapters/crc32c-native.ts";
@@ -10,6 +11,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   volumes: () => import("./volumes.ts"),
   metadata: () => import("./metadata.ts"),
   data: () => import("./data.ts"),
+  vacuum: () => import("./vacuum.ts"),
   placement: () => import("./placement.ts"),
 };
 
