@@ -4,6 +4,7 @@
  *   metadata [backend…]  namespace engine ops/s on SQLite and DynamoDB Local vs the raw requests they cost
  *   vacuum [files]       records and chunks vacuumed/s; query pages per 1,000 records of a no-garbage vacuum
  *   placement            tag change → placed latency, chunks copied/s vs a raw copy, state transitions per file
+ *   mirror [entries]     stream records/s, a no-op resync's requests, a 1 % delta's share of the records read
  */
 import { installNativeCrc32c } from "../adapters/crc32c-native.ts";
 
@@ -13,6 +14,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   data: () => import("./data.ts"),
   vacuum: () => import("./vacuum.ts"),
   placement: () => import("./placement.ts"),
+  mirror: () => import("./mirror.ts"),
 };
 
 const [name, ...args] = process.argv.slice(2);
