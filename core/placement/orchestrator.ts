@@ -74,6 +74,7 @@ export class PlacementOrchestrator {
   private idleWaiters: Array<() => void> = [];
   private expanding = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private sweepTimer: ReturnType<typeof setTimeout> | undefined;
   private polling: Promise<number> | undefined;
   readonly stats = { runs: 0, failed: 0, transitions: 0 };
 
@@ -105,9 +106,14 @@ export class PlacementOrchestrator {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Poll the change feed every `pollMs` (default 250) until `stop()`. */
-  start(options: { pollMs?: number } = {}): void {
+  /**
+   * Until `stop()`: poll the change feed every `pollMs` (default 250), and sweep every PFS (up to
+   * 1,000 files per PFS per pass, resuming where the last pass stopped) every `sweepEveryMs`
+   * (default 5 minutes; 0 = never).
+   */
+  start(options: { pollMs?: number; sweepEveryMs?: number } = {}): void {
     const pollMs = options.pollMs ?? 250;
+    const sweepEveryMs = options.sweepEveryMs ?? 300_000;
     const tick = async () => {
       try {
         await this.pollChanges();
@@ -117,11 +123,24 @@ export class PlacementOrchestrator {
       if (this.timer !== undefined) this.timer = setTimeout(tick, pollMs);
     };
     this.timer = setTimeout(tick, 0);
+    if (sweepEveryMs > 0) {
+      const sweepAll = async () => {
+        try {
+          for (const pfs of await this.namespace.listPfs()) await this.sweep(pfs.name, { limit: 1000 });
+        } catch {
+          // The next pass resumes from the stored cursor.
+        }
+        if (this.sweepTimer !== undefined) this.sweepTimer = setTimeout(sweepAll, sweepEveryMs);
+      };
+      this.sweepTimer = setTimeout(sweepAll, sweepEveryMs);
+    }
   }
 
   async stop(): Promise<void> {
     if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.sweepTimer !== undefined) clearTimeout(this.sweepTimer);
     this.timer = undefined;
+    this.sweepTimer = undefined;
     await this.polling;
   }
 
