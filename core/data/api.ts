@@ -40,8 +40,10 @@ export interface ReadOptions {
   signal?: AbortSignal;
 }
 
-/** State of one chunk instance, as last recorded (the scrub of issue 7 repairs non-present ones). */
-/** `deleting`: vacuum is removing this instance (a lease; writers wait it out, readers try it last). */
+/**
+ * State of one chunk instance, as last recorded (the scrub of issue 7 repairs non-present ones).
+ * `deleting`: vacuum is removing this instance (a lease; writers wait it out, readers try it last).
+ */
 export type InstanceState = "present" | "corrupt" | "missing" | "deleting";
 
 /** Where one extent of a file lives. */
