@@ -13,7 +13,9 @@
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { createDataPlane } from "../core/data/index.ts";
+import type { DataPlaneAdmin, VolumeEntry } from "../core/data/plane.ts";
 import { isStrataError, strataError } from "../core/errors.ts";
+import type { MetadataStore } from "../core/metadata/port.ts";
 import type { FileSystem } from "../core/namespace/api.ts";
 import { createNamespace } from "../core/namespace/index.ts";
 import { Volume } from "../core/volume/volume.ts";
@@ -34,6 +36,18 @@ export interface EmbeddedOptions {
   inlineThreshold?: number;
 }
 
+/**
+ * The embedded deployment plus its parts, for what runs in-process over the same store and volume
+ * (the operation registry behind `client.admin`: functions/local/embedded-admin.ts).
+ */
+export interface EmbeddedDeployment extends Deployment {
+  readonly dir: string;
+  readonly store: MetadataStore;
+  readonly data: Deployment["data"] & DataPlaneAdmin;
+  readonly volumes: Record<string, VolumeEntry>;
+  readonly site?: string;
+}
+
 /** The name of the embedded deployment's one volume. */
 export const LOCAL_VOLUME = "local";
 
@@ -44,7 +58,7 @@ export const LOCAL_VOLUME = "local";
  * @example
  * const client = createClient(await openEmbedded({ dir: "./data", chunkSize: 64 * 1024 }), "default");
  */
-export async function openEmbedded(options: EmbeddedOptions): Promise<Deployment> {
+export async function openEmbedded(options: EmbeddedOptions): Promise<EmbeddedDeployment> {
   if (typeof options.dir !== "string" || options.dir.length === 0) {
     throw strataError("EINVAL", "connect({ local }) needs a directory path", { dir: options.dir });
   }
@@ -65,9 +79,10 @@ export async function openEmbedded(options: EmbeddedOptions): Promise<Deployment
   const store = new SqliteMetadataStore({ path: join(dir, "metadata.db") });
   const namespace = createNamespace({ store });
   const volume = new Volume(new LocalVolumeDriver({ name: LOCAL_VOLUME, root: volumeRoot }));
+  const volumes = { [LOCAL_VOLUME]: { volume, site: options.site } };
   const data = createDataPlane({
     store,
-    volumes: { [LOCAL_VOLUME]: { volume, site: options.site } },
+    volumes,
     defaultVolume: LOCAL_VOLUME,
     site: options.site,
     chunkSize: options.chunkSize,
@@ -100,6 +115,10 @@ export async function openEmbedded(options: EmbeddedOptions): Promise<Deployment
   };
 
   return {
+    dir,
+    store,
+    volumes,
+    site: options.site,
     namespace,
     data,
     openPfs,
