@@ -47,8 +47,11 @@ export async function connect(options: ConnectOptions): Promise<Strata> {
   if ("local" in options && options.local !== undefined) {
     // Loaded on demand so a remote-only client never loads SQLite.
     const { openEmbedded } = await import("../adapters/embedded.ts");
+    const { embeddedAdmin } = await import("../functions/local/embedded-admin.ts");
+    const pfs = options.pfs ?? DEFAULT_PFS;
     const deployment = await openEmbedded({ dir: options.local, site: options.site });
-    return createClient(deployment, options.pfs ?? DEFAULT_PFS);
+    // client.admin: the operation registry in-process, as the deployment's administrator.
+    return createClient({ ...deployment, admin: embeddedAdmin(deployment, pfs) }, pfs);
   }
   if ("endpoint" in options && options.endpoint !== undefined) {
     const { remoteDeployment } = await import("./remote.ts");
