@@ -1,0 +1,140 @@
+/**
+ * `npm run reliability` — every tier of the reliability harness at full size, one figure per line.
+ * `npm run soak -- --seed N --runs M` — longer random runs from another seed (sequences, fault
+ * tier, concurrency), printing any failing case as a regression JSON to keep.
+ *
+ * Options: --seed N (default 20261121), --runs M (reference-model sequences, default 2,000),
+ * --backend memory|sqlite (default memory), --soak (skip the fixed tiers: crashes, bad input,
+ * integrity). Exit code 1 when any figure that must be 0 is not.
+ *
+ *   tsx test/reliability/main.ts                         # what `npm run reliability` runs
+ *   tsx test/reliability/main.ts --soak --seed 7 --runs 20000
+ */
+import { parseArgs } from "node:util";
+import { runBadInputs } from "./bad-input.ts";
+import { crashWorkloads, runCrashTier } from "./crashes.ts";
+import { runIntegrity } from "./integrity.ts";
+import { runConcurrency } from "./linearizability.ts";
+import { checkSequences, tallies } from "./sequences.ts";
+import { runTenantIsolation } from "./tenants.ts";
+
+const { values } = parseArgs({
+  options: {
+    seed: { type: "string", default: "20261121" },
+    runs: { type: "string", default: "2000" },
+    backend: { type: "string", default: "memory" },
+    soak: { type: "boolean", default: false },
+  },
+});
+const seed = Number(values.seed);
+const runs = Number(values.runs);
+const backend = values.backend as "memory" | "sqlite";
+if (
+  !Number.isInteger(seed) ||
+  !Number.isInteger(runs) ||
+  runs < 1 ||
+  !["memory", "sqlite"].includes(backend)
+) {
+  console.error(
+    "usage: tsx test/reliability/main.ts [--soak] [--seed N] [--runs M] [--backend memory|sqlite]",
+  );
+  process.exit(2);
+}
+
+const figures: Array<[string, string | number, boolean?]> = [];
+/** A figure; `mustBeZero` ones fail the run when not 0. */
+const figure = (name: string, value: string | number, mustBeZero = false) => {
+  figures.push([name, value, mustBeZero]);
+  console.log(`${name.padEnd(52)} ${value}`);
+};
+const failures: string[] = [];
+const started = Date.now();
+const seconds = (since: number) => `${((Date.now() - since) / 1000).toFixed(1)} s`;
+
+console.log(
+  `strata reliability — seed ${seed}, ${runs} sequences, ${backend}${values.soak ? ", soak" : ""}\n`,
+);
+
+let t = Date.now();
+const seq = await checkSequences({ backend, runs, seed });
+figure(
+  "sequences run (≤ 50 steps, namespace + data)",
+  `${tallies.sequences} (${tallies.steps} steps, ${tallies.dataSteps} data) in ${seconds(t)}`,
+);
+figure("divergences from the model", seq.failed ? 1 : 0, true);
+if (seq.failed)
+  failures.push(
+    `sequence divergence (save under test/regressions/reliability/):\n${seq.regression}\n${seq.error}`,
+  );
+
+t = Date.now();
+const before = { ...tallies };
+const faulted = await checkSequences({
+  backend,
+  runs: Math.max(1, Math.floor(runs / 4)),
+  seed: seed + 1,
+  faults: 0.05,
+});
+figure("fault-tier sequences run", `${tallies.sequences - before.sequences} in ${seconds(t)}`);
+figure(
+  "  faulted steps: not applied / applied (reply lost)",
+  `${tallies.faultedSteps}: ${tallies.faultedNotApplied} / ${tallies.faultedApplied}`,
+);
+figure("  fault-tier divergences (half-applied, lost, wrong)", faulted.failed ? 1 : 0, true);
+if (faulted.failed) failures.push(`fault-tier divergence:\n${faulted.regression}\n${faulted.error}`);
+
+t = Date.now();
+const conc = await runConcurrency({ backend, seed, rounds: Math.max(10, Math.floor(runs / 10)) });
+figure("concurrent rounds (2–3 clients) / ops", `${conc.rounds} / ${conc.ops} in ${seconds(t)}`);
+figure("  per-path histories checked", conc.histories);
+figure("  non-linearizable histories", conc.nonLinearizable, true);
+failures.push(...conc.failures);
+
+if (!values.soak) {
+  t = Date.now();
+  const crash = await runCrashTier({ backend, seed, workloads: crashWorkloads("all") });
+  figure("crash workloads (every 1- and 2-op)", crash.workloads);
+  figure("crash points tried (before + after each call)", `${crash.crashPoints} in ${seconds(t)}`);
+  figure("  acknowledged ops lost", crash.lostOps, true);
+  figure("  half-visible ops", crash.halfVisible, true);
+  figure("  dangling chunk references", crash.dangling, true);
+  figure("  orphans left (all named by an intent)", crash.orphans);
+  figure("  orphans no intent names (uncollectable)", crash.unclaimedOrphans, true);
+  failures.push(...crash.failures);
+
+  t = Date.now();
+  const bad = await runBadInputs({ backend, seed });
+  figure("bad inputs (corpus) / calls (input × op)", `${bad.inputs} / ${bad.calls} in ${seconds(t)}`);
+  figure("  rejected with a typed input error", `${bad.rejected} of ${bad.calls - bad.accepted}`);
+  figure("  not rejected (accepted, untyped or wrong code)", bad.notRejected, true);
+  figure("  rejections that changed the state hash", bad.stateChanged, true);
+  figure("  documented odd-but-valid inputs, confined", `${bad.accepted - bad.escaped} of ${bad.accepted}`);
+  figure("  odd inputs that escaped their directory", bad.escaped, true);
+  failures.push(...bad.failures);
+
+  t = Date.now();
+  const tenants = await runTenantIsolation({ seed });
+  figure("tenant-isolation attempts (HTTP API)", `${tenants.attempts} in ${seconds(t)}`);
+  figure("  refused", tenants.refused);
+  figure("  cross-tenant reads or writes", tenants.leaks, true);
+  failures.push(...tenants.failures);
+
+  t = Date.now();
+  const integrity = await runIntegrity({ backend, seed, rounds: 10 });
+  figure(
+    "bit flips injected into chunk reads",
+    `${integrity.flipsInjected} (${integrity.reads} reads) in ${seconds(t)}`,
+  );
+  figure("  flips detected", `${integrity.flipsDetected} of ${integrity.flipsInjected}`);
+  figure("  reads that returned wrong bytes", integrity.wrongBytes, true);
+  figure("  reads with the wrong outcome", integrity.wrongOutcome, true);
+  failures.push(...integrity.failures);
+}
+
+console.log(`\ntotal ${seconds(started)}`);
+const bad = figures.filter(([, v, zero]) => zero && v !== 0);
+if (bad.length > 0 || failures.length > 0) {
+  console.log(`\nFAILED: ${bad.map(([n]) => n.trim()).join("; ")}`);
+  for (const f of failures.slice(0, 10)) console.log(`\n${f}`);
+  process.exit(1);
+}
