@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../../adapters/standins/child.ts";
 import { isStrataError } from "../../core/errors.ts";
 import { type LocalDeployment, startLocalDeployment } from "../../functions/local/deployment.ts";
+import { runMirrors } from "../../functions/mirror/run.ts";
 import { remoteDeployment } from "../../sdk/remote.ts";
 import { bytesOf, snapshotTree } from "../support/mirror.ts";
 
@@ -85,6 +86,12 @@ describe("mirroring between two deployments over HTTP", () => {
       {},
     );
     expect(status.mirrors).toMatchObject([{ name: "main-dr", sync: again.to, role: "mirror" }]);
+
+    // The schedule's handler runs every defined mirror.
+    await a.services.data.writeFile(fs, "/d/scheduled", bytesOf(9, 9));
+    const tick = await runMirrors(b.services, { maxPages: 10 });
+    expect(tick).toMatchObject([{ name: "main-dr", report: { mode: "incremental" } }]);
+    expect(await b.services.data.readFile(mirror, "/d/scheduled")).toEqual(bytesOf(9, 9));
 
     // The read token cannot reach another PFS of A, nor administer it.
     await ns.createPfs("other");

@@ -250,6 +250,44 @@ describe("mirrors", () => {
     expect(await dst.data.readFile(dst.ns.pfs("copy").asOf(first.to), "/a")).toEqual(bytesOf(70_000, 1));
   });
 
+  it("has its own retention: vacuum prunes the mirror's history, the source keeps its own, the mirror goes on", async () => {
+    let now = Date.UTC(2026, 0, 5, 12);
+    const clock = () => now;
+    const src = deployment(new MemoryMetadataStore(), 1, "aws", 1, clock);
+    await src.ns.createPfs("main");
+    const fs = src.ns.pfs("main");
+    const source = localSource({ ns: src.ns, pfs: "main", store: src.store, volumes: src.volumes });
+    const dst = deployment(new MemoryMetadataStore(), 2, "gcs", 2, clock);
+    const target = { ns: dst.ns, volumes: dst.volumes, clock };
+    await createMirror(target, { name: "copy", source, volumes: ["gcs"] });
+    await src.data.writeFile(fs, "/a", bytesOf(70_000, 1));
+    const old = await runMirror(target, "copy", source);
+    now += 60_000;
+    await src.data.writeFile(fs, "/a", bytesOf(70_000, 2));
+    await runMirror(target, "copy", source);
+    now += 3 * 3600_000;
+    await setRetention(dst.store, "copy", "all 1h", clock);
+    const vac = await vacuum({
+      store: dst.store,
+      namespace: dst.ns,
+      volumes: dst.volumes,
+      apply: true,
+      clock,
+      sleep: async () => {},
+      readerGraceMs: 0,
+    });
+    expect(vac.records.count).toBeGreaterThan(0);
+    expect(vac.chunks.count).toBeGreaterThan(0); // the first version's chunks, on the mirror's volume
+    expect(await codeOf(dst.data.readFile(dst.ns.pfs("copy").asOf(old.to), "/a"))).toBe("EPRUNED");
+    expect(await src.data.readFile(fs.asOf(old.to), "/a")).toEqual(bytesOf(70_000, 1));
+    await src.data.writeFile(fs, "/b", bytesOf(5, 5));
+    const next = await runMirror(target, "copy", source);
+    expect(next.mode).toBe("incremental");
+    expect(await snapshotTree(dst.ns.pfs("copy"), dst.data)).toEqual(
+      await snapshotTree(fs.asOf(next.to), src.data),
+    );
+  });
+
   it("copies chunks to the mirror's own volume, once", async () => {
     const { source } = await sourceWithHistory();
     const dst = deployment(new MemoryMetadataStore(), 2, "gcs", 2);
