@@ -21,9 +21,10 @@ import { createDataPlane } from "../../core/data/index.ts";
 import { strataError } from "../../core/errors.ts";
 import { createNamespace } from "../../core/namespace/index.ts";
 import type { Volume } from "../../core/volume/volume.ts";
-import type { ApiVolume, Schedules, Services } from "../api/services.ts";
+import type { ApiVolume, Services } from "../api/services.ts";
 import { scheduleMirrors } from "../mirror/run.ts";
 import { scheduleMaintenance } from "../schedule/maintenance.ts";
+import { intervalsFromEnv, type ScheduleIntervals, timerSchedules } from "./schedules.ts";
 import { type LocalServer, startLocalServer } from "./server.ts";
 
 /** One volume of a local deployment (the kinds whose URLs can be presigned). */
@@ -57,6 +58,8 @@ export interface LocalDeploymentOptions {
   clock?: () => number;
   /** Create missing buckets / containers (stand-ins start empty). Default true. */
   createContainers?: boolean;
+  /** Vacuum / scrub / mirror intervals (0 = off); default from the environment (./schedules.ts). */
+  schedules?: ScheduleIntervals;
 }
 
 export interface LocalDeployment {
@@ -77,43 +80,6 @@ function accountKeyOf(connectionString: string): StorageSharedKeyCredential {
       "an Azure volume needs AccountName and AccountKey in its connection string to sign SAS URLs",
     );
   return new StorageSharedKeyCredential(account, key);
-}
-
-/** A scheduler on timers; every task is awaited on stop. */
-function timerSchedules(): Schedules & { stop(): Promise<void> } {
-  const tasks = new Map<string, { timer: NodeJS.Timeout; running?: Promise<void>; abort: AbortController }>();
-  return {
-    every(name, everyMs, task) {
-      const abort = new AbortController();
-      const entry: { timer: NodeJS.Timeout; running?: Promise<void>; abort: AbortController } = {
-        abort,
-        timer: setInterval(() => {
-          if (entry.running) return; // never two runs of one schedule at once
-          entry.running = task(abort.signal)
-            .catch((err) => console.error(`strata: schedule ${name} failed:`, err))
-            .finally(() => {
-              entry.running = undefined;
-            });
-        }, everyMs),
-      };
-      entry.timer.unref();
-      tasks.set(name, entry);
-      return () => {
-        clearInterval(entry.timer);
-        abort.abort();
-        tasks.delete(name);
-      };
-    },
-    names: () => [...tasks.keys()],
-    async stop() {
-      for (const t of tasks.values()) {
-        clearInterval(t.timer);
-        t.abort.abort();
-      }
-      await Promise.allSettled([...tasks.values()].map((t) => t.running));
-      tasks.clear();
-    },
-  };
 }
 
 export async function startLocalDeployment(options: LocalDeploymentOptions): Promise<LocalDeployment> {
@@ -238,10 +204,15 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
       presignTtlSeconds: options.presignTtlSeconds,
       schedules,
     };
-    // Vacuum (hourly, applying) and scrub (every 6 h) on this deployment's timers.
-    scheduleMaintenance(services);
-    // Every defined mirror (mirror.create) every minute, ≤ 10 stream pages per run.
-    scheduleMirrors(services);
+    // Vacuum (applying), scrub and every defined mirror (≤ 10 stream pages per run) on timers.
+    const every = options.schedules ?? intervalsFromEnv();
+    const cancels = scheduleMaintenance(services, {
+      vacuumEveryMs: every.vacuumMs,
+      scrubEveryMs: every.scrubMs,
+    });
+    if (every.vacuumMs === 0) cancels[0]?.();
+    if (every.scrubMs === 0) cancels[1]?.();
+    if (every.mirrorMs > 0) scheduleMirrors(services, every.mirrorMs);
     const server = await startLocalServer(services, {
       port: options.port,
       blobs: { volumes: localVolumes, signer: { key: blobKey, clock } },
