@@ -20,6 +20,12 @@ process.stdout.on("error", (err) => {
 
 process.exitCode = await runCli(
   process.argv.slice(2),
-  { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() },
+  {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+  },
   controller.signal,
 );

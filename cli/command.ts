@@ -3,7 +3,7 @@
  * arguments it takes, and `run`. Commands live in cli/commands/<area>.ts and are listed in
  * cli/commands/index.ts; adding one is a small file plus one line there.
  */
-import type { Writable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import type { Strata } from "../sdk/index.ts";
 import type { Target } from "./connection.ts";
 
@@ -44,6 +44,8 @@ export interface CommandSpec {
 
 /** The process's streams and environment (injected so tests can run the CLI in-process). */
 export interface CliIo {
+  /** Standard input, for `put - <path>` (absent: such a command fails with EINVAL). */
+  stdin?: Readable;
   stdout: Writable & { isTTY?: boolean };
   stderr: Writable & { isTTY?: boolean; columns?: number };
   env: Record<string, string | undefined>;

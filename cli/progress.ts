@@ -12,21 +12,25 @@ const BAR_WIDTH = 24;
 
 export class Progress {
   private bytes = 0;
-  private readonly started = Date.now();
+  private readonly started: number;
   private lastDraw = 0;
   private drawn = false;
 
   constructor(
-    private readonly stream: NodeJS.WritableStream & { isTTY?: boolean; columns?: number },
+    private readonly stream: { write(text: string): unknown; columns?: number },
     private readonly label: string,
-    private total: number | undefined,
+    private readonly total: number | undefined,
     private readonly enabled: boolean,
-  ) {}
+    /** The clock (injected by tests). */
+    private readonly now: () => number = Date.now,
+  ) {
+    this.started = now();
+  }
 
   add(n: number): void {
     this.bytes += n;
     if (!this.enabled) return;
-    const now = Date.now();
+    const now = this.now();
     if (now - this.started < FIRST_DRAW_MS || now - this.lastDraw < REDRAW_MS) return;
     this.lastDraw = now;
     this.draw(now);
@@ -49,13 +53,13 @@ export class Progress {
 
   /** Seconds since the transfer started. */
   get seconds(): number {
-    return (Date.now() - this.started) / 1000;
+    return (this.now() - this.started) / 1000;
   }
 
   /** End the line if a bar was drawn (drawing the final state first). */
   finish(): void {
     if (!this.drawn) return;
-    this.draw(Date.now());
+    this.draw(this.now());
     this.stream.write("\n");
   }
 

@@ -1,5 +1,5 @@
 /** Deployment administration: pfs create|ls|rm, token create|ls|revoke, status. */
-import { isStrataError, strataError } from "../../core/errors.ts";
+import { strataError } from "../../core/errors.ts";
 import type { Right, TokenSpec } from "../../sdk/index.ts";
 import type { CommandSpec } from "../command.ts";
 import { describeTarget } from "../connection.ts";
@@ -180,23 +180,11 @@ const status: CommandSpec = {
   positionals: { min: 0, max: 0 },
   examples: ["strata status", "strata status --json"],
   notes: [
-    'JSON: {"target":{"kind":"remote","endpoint","pfs"}|{"kind":"local","dir","pfs"},"status":{…}} — status is the server\'s own report (docs/http-api.md); for --local: {"deployment":"embedded","pfs":[…],"tid"}.',
+    'JSON: {"target":{"kind":"remote","endpoint","pfs"}|{"kind":"local","dir","pfs"},"status":{…}} — status is the server\'s own report (docs/http-api.md), for --local the same report from the in-process registry.',
   ],
   async run(ctx) {
     const target = await ctx.target();
-    const client = await ctx.client();
-    let report: Record<string, unknown>;
-    try {
-      report = await client.admin.status();
-    } catch (err) {
-      if (!(target.kind === "local" && isStrataError(err, "ENOTSUP"))) throw err;
-      // The embedded deployment has no server to ask: report what the client itself can see.
-      report = {
-        deployment: "embedded",
-        pfs: (await client.admin.listPfs()).map((p) => p.name),
-        tid: await client.currentTid(),
-      };
-    }
+    const report = await (await ctx.client()).admin.status();
     const where =
       target.kind === "local"
         ? { kind: "local", dir: target.dir, pfs: target.pfs }

@@ -30,7 +30,8 @@ async function describe(reader: StrataReader, path: string, name: string): Promi
 
 function listedJson(e: Listed) {
   const { path, ...rest } = statJson(e.path, e.st, e.target);
-  return { name: e.name, path, ...rest };
+  // A file named on the command line is shown by its path in text, but its name is its last component.
+  return { name: baseName(path), path, ...rest };
 }
 
 function longLines(entries: Listed[]): string[] {

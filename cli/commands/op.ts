@@ -22,8 +22,8 @@ export interface OpCommandSpec extends Omit<CommandSpec, "run"> {
 }
 
 /**
- * A deployment without the operation: ENOTSUP (the embedded deployment, or an op that exists but
- * is switched off), or the HTTP API's "no operation <op>" (ENOENT naming the op in details).
+ * A deployment without the operation: ENOTSUP (an operation the deployment cannot run), or the
+ * HTTP API's "no operation <op>" (ENOENT naming the op in details).
  */
 function isMissingOperation(err: unknown, op: string): err is StrataError {
   return isStrataError(err, "ENOTSUP") || (isStrataError(err, "ENOENT") && err.details.op === op);
@@ -41,13 +41,10 @@ export async function callOp<T = unknown>(
   } catch (err) {
     if (!isMissingOperation(err, op)) throw err;
     const target = await ctx.target();
-    const where =
-      target.kind === "local"
-        ? "the embedded deployment (--local) runs no registry operations; use a server (`npm start`)"
-        : `this deployment (${target.endpoint}) has no "${op}" operation yet`;
+    const where = target.kind === "local" ? `the embedded deployment in ${target.dir}` : target.endpoint;
     throw strataError(
       "ENOTSUP",
-      `\`strata ${ctx.command}\` is not available in this deployment yet: ${where}`,
+      `\`strata ${ctx.command}\` is not available in this deployment yet: ${where} has no "${op}" operation`,
       {
         op,
         ...err.details,

@@ -114,13 +114,14 @@ async function putSymlink(client: Strata, target: string, path: string): Promise
 const put: CommandSpec = {
   name: "put",
   summary: "upload a local file (or with -r a directory) into strata",
-  args: "<local> <path>",
+  args: "<local|-> <path>",
   positionals: { min: 2, max: 2 },
   options: { recursive: { type: "boolean", short: "r", description: "upload a directory tree" } },
   examples: [
     "strata put ./frame-0001.exr /renders/",
     "strata put ./notes.txt /notes.txt",
     "strata put -r ./shot42 /show/shot42",
+    "tar c ./logs | strata put - /archive/logs.tar",
   ],
   notes: [
     "When <path> is an existing directory the file (or tree) goes inside it under its own name. An existing file is replaced (a new version; the old one stays in history). Local symlinks are recreated as symlinks with the same target.",
@@ -128,6 +129,7 @@ const put: CommandSpec = {
   ],
   async run(ctx, { positionals, options }) {
     const local = positionals[0]!;
+    if (local === "-") return putStdin(ctx, pfsPath(positionals[1]!));
     const st = await localStat(local);
     if (!st) {
       throw strataError("ENOENT", `no local file or directory ${local}`, { local });
@@ -174,6 +176,29 @@ const put: CommandSpec = {
     return 0;
   },
 };
+
+/** `put - <path>`: stdin streamed into one file (its size is known only at the end). */
+async function putStdin(ctx: CommandContext, remote: string): Promise<number> {
+  const stdin = ctx.io.stdin;
+  if (!stdin) throw strataError("EINVAL", "put - reads standard input, which this process does not have", {});
+  const client = await ctx.client();
+  const plan: Plan = { dirs: [], files: [{ from: "-", to: remote, size: 0, mode: 0o644 }], links: [] };
+  const progress = transferProgress(ctx, "put", plan);
+  try {
+    await pipeline(stdin, progress.counter(), client.createWriteStream(remote, { signal: ctx.signal }), {
+      signal: ctx.signal,
+    }).catch((err) => {
+      throw isStrataError(err)
+        ? err
+        : (abortedError(ctx, err) ?? localError(err, "cannot read", "standard input"));
+    });
+  } finally {
+    progress.finish();
+  }
+  plan.files[0]!.size = progress.moved;
+  ctx.emit(planJson(plan, progress), () => summary(`put ${remote}:`, plan, progress));
+  return 0;
+}
 
 // ---- get ---------------------------------------------------------------------------------------
 

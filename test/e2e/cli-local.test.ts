@@ -126,9 +126,9 @@ describe("strata CLI as a process, embedded deployment (--local)", () => {
     expect((await run("ls", "--as-of", "last-tuesday")).code).toBe(1);
     expect((await run("ls", "--frobnicate")).code).toBe(1);
     expect((await run("put", path.join(work, "no-such-local"), "/x")).code).toBe(2);
-    const unsupported = await run("vacuum", "--apply");
-    expect(unsupported.code).toBe(7);
-    expect(unsupported.stderr).toContain("not available in this deployment yet");
+    const badBudget = await run("vacuum", "--time-budget", "soon");
+    expect(badBudget.code).toBe(1);
+    expect(badBudget.stderr).toContain("--time-budget");
     const badPoint = await run("revert", "/d", "--to", "not-a-point");
     expect(badPoint.code).toBe(1);
     expect(badPoint.stderr).toContain("--to");

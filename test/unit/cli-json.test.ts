@@ -107,7 +107,7 @@ describe("CLI --json shapes", () => {
     expect(await run("snapshot", "rm", "s1")).toEqual({ removed: "s1" });
   });
 
-  it("pfs, status, placement", async () => {
+  it("pfs, status, placement, registry ops (in-process on --local)", async () => {
     expect((await run("pfs", "create", "other")).pfs.name).toBe("other");
     expect((await run("pfs", "ls")).pfs.map((p: { name: string }) => p.name).sort()).toEqual([
       "default",
@@ -115,10 +115,14 @@ describe("CLI --json shapes", () => {
     ]);
     const status = await run("status");
     expect(status.target).toEqual({ kind: "local", dir: `${dir}/deployment`, pfs: "default" });
-    expect(status.status.deployment).toBe("embedded");
+    expect(status.status).toMatchObject({ metadata: "sqlite" });
     await run("put", `${dir}/hello.txt`, "/p.txt");
     // Six bytes live inline in metadata: no chunks on any volume.
     expect(await run("placement", "/p.txt")).toEqual({ path: "/p.txt", extents: [] });
+    const vacuum = await run("vacuum");
+    expect(vacuum.op).toBe("vacuum.run");
+    expect(vacuum.result).toMatchObject({ apply: false, complete: true });
+    expect(await run("fsck")).toMatchObject({ op: "fsck.run", result: { ok: true, problems: [] } });
   });
 
   it("errors: JSON on stderr with the class's exit code", async () => {
@@ -129,9 +133,8 @@ describe("CLI --json shapes", () => {
     await run("mkdir", "/exists");
     expect((await fail("mkdir", "/exists")).code).toBe(3);
     expect((await fail("ls", "--as-of", "yesterday")).code).toBe(1);
-    const unsupported = await fail("vacuum");
-    expect(unsupported.code).toBe(7);
-    expect(unsupported.error).toMatchObject({ code: "ENOTSUP", details: { op: "vacuum.run" } });
-    expect(unsupported.error.message).toContain("not available in this deployment yet");
+    const badOption = await fail("vacuum", "--time-budget", "0");
+    expect(badOption.code).toBe(1);
+    expect(badOption.error).toMatchObject({ code: "EINVAL", details: { option: "--time-budget" } });
   });
 });
