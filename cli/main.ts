@@ -6,6 +6,7 @@
  * `runCli` takes its streams and environment as arguments so tests can run it in-process;
  * cli/bin.mjs is the process entry point.
  */
+import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { isStrataError, StrataError, strataError } from "../core/errors.ts";
 import type { Strata } from "../sdk/index.ts";
@@ -169,7 +170,7 @@ export function mainHelp(): string {
   return [
     "strata — a versioned file system over S3, Azure Blob, GCS and local volumes",
     "",
-    "usage: strata <command> [arguments] [options]",
+    "usage: strata <command> [arguments] [options]     (strata --version: the version)",
     "",
     "commands:",
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
@@ -195,6 +196,11 @@ export async function runCli(argv: string[], io: CliIo, signal?: AbortSignal): P
   let client: Promise<Strata> | undefined;
   let commandName = "";
   try {
+    if (argv.length === 1 && argv[0] === "--version") {
+      const pkg = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8"));
+      io.stdout.write(`strata ${pkg.version}\n`);
+      return EXIT.OK;
+    }
     const resolved = resolveCommand(argv);
     if (!resolved.spec) {
       if (resolved.group && (resolved.unknown === undefined || resolved.help)) {

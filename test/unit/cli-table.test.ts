@@ -67,6 +67,8 @@ describe("CLI help", () => {
     const top = await cli(["--help"]);
     expect(top.code).toBe(0);
     expect(top.stdout).toContain("commands:");
+    const version = await cli(["--version"]);
+    expect(version.stdout).toMatch(/^strata \d+\.\d+\.\d+\n$/);
     const topic = await cli(["help", "tag", "set"]);
     expect(topic.stdout).toContain("usage: strata tag set <path> <key> <value>");
   });
