@@ -97,10 +97,12 @@ describe("connect()", () => {
     }
   });
 
-  it("connect({ endpoint }) is ENOTSUP until the HTTP service exists", async () => {
-    const err = await connect({ endpoint: "http://127.0.0.1:1", token: "t" }).catch((e: unknown) => e);
-    expect(isStrataError(err, "ENOTSUP")).toBe(true);
-    expect((err as Error).message).toMatch(/HTTP API/);
+  it("connect({ endpoint }) to a port nobody listens on: the first call is EUNAVAIL naming the endpoint", async () => {
+    const client = await connect({ endpoint: "http://127.0.0.1:1", token: "t" });
+    const err = await client.stat("/").catch((e: unknown) => e);
+    expect(isStrataError(err, "EUNAVAIL")).toBe(true);
+    expect((err as Error).message).toContain("http://127.0.0.1:1");
+    await client.close();
   });
 
   it("connect without local or endpoint is EINVAL", async () => {
