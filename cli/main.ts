@@ -65,8 +65,8 @@ export function resolveCommand(argv: string[]): Resolved {
     if (arg === "--") break;
     if (arg === "--help" || arg === "-h") help = true;
     if (arg.startsWith("-")) {
-      // Only global options can precede the command; a command's own value options come after it.
-      if (VALUE_OPTIONS.has(arg) && words.length === 0) i++;
+      // A global option's value is not a command word (`strata snapshot --pfs x create s1`).
+      if (VALUE_OPTIONS.has(arg)) i++;
       continue;
     }
     if (words.length === 1 && groupMembers(argv[words[0]!]!).length === 0) break;

@@ -21,6 +21,9 @@ describe("CLI command resolution", () => {
   it("finds a subcommand of a group, and reports a group without one", () => {
     expect(resolveCommand(["tag", "set", "/a", "k", "v"]).spec?.name).toBe("tag set");
     expect(resolveCommand(["--local", "d", "snapshot", "ls"]).spec?.name).toBe("snapshot ls");
+    const between = resolveCommand(["snapshot", "--pfs", "scratch", "create", "s1"]);
+    expect(between.spec?.name).toBe("snapshot create");
+    expect(between.rest).toEqual(["--pfs", "scratch", "s1"]);
     const bare = resolveCommand(["tag"]);
     expect(bare.spec).toBeUndefined();
     expect(bare.group).toBe("tag");
