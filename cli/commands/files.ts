@@ -91,8 +91,10 @@ const ls: CommandSpec = {
       if (st.isDirectory()) dirs.push(root);
       else files.push(await describe(reader, root, root));
     }
-    if (files.length > 0) show(undefined, files);
-    if (files.length > 0) headed = true;
+    if (files.length > 0) {
+      show(undefined, files);
+      headed = true; // directories listed after files get a heading, as in ls
+    }
 
     // Depth first, each directory's own entries before its subdirectories (as `ls -R`).
     const stack = [...dirs].reverse();
