@@ -72,7 +72,7 @@ export function chunksOf(version: Item | undefined): string[] {
 }
 
 export class TimeBox {
-  readonly start: number;
+  start: number;
   constructor(
     private readonly clock: () => number,
     private readonly budgetMs: number,
@@ -81,5 +81,9 @@ export class TimeBox {
   }
   get over(): boolean {
     return this.clock() - this.start >= this.budgetMs;
+  }
+  /** Do not count a deliberate wait (e.g. vacuum's reader grace) against the budget. */
+  extend(ms: number): void {
+    this.start += ms;
   }
 }

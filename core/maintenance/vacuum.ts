@@ -234,11 +234,13 @@ class VacuumRun {
       advanced ||= plan?.advanced === true;
     }
     // Readers may hold the previous watermark for ≤ 5 s: let them finish before deleting.
-    if (advanced) await this.sleep(this.graceMs);
-    for (const { pfs, w } of plans) {
-      if (this.box.over) return;
-      if (!(await this.prune(pfs, w))) return;
+    if (advanced) {
+      await this.sleep(this.graceMs);
+      this.box.extend(this.graceMs);
     }
+    // Each step does at least one page or batch before it looks at the time box: a short budget
+    // still makes progress, and the next run resumes from what is stored.
+    for (const { pfs, w } of plans) if (!(await this.prune(pfs, w))) return;
 
     // 5. Chunk GC.
     if (!(await this.collect())) return;
@@ -543,12 +545,12 @@ class VacuumRun {
       }
     const list = [...candidates].sort();
     for (let at = 0; at < list.length; at += 100) {
-      if (this.box.over) return false;
       await this.collectBatch(list.slice(at, at + 100));
+      if (this.box.over && at + 100 < list.length) return false;
     }
     // Expired intents: their chunks are settled (deleted, or referenced and kept).
-    for (const intent of this.expiredIntents) {
-      if (this.box.over) return false;
+    for (const [i, intent] of this.expiredIntents.entries()) {
+      if (i > 0 && this.box.over) return false;
       if (this.apply) {
         try {
           await this.store.delete(

@@ -250,4 +250,34 @@ describe("vacuum (memory store, memory volumes)", () => {
     expect(report.records.count).toBe(1);
     expect(await w.data.readFile(fs.asOf(during), "/f")).toEqual(bytesOf(3, CHUNK));
   });
+
+  it("time-boxed runs stop between steps and the next run resumes until everything is done", async () => {
+    const a = new MemoryVolumeDriver("a");
+    const w = maintenanceWorld(new MemoryMetadataStore(), { a });
+    await w.ns.createPfs("p");
+    const fs = w.ns.pfs("p");
+    for (let i = 0; i < 40; i++) await w.data.writeFile(fs, `/f${i}`, bytesOf(100 + i, CHUNK));
+    for (let i = 0; i < 40; i++) await w.data.writeFile(fs, `/f${i}`, bytesOf(200 + i, CHUNK));
+    await setRetention(w.store, "p", "all 1h", () => w.clock.now);
+    w.clock.advance(2 * HOUR);
+    // Every clock read moves time by 1 ms: a 3 ms budget runs out part-way through.
+    const ticking = () => ++w.clock.now;
+    let runs = 0;
+    let records = 0;
+    let chunks = 0;
+    for (;;) {
+      runs++;
+      const r = await w.vacuum({ apply: true, clock: ticking, timeBudgetMs: 3 });
+      expect(r.aborted).toBeUndefined();
+      records += r.records.count;
+      chunks += r.chunks.count;
+      if (r.complete) break;
+      expect(runs).toBeLessThan(200);
+    }
+    expect(runs).toBeGreaterThan(1); // at least one run stopped early and the next one resumed
+    expect(records).toBe(40);
+    expect(chunks).toBe(40);
+    expect(a.objects.size).toBe(40);
+    for (let i = 0; i < 40; i++) expect(await w.data.readFile(fs, `/f${i}`)).toEqual(bytesOf(200 + i, CHUNK));
+  });
 });
