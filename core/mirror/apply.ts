@@ -63,47 +63,48 @@ export interface ApplyStats {
 export const APPLY_MAX_ITEMS = 99;
 
 /** Items one commit writes on the mirror: its records plus the derived live entries and ctl items. */
+const put = (item: Item): TransactOp => ({ kind: "put", item: seal(item) });
+
 function commitItems(
   records: StreamRecord[],
   tid: Tid,
   mirrorId: string,
   shards: number,
-): Map<string, Item | { delete: Item }> {
-  const out = new Map<string, Item | { delete: Item }>();
+): Map<string, TransactOp> {
+  const out = new Map<string, TransactOp>();
   const key = (pk: string, sk: string) => `${pk}\u0000${sk}`;
   for (const r of records) {
     const item = targetItem(r, mirrorId);
-    out.set(key(item.pk, item.sk), item);
+    out.set(key(item.pk, item.sk), put(item));
   }
-  const change = changeItemFor(mirrorId, shards, tid, [...out.values()] as Item[]);
-  out.set(key(change.pk, change.sk), change);
+  const change = changeItemFor(
+    mirrorId,
+    shards,
+    tid,
+    records.map((r) => targetItem(r, mirrorId)),
+  );
+  out.set(key(change.pk, change.sk), put(change));
   const history = records.filter((r) => r.pk.startsWith("dh#"));
   const dirOf = (r: StreamRecord) => r.pk.slice(3);
   for (const r of history)
     if (r.item.dtid === tid) {
       const entry = entryKey(mirrorId, dirOf(r), String(r.item.name));
-      out.set(key(entry.pk, entry.sk), { ...entry, dtid: tid });
+      out.set(key(entry.pk, entry.sk), put({ ...entry, dtid: tid }));
       if (r.item.type === "dir") {
         const ctl = ctlKey(mirrorId, String(r.item.ino));
-        out.set(key(ctl.pk, ctl.sk), { delete: ctl as Item });
+        out.set(key(ctl.pk, ctl.sk), { kind: "delete", key: ctl });
       }
     }
   for (const r of history)
     if (r.item.ctid === tid && r.item.dtid === undefined) {
       const entry = entryKey(mirrorId, dirOf(r), String(r.item.name));
-      out.set(key(entry.pk, entry.sk), { ...entry, ino: r.item.ino!, type: r.item.type!, ctid: tid });
+      out.set(key(entry.pk, entry.sk), put({ ...entry, ino: r.item.ino!, type: r.item.type!, ctid: tid }));
       if (r.item.type === "dir") {
         const ctl = ctlKey(mirrorId, String(r.item.ino));
-        out.set(key(ctl.pk, ctl.sk), { ...ctl, parent: dirOf(r), name: String(r.item.name) });
+        out.set(key(ctl.pk, ctl.sk), put({ ...ctl, parent: dirOf(r), name: String(r.item.name) }));
       }
     }
   return out;
-}
-
-function toOp(v: Item | { delete: Item }): TransactOp {
-  return "delete" in v && !("pk" in v)
-    ? { kind: "delete", key: v.delete }
-    : { kind: "put", item: seal(v as Item) };
 }
 
 /**
@@ -173,10 +174,10 @@ export async function applyPage(
     current = { ...current, item: sealed };
   };
 
-  let group = new Map<string, Item | { delete: Item }>();
+  let group = new Map<string, TransactOp>();
   let groupLast: Tid | undefined;
   const flush = async (syncTo: Tid) => {
-    await commitState([...group.values()].map(toOp), { sync: syncTo, pending: undefined });
+    await commitState([...group.values()], { sync: syncTo, pending: undefined });
     group = new Map();
     groupLast = undefined;
   };
@@ -197,7 +198,7 @@ export async function applyPage(
       continue;
     }
     // One commit bigger than a transaction: parts, `pending` until the last one lands.
-    const ops = [...items.values()].map(toOp);
+    const ops = [...items.values()];
     for (let i = 0; i < ops.length; i += MAX_ITEMS) {
       const part = ops.slice(i, i + MAX_ITEMS);
       const last = i + MAX_ITEMS >= ops.length;

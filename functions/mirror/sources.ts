@@ -6,6 +6,7 @@
 import { strataError } from "../../core/errors.ts";
 import {
   type ChunkRef,
+  checkPage,
   type FullState,
   fromJsonValue,
   localSource,
@@ -42,7 +43,7 @@ export function httpSource(spec: { url: string; pfs: string; token?: string }): 
     info: () => call<SourceInfo>("mirror.info", {}),
     read: async (request) => {
       const page = await call<StreamPage>("mirror.read", { ...request });
-      return { ...page, records: fromJsonValue(page.records) as StreamRecord[] };
+      return checkPage({ ...page, records: fromJsonValue(page.records) as StreamRecord[] }, spec.url);
     },
     chunk: async (ref: ChunkRef) => {
       const out = await call<{ bytes: unknown }>("mirror.chunk", { ...ref });
