@@ -16,8 +16,10 @@
  * target, tags, xattrs and bytes (read through the data plane), plus the snapshot names.
  */
 import { isStrataError } from "../../core/errors.ts";
+import { vacuum } from "../../core/maintenance/vacuum.ts";
 import type { Item } from "../../core/metadata/port.ts";
 import type { FileSystem } from "../../core/namespace/api.ts";
+import { Volume } from "../../core/volume/volume.ts";
 import { CrashError } from "../support/faulty-store.ts";
 import { pattern } from "./sequences.ts";
 import { CHUNK, type Proc, World, type WorldOptions } from "./world.ts";
@@ -107,6 +109,8 @@ function checksum(bytes: Uint8Array): number {
 }
 
 const SHA = /^[0-9a-f]{64}$/;
+/** Vacuum's bookkeeping partitions (core/maintenance/common.ts): they name chunks, they do not reference them. */
+const MAINTENANCE = /^(vac#|vq#|cref#|rchk#|gcq$|maint$)/;
 
 function chunkRefs(value: unknown, out: Set<string>): void {
   if (typeof value === "string") {
@@ -137,7 +141,7 @@ export async function checkReferences(world: World): Promise<ReferenceCheck> {
       instances.set(sha, [...(instances.get(sha) ?? []), item]);
     } else if (item.pk.startsWith("intent#")) {
       chunkRefs(item.chunks, claimed);
-    } else {
+    } else if (!MAINTENANCE.test(item.pk)) {
       chunkRefs(item, referenced);
     }
   }
@@ -166,8 +170,33 @@ export interface CrashFigures {
   dangling: number;
   orphans: number;
   unclaimedOrphans: number;
+  /** With `vacuum`: orphans a vacuum run (after the intents expired) removed, and those it left. */
+  orphansCollected: number;
+  orphansLeft: number;
+  /** With `vacuum`: runs after which the visible state or a reference broke. */
+  vacuumBroke: number;
   /** Human-readable failures (first few). */
   failures: string[];
+}
+
+/** Two hours later (every intent expired), one vacuum run that deletes for real. */
+async function vacuumAfterExpiry(world: World): Promise<void> {
+  world.clock.ms += 2 * 60 * 60 * 1000;
+  const proc = world.boot();
+  const report = await vacuum({
+    store: proc.store,
+    namespace: proc.namespace,
+    volumes: Object.fromEntries(
+      Object.entries(proc.volumes).map(([name, driver]) => [
+        name,
+        new Volume(driver, { sleep: world.clock.sleep }),
+      ]),
+    ),
+    apply: true,
+    clock: world.clock.now,
+    sleep: world.clock.sleep,
+  });
+  if (report.aborted) throw new Error(`vacuum aborted: ${report.aborted.code} ${report.aborted.message}`);
 }
 
 /** A world holding the fixture, and a way to copy it (replaying its items and objects is cheaper than rebuilding). */
@@ -225,6 +254,8 @@ export async function runCrashTier(options: {
   backend: WorldOptions["backend"];
   seed: number;
   workloads: CrashOp[][];
+  /** After each recovery, let the intents expire and run vacuum (apply): the orphans must go. */
+  vacuum?: boolean;
 }): Promise<CrashFigures> {
   const figures: CrashFigures = {
     workloads: 0,
@@ -234,6 +265,9 @@ export async function runCrashTier(options: {
     dangling: 0,
     orphans: 0,
     unclaimedOrphans: 0,
+    orphansCollected: 0,
+    orphansLeft: 0,
+    vacuumBroke: 0,
     failures: [],
   };
   const fail = (message: string) => {
@@ -290,6 +324,17 @@ export async function runCrashTier(options: {
               fail(`${at}: dangling chunk references ${refs.dangling.join(", ")}`);
             if (refs.unclaimed.length > 0)
               fail(`${at}: orphans no intent names ${refs.unclaimed.join(", ")}`);
+            if (options.vacuum && refs.orphans.length > 0) {
+              await vacuumAfterExpiry(world);
+              const after = await checkReferences(world);
+              figures.orphansCollected += refs.orphans.filter((sha) => !after.orphans.includes(sha)).length;
+              figures.orphansLeft += after.orphans.length;
+              if (after.orphans.length > 0) fail(`${at}: vacuum left orphans ${after.orphans.join(", ")}`);
+              if (after.dangling.length > 0 || (await dumpState(world.boot())) !== now) {
+                figures.vacuumBroke++;
+                fail(`${at}: vacuum broke the state (dangling ${after.dangling.length})`);
+              }
+            }
           } finally {
             await world.dispose();
           }

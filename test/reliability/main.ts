@@ -92,7 +92,7 @@ failures.push(...conc.failures);
 
 if (!values.soak) {
   t = Date.now();
-  const crash = await runCrashTier({ backend, seed, workloads: crashWorkloads("all") });
+  const crash = await runCrashTier({ backend, seed, workloads: crashWorkloads("all"), vacuum: true });
   figure("crash workloads (every 1- and 2-op)", crash.workloads);
   figure("crash points tried (before + after each call)", `${crash.crashPoints} in ${seconds(t)}`);
   figure("  acknowledged ops lost", crash.lostOps, true);
@@ -100,6 +100,12 @@ if (!values.soak) {
   figure("  dangling chunk references", crash.dangling, true);
   figure("  orphans left (all named by an intent)", crash.orphans);
   figure("  orphans no intent names (uncollectable)", crash.unclaimedOrphans, true);
+  figure(
+    "  orphans collected by vacuum after intent expiry",
+    `${crash.orphansCollected} of ${crash.orphans}`,
+  );
+  figure("  orphans vacuum left", crash.orphansLeft, true);
+  figure("  vacuum runs that broke visible state or refs", crash.vacuumBroke, true);
   failures.push(...crash.failures);
 
   t = Date.now();

@@ -7,10 +7,15 @@ import { describe, expect, it } from "vitest";
 import { type CrashOp, crashWorkloads, runCrashTier } from "../reliability/crashes.ts";
 
 describe("reliability: crashes before and after every adapter call", () => {
-  it("lose no acknowledged op, show no half-applied op, leave no dangling reference or unclaimed orphan", {
+  it("lose no acknowledged op, show no half-applied op, leave no dangling reference, and vacuum collects every orphan", {
     timeout: 300_000,
   }, async () => {
-    const figures = await runCrashTier({ backend: "memory", seed: 1, workloads: crashWorkloads(6) });
+    const figures = await runCrashTier({
+      backend: "memory",
+      seed: 1,
+      workloads: crashWorkloads(6),
+      vacuum: true,
+    });
     console.log(
       `[reliability] crashes: ${JSON.stringify({ ...figures, failures: figures.failures.length })}`,
     );
@@ -18,6 +23,9 @@ describe("reliability: crashes before and after every adapter call", () => {
     expect(figures.crashPoints).toBeGreaterThan(300);
     expect(figures.orphans).toBeGreaterThan(0); // crashes between upload and commit do leave orphans
     expect(figures.lostOps + figures.halfVisible + figures.dangling + figures.unclaimedOrphans).toBe(0);
+    // Every orphan is collectable: vacuum, run once the intents expired, removed them all.
+    expect(figures.orphansCollected).toBe(figures.orphans);
+    expect(figures.orphansLeft + figures.vacuumBroke).toBe(0);
   });
 
   it("on SQLite too (1-op workloads)", { timeout: 300_000 }, async () => {
