@@ -14,7 +14,7 @@
 
 import { chunkObjectKey, decodeInstance, instanceItem, instanceKey } from "../data/records.ts";
 import { isStrataError, StrataError } from "../errors.ts";
-import type { Item, MetadataStore } from "../metadata/port.ts";
+import type { MetadataStore, TransactOp } from "../metadata/port.ts";
 import type { FileSystem, Namespace, Stat } from "../namespace/api.ts";
 import { formatPath, parsePath } from "../namespace/path.ts";
 import { type ObjectiveSet, parseObjectives } from "../objectives/language.ts";
@@ -355,8 +355,9 @@ export class Placement {
   }
 
   /**
-   * Wait until every file at or under `path` is placed (polling `status` every `pollMs`).
-   * ETIMEDOUT after `timeoutMs`, with the files still pending and their last errors.
+   * Wait until every file at or under `path` is placed (polling every `pollMs`; a file seen placed
+   * is not checked again). ETIMEDOUT after `timeoutMs`, with the files still pending and their
+   * last errors. Resolves with the final status of every file.
    */
   async waitPlaced(
     pfs: string,
@@ -365,17 +366,40 @@ export class Placement {
   ): Promise<PlacementStatus> {
     const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
     const deadline = this.clock() + options.timeoutMs;
+    const settled = new Map<string, FileStatus>();
     for (;;) {
-      const st = await this.status(pfs, path);
-      if (st.placed) return st;
-      if (this.clock() >= deadline) {
-        const pending = st.files.filter((f) => f.status !== "placed" && f.status !== "inline");
+      const pending: FileStatus[] = [];
+      let count = 0;
+      for await (const file of this.files(pfs, path)) {
+        if (++count > 10_000)
+          throw new StrataError(
+            "E2BIG",
+            `${pfs}:${path}: more than 10,000 files to wait for; wait on subdirectories`,
+            {
+              details: { pfs, path },
+            },
+          );
+        if (settled.has(file)) continue;
+        let st: FileStatus;
+        try {
+          st = await this.fileStatus(pfs, file);
+        } catch (err) {
+          if (isStrataError(err, "ENOENT")) continue; // removed while waiting
+          throw err;
+        }
+        if (st.status === "placed" || st.status === "inline") settled.set(file, st);
+        else pending.push(st);
+      }
+      if (pending.length === 0) {
+        const files = [...settled.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+        return { path: clean(path), placed: true, files };
+      }
+      if (this.clock() >= deadline)
         throw new StrataError(
           "ETIMEDOUT",
           `${pfs}:${path}: ${pending.length} file(s) not placed after ${options.timeoutMs} ms (e.g. ${pending[0]?.path} ${pending[0]?.status}${pending[0]?.error ? `: ${pending[0].error.message}` : ""}); see placement.get`,
           { details: { pfs, path, pending: pending.slice(0, 20) } },
         );
-      }
       await sleep(options.pollMs ?? 100);
     }
   }
@@ -446,13 +470,15 @@ export class Placement {
         jobs.push(() => this.copyChunk(sha, size, crc, sources, target));
       }
     }
-    await this.writeRecord(state.pfs, g.stat.ino, {
-      path: state.path,
-      status: "placing",
-      run,
-      desired: plan.desired,
-      surplus: [],
-    });
+    // Shown by placement.get while the copies run (nothing to copy: no write).
+    if (copies.length > 0)
+      await this.writeRecord(state.pfs, g.stat.ino, {
+        path: state.path,
+        status: "placing",
+        run,
+        desired: plan.desired,
+        surplus: [],
+      });
     await bounded(jobs, this.parallelism);
     return { ...base, copies };
   }
@@ -501,8 +527,9 @@ export class Placement {
     if (ino === undefined || !state.chunks || !state.desired) return state;
     const now = this.clock();
     const sizes = new Map(state.chunks.map(([sha, size, crc]) => [sha, { size, crc }]));
-    const puts: Item[] = (state.copies ?? []).map(([sha, volume]) =>
-      instanceItem({
+    const ops: TransactOp[] = (state.copies ?? []).map(([sha, volume]) => ({
+      kind: "put" as const,
+      item: instanceItem({
         chunk: sha,
         volume,
         state: "present",
@@ -510,13 +537,12 @@ export class Placement {
         crc32c: sizes.get(sha)!.crc,
         time: now,
       }),
-    );
-    for (const [sha] of state.chunks)
-      for (const v of state.desired) puts.push({ ...wantKey(sha, v, pfs, ino), path: state.path, time: now });
-    await this.writeItems(puts);
-    // This file's wants elsewhere are stale (an earlier run's desired set): the trim guard must not see them.
+    }));
+    // The file's wants: the desired ones written (unless there already), its stale ones elsewhere
+    // (an earlier run's desired set) deleted so the trim guard no longer sees them.
     const mine = `#${pfs}#${ino}`;
     for (const [sha] of state.chunks) {
+      const have = new Set<string>();
       let cursor: string | undefined;
       do {
         const page = await this.store.query(`chunk#${sha}`, {
@@ -524,11 +550,16 @@ export class Placement {
           cursor,
         });
         for (const item of page.items) {
+          if (!item.sk.endsWith(mine)) continue;
           const volume = item.sk.slice("want#".length, item.sk.length - mine.length);
-          if (item.sk.endsWith(mine) && !state.desired.includes(volume)) await this.store.delete(item);
+          if (state.desired.includes(volume)) have.add(volume);
+          else ops.push({ kind: "delete", key: { pk: item.pk, sk: item.sk } });
         }
         cursor = page.cursor;
       } while (cursor !== undefined);
+      for (const v of state.desired)
+        if (!have.has(v))
+          ops.push({ kind: "put", item: { ...wantKey(sha, v, pfs, ino), path: state.path, time: now } });
     }
     const names = (await this.volumes.list()).map((v) => v.name);
     const present = await this.presentInstances(
@@ -538,14 +569,22 @@ export class Placement {
     const holding = new Set<string>();
     for (const set of present.values()) for (const v of set) holding.add(v);
     const surplus = [...holding].filter((v) => !state.desired!.includes(v)).sort();
-    await this.writeRecord(pfs, ino, {
-      path: state.path,
-      status: "placed",
-      run: state.run ?? "",
-      desired: state.desired,
-      surplus,
-      placedAt: now,
+    ops.push({
+      kind: "put",
+      item: placementItem({
+        pfs,
+        ino,
+        path: state.path,
+        status: "placed",
+        run: state.run ?? "",
+        desired: state.desired,
+        surplus,
+        placedAt: now,
+        failures: 0,
+        time: now,
+      }),
     });
+    await this.writeOps(ops);
     return { ...state, placedAt: now, surplus };
   }
 
@@ -565,48 +604,61 @@ export class Placement {
     const record = await this.record(pfs, ino);
     if (!record || record.run !== state.run) return { ...state, trimmed: 0, skip: "superseded" };
     const names = (await this.volumes.list()).map((v) => v.name);
-    let trimmed = 0;
+    const present = await this.presentInstances(
+      state.chunks.map((c) => c[0]),
+      names,
+    );
+    const victims: Array<[string, string]> = [];
     const left = new Set<string>();
     for (const [sha] of state.chunks) {
+      const holders = present.get(sha)!;
       for (const v of state.surplus) {
+        if (!holders.has(v)) continue;
         const wanted = await this.store.query(`chunk#${sha}`, {
           sk: { op: "beginsWith", value: wantPrefix(v) },
           limit: 1,
         });
-        if (wanted.items.length > 0) {
+        // Another file wants it there, or it is the chunk's last present instance: kept.
+        if (wanted.items.length > 0 || holders.size === 1) {
           left.add(v);
           continue;
         }
-        const present = (await this.presentInstances([sha], names)).get(sha)!;
-        if (!present.has(v)) continue;
-        if ([...present].filter((x) => x !== v).length === 0) {
-          left.add(v);
-          continue;
-        }
-        // Record first, then the object: a reader that already chose this instance gets ENOENT
-        // and moves on to the next one.
-        try {
-          await this.store.delete(instanceKey(sha, v), { condition: { op: "exists" } });
-        } catch (err) {
-          if (!isStrataError(err, "ECONFLICT")) throw err;
-        }
-        try {
-          await (await this.volumes.volume(v)).delete(chunkObjectKey(sha));
-        } catch (err) {
-          if (!isStrataError(err, "ENOENT")) throw err;
-        }
-        trimmed++;
+        holders.delete(v);
+        victims.push([sha, v]);
       }
     }
-    await this.store
-      .update(
-        placementKey(pfs, ino),
-        { set: { surplus: [...left].sort(), time: this.clock() } },
-        { condition: { op: "eq", attr: "run", value: state.run ?? "" } },
-      )
-      .catch((err) => {
-        if (!isStrataError(err, "ECONFLICT")) throw err;
-      });
+    // One transaction: the instance records and the run's surplus, only if this run is still the
+    // file's latest (else a newer run owns the trim and nothing is deleted).
+    const ops: TransactOp[] = victims.map(([sha, v]) => ({
+      kind: "delete" as const,
+      key: instanceKey(sha, v),
+    }));
+    const recordUpdate: TransactOp = {
+      kind: "update",
+      key: placementKey(pfs, ino),
+      update: { set: { surplus: [...left].sort(), time: this.clock() } },
+      condition: { op: "eq", attr: "run", value: state.run ?? "" },
+    };
+    try {
+      for (let at = 0; at < ops.length; at += 99) {
+        const group = ops.slice(at, at + 99);
+        await this.store.transact(at + 99 >= ops.length ? [...group, recordUpdate] : group);
+      }
+      if (ops.length === 0) await this.writeOps([recordUpdate]);
+    } catch (err) {
+      if (!isStrataError(err, "ECONFLICT")) throw err;
+      return { ...state, trimmed: 0, skip: "superseded" };
+    }
+    // Records first, then the objects: a reader that had chosen one of these instances gets
+    // ENOENT and moves on to the next instance.
+    for (const [sha, v] of victims) {
+      try {
+        await (await this.volumes.volume(v)).delete(chunkObjectKey(sha));
+      } catch (err) {
+        if (!isStrataError(err, "ENOENT")) throw err;
+      }
+    }
+    const trimmed = victims.length;
     return { ...state, trimmed };
   }
 
@@ -868,12 +920,16 @@ export class Placement {
     await this.store.put(placementItem({ pfs, ino, failures: 0, ...r, time: this.clock() }));
   }
 
-  private async writeItems(items: Item[]): Promise<void> {
-    for (let at = 0; at < items.length; at += 100) {
-      const group = items.slice(at, at + 100);
-      if (group.length === 1) await this.store.put(group[0]!);
-      else if (group.length > 1)
-        await this.store.transact(group.map((item) => ({ kind: "put" as const, item })));
+  /** Writes in transactions of ≤ 100 (one fsync each on SQLite); a lone put or delete as a plain request. */
+  private async writeOps(ops: TransactOp[]): Promise<void> {
+    for (let at = 0; at < ops.length; at += 100) {
+      const group = ops.slice(at, at + 100);
+      const only = group.length === 1 ? group[0]! : undefined;
+      if (only?.kind === "put") await this.store.put(only.item);
+      else if (only?.kind === "delete") await this.store.delete(only.key);
+      else if (only?.kind === "update")
+        await this.store.update(only.key, only.update, only.condition ? { condition: only.condition } : {});
+      else if (group.length > 0) await this.store.transact(group);
     }
   }
 }
