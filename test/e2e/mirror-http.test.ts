@@ -73,6 +73,13 @@ describe("mirroring between two deployments over HTTP", () => {
     expect(await snapshotTree(mirror, b.services.data)).toEqual(
       await snapshotTree(fs.asOf(run.to), a.services.data),
     );
+    // Chunks cross by presigned GET from A's volume (the API hands out URLs, not bytes).
+    const [extent] = await a.services.data.placement(fs, "/d/big");
+    const readerA = remoteDeployment({ endpoint: a.endpoint, token: readToken }).admin!;
+    const ref = { pfs: "main", chunk: extent!.chunk, size: extent!.length, crc32c: extent!.crc32c };
+    const urls = await readerA.call<{ sources: Array<{ volume: string; url: string }> }>("mirror.chunk", ref);
+    expect(urls.sources.map((u) => u.volume)).toEqual(["aws"]);
+    expect(urls.sources[0]!.url.startsWith(a.endpoint)).toBe(true);
     // The mirror's bytes are on B's own volume.
     expect((await b.services.data.placement(mirror, "/d/big"))[0]!.instances.map((i) => i.volume)).toEqual([
       "gcs",

@@ -4,6 +4,7 @@
  * `mirror.full`) needs only a read token of the source PFS, named in the input.
  */
 import { z } from "zod";
+import { chunkObjectKey } from "../../../core/data/records.ts";
 import { strataError } from "../../../core/errors.ts";
 import {
   createMirror,
@@ -192,7 +193,8 @@ export const mirrorOps: Operation[] = [
   }),
   defineOp({
     name: "mirror.chunk",
-    summary: "Source side: one chunk's bytes, checked against its size and CRC32C",
+    summary:
+      "Source side: where to GET one chunk (presigned URLs of the volumes holding it, best first), or with `inline` its bytes through the API",
     scope: "deployment",
     right: "read",
     input: z
@@ -201,12 +203,31 @@ export const mirrorOps: Operation[] = [
         chunk: z.string().regex(/^[0-9a-f]{64}$/),
         size: z.number().int().min(0),
         crc32c: z.number().int(),
+        inline: z.boolean().optional().describe("return the bytes (base64) instead of URLs"),
       })
       .strict(),
     run: async (ctx, i) => {
       checkPfs(ctx.principal, i.pfs, "read");
-      const bytes = await readChunk(ctx.services.store, volumesOf(ctx.services), i);
-      return { bytes: toJsonValue(bytes) };
+      const { services } = ctx;
+      if (i.inline) return { bytes: toJsonValue(await readChunk(services.store, volumesOf(services), i)) };
+      const page = await services.store.query(`chunk#${i.chunk}`);
+      const present = page.items
+        .filter((item) => item.state === "present")
+        .map((item) => item.sk.slice("inst#".length))
+        .filter((v) => services.volumes[v] !== undefined)
+        .sort((a, b) => (services.volumes[a]!.cost ?? 1) - (services.volumes[b]!.cost ?? 1));
+      const ttl = services.presignTtlSeconds ?? 15 * 60;
+      const sources = await Promise.all(
+        present.map(async (volume) => ({
+          volume,
+          ...(await services.volumes[volume]!.presigner.presign({
+            key: chunkObjectKey(i.chunk),
+            method: "GET",
+            expiresInSeconds: ttl,
+          })),
+        })),
+      );
+      return { sources };
     },
   }),
   defineOp({
