@@ -759,8 +759,8 @@ class StrataClient implements Strata {
     path: string,
     options: { timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<PlacementReport> {
-    // One `placement.wait` call waits at most a minute (HTTP requests should not hang longer);
-    // longer waits are several calls.
+    // One `placement.wait` call waits at most 20 s (the API Lambda's timeout is 30 s); longer
+    // waits are several calls.
     const deadline = Date.now() + (options.timeoutMs ?? 600_000);
     for (;;) {
       if (options.signal?.aborted)
@@ -770,7 +770,7 @@ class StrataClient implements Strata {
         return await this.admin.call<PlacementReport>("placement.wait", {
           pfs: this.pfsName,
           path,
-          timeoutSeconds: Math.min(60, left / 1000),
+          timeoutSeconds: Math.min(20, left / 1000),
         });
       } catch (err) {
         if (!isStrataError(err, "ETIMEDOUT") || Date.now() >= deadline) throw err;
