@@ -16,7 +16,7 @@ import { isStrataError } from "../../core/errors.ts";
 import type { VacuumLogEntry } from "../../core/maintenance/vacuum.ts";
 import type { MetadataStore } from "../../core/metadata/port.ts";
 import type { AsOf, Tid } from "../../core/namespace/api.ts";
-import { isComplete } from "../../core/retention/policy.ts";
+import { isComplete, snapToComplete } from "../../core/retention/policy.ts";
 import { pfsId, readWatermark, setRetention } from "../../core/retention/store.ts";
 import { MemoryVolumeDriver } from "../../core/volume/memory.ts";
 import { faultyStore } from "../support/faulty-store.ts";
@@ -115,7 +115,23 @@ export async function runSequence(fixture: VacuumStoreFixture, steps: Step[], se
 
   async function checkRetained(): Promise<void> {
     const wm = await readWatermark(w.store, id);
-    for (const p of points) if (isComplete(wm, p.tid)) await checkPoint(p.tid, p.state);
+    for (const p of points) {
+      if (isComplete(wm, p.tid)) {
+        await checkPoint(p.tid, p.state);
+        continue;
+      }
+      // Pruned zone: the whole state of the complete point at or before it, or EPRUNED — never a mix.
+      let snapped: Tid | undefined;
+      try {
+        snapped = snapToComplete(wm, p.tid);
+      } catch (err) {
+        if (!isStrataError(err, "EPRUNED")) throw err;
+      }
+      if (snapped === undefined) {
+        const err = await fs.stat("/", { asOf: p.tid }).catch((e: unknown) => e);
+        expect(isStrataError(err, "EPRUNED"), `EPRUNED at ${p.tid}`).toBe(true);
+      } else await checkPoint(p.tid, stateAt(snapped));
+    }
     for (const s of snapshots) await checkPoint({ snapshot: s.name }, stateAt(s.tid));
     for (const path of PATHS) {
       const want = state.get(path);
