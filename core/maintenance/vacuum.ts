@@ -104,7 +104,6 @@ export interface VacuumReport {
   complete: boolean;
   /** Set when a read/listing/write error stopped the run; nothing was deleted after it. */
   aborted?: { code: string; message: string };
-  requests?: number;
 }
 
 type QueueKind = "version" | "history" | "tombstone";

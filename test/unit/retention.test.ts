@@ -13,7 +13,7 @@ import {
 } from "../../core/retention/policy.ts";
 import { getRetention, setRetention } from "../../core/retention/store.ts";
 import { MemoryVolumeDriver } from "../../core/volume/memory.ts";
-import { bytesOf, CHUNK, maintenanceWorld, T0 } from "../support/maintenance.ts";
+import { bytesOf, CHUNK, maintenanceWorld } from "../support/maintenance.ts";
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
