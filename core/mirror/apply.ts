@@ -18,6 +18,7 @@
  */
 import { isStrataError, strataError } from "../errors.ts";
 import type { Item, TransactOp } from "../metadata/port.ts";
+import { itemSize } from "../metadata/values.ts";
 import type { Tid } from "../namespace/api.ts";
 import { changePk, ctlKey, entryKey, seal } from "../namespace/records.ts";
 import { checkRecord, type StreamPage, type StreamRecord, targetItem } from "./format.ts";
@@ -61,6 +62,10 @@ export interface ApplyStats {
 
 /** Items per TransactWriteItems besides the state item (the store's limit is 100). */
 export const APPLY_MAX_ITEMS = 99;
+/** Bytes of items per TransactWriteItems (DynamoDB's limit is 4 MB; an item is ≤ 400 KB). */
+export const APPLY_MAX_BYTES = 3_500_000;
+
+const opBytes = (op: TransactOp): number => (op.kind === "put" ? itemSize(op.item) : 2048);
 
 /** Items one commit writes on the mirror: its records plus the derived live entries and ctl items. */
 const put = (item: Item): TransactOp => ({ kind: "put", item: seal(item) });
@@ -164,8 +169,8 @@ export async function applyPage(
       if (isStrataError(err, "ECONFLICT") && (err.details.reasons as unknown[] | undefined)?.at(-1))
         throw strataError(
           "ECONFLICT",
-          `mirror ${String(prev.sk === "state" ? prev.pk : "")} was changed by another run while this one applied; run it again`,
-          { mirror: prev.pk },
+          `mirror ${String(prev.name)} was changed by another run while this one applied; run it again`,
+          { mirror: prev.name },
           err,
         );
       throw err;
@@ -175,35 +180,52 @@ export async function applyPage(
   };
 
   let group = new Map<string, TransactOp>();
+  let groupBytes = 0;
   let groupLast: Tid | undefined;
   const flush = async (syncTo: Tid) => {
     await commitState([...group.values()], { sync: syncTo, pending: undefined });
     group = new Map();
+    groupBytes = 0;
     groupLast = undefined;
   };
   for (const c of commits) {
     const items = commitItems(c.records, c.tid, current.id, current.shards);
     stats.commits++;
     stats.records += c.records.length;
+    const ops = [...items.values()];
+    const bytes = ops.reduce((n, op) => n + opBytes(op), 0);
     const fresh = [...items.keys()].filter((k) => !group.has(k)).length;
-    if (group.size + fresh <= MAX_ITEMS) {
+    if (group.size + fresh <= MAX_ITEMS && groupBytes + bytes <= APPLY_MAX_BYTES) {
       for (const [k, v] of items) group.set(k, v);
+      groupBytes += bytes;
       groupLast = c.tid;
       continue;
     }
     if (groupLast !== undefined) await flush(groupLast);
-    if (items.size <= MAX_ITEMS) {
+    if (items.size <= MAX_ITEMS && bytes <= APPLY_MAX_BYTES) {
       group = items;
+      groupBytes = bytes;
       groupLast = c.tid;
       continue;
     }
     // One commit bigger than a transaction: parts, `pending` until the last one lands.
-    const ops = [...items.values()];
-    for (let i = 0; i < ops.length; i += MAX_ITEMS) {
-      const part = ops.slice(i, i + MAX_ITEMS);
-      const last = i + MAX_ITEMS >= ops.length;
-      await commitState(part, last ? { sync: c.tid, pending: undefined } : { pending: c.tid });
+    const parts: TransactOp[][] = [[]];
+    let partBytes = 0;
+    for (const op of ops) {
+      const part = parts[parts.length - 1]!;
+      if (part.length > 0 && (part.length >= MAX_ITEMS || partBytes + opBytes(op) > APPLY_MAX_BYTES)) {
+        parts.push([op]);
+        partBytes = opBytes(op);
+      } else {
+        part.push(op);
+        partBytes += opBytes(op);
+      }
     }
+    for (let i = 0; i < parts.length; i++)
+      await commitState(
+        parts[i]!,
+        i === parts.length - 1 ? { sync: c.tid, pending: undefined } : { pending: c.tid },
+      );
   }
   const end = page.upto > String(current.item.sync) ? page.upto : String(current.item.sync);
   if (group.size > 0 || end > String(current.item.sync)) await flush(end);

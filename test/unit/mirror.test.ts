@@ -288,6 +288,26 @@ describe("mirrors", () => {
     );
   });
 
+  it("keeps every apply transaction under the 4 MB limit (large xattrs)", async () => {
+    const src = deployment(new MemoryMetadataStore(), 1, "aws", 1);
+    await src.ns.createPfs("main");
+    const fs = src.ns.pfs("main");
+    for (let i = 0; i < 12; i++) {
+      await fs.create(`/x${i}`);
+      for (const name of ["user.a", "user.b", "user.c", "user.a"])
+        await fs.setXattr(`/x${i}`, name, bytesOf(65_000, i + name.length));
+    }
+    const source = localSource({ ns: src.ns, pfs: "main", store: src.store, volumes: src.volumes });
+    const dst = deployment(new MemoryMetadataStore(), 2, "gcs", 2);
+    const target = { ns: dst.ns, volumes: dst.volumes };
+    await createMirror(target, { name: "copy", source, volumes: ["gcs"] });
+    const report = await runMirror(target, "copy", source);
+    expect(report.transactions).toBeGreaterThanOrEqual(2); // ~6.5 MB of versions
+    expect(await snapshotTree(dst.ns.pfs("copy"), dst.data)).toEqual(
+      await snapshotTree(fs.asOf(report.to), src.data),
+    );
+  });
+
   it("copies chunks to the mirror's own volume, once", async () => {
     const { source } = await sourceWithHistory();
     const dst = deployment(new MemoryMetadataStore(), 2, "gcs", 2);
