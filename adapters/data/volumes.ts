@@ -210,6 +210,42 @@ export function openVolumeRecords(options: VolumeRecordsOptions): VolumeRecords 
 }
 
 /**
+ * Check that a volume's kind and driver settings build a driver (no request is sent), so a bad
+ * `volume.add` fails before its record exists. EINVAL naming the volume otherwise.
+ */
+export async function checkVolumeSettings(
+  name: string,
+  kind: string,
+  config: Record<string, unknown>,
+): Promise<void> {
+  const required: Record<string, string[]> = { local: ["root"], s3: ["bucket"], gcs: ["bucket"], azure: [] };
+  for (const field of required[kind] ?? [])
+    if (typeof config[field] !== "string" || config[field] === "")
+      throw new StrataError(
+        "EINVAL",
+        `volume \`${name}\`: a ${kind} volume needs \`${field}\` in its settings`,
+        {
+          details: { volume: name, kind, field },
+        },
+      );
+  let driver: VolumeDriver;
+  try {
+    driver = driverFor(name, { ...config, kind } as unknown as VolumeConfig);
+  } catch (err) {
+    if (err instanceof StrataError) throw err;
+    throw new StrataError(
+      "EINVAL",
+      `volume \`${name}\`: its ${kind} settings do not build a driver: ${(err as Error).message}`,
+      {
+        details: { volume: name, kind },
+        cause: err,
+      },
+    );
+  }
+  await driver.close?.();
+}
+
+/**
  * Register statically configured volumes as records, idempotently (a server calls this at
  * startup: `npm start` builds local/s3/azure/gcs this way). Only JSON settings can be recorded:
  * a `kind: "driver"` entry or one holding a client object is EINVAL. An existing record with other

@@ -114,6 +114,41 @@ describe("placement operations and waitForPlacement", () => {
     await expect(call("volume.remove", { name: "eu" })).rejects.toMatchObject({ code: "ECONFLICT" });
   });
 
+  it("volume.add refuses settings that build no driver, before any record exists", async () => {
+    const err = await failureOf(call("volume.add", { name: "bad", kind: "s3", config: {} }));
+    expect(err).toMatchObject({ code: "EINVAL", details: { volume: "bad", field: "bucket" } });
+    const azure = await failureOf(
+      call("volume.add", { name: "bad", kind: "azure", config: { container: "c" } }),
+    );
+    expect(azure.code).toBe("EINVAL");
+    expect(await call("volume.list", {})).toEqual({ volumes: [] });
+  });
+
+  it("objectives follow their inode through a rename; explain shows the live path", async () => {
+    await call("volume.add", { name: "home", kind: "local", config: { root: join(dir, "home") } });
+    await call("volume.add", {
+      name: "eu",
+      kind: "local",
+      config: { root: join(dir, "eu") },
+      site: "gcs-eu",
+    });
+    await client.mkdir("/a");
+    await client.writeFile("/a/f", new Uint8Array(100_000).fill(4));
+    await call("objective.set", { pfs: "main", path: "/a", text: "place 1 on site:gcs-eu" });
+    await client.rename("/a", "/b");
+    const explained = (await call("objective.explain", { pfs: "main", path: "/b/f" })) as {
+      inherited: unknown[];
+      desired: string[];
+    };
+    expect(explained).toMatchObject({
+      inherited: [{ path: "/b", text: "place 1 on site:gcs-eu" }],
+      desired: ["eu"],
+    });
+    expect(await client.waitForPlacement("/b", { timeoutMs: 20_000 })).toMatchObject({ placed: true });
+    // The listing shows the path given when the objective was set (docs/objectives.md).
+    expect(await call("objective.list", { pfs: "main" })).toMatchObject({ objectives: [{ path: "/a" }] });
+  });
+
   it("a bad objective is EINVAL with its line and column, and nothing is attached", async () => {
     const err = (await failureOf(
       call("objective.set", {

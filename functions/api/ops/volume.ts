@@ -1,5 +1,6 @@
 /** Volumes as records (deployment scope, deployment admin): add, list, drain, remove. docs/placement.md */
 import { z } from "zod";
+import { checkVolumeSettings } from "../../../adapters/data/volumes.ts";
 import type { Value } from "../../../core/metadata/port.ts";
 import { checkDeploymentAdmin } from "../auth.ts";
 import { defineOp, type Operation } from "../operation.ts";
@@ -41,6 +42,7 @@ export const volumeOps: Operation[] = [
     run: async (ctx, i) => {
       checkDeploymentAdmin(ctx.principal, "volume.add");
       const { config, ...rest } = i;
+      await checkVolumeSettings(i.name, i.kind, config ?? {});
       return placementOf(ctx, "volume.add").volumes.add({
         ...rest,
         config: (config ?? {}) as Record<string, Value>,
