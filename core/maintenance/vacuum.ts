@@ -112,11 +112,21 @@ interface PfsRow {
   name: string;
   id: string;
   ctid: Tid;
+  /** Change-index shards (= the epoch shards it was created with). */
+  shards: number;
+}
+
+function pfsRow(item: Item): PfsRow {
+  verify(item);
+  return { name: item.sk, id: String(item.id), ctid: String(item.ctid), shards: Number(item.shards) };
 }
 
 const MIN = 60_000;
 
-/** Run vacuum once (see the module comment). Never throws a StrataError: it reports `aborted`. */
+/**
+ * Run vacuum once (see the module comment). Bad options are EINVAL before anything is read; a run
+ * that fails does not throw a StrataError — its report says `aborted`.
+ */
 export async function vacuum(params: VacuumParams): Promise<VacuumReport> {
   const run = new VacuumRun(params);
   try {
@@ -153,8 +163,9 @@ class VacuumRun {
   }> = [];
   /** Volumes expired intents uploaded each chunk to. */
   private readonly intentVolumes = new Map<string, Set<string>>();
-  /** Dry run: crefs this run would have removed (`<sha>|<pfs>#<ino>`) and records it would delete. */
+  /** Dry run: crefs this run would have removed (`<sha>|<pfs>#<ino>`). */
   private readonly removedRefs = new Set<string>();
+  /** Records this run deleted (or, dry, would delete): `<pk>|<sk>`. */
   private readonly prunedKeys = new Set<string>();
   /** Candidates found this run (apply also persists them in gcq). */
   private readonly candidates = new Set<string>();
@@ -194,12 +205,15 @@ class VacuumRun {
 
   async run(): Promise<void> {
     // 1. Cutoff: TIDs closed and the time taken before anything is marked.
-    this.pfss = (await queryAll(this.store, REGISTRY_PK)).map((item) => {
-      verify(item);
-      return { name: item.sk, id: String(item.id), ctid: String(item.ctid) };
-    });
-    for (const pfs of this.pfss)
-      this.report.cutoff.tids[pfs.name] = await this.p.namespace.pfs(pfs.name).currentTid();
+    this.pfss = (await queryAll(this.store, REGISTRY_PK)).map(pfsRow);
+    for (const pfs of [...this.pfss]) {
+      try {
+        this.report.cutoff.tids[pfs.name] = await this.p.namespace.pfs(pfs.name).currentTid();
+      } catch (err) {
+        if (!isStrataError(err, "ENOENT")) throw err;
+        this.pfss.splice(this.pfss.indexOf(pfs), 1); // deleted meanwhile: nothing to vacuum there
+      }
+    }
     this.now = this.clock();
     this.report.cutoff.time = new Date(this.now).toISOString();
 
@@ -257,17 +271,10 @@ class VacuumRun {
     return cursors;
   }
 
-  /** Shards of a PFS: the epoch shards it was created with (chg shards match them). */
-  private async shards(pfs: PfsRow): Promise<number> {
-    const item = verify(await this.store.get({ pk: REGISTRY_PK, sk: pfs.name }));
-    return Number(item?.shards ?? 0);
-  }
-
   /** Index commits (cursor, cutoff] of every shard; false when the time box ran out. */
   private async index(pfs: PfsRow, cutoff: Tid): Promise<boolean> {
     const cursors = await this.loadCursors(pfs);
-    const shards = await this.shards(pfs);
-    for (let s = 0; s < shards; s++) {
+    for (let s = 0; s < pfs.shards; s++) {
       const low = cursors[s] ?? "";
       const high = `${cutoff}#g`;
       if (low >= high) continue;
@@ -314,17 +321,7 @@ class VacuumRun {
         refs.set(`${key.pk}|${key.sk}`, { ...key, ctid: String(item.ctid) });
       }
     });
-    await this.putAll([...refs.values(), ...queued]);
-  }
-
-  private async putAll(items: Item[]): Promise<void> {
-    const unique = new Map(items.map((i) => [`${i.pk}|${i.sk}`, i]));
-    const list = [...unique.values()];
-    for (let at = 0; at < list.length; at += 100) {
-      const group = list.slice(at, at + 100);
-      if (group.length === 1) await this.store.put(group[0]!);
-      else await this.store.transact(group.map((item) => ({ kind: "put" as const, item })));
-    }
+    await this.writeAll([...refs.values(), ...queued].map((item) => ({ kind: "put" as const, item })));
   }
 
   // ---- 4. retention ------------------------------------------------------------------------------
@@ -738,10 +735,9 @@ class VacuumRun {
   private async chunksCommittedSinceCursors(): Promise<Set<string>> {
     const out = new Set<string>();
     for (const item of await queryAll(this.store, REGISTRY_PK)) {
-      verify(item);
-      const pfs: PfsRow = { name: item.sk, id: String(item.id), ctid: String(item.ctid) };
+      const pfs = pfsRow(item);
       const cursors = await this.loadCursors(pfs);
-      for (let s = 0; s < Number(item.shards); s++) {
+      for (let s = 0; s < pfs.shards; s++) {
         const low = cursors[s];
         const keys: Key[] = [];
         for (const commit of await queryAll(
