@@ -14,7 +14,7 @@
  */
 import { strataError } from "../errors.ts";
 import type { Item, Key } from "../metadata/port.ts";
-import { keyId } from "../metadata/values.ts";
+import { itemSize, keyId } from "../metadata/values.ts";
 import type { Namespace, Tid } from "../namespace/api.ts";
 import { Engine } from "../namespace/engine.ts";
 import { changePk, verify } from "../namespace/records.ts";
@@ -34,7 +34,8 @@ import {
   streamedPk,
 } from "./format.ts";
 
-export const STREAM_DEFAULTS = { pageCommits: 1000 } as const;
+/** Commits per page (the `limit` default) and the bytes of records a page stops after. */
+export const STREAM_DEFAULTS = { pageCommits: 1000, pageBytes: 4 * 1024 * 1024 } as const;
 
 /** The engine behind a Namespace from createNamespace (the stream reads its store and closes TIDs). */
 export function engineOf(ns: Namespace): Engine {
@@ -97,14 +98,25 @@ export async function readStream(
   if (since >= end)
     return { format: STREAM_FORMAT, source, since, upto: since > end ? since : end, records: [], commits: 0 };
 
-  const { changes, upto } = await mergeShards(
-    engine,
-    ctx,
-    since,
-    end,
-    Math.max(1, Math.ceil(limit / ctx.shards)),
-  );
-  const records = await recordsOf(engine, ctx, changes);
+  const merged = await mergeShards(engine, ctx, since, end, limit);
+  let { changes, upto } = merged;
+  let records = await recordsOf(engine, ctx, changes);
+  // At most ~pageBytes of records (an HTTP reply, a Lambda's 6 MB): cut between TIDs, never
+  // inside one; the first TID always goes whole.
+  let bytes = 0;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    bytes += itemSize({ pk: r.pk, sk: r.sk, ...r.item });
+    if (bytes <= STREAM_DEFAULTS.pageBytes) continue;
+    let start = i;
+    while (start > 0 && records[start - 1]!.tid === r.tid) start--;
+    if (start > 0) {
+      upto = records[start - 1]!.tid;
+      records = records.slice(0, start);
+      changes = changes.filter((c) => c.tid <= upto);
+    }
+    break;
+  }
   return {
     format: STREAM_FORMAT,
     source,

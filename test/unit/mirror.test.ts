@@ -288,7 +288,7 @@ describe("mirrors", () => {
     );
   });
 
-  it("keeps every apply transaction under the 4 MB limit (large xattrs)", async () => {
+  it("keeps every apply transaction and stream page under ~4 MB (large xattrs)", async () => {
     const src = deployment(new MemoryMetadataStore(), 1, "aws", 1);
     await src.ns.createPfs("main");
     const fs = src.ns.pfs("main");
@@ -303,6 +303,10 @@ describe("mirrors", () => {
     await createMirror(target, { name: "copy", source, volumes: ["gcs"] });
     const report = await runMirror(target, "copy", source);
     expect(report.transactions).toBeGreaterThanOrEqual(2); // ~6.5 MB of versions
+    expect(report.pages).toBeGreaterThan(1); // a page stops after ~4 MB of records, between TIDs
+    const first = await readStream(src.ns, "main", {});
+    expect(first.next).toBeDefined();
+    expect(first.records.length).toBeGreaterThan(0);
     expect(await snapshotTree(dst.ns.pfs("copy"), dst.data)).toEqual(
       await snapshotTree(fs.asOf(report.to), src.data),
     );
