@@ -257,14 +257,20 @@ export class Placement {
     };
     let levels: AttachedObjectives[] = [];
     if (await this.hasObjectives(file.pfs)) {
+      // The file itself when it exists (an overwrite keeps its own objectives and tags), else its
+      // directory. Size and age conditions see a new, empty file here; the placement run that
+      // follows the write sees the real facts and moves the chunks if they change the answer.
       const parent = formatPath(parsePath(file.path).slice(0, -1));
-      try {
-        const g = await this.gather(file.pfs, parent);
-        levels = g.levels;
-        facts.tags = g.facts.tags;
-        facts.uid = g.stat.uid;
-      } catch (err) {
-        if (!isStrataError(err, "ENOENT") && !isStrataError(err, "ENOTDIR")) throw err;
+      for (const at of [file.path, parent]) {
+        try {
+          const g = await this.gather(file.pfs, at);
+          levels = g.levels;
+          facts.tags = g.facts.tags;
+          facts.uid = g.stat.uid;
+          break;
+        } catch (err) {
+          if (!isStrataError(err, "ENOENT") && !isStrataError(err, "ENOTDIR")) throw err;
+        }
       }
     }
     const known = volumes.some((v) => v.name === file.defaultVolume);
