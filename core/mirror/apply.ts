@@ -65,7 +65,8 @@ export const APPLY_MAX_ITEMS = 99;
 /** Bytes of items per TransactWriteItems (DynamoDB's limit is 4 MB; an item is ≤ 400 KB). */
 export const APPLY_MAX_BYTES = 3_500_000;
 
-const opBytes = (op: TransactOp): number => (op.kind === "put" ? itemSize(op.item) : 2048);
+/** An op's share of a transaction's byte limit (deletes: a key's worth). */
+export const opBytes = (op: TransactOp): number => (op.kind === "put" ? itemSize(op.item) : 2048);
 
 /** Items one commit writes on the mirror: its records plus the derived live entries and ctl items. */
 const put = (item: Item): TransactOp => ({ kind: "put", item: seal(item) });
