@@ -205,8 +205,7 @@ export class PlacementOrchestrator {
     const after = String((await this.store.get(key))?.after ?? "");
     let enqueued = 0;
     let last = "";
-    for await (const file of this.placement.files(pfs, "/")) {
-      if (after && file <= after) continue;
+    for await (const file of this.placement.files(pfs, "/", after ? { after } : {})) {
       const st = await this.placement.status(pfs, file).catch(() => undefined);
       const f = st?.files[0];
       if (f && f.status !== "placed" && f.status !== "inline") {
