@@ -643,44 +643,58 @@ class VacuumRun {
     });
 
     // Re-check after marking: fresh intents, every commit after the cursors, crefs.
-    const stillLive = marked.length > 0 ? await this.freshIntentChunks() : new Set<string>();
-    const recent = marked.length > 0 ? await this.chunksCommittedSinceCursors() : new Set<string>();
     const records: TransactOp[] = []; // instance records whose objects are gone
-    for (const m of marked) {
-      settled.push({ kind: "delete", key: gcqKey(m.sha) });
-      const keep = stillLive.has(m.sha) || recent.has(m.sha) || (await this.referenced(m.sha));
-      if (keep) {
-        this.report.rechecked.kept++;
-        for (const { item, prev } of m.instances) await this.unmark(item, m.token, prev);
-        continue;
-      }
-      for (const { item, prev } of m.instances) {
-        // Delete only well inside the lease: after it, writers may upload this chunk again.
-        if (this.clock() >= m.until - this.skewMs) {
-          await this.unmark(item, m.token, prev);
-          throw strataError("ETIMEDOUT", `vacuum: the deletion lease of chunk ${m.sha} ran out; stopped`, {
-            chunk: m.sha,
-          });
-        }
-        const inst = decodeInstance(item);
-        const volume = volumeOf(this.p.volumes, inst.volume);
-        if (!volume) {
-          // Not reachable from here: leave the instance (and its bytes) for a vacuum that can.
-          await this.unmark(item, m.token, prev);
+    const gone = new Set<string>(); // instances whose object was deleted (or unmarked)
+    try {
+      const stillLive = marked.length > 0 ? await this.freshIntentChunks() : new Set<string>();
+      const recent = marked.length > 0 ? await this.chunksCommittedSinceCursors() : new Set<string>();
+      for (const m of marked) {
+        settled.push({ kind: "delete", key: gcqKey(m.sha) });
+        const keep = stillLive.has(m.sha) || recent.has(m.sha) || (await this.referenced(m.sha));
+        if (keep) {
+          this.report.rechecked.kept++;
+          for (const { item, prev } of m.instances) {
+            await this.unmark(item, m.token, prev);
+            gone.add(`${item.pk}|${item.sk}`);
+          }
           continue;
         }
-        const size = prev === "absent" ? await sizeOrZero(volume, m.sha) : inst.size;
-        await volume.delete(chunkObjectKey(m.sha)); // the object first (its record below, after it)
-        records.push({
-          kind: "delete",
-          key: { pk: item.pk, sk: item.sk },
-          condition: { op: "eq", attr: "token", value: m.token },
-        });
-        this.report.chunks.instances++;
-        this.report.chunks.bytes += size;
-        this.log({ action: "chunk", chunk: m.sha, volume: inst.volume, bytes: size, applied: true });
+        for (const { item, prev } of m.instances) {
+          // Delete only well inside the lease: after it, writers may upload this chunk again.
+          if (this.clock() >= m.until - this.skewMs) {
+            await this.unmark(item, m.token, prev);
+            throw strataError("ETIMEDOUT", `vacuum: the deletion lease of chunk ${m.sha} ran out; stopped`, {
+              chunk: m.sha,
+            });
+          }
+          const inst = decodeInstance(item);
+          const volume = volumeOf(this.p.volumes, inst.volume);
+          if (!volume) {
+            // Not reachable from here: leave the instance (and its bytes) for a vacuum that can.
+            await this.unmark(item, m.token, prev);
+            continue;
+          }
+          const size = prev === "absent" ? await sizeOrZero(volume, m.sha) : inst.size;
+          await volume.delete(chunkObjectKey(m.sha)); // the object first (its record below, after it)
+          gone.add(`${item.pk}|${item.sk}`);
+          records.push({
+            kind: "delete",
+            key: { pk: item.pk, sk: item.sk },
+            condition: { op: "eq", attr: "token", value: m.token },
+          });
+          this.report.chunks.instances++;
+          this.report.chunks.bytes += size;
+          this.log({ action: "chunk", chunk: m.sha, volume: inst.volume, bytes: size, applied: true });
+        }
+        this.report.chunks.count++;
       }
-      this.report.chunks.count++;
+    } catch (err) {
+      // Stopped: give back the marks of objects still there (best effort), so writers that need
+      // those chunks do not wait for the leases to run out. Nothing is deleted from here on.
+      for (const m of marked)
+        for (const { item, prev } of m.instances)
+          if (!gone.has(`${item.pk}|${item.sk}`)) await this.unmark(item, m.token, prev).catch(() => {});
+      throw err;
     }
     // …then the records of the deleted objects, and the settled candidates.
     await this.conditionalAll(records);

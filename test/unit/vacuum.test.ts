@@ -280,4 +280,26 @@ describe("vacuum (memory store, memory volumes)", () => {
     expect(a.objects.size).toBe(40);
     for (let i = 0; i < 40; i++) expect(await w.data.readFile(fs, `/f${i}`)).toEqual(bytesOf(200 + i, CHUNK));
   });
+
+  it("a read error during the re-check stops the run and gives the marks back", async () => {
+    const { a, w, garbage } = await withGarbage();
+    let intentReads = 0;
+    const failing = faultyStore(w.store, {
+      log: false,
+      // The second read of the intents is the re-check after marking.
+      query: [
+        {
+          fault: "unavailable",
+          when: (c) => c.op === "query" && c.pk.startsWith("intent#") && ++intentReads === 2,
+        },
+      ],
+    });
+    const report = await w.vacuum({ apply: true, store: failing });
+    expect(report.aborted).toMatchObject({ code: "EUNAVAIL" });
+    for (const sha of garbage) {
+      expect(a.objects.has(chunkObjectKey(sha))).toBe(true);
+      expect((await w.store.get(instanceKey(sha, "a")))?.state).toBe("present");
+    }
+    expect((await w.vacuum({ apply: true })).chunks.count).toBe(2);
+  });
 });
