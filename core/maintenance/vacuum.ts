@@ -31,6 +31,7 @@ import {
   instanceKey,
   intentPk,
 } from "../data/records.ts";
+import { decodeSession, stagedObjects } from "../data/uploads.ts";
 import { isStrataError, strataError } from "../errors.ts";
 import type { Item, Key, MetadataStore, TransactOp } from "../metadata/port.ts";
 import type { Namespace, Tid } from "../namespace/api.ts";
@@ -89,7 +90,8 @@ export type VacuumLogEntry =
       applied: boolean;
     }
   | { action: "chunk"; chunk: string; volume: string; bytes: number; applied: boolean }
-  | { action: "intent"; pfs: string; id: string; applied: boolean };
+  | { action: "intent"; pfs: string; id: string; applied: boolean }
+  | { action: "staged"; volume: string; key: string; applied: boolean };
 
 export interface VacuumReport {
   apply: boolean;
@@ -98,6 +100,8 @@ export interface VacuumReport {
   records: { count: number; byKind: Record<QueueKind, number> };
   chunks: { count: number; instances: number; bytes: number };
   intents: number;
+  /** Staging objects of expired HTTP upload sessions deleted (or, dry, to delete). */
+  staged: number;
   /** Chunks that were candidates but turned out referenced at the re-check. */
   rechecked: { kept: number };
   /** False when the time budget ran out (or the run aborted) before every step finished. */
@@ -160,6 +164,8 @@ class VacuumRun {
     chunks: string[];
     volumes: string[];
     expiresAt: number;
+    /** An HTTP upload session's staging objects (core/data/uploads.ts), deleted with the intent. */
+    staged: Array<{ volume: string; key: string }>;
   }> = [];
   /** Volumes expired intents uploaded each chunk to. */
   private readonly intentVolumes = new Map<string, Set<string>>();
@@ -194,6 +200,7 @@ class VacuumRun {
       records: { count: 0, byKind: { version: 0, history: 0, tombstone: 0 } },
       chunks: { count: 0, instances: 0, bytes: 0 },
       intents: 0,
+      staged: 0,
       rechecked: { kept: 0 },
       complete: false,
     };
@@ -221,7 +228,7 @@ class VacuumRun {
     for (const pfs of this.pfss)
       for (const item of await queryAll(this.store, intentPk(pfs.name))) {
         const intent = decodeIntent(item);
-        if (intent.expiresAt + this.skewMs > this.now)
+        if (liveUntil(item) + this.skewMs > this.now)
           for (const c of intent.chunks) this.liveIntentChunks.add(c);
         else
           this.expiredIntents.push({
@@ -230,6 +237,7 @@ class VacuumRun {
             chunks: intent.chunks,
             volumes: intent.volumes,
             expiresAt: intent.expiresAt,
+            staged: stagedObjects(item),
           });
       }
 
@@ -547,6 +555,20 @@ class VacuumRun {
     // Expired intents: their chunks are settled (deleted, or referenced and kept).
     for (const [i, intent] of this.expiredIntents.entries()) {
       if (i > 0 && this.box.over) return false;
+      // Staging objects of an upload session first (never chunk keys: nothing references them).
+      const volumes = intent.staged.map((o) => volumeOf(this.p.volumes, o.volume));
+      if (volumes.some((v) => v === undefined)) continue; // left for a vacuum that has the volume
+      if (intent.staged.length > 0 && this.apply) {
+        // Re-check right before deleting: still the same expired session.
+        const now = await this.store.get({ pk: intentPk(intent.pfs), sk: intent.id });
+        if (!now || Number(now.expiresAt) !== intent.expiresAt || liveUntil(now) + this.skewMs > this.clock())
+          continue;
+      }
+      for (const [j, o] of intent.staged.entries()) {
+        if (this.apply) await volumes[j]!.delete(o.key);
+        this.report.staged++;
+        this.log({ action: "staged", volume: o.volume, key: o.key, applied: this.apply });
+      }
       if (this.apply) {
         try {
           await this.store.delete(
@@ -739,7 +761,7 @@ class VacuumRun {
     for (const item of await queryAll(this.store, REGISTRY_PK)) {
       for (const it of await queryAll(this.store, intentPk(item.sk))) {
         const intent = decodeIntent(it);
-        if (intent.expiresAt + this.skewMs > now) for (const c of intent.chunks) out.add(c);
+        if (liveUntil(it) + this.skewMs > now) for (const c of intent.chunks) out.add(c);
       }
     }
     return out;
@@ -827,4 +849,10 @@ async function sizeOrZero(volume: Volume, sha: string): Promise<number> {
 
 function inoOf(pfs: PfsRow, versionKey: Key): string {
   return versionKey.pk.slice(`ino#${pfs.id}#`.length);
+}
+
+/** Until when an intent protects its chunks: its expiry, or an upload session's last URL expiry if later. */
+function liveUntil(item: Item): number {
+  const session = decodeSession(item);
+  return Math.max(Number(item.expiresAt), session?.urlsExpireAt ?? 0);
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { crc32c } from "../../core/crc32c.ts";
 import { chunkObjectKey, instanceKey, intentItem } from "../../core/data/records.ts";
+import { sessionItem, stagingKey } from "../../core/data/uploads.ts";
 import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
 import type { MetadataStore } from "../../core/metadata/port.ts";
 import { setRetention } from "../../core/retention/store.ts";
@@ -301,5 +302,37 @@ describe("vacuum (memory store, memory volumes)", () => {
       expect((await w.store.get(instanceKey(sha, "a")))?.state).toBe("present");
     }
     expect((await w.vacuum({ apply: true })).chunks.count).toBe(2);
+  });
+
+  it("deletes the staging objects of an expired HTTP upload session, then its intent", async () => {
+    const a = new MemoryVolumeDriver("a");
+    const w = maintenanceWorld(new MemoryMetadataStore(), { a });
+    await w.ns.createPfs("p");
+    const sha = "cd".repeat(32);
+    const bytes = bytesOf(5, 100);
+    await w.volumes.a!.put(stagingKey("u1", sha), bytes, { size: bytes.length, crc32c: crc32c(bytes) });
+    const session = {
+      pfs: "p",
+      id: "u1",
+      path: "/up",
+      volumes: ["a"],
+      chunks: [],
+      created: w.clock.now,
+      expiresAt: w.clock.now + HOUR,
+      tokenId: "t",
+      volume: "a",
+      staged: [sha],
+      urlsExpireAt: w.clock.now + 2 * HOUR,
+      committed: true,
+    };
+    await w.store.put(sessionItem(session));
+    w.clock.advance(90 * 60_000); // past expiresAt but a URL is still valid: the session stays
+    expect(await w.vacuum({ apply: true })).toMatchObject({ staged: 0, intents: 0 });
+    expect(a.objects.has(stagingKey("u1", sha))).toBe(true);
+    w.clock.advance(2 * HOUR);
+    expect(await w.vacuum()).toMatchObject({ staged: 1, intents: 1 });
+    expect(await w.vacuum({ apply: true })).toMatchObject({ staged: 1, intents: 1 });
+    expect(a.objects.has(stagingKey("u1", sha))).toBe(false);
+    expect(await w.store.get({ pk: "intent#p", sk: "u1" })).toBeUndefined();
   });
 });
