@@ -7,6 +7,7 @@
  *                                   └──target──▶ Placement state machine (one execution per file)
  *                                                   Copy → Verify → Commit → Trim, each a call of the
  *                                                   PlacementStep Lambda with { step, state }
+ *   EventBridge Scheduler (hourly) ──▶ PlacementSweep state machine (ListWork → Map of the per-file states)
  *
  * The state machine's definition is the ASL compiled from core/workflows/placement.ts — the same
  * one the local runner executes — deployed with the raw `aws.sfn.StateMachine` (SST's
@@ -17,7 +18,7 @@
  * Type-checked only after `sst install`, like every stack.
  */
 import { toAsl } from "../core/workflows/definition";
-import { placementWorkflow } from "../core/workflows/placement";
+import { placementWorkflow, sweepWorkflow } from "../core/workflows/placement";
 import { metadataTable } from "./metadata";
 
 const GRACE_SECONDS = 60;
@@ -71,6 +72,37 @@ export const placementMachine = new aws.sfn.StateMachine("Placement", {
   definition: placementStep.nodes.function.arn.apply((arn) =>
     JSON.stringify(toAsl(placementWorkflow({ graceSeconds: GRACE_SECONDS }), () => arn)),
   ),
+});
+
+// The sweeper: the same per-file states in a Map over pages of files needing work (ListWork is
+// the step Lambda's "sweepList"), started every hour by EventBridge Scheduler.
+export const sweepMachine = new aws.sfn.StateMachine("PlacementSweep", {
+  type: "STANDARD",
+  roleArn: machineRole.arn,
+  definition: placementStep.nodes.function.arn.apply((arn) =>
+    JSON.stringify(toAsl(sweepWorkflow({ graceSeconds: GRACE_SECONDS }), () => arn)),
+  ),
+});
+
+// https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html#setting-up-execution-role
+const schedulerRole = new aws.iam.Role("PlacementSweepSchedulerRole", {
+  assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "scheduler.amazonaws.com" }),
+  inlinePolicies: [
+    {
+      name: "start-sweep",
+      policy: $jsonStringify({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Action: ["states:StartExecution"], Resource: [sweepMachine.arn] }],
+      }),
+    },
+  ],
+});
+
+// https://docs.aws.amazon.com/scheduler/latest/APIReference/API_CreateSchedule.html
+export const sweepSchedule = new aws.scheduler.Schedule("PlacementSweepHourly", {
+  scheduleExpression: "rate(1 hour)",
+  flexibleTimeWindow: { mode: "FLEXIBLE", maximumWindowInMinutes: 15 },
+  target: { arn: sweepMachine.arn, roleArn: schedulerRole.arn, input: JSON.stringify({ limit: 100 }) },
 });
 
 // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-pipes-permissions.html

@@ -12,8 +12,13 @@
  */
 import { StateMachine } from "aws-local-stepfunctions";
 import type { Placement, PlacementState } from "../../core/placement/placement.ts";
-import { LOCAL_RESOURCE, taskStates, toAsl } from "../../core/workflows/definition.ts";
-import { placementWorkflow } from "../../core/workflows/placement.ts";
+import {
+  LOCAL_RESOURCE,
+  taskStates,
+  toAsl,
+  type WorkflowDefinition,
+} from "../../core/workflows/definition.ts";
+import { placementWorkflow, sweepWorkflow } from "../../core/workflows/placement.ts";
 import { runPlacementStep, workflowError } from "../../core/workflows/steps.ts";
 
 // aws-local-stepfunctions 3 calls Promise.withResolvers (Node ≥ 22); Node 20 lacks it.
@@ -47,17 +52,17 @@ export interface RunResult {
 
 type Json = Parameters<StateMachine["run"]>[0];
 
-export class LocalPlacementRunner {
+/** Any workflow of core/workflows whose Tasks are placement steps, run in-process. */
+export class LocalWorkflowRunner {
   readonly asl: Record<string, unknown>;
   private readonly machine: StateMachine;
   private readonly placement: Placement;
   private readonly retryIntervalMs: number | undefined;
   private readonly tasks: Record<string, string>;
 
-  constructor(options: LocalRunnerOptions) {
+  constructor(definition: WorkflowDefinition, options: LocalRunnerOptions) {
     this.placement = options.placement;
     this.retryIntervalMs = options.retryIntervalMs;
-    const definition = placementWorkflow({ graceSeconds: options.placement.graceMs / 1000 });
     this.asl = toAsl(definition, LOCAL_RESOURCE);
     this.tasks = taskStates(definition);
     this.machine = new StateMachine(structuredClone(this.asl) as never, {
@@ -65,7 +70,7 @@ export class LocalPlacementRunner {
     });
   }
 
-  async run(input: { pfs: string; path: string }): Promise<RunResult> {
+  async run(input: Record<string, unknown>): Promise<RunResult> {
     let transitions = 0;
     const handlers: Record<string, (payload: Json) => Promise<Json>> = {};
     for (const [stateName, step] of Object.entries(this.tasks)) {
@@ -95,5 +100,27 @@ export class LocalPlacementRunner {
       const e = err as Error & { cause?: unknown };
       return { status: "failed", error: { name: e.name, message: e.message }, transitions };
     }
+  }
+}
+
+/** The per-file placement workflow, in-process. */
+export class LocalPlacementRunner extends LocalWorkflowRunner {
+  constructor(options: LocalRunnerOptions) {
+    super(placementWorkflow({ graceSeconds: options.placement.graceMs / 1000 }), options);
+  }
+
+  override run(input: { pfs: string; path: string }): Promise<RunResult> {
+    return super.run(input);
+  }
+}
+
+/** The sweeper workflow (every PFS, a page at a time), in-process: what the cloud's schedule runs. */
+export class LocalSweepRunner extends LocalWorkflowRunner {
+  constructor(options: LocalRunnerOptions) {
+    super(sweepWorkflow({ graceSeconds: options.placement.graceMs / 1000 }), options);
+  }
+
+  override run(input: { limit?: number } = {}): Promise<RunResult> {
+    return super.run(input);
   }
 }

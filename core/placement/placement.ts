@@ -60,6 +60,17 @@ export interface PlacementState {
   lastError?: { Error?: string; Cause?: string };
 }
 
+/** The sweeper workflow's state (core/workflows/placement.ts `sweepWorkflow`). */
+export interface SweepState {
+  /** Files per page (default 100). */
+  limit?: number;
+  /** Resume after this file of this PFS. */
+  cursor?: { pfs: string; after: string };
+  /** The page: files to place. */
+  jobs?: Array<{ pfs: string; path: string }>;
+  done?: boolean;
+}
+
 /** Thrown by trim while the grace period has not passed; the workflow retries it after the grace. */
 export const GRACE_PENDING = "StrataGracePending";
 /** Thrown by copy after `maxCopyRounds` failed verifications: not retried, recorded as the run's failure. */
@@ -691,6 +702,28 @@ export class Placement {
       failures: (previous?.failures ?? 0) + 1,
     });
     return state;
+  }
+
+  /**
+   * The sweeper workflow's ListWork step: the next `limit` (default 100) files, over every PFS in
+   * name order after `cursor`, that are not placed or hold surplus instances. `done` when the walk
+   * reached the end (the cursor then starts over).
+   */
+  async sweepList(state: SweepState): Promise<SweepState> {
+    const limit = state.limit ?? 100;
+    const names = (await this.namespace.listPfs()).map((p) => p.name).sort();
+    const jobs: Array<{ pfs: string; path: string }> = [];
+    for (const pfs of names) {
+      if (state.cursor && pfs < state.cursor.pfs) continue;
+      const after = state.cursor?.pfs === pfs ? state.cursor.after : undefined;
+      for await (const file of this.files(pfs, "/", after !== undefined ? { after } : {})) {
+        const st = await this.fileStatus(pfs, file).catch(() => undefined);
+        if (st && ((st.status !== "placed" && st.status !== "inline") || st.surplus.length > 0))
+          jobs.push({ pfs, path: file });
+        if (jobs.length >= limit) return { limit, jobs, cursor: { pfs, after: file }, done: false };
+      }
+    }
+    return { limit, jobs, done: true };
   }
 
   // ---- object-level drain ----

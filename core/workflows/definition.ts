@@ -34,14 +34,29 @@ export type WorkflowState =
       timeoutSeconds?: number;
       comment?: string;
     }
+  /** Run `iterator` for every element of the array at `itemsPath`; the state itself passes on unchanged. */
+  | {
+      type: "map";
+      itemsPath: string;
+      maxConcurrency: number;
+      iterator: StateGraph;
+      next?: string;
+      comment?: string;
+    }
+  /** `next` of the first rule whose boolean at `variable` equals `equals`, else `otherwise`. */
+  | { type: "choice"; rules: Array<{ variable: string; equals: boolean; next: string }>; otherwise: string }
   | { type: "fail"; error: string; cause: string }
   | { type: "succeed" };
 
-export interface WorkflowDefinition {
-  name: string;
-  comment: string;
+/** States and where to start: a workflow's body, or a Map's iterator. */
+export interface StateGraph {
   startAt: string;
   states: Record<string, WorkflowState>;
+}
+
+export interface WorkflowDefinition extends StateGraph {
+  name: string;
+  comment: string;
   /** Whole-run limit. */
   timeoutSeconds?: number;
 }
@@ -58,10 +73,38 @@ export const LOCAL_RESOURCE: ResourceFor = (step) =>
  * as its payload (one Lambda serves every step) and replaces the state with the step's result.
  */
 export function toAsl(definition: WorkflowDefinition, resourceFor: ResourceFor): Record<string, unknown> {
+  return {
+    Comment: definition.comment,
+    ...graphToAsl(definition, resourceFor),
+    ...(definition.timeoutSeconds ? { TimeoutSeconds: definition.timeoutSeconds } : {}),
+  };
+}
+
+function graphToAsl(
+  graph: StateGraph,
+  resourceFor: ResourceFor,
+): { StartAt: string; States: Record<string, unknown> } {
   const states: Record<string, unknown> = {};
-  for (const [name, s] of Object.entries(definition.states)) {
+  for (const [name, s] of Object.entries(graph.states)) {
     if (s.type === "fail") states[name] = { Type: "Fail", Error: s.error, Cause: s.cause };
     else if (s.type === "succeed") states[name] = { Type: "Succeed" };
+    else if (s.type === "choice")
+      states[name] = {
+        Type: "Choice",
+        Choices: s.rules.map((r) => ({ Variable: r.variable, BooleanEquals: r.equals, Next: r.next })),
+        Default: s.otherwise,
+      };
+    else if (s.type === "map")
+      states[name] = {
+        Type: "Map",
+        ...(s.comment ? { Comment: s.comment } : {}),
+        ItemsPath: s.itemsPath,
+        MaxConcurrency: s.maxConcurrency,
+        ItemProcessor: { ProcessorConfig: { Mode: "INLINE" }, ...graphToAsl(s.iterator, resourceFor) },
+        // The iterations' outputs are dropped: the state passes on unchanged.
+        ResultPath: null,
+        ...(s.next ? { Next: s.next } : { End: true }),
+      };
     else {
       const state: Record<string, unknown> = {
         Type: "Task",
@@ -90,22 +133,26 @@ export function toAsl(definition: WorkflowDefinition, resourceFor: ResourceFor):
       states[name] = state;
     }
   }
-  return {
-    Comment: definition.comment,
-    StartAt: definition.startAt,
-    ...(definition.timeoutSeconds ? { TimeoutSeconds: definition.timeoutSeconds } : {}),
-    States: states,
-  };
+  return { StartAt: graph.startAt, States: states };
 }
 
-/** The step names a definition's tasks call. */
-export function stepsOf(definition: WorkflowDefinition): string[] {
-  return [...new Set(Object.values(definition.states).flatMap((s) => (s.type === "task" ? [s.step] : [])))];
+/** The step names a definition's tasks call (Map iterators included). */
+export function stepsOf(graph: StateGraph): string[] {
+  return [...new Set(Object.values(taskStates(graph)))];
 }
 
-/** Task state name → step name (the local runner overrides Task states by name). */
-export function taskStates(definition: WorkflowDefinition): Record<string, string> {
+/** Task state name → step name, Map iterators included (the local runner overrides Task states by name). */
+export function taskStates(graph: StateGraph): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, s] of Object.entries(definition.states)) if (s.type === "task") out[name] = s.step;
+  for (const [name, s] of Object.entries(graph.states)) {
+    if (s.type === "task") out[name] = s.step;
+    if (s.type === "map") {
+      for (const [inner, step] of Object.entries(taskStates(s.iterator))) {
+        if (out[inner] !== undefined && out[inner] !== step)
+          throw new Error(`workflow: Task state ${inner} calls two different steps (${out[inner]}, ${step})`);
+        out[inner] = step;
+      }
+    }
+  }
   return out;
 }

@@ -10,7 +10,7 @@
  *   any step, retries exhausted ──▶ RecordFailure ──▶ Failed
  */
 import { GRACE_PENDING } from "../placement/placement.ts";
-import type { Retry, WorkflowDefinition } from "./definition.ts";
+import type { Retry, StateGraph, WorkflowDefinition } from "./definition.ts";
 
 /** Transient backend errors: retried with exponential backoff and jitter. */
 const TRANSIENT: Retry = {
@@ -37,13 +37,23 @@ export interface PlacementWorkflowOptions {
 }
 
 export function placementWorkflow(options: PlacementWorkflowOptions): WorkflowDefinition {
-  const grace = Math.max(1, Math.ceil(options.graceSeconds));
   return {
     name: "strata-placement",
     comment:
       "strata placement of one file: copy missing chunk instances, verify them at the target, commit them, trim surplus after a grace period",
-    startAt: "Copy",
     timeoutSeconds: 3600,
+    ...placementGraph(options, "fail"),
+  };
+}
+
+/**
+ * The per-file states. `onFailure`: "fail" ends a run whose failure was recorded in a Fail state
+ * (the run shows as failed); "end" succeeds instead, so one file's failure does not fail a sweep's Map.
+ */
+function placementGraph(options: PlacementWorkflowOptions, onFailure: "fail" | "end"): StateGraph {
+  const grace = Math.max(1, Math.ceil(options.graceSeconds));
+  return {
+    startAt: "Copy",
     states: {
       Copy: {
         type: "task",
@@ -89,14 +99,60 @@ export function placementWorkflow(options: PlacementWorkflowOptions): WorkflowDe
         type: "task",
         step: "recordFailure",
         comment: "the error on the file's placement record (placement.get shows it)",
-        next: "Failed",
+        next: onFailure === "fail" ? "Failed" : "Recorded",
         retry: [TRANSIENT],
       },
-      Failed: {
-        type: "fail",
-        error: "PlacementFailed",
-        cause: "see the file's placement record (placement.get)",
+      ...(onFailure === "fail"
+        ? {
+            Failed: {
+              type: "fail" as const,
+              error: "PlacementFailed",
+              cause: "see the file's placement record (placement.get)",
+            },
+          }
+        : { Recorded: { type: "succeed" as const } }),
+    },
+  };
+}
+
+/**
+ * The sweeper, for the cloud (an EventBridge schedule starts it; locally the orchestrator's timer
+ * sweeps instead): list up to a page of files that are not placed or hold surplus, place each with
+ * the per-file states (4 at once), repeat until the walk over every PFS is done.
+ *
+ *   ListWork ──▶ PlaceEach (Map: Copy → Verify → Commit → Trim per file) ──▶ More? ──▶ Done
+ *      ▲                                                                      │ not done
+ *      └──────────────────────────────────────────────────────────────────────┘
+ */
+export function sweepWorkflow(options: PlacementWorkflowOptions): WorkflowDefinition {
+  return {
+    name: "strata-placement-sweep",
+    comment:
+      "strata placement sweeper: reconcile desired vs actual for every file of every PFS, a page at a time",
+    startAt: "ListWork",
+    timeoutSeconds: 86_400,
+    states: {
+      ListWork: {
+        type: "task",
+        step: "sweepList",
+        comment: "the next page of files needing placement, after the cursor in the state",
+        next: "PlaceEach",
+        retry: [TRANSIENT],
+        timeoutSeconds: 900,
       },
+      PlaceEach: {
+        type: "map",
+        itemsPath: "$.jobs",
+        maxConcurrency: 4,
+        iterator: placementGraph(options, "end"),
+        next: "More",
+      },
+      More: {
+        type: "choice",
+        rules: [{ variable: "$.done", equals: true, next: "Done" }],
+        otherwise: "ListWork",
+      },
+      Done: { type: "succeed" },
     },
   };
 }

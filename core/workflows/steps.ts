@@ -4,7 +4,7 @@
  * carries (GRACE_PENDING, GAVE_UP). Shared by the local runner and the step Lambda.
  */
 import { isStrataError } from "../errors.ts";
-import type { Placement, PlacementState } from "../placement/placement.ts";
+import type { Placement, PlacementState, SweepState } from "../placement/placement.ts";
 
 export type PlacementStep = "copy" | "verify" | "commit" | "trim" | "recordFailure";
 
@@ -32,6 +32,8 @@ export async function runPlacementStep(
       return placement.trim(state);
     case "recordFailure":
       return placement.recordFailure(state);
+    case "sweepList":
+      return placement.sweepList(state as SweepState) as Promise<PlacementState>;
     default:
       throw Object.assign(new Error(`unknown placement step ${JSON.stringify(step)}`), { name: "EINVAL" });
   }

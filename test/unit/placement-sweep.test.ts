@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { nodeSha256 } from "../../adapters/data/sha256.ts";
 import { SqliteMetadataStore } from "../../adapters/metadata/sqlite.ts";
+import { LocalSweepRunner } from "../../adapters/workflows/local.ts";
 import { openPlacement, type PlacementServices } from "../../adapters/workflows/placement.ts";
 import type { FileSystem } from "../../core/namespace/api.ts";
 import { createNamespace } from "../../core/namespace/index.ts";
@@ -75,5 +76,22 @@ describe("placement sweep", () => {
     ]);
     expect((await p.placement.status("main", "/")).placed).toBe(true);
     expect(await p.orchestrator.sweep("main", { limit: 2 })).toEqual({ enqueued: 0, done: true });
+  });
+
+  it("the sweeper workflow (ASL, Map over pages) places every file; one that cannot be placed does not stop it", async () => {
+    await p.placement.setObjectives("main", "/", "place 1 on site:eu");
+    await p.placement.setObjectives("main", "/z", "override\nplace 1 on site:mars"); // unsatisfiable: stays where it is
+    const runner = new LocalSweepRunner({ placement: p.placement, retryIntervalMs: 2 });
+    const run = await runner.run({ limit: 2 });
+    expect(run.status).toBe("succeeded");
+    expect(run.output).toMatchObject({ done: true });
+    const st = await p.placement.status("main", "/");
+    expect(st.files.map((f) => [f.path, f.status])).toEqual([
+      ["/a/x", "placed"],
+      ["/a/y/q", "placed"],
+      ["/a-b", "placed"],
+      ["/z", "unsatisfied"],
+      ["/é", "placed"],
+    ]);
   });
 });

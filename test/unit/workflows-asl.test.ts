@@ -2,7 +2,7 @@ import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
 import { LocalPlacementRunner } from "../../adapters/workflows/local.ts";
 import { LOCAL_RESOURCE, stepsOf, toAsl } from "../../core/workflows/definition.ts";
-import { placementWorkflow } from "../../core/workflows/placement.ts";
+import { placementWorkflow, sweepWorkflow } from "../../core/workflows/placement.ts";
 import { PLACEMENT_STEPS } from "../../core/workflows/steps.ts";
 
 // asl-validator 4 is CommonJS without type declarations.
@@ -27,6 +27,34 @@ describe("placement workflow as ASL", () => {
       expect(text).not.toContain("{%");
     });
   }
+
+  it("the sweeper is valid ASL too: ListWork → Map of the per-file states → Choice, a failed file ends its iteration", () => {
+    for (const resource of [LOCAL_RESOURCE, CLOUD]) {
+      const asl = toAsl(sweepWorkflow({ graceSeconds: 60 }), resource);
+      const { isValid, errors } = validator(asl);
+      expect(errors).toEqual([]);
+      expect(isValid).toBe(true);
+    }
+    const asl = toAsl(sweepWorkflow({ graceSeconds: 60 }), LOCAL_RESOURCE) as {
+      States: {
+        PlaceEach: {
+          ItemProcessor: { StartAt: string; States: Record<string, { Type: string; Next?: string }> };
+        };
+      };
+    };
+    const inner = asl.States.PlaceEach.ItemProcessor;
+    expect(inner.StartAt).toBe("Copy");
+    expect(inner.States.RecordFailure!.Next).toBe("Recorded");
+    expect(inner.States.Recorded!.Type).toBe("Succeed");
+    expect(stepsOf(sweepWorkflow({ graceSeconds: 0 })).sort()).toEqual([
+      "commit",
+      "copy",
+      "recordFailure",
+      "sweepList",
+      "trim",
+      "verify",
+    ]);
+  });
 
   it("calls only the steps the step handler knows, each Task with a catch-all to RecordFailure", () => {
     const def = placementWorkflow({ graceSeconds: 0 });
