@@ -127,6 +127,10 @@ export class PlacementOrchestrator {
       const sweepAll = async () => {
         try {
           for (const pfs of await this.namespace.listPfs()) await this.sweep(pfs.name, { limit: 1000 });
+          // A drain interrupted by a restart finishes here: once the files' runs are done, what is
+          // left on a draining volume is moved off.
+          await this.idle();
+          for (const volume of await this.placement.drainingVolumes()) await this.placement.evacuate(volume);
         } catch {
           // The next pass resumes from the stored cursor.
         }

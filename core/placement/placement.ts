@@ -728,6 +728,11 @@ export class Placement {
 
   // ---- object-level drain ----
 
+  /** Names of the volumes being drained. */
+  async drainingVolumes(): Promise<string[]> {
+    return (await this.volumes.list()).filter((v) => v.state === "draining").map((v) => v.name);
+  }
+
   /**
    * Move every chunk object still on a draining volume to another volume (for chunks no live file
    * placement moved: old versions' chunks, unreferenced ones awaiting vacuum): copy to the
