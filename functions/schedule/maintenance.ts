@@ -65,7 +65,8 @@ export async function runFsck(deps: Pick<Services, "store">, pfs?: string[]): Pr
 
 /**
  * Register vacuum (applying, every `vacuumEveryMs`, default 1 h) and scrub (every `scrubEveryMs`,
- * default 6 h) on the local server's timers; each tick is time-boxed below its interval.
+ * default 6 h) on the local server's timers; each tick is time-boxed to half its interval (at
+ * most 10 / 30 minutes).
  */
 export function scheduleMaintenance(
   services: Services,
@@ -78,14 +79,20 @@ export function scheduleMaintenance(
   const report = (name: string) => (r: { aborted?: { code: string; message: string } }) => {
     if (r.aborted) console.warn(JSON.stringify({ [name]: { aborted: r.aborted } }));
   };
+  const off = () => {};
+  // [cancel vacuum, cancel scrub]; an interval ≤ 0 registers nothing (its cancel is a no-op).
   return [
-    schedules.every("vacuum", vacuumEvery, async () => {
-      report("vacuum")(
-        await runVacuum(services, { apply: true, timeBudgetSeconds: Math.min(600, vacuumEvery / 2000) }),
-      );
-    }),
-    schedules.every("scrub", scrubEvery, async () => {
-      report("scrub")(await runScrub(services, { timeBudgetSeconds: Math.min(1800, scrubEvery / 2000) }));
-    }),
+    vacuumEvery > 0
+      ? schedules.every("vacuum", vacuumEvery, async () => {
+          report("vacuum")(
+            await runVacuum(services, { apply: true, timeBudgetSeconds: Math.min(600, vacuumEvery / 2000) }),
+          );
+        })
+      : off,
+    scrubEvery > 0
+      ? schedules.every("scrub", scrubEvery, async () => {
+          report("scrub")(await runScrub(services, { timeBudgetSeconds: Math.min(1800, scrubEvery / 2000) }));
+        })
+      : off,
   ];
 }
