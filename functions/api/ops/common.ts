@@ -22,11 +22,13 @@ export function toBytes(value: { $bytes: string }, field: string): Uint8Array {
 }
 
 const TID = /^[0-9a-f]{16}$/;
+/** ISO 8601 date or date-time (Date.parse alone also takes "00000000000000000" and other non-ISO text). */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
 
 export function toAsOf(value: string | { snapshot: string }): AsOf {
   if (typeof value !== "string") return value;
   if (TID.test(value)) return value;
-  const ms = Date.parse(value);
+  const ms = ISO_TIME.test(value) ? Date.parse(value) : Number.NaN;
   if (!Number.isFinite(ms))
     throw strataError(
       "EINVAL",
