@@ -100,13 +100,25 @@ class Rpc {
       "x-strata-pfs": encodeURIComponent(this.defaultPfs),
     };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let body: string;
+    try {
+      body = JSON.stringify(toWire(input));
+    } catch (err) {
+      // e.g. a BigInt or a cyclic object among the arguments: bad input, not a network failure
+      throw strataError(
+        "EINVAL",
+        `${op}: the arguments cannot be sent as JSON: ${(err as Error).message}`,
+        { op },
+        err,
+      );
+    }
     let res: Response;
     let text: string;
     try {
       res = await fetch(this.endpoint + path, {
         method: "POST",
         headers,
-        body: JSON.stringify(toWire(input)),
+        body,
         signal: options.signal,
       });
       text = await res.text();
@@ -119,7 +131,10 @@ class Rpc {
 }
 
 function asOfToWire(point: AsOf): string | { snapshot: string } {
-  return point instanceof Date ? point.toISOString() : point;
+  if (!(point instanceof Date)) return point;
+  if (Number.isNaN(point.getTime()))
+    throw strataError("EINVAL", "an as-of Date must be a valid time", { asOf: String(point) });
+  return point.toISOString();
 }
 
 /** A FileSystem (or, with `point`, a read-only as-of view) whose calls are RPCs. */

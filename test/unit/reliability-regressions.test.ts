@@ -97,3 +97,23 @@ describe("reliability regressions (data plane races, found by the linearizabilit
     await world.dispose();
   });
 });
+
+describe("reliability regressions (HTTP API, found by the bad-input corpus over HTTP)", () => {
+  it("asOf over the wire is a TID or ISO 8601 only: '00000000000000000' is EINVAL (Date.parse took it)", async () => {
+    const { toAsOf } = await import("../../functions/api/ops/common.ts");
+    expect(() => toAsOf("00000000000000000")).toThrow(/neither a TID/);
+    expect(() => toAsOf("1")).toThrow(/neither a TID/);
+    expect(toAsOf("2026-11-21T07:00:00Z")).toEqual(new Date("2026-11-21T07:00:00Z"));
+    expect(toAsOf("2026-11-21")).toEqual(new Date("2026-11-21"));
+    expect(toAsOf("00000000000000ff")).toBe("00000000000000ff");
+  });
+
+  it("the remote SDK answers EINVAL (not EUNAVAIL / EIO) for arguments JSON cannot carry and an invalid Date", async () => {
+    const { remoteDeployment } = await import("../../sdk/remote.ts");
+    const { createClient } = await import("../../sdk/client.ts");
+    // No server is needed: both fail before any request is sent.
+    const client = createClient(remoteDeployment({ endpoint: "http://127.0.0.1:9", pfs: "p" }), "p");
+    expect((await failureOf(client.stat(10n as never))).code).toBe("EINVAL");
+    expect((await failureOf(client.asOf(new Date(Number.NaN)).readFile("/f"))).code).toBe("EINVAL");
+  });
+});
