@@ -14,6 +14,8 @@ export default $config({
   async run() {
     const { metadataTable } = await import("./stacks/metadata");
     const { api, volumeBucket } = await import("./stacks/api");
+    await import("./stacks/workflows");
+    await import("./stacks/schedules");
     return { table: metadataTable.name, api: api.url, volume: volumeBucket.name };
   },
 });

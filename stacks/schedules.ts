@@ -1,0 +1,37 @@
+/// <reference path="../.sst/platform/config.d.ts" />
+/**
+ * The operators' scheduled runs in the cloud (EventBridge Scheduler → Lambda, via `sst.aws.CronV2`):
+ *
+ *   rate(1 hour)  → functions/schedule/vacuum.handler   applying vacuum, time-boxed to the invocation
+ *   rate(6 hours) → functions/schedule/scrub.handler    scrub (CRC of every instance, repair), time-boxed
+ *
+ * Each run resumes from cursors kept in the table, so a run cut short by its time box loses
+ * nothing. The functions get the same settings and links as the API function (stacks/api.ts):
+ * the table and the default-volume bucket, nothing else. Locally, `npm start` runs the same jobs
+ * on timers (functions/local/schedules.ts). Mirror runs: see docs/mirroring.md (not scheduled on
+ * AWS yet). Type-checked after `sst install` like every stack; never deployed from here (no AWS).
+ */
+import { volumeBucket } from "./api";
+import { metadataTable } from "./metadata";
+
+const maintenanceFunction = (handler: string) => ({
+  handler,
+  runtime: "nodejs20.x" as const,
+  architecture: "arm64" as const,
+  memory: "1024 MB" as const,
+  // The handlers stop 30 s before the invocation's end (functions/schedule/lambda-deps.ts).
+  timeout: "15 minutes" as const,
+  link: [metadataTable, volumeBucket],
+  environment: { STRATA_TABLE: metadataTable.name, STRATA_BUCKET: volumeBucket.name },
+});
+
+export const vacuumSchedule = new sst.aws.CronV2("Vacuum", {
+  schedule: "rate(1 hour)",
+  function: maintenanceFunction("functions/schedule/vacuum.handler"),
+  event: { apply: true },
+});
+
+export const scrubSchedule = new sst.aws.CronV2("Scrub", {
+  schedule: "rate(6 hours)",
+  function: maintenanceFunction("functions/schedule/scrub.handler"),
+});
