@@ -12,6 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import { runBadInputs } from "./bad-input.ts";
+import { runHttpBadInputs } from "./bad-input-http.ts";
 import { crashWorkloads, runCrashTier } from "./crashes.ts";
 import { runIntegrity } from "./integrity.ts";
 import { runConcurrency } from "./linearizability.ts";
@@ -117,6 +118,17 @@ if (!values.soak) {
   figure("  documented odd-but-valid inputs, confined", `${bad.accepted - bad.escaped} of ${bad.accepted}`);
   figure("  odd inputs that escaped their directory", bad.escaped, true);
   failures.push(...bad.failures);
+
+  t = Date.now();
+  const http = await runHttpBadInputs({ seed });
+  figure("bad inputs over HTTP (remote SDK) / calls", `${http.inputs} / ${http.calls} in ${seconds(t)}`);
+  figure("  rejected with a typed input error", `${http.rejected} of ${http.calls - http.accepted}`);
+  figure("  not rejected", http.notRejected, true);
+  figure("  rejections that changed the state hash", http.stateChanged, true);
+  figure("  odd inputs that escaped their directory", http.escaped, true);
+  figure("  malformed raw requests (bodies × ops) rejected", `${http.rawRejected} of ${http.rawRequests}`);
+  figure("  malformed raw requests not rejected", http.rawRequests - http.rawRejected, true);
+  failures.push(...http.failures);
 
   t = Date.now();
   const tenants = await runTenantIsolation({ seed });

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { runBadInputs } from "../reliability/bad-input.ts";
+import { runHttpBadInputs } from "../reliability/bad-input-http.ts";
 import { runIntegrity } from "../reliability/integrity.ts";
 
 describe("reliability: bad input and integrity", () => {
@@ -20,6 +21,19 @@ describe("reliability: bad input and integrity", () => {
       expect(f.rejected).toBe(f.calls - f.accepted);
       expect(f.notRejected + f.stateChanged + f.escaped).toBe(0);
     });
+
+  it("over HTTP: the corpus × every 4th SDK op through the remote client, and 360 malformed raw requests", {
+    timeout: 120_000,
+  }, async () => {
+    const f = await runHttpBadInputs({ seed: 1, opStride: 4 });
+    console.log(
+      `[reliability] bad input over HTTP: ${JSON.stringify({ ...f, failures: f.failures.length })}`,
+    );
+    expect(f.failures).toEqual([]);
+    expect(f.notRejected + f.stateChanged + f.escaped).toBe(0);
+    expect(f.rawRejected).toBe(f.rawRequests);
+    expect(f.rawRequests).toBeGreaterThanOrEqual(360);
+  });
 
   it("every bit flip in a chunk read is detected: served from the other instance, or ECORRUPT", {
     timeout: 60_000,
