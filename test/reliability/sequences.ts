@@ -179,7 +179,26 @@ export class DataModelRun {
   private readonly bytesOf = new Map<string, Uint8Array>();
 
   constructor(readonly proc: Proc) {
-    this.run = new ModelRun(proc.fs, ENGINE_CHOICES);
+    // The harness's own bookkeeping calls (currentTid after a step) run with faults off: a fault
+    // there would make a committed step look failed, and a no-op-looking one (setattr {}) would
+    // then be taken for "not applied" while its version exists.
+    const fs = new Proxy(proc.fs, {
+      get: (target, prop, receiver) => {
+        if (prop === "currentTid")
+          return async () => {
+            const was = this.faultsOn;
+            this.faultsOn = false;
+            try {
+              return await target.currentTid();
+            } finally {
+              this.faultsOn = was;
+            }
+          };
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    this.run = new ModelRun(fs, ENGINE_CHOICES);
   }
 
   get model() {
@@ -328,6 +347,9 @@ export class DataModelRun {
       await this.run.compareTree(undefined, true);
       if (await snapshotsMatch()) {
         tallies.faultedNotApplied++;
+        // A step whose effect is invisible in the tree (setattr {}) may still have committed a
+        // version: remember the state under a fresh TID so history can place that version.
+        this.model.record(await this.proc.fs.currentTid());
         return;
       }
     } catch (err) {
@@ -601,9 +623,11 @@ export async function checkSequences(options: SequenceOptions): Promise<Sequence
     runs: options.runs,
     seed: options.seed,
     failed: true,
+    // `seed` is also the world seed (the fault PRNG's): with `faults`, a replay replays the faults.
     regression: JSON.stringify({
       note: "",
       seed: result.seed,
+      faults: options.faults ?? 0,
       backend: options.backend,
       prologue: PROLOGUE,
       steps,
@@ -614,12 +638,15 @@ export async function checkSequences(options: SequenceOptions): Promise<Sequence
 
 const REGRESSIONS = join(import.meta.dirname, "..", "regressions", "reliability");
 
-/** Kept failing cases: `{ note, seed, backend?, prologue?, steps }` in test/regressions/reliability/. */
+/** Kept failing cases: `{ note, seed, faults?, backend?, prologue?, steps }` in test/regressions/reliability/. */
 export function reliabilityRegressions(): Array<{
   file: string;
   note: string;
   prologue: SeqStep[];
   steps: SeqStep[];
+  /** World seed and fault probability the case ran with (fault-tier cases replay their faults). */
+  seed: number;
+  faults: number;
 }> {
   let files: string[];
   try {
@@ -634,7 +661,16 @@ export function reliabilityRegressions(): Array<{
       note?: string;
       prologue?: SeqStep[];
       steps: SeqStep[];
+      seed?: number;
+      faults?: number;
     };
-    return { file, note: parsed.note ?? "", prologue: parsed.prologue ?? PROLOGUE, steps: parsed.steps };
+    return {
+      file,
+      note: parsed.note ?? "",
+      prologue: parsed.prologue ?? PROLOGUE,
+      steps: parsed.steps,
+      seed: parsed.seed ?? 1,
+      faults: parsed.faults ?? 0,
+    };
   });
 }

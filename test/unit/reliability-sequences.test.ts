@@ -14,7 +14,7 @@ import {
 describe("reliability: reference-model sequences", () => {
   for (const c of reliabilityRegressions())
     it(`regression ${c.file}: ${c.note}`, async () => {
-      await runDataSequence({ backend: "memory", seed: 1 }, c.steps, c.prologue);
+      await runDataSequence({ backend: "memory", seed: c.seed, faults: c.faults }, c.steps, c.prologue);
     });
 
   it("50 sequences with store and volume faults (error, throttle, unavailable, timeout, lost reply): every faulted step is all or nothing", {
