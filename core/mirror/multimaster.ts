@@ -24,7 +24,7 @@
  * directories (local wins), more than two masters.
  */
 import { isStrataError, strataError } from "../errors.ts";
-import type { Value } from "../metadata/port.ts";
+import type { Item, Value } from "../metadata/port.ts";
 import type { FileType, Namespace, ObjectId, Tid } from "../namespace/api.ts";
 import type { Engine } from "../namespace/engine.ts";
 import { unlinkEntry } from "../namespace/ops.ts";
@@ -207,6 +207,25 @@ export async function exchange(
       await engine.replaceVersion(tx, ino, { ...payloadOf(payload), nlink }, "merge");
     });
 
+  /** Move a local object to dir/name (ending what holds that name now, if anything). */
+  const move = async (ino: ObjectId, v: Item, dir: ObjectId, name: string, holder?: Item) => {
+    const old = await nameOf(engine, ctx, ino);
+    await write(async (tx) => {
+      if (holder)
+        await unlinkEntry(
+          engine,
+          tx,
+          dir,
+          name,
+          { ino: String(holder.ino), type: String(holder.type) as FileType },
+          name,
+        );
+      if (old) await engine.removeEntry(tx, old.dir, old.name);
+      engine.addEntry(tx, dir, name, { ino, type: String(v.type) as FileType });
+      if (v.type === "dir") tx.put({ ...ctlKey(ctx.id, ino), parent: dir, name });
+    });
+  };
+
   // 1. Names, in the peer's commit order.
   const ordered = [...entries.values()].sort((a, b) => (a.tid < b.tid ? -1 : a.tid > b.tid ? 1 : 0));
   const movedAway = new Set(
@@ -226,16 +245,22 @@ export async function exchange(
       const mine = want ? await localVersion(want) : undefined;
       if (hereLive) {
         const hereV = await localVersion(String(hereLive.ino));
-        if (hereChanged && hereV && payload && samePayload(hereV.v, payload)) {
-          await remember(peerIno, String(hereLive.ino)); // the echo of our own earlier merge
+        // The echo of our own earlier merge: a peer object we do not have, equal to ours here.
+        if (!mine?.live && hereV && payload && samePayload(hereV.v, payload)) {
+          await remember(peerIno, String(hereLive.ino));
           continue;
         }
         if (hereChanged) {
-          // create/create: both sides put something new under this name.
-          if (!payload) continue;
+          // create/create: both sides put something new under this name (the peer's may be an
+          // object we have under another name, moved there).
+          const movedHere = mine?.live === true && want !== undefined;
+          // A peer object we deleted comes back from our last version of it (delete/update).
+          const from = payload ?? (mine && !mine.live ? mine.v : undefined);
+          if (!from && !movedHere) continue;
           if (localWins) {
             const alt = await freeName(dir, e.name, peerSite);
-            await remember(peerIno, await createObject(dir, alt, payload));
+            if (movedHere) await move(want!, mine!.v, dir, alt);
+            else await remember(peerIno, await createObject(dir, alt, from!));
             note(e.name, alt, "create/create");
           } else {
             const alt = await freeName(dir, e.name, local.site);
@@ -245,7 +270,8 @@ export async function exchange(
               engine.addEntry(tx, dir, alt, { ino: loser, type: String(hereLive.type) as FileType });
               if (hereLive.type === "dir") tx.put({ ...ctlKey(ctx.id, loser), parent: dir, name: alt });
             });
-            await remember(peerIno, await createObject(dir, e.name, payload));
+            if (movedHere) await move(want!, mine!.v, dir, e.name);
+            else await remember(peerIno, await createObject(dir, e.name, from!));
             note(e.name, alt, "create/create");
           }
           continue;
@@ -253,24 +279,14 @@ export async function exchange(
       }
       if (mine?.live && want) {
         // The object exists here under another name: the peer moved it here.
-        const old = await nameOf(engine, ctx, want);
-        await write(async (tx) => {
-          if (hereLive)
-            await unlinkEntry(
-              engine,
-              tx,
-              dir,
-              e.name,
-              { ino: String(hereLive.ino), type: String(hereLive.type) as FileType },
-              e.name,
-            );
-          if (old) await engine.removeEntry(tx, old.dir, old.name);
-          engine.addEntry(tx, dir, e.name, { ino: want, type: String(mine.v.type) as FileType });
-          if (mine.v.type === "dir") tx.put({ ...ctlKey(ctx.id, want), parent: dir, name: e.name });
-        });
+        await move(want, mine.v, dir, e.name, hereLive);
         continue;
       }
-      if (!payload) continue; // nothing to create from (its versions predate the exchange)
+      // The peer moved (or changed) an object we deleted meanwhile: delete/update, the peer's
+      // side wins — re-create it from our last version when the stream carries none.
+      const from = payload ?? (mine && !mine.live ? mine.v : undefined);
+      if (!from) continue; // nothing to create from
+      if (!payload) note(e.name, e.name, "delete/update");
       if (hereLive)
         await write(async (tx) => {
           await unlinkEntry(
@@ -282,12 +298,14 @@ export async function exchange(
             e.name,
           );
         });
-      await remember(peerIno, await createObject(dir, e.name, payload));
+      await remember(peerIno, await createObject(dir, e.name, from));
       continue;
     }
     // The peer removed the name — or moved the object: then its new name is handled on its own.
     if (movedAway.has(peerIno)) continue;
-    if (!hereLive || String(hereLive.ino) !== (await mapped(peerIno))) continue;
+    // Whatever holds the name here goes too when it is the object the peer removed, or when
+    // the name has not changed here since the base (the peer replaced and then removed it).
+    if (!hereLive || (String(hereLive.ino) !== (await mapped(peerIno)) && hereChanged)) continue;
     const mine = await localVersion(String(hereLive.ino));
     if (hereChanged || mine?.changed) {
       note(e.name, e.name, "delete/update"); // the update wins: keep it

@@ -121,4 +121,42 @@ describe("two masters exchanging streams", () => {
     expect(va).toEqual(vb);
     expect(va["/d/f"]).toMatchObject({ bytes: Buffer.from(bytesOf(12, 50)).toString("hex") });
   });
+
+  it("moves against deletes and against new names converge (cases a randomized run found)", async () => {
+    // B deletes what A moves: the move wins, the object comes back on B.
+    {
+      const { fsA, fsB, sync, views } = await twoMasters();
+      await fsB.unlink("/d/f");
+      await fsA.rename("/d/f", "/d/moved");
+      await sync();
+      const [va, vb] = await views();
+      expect(vb).toEqual(va);
+      expect(va["/d/moved"]).toMatchObject({ bytes: Buffer.from(bytesOf(10, 1)).toString("hex") });
+    }
+    // A replaces a name and removes it again: B drops what it held there.
+    {
+      const { a, fsA, sync, views } = await twoMasters();
+      await a.data.writeFile(fsA, "/n", bytesOf(4, 4));
+      await sync();
+      await fsA.rename("/d/f", "/n");
+      await fsA.unlink("/n");
+      await sync();
+      const [va, vb] = await views();
+      expect(vb).toEqual(va);
+      expect(va["/n"]).toBeUndefined();
+    }
+    // Both move something onto one new name: create/create, both kept.
+    {
+      const { b, fsA, fsB, sync, views, conflicts } = await twoMasters();
+      await b.data.writeFile(fsB, "/d/c", bytesOf(6, 6));
+      await fsB.rename("/d/c", "/d/x");
+      await fsA.rename("/d/f", "/d/x");
+      await sync();
+      const [va, vb] = await views();
+      expect(vb).toEqual(va);
+      expect(va["/d/x"]).toMatchObject({ bytes: Buffer.from(bytesOf(10, 1)).toString("hex") });
+      expect(va["/d/x#S!=b"]).toMatchObject({ bytes: Buffer.from(bytesOf(6, 6)).toString("hex") });
+      expect(conflicts.some((c) => c.startsWith("create/create"))).toBe(true);
+    }
+  });
 });
