@@ -90,14 +90,15 @@ function sendError(res: ServerResponse, err: unknown): void {
 }
 
 /**
- * Serve one `/v1/blobs/...` request. `volumes` are the local volumes by name. Answers 403 for a
+ * Serve one `/v1/blobs/...` request. `volumes` are the local volumes by name, or a lookup (volume
+ * records: a local volume added at runtime is served without a restart). Answers 403 for a
  * bad, expired or mismatched signature, 404 for a missing object, 409 when a PUT finds a different
  * object under the key.
  */
 export async function serveBlob(
   req: IncomingMessage,
   res: ServerResponse,
-  volumes: Record<string, Volume>,
+  volumes: Record<string, Volume> | ((name: string) => Promise<Volume | undefined>),
   signer: LocalBlobSigner,
 ): Promise<void> {
   try {
@@ -121,7 +122,12 @@ export async function serveBlob(
     if (q.get("method") !== method || expected.length !== given.length || !timingSafeEqual(expected, given))
       throw denied("the URL's signature does not match this method and key");
     if (!(expires * 1000 > (signer.clock ?? Date.now)())) throw denied("the URL has expired");
-    const volume = volumes[volumeName];
+    const volume =
+      typeof volumes === "function"
+        ? await volumes(volumeName)
+        : Object.hasOwn(volumes, volumeName)
+          ? volumes[volumeName]
+          : undefined;
     if (!volume) throw strataError("ENOENT", `no local volume ${volumeName}`);
     if (method === "PUT") {
       const declared = {

@@ -6,6 +6,7 @@
 
 import type { TokenService } from "../../adapters/auth/tokens.ts";
 import type { Presigner } from "../../adapters/presign/presigner.ts";
+import type { PlacementServices } from "../../adapters/workflows/placement.ts";
 import type { DataPlane, Sha256 } from "../../core/data/api.ts";
 import type { DataPlaneAdmin, VolumeEntry } from "../../core/data/plane.ts";
 import type { MetadataStore } from "../../core/metadata/port.ts";
@@ -45,4 +46,17 @@ export interface Services {
   /** Lifetime of presigned URLs (default 15 min). */
   presignTtlSeconds?: number;
   schedules?: Schedules;
+  /**
+   * Volumes from the volume records (a deployment with placement): a volume added at runtime is
+   * here within the records' cache TTL, with its presigner. Byte operations use this when set,
+   * `volumes` otherwise (`apiVolumesOf`).
+   */
+  apiVolumes?: () => Promise<Record<string, ApiVolume>>;
+  /** Volume records, objectives and the placement workflows (adapters/workflows/placement.ts). */
+  placement?: PlacementServices;
+}
+
+/** The volumes byte operations may use now: the records' when the deployment has them. */
+export async function apiVolumesOf(services: Services): Promise<Record<string, ApiVolume>> {
+  return services.apiVolumes ? await services.apiVolumes() : services.volumes;
 }

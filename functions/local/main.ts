@@ -9,6 +9,19 @@
  *   gcs-signer.json      the service account (RSA key pair, made once, mode 0600) that signs GCS
  *                        V4 URLs; the stand-in trusts its public key (gcs-signer.pub.pem)
  *   connection.json      {endpoint, token, pfs} for the CLI and SDK in this directory (mode 0600)
+ *   standins.json        the stand-ins' ports, reused at the next start: the volume records hold
+ *                        their endpoints, and a record is never rewritten by a restart
+ *
+ * The four volumes are registered as volume records at every start (idempotent; docs/placement.md):
+ *
+ *   name   kind   site         cloud   class    cost
+ *   local  local  local        local   local    1     (the default volume)
+ *   s3     s3     aws-local    aws     durable  2
+ *   azure  azure  azure-local  azure   durable  2
+ *   gcs    gcs    gcs-local    gcp     durable  2
+ *
+ * Placement runs in-process: objectives, tags and `volume.add/drain` move chunks between them
+ * (grace before trimming: STRATA_PLACEMENT_GRACE_SECONDS, default 60).
  *
  * Serves the HTTP API on 127.0.0.1:STRATA_PORT (default 7070; 0 = a free port), prints the
  * endpoint, an admin token and three next steps. SIGINT/SIGTERM: stop accepting, drain in-flight
@@ -17,6 +30,7 @@
 import { generateKeyPairSync } from "node:crypto";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
+import net from "node:net";
 import path, { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MAX_TOKEN_TTL_SECONDS } from "../../adapters/auth/tokens.ts";
@@ -36,6 +50,13 @@ const PFS = "default";
 
 const home = resolve(process.env.STRATA_HOME ?? ".strata");
 const port = process.env.STRATA_PORT === undefined ? DEFAULT_PORT : Number(process.env.STRATA_PORT);
+const graceSeconds = Number(process.env.STRATA_PLACEMENT_GRACE_SECONDS ?? 60);
+if (!(graceSeconds >= 0)) {
+  console.error(
+    `strata: STRATA_PLACEMENT_GRACE_SECONDS must be a number of seconds ≥ 0, got ${process.env.STRATA_PLACEMENT_GRACE_SECONDS}`,
+  );
+  process.exit(2);
+}
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(
     `strata: STRATA_PORT must be a port number (0 = any free port), got ${process.env.STRATA_PORT}`,
@@ -43,8 +64,39 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(2);
 }
 
-async function startS3(dir: string): Promise<StandIn> {
-  const p = await freePort();
+/** Can a server listen on this loopback port now? */
+async function portIsFree(port: number): Promise<boolean> {
+  return await new Promise((resolve) => {
+    const server = net.createServer();
+    server.unref();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * The stand-ins' ports: last start's when still free (their endpoints are in the volume records,
+ * which a restart does not rewrite), else new free ones, saved for the next start.
+ */
+async function standInPorts(): Promise<{ s3: number; azure: number; gcs: number }> {
+  const file = join(home, "standins.json");
+  let saved: Record<string, unknown> = {};
+  try {
+    saved = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
+  } catch {
+    // First start (or an unreadable file): new ports.
+  }
+  const pick = async (name: string) => {
+    const p = saved[name];
+    if (typeof p === "number" && Number.isInteger(p) && (await portIsFree(p))) return p;
+    return freePort();
+  };
+  const ports = { s3: await pick("s3"), azure: await pick("azure"), gcs: await pick("gcs") };
+  await writeFile(file, `${JSON.stringify(ports, null, 2)}\n`);
+  return ports;
+}
+
+async function startS3(dir: string, p: number): Promise<StandIn> {
   return startChildStandIn({
     name: "s3",
     command: process.execPath,
@@ -59,8 +111,7 @@ async function startS3(dir: string): Promise<StandIn> {
   });
 }
 
-async function startAzure(dir: string): Promise<StandIn> {
-  const p = await freePort();
+async function startAzure(dir: string, p: number): Promise<StandIn> {
   const main = join(path.dirname(require.resolve("azurite/package.json")), "dist", "src", "blob", "main.js");
   return startChildStandIn({
     name: "azure",
@@ -117,12 +168,21 @@ function localVolumes(
   signer: GcsSigner,
 ): Record<string, LocalVolumeSpec> {
   return {
-    local: { kind: "local", root: join(home, "volumes", "local"), site: "local", cost: 1 },
+    local: {
+      kind: "local",
+      root: join(home, "volumes", "local"),
+      site: "local",
+      cloud: "local",
+      class: "local",
+      cost: 1,
+    },
     s3: {
       kind: "s3",
       bucket: "strata",
       clientConfig: s3StandInClientConfig(s3.endpoint),
       site: "aws-local",
+      cloud: "aws",
+      class: "durable",
       cost: 2,
     },
     azure: {
@@ -130,6 +190,8 @@ function localVolumes(
       connectionString: azuriteConnectionString(azure.endpoint),
       container: "strata",
       site: "azure-local",
+      cloud: "azure",
+      class: "durable",
       cost: 2,
     },
     gcs: {
@@ -137,7 +199,9 @@ function localVolumes(
       bucket: "strata",
       storageOptions: gcsStandInStorageOptions(gcs.endpoint),
       signer: { credential: signer, apiEndpoint: gcs.endpoint },
-      site: "gcp-local",
+      site: "gcs-local",
+      cloud: "gcp",
+      class: "durable",
       cost: 2,
     },
   };
@@ -161,10 +225,12 @@ await mkdir(join(home, "volumes", "local"), { recursive: true });
 await mkdir(join(home, "s3"), { recursive: true });
 await mkdir(join(home, "azure"), { recursive: true });
 const { signer, publicKeyFile } = await gcsSigner();
+const ports = await standInPorts();
 const standIns = await Promise.all([
-  startS3(join(home, "s3")),
-  startAzure(join(home, "azure")),
+  startS3(join(home, "s3"), ports.s3),
+  startAzure(join(home, "azure"), ports.azure),
   startGcsStandIn({
+    port: ports.gcs,
     testHooks: false,
     dir: join(home, "gcs"),
     signerKeyFiles: { [signer.client_email]: publicKeyFile },
@@ -181,6 +247,9 @@ try {
     defaultVolume: "local",
     port,
     site: "local",
+    // GCS volumes added at runtime are signed by the same service account the stand-in trusts.
+    gcsSigner: signer,
+    placement: { graceMs: graceSeconds * 1000 },
   });
 } catch (err) {
   await stopStandIns();
@@ -188,6 +257,10 @@ try {
   process.exit(1);
 }
 const { services, endpoint } = deployment;
+for (const name of deployment.registration.conflicts)
+  console.error(
+    `strata: volume \`${name}\` already has a record with other settings; the record is used (\`strata volume ls --json\` shows it)`,
+  );
 
 try {
   await services.namespace.createPfs(PFS);
@@ -225,10 +298,15 @@ console.log(`  endpoint     ${endpoint}`);
 console.log(`  admin token  ${token}`);
 console.log(`  home         ${home}`);
 console.log(`  metadata     ${join(home, "metadata.db")} (SQLite)`);
-console.log(`  volumes      local (default) → ${join(home, "volumes", "local")}`);
-console.log(`               s3 → s3rver ${s3.endpoint} (data in ${join(home, "s3")})`);
-console.log(`               azure → azurite ${azure.endpoint} (data in ${join(home, "azure")})`);
-console.log(`               gcs → GCS stand-in ${gcs.endpoint} (data in ${join(home, "gcs")})`);
+console.log(`  volumes      local (default, site local) → ${join(home, "volumes", "local")}`);
+console.log(`               s3 (site aws-local) → s3rver ${s3.endpoint} (data in ${join(home, "s3")})`);
+console.log(
+  `               azure (site azure-local) → azurite ${azure.endpoint} (data in ${join(home, "azure")})`,
+);
+console.log(
+  `               gcs (site gcs-local) → GCS stand-in ${gcs.endpoint} (data in ${join(home, "gcs")})`,
+);
+console.log("  placement    objectives and tags move chunks between them (`npx strata objective --help`)");
 console.log(`  connection   ${connectionFile} (the CLI here needs no flags)`);
 console.log("");
 console.log("next steps:");

@@ -26,7 +26,11 @@ export interface LocalServerOptions {
   port: number;
   host?: string;
   /** Local volumes whose presigned URLs this server answers, with the URL signing key. */
-  blobs?: { volumes: Record<string, Volume>; signer: LocalBlobSigner };
+  blobs?: {
+    /** Local volumes by name, or a lookup (the volume records). */
+    volumes: Record<string, Volume> | ((name: string) => Promise<Volume | undefined>);
+    signer: LocalBlobSigner;
+  };
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {

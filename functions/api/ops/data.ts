@@ -24,7 +24,7 @@ import type { Item } from "../../../core/metadata/port.ts";
 import type { FileContent, FileSystem, Stat } from "../../../core/namespace/api.ts";
 import type { OpContext } from "../operation.ts";
 import { defineOp, type Operation } from "../operation.ts";
-import type { ApiVolume, Services } from "../services.ts";
+import { type ApiVolume, apiVolumesOf, type Services } from "../services.ts";
 import { asOfSchema, bytesSchema, pathSchema, publicStat, reader, toBytes } from "./common.ts";
 
 /** How long presigned URLs live unless the deployment says otherwise: 15 minutes. */
@@ -42,11 +42,29 @@ function presignTtl(services: Services): number {
   return services.presignTtlSeconds ?? DEFAULT_PRESIGN_TTL_SECONDS;
 }
 
-function volumeOf(services: Services, name: string): ApiVolume {
-  const v = services.volumes[name];
+async function volumeOf(services: Services, name: string): Promise<ApiVolume> {
+  const v = (await apiVolumesOf(services))[name];
   if (!v)
     throw strataError("EUNAVAIL", `volume \`${name}\` is not configured on this server`, { volume: name });
   return v;
+}
+
+/**
+ * Where an upload stages: the first volume placement chooses for the path (objectives apply to
+ * remote writes too; the placement run the commit triggers makes the other copies), else the
+ * PFS's default volume.
+ */
+async function stagingVolume(ctx: OpContext, path: string): Promise<string> {
+  const { services } = ctx;
+  const fallback = await services.data.defaultVolume(ctx.pfs);
+  if (!services.placement) return fallback;
+  const chosen = await services.placement.placement.chooseVolumes({
+    pfs: ctx.pfs,
+    path,
+    defaultVolume: fallback,
+  });
+  const available = await apiVolumesOf(services);
+  return chosen.find((name) => available[name] !== undefined) ?? fallback;
 }
 
 async function statOrUndefined(fs: FileSystem, path: string): Promise<Stat | undefined> {
@@ -257,12 +275,12 @@ export const dataOps: Operation[] = [
         created: now,
         expiresAt: now + DATA_DEFAULTS.intentTtlMs,
         tokenId: ctx.principal.tokenId,
-        volume: await services.data.defaultVolume(ctx.pfs),
+        volume: await stagingVolume(ctx, i.path),
         staged: [],
         urlsExpireAt: now,
       };
       session.volumes = [session.volume];
-      volumeOf(services, session.volume);
+      await volumeOf(services, session.volume);
       await services.store.put(sessionItem(session));
       return {
         uploadId: session.id,
@@ -290,7 +308,7 @@ export const dataOps: Operation[] = [
     run: async (ctx, i) => {
       const { services } = ctx;
       const session = await loadSession(ctx, i.uploadId);
-      const volume = volumeOf(services, session.volume);
+      const volume = await volumeOf(services, session.volume);
       const live = liveChunks((await statOrUndefined(ctx.fs, session.path))?.content);
       const ttl = presignTtl(services);
       // Announce every chunk and its staging key BEFORE handing out its URL (vacuum keeps
@@ -396,7 +414,7 @@ export const dataOps: Operation[] = [
         toVerify.set(e.chunk, e);
       }
       if (session && toVerify.size > 0) {
-        const volume = volumeOf(services, session.volume);
+        const volume = await volumeOf(services, session.volume);
         await Promise.all(
           [...toVerify.values()].map(async (e) => {
             const staged = stagingKey(session.id, e.chunk);
@@ -453,7 +471,8 @@ export const dataOps: Operation[] = [
       const start = i.start ?? 0;
       const end = Math.min(i.end ?? st.size, st.size);
       const extents = (content.extents ?? []).filter((e) => e.offset < end && e.offset + e.length > start);
-      const names = Object.keys(services.volumes);
+      const available = await apiVolumesOf(services);
+      const names = Object.keys(available);
       const records = await services.store.batchGet(
         extents.flatMap((e) => names.map((v) => instanceKey(e.chunk, v))),
       );
@@ -466,7 +485,7 @@ export const dataOps: Operation[] = [
             .map((r) => ({
               volume: r.volume,
               state: r.record?.state ?? "unknown",
-              entry: services.volumes[r.volume]!,
+              entry: available[r.volume]!,
             }))
             .sort(
               (a, b) =>
@@ -518,7 +537,7 @@ export const dataOps: Operation[] = [
           path: i.path,
           chunk: i.chunk,
         });
-      const volume = volumeOf(services, i.volume);
+      const volume = await volumeOf(services, i.volume);
       let state: "present" | "corrupt" | "missing" | "unavailable" = "present";
       try {
         await verifyStored(volume, chunkObjectKey(i.chunk), e, ctx.signal);

@@ -1,13 +1,16 @@
-/** The placement services of a deployment, or a clear EUNAVAIL when this one runs without them. */
+/**
+ * The placement services of a deployment, or ENOTSUP when this one is configured without them
+ * (a configuration fact, not a transient failure: retrying would not help).
+ */
 import type { PlacementServices } from "../../../adapters/workflows/placement.ts";
 import { strataError } from "../../../core/errors.ts";
 import type { OpContext } from "../operation.ts";
 
 export function placementOf(ctx: OpContext, op: string): PlacementServices {
-  const p = (ctx.services as { placement?: PlacementServices }).placement;
+  const p = ctx.services.placement;
   if (!p)
     throw strataError(
-      "EUNAVAIL",
+      "ENOTSUP",
       `${op}: this deployment runs without placement (volume records, objectives, workflows); start it with openPlacement (adapters/workflows/placement.ts)`,
       { op },
     );

@@ -1,6 +1,7 @@
 /** Health and identity of the deployment. */
 import { z } from "zod";
 import { defineOp, type Operation } from "../operation.ts";
+import { apiVolumesOf } from "../services.ts";
 
 export const statusOps: Operation[] = [
   defineOp({
@@ -18,7 +19,7 @@ export const statusOps: Operation[] = [
         startedAt: new Date(s.deployment.startedAt).toISOString(),
         uptimeSeconds: Math.round((s.clock() - s.deployment.startedAt) / 1000),
         metadata: s.store.kind,
-        volumes: Object.entries(s.volumes).map(([name, v]) => ({
+        volumes: Object.entries(await apiVolumesOf(s)).map(([name, v]) => ({
           name,
           kind: v.kind,
           site: v.site,
