@@ -62,6 +62,7 @@ figure(
   "sequences run (≤ 50 steps, namespace + data)",
   `${tallies.sequences} (${tallies.steps} steps, ${tallies.dataSteps} data) in ${seconds(t)}`,
 );
+figure("  vacuum / mirror steps inside sequences", `${tallies.vacuums} / ${tallies.mirrors}`);
 figure("divergences from the model", seq.failed ? 1 : 0, true);
 if (seq.failed)
   failures.push(

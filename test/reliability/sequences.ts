@@ -21,8 +21,12 @@ import { join } from "node:path";
 import fc from "fast-check";
 import type { FaultPlan } from "../../adapters/volumes/faulty.ts";
 import { isStrataError, StrataError } from "../../core/errors.ts";
+import { vacuum } from "../../core/maintenance/vacuum.ts";
+import { createMirror, runMirror } from "../../core/mirror/mirror.ts";
+import { localSource } from "../../core/mirror/transport.ts";
 import type { FileContent, Stat } from "../../core/namespace/api.ts";
 import type { ModelAt } from "../../core/namespace/model.ts";
+import { Volume } from "../../core/volume/volume.ts";
 import {
   ENGINE_CHOICES,
   ModelMismatch,
@@ -41,7 +45,14 @@ export type DataStep =
   | { k: "truncate"; p: string; length: number }
   | { k: "readFile"; p: string; at?: number };
 
-export type SeqStep = Step | DataStep;
+/**
+ * Maintenance steps: `vacuum` (apply; no retention policy, so nothing visible may change) and
+ * `mirror` (run the PFS's mirror in a second deployment, then compare the mirror, as of its sync
+ * TID, with the model at that TID — tree and bytes).
+ */
+export type MaintenanceStep = { k: "vacuum" } | { k: "mirror" };
+
+export type SeqStep = Step | DataStep | MaintenanceStep;
 
 const DATA_KINDS = new Set(["writeFile", "appendFile", "truncate", "readFile"]);
 export const isDataStep = (s: SeqStep): s is DataStep => DATA_KINDS.has(s.k);
@@ -96,8 +107,9 @@ export const dataStepArb: fc.Arbitrary<DataStep> = fc.oneof(
 );
 
 export const seqStepArb: fc.Arbitrary<SeqStep> = fc.oneof(
-  { weight: 3, arbitrary: stepArb },
-  { weight: 2, arbitrary: dataStepArb },
+  { weight: 30, arbitrary: stepArb },
+  { weight: 20, arbitrary: dataStepArb },
+  { weight: 1, arbitrary: fc.constantFrom<MaintenanceStep>({ k: "vacuum" }, { k: "mirror" }) },
 );
 
 /** Deterministic, position-dependent bytes (so a shifted or reordered chunk never reads back equal). */
@@ -139,6 +151,9 @@ export const tallies = {
   faultedSteps: 0,
   faultedNotApplied: 0,
   faultedApplied: 0,
+  /** Maintenance steps run inside sequences. */
+  vacuums: 0,
+  mirrors: 0,
 };
 
 /** The model's state, saved to try "the step did not happen" against "it did" after a fault. */
@@ -394,6 +409,91 @@ export class DataModelRun {
     tallies.faultedApplied++;
   }
 
+  /** A second deployment holding this PFS's mirror `m` (set by runDataSequence). */
+  mirrorTarget?: World;
+
+  private volumesOf(proc: Proc): Record<string, Volume> {
+    return Object.fromEntries(Object.entries(proc.volumes).map(([n, d]) => [n, new Volume(d)]));
+  }
+
+  /** Vacuum, applied: without a retention policy it may reclaim garbage but change nothing visible. */
+  private async vacuumStep(): Promise<void> {
+    tallies.vacuums++;
+    const report = await vacuum({
+      store: this.proc.store,
+      namespace: this.proc.namespace,
+      volumes: this.volumesOf(this.proc),
+      apply: true,
+      clock: this.clockNow,
+      sleep: async () => {},
+    });
+    if (report.aborted && !this.faultsOn)
+      this.mismatch(`vacuum aborted without a fault: ${report.aborted.code} ${report.aborted.message}`);
+    // Nothing visible may have changed: the next steps and the final comparison check that.
+  }
+
+  /** Mirror the PFS into the second deployment, then compare the mirror with the model at its sync TID. */
+  private async mirrorStep(): Promise<void> {
+    const world = this.mirrorTarget;
+    if (!world) return;
+    tallies.mirrors++;
+    const targetProc = world.boot();
+    const target = { ns: targetProc.namespace, volumes: this.volumesOf(targetProc), clock: this.clockNow };
+    const source = localSource({
+      ns: this.proc.namespace,
+      pfs: "p",
+      store: this.proc.store,
+      volumes: this.volumesOf(this.proc),
+    });
+    if (!this.mirrorCreated) {
+      await createMirror(target, { name: "m", source, volumes: Object.keys(world.drivers) });
+      this.mirrorCreated = true;
+    }
+    const report = await runMirror(target, "m", source);
+    const faults = this.faultsOn;
+    this.faultsOn = false;
+    try {
+      const mirrorFs = targetProc.namespace.pfs("m");
+      const want = this.model.dump(report.to);
+      const got: string[] = [];
+      const visit = async (path: string): Promise<void> => {
+        const st = await mirrorFs.lstat(path);
+        const xattrs = st.type === "symlink" ? [] : await mirrorFs.listXattrs(path);
+        const tags = st.type === "symlink" ? {} : await mirrorFs.getTags(path);
+        let bytes = "";
+        if (st.type === "file")
+          bytes = Buffer.from(await targetProc.data.readFile(mirrorFs, path)).toString("hex");
+        got.push(JSON.stringify([path, st.type, st.mode, st.target ?? null, xattrs, tags, bytes]));
+        if (st.type === "dir")
+          for (const e of (await mirrorFs.readdir(path, { limit: 1000 })).entries)
+            await visit(`${path === "/" ? "" : path}/${e.name}`);
+      };
+      await visit("/");
+      const expected = want.map((e) =>
+        JSON.stringify([
+          e.path,
+          e.stat.type,
+          e.stat.mode,
+          e.stat.target ?? null,
+          e.stat.type === "symlink" ? [] : e.xattrs.map(([n]) => n),
+          e.stat.type === "symlink" ? {} : Object.fromEntries(e.tags),
+          e.stat.type === "file"
+            ? Buffer.from(this.expected(e.stat.content, `mirror ${e.path}`)).toString("hex")
+            : "",
+        ]),
+      );
+      if (JSON.stringify(got) !== JSON.stringify(expected))
+        this.mismatch(
+          `mirror as of ${report.to} differs from the model:\n  mirror ${got.join("\n         ").slice(0, 1500)}\n  model  ${expected.join("\n         ").slice(0, 1500)}`,
+        );
+    } finally {
+      this.faultsOn = faults;
+    }
+  }
+
+  private mirrorCreated = false;
+  clockNow: () => number = Date.now;
+
   /** The bytes a data step means to leave at its path, from the model's current bytes. */
   private plannedBytes(s: Exclude<DataStep, { k: "readFile" }>, where: string): Uint8Array {
     if (s.k === "writeFile") return pattern(s.size, s.fill);
@@ -403,6 +503,8 @@ export class DataModelRun {
 
   private async stepOnce(s: SeqStep): Promise<void> {
     tallies.steps++;
+    if (s.k === "vacuum") return await this.vacuumStep();
+    if (s.k === "mirror") return await this.mirrorStep();
     if (!isDataStep(s)) return await this.run.step(s);
     tallies.dataSteps++;
     const where = JSON.stringify(s);
@@ -578,6 +680,10 @@ export async function runDataSequence(
     const p = options.faults ?? 0;
     const plan = p > 0 ? faultPlans(p, on, options.seed) : {};
     run = new DataModelRun(world.boot(plan));
+    run.clockNow = world.clock.now;
+    const mirrorWorld = await World.create({ backend: options.backend, seed: options.seed, volumes: ["m1"] });
+    run.mirrorTarget = mirrorWorld;
+    mirrorWorlds.push(mirrorWorld);
     // A faulted rmdir can leave its lease on the directory (creates there fail ECONFLICT until it
     // expires, 30 s): let that time pass before the next step, as a retrying caller would.
     run.afterFault = () => {
@@ -591,8 +697,12 @@ export async function runDataSequence(
     await run.compareAll(options.asOfAttrs ?? true, world.random);
   } finally {
     await world.dispose();
+    for (const w of mirrorWorlds.splice(0)) await w.dispose();
   }
 }
+
+/** Mirror deployments of the running sequence (disposed with it). */
+const mirrorWorlds: World[] = [];
 
 export interface SequenceReport {
   runs: number;

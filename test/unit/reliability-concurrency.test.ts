@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { type HistoryEntry, linearizable, runConcurrency } from "../reliability/linearizability.ts";
 
 describe("reliability: concurrent clients are linearizable per path", () => {
-  it("40 rounds of 2–3 interleaved clients (memory), 10 on SQLite", { timeout: 120_000 }, async () => {
+  it("30 rounds of 2–3 interleaved clients (memory), 6 on SQLite", { timeout: 120_000 }, async () => {
     for (const [backend, rounds] of [
       ["memory", 40],
       ["sqlite", 10],

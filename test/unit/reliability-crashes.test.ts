@@ -28,10 +28,16 @@ describe("reliability: crashes before and after every adapter call", () => {
     expect(figures.orphansLeft + figures.vacuumBroke).toBe(0);
   });
 
-  it("on SQLite too (1-op workloads)", { timeout: 300_000 }, async () => {
-    const figures = await runCrashTier({ backend: "sqlite", seed: 2, workloads: crashWorkloads(0) });
+  it("on SQLite too (3 of the 1-op workloads; all of them in npm run reliability -- --backend sqlite)", {
+    timeout: 300_000,
+  }, async () => {
+    const figures = await runCrashTier({
+      backend: "sqlite",
+      seed: 2,
+      workloads: crashWorkloads(0).filter((_, i) => i % 3 === 0),
+    });
     expect(figures.failures).toEqual([]);
-    expect(figures.crashPoints).toBeGreaterThan(100);
+    expect(figures.crashPoints).toBeGreaterThan(50);
   });
 
   it("the checker sees a half-applied op (an 'op' made of two commits)", async () => {

@@ -22,10 +22,10 @@ describe("reliability: bad input and integrity", () => {
       expect(f.notRejected + f.stateChanged + f.escaped).toBe(0);
     });
 
-  it("over HTTP: the corpus × every 4th SDK op through the remote client, and 360 malformed raw requests", {
+  it("over HTTP: the corpus × every 8th SDK op through the remote client, and 360 malformed raw requests", {
     timeout: 120_000,
   }, async () => {
-    const f = await runHttpBadInputs({ seed: 1, opStride: 4 });
+    const f = await runHttpBadInputs({ seed: 1, opStride: 8 });
     console.log(
       `[reliability] bad input over HTTP: ${JSON.stringify({ ...f, failures: f.failures.length })}`,
     );
