@@ -7,11 +7,21 @@
  *
  * No presigned URLs: an embedded client moves bytes through its own data plane, so the byte
  * operations (`upload.chunks`, `fs.read` sources) answer ENOTSUP here.
+ *
+ * Placement (docs/placement.md): `embeddedDeployment` opens it over the directory's store — the
+ * local volume registered as a volume record (idempotent, every open), the client's data plane
+ * built over the records (objectives decide where writes go; volumes added with `volume.add` are
+ * read and written without reopening) — so `volume.*`, `objective.*` and `placement.*` work. The
+ * placement worker (change feed poller, sweeper) starts on the first `client.admin` call, not at
+ * open: a client that never administers polls nothing.
  */
+import { join } from "node:path";
 import { TokenService } from "../../adapters/auth/tokens.ts";
 import { nodeSha256 } from "../../adapters/data/sha256.ts";
-import type { EmbeddedDeployment } from "../../adapters/embedded.ts";
+import { registerVolumes } from "../../adapters/data/volumes.ts";
+import { type EmbeddedDeployment, LOCAL_VOLUME } from "../../adapters/embedded.ts";
 import type { Presigner } from "../../adapters/presign/presigner.ts";
+import { openPlacement, type PlacementServices } from "../../adapters/workflows/placement.ts";
 import { strataError } from "../../core/errors.ts";
 import type { CreatedToken, StrataAdmin, TokenInfo, TokenSpec } from "../../sdk/types.ts";
 import type { Principal } from "../api/auth.ts";
@@ -36,11 +46,12 @@ const noUrls: Presigner = {
   },
 };
 
-async function servicesOf(d: EmbeddedDeployment): Promise<Services> {
+async function servicesOf(d: EmbeddedDeployment, placement?: PlacementServices): Promise<Services> {
   const clock = Date.now;
   return {
     namespace: d.namespace,
-    data: d.data,
+    data: placement?.data ?? d.data,
+    ...(placement ? { placement } : {}),
     store: d.store,
     tokens: await TokenService.open(d.store, clock),
     volumes: Object.fromEntries(
@@ -58,12 +69,21 @@ async function servicesOf(d: EmbeddedDeployment): Promise<Services> {
  * `defaultPfs` (the client's). The registry is loaded on the first call, so a client that never
  * administers never loads it.
  */
-export function embeddedAdmin(d: EmbeddedDeployment, defaultPfs: string): StrataAdmin {
+export function embeddedAdmin(
+  d: EmbeddedDeployment,
+  defaultPfs: string,
+  placement?: PlacementServices,
+): StrataAdmin {
   let services: Promise<Services> | undefined;
+  let started = false;
   const call = async <T>(op: string, input: Record<string, unknown>): Promise<T> => {
     const { invoke } = await import("../api/handle.ts");
     const { registry } = await import("../api/registry.ts");
-    services ??= servicesOf(d);
+    services ??= servicesOf(d, placement);
+    if (placement && !started) {
+      started = true;
+      placement.orchestrator.start();
+    }
     const { pfs, ...rest } = input ?? {};
     const scope = registry.get(op)?.scope;
     const target = scope === "pfs" ? (typeof pfs === "string" ? pfs : defaultPfs) : undefined;
@@ -81,5 +101,53 @@ export function embeddedAdmin(d: EmbeddedDeployment, defaultPfs: string): Strata
     },
     status: () => call("status", {}),
     call,
+  };
+}
+
+/**
+ * The embedded deployment as `connect({ local })` hands it to the client: the data plane over
+ * the volume records (with objectives), `client.admin` with placement, and a `close` that stops
+ * the placement worker and its drivers before the store.
+ */
+export async function embeddedDeployment(
+  d: EmbeddedDeployment,
+  defaultPfs: string,
+): Promise<EmbeddedDeployment & { admin: StrataAdmin }> {
+  const placement = openPlacement({
+    store: d.store,
+    namespace: d.namespace,
+    defaultVolume: LOCAL_VOLUME,
+    data: {
+      site: d.site,
+      chunkSize: d.data.chunkSize,
+      inlineThreshold: d.data.inlineThreshold,
+      sha256: nodeSha256,
+    },
+  });
+  try {
+    await registerVolumes(placement.volumes, {
+      [LOCAL_VOLUME]: {
+        kind: "local",
+        root: join(d.dir, "volumes", LOCAL_VOLUME),
+        ...(d.site !== undefined ? { site: d.site } : {}),
+      },
+    });
+  } catch (err) {
+    await placement.close();
+    await d.close();
+    throw err;
+  }
+  let closed: Promise<void> | undefined;
+  return {
+    ...d,
+    data: placement.data,
+    admin: embeddedAdmin(d, defaultPfs, placement),
+    close() {
+      closed ??= (async () => {
+        await placement.close();
+        await d.close();
+      })();
+      return closed;
+    },
   };
 }
