@@ -47,11 +47,12 @@ export async function connect(options: ConnectOptions): Promise<Strata> {
   if ("local" in options && options.local !== undefined) {
     // Loaded on demand so a remote-only client never loads SQLite.
     const { openEmbedded } = await import("../adapters/embedded.ts");
-    const { embeddedAdmin } = await import("../functions/local/embedded-admin.ts");
+    const { embeddedDeployment } = await import("../functions/local/embedded-admin.ts");
     const pfs = options.pfs ?? DEFAULT_PFS;
     const deployment = await openEmbedded({ dir: options.local, site: options.site });
-    // client.admin: the operation registry in-process, as the deployment's administrator.
-    return createClient({ ...deployment, admin: embeddedAdmin(deployment, pfs) }, pfs);
+    // client.admin: the operation registry in-process, as the deployment's administrator; the
+    // data plane over the volume records, with placement.
+    return createClient(await embeddedDeployment(deployment, pfs), pfs);
   }
   if ("endpoint" in options && options.endpoint !== undefined) {
     const { remoteDeployment } = await import("./remote.ts");
