@@ -94,6 +94,10 @@ export async function runHttpBadInputs(options: {
     defaultVolume: "local",
     port: 0,
     autoCreatePfs: false,
+    // No timers: a scheduled vacuum/mirror/scrub writing bookkeeping mid-run would move the state hash.
+    schedules: { vacuumMs: 0, scrubMs: 0, mirrorMs: 0 },
+    // Nor placement polling (its feed cursor and closed-TID writes would too): one tick ~ never.
+    placement: { pollMs: 2 ** 31 - 1, sweepEveryMs: 0 },
     chunkSize: 64 * 1024,
     inlineThreshold: 16,
     clock: (() => {

@@ -99,6 +99,10 @@ export async function runTenantIsolation(options: { seed: number }): Promise<Ten
     defaultVolume: "local",
     port: 0,
     autoCreatePfs: false,
+    // No timers: a scheduled vacuum/mirror/scrub writing bookkeeping mid-run would move the state hash.
+    schedules: { vacuumMs: 0, scrubMs: 0, mirrorMs: 0 },
+    // Nor placement polling (its feed cursor and closed-TID writes would too): one tick ~ never.
+    placement: { pollMs: 2 ** 31 - 1, sweepEveryMs: 0 },
     clock: () => now.ms,
     chunkSize: 64 * 1024,
     inlineThreshold: 16,
