@@ -99,7 +99,12 @@ function encodeValue(value: string, large: boolean): Uint8Array {
   return out;
 }
 
-const decodeValue = (bytes: Uint8Array) => decoder.decode(bytes).replace(/\u0000+/g, "");
+/** The value without the zero padding of a large write. */
+const decodeValue = (bytes: Uint8Array) => {
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === 0) end--;
+  return decoder.decode(bytes.subarray(0, end));
+};
 
 export async function runConcurrency(options: {
   backend: WorldOptions["backend"];

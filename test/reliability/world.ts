@@ -300,15 +300,27 @@ function crashableDriver(
   const driver: VolumeDriver = {
     name: inner.name,
     capabilities: inner.capabilities,
-    put: (key, body, options) => guard(() => (writes.count++, inner.put(key, body, options))),
+    put: (key, body, options) =>
+      guard(() => {
+        writes.count++;
+        return inner.put(key, body, options);
+      }),
     get: (key, options) => guard(() => inner.get(key, options)),
     head: (key, options) => guard(() => inner.head(key, options)),
     list: (prefix, options) => guard(() => inner.list(prefix, options)),
-    delete: (key, options) => guard(() => (writes.count++, inner.delete(key, options))),
+    delete: (key, options) =>
+      guard(() => {
+        writes.count++;
+        return inner.delete(key, options);
+      }),
   };
   if (inner.copy) {
     const copy = inner.copy.bind(inner);
-    driver.copy = (source, target, options) => guard(() => (writes.count++, copy(source, target, options)));
+    driver.copy = (source, target, options) =>
+      guard(() => {
+        writes.count++;
+        return copy(source, target, options);
+      });
   }
   return driver;
 }
