@@ -4,19 +4,21 @@
  * built once per container from the environment the stack sets (stacks/api.ts):
  *
  *   STRATA_TABLE    the metadata table (DynamoDB)
- *   STRATA_BUCKET   the default volume's S3 bucket (volume "s3")
+ *   STRATA_BUCKET   the default volume's S3 bucket (registered as volume record "s3" at cold start)
  *   STRATA_SITE     optional site name of this deployment
+ *
+ * Volumes come from the volume records (functions/workflow/deps.ts), with presigners built from
+ * each record (adapters/presign/records.ts): S3 volumes sign with the function's role; local
+ * volumes have no URLs here, and GCS volumes none until a signing account is configured (both
+ * ENOTSUP). Placement runs are started by the table's stream and the sweep workflow
+ * (stacks/workflows.ts), never inside this function (it freezes after answering).
  */
-import { S3Client } from "@aws-sdk/client-s3";
 import { TokenService } from "../../adapters/auth/tokens.ts";
 import { nodeSha256 } from "../../adapters/data/sha256.ts";
-import { DynamoDbMetadataStore } from "../../adapters/metadata/dynamodb.ts";
-import { S3Presigner } from "../../adapters/presign/s3.ts";
-import { S3VolumeDriver } from "../../adapters/volumes/s3.ts";
-import { createDataPlane } from "../../core/data/index.ts";
+import { openRecordApiVolumes } from "../../adapters/presign/records.ts";
 import { strataError } from "../../core/errors.ts";
-import { createNamespace } from "../../core/namespace/index.ts";
-import { Volume } from "../../core/volume/volume.ts";
+import { PlacementOrchestrator } from "../../core/placement/orchestrator.ts";
+import { cloudPlacement } from "../workflow/deps.ts";
 import { type ApiRequest, errorResponse, handle } from "./handle.ts";
 import type { Services } from "./services.ts";
 
@@ -54,32 +56,41 @@ export function toApiRequest(event: HttpEventV2): ApiRequest {
   };
 }
 
-function required(name: string): string {
-  const value = process.env[name];
-  if (!value)
-    throw strataError("EUNAVAIL", `the API function is missing its ${name} setting (stacks/api.ts sets it)`);
-  return value;
+/**
+ * The API's view of the orchestrator in the cloud: objective and volume changes reach the stream
+ * trigger, which starts the runs, so `enqueue` starts none here; the object-level evacuation of a
+ * drain runs only in-process (docs/placement.md "Not done"). `placement.sweep` runs its bounded
+ * batch in this invocation.
+ */
+class StreamDrivenOrchestrator extends PlacementOrchestrator {
+  override async enqueue(): Promise<void> {}
+  override async drain(volume: string): Promise<{ evacuated: number }> {
+    throw strataError(
+      "ENOTSUP",
+      `volume ${volume} is marked draining and its live files are re-placed by the stream; moving what is left (old versions' chunks) runs only in-process, on the local server`,
+      { volume },
+    );
+  }
 }
 
 async function buildServices(): Promise<Services> {
-  const store = new DynamoDbMetadataStore({ tableName: required("STRATA_TABLE") });
-  const bucket = required("STRATA_BUCKET");
-  const client = new S3Client({});
-  const volume = new Volume(new S3VolumeDriver({ name: "s3", bucket, client }));
+  const p = await cloudPlacement();
   const site = process.env.STRATA_SITE;
-  const data = createDataPlane({
-    store,
-    volumes: { s3: { volume, site } },
-    defaultVolume: "s3",
-    site,
-    sha256: nodeSha256,
+  const api = openRecordApiVolumes({ records: p.records });
+  const orchestrator = new StreamDrivenOrchestrator({
+    store: p.store,
+    namespace: p.namespace,
+    placement: p.placement,
+    runWorkflow: (input) => p.runner.run(input),
   });
   return {
-    namespace: createNamespace({ store }),
-    data,
-    store,
-    tokens: await TokenService.open(store),
-    volumes: { s3: { volume, site, kind: "s3", presigner: new S3Presigner({ client, bucket }) } },
+    namespace: p.namespace,
+    data: p.data,
+    store: p.store,
+    tokens: await TokenService.open(p.store),
+    volumes: await api.volumes(),
+    apiVolumes: () => api.volumes(),
+    placement: { ...p, orchestrator },
     sha256: nodeSha256,
     clock: Date.now,
     deployment: {

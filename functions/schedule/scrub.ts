@@ -11,7 +11,7 @@ export async function handler(
   event: { bytesPerSecond?: number } = {},
   context?: { getRemainingTimeInMillis?: () => number },
 ) {
-  return runScrub(lambdaDeps(), {
+  return runScrub(await lambdaDeps(), {
     timeBudgetSeconds: budgetSeconds(context, 600),
     ...(event.bytesPerSecond !== undefined ? { bytesPerSecond: event.bytesPerSecond } : {}),
   });

@@ -11,7 +11,7 @@ export async function handler(
   event: { apply?: boolean } = {},
   context?: { getRemainingTimeInMillis?: () => number },
 ) {
-  return runVacuum(lambdaDeps(), {
+  return runVacuum(await lambdaDeps(), {
     apply: event.apply !== false,
     timeBudgetSeconds: budgetSeconds(context, 600),
   });
