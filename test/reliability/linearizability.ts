@@ -99,12 +99,11 @@ function encodeValue(value: string, large: boolean): Uint8Array {
   return out;
 }
 
-/** The value without the zero padding of a large write. */
-const decodeValue = (bytes: Uint8Array) => {
-  let end = bytes.length;
-  while (end > 0 && bytes[end - 1] === 0) end--;
-  return decoder.decode(bytes.subarray(0, end));
-};
+/**
+ * The value without the zero padding of large writes (an append after a large write leaves the
+ * padding in the middle; values themselves never hold a zero byte).
+ */
+const decodeValue = (bytes: Uint8Array) => decoder.decode(bytes.filter((b) => b !== 0));
 
 export async function runConcurrency(options: {
   backend: WorldOptions["backend"];
