@@ -14,17 +14,20 @@
  * `sst.aws.StepFunctions` emits JSONata, which the local runner ignores). Standard type: the
  * happy path is 4 state transitions per placed file.
  *
- * Not wired into sst.config.ts by this file (the lead adds `await import("./stacks/workflows")`).
+ * Wired by sst.config.ts. The functions get the deployment's S3 bucket (STRATA_BUCKET): their
+ * cold start registers it as the volume record "s3", the default volume (functions/workflow/deps.ts).
  * Type-checked only after `sst install`, like every stack.
  */
 import { toAsl } from "../core/workflows/definition";
 import { placementWorkflow, sweepWorkflow } from "../core/workflows/placement";
+import { volumeBucket } from "./api";
 import { metadataTable } from "./metadata";
 
 const GRACE_SECONDS = 60;
 
 const environment = {
   STRATA_TABLE: metadataTable.name,
+  STRATA_BUCKET: volumeBucket.name,
   STRATA_PLACEMENT_GRACE_SECONDS: String(GRACE_SECONDS),
 };
 
@@ -35,7 +38,8 @@ export const placementStep = new sst.aws.Function("PlacementStep", {
   memory: "1024 MB",
   // A Copy step moves every missing chunk of one file (≤ 1,000 chunks of 8 MiB).
   timeout: "15 minutes",
-  link: [metadataTable],
+  // The copy step reads and writes chunks on the default-volume bucket.
+  link: [metadataTable, volumeBucket],
   environment,
 });
 
