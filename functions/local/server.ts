@@ -84,7 +84,10 @@ export async function startLocalServer(
       } catch (err) {
         response = errorResponse(err);
       }
-      res.writeHead(response.status, response.headers);
+      // A reply sent before the body was read (E2BIG) leaves the rest of it on the socket, where
+      // it would be parsed as the next request: close the connection instead of keeping it alive.
+      const headers = req.complete ? response.headers : { ...response.headers, connection: "close" };
+      res.writeHead(response.status, headers);
       res.end(response.body);
     })();
   });
