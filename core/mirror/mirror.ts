@@ -86,6 +86,11 @@ export interface RunOptions {
   limit?: number;
   /** Stop after this many pages (a time box; the next run resumes). */
   maxPages?: number;
+  /**
+   * No new page starts once `target.clock()` reaches this time (ms; a time box — the next run
+   * resumes from `sync`). The first page always runs, and a full comparison is one step.
+   */
+  deadline?: number;
   /** Items per apply transaction (default and maximum 99; tests lower it). */
   maxItems?: number;
 }
@@ -260,7 +265,11 @@ export async function runMirror(
       );
       report.pages++;
       token = page.next;
-    } while (token && (options.maxPages === undefined || report.pages < options.maxPages));
+    } while (
+      token &&
+      (options.maxPages === undefined || report.pages < options.maxPages) &&
+      (options.deadline === undefined || clock() < options.deadline)
+    );
   } catch (err) {
     if (!isStrataError(err, "EPRUNED")) throw err;
     const full = await fullResync(target, ctx, current, source, chunkTarget);
