@@ -11,6 +11,7 @@ import type { DataPlane, Sha256 } from "../../core/data/api.ts";
 import type { DataPlaneAdmin, VolumeEntry } from "../../core/data/plane.ts";
 import type { MetadataStore } from "../../core/metadata/port.ts";
 import type { Namespace } from "../../core/namespace/api.ts";
+import type { Volume } from "../../core/volume/volume.ts";
 
 /** A volume as the API sees it: the data plane's entry plus how to hand out URLs for its objects. */
 export interface ApiVolume extends VolumeEntry {
@@ -32,7 +33,10 @@ export interface Services {
   data: DataPlane & DataPlaneAdmin;
   store: MetadataStore;
   tokens: TokenService;
-  /** Every volume the data plane writes and reads, by registry name. */
+  /**
+   * The volumes known at startup, by registry name. With `apiVolumes` set this list goes stale
+   * (a `volume.add` is not in it): read volumes through `apiVolumesOf` / `volumesNow`.
+   */
   volumes: Record<string, ApiVolume>;
   sha256: Sha256;
   clock: () => number;
@@ -59,4 +63,23 @@ export interface Services {
 /** The volumes byte operations may use now: the records' when the deployment has them. */
 export async function apiVolumesOf(services: Services): Promise<Record<string, ApiVolume>> {
   return services.apiVolumes ? await services.apiVolumes() : services.volumes;
+}
+
+/**
+ * Where a process finds its volumes: `Services`, or the smaller deps the schedule Lambdas build
+ * (functions/schedule/lambda-deps.ts, whose `volumes` are read from the records per invocation).
+ */
+export interface VolumeSource {
+  volumes: Record<string, { volume: Volume }>;
+  apiVolumes?: () => Promise<Record<string, { volume: Volume }>>;
+}
+
+/**
+ * The volumes now, as drivers by name: the volume records' (the data plane's own source) when the
+ * deployment has them, so a `volume.add` at runtime is seen without a restart; the startup list
+ * otherwise. Vacuum, scrub, mirror and backup runs read it once at their start.
+ */
+export async function volumesNow(source: VolumeSource): Promise<Record<string, Volume>> {
+  const entries = source.apiVolumes ? await source.apiVolumes() : source.volumes;
+  return Object.fromEntries(Object.entries(entries).map(([name, v]) => [name, v.volume]));
 }

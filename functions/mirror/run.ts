@@ -1,7 +1,8 @@
 /**
- * The mirror schedule: every `everyMs`, run each defined mirror for at most `maxPages` pages
- * (the next tick resumes from its sync TID). Locally through `services.schedules`; on AWS an
- * EventBridge schedule invokes `runMirrors` the same way.
+ * The mirror schedule: every tick, run each defined mirror for at most `maxPages` pages (the
+ * next tick resumes from its sync TID). Locally through `services.schedules`
+ * (`scheduleMirrors`); on AWS an EventBridge schedule invokes ./schedule.ts, which calls
+ * `runMirrors` time-boxed to the invocation.
  */
 import { isStrataError } from "../../core/errors.ts";
 import {
@@ -11,33 +12,57 @@ import {
   runMirror,
 } from "../../core/mirror/index.ts";
 import type { Services } from "../api/services.ts";
-import { sourceFor, volumesOf } from "./sources.ts";
+import { type MirrorDeps, mirrorTarget, sourceFor } from "./sources.ts";
 
-/** Run one mirror by name (the `mirror.run` operation). */
-export async function runNamedMirror(
-  services: Services,
-  name: string,
-  options: { limit?: number; maxPages?: number } = {},
-): Promise<MirrorRunReport> {
-  const def = await getMirrorDefinition(services.namespace, name);
-  return runMirror(
-    { ns: services.namespace, volumes: volumesOf(services), clock: services.clock },
-    def.target,
-    sourceFor(services, def.source),
-    options,
-  );
+export interface MirrorRunOptions {
+  limit?: number;
+  maxPages?: number;
+  /** No new page starts once `deps.clock()` reaches this time (ms); the next run resumes. */
+  deadline?: number;
 }
 
-/** One tick: every mirror, each failure reported and the others still run. */
+/** Run one mirror by name (the `mirror.run` operation), on the volumes as they are now. */
+export async function runNamedMirror(
+  deps: MirrorDeps,
+  name: string,
+  options: MirrorRunOptions = {},
+): Promise<MirrorRunReport> {
+  const def = await getMirrorDefinition(deps.namespace, name);
+  return runMirror(await mirrorTarget(deps), def.target, await sourceFor(deps, def.source), options);
+}
+
+export interface MirrorTickEntry {
+  name: string;
+  report?: MirrorRunReport;
+  error?: { code: string; message: string };
+  /** Not started: the time box was over before its turn (it runs at the next tick). */
+  deferred?: true;
+}
+
+/**
+ * One tick: every mirror, each failure reported and the others still run. With `timeBudgetMs`,
+ * no mirror starts and no page starts after the budget (one page of a started mirror may
+ * overrun it; a full comparison is one step).
+ */
 export async function runMirrors(
-  services: Services,
-  options: { maxPages?: number } = {},
-): Promise<Array<{ name: string; report?: MirrorRunReport; error?: { code: string; message: string } }>> {
-  const out: Array<{ name: string; report?: MirrorRunReport; error?: { code: string; message: string } }> =
-    [];
-  for (const def of await listMirrorDefinitions(services.namespace)) {
+  deps: MirrorDeps,
+  options: { maxPages?: number; timeBudgetMs?: number } = {},
+): Promise<MirrorTickEntry[]> {
+  const deadline = options.timeBudgetMs === undefined ? undefined : deps.clock() + options.timeBudgetMs;
+  const out: MirrorTickEntry[] = [];
+  for (const def of await listMirrorDefinitions(deps.namespace)) {
+    if (deadline !== undefined && deps.clock() >= deadline) {
+      out.push({ name: def.name, deferred: true });
+      continue;
+    }
     try {
-      out.push({ name: def.name, report: await runNamedMirror(services, def.name, options) });
+      out.push({
+        name: def.name,
+        report: await runNamedMirror(deps, def.name, {
+          ...(options.maxPages !== undefined ? { maxPages: options.maxPages } : {}),
+          ...(deadline !== undefined ? { deadline } : {}),
+        }),
+      });
     } catch (err) {
       out.push({
         name: def.name,

@@ -11,6 +11,7 @@ import {
   type FullState,
   fromJsonValue,
   localSource,
+  type MirrorTarget,
   type SourceInfo,
   type SourceSpec,
   type StreamPage,
@@ -19,11 +20,13 @@ import {
   sourceLabel,
 } from "../../core/mirror/index.ts";
 import { remoteDeployment } from "../../sdk/remote.ts";
-import type { Services } from "../api/services.ts";
+import { type Services, type VolumeSource, volumesNow } from "../api/services.ts";
 
-export function volumesOf(services: Services) {
-  return Object.fromEntries(Object.entries(services.volumes).map(([name, v]) => [name, v.volume]));
-}
+/**
+ * What mirror runs need: `Services`, or the schedule Lambdas' deps (functions/schedule/lambda-deps.ts).
+ * Volumes are read per run (`volumesNow`), so a volume added at runtime is a mirror target at once.
+ */
+export type MirrorDeps = Pick<Services, "namespace" | "store" | "clock"> & VolumeSource;
 
 /** A source PFS of another deployment, through its HTTP API with a read token for that PFS. */
 export function httpSource(spec: { url: string; pfs: string; token?: string }): StreamSource {
@@ -78,12 +81,17 @@ export function httpSource(spec: { url: string; pfs: string; token?: string }): 
   };
 }
 
-export function sourceFor(services: Services, spec: SourceSpec): StreamSource {
+export async function sourceFor(deps: MirrorDeps, spec: SourceSpec): Promise<StreamSource> {
   if (spec.kind === "http") return httpSource(spec);
   return localSource({
-    ns: services.namespace,
+    ns: deps.namespace,
     pfs: spec.pfs,
-    store: services.store,
-    volumes: volumesOf(services),
+    store: deps.store,
+    volumes: await volumesNow(deps),
   });
+}
+
+/** The mirror's deployment as core/mirror takes it, with the volumes now. */
+export async function mirrorTarget(deps: MirrorDeps): Promise<MirrorTarget> {
+  return { ns: deps.namespace, volumes: await volumesNow(deps), clock: deps.clock };
 }

@@ -1,8 +1,9 @@
 /**
- * What the scheduled Lambda functions (vacuum.ts, scrub.ts) run against on AWS: the deployment's
- * DynamoDB table and every volume of the volume records (functions/workflow/deps.ts registers the
- * S3 bucket `STRATA_BUCKET` as record `s3` at cold start), re-read per run (cached 5 s), so a
- * volume added with `volume.add` is vacuumed and scrubbed without a deploy.
+ * What the scheduled Lambda functions (vacuum.ts, scrub.ts, ../mirror/schedule.ts) run against on
+ * AWS: the deployment's DynamoDB table and every volume of the volume records
+ * (functions/workflow/deps.ts registers the S3 bucket `STRATA_BUCKET` as record `s3` at cold
+ * start), read per invocation (cached 5 s), so a volume added with `volume.add` is vacuumed,
+ * scrubbed and a mirror target without a deploy.
  */
 import { nodeSha256 } from "../../adapters/data/sha256.ts";
 import { cloudPlacement } from "../workflow/deps.ts";

@@ -8,19 +8,18 @@
 import { type FsckReport, fsck } from "../../core/maintenance/fsck.ts";
 import { type ScrubReport, scrub } from "../../core/maintenance/scrub.ts";
 import { type VacuumLogEntry, type VacuumReport, vacuum } from "../../core/maintenance/vacuum.ts";
-import type { Volume } from "../../core/volume/volume.ts";
-import type { Services } from "../api/services.ts";
+import { type Services, type VolumeSource, volumesNow } from "../api/services.ts";
 
-/** What the maintenance runs need (a subset of the API's Services, so Lambda handlers can build less). */
-export type MaintenanceDeps = Pick<Services, "store" | "namespace" | "clock" | "sha256"> & {
-  volumes: Record<string, { volume: Volume }>;
-  /** Waits (vacuum's reader grace, scrub's pacing); tests pass one on their fake clock. */
-  sleep?: (ms: number) => Promise<void>;
-};
-
-function volumesOf(deps: MaintenanceDeps | Services): Record<string, Volume> {
-  return Object.fromEntries(Object.entries(deps.volumes).map(([name, v]) => [name, v.volume]));
-}
+/**
+ * What the maintenance runs need (a subset of the API's Services, so Lambda handlers can build
+ * less). Each run works on the volumes as they are at its start (`volumesNow`: the volume records
+ * when the deployment has them), so a volume added at runtime is vacuumed and scrubbed too.
+ */
+export type MaintenanceDeps = Pick<Services, "store" | "namespace" | "clock" | "sha256"> &
+  VolumeSource & {
+    /** Waits (vacuum's reader grace, scrub's pacing); tests pass one on their fake clock. */
+    sleep?: (ms: number) => Promise<void>;
+  };
 
 /** One line per deletion on stdout (JSON), as `apply` promises; silent in dry runs. */
 function logDeletion(entry: VacuumLogEntry): void {
@@ -34,7 +33,7 @@ export async function runVacuum(
   return vacuum({
     store: deps.store,
     namespace: deps.namespace,
-    volumes: volumesOf(deps),
+    volumes: await volumesNow(deps),
     clock: deps.clock,
     ...("sleep" in deps && deps.sleep ? { sleep: deps.sleep } : {}),
     apply: options.apply === true,
@@ -49,7 +48,7 @@ export async function runScrub(
 ): Promise<ScrubReport> {
   return scrub({
     store: deps.store,
-    volumes: volumesOf(deps),
+    volumes: await volumesNow(deps),
     clock: deps.clock,
     ...("sleep" in deps && deps.sleep ? { sleep: deps.sleep } : {}),
     sha256: deps.sha256,

@@ -23,9 +23,10 @@ import {
   writeBackup,
 } from "../../../core/mirror/index.ts";
 import { runNamedMirror } from "../../mirror/run.ts";
-import { sourceFor, volumesOf } from "../../mirror/sources.ts";
+import { mirrorTarget, sourceFor } from "../../mirror/sources.ts";
 import { checkDeploymentAdmin, checkPfs } from "../auth.ts";
 import { defineOp, type OpContext, type Operation } from "../operation.ts";
+import { apiVolumesOf, volumesNow } from "../services.ts";
 
 const name = z.string().min(1).max(200);
 const tid = z.string().regex(/^[0-9a-f]{16}$/, "a TID: 16 lowercase hex digits");
@@ -42,15 +43,14 @@ function specOf(source: string | { url: string; pfs: string; token?: string | un
     : { kind: "http", url: source.url, pfs: source.pfs, ...(source.token ? { token: source.token } : {}) };
 }
 
-function volumeNamed(ctx: OpContext, volume: string) {
-  const v = ctx.services.volumes[volume];
+/** A volume of this deployment as it is now (a runtime `volume.add` included). */
+async function volumeNamed(ctx: OpContext, volume: string) {
+  const v = (await volumesNow(ctx.services))[volume];
   if (!v) throw strataError("EINVAL", `no volume ${volume} in this deployment`, { volume });
-  return v.volume;
+  return v;
 }
 
-function target(ctx: OpContext) {
-  return { ns: ctx.services.namespace, volumes: volumesOf(ctx.services), clock: ctx.services.clock };
-}
+const target = (ctx: OpContext) => mirrorTarget(ctx.services);
 
 export const mirrorOps: Operation[] = [
   defineOp({
@@ -76,9 +76,9 @@ export const mirrorOps: Operation[] = [
       const spec = specOf(i.source);
       const mirrorName = i.name ?? i.target;
       const volumes = i.volumes ?? [await ctx.services.data.defaultVolume(i.target)];
-      const status = await createMirror(target(ctx), {
+      const status = await createMirror(await target(ctx), {
         name: i.target,
-        source: sourceFor(ctx.services, spec),
+        source: await sourceFor(ctx.services, spec),
         volumes,
       });
       await putMirrorDefinition(ctx.services.namespace, { name: mirrorName, target: i.target, source: spec });
@@ -120,7 +120,7 @@ export const mirrorOps: Operation[] = [
           : [await getMirrorDefinition(ctx.services.namespace, i.name)];
       const mirrors = [];
       for (const def of defs) {
-        const [status] = await mirrorStatus(target(ctx), def.target);
+        const [status] = await mirrorStatus(await target(ctx), def.target);
         mirrors.push({ ...status, name: def.name, target: def.target });
       }
       return { mirrors };
@@ -143,11 +143,11 @@ export const mirrorOps: Operation[] = [
           { mirror: i.name },
         );
       return promoteMirror(
-        target(ctx),
+        await target(ctx),
         def.target,
         i.former
           ? {
-              source: sourceFor(ctx.services, def.source),
+              source: await sourceFor(ctx.services, def.source),
               former: {
                 ns: ctx.services.namespace,
                 pfs: def.source.pfs,
@@ -209,18 +209,20 @@ export const mirrorOps: Operation[] = [
     run: async (ctx, i) => {
       checkPfs(ctx.principal, i.pfs, "read");
       const { services } = ctx;
-      if (i.inline) return { bytes: toJsonValue(await readChunk(services.store, volumesOf(services), i)) };
+      if (i.inline)
+        return { bytes: toJsonValue(await readChunk(services.store, await volumesNow(services), i)) };
+      const volumes = await apiVolumesOf(services);
       const page = await services.store.query(`chunk#${i.chunk}`);
       const present = page.items
         .filter((item) => item.state === "present")
         .map((item) => item.sk.slice("inst#".length))
-        .filter((v) => services.volumes[v] !== undefined)
-        .sort((a, b) => (services.volumes[a]!.cost ?? 1) - (services.volumes[b]!.cost ?? 1));
+        .filter((v) => volumes[v] !== undefined)
+        .sort((a, b) => (volumes[a]!.cost ?? 1) - (volumes[b]!.cost ?? 1));
       const ttl = services.presignTtlSeconds ?? 15 * 60;
       const sources = await Promise.all(
         present.map(async (volume) => ({
           volume,
-          ...(await services.volumes[volume]!.presigner.presign({
+          ...(await volumes[volume]!.presigner.presign({
             key: chunkObjectKey(i.chunk),
             method: "GET",
             expiresInSeconds: ttl,
@@ -251,11 +253,11 @@ export const mirrorOps: Operation[] = [
       .object({ pfs: name, volume: name, prefix: z.string().min(1).optional(), base: z.string().optional() })
       .strict(),
     example: { pfs: "projects", volume: "s3", prefix: "backups/projects" },
-    run: (ctx, i) => {
+    run: async (ctx, i) => {
       checkDeploymentAdmin(ctx.principal, "backup.create");
       return writeBackup({
-        source: sourceFor(ctx.services, { kind: "local", pfs: i.pfs }),
-        volume: volumeNamed(ctx, i.volume),
+        source: await sourceFor(ctx.services, { kind: "local", pfs: i.pfs }),
+        volume: await volumeNamed(ctx, i.volume),
         prefix: i.prefix ?? `backups/${i.pfs}`,
         ...(i.base ? { base: i.base } : {}),
         clock: ctx.services.clock,
@@ -279,9 +281,9 @@ export const mirrorOps: Operation[] = [
       .strict(),
     run: async (ctx, i) => {
       checkDeploymentAdmin(ctx.principal, "backup.restore");
-      return restoreBackup(target(ctx), {
+      return restoreBackup(await target(ctx), {
         name: i.name,
-        volume: volumeNamed(ctx, i.volume),
+        volume: await volumeNamed(ctx, i.volume),
         prefix: i.prefix,
         bundle: i.bundle,
         volumes: i.volumes ?? [await ctx.services.data.defaultVolume(i.name)],
