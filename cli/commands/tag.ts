@@ -1,4 +1,5 @@
 /** Tags: the metadata pipelines use to state intent (placement objectives read them). */
+import { strataError } from "../../core/errors.ts";
 import type { CommandSpec } from "../command.ts";
 import { columns } from "../format.ts";
 import { pfsPath } from "./files.ts";
@@ -7,17 +8,36 @@ import { AS_OF_OPTION, readerOf } from "./options.ts";
 const tagSet: CommandSpec = {
   name: "tag set",
   summary: "set a tag on a path",
-  args: "<path> <key> <value>",
-  positionals: { min: 3, max: 3 },
-  examples: ["strata tag set /renders/a.exr render-site gcs-eu"],
-  notes: ['JSON: {"path","key","value"}'],
+  args: "<path> <key>=<value> | <path> <key> <value>",
+  positionals: { min: 2, max: 3 },
+  examples: [
+    "strata tag set /show/shot42 render-site=gcs-eu",
+    "strata tag set /renders/a.exr render-site gcs-eu",
+  ],
+  notes: ['JSON: {"path","key","value"}', "With two arguments the second is split at its first '='."],
   async run(ctx, { positionals }) {
-    const [path, key, value] = [pfsPath(positionals[0]!), positionals[1]!, positionals[2]!];
+    const path = pfsPath(positionals[0]!);
+    const [key, value] = keyAndValue(positionals.slice(1));
     await (await ctx.client()).tags.set(path, key, value);
     ctx.emit({ path, key, value }, () => []);
     return 0;
   },
 };
+
+/** `key value` or `key=value` (split at the first "="; the value may contain more). */
+export function keyAndValue(args: string[]): [string, string] {
+  if (args.length === 2) return [args[0]!, args[1]!];
+  const pair = args[0]!;
+  const eq = pair.indexOf("=");
+  if (eq <= 0) {
+    throw strataError(
+      "EINVAL",
+      `strata tag set needs <key>=<value> or <key> <value>, got "${pair}"; e.g. strata tag set /show/shot42 render-site=gcs-eu`,
+      { command: "tag set", argument: pair },
+    );
+  }
+  return [pair.slice(0, eq), pair.slice(eq + 1)];
+}
 
 const tagRm: CommandSpec = {
   name: "tag rm",

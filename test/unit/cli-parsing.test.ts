@@ -163,3 +163,18 @@ describe("CLI deployment discovery", () => {
     }
   });
 });
+
+describe("CLI tag set arguments", () => {
+  it("takes <key>=<value> (split at the first '=') or <key> <value>, and refuses a pair without a key", async () => {
+    const { keyAndValue } = await import("../../cli/commands/tag.ts");
+    expect(keyAndValue(["render-site=gcs-eu"])).toEqual(["render-site", "gcs-eu"]);
+    expect(keyAndValue(["expr=a=b"])).toEqual(["expr", "a=b"]);
+    expect(keyAndValue(["empty="])).toEqual(["empty", ""]);
+    expect(keyAndValue(["render-site", "gcs=eu"])).toEqual(["render-site", "gcs=eu"]);
+    for (const bad of ["no-equals", "=value"]) {
+      const err = await fails(() => keyAndValue([bad]));
+      expect(err.code).toBe("EINVAL");
+      expect(err.message).toContain("<key>=<value>");
+    }
+  });
+});

@@ -70,7 +70,7 @@ describe("CLI help", () => {
     const version = await cli(["--version"]);
     expect(version.stdout).toMatch(/^strata \d+\.\d+\.\d+\n$/);
     const topic = await cli(["help", "tag", "set"]);
-    expect(topic.stdout).toContain("usage: strata tag set <path> <key> <value>");
+    expect(topic.stdout).toContain("usage: strata tag set <path> <key>=<value> | <path> <key> <value>");
   });
 
   it("prints the help on stderr with exit 1 for a bare `strata`, and refuses unknown commands", async () => {
