@@ -4,6 +4,9 @@
 // clean up their partial files); a second Ctrl-C exits at once.
 import { register } from "tsx/esm/api";
 
+// The AWS SDK's "releases after January 2027 need Node 22" warning: strata pins its SDK versions.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 register();
 const { runCli } = await import("./main.ts");
 

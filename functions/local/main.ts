@@ -41,6 +41,10 @@ import { s3StandInClientConfig } from "../../adapters/standins/s3.ts";
 import { isStrataError } from "../../core/errors.ts";
 import { type LocalVolumeSpec, startLocalDeployment } from "./deployment.ts";
 
+// The AWS SDK warns once per process that its releases after January 2027 need Node 22; strata pins
+// its SDK versions (package.json), so the warning says nothing about this deployment.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 const require = createRequire(import.meta.url);
 const here = path.dirname(fileURLToPath(import.meta.url));
 
