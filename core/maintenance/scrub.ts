@@ -164,8 +164,10 @@ async function checkChunk(
         await volume.head(chunkObjectKey(sha));
         continue;
       } catch (err) {
-        if (!isStrataError(err, "ENOENT")) throw err;
-        results.set(x.r.volume, { ok: false, code: "ENOENT" });
+        // A missing object, or one whose stored header no longer parses (ECORRUPT from head), is a
+        // bad instance to repair — not a reason to stop the run.
+        if (!isStrataError(err, "ENOENT") && !isStrataError(err, "ECORRUPT")) throw err;
+        results.set(x.r.volume, { ok: false, code: err.code });
         continue;
       }
     }
