@@ -12,31 +12,17 @@ import { runInNewContext } from "node:vm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openVolumes } from "../../adapters/data/volumes.ts";
 import { SqliteMetadataStore } from "../../adapters/metadata/sqlite.ts";
-import { corruptLocalObject, LocalVolumeDriver } from "../../adapters/volumes/local.ts";
 import { createDataPlane } from "../../core/data/plane.ts";
 import { isStrataError } from "../../core/errors.ts";
 import { createNamespace } from "../../core/namespace/index.ts";
 import { MemoryVolumeDriver } from "../../core/volume/memory.ts";
 import { keysOn, testDataPlane } from "../conformance/data.ts";
 import { lazyStream } from "../conformance/volume.ts";
+import { testOnTwoVolumes } from "../support/volumes.ts";
 
 const MiB = 1024 * 1024;
 
-testDataPlane("sqlite + local volumes", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "strata-data-local-"));
-  const store = new SqliteMetadataStore({ path: join(dir, "metadata.db") });
-  const a = new LocalVolumeDriver({ name: "a", root: join(dir, "a") });
-  const b = new LocalVolumeDriver({ name: "b", root: join(dir, "b") });
-  return {
-    store,
-    drivers: { a, b },
-    corruptAtRest: (volume, key) => corruptLocalObject(volume === "a" ? a : b, key, 100),
-    async dispose() {
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-});
+testOnTwoVolumes(testDataPlane, "local", { title: "data plane", tag: "data" });
 
 /** A full garbage collection, so that samples measure live memory, not garbage not yet collected. */
 setFlagsFromString("--expose-gc");

@@ -21,6 +21,7 @@ import { Volume } from "../../core/volume/volume.ts";
 import { lazyStream, patternBytes, testVolume } from "../conformance/volume.ts";
 import { standInEndpoint } from "../support/standins.ts";
 import {
+  corruptAzureBlob,
   expectStraddlingBodyStoredExact,
   realRunPrefix,
   skippedSuite,
@@ -29,15 +30,6 @@ import {
 
 const MiB = 1024 * 1024;
 const endpoint = standInEndpoint("azure");
-
-/** Rewrite a blob with one byte flipped and the same metadata (so its recorded CRC is now wrong). */
-async function corruptBlob(container: ContainerClient, name: string): Promise<void> {
-  const blob = container.getBlockBlobClient(name);
-  const { metadata } = await blob.getProperties();
-  const bytes = await blob.downloadToBuffer();
-  bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
-  await blob.upload(bytes, bytes.length, { metadata });
-}
 
 async function emptyPrefix(container: ContainerClient, prefix: string): Promise<void> {
   for await (const blob of container.listBlobsFlat({ prefix })) await container.deleteBlob(blob.name);
@@ -57,7 +49,7 @@ if (endpoint) {
     const fx = await standInContainer();
     return {
       driver: fx.driver,
-      corruptAtRest: (key) => corruptBlob(fx.container, key),
+      corruptAtRest: (key) => corruptAzureBlob(fx.container, key),
       dispose: fx.dispose,
     };
   });
@@ -83,7 +75,7 @@ if (realConnection && realContainer) {
     });
     return {
       driver,
-      corruptAtRest: (key) => corruptBlob(driver.container, prefix + key),
+      corruptAtRest: (key) => corruptAzureBlob(driver.container, prefix + key),
       dispose: () => emptyPrefix(driver.container, prefix),
     };
   });

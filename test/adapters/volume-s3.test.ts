@@ -7,8 +7,6 @@
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -25,7 +23,9 @@ import { lazyStream, patternBytes, testVolume } from "../conformance/volume.ts";
 import { standInEndpoint } from "../support/standins.ts";
 import {
   chunksOf,
+  corruptS3Object,
   countingBody,
+  emptyS3Prefix,
   expectStraddlingBodyStoredExact,
   realRunPrefix,
   skippedSuite,
@@ -34,28 +34,6 @@ import {
 
 const MiB = 1024 * 1024;
 const endpoint = standInEndpoint("s3");
-
-/** Every object under `prefix` in `bucket`, removed one by one (s3rver has no DeleteObjects quirks to trust). */
-async function emptyPrefix(client: S3Client, bucket: string, prefix: string): Promise<void> {
-  let token: string | undefined;
-  do {
-    const page = await client.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-    );
-    for (const o of page.Contents ?? [])
-      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key }));
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-}
-
-/** Rewrite an object with one byte flipped and the same user metadata (so its recorded CRC is now wrong). */
-async function corruptObject(client: S3Client, bucket: string, key: string): Promise<void> {
-  const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-  const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  const bytes = await got.Body!.transformToByteArray();
-  bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
-  await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, Metadata: head.Metadata }));
-}
 
 /** A fresh bucket on s3rver, its client, and a driver configured for s3rver's gaps. */
 async function standInBucket(prefix = "") {
@@ -76,7 +54,7 @@ async function standInBucket(prefix = "") {
     bucket,
     driver,
     async dispose() {
-      await emptyPrefix(client, bucket, "");
+      await emptyS3Prefix(client, bucket, "");
       await client.send(new DeleteBucketCommand({ Bucket: bucket }));
       client.destroy();
     },
@@ -88,7 +66,7 @@ if (endpoint) {
     const fx = await standInBucket();
     return {
       driver: fx.driver,
-      corruptAtRest: (key) => corruptObject(fx.client, fx.bucket, key),
+      corruptAtRest: (key) => corruptS3Object(fx.client, fx.bucket, key),
       dispose: () => fx.dispose(),
     };
   });
@@ -109,9 +87,9 @@ if (realBucket) {
     const driver = new S3VolumeDriver({ name: "s3-real", bucket: realBucket, prefix, client });
     return {
       driver,
-      corruptAtRest: (key) => corruptObject(client, realBucket, prefix + key),
+      corruptAtRest: (key) => corruptS3Object(client, realBucket, prefix + key),
       async dispose() {
-        await emptyPrefix(client, realBucket, prefix);
+        await emptyS3Prefix(client, realBucket, prefix);
         client.destroy();
       },
     };
