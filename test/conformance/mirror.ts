@@ -7,59 +7,29 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { createDataPlane } from "../../core/data/plane.ts";
 import type { MetadataStore } from "../../core/metadata/port.ts";
 import {
   createMirror,
-  localSource,
   mirrorStatus,
   readFull,
   runMirror,
   type StreamRecord,
 } from "../../core/mirror/index.ts";
+import type { FileSystem, Version } from "../../core/namespace/index.ts";
 import {
-  createNamespace,
-  type FileSystem,
-  type Namespace,
-  type Version,
-} from "../../core/namespace/index.ts";
-import { mulberry32 } from "../../core/random.ts";
-import { MemoryVolumeDriver } from "../../core/volume/memory.ts";
-import { Volume } from "../../core/volume/volume.ts";
-import { applyWorkloadOp, snapshotTree, type WorkloadOp, workloadOp } from "../support/mirror.ts";
+  applyWorkloadOp,
+  deployment,
+  snapshotTree,
+  sourceOf,
+  type WorkloadOp,
+  workloadOp,
+} from "../support/mirror.ts";
 
 export type MirrorStoreFactory = () => Promise<{ store: MetadataStore; dispose: () => Promise<void> }>;
 
 export interface MirrorSuiteOptions {
   runs?: number;
   ops?: number;
-}
-
-export function deployment(
-  store: MetadataStore,
-  site: number,
-  volumeName: string,
-  seed: number,
-  clock: () => number = Date.now,
-) {
-  const volume = new Volume(new MemoryVolumeDriver(volumeName));
-  const volumes = { [volumeName]: volume };
-  const ns: Namespace = createNamespace({
-    store,
-    site,
-    clock,
-    random: mulberry32(seed),
-    options: { sleep: async () => {} },
-  });
-  const data = createDataPlane({
-    store,
-    volumes,
-    defaultVolume: volumeName,
-    inlineThreshold: 16,
-    chunkSize: 64 * 1024,
-    clock,
-  });
-  return { store, ns, volumes, data, volumeName };
 }
 
 export function testMirror(
@@ -80,7 +50,7 @@ export function testMirror(
               const dst = deployment(b.store, 2, "gcs", 2);
               await src.ns.createPfs("main");
               const fs: FileSystem = src.ns.pfs("main");
-              const source = localSource({ ns: src.ns, pfs: "main", store: src.store, volumes: src.volumes });
+              const source = sourceOf(src, "main");
               await createMirror(
                 { ns: dst.ns, volumes: dst.volumes },
                 { name: "copy", source, volumes: ["gcs"] },

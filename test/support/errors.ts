@@ -13,3 +13,13 @@ export async function failureOf(promise: Promise<unknown>): Promise<StrataError>
   }
   throw new Error("expected the call to fail, it succeeded");
 }
+
+/** The StrataError code `promise` rejects with, "ok" when it resolves (anything else as its text). */
+export async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    return isStrataError(err) ? err.code : String(err);
+  }
+  return "ok";
+}

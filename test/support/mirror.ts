@@ -1,12 +1,78 @@
 /**
- * Mirroring test fixtures: a random file-system workload (fast-check arbitraries over a small pool
- * of paths, so operations collide) and a whole-tree snapshot (every path's stat without the PFS
- * name, tags, xattrs, symlink targets and file bytes) for comparing a source with its mirror.
+ * Mirroring test fixtures: a deployment in this process (a store, one memory volume, namespace and
+ * data plane) and its stream source; a random file-system workload (fast-check arbitraries over a
+ * small pool of paths, so operations collide) and a whole-tree snapshot (every path's stat without
+ * the PFS name, tags, xattrs, symlink targets and file bytes) for comparing a source with its mirror.
  */
 import fc from "fast-check";
 import type { DataPlane } from "../../core/data/api.ts";
+import { createDataPlane } from "../../core/data/plane.ts";
 import { isStrataError } from "../../core/errors.ts";
-import type { FileSystem, ReadableFileSystem } from "../../core/namespace/index.ts";
+import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
+import type { MetadataStore } from "../../core/metadata/port.ts";
+import { localSource, type StreamRecord } from "../../core/mirror/index.ts";
+import {
+  createNamespace,
+  type FileSystem,
+  type Namespace,
+  type ReadableFileSystem,
+} from "../../core/namespace/index.ts";
+import { mulberry32 } from "../../core/random.ts";
+import { MemoryVolumeDriver } from "../../core/volume/memory.ts";
+import { Volume } from "../../core/volume/volume.ts";
+
+/**
+ * One site of a mirroring test: `store`, one memory volume `volumeName`, a namespace at `site`
+ * (seeded randomness, no retry sleeps) and a data plane with small inline/chunk sizes.
+ */
+export function deployment(
+  store: MetadataStore,
+  site: number,
+  volumeName: string,
+  seed: number,
+  clock: () => number = Date.now,
+) {
+  const volume = new Volume(new MemoryVolumeDriver(volumeName));
+  const volumes = { [volumeName]: volume };
+  const ns: Namespace = createNamespace({
+    store,
+    site,
+    clock,
+    random: mulberry32(seed),
+    options: { sleep: async () => {} },
+  });
+  const data = createDataPlane({
+    store,
+    volumes,
+    defaultVolume: volumeName,
+    inlineThreshold: 16,
+    chunkSize: 64 * 1024,
+    clock,
+  });
+  return { store, ns, volumes, data, volumeName };
+}
+
+export type MirrorDeployment = ReturnType<typeof deployment>;
+
+/** The stream source over PFS `pfs` of `dep`, read in this process. */
+export function sourceOf(dep: MirrorDeployment, pfs: string) {
+  return localSource({ ns: dep.ns, pfs, store: dep.store, volumes: dep.volumes });
+}
+
+/**
+ * The source side most mirror tests start from: a memory-store deployment at site 1 with volume
+ * "aws" and an empty PFS "main", its file system and its stream source.
+ */
+export async function mainSource(clock?: () => number) {
+  const src = deployment(new MemoryMetadataStore(), 1, "aws", 1, clock);
+  await src.ns.createPfs("main");
+  return { src, fs: src.ns.pfs("main"), source: sourceOf(src, "main") };
+}
+
+/** Stream records as sorted `pk sk tid crc` lines: two streams hold the same records iff these are equal. */
+export function streamKeys(records: StreamRecord[]): string[] {
+  return records.map((r) => `${r.pk} ${r.sk} ${r.tid} ${r.crc}`).sort();
+}
 
 const DIRS = ["/", "/d", "/d/e", "/f"];
 const NAMES = ["a", "b", "c"];

@@ -4,40 +4,15 @@
  * typed error before anything is written.
  */
 import { describe, expect, it } from "vitest";
-import { isStrataError } from "../../core/errors.ts";
 import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
-import {
-  bundleSource,
-  localSource,
-  readFull,
-  restoreBackup,
-  runMirror,
-  type StreamRecord,
-  writeBackup,
-} from "../../core/mirror/index.ts";
+import { bundleSource, readFull, restoreBackup, runMirror, writeBackup } from "../../core/mirror/index.ts";
 import { MemoryVolumeDriver } from "../../core/volume/memory.ts";
 import { Volume } from "../../core/volume/volume.ts";
-import { deployment } from "../conformance/mirror.ts";
-import { bytesOf, snapshotTree } from "../support/mirror.ts";
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return isStrataError(err) ? err.code : String(err);
-  }
-  return "ok";
-}
-
-const sorted = (rs: StreamRecord[]) => rs.map((r) => `${r.pk} ${r.sk} ${r.tid} ${r.crc}`).sort();
+import { codeOf } from "../support/errors.ts";
+import { bytesOf, deployment, mainSource, snapshotTree, streamKeys } from "../support/mirror.ts";
 
 async function setup() {
-  const src = deployment(new MemoryMetadataStore(), 1, "aws", 1);
-  await src.ns.createPfs("main");
-  const fs = src.ns.pfs("main");
-  const source = localSource({ ns: src.ns, pfs: "main", store: src.store, volumes: src.volumes });
-  const vault = new Volume(new MemoryVolumeDriver("vault"));
-  return { src, fs, source, vault };
+  return { ...(await mainSource()), vault: new Volume(new MemoryVolumeDriver("vault")) };
 }
 
 describe("backup bundles", () => {
@@ -74,8 +49,8 @@ describe("backup bundles", () => {
       expect(report.to).toBe(bundle.upto);
       const restored = dst.ns.pfs("restored");
       // History-exact: every record, every version readable as of its TID.
-      expect(sorted((await readFull(dst.ns, "restored", bundle.upto)).records)).toEqual(
-        sorted((await readFull(src.ns, "main", bundle.upto)).records),
+      expect(streamKeys((await readFull(dst.ns, "restored", bundle.upto)).records)).toEqual(
+        streamKeys((await readFull(src.ns, "main", bundle.upto)).records),
       );
       for (const b of [full, inc1, inc2].filter((x) => x.upto <= bundle.upto))
         expect(await snapshotTree(restored.asOf(b.upto), dst.data)).toEqual(

@@ -10,15 +10,13 @@ import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
 import {
   createMirror,
   exchange,
-  localSource,
   type MasterRef,
   promoteMirror,
   runMirror,
   startExchange,
 } from "../../core/mirror/index.ts";
 import type { ReadableFileSystem } from "../../core/namespace/index.ts";
-import { deployment } from "../conformance/mirror.ts";
-import { bytesOf } from "../support/mirror.ts";
+import { bytesOf, deployment, sourceOf } from "../support/mirror.ts";
 
 /** Names, types, bytes, tags and modes — what two masters must agree on (not ids or TIDs). */
 async function view(fs: ReadableFileSystem, data: DataPlane): Promise<Record<string, unknown>> {
@@ -46,11 +44,11 @@ async function twoMasters() {
   await a.data.writeFile(fsA, "/d/f", bytesOf(10, 1));
   await a.data.writeFile(fsA, "/d/g", bytesOf(70_000, 2));
   const b = deployment(new MemoryMetadataStore(), 2, "vb", 2);
-  const fromA = localSource({ ns: a.ns, pfs: "main", store: a.store, volumes: a.volumes });
+  const fromA = sourceOf(a, "main");
   await createMirror({ ns: b.ns, volumes: b.volumes }, { name: "main", source: fromA, volumes: ["vb"] });
   const run = await runMirror({ ns: b.ns, volumes: b.volumes }, "main", fromA);
   await promoteMirror({ ns: b.ns, volumes: b.volumes }, "main"); // A keeps writing: two masters
-  const fromB = localSource({ ns: b.ns, pfs: "main", store: b.store, volumes: b.volumes });
+  const fromB = sourceOf(b, "main");
   const A: MasterRef = { ns: a.ns, pfs: "main", site: "a", volumes: a.volumes, place: ["va"] };
   const B: MasterRef = { ns: b.ns, pfs: "main", site: "b", volumes: b.volumes, place: ["vb"] };
   await startExchange(A, "b", run.to);

@@ -4,13 +4,11 @@
  * and switchover. The random-workload property runs on every backend in test/conformance/mirror.ts.
  */
 import { describe, expect, it } from "vitest";
-import { isStrataError } from "../../core/errors.ts";
 import { vacuum } from "../../core/maintenance/vacuum.ts";
 import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
 import {
   createMirror,
   fenceMaster,
-  localSource,
   mirrorStatus,
   promoteMirror,
   readFull,
@@ -21,26 +19,13 @@ import {
 import { createNamespace } from "../../core/namespace/index.ts";
 import { mulberry32 } from "../../core/random.ts";
 import { setRetention } from "../../core/retention/store.ts";
-import { deployment } from "../conformance/mirror.ts";
+import { codeOf } from "../support/errors.ts";
 import { CrashError, faultyStore } from "../support/faulty-store.ts";
-import { bytesOf, snapshotTree } from "../support/mirror.ts";
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return isStrataError(err) ? err.code : String(err);
-  }
-  return "ok";
-}
-
-const sorted = (rs: StreamRecord[]) => rs.map((r) => `${r.pk} ${r.sk} ${r.tid} ${r.crc}`).sort();
+import { bytesOf, deployment, mainSource, snapshotTree, sourceOf, streamKeys } from "../support/mirror.ts";
 
 /** A source with some history: directories, chunked and inline files, a rename, a batch, tags. */
 async function sourceWithHistory() {
-  const src = deployment(new MemoryMetadataStore(), 1, "aws", 1);
-  await src.ns.createPfs("main");
-  const fs = src.ns.pfs("main");
+  const { src, fs, source } = await mainSource();
   await fs.mkdir("/d");
   await src.data.writeFile(fs, "/d/big", bytesOf(70_000, 1));
   await src.data.writeFile(fs, "/d/small", bytesOf(10, 2));
@@ -49,7 +34,6 @@ async function sourceWithHistory() {
   await fs.rename("/d/small", "/d/renamed");
   await src.data.writeFile(fs, "/d/big", bytesOf(70_000, 9));
   await fs.unlink("/d/renamed");
-  const source = localSource({ ns: src.ns, pfs: "main", store: src.store, volumes: src.volumes });
   return { src, fs, source };
 }
 
@@ -131,7 +115,7 @@ describe("mirrors", () => {
   it("resumes after a crash at any store call without duplicates or gaps (commits applied in parts too)", async () => {
     const { src, fs, source } = await sourceWithHistory();
     const upto = await fs.currentTid();
-    const want = sorted((await readFull(src.ns, "main", upto)).records);
+    const want = streamKeys((await readFull(src.ns, "main", upto)).records);
     const wantTree = await snapshotTree(fs.asOf(upto), src.data);
     // Calls of one clean run (small pages and transactions: many crash points).
     const probe = faultyStore(new MemoryMetadataStore());
@@ -176,7 +160,7 @@ describe("mirrors", () => {
         const report = await runMirror({ ns: fresh, volumes: dst.volumes }, "copy", source, { upto });
         expect(report.mode).toBe("incremental");
         expect(report.to).toBe(upto);
-        expect(sorted((await readFull(fresh, "copy", upto)).records)).toEqual(want);
+        expect(streamKeys((await readFull(fresh, "copy", upto)).records)).toEqual(want);
         expect(await snapshotTree(fresh.pfs("copy"), dst.data)).toEqual(wantTree);
       }
   }, 120_000);
@@ -215,11 +199,8 @@ describe("mirrors", () => {
   it("answers EPRUNED below the retention watermark, and the mirror then compares full states", async () => {
     let now = Date.UTC(2026, 0, 5, 12);
     const clock = () => now;
-    const src = deployment(new MemoryMetadataStore(), 1, "aws", 1, clock);
-    await src.ns.createPfs("main");
-    const fs = src.ns.pfs("main");
+    const { src, fs, source } = await mainSource(clock);
     await src.data.writeFile(fs, "/a", bytesOf(70_000, 1));
-    const source = localSource({ ns: src.ns, pfs: "main", store: src.store, volumes: src.volumes });
     const dst = deployment(new MemoryMetadataStore(), 2, "gcs", 2, clock);
     const target = { ns: dst.ns, volumes: dst.volumes, clock };
     await createMirror(target, { name: "copy", source, volumes: ["gcs"] });
@@ -253,10 +234,7 @@ describe("mirrors", () => {
   it("has its own retention: vacuum prunes the mirror's history, the source keeps its own, the mirror goes on", async () => {
     let now = Date.UTC(2026, 0, 5, 12);
     const clock = () => now;
-    const src = deployment(new MemoryMetadataStore(), 1, "aws", 1, clock);
-    await src.ns.createPfs("main");
-    const fs = src.ns.pfs("main");
-    const source = localSource({ ns: src.ns, pfs: "main", store: src.store, volumes: src.volumes });
+    const { src, fs, source } = await mainSource(clock);
     const dst = deployment(new MemoryMetadataStore(), 2, "gcs", 2, clock);
     const target = { ns: dst.ns, volumes: dst.volumes, clock };
     await createMirror(target, { name: "copy", source, volumes: ["gcs"] });
@@ -289,15 +267,12 @@ describe("mirrors", () => {
   });
 
   it("keeps every apply transaction and stream page under ~4 MB (large xattrs)", async () => {
-    const src = deployment(new MemoryMetadataStore(), 1, "aws", 1);
-    await src.ns.createPfs("main");
-    const fs = src.ns.pfs("main");
+    const { src, fs, source } = await mainSource();
     for (let i = 0; i < 12; i++) {
       await fs.create(`/x${i}`);
       for (const name of ["user.a", "user.b", "user.c", "user.a"])
         await fs.setXattr(`/x${i}`, name, bytesOf(65_000, i + name.length));
     }
-    const source = localSource({ ns: src.ns, pfs: "main", store: src.store, volumes: src.volumes });
     const dst = deployment(new MemoryMetadataStore(), 2, "gcs", 2);
     const target = { ns: dst.ns, volumes: dst.volumes };
     await createMirror(target, { name: "copy", source, volumes: ["gcs"] });
@@ -334,7 +309,7 @@ describe("chains", () => {
     const mid = deployment(new MemoryMetadataStore(), 2, "gcs", 2);
     const end = deployment(new MemoryMetadataStore(), 3, "azure", 3);
     await createMirror({ ns: mid.ns, volumes: mid.volumes }, { name: "mid", source, volumes: ["gcs"] });
-    const midSource = localSource({ ns: mid.ns, pfs: "mid", store: mid.store, volumes: mid.volumes });
+    const midSource = sourceOf(mid, "mid");
     await createMirror(
       { ns: end.ns, volumes: end.volumes },
       { name: "end", source: midSource, volumes: ["azure"] },
@@ -343,8 +318,8 @@ describe("chains", () => {
       const first = await runMirror({ ns: mid.ns, volumes: mid.volumes }, "mid", source, { limit: 3 });
       const second = await runMirror({ ns: end.ns, volumes: end.volumes }, "end", midSource, { limit: 3 });
       expect(second.to).toBe(first.to); // a mirror's stream ends at its sync TID
-      expect(sorted((await readFull(end.ns, "end", second.to)).records)).toEqual(
-        sorted((await readFull(src.ns, "main", second.to)).records),
+      expect(streamKeys((await readFull(end.ns, "end", second.to)).records)).toEqual(
+        streamKeys((await readFull(src.ns, "main", second.to)).records),
       );
       expect(await snapshotTree(end.ns.pfs("end"), end.data)).toEqual(
         await snapshotTree(fs.asOf(second.to), src.data),
@@ -392,7 +367,7 @@ describe("promotion", () => {
     expect(await codeOf(src.ns.pfs("main").mkdir("/z"))).toBe("EROFS");
     await dst.data.writeFile(m, "/on-new", bytesOf(9, 9));
     // The former master now mirrors the new one.
-    const back = localSource({ ns: dst.ns, pfs: "copy", store: dst.store, volumes: dst.volumes });
+    const back = sourceOf(dst, "copy");
     const report = await runMirror({ ns: src.ns, volumes: src.volumes }, "main", back);
     expect(report.from).toBe(formerFinalTid);
     expect(await snapshotTree(src.ns.pfs("main"), src.data)).toEqual(
