@@ -9,6 +9,7 @@ import type { Engine } from "../../core/namespace/engine.ts";
 import { createNamespace } from "../../core/namespace/index.ts";
 import type { VolumeDriver } from "../../core/volume/port.ts";
 import { Volume } from "../../core/volume/volume.ts";
+import { pattern } from "../conformance/sdk.ts";
 
 export const T0 = Date.UTC(2026, 0, 5, 12, 0, 0); // a Monday, noon UTC
 export const KiB = 1024;
@@ -71,15 +72,5 @@ export function maintenanceWorld(
 
 /** Deterministic bytes: `n` bytes of pattern `seed` (different seeds share no 64 KiB chunk). */
 export function bytesOf(seed: number, n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
+  return pattern(n, seed);
 }

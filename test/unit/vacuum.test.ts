@@ -69,15 +69,7 @@ const HOUR = 3600_000;
 
 describe("vacuum (memory store, memory volumes)", () => {
   it("a dry run reports, apply prunes an overwritten version and frees its chunks", async () => {
-    const a = new MemoryVolumeDriver("a");
-    const w = maintenanceWorld(new MemoryMetadataStore(), { a });
-    await w.ns.createPfs("p");
-    const fs = w.ns.pfs("p");
-    const v1 = await w.data.writeFile(fs, "/f", bytesOf(1, 2 * CHUNK));
-    w.clock.advance(1000);
-    await w.data.writeFile(fs, "/f", bytesOf(2, CHUNK));
-    await setRetention(w.store, "p", "all 1h", () => w.clock.now);
-    w.clock.advance(2 * HOUR);
+    const { a, w, fs, v1 } = await withGarbage();
 
     const dry = await w.vacuum();
     expect(dry.aborted).toBeUndefined();
