@@ -5,20 +5,14 @@
 import { describe, expect, it } from "vitest";
 import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
 import { MemoryVolumeDriver } from "../../core/volume/memory.ts";
-import type { Principal } from "../../functions/api/auth.ts";
 import { invoke } from "../../functions/api/handle.ts";
 import type { Services } from "../../functions/api/services.ts";
 import { failureOf } from "../support/errors.ts";
 import { bytesOf, CHUNK, maintenanceWorld } from "../support/maintenance.ts";
+import { testPrincipal } from "../support/principals.ts";
 
-const ADMIN: Principal = {
-  tokenId: "t",
-  pfs: "*",
-  prefix: "/",
-  rights: ["read", "write", "admin"],
-  expiresAt: 8.64e15,
-};
-const READER: Principal = { tokenId: "r", pfs: "p", prefix: "/", rights: ["read"], expiresAt: 8.64e15 };
+const ADMIN = testPrincipal();
+const READER = testPrincipal({ tokenId: "r", pfs: "p", rights: ["read"] });
 
 describe("maintenance operations", () => {
   it("retention.set/get per PFS, vacuum.run dry and applied, scrub.run, fsck.run", async () => {

@@ -12,20 +12,14 @@ import { openPlacement, type PlacementServices } from "../../adapters/workflows/
 import type { StrataError } from "../../core/errors.ts";
 import type { Namespace } from "../../core/namespace/api.ts";
 import { createNamespace } from "../../core/namespace/index.ts";
-import type { Principal } from "../../functions/api/auth.ts";
 import { invoke } from "../../functions/api/handle.ts";
 import type { Services } from "../../functions/api/services.ts";
 import { createClient } from "../../sdk/client.ts";
 import type { Strata } from "../../sdk/types.ts";
 import { failureOf } from "../support/errors.ts";
+import { testPrincipal } from "../support/principals.ts";
 
-const ADMIN: Principal = {
-  tokenId: "test",
-  pfs: "*",
-  prefix: "/",
-  rights: ["read", "write", "admin"],
-  expiresAt: 8.64e15,
-};
+const ADMIN = testPrincipal();
 
 describe("placement operations and waitForPlacement", () => {
   let dir: string;
