@@ -8,6 +8,7 @@
 import type { Readable, Writable } from "node:stream";
 import type { ChunkPlacement } from "../core/data/api.ts";
 import type { AsOf, FileType, ObjectId, PfsInfo, Snapshot, Tid, Version } from "../core/namespace/api.ts";
+import type { PlacementStatus } from "../core/placement/placement.ts";
 
 export type { ChunkPlacement, InstanceState } from "../core/data/api.ts";
 export type { AsOf, FileType, ObjectId, PfsInfo, Snapshot, Tid, Version } from "../core/namespace/api.ts";
@@ -547,22 +548,5 @@ export interface Strata extends StrataReader {
   close(): Promise<void>;
 }
 
-/** Where the files at or under a path are, against where their objectives want them (`placement.get`). */
-export interface PlacementReport {
-  path: string;
-  /** Every file is on every volume it should be on. */
-  placed: boolean;
-  files: Array<{
-    path: string;
-    /** placed · pending · failed (last run failed; retried by the sweeper) · unsatisfied (no volume fits) · inline (nothing to place) */
-    status: "placed" | "pending" | "failed" | "unsatisfied" | "inline";
-    desired: string[];
-    /** Chunks present per volume. */
-    actual: Record<string, number>;
-    chunks: number;
-    missing: number;
-    surplus: string[];
-    error?: { code: string; message: string };
-  }>;
-  truncated?: boolean;
-}
+/** Where the files at or under a path are, against where their objectives want them (`placement.get`): core's report, as sent. */
+export type PlacementReport = PlacementStatus;

@@ -94,7 +94,10 @@ export interface PlacementOptions {
 
 export interface FileStatus {
   path: string;
-  /** placed: every chunk on every desired volume; inline: nothing to place (bytes in metadata). */
+  /**
+   * placed: every chunk on every desired volume · pending · failed (last run failed; retried by the
+   * sweeper) · unsatisfied (no volume fits) · inline (nothing to place: bytes in metadata).
+   */
   status: "placed" | "pending" | "failed" | "unsatisfied" | "inline";
   desired: string[];
   /** Chunks present per volume. */
@@ -108,8 +111,10 @@ export interface FileStatus {
   lastRun?: { status: string; time: number; failures: number };
 }
 
+/** Where the files at or under a path are, against where their objectives want them (`placement.get`). */
 export interface PlacementStatus {
   path: string;
+  /** Every file is on every volume it should be on. */
   placed: boolean;
   files: FileStatus[];
   /** More files exist than were checked (`limit`). */
