@@ -59,6 +59,8 @@ export class LocalWorkflowRunner {
   private readonly placement: Placement;
   private readonly retryIntervalMs: number | undefined;
   private readonly tasks: Record<string, string>;
+  /** Executions in flight, so `abortAll` can stop them (a Trim waits out the grace in a timer). */
+  private readonly running = new Set<{ abort: () => void }>();
 
   constructor(definition: WorkflowDefinition, options: LocalRunnerOptions) {
     this.placement = options.placement;
@@ -93,13 +95,27 @@ export class LocalWorkflowRunner {
     const execution = this.machine.run(input as unknown as Json, {
       overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides },
     });
+    this.running.add(execution);
     try {
       const output = (await execution.result) as unknown as PlacementState;
       return { status: "succeeded", output, transitions };
     } catch (err) {
       const e = err as Error & { cause?: unknown };
       return { status: "failed", error: { name: e.name, message: e.message }, transitions };
+    } finally {
+      this.running.delete(execution);
     }
+  }
+
+  /**
+   * Abort every execution in flight (each resolves as failed at once). For shutdown: a Trim
+   * waiting out its grace period would otherwise keep the process alive for that long and then
+   * run against closed stores. Every step is idempotent, so the sweeper redoes what was cut short.
+   */
+  abortAll(): number {
+    const count = this.running.size;
+    for (const execution of this.running) execution.abort();
+    return count;
   }
 }
 

@@ -119,6 +119,7 @@ export function openPlacement(options: OpenPlacementOptions): PlacementServices 
     runner,
     orchestrator,
     async close() {
+      runner.abortAll();
       await orchestrator.stop();
       await records.close();
     },

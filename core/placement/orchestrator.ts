@@ -76,6 +76,8 @@ export class PlacementOrchestrator {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private sweepTimer: ReturnType<typeof setTimeout> | undefined;
   private polling: Promise<number> | undefined;
+  /** Set by `stop`: no new workflow starts (queued files are picked up by the sweeper later). */
+  private stopped = false;
   readonly stats = { runs: 0, failed: 0, transitions: 0 };
 
   constructor(options: OrchestratorOptions) {
@@ -112,6 +114,7 @@ export class PlacementOrchestrator {
    * (default 5 minutes; 0 = never).
    */
   start(options: { pollMs?: number; sweepEveryMs?: number } = {}): void {
+    this.stopped = false;
     const pollMs = options.pollMs ?? 250;
     const sweepEveryMs = options.sweepEveryMs ?? 300_000;
     const tick = async () => {
@@ -140,12 +143,21 @@ export class PlacementOrchestrator {
     }
   }
 
+  /**
+   * Stop polling and sweeping, start no new workflow (queued files are dropped: the next start's
+   * sweeper reconciles them), and wait for the running ones to return — the caller aborts them
+   * first (LocalWorkflowRunner.abortAll) when it cannot wait out a Trim's grace period.
+   */
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     if (this.sweepTimer !== undefined) clearTimeout(this.sweepTimer);
     this.timer = undefined;
     this.sweepTimer = undefined;
+    this.queue.length = 0;
+    this.queued.clear();
     await this.polling;
+    if (this.active > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** One pass over the change feed of every PFS; returns the number of change items read. */
@@ -241,6 +253,7 @@ export class PlacementOrchestrator {
   }
 
   private enqueueFile(pfs: string, path: string): void {
+    if (this.stopped) return;
     const id = `${pfs}\u0000${path}`;
     if (this.running.has(id)) {
       this.again.add(id);
@@ -253,7 +266,7 @@ export class PlacementOrchestrator {
   }
 
   private pump(): void {
-    while (this.active < this.concurrency && this.queue.length > 0) {
+    while (!this.stopped && this.active < this.concurrency && this.queue.length > 0) {
       const job = this.queue.shift()!;
       const id = `${job.pfs}\u0000${job.path}`;
       this.queued.delete(id);
@@ -276,7 +289,7 @@ export class PlacementOrchestrator {
     } finally {
       this.running.delete(id);
       this.active--;
-      if (this.again.delete(id)) this.enqueueFile(job.pfs, job.path);
+      if (this.again.delete(id) && !this.stopped) this.enqueueFile(job.pfs, job.path);
       this.pump();
     }
   }
