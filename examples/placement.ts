@@ -29,8 +29,8 @@ try {
   console.log(`volumes: ${volumes.map((v) => `${v.name} (site ${v.site ?? "none"})`).join(", ")}`);
 
   // Everything keeps its copy at home; files under /show also get one at the site their
-  // (inherited) render-site tag names. (Keeping the home copy also means no surplus copy to trim:
-  // a trim waits the 60 s grace, and an in-flight trim keeps this process alive after close.)
+  // (inherited) render-site tag names. (Keeping the home copy also means no surplus copy to trim,
+  // so the output shows the final placement at once instead of after the 60 s trim grace.)
   await client.mkdir("/show/shot42", { recursive: true });
   await client.mkdir("/show/shot43", { recursive: true });
   await client.admin.call("objective.set", { path: "/", text: "place 1 on volume:local" });
