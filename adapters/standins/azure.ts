@@ -14,7 +14,13 @@ export const AZURITE_ACCOUNT = "devstoreaccount1";
 export const AZURITE_KEY =
   "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-export async function startAzureStandIn(): Promise<StandIn> {
+/**
+ * Start azurite's blob service on 127.0.0.1: on `port` (default: a free one), in memory unless
+ * `location` names a directory to keep its data in (the local deployment's `npm start`).
+ */
+export async function startAzureStandIn(
+  options: { port?: number; location?: string } = {},
+): Promise<StandIn> {
   const main = path.join(
     path.dirname(require.resolve("azurite/package.json")),
     "dist",
@@ -22,13 +28,15 @@ export async function startAzureStandIn(): Promise<StandIn> {
     "blob",
     "main.js",
   );
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
+  const persistence =
+    options.location === undefined ? ["--inMemoryPersistence"] : ["--location", options.location];
   return await startChildStandIn({
     name: "azure",
     command: process.execPath,
     args: [
       main,
-      "--inMemoryPersistence",
+      ...persistence,
       "--silent",
       "--disableTelemetry",
       "--skipApiVersionCheck",

@@ -29,12 +29,11 @@
  */
 import { generateKeyPairSync } from "node:crypto";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import net from "node:net";
 import path, { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MAX_TOKEN_TTL_SECONDS } from "../../adapters/auth/tokens.ts";
-import { azuriteConnectionString } from "../../adapters/standins/azure.ts";
+import { azuriteConnectionString, startAzureStandIn } from "../../adapters/standins/azure.ts";
 import { freePort, type StandIn, startChildStandIn } from "../../adapters/standins/child.ts";
 import { gcsStandInStorageOptions, startGcsStandIn } from "../../adapters/standins/gcs.ts";
 import { s3StandInClientConfig } from "../../adapters/standins/s3.ts";
@@ -45,7 +44,6 @@ import { type LocalVolumeSpec, startLocalDeployment } from "./deployment.ts";
 // its SDK versions (package.json), so the warning says nothing about this deployment.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
-const require = createRequire(import.meta.url);
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** The port when STRATA_PORT is not set. */
@@ -116,25 +114,7 @@ async function startS3(dir: string, p: number): Promise<StandIn> {
 }
 
 async function startAzure(dir: string, p: number): Promise<StandIn> {
-  const main = join(path.dirname(require.resolve("azurite/package.json")), "dist", "src", "blob", "main.js");
-  return startChildStandIn({
-    name: "azure",
-    command: process.execPath,
-    args: [
-      main,
-      "--location",
-      dir,
-      "--silent",
-      "--disableTelemetry",
-      "--skipApiVersionCheck",
-      "--blobHost",
-      "127.0.0.1",
-      "--blobPort",
-      String(p),
-    ],
-    port: p,
-    readyLine: /successfully listens/,
-  });
+  return startAzureStandIn({ port: p, location: dir });
 }
 
 interface GcsSigner {
