@@ -68,6 +68,26 @@ export const APPLY_MAX_BYTES = 3_500_000;
 /** An op's share of a transaction's byte limit (deletes: a key's worth). */
 export const opBytes = (op: TransactOp): number => (op.kind === "put" ? itemSize(op.item) : 2048);
 
+/**
+ * `ops` cut, in order, into transactions of at most `maxItems` ops and APPLY_MAX_BYTES bytes
+ * (an op bigger than the byte limit alone still gets a transaction of its own).
+ */
+export function transactionParts(ops: TransactOp[], maxItems: number): TransactOp[][] {
+  const parts: TransactOp[][] = [[]];
+  let partBytes = 0;
+  for (const op of ops) {
+    const part = parts[parts.length - 1]!;
+    if (part.length > 0 && (part.length >= maxItems || partBytes + opBytes(op) > APPLY_MAX_BYTES)) {
+      parts.push([op]);
+      partBytes = opBytes(op);
+    } else {
+      part.push(op);
+      partBytes += opBytes(op);
+    }
+  }
+  return parts;
+}
+
 /** Items one commit writes on the mirror: its records plus the derived live entries and ctl items. */
 const put = (item: Item): TransactOp => ({ kind: "put", item: seal(item) });
 
@@ -210,18 +230,7 @@ export async function applyPage(
       continue;
     }
     // One commit bigger than a transaction: parts, `pending` until the last one lands.
-    const parts: TransactOp[][] = [[]];
-    let partBytes = 0;
-    for (const op of ops) {
-      const part = parts[parts.length - 1]!;
-      if (part.length > 0 && (part.length >= MAX_ITEMS || partBytes + opBytes(op) > APPLY_MAX_BYTES)) {
-        parts.push([op]);
-        partBytes = opBytes(op);
-      } else {
-        part.push(op);
-        partBytes += opBytes(op);
-      }
-    }
+    const parts = transactionParts(ops, MAX_ITEMS);
     for (let i = 0; i < parts.length; i++)
       await commitState(
         parts[i]!,

@@ -31,7 +31,7 @@ import {
   verify,
 } from "../namespace/records.ts";
 import type { PfsContext } from "../namespace/tx.ts";
-import { APPLY_MAX_BYTES, APPLY_MAX_ITEMS, changeItemFor, type MirrorState, opBytes } from "./apply.ts";
+import { APPLY_MAX_ITEMS, changeItemFor, type MirrorState, transactionParts } from "./apply.ts";
 import { type ChunkTarget, chunksOf, ensureChunks } from "./chunks.ts";
 import { makeRecord, relativePk, type SourceInfo, type StreamRecord, targetItem } from "./format.ts";
 import type { MirrorTarget } from "./mirror.ts";
@@ -216,18 +216,7 @@ export async function fullResync(
   let current = state;
   let transactions = 0;
   // Transactions of ≤ 99 items and ≤ APPLY_MAX_BYTES; `pending` until the last one moves `sync`.
-  const parts: TransactOp[][] = [[]];
-  let partBytes = 0;
-  for (const op of ops) {
-    const part = parts[parts.length - 1]!;
-    if (part.length > 0 && (part.length >= APPLY_MAX_ITEMS || partBytes + opBytes(op) > APPLY_MAX_BYTES)) {
-      parts.push([op]);
-      partBytes = opBytes(op);
-    } else {
-      part.push(op);
-      partBytes += opBytes(op);
-    }
-  }
+  const parts = transactionParts(ops, APPLY_MAX_ITEMS);
   for (let i = 0; i < parts.length; i++) {
     const last = i === parts.length - 1;
     const next: Item = { ...current.item, ...(last ? { sync: upto } : { pending: upto }) };
