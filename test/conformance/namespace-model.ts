@@ -14,8 +14,6 @@
  * Every sequence starts from a small fixed tree (`PROLOGUE`); steps draw names from a small
  * alphabet plus NFC/NFD look-alikes, 255/256-byte names, NUL, "." and "..", so they collide.
  */
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isStrataError } from "../../core/errors.ts";
@@ -36,6 +34,7 @@ import {
   NamespaceModel,
   parsePath,
 } from "../../core/namespace/model.ts";
+import { regressionFiles } from "../support/regressions.ts";
 
 export type ModelStoreFactory = () => Promise<{ store: MetadataStore; dispose: () => Promise<void> }>;
 
@@ -868,30 +867,20 @@ export async function runSteps(
   await run.compareAll(asOfAttrs);
 }
 
-const REGRESSIONS = join(import.meta.dirname, "..", "regressions", "namespace-model");
-
 /**
  * Regression cases: JSON files `{ "note", "seed", "prologue", "steps" }` kept from failures found
  * earlier. `prologue` is the one the failure ran after (remembered-TID indices in `steps` count
  * its records), so a later change of PROLOGUE does not change old cases.
  */
 export function regressionCases(): Array<{ file: string; note: string; prologue: Step[]; steps: Step[] }> {
-  let files: string[];
-  try {
-    files = readdirSync(REGRESSIONS)
-      .filter((f) => f.endsWith(".json"))
-      .sort();
-  } catch {
-    return [];
-  }
-  return files.map((file) => {
-    const parsed = JSON.parse(readFileSync(join(REGRESSIONS, file), "utf8")) as {
-      note?: string;
-      prologue?: Step[];
-      steps: Step[];
-    };
-    return { file, note: parsed.note ?? "", prologue: parsed.prologue ?? PROLOGUE, steps: parsed.steps };
-  });
+  return regressionFiles<{ note?: string; prologue?: Step[]; steps: Step[] }>("namespace-model").map(
+    ({ file, parsed }) => ({
+      file,
+      note: parsed.note ?? "",
+      prologue: parsed.prologue ?? PROLOGUE,
+      steps: parsed.steps,
+    }),
+  );
 }
 
 /**

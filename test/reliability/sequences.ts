@@ -16,8 +16,6 @@
  * (shrinking a failure to a short step list, printed as a regression JSON for
  * test/regressions/reliability/).
  */
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import fc from "fast-check";
 import type { FaultPlan } from "../../adapters/volumes/faulty.ts";
 import { isStrataError, StrataError } from "../../core/errors.ts";
@@ -36,6 +34,7 @@ import {
   stepArb,
 } from "../conformance/namespace-model.ts";
 import { STORE_OPS, type StoreFaultRule } from "../support/faulty-store.ts";
+import { regressionFiles } from "../support/regressions.ts";
 import { type BootOptions, CHUNK, INLINE, type Proc, World, type WorldOptions } from "./world.ts";
 
 /** Data steps; `at` is an index into the remembered TIDs (modulo their count). */
@@ -746,8 +745,6 @@ export async function checkSequences(options: SequenceOptions): Promise<Sequence
   };
 }
 
-const REGRESSIONS = join(import.meta.dirname, "..", "regressions", "reliability");
-
 /** Kept failing cases: `{ note, seed, faults?, backend?, prologue?, steps }` in test/regressions/reliability/. */
 export function reliabilityRegressions(): Array<{
   file: string;
@@ -758,29 +755,18 @@ export function reliabilityRegressions(): Array<{
   seed: number;
   faults: number;
 }> {
-  let files: string[];
-  try {
-    files = readdirSync(REGRESSIONS)
-      .filter((f) => f.endsWith(".json"))
-      .sort();
-  } catch {
-    return [];
-  }
-  return files.map((file) => {
-    const parsed = JSON.parse(readFileSync(join(REGRESSIONS, file), "utf8")) as {
-      note?: string;
-      prologue?: SeqStep[];
-      steps: SeqStep[];
-      seed?: number;
-      faults?: number;
-    };
-    return {
-      file,
-      note: parsed.note ?? "",
-      prologue: parsed.prologue ?? PROLOGUE,
-      steps: parsed.steps,
-      seed: parsed.seed ?? 1,
-      faults: parsed.faults ?? 0,
-    };
-  });
+  return regressionFiles<{
+    note?: string;
+    prologue?: SeqStep[];
+    steps: SeqStep[];
+    seed?: number;
+    faults?: number;
+  }>("reliability").map(({ file, parsed }) => ({
+    file,
+    note: parsed.note ?? "",
+    prologue: parsed.prologue ?? PROLOGUE,
+    steps: parsed.steps,
+    seed: parsed.seed ?? 1,
+    faults: parsed.faults ?? 0,
+  }));
 }
