@@ -21,7 +21,15 @@ import { mulberry32 } from "../../core/random.ts";
 import { setRetention } from "../../core/retention/store.ts";
 import { codeOf } from "../support/errors.ts";
 import { CrashError, faultyStore } from "../support/faulty-store.ts";
-import { bytesOf, deployment, mainSource, snapshotTree, sourceOf, streamKeys } from "../support/mirror.ts";
+import {
+  bytesOf,
+  deployment,
+  type MirrorDeployment,
+  mainSource,
+  snapshotTree,
+  sourceOf,
+  streamKeys,
+} from "../support/mirror.ts";
 
 /** A source with some history: directories, chunked and inline files, a rename, a batch, tags. */
 async function sourceWithHistory() {
@@ -35,6 +43,19 @@ async function sourceWithHistory() {
   await src.data.writeFile(fs, "/d/big", bytesOf(70_000, 9));
   await fs.unlink("/d/renamed");
   return { src, fs, source };
+}
+
+/** An applied vacuum of `dep` on `clock`, without the readers' grace wait. */
+function vacuumNow(dep: MirrorDeployment, clock: () => number) {
+  return vacuum({
+    store: dep.store,
+    namespace: dep.ns,
+    volumes: dep.volumes,
+    apply: true,
+    clock,
+    sleep: async () => {},
+    readerGraceMs: 0,
+  });
 }
 
 describe("the stream", () => {
@@ -211,15 +232,7 @@ describe("mirrors", () => {
     await fs.unlink("/b");
     now += 3 * 3600_000;
     await setRetention(src.store, "main", "all 1h", clock);
-    const vac = await vacuum({
-      store: src.store,
-      namespace: src.ns,
-      volumes: src.volumes,
-      apply: true,
-      clock,
-      sleep: async () => {},
-      readerGraceMs: 0,
-    });
+    const vac = await vacuumNow(src, clock);
     expect(vac.records.count).toBeGreaterThan(0);
     expect(await codeOf(readStream(src.ns, "main", { since: first.to }))).toBe("EPRUNED");
     const report = await runMirror(target, "copy", source);
@@ -245,15 +258,7 @@ describe("mirrors", () => {
     await runMirror(target, "copy", source);
     now += 3 * 3600_000;
     await setRetention(dst.store, "copy", "all 1h", clock);
-    const vac = await vacuum({
-      store: dst.store,
-      namespace: dst.ns,
-      volumes: dst.volumes,
-      apply: true,
-      clock,
-      sleep: async () => {},
-      readerGraceMs: 0,
-    });
+    const vac = await vacuumNow(dst, clock);
     expect(vac.records.count).toBeGreaterThan(0);
     expect(vac.chunks.count).toBeGreaterThan(0); // the first version's chunks, on the mirror's volume
     expect(await codeOf(dst.data.readFile(dst.ns.pfs("copy").asOf(old.to), "/a"))).toBe("EPRUNED");
