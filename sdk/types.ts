@@ -2,7 +2,7 @@
  * The SDK's public types: the {@link Strata} client (shaped like `node:fs/promises`, plus strata's
  * own history / as-of / snapshot / batch / placement calls) and what its methods take and return.
  *
- * Every implementation (embedded `connect({ local })`, and the HTTP client of issue 5) offers this
+ * Every implementation (embedded `connect({ local })`, and the HTTP client `connect({ endpoint })`) offers this
  * same interface, and test/conformance/sdk.ts holds each one to it.
  */
 import type { Readable, Writable } from "node:stream";

@@ -41,7 +41,7 @@ export interface ReadOptions {
 }
 
 /**
- * State of one chunk instance, as last recorded (the scrub of issue 7 repairs non-present ones).
+ * State of one chunk instance, as last recorded (scrub, core/maintenance/scrub.ts, repairs non-present ones).
  * `deleting`: vacuum is removing this instance (a lease; writers wait it out, readers try it last).
  */
 export type InstanceState = "present" | "corrupt" | "missing" | "deleting";

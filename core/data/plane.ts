@@ -83,7 +83,7 @@ export interface DataPlaneOptions {
   /** SHA-256 as lowercase hex (default WebCrypto `crypto.subtle`). */
   sha256?: Sha256;
   /**
-   * Placement hook (objectives arrive with issue 6): the volumes a new file's chunks go to, one
+   * Placement hook (objectives: adapters/workflows/placement.ts passes the planner's choice): the volumes a new file's chunks go to, one
    * instance each. Default: `[file.defaultVolume]`.
    */
   chooseVolumes?: (file: FileToPlace) => string[] | Promise<string[]>;
@@ -96,7 +96,7 @@ export interface DataPlaneOptions {
   /** How long a PFS's config record is cached (default 30 s). */
   configTtlMs?: number;
   /**
-   * A dynamic volume set (volume records, issue 6): asked before a write chooses its volumes and
+   * A dynamic volume set (volume records, core/placement/volumes.ts): asked before a write chooses its volumes and
    * before a read looks up instances, at most once per `volumesTtlMs` (default 5 s). Its volumes
    * are added to those in `volumes` (same name: the source's wins); a name it stops returning is
    * dropped unless `volumes` has it.

@@ -28,7 +28,7 @@ export interface ReadOptions {
   asOf?: AsOf;
 }
 
-/** Where a file's bytes are. Opaque to the namespace engine; the data path (issue 4) fills it. */
+/** Where a file's bytes are. Opaque to the namespace engine; the data plane (core/data/) fills it. */
 export interface FileContent {
   size: number;
   /** Small files live inline in metadata. */

@@ -1,7 +1,7 @@
 /**
  * The SDK suite: a user's session through a {@link Strata} client, whatever deployment is behind
- * it. Each SDK flavour calls `testSdk` in a few lines (test/adapters/sdk-local.test.ts; the HTTP
- * SDK of issue 5 adds one file).
+ * it. Each SDK flavour calls `testSdk` in a few lines (test/adapters/sdk-local.test.ts for the
+ * embedded client, test/adapters/sdk-remote-*.test.ts for the HTTP client on each volume kind).
  */
 import { createHash } from "node:crypto";
 import { Readable, Writable } from "node:stream";
