@@ -4,22 +4,18 @@
  * (`mirror.create`), a commit on its source, the schedule handler invoked once → the mirror's sync
  * TID advances and it holds the new file.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { TokenService } from "../../adapters/auth/tokens.ts";
-import { createNamespace } from "../../core/namespace/index.ts";
-import { freshDynamoDbStore } from "../support/dynamodb.ts";
+import { type LambdaWorld, lambdaWorld } from "../support/lambda.ts";
 import { bytesOf } from "../support/mirror.ts";
 import { standInEndpoint } from "../support/standins.ts";
 
 const endpoint = standInEndpoint("dynamodb");
 
 describe("mirror schedule Lambda (DynamoDB Local)", () => {
-  const cleanups: Array<() => Promise<void>> = [];
+  let world: LambdaWorld | undefined;
   afterAll(async () => {
-    for (const c of cleanups.reverse()) await c();
+    await world?.dispose();
   });
 
   it("one invocation runs every defined mirror and advances its sync TID", {
@@ -27,41 +23,14 @@ describe("mirror schedule Lambda (DynamoDB Local)", () => {
   }, async (ctx) => {
     if (!endpoint)
       return ctx.skip("the dynamodb stand-in was not started (STRATA_STANDINS excludes dynamodb)");
-    const table = await freshDynamoDbStore(endpoint, "strata-lambda-mirror");
-    const dir = await mkdtemp(join(tmpdir(), "strata-lambda-mirror-"));
-    cleanups.push(
-      () => table.dispose(),
-      () => rm(dir, { recursive: true, force: true }),
-    );
-    const saved = { ...process.env };
-    cleanups.push(async () => {
-      process.env = saved;
-    });
-    Object.assign(process.env, {
-      STRATA_TABLE: table.store.tableName,
-      STRATA_DEFAULT_VOLUME: "disk",
-      AWS_ENDPOINT_URL_DYNAMODB: endpoint,
-      AWS_REGION: "us-east-1",
-      AWS_ACCESS_KEY_ID: "strataLocal",
-      AWS_SECRET_ACCESS_KEY: "strataLocal",
-    });
-    delete process.env.STRATA_BUCKET;
-    const token = (await (await TokenService.open(table.store)).create({ pfs: "*", rights: ["admin"] }))
-      .token;
-    await createNamespace({ store: table.store }).createPfs("main");
-
-    const api = await import("../../functions/api/lambda.ts");
+    world = await lambdaWorld(endpoint, "lambda-mirror", { pfs: "main", defaultVolume: "disk" });
+    const { dir } = world;
     const schedule = await import("../../functions/mirror/schedule.ts");
     const { cloudPlacement } = await import("../../functions/workflow/deps.ts");
     const call = async <T>(op: string, body: unknown): Promise<T> => {
-      const r = await api.handler({
-        rawPath: `/v1/ops/${op}`,
-        requestContext: { http: { method: "POST" } },
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        body: JSON.stringify(body),
-      });
-      expect(r.statusCode, `${op}: ${r.body}`).toBe(200);
-      return JSON.parse(r.body) as T;
+      const r = await world!.api(`/v1/ops/${op}`, body);
+      expect(r.status, `${op}: ${JSON.stringify(r.body)}`).toBe(200);
+      return r.body as T;
     };
     const syncOf = async () =>
       (await call<{ mirrors: Array<{ name: string; sync: string }> }>("mirror.status", { name: "main-dr" }))

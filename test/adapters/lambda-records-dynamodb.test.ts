@@ -3,21 +3,17 @@
  * schedules' deps on DynamoDB Local, configured only by the environment the stacks set. A volume
  * added through the API is the schedules' volume too, and the placement operations work.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { TokenService } from "../../adapters/auth/tokens.ts";
-import { createNamespace } from "../../core/namespace/index.ts";
-import { freshDynamoDbStore } from "../support/dynamodb.ts";
+import { type LambdaWorld, lambdaWorld } from "../support/lambda.ts";
 import { standInEndpoint } from "../support/standins.ts";
 
 const endpoint = standInEndpoint("dynamodb");
 
 describe("Lambdas over the volume records (DynamoDB Local)", () => {
-  const cleanups: Array<() => Promise<void>> = [];
+  let world: LambdaWorld | undefined;
   afterAll(async () => {
-    for (const c of cleanups.reverse()) await c();
+    await world?.dispose();
   });
 
   it("volume.add through the API handler reaches the schedules' volumes; objectives work; local volumes have no URLs there", {
@@ -25,41 +21,10 @@ describe("Lambdas over the volume records (DynamoDB Local)", () => {
   }, async (ctx) => {
     if (!endpoint)
       return ctx.skip("the dynamodb stand-in was not started (STRATA_STANDINS excludes dynamodb)");
-    const table = await freshDynamoDbStore(endpoint, "strata-lambda-records");
-    const dir = await mkdtemp(join(tmpdir(), "strata-lambda-records-"));
-    cleanups.push(
-      () => table.dispose(),
-      () => rm(dir, { recursive: true, force: true }),
-    );
-    // What the stack sets, plus the SDK's endpoint override for DynamoDB Local (restored after).
-    const saved = { ...process.env };
-    cleanups.push(async () => {
-      process.env = saved;
-    });
-    Object.assign(process.env, {
-      STRATA_TABLE: table.store.tableName,
-      STRATA_DEFAULT_VOLUME: "disk",
-      AWS_ENDPOINT_URL_DYNAMODB: endpoint,
-      AWS_REGION: "us-east-1",
-      AWS_ACCESS_KEY_ID: "strataLocal",
-      AWS_SECRET_ACCESS_KEY: "strataLocal",
-    });
-    delete process.env.STRATA_BUCKET;
-    const token = (await (await TokenService.open(table.store)).create({ pfs: "*", rights: ["admin"] }))
-      .token;
-    await createNamespace({ store: table.store }).createPfs("default");
-
-    const { handler } = await import("../../functions/api/lambda.ts");
+    world = await lambdaWorld(endpoint, "lambda-records", { pfs: "default", defaultVolume: "disk" });
+    const { dir } = world;
+    const call = world.api;
     const { lambdaDeps } = await import("../../functions/schedule/lambda-deps.ts");
-    const call = async (path: string, body: unknown) => {
-      const r = await handler({
-        rawPath: path,
-        requestContext: { http: { method: "POST" } },
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        body: JSON.stringify(body),
-      });
-      return { status: r.statusCode, body: JSON.parse(r.body) };
-    };
 
     expect((await lambdaDeps()).volumes).toEqual({});
     const added = await call("/v1/ops/volume.add", {
