@@ -16,6 +16,7 @@ export interface LambdaWorld {
   dir: string;
   token: string;
   /** POST `path` (e.g. "/v1/ops/volume.add") through functions/api/lambda.ts with the admin token. */
+  // biome-ignore lint/suspicious/noExplicitAny: tests read the JSON reply field by field
   api(path: string, body: unknown): Promise<{ status: number; body: any }>;
   dispose(): Promise<void>;
 }
