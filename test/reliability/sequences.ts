@@ -18,11 +18,12 @@
  */
 import fc from "fast-check";
 import type { FaultPlan } from "../../adapters/volumes/faulty.ts";
+import type { DataPlane } from "../../core/data/index.ts";
 import { isStrataError, StrataError } from "../../core/errors.ts";
 import { vacuum } from "../../core/maintenance/vacuum.ts";
 import { createMirror, runMirror } from "../../core/mirror/mirror.ts";
 import { localSource } from "../../core/mirror/transport.ts";
-import type { FileContent, Stat } from "../../core/namespace/api.ts";
+import type { FileContent, ReadableFileSystem, Stat } from "../../core/namespace/api.ts";
 import type { ModelAt } from "../../core/namespace/model.ts";
 import { Volume } from "../../core/volume/volume.ts";
 import {
@@ -452,23 +453,25 @@ export class DataModelRun {
     const faults = this.faultsOn;
     this.faultsOn = false;
     try {
-      const mirrorFs = targetProc.namespace.pfs("m");
-      const want = this.model.dump(report.to);
-      const got: string[] = [];
-      const visit = async (path: string): Promise<void> => {
-        const st = await mirrorFs.lstat(path);
-        const xattrs = st.type === "symlink" ? [] : await mirrorFs.listXattrs(path);
-        const tags = st.type === "symlink" ? {} : await mirrorFs.getTags(path);
-        let bytes = "";
-        if (st.type === "file")
-          bytes = Buffer.from(await targetProc.data.readFile(mirrorFs, path)).toString("hex");
-        got.push(JSON.stringify([path, st.type, st.mode, st.target ?? null, xattrs, tags, bytes]));
-        if (st.type === "dir")
-          for (const e of (await mirrorFs.readdir(path, { limit: 1000 })).entries)
-            await visit(`${path === "/" ? "" : path}/${e.name}`);
-      };
-      await visit("/");
-      const expected = want.map((e) =>
+      const got = await treeLines(targetProc.namespace.pfs("m"), targetProc.data);
+      const expected = this.modelLines(report.to, "mirror");
+      if (JSON.stringify(got) !== JSON.stringify(expected))
+        this.mismatch(
+          `mirror as of ${report.to} differs from the model:\n  mirror ${got.join("\n         ").slice(0, 1500)}\n  model  ${expected.join("\n         ").slice(0, 1500)}`,
+        );
+    } finally {
+      this.faultsOn = faults;
+    }
+  }
+
+  /**
+   * The model's tree at `at` as one line per path (type, mode, link target, xattr names, tags,
+   * bytes): the form `treeLines` reads a live or as-of tree in.
+   */
+  modelLines(at: ModelAt | undefined, where: string): string[] {
+    return this.model
+      .dump(at)
+      .map((e) =>
         JSON.stringify([
           e.path,
           e.stat.type,
@@ -477,17 +480,10 @@ export class DataModelRun {
           e.stat.type === "symlink" ? [] : e.xattrs.map(([n]) => n),
           e.stat.type === "symlink" ? {} : Object.fromEntries(e.tags),
           e.stat.type === "file"
-            ? Buffer.from(this.expected(e.stat.content, `mirror ${e.path}`)).toString("hex")
+            ? Buffer.from(this.expected(e.stat.content, `${where} ${e.path}`)).toString("hex")
             : "",
         ]),
       );
-      if (JSON.stringify(got) !== JSON.stringify(expected))
-        this.mismatch(
-          `mirror as of ${report.to} differs from the model:\n  mirror ${got.join("\n         ").slice(0, 1500)}\n  model  ${expected.join("\n         ").slice(0, 1500)}`,
-        );
-    } finally {
-      this.faultsOn = faults;
-    }
   }
 
   private mirrorCreated = false;
@@ -632,6 +628,8 @@ export class DataModelRun {
 
 export interface SequenceOptions {
   backend: WorldOptions["backend"];
+  /** DynamoDB Local endpoint, for backend "dynamodb". */
+  endpoint?: string;
   runs: number;
   seed: number;
   maxSteps?: number;
@@ -668,11 +666,15 @@ function faultPlans(p: number, on: () => boolean, seed: number): BootOptions {
 
 /** Run the prologue and `steps` on a fresh world; throws ModelMismatch on the first divergence. */
 export async function runDataSequence(
-  options: Pick<SequenceOptions, "backend" | "asOfAttrs" | "faults"> & { seed: number },
+  options: Pick<SequenceOptions, "backend" | "endpoint" | "asOfAttrs" | "faults"> & { seed: number },
   steps: SeqStep[],
   prologue: SeqStep[] = PROLOGUE,
 ): Promise<void> {
-  const world = await World.create({ backend: options.backend, seed: options.seed });
+  const world = await World.create({
+    backend: options.backend,
+    endpoint: options.endpoint,
+    seed: options.seed,
+  });
   try {
     let run: DataModelRun | undefined;
     const on = () => run?.faultsOn === true;
@@ -680,7 +682,12 @@ export async function runDataSequence(
     const plan = p > 0 ? faultPlans(p, on, options.seed) : {};
     run = new DataModelRun(world.boot(plan));
     run.clockNow = world.clock.now;
-    const mirrorWorld = await World.create({ backend: options.backend, seed: options.seed, volumes: ["m1"] });
+    const mirrorWorld = await World.create({
+      backend: options.backend,
+      endpoint: options.endpoint,
+      seed: options.seed,
+      volumes: ["m1"],
+    });
     run.mirrorTarget = mirrorWorld;
     mirrorWorlds.push(mirrorWorld);
     // A faulted rmdir can leave its lease on the directory (creates there fail ECONFLICT until it
@@ -769,4 +776,22 @@ export function reliabilityRegressions(): Array<{
     seed: parsed.seed ?? 1,
     faults: parsed.faults ?? 0,
   }));
+}
+
+/** A whole tree (a live PFS, an as-of view or a mirror) as `modelLines` writes it, bytes read through `data`. */
+export async function treeLines(fs: ReadableFileSystem, data: DataPlane): Promise<string[]> {
+  const got: string[] = [];
+  const visit = async (path: string): Promise<void> => {
+    const st = await fs.lstat(path);
+    const xattrs = st.type === "symlink" ? [] : await fs.listXattrs(path);
+    const tags = st.type === "symlink" ? {} : await fs.getTags(path);
+    let bytes = "";
+    if (st.type === "file") bytes = Buffer.from(await data.readFile(fs, path)).toString("hex");
+    got.push(JSON.stringify([path, st.type, st.mode, st.target ?? null, xattrs, tags, bytes]));
+    if (st.type === "dir")
+      for (const e of (await fs.readdir(path, { limit: 1000 })).entries)
+        await visit(`${path === "/" ? "" : path}/${e.name}`);
+  };
+  await visit("/");
+  return got;
 }

@@ -35,6 +35,7 @@ import type { VolumeDriver } from "../../core/volume/port.ts";
 import { Volume } from "../../core/volume/volume.ts";
 import { createClient, type Deployment } from "../../sdk/client.ts";
 import type { Strata } from "../../sdk/types.ts";
+import { freshDynamoDbStore } from "../support/dynamodb.ts";
 import {
   CrashError,
   type CrashPoint,
@@ -51,7 +52,10 @@ export const INLINE = 16;
 export const START_MS = Date.UTC(2026, 10, 21);
 
 export interface WorldOptions {
-  backend: "memory" | "sqlite";
+  /** "dynamodb" needs `endpoint` (a DynamoDB Local): each world is a fresh table, deleted on dispose. */
+  backend: "memory" | "sqlite" | "dynamodb";
+  /** DynamoDB Local endpoint (backend "dynamodb" only). */
+  endpoint?: string;
   seed: number;
   /** Volume names; the data plane writes one instance of each chunk to every one of them. */
   volumes?: string[];
@@ -140,6 +144,8 @@ export class World {
   private readonly procs: Proc[] = [];
 
   private lastHash: { writes: number; hash: string } | undefined;
+  /** Closes (and for DynamoDB deletes) the durable store. */
+  private disposeStore: () => Promise<void> = () => this.store.inner.close();
 
   private constructor(
     readonly options: WorldOptions,
@@ -155,12 +161,21 @@ export class World {
 
   /** A world with an empty store and (unless `empty`: for copying another world in) the PFS `p`. */
   static async create(options: WorldOptions, empty = false): Promise<World> {
-    const inner =
-      options.backend === "sqlite"
-        ? new SqliteMetadataStore({ path: ":memory:" })
-        : new MemoryMetadataStore();
+    let inner: MetadataStore;
+    let disposeStore: (() => Promise<void>) | undefined;
+    if (options.backend === "dynamodb") {
+      if (!options.endpoint) throw new Error("World: backend dynamodb needs an endpoint (DynamoDB Local)");
+      const fresh = await freshDynamoDbStore(options.endpoint, "strata-reliability");
+      inner = fresh.store;
+      disposeStore = fresh.dispose;
+    } else
+      inner =
+        options.backend === "sqlite"
+          ? new SqliteMetadataStore({ path: ":memory:" })
+          : new MemoryMetadataStore();
     const writes = { count: 0 };
     const world = new World(options, new RecordingStore(inner, writes), writes);
+    if (disposeStore) world.disposeStore = disposeStore;
     if (!empty) await world.boot().namespace.createPfs(PFS);
     return world;
   }
@@ -271,7 +286,7 @@ export class World {
 
   async dispose(): Promise<void> {
     this.procs.length = 0;
-    await this.store.inner.close();
+    await this.disposeStore();
   }
 }
 
