@@ -188,12 +188,18 @@ export async function exchange(
     engine.write(local.pfs, plan).then(() => {
       report.applied++;
     });
+  /**
+   * Create an object at dir/name. `reuse`: the id it takes — the peer's own id for a peer object
+   * (ids are unique across sites), or the id of the local object it brings back — so the peer
+   * recognises it by id when this merge comes back in our stream (no echo to pair by content).
+   */
   const createObject = async (
     dir: ObjectId,
     name: string,
     payload: Record<string, Value>,
+    reuse?: ObjectId,
   ): Promise<ObjectId> => {
-    const ino = await engine.allocId();
+    const ino = reuse ?? (await engine.allocId());
     await write(async (tx) => {
       const type = String(payload.type) as FileType;
       engine.putVersion(tx, ino, { ...payloadOf(payload), nlink: type === "dir" ? 2 : 1 }, "merge", tx.now);
@@ -226,6 +232,23 @@ export async function exchange(
     });
   };
 
+  /** Remove dir/name and the object it holds here (a directory only when empty here). */
+  const removeName = async (dir: ObjectId, name: string, holder: Item) => {
+    try {
+      await write(async (tx) => {
+        const ino = String(holder.ino);
+        if (holder.type === "dir") {
+          if (await tx.hasEntries(ino)) throw strataError("ENOTEMPTY", "kept: not empty here");
+          await engine.removeEntry(tx, dir, name);
+          await engine.endVersion(tx, ino, "rmdir");
+          engine.deleteCtl(tx, ino);
+        } else await unlinkEntry(engine, tx, dir, name, { ino, type: String(holder.type) as FileType }, name);
+      });
+    } catch (err) {
+      if (!isStrataError(err, "ENOTEMPTY")) throw err;
+    }
+  };
+
   // 1. Names, in the peer's commit order.
   const ordered = [...entries.values()].sort((a, b) => (a.tid < b.tid ? -1 : a.tid > b.tid ? 1 : 0));
   const movedAway = new Set(
@@ -250,7 +273,9 @@ export async function exchange(
           await remember(peerIno, String(hereLive.ino));
           continue;
         }
-        if (hereChanged) {
+        // The name changed here, or the object it holds did (then replacing it would lose that
+        // update): a conflict either way.
+        if (hereChanged || hereV?.changed) {
           // create/create: both sides put something new under this name (the peer's may be an
           // object we have under another name, moved there).
           const movedHere = mine?.live === true && want !== undefined;
@@ -260,7 +285,7 @@ export async function exchange(
           if (localWins) {
             const alt = await freeName(dir, e.name, peerSite);
             if (movedHere) await move(want!, mine!.v, dir, alt);
-            else await remember(peerIno, await createObject(dir, alt, from!));
+            else await remember(peerIno, await createObject(dir, alt, from!, want));
             note(e.name, alt, "create/create");
           } else {
             const alt = await freeName(dir, e.name, local.site);
@@ -271,7 +296,7 @@ export async function exchange(
               if (hereLive.type === "dir") tx.put({ ...ctlKey(ctx.id, loser), parent: dir, name: alt });
             });
             if (movedHere) await move(want!, mine!.v, dir, e.name);
-            else await remember(peerIno, await createObject(dir, e.name, from!));
+            else await remember(peerIno, await createObject(dir, e.name, from!, want));
             note(e.name, alt, "create/create");
           }
           continue;
@@ -298,7 +323,7 @@ export async function exchange(
             e.name,
           );
         });
-      await remember(peerIno, await createObject(dir, e.name, from));
+      await remember(peerIno, await createObject(dir, e.name, from, want));
       continue;
     }
     // The peer removed the name — or moved the object: then its new name is handled on its own.
@@ -311,36 +336,29 @@ export async function exchange(
       note(e.name, e.name, "delete/update"); // the update wins: keep it
       continue;
     }
-    try {
-      await write(async (tx) => {
-        const ino = String(hereLive.ino);
-        if (hereLive.type === "dir") {
-          if (await tx.hasEntries(ino)) throw strataError("ENOTEMPTY", "kept: not empty here");
-          await engine.removeEntry(tx, dir, e.name);
-          await engine.endVersion(tx, ino, "rmdir");
-          engine.deleteCtl(tx, ino);
-        } else
-          await unlinkEntry(
-            engine,
-            tx,
-            dir,
-            e.name,
-            { ino, type: String(hereLive.type) as FileType },
-            e.name,
-          );
-      });
-    } catch (err) {
-      if (!isStrataError(err, "ENOTEMPTY")) throw err;
-    }
+    await removeName(dir, e.name, hereLive);
   }
 
   // 2. Contents and attributes of objects the peer changed.
   for (const [peerIno, payload] of versions) {
-    if (payload.dtid !== undefined) continue; // its end: handled with its name
     const ino = await mapped(peerIno);
     const mine = await localVersion(ino);
+    if (payload.dtid !== undefined) {
+      // The peer ended the object. Usually its name's removal did that above, but the peer's last
+      // record of that name may show another object (it renamed one over it): remove it here
+      // too, unless it or its name changed here since the base (then the change wins).
+      if (!mine?.live || mine.changed) continue;
+      const where = await nameOf(engine, ctx, ino);
+      if (!where) continue;
+      const holder = await engine.store.get(entryKey(ctx.id, where.dir, where.name));
+      if (!holder || holder.dtid !== undefined || String(holder.ctid) > base) continue;
+      await removeName(where.dir, where.name, holder);
+      continue;
+    }
     if (!mine) continue; // never here (created under a name handled above, or a hard link)
-    if (samePayload(mine.v, payload)) continue;
+    // A version of an object we removed is an update even with equal content: the peer counts
+    // its own write as a change (by TID), so it keeps the object; we must bring it back too.
+    if (mine.live && samePayload(mine.v, payload)) continue;
     if (!mine.live) {
       // delete/update: the peer updated what we removed — bring it back under its last name.
       if ([...entries.values()].some((x) => String(x.rec.ino) === peerIno)) continue; // named above
@@ -349,7 +367,7 @@ export async function exchange(
       const taken = await engine.store.get(entryKey(ctx.id, last.dir, last.name));
       const name =
         taken && taken.dtid === undefined ? await freeName(last.dir, last.name, peerSite) : last.name;
-      await remember(peerIno, await createObject(last.dir, name, payload));
+      await remember(peerIno, await createObject(last.dir, name, payload, ino));
       note(name, name, "delete/update");
       continue;
     }
