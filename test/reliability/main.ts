@@ -5,7 +5,8 @@
  *
  * Options: --seed N (default 20261121), --runs M (reference-model sequences, default 2,000),
  * --backend memory|sqlite (default memory), --soak (skip the fixed tiers: crashes, bad input,
- * integrity). Exit code 1 when any figure that must be 0 is not.
+ * integrity), --dynamodb <endpoint> (also run sequences and retention sequences on that DynamoDB
+ * Local). Exit code 1 when any figure that must be 0 is not.
  *
  *   tsx test/reliability/main.ts                         # what `npm run reliability` runs
  *   tsx test/reliability/main.ts --soak --seed 7 --runs 20000
@@ -16,6 +17,7 @@ import { runHttpBadInputs } from "./bad-input-http.ts";
 import { crashWorkloads, runCrashTier } from "./crashes.ts";
 import { runIntegrity } from "./integrity.ts";
 import { runConcurrency } from "./linearizability.ts";
+import { checkRetention, retentionTallies } from "./retention.ts";
 import { checkSequences, tallies } from "./sequences.ts";
 import { runTenantIsolation } from "./tenants.ts";
 
@@ -25,6 +27,7 @@ const { values } = parseArgs({
     runs: { type: "string", default: "2000" },
     backend: { type: "string", default: "memory" },
     soak: { type: "boolean", default: false },
+    dynamodb: { type: "string" },
   },
 });
 const seed = Number(values.seed);
@@ -37,7 +40,7 @@ if (
   !["memory", "sqlite"].includes(backend)
 ) {
   console.error(
-    "usage: tsx test/reliability/main.ts [--soak] [--seed N] [--runs M] [--backend memory|sqlite]",
+    "usage: tsx test/reliability/main.ts [--soak] [--seed N] [--runs M] [--backend memory|sqlite] [--dynamodb <endpoint>]",
   );
   process.exit(2);
 }
@@ -84,6 +87,44 @@ figure(
 );
 figure("  fault-tier divergences (half-applied, lost, wrong)", faulted.failed ? 1 : 0, true);
 if (faulted.failed) failures.push(`fault-tier divergence:\n${faulted.regression}\n${faulted.error}`);
+
+t = Date.now();
+const retentionRuns = Math.max(1, Math.floor(runs / 5));
+const ret = await checkRetention({ backend, runs: retentionRuns, seed: seed + 2 });
+figure("retention sequences (policy, time, vacuum prunes)", `${retentionTallies.sequences} in ${seconds(t)}`);
+figure(
+  "  as-of points read: exact / snapped whole / EPRUNED",
+  `${retentionTallies.pointsRead}: ${retentionTallies.exact} / ${retentionTallies.snapped} / ${retentionTallies.pruned}`,
+);
+figure("  retention divergences (mixed, wrong, lost kept point)", ret.failed ? 1 : 0, true);
+if (ret.failed) failures.push(`retention divergence:\n${ret.regression}\n${ret.error}`);
+
+if (values.dynamodb) {
+  t = Date.now();
+  const endpoint = values.dynamodb;
+  const dynRuns = Math.max(1, Math.floor(runs / 100));
+  const dynSeq = await checkSequences({
+    backend: "dynamodb",
+    endpoint,
+    runs: dynRuns,
+    seed: seed + 3,
+    maxSteps: 30,
+  });
+  const dynRet = await checkRetention({
+    backend: "dynamodb",
+    endpoint,
+    runs: Math.max(1, Math.floor(dynRuns / 2)),
+    seed: seed + 4,
+    maxSteps: 30,
+  });
+  figure(
+    "DynamoDB Local: sequences + retention sequences",
+    `${dynRuns} + ${Math.max(1, Math.floor(dynRuns / 2))} in ${seconds(t)}`,
+  );
+  figure("  DynamoDB Local divergences", (dynSeq.failed ? 1 : 0) + (dynRet.failed ? 1 : 0), true);
+  if (dynSeq.failed) failures.push(`dynamodb divergence:\n${dynSeq.regression}\n${dynSeq.error}`);
+  if (dynRet.failed) failures.push(`dynamodb retention divergence:\n${dynRet.regression}\n${dynRet.error}`);
+}
 
 t = Date.now();
 const conc = await runConcurrency({ backend, seed, rounds: Math.max(10, Math.floor(runs / 10)) });
