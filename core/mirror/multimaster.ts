@@ -111,6 +111,17 @@ export async function exchange(
     );
   const since = String(state.since);
   const base = String(state.base);
+  // The commits the previous exchange with this peer wrote here: above `base`, but not changes
+  // made here (else our own merges would count as local changes and win over the peer's next
+  // change — e.g. the peer deleting what that merge moved).
+  const ownMerges = new Set(
+    String(state.merged ?? "")
+      .split(",")
+      .filter(Boolean),
+  );
+  const mergedNow: Tid[] = [];
+  const changedHere = (tid: Value | undefined) =>
+    tid !== undefined && String(tid) > base && !ownMerges.has(String(tid));
   // The local TID everything of this exchange lands above: the next exchange's base.
   const before = await engine.currentTid(ctx);
 
@@ -174,7 +185,7 @@ export async function exchange(
     });
     const v = page.items[0];
     if (!v) return undefined;
-    const changed = String(v.ctid) > base || (v.dtid !== undefined && String(v.dtid) > base);
+    const changed = changedHere(v.ctid) || changedHere(v.dtid);
     return { v: verify(v, local.pfs), live: v.dtid === undefined, changed };
   };
   const freeName = async (dir: ObjectId, name: string, site: string) => {
@@ -185,7 +196,8 @@ export async function exchange(
     }
   };
   const write = (plan: (tx: Tx) => Promise<void>) =>
-    engine.write(local.pfs, plan).then(() => {
+    engine.write(local.pfs, plan).then(({ tid }) => {
+      if (tid) mergedNow.push(tid);
       report.applied++;
     });
   /**
@@ -258,7 +270,7 @@ export async function exchange(
     const dir = await mapped(e.dir);
     const here = await engine.store.get(entryKey(ctx.id, dir, e.name));
     const hereLive = here && here.dtid === undefined ? here : undefined;
-    const hereChanged = here !== undefined && String(here.dtid ?? here.ctid) > base;
+    const hereChanged = here !== undefined && changedHere(here.dtid ?? here.ctid);
     const peerLive = e.rec.dtid === undefined;
     const peerIno = String(e.rec.ino);
     const want = peerLive ? await mapped(peerIno) : undefined;
@@ -351,7 +363,7 @@ export async function exchange(
       const where = await nameOf(engine, ctx, ino);
       if (!where) continue;
       const holder = await engine.store.get(entryKey(ctx.id, where.dir, where.name));
-      if (!holder || holder.dtid !== undefined || String(holder.ctid) > base) continue;
+      if (!holder || holder.dtid !== undefined || changedHere(holder.ctid)) continue;
       await removeName(where.dir, where.name, holder);
       continue;
     }
@@ -391,7 +403,9 @@ export async function exchange(
     }
   }
 
-  await engine.store.put(seal({ ...peerKey(ctx.id, peerSite), since: upto, base: before }));
+  await engine.store.put(
+    seal({ ...peerKey(ctx.id, peerSite), since: upto, base: before, merged: mergedNow.join(",") }),
+  );
   return report;
 }
 
