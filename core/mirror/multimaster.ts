@@ -6,7 +6,10 @@
  *
  * Rules (docs/mirroring.md, "Multi-master"):
  * - Objects are matched by object id (ids are unique across sites); an object the merge creates
- *   locally for a peer object is remembered in a mapping (`peermap#<pfs>#<peer site>`).
+ *   for a peer object takes the peer's id, so the peer knows it when it comes back. Objects
+ *   paired by equal content (each side's own conflict copy) are remembered in a mapping
+ *   (`peermap#<pfs>#<peer site>`).
+ * - The previous exchange's own commits (`merged` TIDs in the peer state) are not local changes.
  * - "Changed since base": a local name or object changed after the local TID of the previous
  *   exchange with this peer (`base`); the peer's changes are those of its stream since `since`.
  * - A change only one side made is applied. Two changes with equal content (the echo of an
