@@ -25,6 +25,8 @@ import type {
   PfsInfo,
   ReaddirPage,
   ReadOptions,
+  RevertOptions,
+  RevertPlan,
   SetAttrs,
   Snapshot,
   Stat,
@@ -249,15 +251,18 @@ class RemoteFs implements FileSystem {
   async history(path: string, options?: { limit?: number }): Promise<Version[]> {
     return (await this.call<{ versions: Version[] }>("fs.history", { path, limit: options?.limit })).versions;
   }
-  async revert(path: string, asOf: AsOf, options?: { recursive?: boolean }): Promise<Tid> {
+  revert(path: string, asOf: AsOf, options: RevertOptions & { dryRun: true }): Promise<RevertPlan>;
+  revert(path: string, asOf: AsOf, options?: RevertOptions): Promise<Tid>;
+  async revert(path: string, asOf: AsOf, options: RevertOptions = {}): Promise<Tid | RevertPlan> {
     this.writable(path);
-    return (
-      await this.call<{ tid: Tid }>("fs.revert", {
-        path,
-        asOf: asOfToWire(asOf),
-        recursive: options?.recursive,
-      })
-    ).tid;
+    const out = await this.call<{ tid?: Tid; plan?: RevertPlan }>("fs.revert", {
+      path,
+      asOf: asOfToWire(asOf),
+      recursive: options.recursive,
+      byPath: options.byPath,
+      dryRun: options.dryRun,
+    });
+    return options.dryRun === true ? out.plan! : out.tid!;
   }
   async batch(ops: BatchOp[]): Promise<Tid> {
     this.writable("/");

@@ -15,6 +15,8 @@ import type {
   ReadableFileSystem,
   ReaddirPage,
   ReadOptions,
+  RevertOptions,
+  RevertPlan,
   SetAttrs,
   Snapshot,
   Stat,
@@ -23,10 +25,11 @@ import type {
   WriteContentOptions,
 } from "./api.ts";
 import type { Engine } from "./engine.ts";
-import { PreconditionFailed, planOp, planRevert, revertTree, type WriteContentOp } from "./ops.ts";
+import { PreconditionFailed, planOp, type WriteContentOp } from "./ops.ts";
 import { formatPath, parsePath } from "./path.ts";
 import { dirPk, HIGH, historyPk, inoPk, seal, snapshotPk, VERSION_PREFIX, verify } from "./records.ts";
 import { AsOfReader, entryRef, type Reader, resolve, TxReader } from "./resolve.ts";
+import { runRevert } from "./revert.ts";
 import { isTid, tidToDate, ZERO_TID } from "./tid.ts";
 import { type PfsContext, Tx } from "./tx.ts";
 import {
@@ -122,8 +125,11 @@ export class PfsFileSystem implements FileSystem {
     return this.readdirAsOf(ctx, dir, (reader as AsOfReader).tid, options.cursor, options.limit);
   }
 
-  /** As-of readdir scans the directory's entry history (cost grows with its history, not only its size). */
-  private async readdirAsOf(
+  /**
+   * As-of readdir of directory object `dir` (also revert's "entries of this object at T"): scans
+   * the directory's entry history (cost grows with its history, not only its size).
+   */
+  async readdirAsOf(
     ctx: PfsContext,
     dir: ObjectId,
     tid: Tid,
@@ -345,28 +351,11 @@ export class PfsFileSystem implements FileSystem {
     return out;
   }
 
-  async revert(path: string, asOf: AsOf, options: { recursive?: boolean } = {}): Promise<Tid> {
-    const comps = parsePath(path);
-    const ctx = await this.engine.context(this.pfs);
-    const tid = await this.engine.readTid(ctx, asOf);
-    const then = new AsOfReader(this.engine, ctx, tid);
-    const recursive = options.recursive === true;
-    try {
-      // One transaction whenever the revert fits in one (≤ 100 items).
-      const done = await this.engine.write(this.pfs, (tx) =>
-        planRevert(this.engine, tx, comps, path, then, recursive),
-      );
-      return done.tid ?? (await this.engine.currentTid(ctx));
-    } catch (err) {
-      if (!recursive || !isStrataError(err, "E2BIG")) throw err;
-    }
-    // Too big for one transaction: one per path (NOT atomic; docs/namespace.md).
-    let last: Tid | undefined;
-    const note = (t: Tid | undefined) => {
-      if (t && (!last || t > last)) last = t;
-    };
-    await revertTree(this.engine, this.pfs, comps, path, then, true, note);
-    return last ?? (await this.engine.currentTid(ctx));
+  revert(path: string, asOf: AsOf, options: RevertOptions & { dryRun: true }): Promise<RevertPlan>;
+  revert(path: string, asOf: AsOf, options?: RevertOptions): Promise<Tid>;
+  /** By identity, by path or a dry run: core/namespace/revert.ts. */
+  async revert(path: string, asOf: AsOf, options: RevertOptions = {}): Promise<Tid | RevertPlan> {
+    return runRevert(this.engine, this.pfs, path, asOf, options);
   }
 
   async batch(ops: BatchOp[]): Promise<Tid> {

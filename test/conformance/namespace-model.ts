@@ -85,7 +85,7 @@ export type Step =
   | { k: "batch"; ops: Step[] }
   | { k: "snapshot"; name: string }
   | { k: "deleteSnapshot"; name: string }
-  | { k: "revert"; p: string; at: StepAt; recursive: boolean }
+  | { k: "revert"; p: string; at: StepAt; recursive: boolean; byPath?: boolean }
   | { k: "stat" | "lstat" | "readdir" | "readlink" | "getTags" | "listXattrs"; p: string; at?: StepAt };
 
 const NAMES = ["a", "b", "c", "d"];
@@ -283,6 +283,7 @@ export const stepArb: fc.Arbitrary<Step> = fc.oneof(
       p: fc.oneof(knownArb, fc.constant("/")),
       at: atArb,
       recursive: fc.boolean(),
+      byPath: fc.boolean(),
     }),
   },
   {
@@ -674,8 +675,8 @@ export class ModelRun {
         const at = this.resolveAt(s.at);
         return this.both(
           where,
-          () => fs.revert(s.p, at.engine!, { recursive: s.recursive }),
-          () => m.revert(s.p, at.model!, { recursive: s.recursive }),
+          () => fs.revert(s.p, at.engine!, { recursive: s.recursive, byPath: s.byPath === true }),
+          () => m.revert(s.p, at.model!, { recursive: s.recursive, byPath: s.byPath === true }),
           none,
           true,
         );

@@ -343,7 +343,8 @@ describe("namespace reference model: batches and history", () => {
     m.revert("/f", "0000000000000001");
     expect(m.stat("/f")).toMatchObject({ ino, size: 1 });
     m.unlink("/f");
-    m.revert("/f", "0000000000000001");
+    expect(code(() => m.revert("/f", "0000000000000001"))).toBe("ENOENT"); // by identity: nothing there now
+    m.revert("/f", "0000000000000001", { byPath: true });
     expect(m.stat("/f").ino).toBe(ino);
     expect(m.getTags("/f")).toEqual({ k: "v" });
   });
@@ -497,7 +498,9 @@ class ModelBackedFs implements FileSystem {
     this.m.lstat(p);
     return [];
   }
-  revert(p: string, a: AsOf, o?: { recursive?: boolean }) {
+  /** Dry runs are not modelled by this shim. */
+  // biome-ignore lint/suspicious/noExplicitAny: the FileSystem overloads (Tid | RevertPlan)
+  revert(p: string, a: AsOf, o?: { recursive?: boolean; byPath?: boolean }): any {
     return this.commit(() => {
       this.m.revert(p, this.at({ asOf: a })!, o);
       return this.hex(this.tid + 1);
