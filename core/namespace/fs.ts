@@ -376,22 +376,32 @@ export class PfsFileSystem implements FileSystem {
   async createSnapshot(name: string, options: { asOf?: AsOf } = {}): Promise<Snapshot> {
     const ctx = await this.engine.context(this.pfs);
     checkSnapshotName(name, this.pfs);
-    const tid =
+    // A snapshot at a past point pins history only once written: until then a TID lease does.
+    const { tid, lease } =
       options.asOf !== undefined
-        ? await this.engine.readTid(ctx, options.asOf)
-        : await this.engine.currentTid(ctx);
+        ? await this.engine.leaseTid(ctx, options.asOf)
+        : { tid: await this.engine.currentTid(ctx), lease: undefined };
     const createdAt = new Date(this.engine.clock());
+    const key = { pk: snapshotPk(ctx.id), sk: name };
     try {
-      await this.engine.store.put(
-        seal({ pk: snapshotPk(ctx.id), sk: name, tid, created: createdAt.getTime() }),
-        {
+      try {
+        await this.engine.store.put(seal({ ...key, tid, created: createdAt.getTime() }), {
           condition: { op: "notExists" },
-        },
-      );
-    } catch (err) {
-      if (isStrataError(err, "ECONFLICT"))
-        throw strataError("EEXIST", `snapshot ${name} already exists`, { pfs: this.pfs, snapshot: name });
-      throw err;
+        });
+      } catch (err) {
+        if (isStrataError(err, "ECONFLICT"))
+          throw strataError("EEXIST", `snapshot ${name} already exists`, { pfs: this.pfs, snapshot: name });
+        throw err;
+      }
+      // Held until the snapshot was written: every vacuum saw the lease or sees the snapshot.
+      await lease?.keep().catch(async (err) => {
+        await this.engine.store
+          .delete(key, { condition: { op: "eq", attr: "tid", value: tid } })
+          .catch(() => {});
+        throw err;
+      });
+    } finally {
+      await lease?.release();
     }
     return { name, tid, createdAt };
   }

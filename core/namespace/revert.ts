@@ -18,6 +18,7 @@
 import { isStrataError, strataError } from "../errors.ts";
 import type { Item, Value } from "../metadata/port.ts";
 import { compareUtf8 } from "../metadata/values.ts";
+import type { TidLease } from "../retention/lease.ts";
 import type { AsOf, ObjectId, RevertOptions, RevertPlan, Tid } from "./api.ts";
 import type { Engine } from "./engine.ts";
 import type { PfsFileSystem } from "./fs.ts";
@@ -57,13 +58,47 @@ async function target(
   return { ref: r.entry, now, past };
 }
 
-/** Entries of directory object `dir` as they were at `tid`, by name (every page). */
+/**
+ * An as-of reader under a TID lease (core/retention/lease.ts): after every read it checks that
+ * the lease still holds (renewing it when due), so nothing read from a history vacuum may have
+ * pruned meanwhile is used. The lease only extends while it holds, so "it holds now" means it
+ * held all along. Without a lease (tidLeases: false, test only) it is a plain AsOfReader.
+ */
+export class LeasedAsOfReader extends AsOfReader {
+  constructor(
+    engine: Engine,
+    ctx: PfsContext,
+    tid: Tid,
+    private readonly lease: TidLease | undefined,
+  ) {
+    super(engine, ctx, tid);
+  }
+
+  async keep(): Promise<void> {
+    await this.lease?.keep();
+  }
+
+  override async entry(dir: ObjectId, name: string): Promise<EntryRef | undefined> {
+    const out = await super.entry(dir, name);
+    await this.keep();
+    return out;
+  }
+
+  override async inode(ino: ObjectId): Promise<Item | undefined> {
+    const out = await super.inode(ino);
+    await this.keep();
+    return out;
+  }
+}
+
+/** Entries of directory object `dir` as they were at `then`, by name (every page). */
 async function entriesAt(
   engine: Engine,
   ctx: PfsContext,
   dir: ObjectId,
-  tid: Tid,
+  then: AsOfReader,
 ): Promise<Map<string, EntryRef>> {
+  const tid = then.tid;
   const fs = engine.pfs(ctx.name) as PfsFileSystem;
   const out = new Map<string, EntryRef>();
   let cursor: string | undefined;
@@ -72,6 +107,7 @@ async function entriesAt(
     for (const e of page.entries) out.set(e.name, { ino: e.ino, type: e.type });
     cursor = page.cursor;
   } while (cursor);
+  if (then instanceof LeasedAsOfReader) await then.keep();
   return out;
 }
 
@@ -100,7 +136,7 @@ async function revertChildren(
   dir: ObjectId,
   then: AsOfReader,
 ): Promise<void> {
-  const past = await step((tx) => entriesAt(engine, tx.ctx, dir, then.tid));
+  const past = await step((tx) => entriesAt(engine, tx.ctx, dir, then));
   const nowNames = await step(async (tx) => [...(await tx.liveEntries(dir)).keys()]);
   const names = new Set([...past.keys(), ...nowNames]);
   for (const name of [...names].sort(compareUtf8)) {
@@ -213,7 +249,7 @@ export async function planRevertChanges(
     else if (nowRef.ino !== thenRef.ino) out.changed.push(p);
     else if (versionDiffers(await live.inode(nowRef.ino), await then.inode(thenRef.ino))) out.changed.push(p);
     if (!recursive || thenRef.type !== "dir") return;
-    const pastEntries = await entriesAt(engine, ctx, thenRef.ino, then.tid);
+    const pastEntries = await entriesAt(engine, ctx, thenRef.ino, then);
     const nowEntries = await tx.liveEntries(thenRef.ino);
     for (const name of [...new Set([...pastEntries.keys(), ...nowEntries.keys()])].sort(compareUtf8))
       await visit([...at, name], entryRef(nowEntries.get(name)), pastEntries.get(name));
@@ -248,10 +284,34 @@ export async function runRevert(
   options: RevertOptions,
 ): Promise<Tid | RevertPlan> {
   const comps = parsePath(path);
-  const recursive = options.recursive === true;
   const ctx = await engine.context(pfs);
-  const tid = await engine.readTid(ctx, asOf);
-  const then = new AsOfReader(engine, ctx, tid);
+  // A revert can outlast vacuum's grace: it reads history under a TID lease.
+  const { tid, lease } = await engine.leaseTid(ctx, asOf);
+  try {
+    return await revertAt(
+      engine,
+      pfs,
+      ctx,
+      comps,
+      path,
+      new LeasedAsOfReader(engine, ctx, tid, lease),
+      options,
+    );
+  } finally {
+    await lease?.release();
+  }
+}
+
+async function revertAt(
+  engine: Engine,
+  pfs: string,
+  ctx: PfsContext,
+  comps: string[],
+  path: string,
+  then: LeasedAsOfReader,
+  options: RevertOptions,
+): Promise<Tid | RevertPlan> {
+  const recursive = options.recursive === true;
   if (options.dryRun === true)
     return planRevertChanges(engine, ctx, comps, path, then, recursive, options.byPath === true);
   if (options.byPath !== true)
