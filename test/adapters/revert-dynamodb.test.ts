@@ -9,4 +9,5 @@ if (endpoint === undefined)
   describe("revert by identity on dynamodb", () => {
     it("runs on DynamoDB Local", (ctx) => ctx.skip("DynamoDB Local was not started (STRATA_STANDINS)"));
   });
-else testRevertByIdentity("dynamodb", () => freshDynamoDbStore(endpoint, "strata-revert"));
+// The step-by-step fallback (60 files) runs on memory and SQLite; DynamoDB Local is slow per request.
+else testRevertByIdentity("dynamodb", () => freshDynamoDbStore(endpoint, "strata-revert"), { big: false });
