@@ -2,11 +2,9 @@
  * The signing keys live outside the metadata table (adapters/auth/keys.ts): a whole local
  * deployment's table, dumped item by item, holds nothing that mints a token; the home is private.
  */
-import { createHmac } from "node:crypto";
 import { chmod, mkdtemp, open, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   fileKeyRing,
@@ -19,71 +17,22 @@ import {
 } from "../../adapters/auth/keys.ts";
 import { LEGACY_SECRET_KEY, TokenService } from "../../adapters/auth/tokens.ts";
 import { SqliteMetadataStore } from "../../adapters/metadata/sqlite.ts";
-import type { Item, MetadataStore, Value } from "../../core/metadata/port.ts";
+import type { Item, MetadataStore } from "../../core/metadata/port.ts";
 import { startLocalDeployment } from "../../functions/local/deployment.ts";
 import { type ApiFixture, startApiFixture } from "../support/api-server.ts";
+import { candidateKeys, dumpTable, forgedTokens } from "../support/forge.ts";
 
-/** Every item of the table: each partition (from SQLite's own index) read through the store. */
-async function dumpTable(store: MetadataStore, dbPath: string): Promise<Item[]> {
-  const db = new Database(dbPath, { readonly: true });
-  const pks = (db.prepare("SELECT DISTINCT pk FROM items").all() as { pk: string }[]).map((r) => r.pk);
-  db.close();
-  const items: Item[] = [];
-  for (const pk of pks) {
-    let cursor: string | undefined;
-    do {
-      const page = await store.query(pk, { cursor });
-      items.push(...page.items);
-      cursor = page.cursor;
-    } while (cursor);
-  }
-  return items;
-}
-
-/** Every byte string an attacker could try as the HMAC key: binary fields, strings raw and decoded. */
-function candidateKeys(items: Item[]): Uint8Array[] {
-  const out = new Map<string, Uint8Array>();
-  const add = (bytes: Uint8Array) => {
-    if (bytes.length > 0) out.set(Buffer.from(bytes).toString("hex"), bytes);
-  };
-  const walk = (v: Value) => {
-    if (v instanceof Uint8Array) add(v);
-    else if (typeof v === "string") {
-      add(Buffer.from(v, "utf8"));
-      add(Buffer.from(v, "base64url"));
-      // A key ring's text ("id:secret,…"): each secret.
-      for (const part of v.split(/[,:]/)) add(Buffer.from(part, "base64url"));
-    } else if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === "object") Object.values(v).forEach(walk);
-  };
-  for (const item of items) for (const v of Object.values(item)) walk(v as Value);
-  return [...out.values()];
-}
-
-/**
- * The forger: for every candidate key, every token id in the table and every key id the attacker
- * knows (from a token of its own), a `strata2` admin-by-id token, and the old `strata1` forge (a
- * self-describing admin payload). Returns the texts the service accepted.
- */
+/** The forged texts `tokens` accepts. */
 async function forge(tokens: TokenService, items: Item[], keyIds: string[]): Promise<string[]> {
-  const ids = items.filter((i) => i.pk === "tokens").map((i) => i.sk);
   const accepted: string[] = [];
-  for (const key of candidateKeys(items)) {
-    const hmac = (text: string) => createHmac("sha256", key).update(text).digest("base64url");
-    for (const id of ids) {
-      const texts = keyIds.map((kid) => `strata2.${kid}.${id}`).map((s) => `${s}.${hmac(s)}`);
-      const body = Buffer.from(
-        JSON.stringify({ id, pfs: "*", prefix: "/", rights: ["admin"], exp: 4e9 }),
-      ).toString("base64url");
-      texts.push(`strata1.${body}.${hmac(body)}`);
-      for (const text of texts) {
-        const ok = await tokens.verify(text).then(
-          () => true,
-          () => false,
-        );
-        if (ok) accepted.push(text);
-      }
-    }
+  for (const text of forgedTokens(items, keyIds)) {
+    if (
+      await tokens.verify(text).then(
+        () => true,
+        () => false,
+      )
+    )
+      accepted.push(text);
   }
   return accepted;
 }

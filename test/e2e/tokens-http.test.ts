@@ -4,9 +4,11 @@
  * and what revocation does to them, and an unexpected exception reaches the client only as a
  * generic message with a request id.
  */
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { REQUEST_ID_HEADER } from "../../functions/api/internal-error.ts";
 import { type ApiFixture, startApiFixture } from "../support/api-server.ts";
+import { dumpTable, forgedTokens } from "../support/forge.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: tests read the JSON reply field by field
 type Reply = { status: number; headers: Headers; body: any };
@@ -51,6 +53,25 @@ describe("case 4 over HTTP: the token names its scope by id; keys rotate", () =>
     const r = await post(fx, "/v1/ops/pfs.list", `strata1.${body}.AAAA`);
     expect(r.status).toBe(401);
     expect(r.body.error.message).toMatch(/no longer accepted.*strata token create/);
+  });
+
+  it("whoever reads every item of the table still cannot forge a token the server accepts", async () => {
+    const reader = await fx.deployment.services.tokens.create({
+      pfs: "default",
+      prefix: "/a",
+      rights: ["read"],
+    });
+    const items = await dumpTable(fx.deployment.services.store, join(fx.dir, "metadata.db"));
+    const forged = forgedTokens(items, [reader.token.split(".")[1]!]);
+    expect(forged.length).toBeGreaterThan(50);
+    const statuses = new Map<number, number>();
+    for (const text of forged) {
+      const { status } = await post(fx, "/v1/ops/pfs.list", text);
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    }
+    // Every attempt is refused as unauthenticated (the counter-check, with the key in the table,
+    // is in test/adapters/token-keys-sqlite.test.ts: the same forger then mints an admin).
+    expect([...statuses]).toEqual([[401, forged.length]]);
   });
 
   it("editing a scoped token's text cannot reach another token's scope; revocation is immediate", async () => {
