@@ -15,8 +15,9 @@ export const volumeBucket = new sst.aws.Bucket("DefaultVolume", {
 
 /**
  * The token key ring (adapters/auth/keys.ts): "<current id>:<base64url secret>[,<older id>:<…>]".
- * An SST secret is kept in SSM Parameter Store as a SecureString and reaches only the functions it
- * is linked to — never the metadata table, its exports or backups. Set it before the first deploy:
+ * SST keeps a secret encrypted in its state bucket and puts it, encrypted, into the bundle of the
+ * functions it is linked to (decrypted at start with the SST_KEY in their environment) — never in
+ * the metadata table, its exports or backups. Set it before the first deploy:
  * `npx sst secret set StrataTokenKeys k1:$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '=')`.
  * Rotation: put a new key in front, deploy; later drop the old one, deploy (docs/http-api.md).
  */

@@ -14,12 +14,13 @@
  *   0700 ({@link secureHome}); created on first use; `rotate`/`retire` rewrite it atomically
  *   (temp file + rename). Every read checks the file's mtime, so a rotation or retirement by
  *   another process in the same home is seen on the next request.
- * - on AWS: the SST secret `StrataTokenKeys` (SSM SecureString), linked to the API function and
+ * - on AWS: the SST secret `StrataTokenKeys` (encrypted by SST in its state bucket and in the
+ *   bundle of the functions it is linked to, never in the table), linked to the API function and
  *   read once per container ({@link staticKeyRing}); tests pass it as `STRATA_TOKEN_KEYS`.
  *   Rotation there is an operator step (`sst secret set` + deploy): the function cannot write it.
  */
 import { createHmac, randomBytes } from "node:crypto";
-import { chmod, mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { chmod, link, mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { isStrataError, strataError } from "../../core/errors.ts";
 
@@ -132,28 +133,28 @@ export async function secureHome(home: string): Promise<void> {
 
 /**
  * The ring in `<home>/token-keys`, created on first use (create-only: of two processes starting
- * together, one file wins and both use it). Reads are cached by the file's mtime and size.
+ * together, one file wins and both use it). Reads are cached by the file's mtime, size and inode.
  */
 export function fileKeyRing(home: string): KeySource {
   const file = join(home, KEY_FILE);
   let cached: { stamp: string; ring: KeyRing } | undefined;
 
+  // Written to a temp file first, then linked (create-only) or renamed (replace) into place, so a
+  // reader in another process never sees a partly written ring.
   const write = async (ring: KeyRing, createOnly: boolean): Promise<void> => {
-    const target = createOnly ? file : `${file}.${process.pid}.${randomBytes(4).toString("hex")}`;
-    const handle = await open(target, "wx", 0o600);
+    const temp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}`;
+    const handle = await open(temp, "wx", 0o600);
     try {
       await handle.writeFile(`${formatKeyRing(ring)}\n`);
       await handle.sync();
     } finally {
       await handle.close();
     }
-    if (!createOnly) {
-      try {
-        await rename(target, file);
-      } catch (err) {
-        await unlink(target).catch(() => {});
-        throw err;
-      }
+    try {
+      if (createOnly) await link(temp, file);
+      else await rename(temp, file);
+    } finally {
+      await unlink(temp).catch(() => {}); // after a link (or a failed rename) the temp name remains
     }
     cached = undefined;
   };
