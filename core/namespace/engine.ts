@@ -164,6 +164,10 @@ export class Engine implements Namespace {
       sleep: o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
     };
     this.asOfCacheLimit = this.opts.asOfCacheEntries;
+    if (!(this.opts.tidLeaseMs >= 3_000))
+      throw strataError("EINVAL", "tidLeaseMs must be at least 3,000 ms (renewals come every third of it)", {
+        tidLeaseMs: this.opts.tidLeaseMs,
+      });
   }
 
   // ---- ids ----------------------------------------------------------------------------------
