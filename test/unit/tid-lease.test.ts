@@ -1,11 +1,12 @@
 /**
  * TID leases (core/retention/lease.ts): a long reader of history — a revert, a snapshot at a past
  * TID — paused mid-way while an applying vacuum with an aggressive retention runs still sees
- * complete history. Deterministic: one fake clock, and the reader is stopped at one exact store
+ * complete history (memory and SQLite). Deterministic: one fake clock, and the reader is stopped at one exact store
  * call (a gate) while vacuum runs to completion. The counter-checks run the same interleavings
  * with the leases switched off (`tidLeases: false`, test only) and see pruned history.
  */
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { SqliteMetadataStore } from "../../adapters/metadata/sqlite.ts";
 import { isStrataError } from "../../core/errors.ts";
 import { vacuum } from "../../core/maintenance/vacuum.ts";
 import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
@@ -16,6 +17,11 @@ import { LEASE_TTL_MS, liveLeaseTids, takeLease } from "../../core/retention/lea
 import { pfsId, setRetention } from "../../core/retention/store.ts";
 
 const T0 = Date.UTC(2026, 0, 5, 12, 0, 0);
+type Backend = "memory" | "sqlite";
+const opened: MetadataStore[] = [];
+afterAll(async () => {
+  for (const store of opened.splice(0)) await store.close();
+});
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 
@@ -64,8 +70,10 @@ const text = (st: { content?: { inline?: Uint8Array } }) => new TextDecoder().de
  * /d/f is "v1" at T; then "v2", /d renamed to /e, and a file churned (history nobody keeps); two
  * hours later T is outside "all 1h": an applying vacuum prunes what no kept point sees.
  */
-async function world(tidLeases: boolean) {
-  const base = new MemoryMetadataStore();
+async function world(tidLeases: boolean, backend: Backend = "memory") {
+  const base: MetadataStore =
+    backend === "memory" ? new MemoryMetadataStore() : new SqliteMetadataStore({ path: ":memory:" });
+  opened.push(base);
   const gate = gated(base);
   const clock = { now: T0 };
   const now = () => clock.now;
@@ -120,63 +128,66 @@ async function outcome<T>(p: Promise<T>): Promise<{ ok: T } | { code: string }> 
   }
 }
 
-describe("TID leases: long readers against an applying vacuum", () => {
-  async function revertPausedAcrossVacuum(tidLeases: boolean) {
-    const w = await world(tidLeases);
-    const pause = w.gate.pauseAt(asOfVersionRead);
-    const reverting = outcome(w.fs.revert("/e/f", w.t));
-    await pause.reached; // the revert holds its TID (and, with leases, its lease) and reads history next
-    const report = await w.runVacuum();
-    pause.release();
-    return { w, report, result: await reverting };
-  }
+describe.each(["memory", "sqlite"] as const)(
+  "TID leases on %s: long readers against an applying vacuum",
+  (backend) => {
+    async function revertPausedAcrossVacuum(tidLeases: boolean) {
+      const w = await world(tidLeases, backend);
+      const pause = w.gate.pauseAt(asOfVersionRead);
+      const reverting = outcome(w.fs.revert("/e/f", w.t));
+      await pause.reached; // the revert holds its TID (and, with leases, its lease) and reads history next
+      const report = await w.runVacuum();
+      pause.release();
+      return { w, report, result: await reverting };
+    }
 
-  it("a revert paused mid-way across an applying vacuum reads complete history (the lease pins its TID)", async () => {
-    const { w, report, result } = await revertPausedAcrossVacuum(true);
-    expect(report.complete).toBe(true);
-    expect(report.records.count).toBeGreaterThan(0); // vacuum did prune (the churn of /g)
-    expect("ok" in result).toBe(true);
-    expect(text(await w.fs.stat("/e/f"))).toBe("v1");
-    // Released when done: the next vacuum sees no lease.
-    const { id } = await pfsId(w.base, "p");
-    expect(await liveLeaseTids(w.base, id, w.clock.now, 0)).toEqual([]);
-  });
+    it("a revert paused mid-way across an applying vacuum reads complete history (the lease pins its TID)", async () => {
+      const { w, report, result } = await revertPausedAcrossVacuum(true);
+      expect(report.complete).toBe(true);
+      expect(report.records.count).toBeGreaterThan(0); // vacuum did prune (the churn of /g)
+      expect("ok" in result).toBe(true);
+      expect(text(await w.fs.stat("/e/f"))).toBe("v1");
+      // Released when done: the next vacuum sees no lease.
+      const { id } = await pfsId(w.base, "p");
+      expect(await liveLeaseTids(w.base, id, w.clock.now, 0)).toEqual([]);
+    });
 
-  it("counter-check: without the lease the same interleaving meets half-pruned history", async () => {
-    const { w, report, result } = await revertPausedAcrossVacuum(false);
-    expect(report.complete).toBe(true);
-    // The version of /e/f at T was pruned under the reader: it is refused (or worse), never "v1".
-    expect(result).not.toHaveProperty("ok");
-    expect(["ENOENT", "EPRUNED"]).toContain((result as { code: string }).code);
-    expect(text(await w.fs.stat("/e/f"))).toBe("v2");
-  });
+    it("counter-check: without the lease the same interleaving meets half-pruned history", async () => {
+      const { w, report, result } = await revertPausedAcrossVacuum(false);
+      expect(report.complete).toBe(true);
+      // The version of /e/f at T was pruned under the reader: it is refused (or worse), never "v1".
+      expect(result).not.toHaveProperty("ok");
+      expect(["ENOENT", "EPRUNED"]).toContain((result as { code: string }).code);
+      expect(text(await w.fs.stat("/e/f"))).toBe("v2");
+    });
 
-  async function snapshotPausedAcrossVacuum(tidLeases: boolean) {
-    const w = await world(tidLeases);
-    const pause = w.gate.pauseAt(snapshotWrite);
-    const creating = outcome(w.fs.createSnapshot("at-t", { asOf: w.t }));
-    await pause.reached; // the TID is chosen; the snapshot record is not written yet
-    await w.runVacuum();
-    pause.release();
-    const created = await creating;
-    return { w, created, read: await outcome(w.fs.asOf({ snapshot: "at-t" }).stat("/d/f")) };
-  }
+    async function snapshotPausedAcrossVacuum(tidLeases: boolean) {
+      const w = await world(tidLeases, backend);
+      const pause = w.gate.pauseAt(snapshotWrite);
+      const creating = outcome(w.fs.createSnapshot("at-t", { asOf: w.t }));
+      await pause.reached; // the TID is chosen; the snapshot record is not written yet
+      await w.runVacuum();
+      pause.release();
+      const created = await creating;
+      return { w, created, read: await outcome(w.fs.asOf({ snapshot: "at-t" }).stat("/d/f")) };
+    }
 
-  it("a snapshot at a past TID, paused before its record is written across a vacuum, is complete", async () => {
-    const { w, created, read } = await snapshotPausedAcrossVacuum(true);
-    expect(created).toMatchObject({ ok: { name: "at-t", tid: w.t } });
-    expect("ok" in read && text(read.ok)).toBe("v1");
-    // Once written, the snapshot pins the point by itself: a later vacuum keeps it readable.
-    w.clock.now += 2 * HOUR;
-    await w.runVacuum();
-    expect(text(await w.fs.asOf({ snapshot: "at-t" }).stat("/d/f"))).toBe("v1");
-  });
+    it("a snapshot at a past TID, paused before its record is written across a vacuum, is complete", async () => {
+      const { w, created, read } = await snapshotPausedAcrossVacuum(true);
+      expect(created).toMatchObject({ ok: { name: "at-t", tid: w.t } });
+      expect("ok" in read && text(read.ok)).toBe("v1");
+      // Once written, the snapshot pins the point by itself: a later vacuum keeps it readable.
+      w.clock.now += 2 * HOUR;
+      await w.runVacuum();
+      expect(text(await w.fs.asOf({ snapshot: "at-t" }).stat("/d/f"))).toBe("v1");
+    });
 
-  it("counter-check: without the lease that snapshot names pruned history", async () => {
-    const { read } = await snapshotPausedAcrossVacuum(false);
-    expect(read).toEqual({ code: "EPRUNED" });
-  });
-});
+    it("counter-check: without the lease that snapshot names pruned history", async () => {
+      const { read } = await snapshotPausedAcrossVacuum(false);
+      expect(read).toEqual({ code: "EPRUNED" });
+    });
+  },
+);
 
 describe("TID leases: a stale cached watermark", () => {
   async function revertAfterVacuumWithStaleCache(tidLeases: boolean) {
