@@ -29,7 +29,7 @@ class FakeParameterStore {
   async send(command: PutParameterCommand): Promise<PutParameterCommandOutput>;
   async send(command: GetParameterCommand | PutParameterCommand): Promise<unknown> {
     await Promise.resolve(); // an await point, like the network, so concurrent starts interleave
-    const input = command.input as Record<string, unknown>;
+    const input = command.input as unknown as Record<string, unknown>;
     if (command instanceof GetParameterCommand) {
       this.calls.push({ op: "get", input });
       if (this.denyReads)
