@@ -217,14 +217,16 @@ async function referencesPass(
           const bad = report.findings.slice(before).filter((f) => !f.repaired);
           if (bad.length > 0) lost.set(sha, bad);
         }
-        for (const f of lost.get(sha) ?? [])
-          (f.files ??= []).push({
+        for (const f of lost.get(sha) ?? []) {
+          f.files ??= [];
+          f.files.push({
             pfs: inode.pfs,
             path: inode.path,
             ino: inode.ino,
             version: String(v.ctid),
             live: v.dtid === undefined,
           });
+        }
       }
   }
   return true;

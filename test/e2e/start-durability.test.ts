@@ -53,7 +53,11 @@ async function writeRound(
   try {
     for (const v of volumes) {
       await client.mkdir(`/${v}`, { recursive: true });
-      await client.admin.call("objective.set", { pfs: "default", path: `/${v}`, text: `place 1 on volume:${v}` });
+      await client.admin.call("objective.set", {
+        pfs: "default",
+        path: `/${v}`,
+        text: `place 1 on volume:${v}`,
+      });
       await client.writeFile(`/${v}/${round}.bin`, bytesOf(`${v}/${round}`));
       const extents = await client.placement(`/${v}/${round}.bin`);
       expect(extents.length).toBe(5);
@@ -75,7 +79,8 @@ async function readBack(d: RunningDeployment, rounds: string[]): Promise<{ ok: s
         const file = `/${v}/${round}.bin`;
         try {
           const got = await client.readFile(file);
-          if (Buffer.compare(Buffer.from(got), Buffer.from(bytesOf(`${v}/${round}`))) === 0) result.ok.push(file);
+          if (Buffer.compare(Buffer.from(got), Buffer.from(bytesOf(`${v}/${round}`))) === 0)
+            result.ok.push(file);
           else result.bad.push(`${file}: different bytes`);
         } catch (err) {
           result.bad.push(`${file}: ${(err as Error).message}`);
