@@ -7,12 +7,17 @@
  *   STRATA_BUCKET   the default volume's S3 bucket (registered as volume record "s3" at cold start)
  *   STRATA_SITE     optional site name of this deployment
  *
+ * The token keys (adapters/auth/keys.ts) come from the linked SST secret `StrataTokenKeys`
+ * (`Resource.StrataTokenKeys.value`), or from STRATA_TOKEN_KEYS when set (tests) — never from
+ * the table.
+ *
  * Volumes come from the volume records (functions/workflow/deps.ts), with presigners built from
  * each record (adapters/presign/records.ts): S3 volumes sign with the function's role; local
  * volumes have no URLs here, and GCS volumes none until a signing account is configured (both
  * ENOTSUP). Placement runs are started by the table's stream and the sweep workflow
  * (stacks/workflows.ts), never inside this function (it freezes after answering).
  */
+import { type KeySource, staticKeyRing } from "../../adapters/auth/keys.ts";
 import { TokenService } from "../../adapters/auth/tokens.ts";
 import { nodeSha256 } from "../../adapters/data/sha256.ts";
 import { openRecordApiVolumes } from "../../adapters/presign/records.ts";
@@ -73,6 +78,25 @@ class StreamDrivenOrchestrator extends PlacementOrchestrator {
   }
 }
 
+/** The token key ring: STRATA_TOKEN_KEYS (tests), else the linked SST secret. */
+export async function cloudKeys(): Promise<KeySource> {
+  const fromEnv = process.env.STRATA_TOKEN_KEYS;
+  if (fromEnv) return staticKeyRing(fromEnv, "STRATA_TOKEN_KEYS");
+  const { Resource } = await import("sst");
+  let value: unknown;
+  try {
+    value = (Resource as unknown as Record<string, { value?: unknown }>).StrataTokenKeys?.value;
+  } catch {
+    value = undefined; // not linked: SST's proxy throws
+  }
+  if (typeof value !== "string" || value === "")
+    throw strataError(
+      "EUNAVAIL",
+      "the token keys are not configured: link the SST secret StrataTokenKeys to this function (stacks/api.ts) and set it with `npx sst secret set StrataTokenKeys <id>:<base64url of 32 random bytes>`",
+    );
+  return staticKeyRing(value, "the SST secret StrataTokenKeys");
+}
+
 async function buildServices(): Promise<Services> {
   const p = await cloudPlacement();
   const site = process.env.STRATA_SITE;
@@ -87,7 +111,7 @@ async function buildServices(): Promise<Services> {
     namespace: p.namespace,
     data: p.data,
     store: p.store,
-    tokens: await TokenService.open(p.store),
+    tokens: await TokenService.open(p.store, await cloudKeys()),
     volumes: await api.volumes(),
     apiVolumes: () => api.volumes(),
     placement: { ...p, orchestrator },
