@@ -14,14 +14,12 @@ export const volumeBucket = new sst.aws.Bucket("DefaultVolume", {
 });
 
 /**
- * The token key ring (adapters/auth/keys.ts): "<current id>:<base64url secret>[,<older id>:<…>]".
- * SST keeps a secret encrypted in its state bucket and puts it, encrypted, into the bundle of the
- * functions it is linked to (decrypted at start with the SST_KEY in their environment) — never in
- * the metadata table, its exports or backups. Set it before the first deploy:
- * `npx sst secret set StrataTokenKeys k1:$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '=')`.
- * Rotation: put a new key in front, deploy; later drop the old one, deploy (docs/http-api.md).
+ * The token key ring (adapters/auth/keys.ts, adapters/auth/keys-ssm.ts) lives in one SSM
+ * SecureString, never in the table, the bundle or this stack's state: the API function creates it
+ * on its first cold start and rotates it (`strata token rotate-key`); only its role may read it.
  */
-export const tokenKeys = new sst.Secret("StrataTokenKeys");
+const tokenKeysParameter = $interpolate`/strata/${$app.name}/${$app.stage}/token-keys`;
+const tokenKeysParameterArn = $interpolate`arn:aws:ssm:${aws.getRegionOutput().region}:${aws.getCallerIdentityOutput().accountId}:parameter${tokenKeysParameter}`;
 
 export const api = new sst.aws.Function("Api", {
   handler: "functions/api/lambda.handler",
@@ -30,10 +28,27 @@ export const api = new sst.aws.Function("Api", {
   memory: "1024 MB",
   timeout: "30 seconds",
   url: true,
-  // Only the API verifies tokens, so only it is linked to the key secret.
-  link: [metadataTable, volumeBucket, tokenKeys],
+  link: [metadataTable, volumeBucket],
+  // Only the API verifies tokens, so only it may read (and rotate) the key parameter. SecureStrings
+  // use the account's `alias/aws/ssm` KMS key unless told otherwise; that key's policy lets the
+  // account's principals use it through SSM (kms:ViaService), so the grant names SSM.
+  permissions: [
+    { actions: ["ssm:GetParameter", "ssm:PutParameter"], resources: [tokenKeysParameterArn] },
+    {
+      actions: ["kms:Decrypt", "kms:Encrypt"],
+      resources: ["*"],
+      conditions: [
+        {
+          test: "StringEquals",
+          variable: "kms:ViaService",
+          values: [$interpolate`ssm.${aws.getRegionOutput().region}.amazonaws.com`],
+        },
+      ],
+    },
+  ],
   environment: {
     STRATA_TABLE: metadataTable.name,
     STRATA_BUCKET: volumeBucket.name,
+    STRATA_TOKEN_KEYS_PARAMETER: tokenKeysParameter,
   },
 });

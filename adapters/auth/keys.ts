@@ -14,10 +14,11 @@
  *   0700 ({@link secureHome}); created on first use; `rotate`/`retire` rewrite it atomically
  *   (temp file + rename). Every read checks the file's mtime, so a rotation or retirement by
  *   another process in the same home is seen on the next request.
- * - on AWS: the SST secret `StrataTokenKeys` (encrypted by SST in its state bucket and in the
- *   bundle of the functions it is linked to, never in the table), linked to the API function and
- *   read once per container ({@link staticKeyRing}); tests pass it as `STRATA_TOKEN_KEYS`.
- *   Rotation there is an operator step (`sst secret set` + deploy): the function cannot write it.
+ * - on AWS: an SSM Parameter Store SecureString (adapters/auth/keys-ssm.ts), named by
+ *   STRATA_TOKEN_KEYS_PARAMETER, read with decryption by the API function's role only (KMS key
+ *   `alias/aws/ssm`), created by the first cold start when missing, rotated by `token.rotateKey`.
+ *   Not in the table, its exports or backups, nor in the function's bundle or SST's state.
+ *   Tests and throwaway setups may pass the ring itself as STRATA_TOKEN_KEYS ({@link staticKeyRing}).
  */
 import { createHmac, randomBytes } from "node:crypto";
 import { chmod, link, mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
@@ -36,8 +37,12 @@ export interface KeyRing {
 
 /** Where a deployment's keys come from, and (when it can) how they change. */
 export interface KeySource {
-  /** The ring as it is now (cheap: called on every request). */
-  ring(): Promise<KeyRing>;
+  /**
+   * The ring as it is now (cheap: called on every request). `wanted`: a key id the caller needs;
+   * a source that caches (SSM) reads again when its cached ring lacks it, so a key added by
+   * another process verifies at once instead of after the cache expires.
+   */
+  ring(wanted?: string): Promise<KeyRing>;
   /** Add a new current key; the previous current one stays valid for verification. */
   rotate(): Promise<KeyRing>;
   /** Drop every key except the current one: tokens signed by the others answer 401. */
@@ -91,7 +96,7 @@ export function staticKeyRing(text: string, where: string): KeySource {
   const fixed = async (): Promise<KeyRing> => {
     throw strataError(
       "ENOTSUP",
-      `the token keys come from ${where}, which this server cannot change: add a new key in front ("<new>:<secret>,<old>:<secret>", e.g. \`npx sst secret set StrataTokenKeys …\`) and deploy; drop the old one and deploy again to retire it`,
+      `the token keys come from ${where}, which this server cannot change: add a new key in front ("<new>:<secret>,<old>:<secret>", then restart the processes that read it); drop the old one the same way to retire it`,
       { where },
     );
   };

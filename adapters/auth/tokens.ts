@@ -68,7 +68,7 @@ export class TokenService {
 
   /** The local blob-URL signer's keys: derived from the ring, so they rotate and retire with it. */
   async derivedKey(label: string, keyId?: string): Promise<{ id: string; key: Uint8Array } | undefined> {
-    const ring = await this.keys.ring();
+    const ring = await this.keys.ring(keyId);
     const key = keyId === undefined ? ring.keys[0] : ring.keys.find((k) => k.id === keyId);
     return key && { id: key.id, key: deriveKey(key, label) };
   }
@@ -104,7 +104,9 @@ export class TokenService {
       });
     const key = (await this.keys.ring()).keys[0]!;
     const now = this.clock();
-    const id = randomBytes(9).toString("base64url");
+    // "t" + 72 random bits: an id never starts with "-", which a command line would read as an
+    // option (`strata token revoke -Ptow…` failed at random before).
+    const id = `t${randomBytes(9).toString("base64url")}`;
     const info: TokenInfo = {
       id,
       pfs: spec.pfs,
@@ -146,7 +148,7 @@ export class TokenService {
     if (parts.length !== 4 || parts[0] !== PREFIX || !PART.test(parts[1]!) || !PART.test(parts[2]!))
       throw unauthenticated("the bearer token is malformed; pass the token `strata token create` printed");
     const [, keyId, tokenId, given] = parts as [string, string, string, string];
-    const key = (await this.keys.ring()).keys.find((k) => k.id === keyId);
+    const key = (await this.keys.ring(keyId)).keys.find((k) => k.id === keyId);
     if (!key)
       throw unauthenticated(
         `the bearer token was signed with key ${keyId}, which this deployment does not hold (retired, or another deployment's); ask an admin for a new token`,

@@ -191,7 +191,7 @@ const tokenRotateKey: CommandSpec = {
   ],
   notes: [
     "Deployment admin only. Rotate, re-issue tokens, then --retire: at most two keys are active.",
-    "On AWS the keys are the SST secret StrataTokenKeys, which the server cannot change: this answers how to rotate it (docs/http-api.md).",
+    "On AWS the keys are an SSM SecureString that only the API function may read and rotate (docs/http-api.md).",
     'JSON: {"keys":{"current","active":[…],"where"}}',
   ],
   async run(ctx, { options }) {

@@ -7,9 +7,11 @@
  *   STRATA_BUCKET   the default volume's S3 bucket (registered as volume record "s3" at cold start)
  *   STRATA_SITE     optional site name of this deployment
  *
- * The token keys (adapters/auth/keys.ts) come from the linked SST secret `StrataTokenKeys`
- * (`Resource.StrataTokenKeys.value`), or from STRATA_TOKEN_KEYS when set (tests) — never from
- * the table.
+ *   STRATA_TOKEN_KEYS_PARAMETER  the SSM SecureString holding the token keys
+ *
+ * The token keys (adapters/auth/keys.ts) come from that SSM parameter (adapters/auth/keys-ssm.ts,
+ * created by the first cold start), or from STRATA_TOKEN_KEYS when set (tests) — never from the
+ * table, the bundle or the function's environment.
  *
  * Volumes come from the volume records (functions/workflow/deps.ts), with presigners built from
  * each record (adapters/presign/records.ts): S3 volumes sign with the function's role; local
@@ -18,6 +20,7 @@
  * (stacks/workflows.ts), never inside this function (it freezes after answering).
  */
 import { type KeySource, staticKeyRing } from "../../adapters/auth/keys.ts";
+import { ssmKeyRing } from "../../adapters/auth/keys-ssm.ts";
 import { TokenService } from "../../adapters/auth/tokens.ts";
 import { nodeSha256 } from "../../adapters/data/sha256.ts";
 import { openRecordApiVolumes } from "../../adapters/presign/records.ts";
@@ -78,23 +81,18 @@ class StreamDrivenOrchestrator extends PlacementOrchestrator {
   }
 }
 
-/** The token key ring: STRATA_TOKEN_KEYS (tests), else the linked SST secret. */
+/** The token key ring: STRATA_TOKEN_KEYS (tests), else the SSM parameter the stack names. */
 export async function cloudKeys(): Promise<KeySource> {
   const fromEnv = process.env.STRATA_TOKEN_KEYS;
   if (fromEnv) return staticKeyRing(fromEnv, "STRATA_TOKEN_KEYS");
-  const { Resource } = await import("sst");
-  let value: unknown;
-  try {
-    value = (Resource as unknown as Record<string, { value?: unknown }>).StrataTokenKeys?.value;
-  } catch {
-    value = undefined; // not linked: SST's proxy throws
-  }
-  if (typeof value !== "string" || value === "")
+  const name = process.env.STRATA_TOKEN_KEYS_PARAMETER;
+  if (!name)
     throw strataError(
       "EUNAVAIL",
-      "the token keys are not configured: link the SST secret StrataTokenKeys to this function (stacks/api.ts) and set it with `npx sst secret set StrataTokenKeys <id>:<base64url of 32 random bytes>`",
+      "the token keys are not configured: set STRATA_TOKEN_KEYS_PARAMETER to the SSM parameter that holds them (stacks/api.ts does)",
     );
-  return staticKeyRing(value, "the SST secret StrataTokenKeys");
+  const { SSMClient } = await import("@aws-sdk/client-ssm");
+  return ssmKeyRing({ client: new SSMClient({}), name });
 }
 
 async function buildServices(): Promise<Services> {

@@ -38,7 +38,7 @@ export async function lambdaWorld(
     AWS_REGION: "us-east-1",
     AWS_ACCESS_KEY_ID: "strataLocal",
     AWS_SECRET_ACCESS_KEY: "strataLocal",
-    // The stack links the SST secret StrataTokenKeys; tests pass the ring in the environment.
+    // The stack names an SSM SecureString (STRATA_TOKEN_KEYS_PARAMETER); tests pass the ring itself.
     STRATA_TOKEN_KEYS: formatKeyRing({ keys: [newKey()] }),
   });
   delete process.env.STRATA_BUCKET;

@@ -529,11 +529,19 @@ export const dataOps: Operation[] = [
     summary: "Report a chunk instance that failed its check; the server re-checks it and records the state",
     scope: "pfs",
     right: "read",
-    input: z.object({ path: pathSchema, chunk: sha, volume: z.string() }).strict(),
+    input: z
+      .object({
+        path: pathSchema,
+        chunk: sha,
+        volume: z.string(),
+        // Old versions hold chunks too: a reader of an as-of view reports with its point.
+        asOf: asOfSchema.optional(),
+      })
+      .strict(),
     paths: (i) => [i.path],
     run: async (ctx, i) => {
       const { services } = ctx;
-      const st = await ctx.fs.stat(i.path);
+      const st = await reader(ctx, i.asOf).stat(i.path);
       const e = (st.content?.extents ?? []).find((x) => x.chunk === i.chunk);
       if (!e)
         throw strataError("EINVAL", `chunk ${i.chunk} is not part of ${i.path}`, {
