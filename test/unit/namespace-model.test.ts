@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isStrataError } from "../../core/errors.ts";
+import { isStrataError, strataError } from "../../core/errors.ts";
 import type {
   AsOf,
   BatchOp,
@@ -498,9 +498,10 @@ class ModelBackedFs implements FileSystem {
     this.m.lstat(p);
     return [];
   }
-  /** Dry runs are not modelled by this shim. */
+  /** Dry runs are not modelled by this shim: ENOTSUP (the harness then skips its dry-run check). */
   // biome-ignore lint/suspicious/noExplicitAny: the FileSystem overloads (Tid | RevertPlan)
-  revert(p: string, a: AsOf, o?: { recursive?: boolean; byPath?: boolean }): any {
+  revert(p: string, a: AsOf, o?: { recursive?: boolean; byPath?: boolean; dryRun?: boolean }): any {
+    if (o?.dryRun) return Promise.reject(strataError("ENOTSUP", "the model shim has no dry run"));
     return this.commit(() => {
       this.m.revert(p, this.at({ asOf: a })!, o);
       return this.hex(this.tid + 1);
