@@ -363,6 +363,35 @@ export async function ensureInstance(
   }
 }
 
+/**
+ * A reader or scrub found an instance bad: record it `corrupt` or `missing` (an existing record
+ * only, and never one vacuum has marked `deleting`: that instance is on its way out anyway).
+ * Returns whether the record changed.
+ */
+export async function markBad(
+  store: MetadataStore,
+  key: Key,
+  state: "corrupt" | "missing",
+  now: number,
+): Promise<boolean> {
+  try {
+    await store.update(
+      key,
+      { set: { state, time: now } },
+      {
+        condition: {
+          op: "and",
+          of: [{ op: "exists" }, { op: "ne", attr: "state", value: "deleting" }],
+        },
+      },
+    );
+    return true;
+  } catch (err) {
+    if (!isStrataError(err, "ECONFLICT")) throw err;
+    return false;
+  }
+}
+
 // ---- 5. read ----------------------------------------------------------------------------------------
 
 /** One copy a reader may read: its volume, its recorded state (undefined: no record), its weights. */

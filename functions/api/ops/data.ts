@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { collectBytes } from "../../../core/bytes.ts";
 import { crc32c } from "../../../core/crc32c.ts";
+import { markBad } from "../../../core/data/chunks.ts";
 import { DATA_DEFAULTS, type Extent } from "../../../core/data/plane.ts";
 import { chunkObjectKey, instanceItem, instanceKey, intentPk } from "../../../core/data/records.ts";
 import {
@@ -549,9 +550,7 @@ export const dataOps: Operation[] = [
             : "unavailable";
       }
       if (state === "corrupt" || state === "missing") {
-        const key = instanceKey(i.chunk, i.volume);
-        const record = await services.store.get(key);
-        if (record) await services.store.update(key, { set: { state, time: services.clock() } });
+        await markBad(services.store, instanceKey(i.chunk, i.volume), state, services.clock());
       }
       return { state };
     },
