@@ -340,7 +340,13 @@ export async function ensureInstance(
   target: { name: string; volume: Volume },
   ref: ChunkRef,
   bytes: () => Uint8Array | Promise<Uint8Array>,
-  c: LifecycleClock & { signal?: AbortSignal | undefined; defer?: Item[]; known?: Item | null | undefined },
+  c: LifecycleClock & {
+    signal?: AbortSignal | undefined;
+    defer?: Item[];
+    known?: Item | null | undefined;
+    /** How the object gets there (default `putChunkObject`; upload.commit promotes its staged copy). */
+    place?: () => Promise<boolean>;
+  },
 ): Promise<Ensured> {
   const key = instanceKey(ref.chunk, target.name);
   let body: Uint8Array | undefined;
@@ -349,8 +355,12 @@ export async function ensureInstance(
     const record = await settleInstance(store, key, { ...c, known });
     known = undefined;
     if (record?.state === "present") return "reused";
-    body ??= await bytes();
-    const uploaded = await putChunkObject(target.volume, ref, body, c.signal);
+    let uploaded: boolean;
+    if (c.place) uploaded = await c.place();
+    else {
+      body ??= await bytes();
+      uploaded = await putChunkObject(target.volume, ref, body, c.signal);
+    }
     const item = presentItem(ref, target.name, c.clock());
     if (c.defer) {
       c.defer.push(item);
