@@ -77,6 +77,8 @@ export interface IntentOptions extends LifecycleClock {
   volumes: string[];
   /** Lifetime, renewed with every announcement. */
   ttlMs: number;
+  /** An intent written earlier (a workflow step resuming it); default a new id. */
+  id?: string;
 }
 
 /**
@@ -98,7 +100,7 @@ export class Intent {
 
   constructor(private readonly o: IntentOptions) {
     this.created = o.clock();
-    this.id = `${this.created.toString(36).padStart(9, "0")}-${randomHex(8)}`;
+    this.id = o.id ?? `${this.created.toString(36).padStart(9, "0")}-${randomHex(8)}`;
   }
 
   get volumes(): string[] {
@@ -174,6 +176,11 @@ export class Intent {
       // An expired intent whose chunks are referenced costs vacuum one check.
     }
   }
+}
+
+/** Delete an intent by id after the commit that references its chunks (best effort). */
+export async function removeIntent(store: MetadataStore, pfs: string, id: string): Promise<void> {
+  await store.delete({ pk: `intent#${pfs}`, sk: id }).catch(() => {});
 }
 
 // ---- 2. reuse ---------------------------------------------------------------------------------------
