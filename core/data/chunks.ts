@@ -27,7 +27,15 @@ import { isStrataError, StrataError, strataError } from "../errors.ts";
 import { type Condition, type Item, type Key, LIMITS, type MetadataStore } from "../metadata/port.ts";
 import type { Volume } from "../volume/volume.ts";
 import type { InstanceState } from "./api.ts";
-import { chunkObjectKey, chunkPk, decodeInstance, instanceItem, instanceKey, intentItem } from "./records.ts";
+import {
+  chunkObjectKey,
+  chunkPk,
+  decodeInstance,
+  type InstanceRecord,
+  instanceItem,
+  instanceKey,
+  intentItem,
+} from "./records.ts";
 
 /** A chunk as a reference names it: its SHA-256, byte length and CRC32C. */
 export interface ChunkRef {
@@ -377,6 +385,36 @@ export async function ensureInstance(
     if (failed.length === 0) return uploaded ? "uploaded" : "recorded";
     if (attempt >= 8)
       throw strataError("ECONFLICT", `chunk ${ref.chunk}: its instance record keeps changing`);
+  }
+}
+
+/**
+ * Scrub repair: overwrite a bad copy with verified bytes (unconditional: a corrupt object may
+ * still carry a right-looking header, so create-only would keep it).
+ */
+export async function rewriteChunkObject(volume: Volume, ref: ChunkRef, bytes: Uint8Array): Promise<void> {
+  await volume.put(chunkObjectKey(ref.chunk), bytes, { size: ref.size, crc32c: ref.crc32c });
+}
+
+/**
+ * Scrub's verdict on an instance it checked: set its state, only while its record exists and is
+ * not marked `deleting` (a deleted record is never re-created: the chunk was garbage). Returns
+ * whether it was written.
+ */
+export async function setCheckedState(
+  store: MetadataStore,
+  record: InstanceRecord,
+  state: "present" | "corrupt" | "missing",
+  now: number,
+): Promise<boolean> {
+  try {
+    await store.put(instanceItem({ ...record, state, time: now }), {
+      condition: { op: "and", of: [{ op: "exists" }, { op: "ne", attr: "state", value: "deleting" }] },
+    });
+    return true;
+  } catch (err) {
+    if (!isStrataError(err, "ECONFLICT")) throw err;
+    return false;
   }
 }
 
