@@ -388,6 +388,24 @@ export async function ensureInstance(
   }
 }
 
+// ---- 4. deletion (vacuum) ------------------------------------------------------------------------
+
+/**
+ * Vacuum's deletion of one instance it marked (token `token`) and re-checked: the object first,
+ * then — by the caller, batched — the record, conditioned on the mark (`deletedRecordCondition`).
+ * No writer records over a live mark (rule 3), so the record deleted is the marked one.
+ */
+export async function deleteMarkedObject(volume: Volume, sha: string): Promise<void> {
+  await volume.delete(chunkObjectKey(sha));
+}
+
+/** The condition of vacuum's record delete: still its own mark. */
+export const deletedRecordCondition = (token: string): Condition => ({
+  op: "eq",
+  attr: "token",
+  value: token,
+});
+
 /**
  * Scrub repair: overwrite a bad copy with verified bytes (unconditional: a corrupt object may
  * still carry a right-looking header, so create-only would keep it).

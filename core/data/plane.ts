@@ -102,6 +102,8 @@ export interface DataPlaneOptions {
   appendAttempts?: number;
   /** Injectable clock (ms since epoch). */
   clock?: () => number;
+  /** Injectable pause while a vacuum `deleting` lease is waited out (default setTimeout). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** Operations beyond `DataPlane` for operators and tests. */
@@ -218,6 +220,7 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
   private readonly healthWindowMs: number;
   private readonly configTtlMs: number;
   private readonly clock: () => number;
+  private readonly sleep: ((ms: number) => Promise<void>) | undefined;
   private readonly appendAttempts: number;
   /** Recent read failures per volume (times), for the health tie-break. */
   private readonly failures = new Map<string, number[]>();
@@ -263,6 +266,7 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
     this.volumesTtlMs = options.volumesTtlMs ?? 5_000;
     for (const [name, entry] of this.volumes) this.staticVolumes.set(name, entry);
     this.clock = options.clock ?? Date.now;
+    this.sleep = options.sleep;
     this.appendAttempts = options.appendAttempts ?? DATA_DEFAULTS.appendAttempts;
     if (!Number.isSafeInteger(this.appendAttempts) || this.appendAttempts < 1)
       throw invalid(`appendAttempts ${this.appendAttempts} is not an integer ≥ 1`);
@@ -679,6 +683,7 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
       volumes.map((name, i) =>
         ensureInstance(this.store, { name, volume: this.volumes.get(name)!.volume }, ref, () => bytes, {
           clock: this.clock,
+          ...(this.sleep ? { sleep: this.sleep } : {}),
           signal: call.signal,
           defer: recorded,
           known: records[i] ?? null,
@@ -693,6 +698,7 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
     if (failed.length > 0)
       await recordAfterSettle(this.store, failed, (name) => this.volumes.get(name)?.volume, {
         clock: this.clock,
+        ...(this.sleep ? { sleep: this.sleep } : {}),
         signal: call.signal,
       });
   }

@@ -7,7 +7,8 @@
 import { z } from "zod";
 import { collectBytes } from "../../../core/bytes.ts";
 import { crc32c } from "../../../core/crc32c.ts";
-import { ensureInstance, markBad } from "../../../core/data/chunks.ts";
+import type { InstanceState } from "../../../core/data/api.ts";
+import { ensureInstance, markBad, orderCopies } from "../../../core/data/chunks.ts";
 import { DATA_DEFAULTS, type Extent } from "../../../core/data/plane.ts";
 import { chunkObjectKey, instanceKey, intentPk } from "../../../core/data/records.ts";
 import {
@@ -483,20 +484,17 @@ export const dataOps: Operation[] = [
         extents.map(async (e, n) => {
           const rows = names.map((volume, k) => ({ volume, record: records[n * names.length + k] }));
           const known = rows.filter((r) => r.record !== undefined);
-          const candidates = (known.length > 0 ? known : rows)
-            .map((r) => ({
+          // The chunk lifecycle's one chooser (present or unrecorded first, site, cost).
+          const candidates = orderCopies(
+            (known.length > 0 ? known : rows).map((r) => ({
               volume: r.volume,
-              state: r.record?.state ?? "unknown",
+              state: (r.record?.state as InstanceState | undefined) ?? ("unknown" as const),
+              site: available[r.volume]!.site,
+              cost: available[r.volume]!.cost,
               entry: available[r.volume]!,
-            }))
-            .sort(
-              (a, b) =>
-                Number(a.state !== "present" && a.state !== "unknown") -
-                  Number(b.state !== "present" && b.state !== "unknown") ||
-                Number(a.entry.site !== services.deployment.site) -
-                  Number(b.entry.site !== services.deployment.site) ||
-                (a.entry.cost ?? 1) - (b.entry.cost ?? 1),
-            );
+            })),
+            { site: services.deployment.site },
+          );
           const sources = await Promise.all(
             candidates.map(async (c) => ({
               volume: c.volume,
