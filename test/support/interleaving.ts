@@ -356,6 +356,7 @@ export async function runOnce(
   const problems: string[] = [];
   for (const [task, err] of sched.errors) problems.push(`${task} failed: ${String(err)}`);
   problems.push(...(await check(env)));
+  await (env.raw as { close?: () => unknown }).close?.();
   return { ok: problems.length === 0, problems, points, vacuumReport };
 }
 
