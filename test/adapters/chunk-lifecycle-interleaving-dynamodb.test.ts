@@ -1,7 +1,7 @@
 /**
  * The chunk lifecycle interleavings (test/support/interleaving.ts) on DynamoDB Local, smaller:
  * every await point of the data plane's writeFile and of the mirror apply (a vacuum, then a second
- * writer), every 20th of the vacuum. A table per run (DynamoDB Local: seconds per run).
+ * writer), every 40th of the vacuum. A table per run (DynamoDB Local: seconds per run).
  */
 import { describe, expect, it } from "vitest";
 import type { MetadataStore } from "../../core/metadata/port.ts";
@@ -31,7 +31,7 @@ describe("chunk lifecycle interleavings (DynamoDB Local)", () => {
         return;
       }
       try {
-        const result = await explore(dynamo, scenario, { seeds: [1], vacuumSeeds: [1], vacuumStride: 20 });
+        const result = await explore(dynamo, scenario, { seeds: [1], vacuumSeeds: [1], vacuumStride: 40 });
         console.log(
           `dynamodb ${scenario.name}: ${result.points.writer} writer / ${result.points.vacuum} vacuum await points, ${result.runs} runs, ${result.failures.length} failing`,
         );
