@@ -21,7 +21,7 @@ import { fsck } from "../../core/maintenance/fsck.ts";
 import { vacuum } from "../../core/maintenance/vacuum.ts";
 import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
 import type { MetadataStore } from "../../core/metadata/port.ts";
-import { createMirror, localSource, runMirror } from "../../core/mirror/index.ts";
+import { createMirror, localSource, restoreBackup, runMirror, writeBackup } from "../../core/mirror/index.ts";
 import { createNamespace, type Namespace } from "../../core/namespace/index.ts";
 import { mulberry32 } from "../../core/random.ts";
 import { setRetention } from "../../core/retention/store.ts";
@@ -247,21 +247,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "mirror apply",
     setup: async (env) => {
-      // The source: another deployment (its own store and volume, not scheduled).
-      const srcStore = new MemoryMetadataStore();
-      const srcVolumes = { s: new Volume(new MemoryVolumeDriver("s")) };
-      const srcNs = createNamespace({ store: srcStore, site: 2, clock: env.clock, random: mulberry32(2) });
-      const srcData = createDataPlane({
-        store: srcStore,
-        volumes: srcVolumes,
-        defaultVolume: "s",
-        inlineThreshold: 16,
-        chunkSize: CHUNK,
-        clock: env.clock,
-      });
-      await srcNs.createPfs("main");
-      await srcData.writeFile(srcNs.pfs("main"), "/a", theBytes());
-      const source = localSource({ ns: srcNs, pfs: "main", store: srcStore, volumes: srcVolumes });
+      const source = await sourceDeployment(env);
       const target = { ns: env.ns, volumes: env.volumes, clock: env.clock, sleep: sleepOf(env) };
       await createMirror(target, { name: "copy", source, volumes: ["v"] });
       return { source, target };
@@ -275,7 +261,48 @@ export const SCENARIOS: Scenario[] = [
       );
     },
   },
+  {
+    name: "backup restore",
+    setup: async (env) => {
+      // A bundle of another deployment's PFS on a volume of its own (not scheduled).
+      const source = await sourceDeployment(env);
+      const bundles = new Volume(new MemoryVolumeDriver("bundles"));
+      const manifest = await writeBackup({ source, volume: bundles, prefix: "b", clock: env.clock });
+      return { bundles, bundle: manifest.id };
+    },
+    write: async (env, ctx) => {
+      expect(env, "restored", "/a", theBytes());
+      await restoreBackup(
+        { ns: env.ns, volumes: env.volumes, clock: env.clock, sleep: sleepOf(env) },
+        {
+          name: "restored",
+          volume: ctx.bundles as Volume,
+          prefix: "b",
+          bundle: String(ctx.bundle),
+          volumes: ["v"],
+        },
+      );
+    },
+  },
 ];
+
+/** Another deployment (its own store and volume, not scheduled) whose PFS `main` holds `/a` = the bytes. */
+async function sourceDeployment(env: Env) {
+  const srcStore = new MemoryMetadataStore();
+  const srcVolumes = { s: new Volume(new MemoryVolumeDriver("s")) };
+  const srcNs = createNamespace({ store: srcStore, site: 2, clock: env.clock, random: mulberry32(2) });
+  const srcData = createDataPlane({
+    store: srcStore,
+    volumes: srcVolumes,
+    defaultVolume: "s",
+    inlineThreshold: 16,
+    chunkSize: CHUNK,
+    clock: env.clock,
+  });
+  await srcNs.createPfs("main");
+  await srcData.writeFile(srcNs.pfs("main"), "/a", theBytes());
+  return localSource({ ns: srcNs, pfs: "main", store: srcStore, volumes: srcVolumes });
+}
 
 const sleepOf = (env: Env) => async (ms: number) => {
   env.advance(ms);
