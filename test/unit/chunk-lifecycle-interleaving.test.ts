@@ -40,19 +40,17 @@ describe("chunk lifecycle interleavings (memory store)", () => {
       expect(result.failures.slice(0, 3)).toEqual([]);
     }, 120_000);
 
-  it("counter-check: without intents a mirror's file loses its bytes to a vacuum before its apply commit", async () => {
-    const result = await without(["noIntent"], () =>
-      explore(memory, byName("mirror apply"), { seeds: [0], vacuumSeeds: [], stopAfter: 1 }),
-    );
-    expect(result.failures[0]?.problems.join("\n")).toMatch(/copy:\/a unreadable/);
-  }, 120_000);
-
-  it("counter-check: without intents a data plane write loses its bytes to a vacuum before its commit", async () => {
-    const result = await without(["noIntent"], () =>
-      explore(memory, byName("data plane writeFile"), { seeds: [0], vacuumSeeds: [], stopAfter: 1 }),
-    );
-    expect(result.failures[0]?.problems.join("\n")).toMatch(/main:\/w unreadable/);
-  }, 120_000);
+  for (const [name, file] of [
+    ["mirror apply", "copy:/a"],
+    ["backup restore", "restored:/a"],
+    ["data plane writeFile", "main:/w"],
+  ] as const)
+    it(`counter-check: without intents ${name} loses its file's bytes to a vacuum before its commit`, async () => {
+      const result = await without(["noIntent"], () =>
+        explore(memory, byName(name), { seeds: [0], vacuumSeeds: [], stopAfter: 1 }),
+      );
+      expect(result.failures[0]?.problems.join("\n")).toContain(`${file} unreadable`);
+    }, 120_000);
 
   it("counter-check: without the lease wait and the record condition a stale `present` loses the bytes", async () => {
     const result = await without(["noLeaseWait", "noCondition"], () =>
