@@ -93,7 +93,7 @@ describe("upload.commit memory", () => {
     console.log(
       `upload.commit of ${(CHUNKS * CHUNK) / MiB} MiB: peak live memory growth ${(growth / MiB).toFixed(1)} MiB`,
     );
-    expect(growth).toBeLessThan((CHUNKS * CHUNK) / 2);
+    expect(growth).toBeLessThan(10 * CHUNK); // measured 18–29 MiB: two chunks in flight, each read twice
   });
 
   it("counter-check: verifying every chunk at once grows with the file", async () => {
