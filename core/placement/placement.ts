@@ -12,7 +12,16 @@
  *   that picked the instance earlier finish), nor for a run that a newer run superseded.
  */
 
-import { chunkObjectKey, decodeInstance, instanceItem, instanceKey } from "../data/records.ts";
+import {
+  Intent,
+  orderCopies,
+  presentItem,
+  putChunkObject,
+  recordAfterSettle,
+  recordPresent,
+  removeIntent,
+} from "../data/chunks.ts";
+import { chunkObjectKey, decodeInstance, instanceKey } from "../data/records.ts";
 import { isStrataError, StrataError } from "../errors.ts";
 import type { MetadataStore, TransactOp } from "../metadata/port.ts";
 import type { FileSystem, Namespace, Stat } from "../namespace/api.ts";
@@ -25,6 +34,7 @@ import {
   type PlacementPlan,
   planPlacement,
 } from "../objectives/planner.ts";
+import type { Volume } from "../volume/volume.ts";
 import {
   decodePlacement,
   objectiveKey,
@@ -36,6 +46,9 @@ import {
   wantPrefix,
 } from "./records.ts";
 import type { VolumeSet } from "./volumes.ts";
+
+/** How long a placement run's intent protects the chunks it copies (copy → commit). */
+const PLACEMENT_INTENT_TTL_MS = 6 * 60 * 60 * 1000;
 
 /** The workflow's state, passed from step to step (JSON; kept small: Step Functions allows 256 KB). */
 export interface PlacementState {
@@ -50,6 +63,13 @@ export interface PlacementState {
   chunks?: Array<[string, number, number]>;
   /** Instances copied by this run, to verify and commit: [sha, volume]. */
   copies?: Array<[string, string]>;
+  /**
+   * The intent protecting the chunks from copy to commit (chunk lifecycle rule 1), and the file
+   * version they belong to: commit removes the intent only if that version is still live (else it
+   * expires and vacuum re-checks the chunks).
+   */
+  intent?: string;
+  version?: string;
   placedAt?: number;
   surplus?: string[];
   /** The file is gone, a directory, or has no chunks: nothing to place. */
@@ -452,6 +472,17 @@ export class Placement {
       return { pfs: state.pfs, path: state.path, run, ino: g.stat.ino, skip: "inline" };
     const volumes = await this.volumes.list();
     const names = volumes.map((v) => v.name);
+    // Rule 1: the chunks are protected before their instances are looked at.
+    const intent = new Intent({
+      store: this.store,
+      pfs: state.pfs,
+      path: state.path,
+      volumes: names,
+      ttlMs: PLACEMENT_INTENT_TTL_MS,
+      clock: this.clock,
+      ...(state.intent ? { id: state.intent } : {}),
+    });
+    await intent.protect(chunks.map((c) => c[0]));
     const present = await this.presentInstances(
       chunks.map((c) => c[0]),
       names,
@@ -465,6 +496,8 @@ export class Placement {
       ino: g.stat.ino,
       chunks,
       desired: plan.desired,
+      intent: intent.id,
+      version: g.stat.tid,
     };
     if (plan.desired.length === 0) {
       await this.writeRecord(state.pfs, g.stat.ino, {
@@ -488,7 +521,10 @@ export class Placement {
       for (const target of plan.desired) {
         if (have.has(target)) continue;
         copies.push([sha, target]);
-        const sources = [...have].sort((a, b) => (cost.get(a) ?? 1) - (cost.get(b) ?? 1));
+        const sources = orderCopies(
+          [...have].map((volume) => ({ volume, state: "present" as const, cost: cost.get(volume) })),
+          {},
+        ).map((c) => c.volume);
         jobs.push(() => this.copyChunk(sha, size, crc, sources, target));
       }
     }
@@ -549,17 +585,17 @@ export class Placement {
     if (ino === undefined || !state.chunks || !state.desired) return state;
     const now = this.clock();
     const sizes = new Map(state.chunks.map(([sha, size, crc]) => [sha, { size, crc }]));
-    const ops: TransactOp[] = (state.copies ?? []).map(([sha, volume]) => ({
-      kind: "put" as const,
-      item: instanceItem({
-        chunk: sha,
-        volume,
-        state: "present",
-        size: sizes.get(sha)!.size,
-        crc32c: sizes.get(sha)!.crc,
-        time: now,
-      }),
-    }));
+    // The verified copies, conditionally (rule 3: never over a vacuum's live `deleting` mark).
+    const records = (state.copies ?? []).map(([chunk, volume]) =>
+      presentItem({ chunk, size: sizes.get(chunk)!.size, crc32c: sizes.get(chunk)!.crc }, volume, now),
+    );
+    const failed = await recordPresent(this.store, records, now);
+    if (failed.length > 0) {
+      const reachable = new Map<string, Volume>();
+      for (const [, v] of state.copies ?? []) reachable.set(v, await this.volumes.volume(v));
+      await recordAfterSettle(this.store, failed, (name) => reachable.get(name), { clock: this.clock });
+    }
+    const ops: TransactOp[] = [];
     // The file's wants: the desired ones written (unless there already), its stale ones elsewhere
     // (an earlier run's desired set) deleted so the trim guard no longer sees them.
     const mine = `#${pfs}#${ino}`;
@@ -607,6 +643,15 @@ export class Placement {
       }),
     });
     await this.writeOps(ops);
+    if (state.intent) {
+      // The copies are recorded; the file's committed reference protects its chunks from here,
+      // if the version copied is still the live one (else the intent expires for vacuum).
+      const live = await this.namespace
+        .pfs(pfs)
+        .stat(state.path)
+        .catch(() => undefined);
+      if (live?.tid === state.version) await removeIntent(this.store, pfs, state.intent);
+    }
     return { ...state, placedAt: now, surplus };
   }
 
@@ -769,6 +814,7 @@ export class Placement {
               },
             );
           const info = await source.head(entry.key);
+          const targetVolume = await this.volumes.volume(target.name);
           await this.copyChunk(sha, info.size, info.crc32c, [volumeName], target.name);
           await this.verify({
             pfs: "",
@@ -776,16 +822,21 @@ export class Placement {
             chunks: [[sha, info.size, info.crc32c]],
             copies: [[sha, target.name]],
           });
-          await this.store.put(
-            instanceItem({
-              chunk: sha,
-              volume: target.name,
-              state: "present",
-              size: info.size,
-              crc32c: info.crc32c,
-              time: this.clock(),
-            }),
+          const item = presentItem(
+            { chunk: sha, size: info.size, crc32c: info.crc32c },
+            target.name,
+            this.clock(),
           );
+          const failed = await recordPresent(this.store, [item], this.clock());
+          if (failed.length > 0)
+            await recordAfterSettle(
+              this.store,
+              failed,
+              (n) => (n === target.name ? targetVolume : undefined),
+              {
+                clock: this.clock,
+              },
+            );
         }
         try {
           await this.store.delete(instanceKey(sha, volumeName));
@@ -953,14 +1004,7 @@ export class Placement {
         last = err;
         continue; // the next source
       }
-      const volume = await this.volumes.volume(target);
-      try {
-        await volume.put(key, bytes, { size, crc32c: crc, ifNoneMatch: true });
-      } catch (err) {
-        if (!isStrataError(err, "EEXIST")) throw err;
-        const info = await volume.head(key);
-        if (info.size !== size || info.crc32c !== crc) await volume.put(key, bytes, { size, crc32c: crc });
-      }
+      await putChunkObject(await this.volumes.volume(target), { chunk: sha, size, crc32c: crc }, bytes);
       return;
     }
     throw last;
