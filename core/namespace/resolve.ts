@@ -5,7 +5,7 @@ import { strataError } from "../errors.ts";
 import type { Item } from "../metadata/port.ts";
 import type { FileType, ObjectId, Tid } from "./api.ts";
 import type { Engine } from "./engine.ts";
-import { followTarget, formatPath } from "./path.ts";
+import { followTarget, formatPath, isWithin } from "./path.ts";
 import { entryKey, HIGH, historyPk, inoPk, VERSION_PREFIX, verify } from "./records.ts";
 import { invertTid } from "./tid.ts";
 import type { PfsContext, Tx } from "./tx.ts";
@@ -44,6 +44,25 @@ export function entryRef(item: Item | undefined, history = false): EntryRef | un
   return { ino: String(item.ino), type: type as FileType };
 }
 
+/**
+ * The error of a confined resolution that would leave its scope (docs/namespace.md, "Confinement").
+ * `details.beneath` names the scope; rename and link turn it into EXDEV.
+ */
+export function escapes(ctx: PfsContext, path: string, why: string): Error {
+  const prefix = formatPath(ctx.beneath ?? []);
+  return strataError("EACCES", `${path}: ${why} (this view is confined to ${prefix})`, {
+    path,
+    pfs: ctx.name,
+    beneath: prefix,
+  });
+}
+
+/**
+ * Resolve `input` from the PFS root. With `ctx.beneath` (a confined view) resolution stays
+ * beneath that prefix like openat2(RESOLVE_BENEATH): the input and every path a symlink leads to
+ * must lie within it, and no component of the prefix itself may be a symlink; otherwise EACCES
+ * ({@link escapes}). The checks read nothing: the unconfined path costs exactly what it did.
+ */
 export async function resolve(
   reader: Reader,
   ctx: PfsContext,
@@ -55,7 +74,14 @@ export async function resolve(
 ): Promise<Resolved> {
   let comps = input;
   let hops = 0;
+  const beneath = ctx.beneath;
   restart: for (;;) {
+    if (beneath && !isWithin(comps, beneath))
+      throw escapes(
+        ctx,
+        path,
+        hops === 0 ? "outside the scope" : `a symlink leads to ${formatPath(comps)}, outside the scope`,
+      );
     if (comps.length === 0) return { comps, chain: [], entry: { ino: ctx.root, type: "dir" } };
     let dir = ctx.root;
     const chain: ObjectId[] = [ctx.root];
@@ -69,6 +95,13 @@ export async function resolve(
         return { comps, chain, parent: dir, name };
       }
       const entry = await reader.entry(dir, name);
+      // The scope's own path is walked, never redirected: a symlink there would move the scope.
+      if (beneath && i < beneath.length && entry?.type === "symlink")
+        throw escapes(
+          ctx,
+          path,
+          `${formatPath(comps.slice(0, i + 1))} is a symlink on the path to the scope`,
+        );
       if (entry?.type === "symlink" && (!last || followLast)) {
         if (++hops > NS_LIMITS.symlinkFollow)
           throw strataError(
