@@ -283,7 +283,7 @@ export class PfsFileSystem implements FileSystem {
       if (!isWithin(a, beneath) && !isWithin(b, beneath)) throw err;
       throw strataError(
         "EXDEV",
-        `${err.message} (a rename or link cannot cross the view's scope)`,
+        `${formatPath(a)} → ${formatPath(b)}: resolving ${String(err.details.path)} leaves this view's scope ${formatPath(beneath)}; a rename or link cannot cross it`,
         err.details,
       );
     }
