@@ -50,12 +50,17 @@ export class PfsFileSystem implements FileSystem {
   ) {}
 
   private async run(op: Op): Promise<{ stat: Stat | undefined; tid: Tid | undefined }> {
-    const { result, tid } = await this.engine.write(
-      this.pfs,
-      (tx) => planOp(this.engine, tx, op),
-      this.beneath && { beneath: this.beneath },
-    );
+    const { result, tid } = await this.write((tx) => planOp(this.engine, tx, op));
     return { stat: result, tid };
+  }
+
+  /** Every write of this view: one transaction, confined when the view is (and fenced if asked). */
+  private write<T>(plan: (tx: Tx) => Promise<T>, fence?: (tx: Tx) => Promise<void>) {
+    return this.engine.write(
+      this.pfs,
+      plan,
+      this.beneath && { beneath: this.beneath, ...(fence ? { fence } : {}) },
+    );
   }
 
   /** The PFS's context, carrying this view's confinement. */
@@ -396,10 +401,9 @@ export class PfsFileSystem implements FileSystem {
     const recursive = options.recursive === true;
     try {
       // One transaction whenever the revert fits in one (≤ 100 items).
-      const done = await this.engine.write(
-        this.pfs,
+      const done = await this.write(
         (tx) => planRevert(this.engine, tx, comps, path, then, recursive),
-        this.beneath && { beneath: this.beneath, fence: revertFence(this.engine) },
+        revertFence(this.engine),
       );
       return done.tid ?? (await this.engine.currentTid(ctx));
     } catch (err) {
@@ -419,7 +423,7 @@ export class PfsFileSystem implements FileSystem {
     if (!Array.isArray(ops) || ops.length === 0) throw strataError("EINVAL", "a batch needs at least one op");
     if (ops.length > 100) throw strataError("E2BIG", "a batch holds at most 100 ops (one transaction)");
     const parsed = ops.map(parseOp);
-    const { tid } = await this.engine.write(this.pfs, async (tx) => {
+    const { tid } = await this.write(async (tx) => {
       // Blind creates only for a single op: later ops must see what the name really holds.
       for (const op of parsed) await planOp(this.engine, tx, op, parsed.length === 1);
     });
