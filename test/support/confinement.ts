@@ -29,6 +29,7 @@ import type { Principal } from "../../functions/api/auth.ts";
 import { invoke } from "../../functions/api/handle.ts";
 import { registry } from "../../functions/api/registry.ts";
 import type { Services } from "../../functions/api/services.ts";
+import type { LocalDeployment } from "../../functions/local/deployment.ts";
 
 export const PFS = "p";
 export const SCOPE = "/a";
@@ -158,6 +159,8 @@ export function randomPath(rng: Rng): string {
 export type Call = (principal: Principal, op: string, input: unknown, pfs?: string) => Promise<unknown>;
 
 export interface ConfinementWorld {
+  /** The PFS of this world (the scope is /a in it). */
+  pfs: string;
   ns: Namespace;
   store: MetadataStore;
   pks: Set<string> & { writes: number };
@@ -241,6 +244,7 @@ export interface Request {
 
 /** A random request for `op`, with paths inside, outside and through symlinks, live or as of. */
 export function randomRequest(
+  pfs: string,
   op: string,
   rng: Rng,
   tids: readonly string[],
@@ -306,19 +310,19 @@ export function randomRequest(
     "placement.get": withPath,
     "placement.wait": () => ({ ...withPath(), timeoutSeconds: 0 }),
     "retention.set": () => ({ policy: "all 1h" }),
-    "mirror.info": () => ({ pfs: PFS }),
-    "mirror.read": () => ({ pfs: PFS }),
-    "mirror.full": () => ({ pfs: PFS }),
+    "mirror.info": () => ({ pfs }),
+    "mirror.read": () => ({ pfs }),
+    "mirror.full": () => ({ pfs }),
     "mirror.status": () => ({}),
-    "fsck.run": () => ({ pfs: [PFS] }),
-    "token.create": () => ({ pfs: PFS, prefix: "/", rights: ["read"] }),
+    "fsck.run": () => ({ pfs: [pfs] }),
+    "token.create": () => ({ pfs, prefix: "/", rights: ["read"] }),
     "token.revoke": () => ({ id: "x" }),
-    "pfs.delete": () => ({ name: PFS }),
+    "pfs.delete": () => ({ name: pfs }),
     "pfs.create": () => ({ name: "q" }),
   };
   const input = inputs[op]?.() ?? {};
   const scope = registry.get(op)?.scope;
-  return { op, input, ...(scope === "pfs" ? { pfs: PFS } : {}), ...(asOfTid ? { asOfTid } : {}) };
+  return { op, input, ...(scope === "pfs" ? { pfs } : {}), ...(asOfTid ? { asOfTid } : {}) };
 }
 
 // ---- observing the state ------------------------------------------------------------------------
@@ -378,6 +382,7 @@ export interface Snapshot {
 export async function snapshot(
   store: MetadataStore,
   pks: Set<string>,
+  pfs: string,
   pfsId: string,
   scopeEntry: { parent?: string; name: string },
 ): Promise<Snapshot> {
@@ -401,7 +406,7 @@ export async function snapshot(
     let cursor: string | undefined;
     do {
       const page = await store.query(pk, cursor ? { cursor } : {});
-      for (const item of page.items) add(ownerOf(item, pfsId, scopeEntry), item);
+      for (const item of page.items) add(ownerOf(item, pfs, pfsId, scopeEntry), item);
       cursor = page.cursor;
     } while (cursor);
   }
@@ -409,10 +414,10 @@ export async function snapshot(
   return { owners, markers };
 }
 
-function ownerOf(item: Item, id: string, scope: { parent?: string; name: string }): string {
+function ownerOf(item: Item, pfs: string, id: string, scope: { parent?: string; name: string }): string {
   const pk = item.pk;
   if (pk.startsWith(`ino#${id}#`)) return `o:${pk.slice(`ino#${id}#`.length)}`;
-  if (pk === `objective#${PFS}` || pk === `placement#${PFS}`) return `o:${item.sk}`;
+  if (pk === `objective#${pfs}` || pk === `placement#${pfs}`) return `o:${item.sk}`;
   for (const prefix of [`dir#${id}#`, `dh#${id}#`])
     if (pk.startsWith(prefix)) {
       const dir = pk.slice(prefix.length);
@@ -471,8 +476,9 @@ export async function runSequence(
   options: SequenceOptions,
 ): Promise<SequenceResult> {
   const rng = new Rng(seed);
-  const fs = world.ns.pfs(PFS);
-  const pfsId = (await world.ns.listPfs()).find((x) => x.name === PFS)!.id;
+  const pfs = world.pfs;
+  const fs = world.ns.pfs(pfs);
+  const pfsId = (await world.ns.listPfs()).find((x) => x.name === pfs)!.id;
   const ops = options.ops ?? scopedOps();
   const log: string[] = [];
   const tids: string[] = [];
@@ -491,9 +497,9 @@ export async function runSequence(
       previous = undefined;
     }
     const principal = rng.chance(0.7) ? world.writer : world.reader;
-    const req = randomRequest(rng.pick(rng.chance(0.8) ? pathOps : ops), rng, tids, snapshots);
+    const req = randomRequest(pfs, rng.pick(rng.chance(0.8) ? pathOps : ops), rng, tids, snapshots);
     const before = previous?.inside ?? (await insideOf(fs));
-    const snapBefore = previous?.snap ?? (await snapshot(world.store, world.pks, pfsId, before));
+    const snapBefore = previous?.snap ?? (await snapshot(world.store, world.pks, pfs, pfsId, before));
     const writesBefore = world.pks.writes;
     let result: unknown;
     let ok = false;
@@ -511,7 +517,7 @@ export async function runSequence(
     // No write to a state record: the state is the one before (reads and most refusals).
     const wrote = world.pks.writes !== writesBefore;
     const after = wrote ? await insideOf(fs) : before;
-    const snapAfter = wrote ? await snapshot(world.store, world.pks, pfsId, before) : snapBefore;
+    const snapAfter = wrote ? await snapshot(world.store, world.pks, pfs, pfsId, before) : snapBefore;
     previous = { inside: after, snap: snapAfter };
     const then = req.asOfTid ? (await insideOf(fs.asOf(req.asOfTid))).inside : new Set<string>();
     const allowed = new Set([...before.inside, ...after.inside, ...then]);
@@ -566,9 +572,51 @@ function isLive(snap: Snapshot, owner: string): boolean {
 
 // ---- worlds ---------------------------------------------------------------------------------------
 
-/** A scoped principal of PFS p, prefix /a. */
-export function scopedPrincipal(rights: Principal["rights"], tokenId = rights.join("+")): Principal {
-  return { tokenId, pfs: PFS, prefix: SCOPE, rights, expiresAt: 8.64e15 };
+/** A scoped principal of PFS p, prefix /a (embedded worlds: no token). */
+export function scopedPrincipal(rights: Principal["rights"], pfs = PFS): Principal {
+  return { tokenId: rights.join("+"), pfs, prefix: SCOPE, rights, expiresAt: 8.64e15 };
+}
+
+/**
+ * A world on a running deployment (functions/local/deployment.ts): a fresh PFS, real tokens for
+ * /a, every request over HTTP. `pks` tracks the deployment's store (one tracker per deployment).
+ */
+export async function httpWorld(
+  deployment: LocalDeployment,
+  pks: Set<string> & { writes: number },
+  pfs: string,
+): Promise<ConfinementWorld> {
+  const { services, endpoint } = deployment;
+  await services.namespace.createPfs(pfs);
+  const tokens = new Map<string, string>();
+  for (const rights of [["read", "write"], ["read"]] as Array<Principal["rights"]>) {
+    const made = await services.tokens.create({ pfs, prefix: SCOPE, rights, ttlSeconds: 3600 });
+    tokens.set(rights.join("+"), made.token);
+  }
+  return {
+    pfs,
+    ns: services.namespace,
+    store: services.store,
+    pks,
+    writer: scopedPrincipal(["read", "write"], pfs),
+    reader: scopedPrincipal(["read"], pfs),
+    call: async (principal, op, input, route) => {
+      const url = route
+        ? `${endpoint}/v1/pfs/${encodeURIComponent(route)}/ops/${op}`
+        : `${endpoint}/v1/ops/${op}`;
+      const res = await fetch(url, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${tokens.get(principal.tokenId)}`,
+          "content-type": "application/json",
+        },
+        body: JSON.stringify(input),
+      });
+      const body = (await res.json()) as { error?: { code: string; message: string } };
+      if (body.error) throw Object.assign(new Error(body.error.message), { code: body.error.code });
+      return body;
+    },
+  };
 }
 
 /**
@@ -578,7 +626,7 @@ export function scopedPrincipal(rights: Principal["rights"], tokenId = rights.jo
 export async function embeddedWorld(
   store: MetadataStore,
   options: { unconfined?: boolean } = {},
-): Promise<ConfinementWorld & { close(): Promise<void> }> {
+): Promise<ConfinementWorld> {
   const pks = trackPartitions(store);
   const ns = createNamespace({ store });
   await ns.createPfs(PFS);
@@ -597,13 +645,13 @@ export async function embeddedWorld(
     ...(options.unconfined ? { testOnlyUnconfined: true } : {}),
   } as unknown as Services;
   return {
+    pfs: PFS,
     ns,
     store,
     pks,
     call: (principal, op, input, pfs) => invoke(services, principal, op, input, pfs ? { pfs } : {}),
     writer: scopedPrincipal(["read", "write"]),
     reader: scopedPrincipal(["read"]),
-    close: async () => {},
   };
 }
 
