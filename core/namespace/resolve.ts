@@ -6,7 +6,7 @@ import type { Item } from "../metadata/port.ts";
 import type { FileType, ObjectId, Tid } from "./api.ts";
 import type { Engine } from "./engine.ts";
 import { followTarget, formatPath, isWithin } from "./path.ts";
-import { entryKey, HIGH, historyPk, inoPk, VERSION_PREFIX, verify } from "./records.ts";
+import { ctlKey, entryKey, HIGH, historyPk, inoPk, VERSION_PREFIX, verify } from "./records.ts";
 import { invertTid } from "./tid.ts";
 import type { PfsContext, Tx } from "./tx.ts";
 import { NS_LIMITS } from "./validate.ts";
@@ -21,6 +21,13 @@ export interface Reader {
   entry(dir: ObjectId, name: string): Promise<EntryRef | undefined>;
   /** The entry when known without a read (live transactions only), else "unknown". */
   peek?(dir: ObjectId, name: string): EntryRef | undefined | "unknown";
+  /**
+   * Confined writes: require at commit that every directory of `chain` (root first) still has
+   * the parent it had here, so a concurrent move cannot carry the target out of the scope
+   * between resolution and commit, and that `last` (the entry resolved, when present) still
+   * names the same object (live transactions only).
+   */
+  pin?(chain: readonly ObjectId[], last?: { dir: ObjectId; name: string; ino: ObjectId }): void;
   inode(ino: ObjectId): Promise<Item | undefined>;
 }
 
@@ -90,6 +97,7 @@ export async function resolve(
       const last = i === comps.length - 1;
       if (last && blindLast && reader.peek) {
         const known = reader.peek(dir, name);
+        if (beneath) reader.pin?.(chain);
         if (known !== "unknown")
           return { comps, chain, parent: dir, name, ...(known ? { entry: known } : {}) };
         return { comps, chain, parent: dir, name };
@@ -118,7 +126,10 @@ export async function resolve(
         comps = followTarget(comps.slice(0, i), link.target, comps.slice(i + 1));
         continue restart;
       }
-      if (last) return { comps, chain, parent: dir, name, ...(entry ? { entry } : {}) };
+      if (last) {
+        if (beneath) reader.pin?.(chain, entry && { dir, name, ino: entry.ino });
+        return { comps, chain, parent: dir, name, ...(entry ? { entry } : {}) };
+      }
       if (!entry)
         throw strataError(
           "ENOENT",
@@ -145,6 +156,19 @@ export async function resolve(
 
 export class TxReader implements Reader {
   constructor(private readonly tx: Tx) {}
+  pin(chain: readonly ObjectId[], last?: { dir: ObjectId; name: string; ino: ObjectId }): void {
+    const id = this.tx.ctx.id;
+    for (let i = 1; i < chain.length; i++)
+      this.tx.check(ctlKey(id, chain[i]!), { op: "eq", attr: "parent", value: chain[i - 1]! });
+    if (last)
+      this.tx.check(entryKey(id, last.dir, last.name), {
+        op: "and",
+        of: [
+          { op: "eq", attr: "ino", value: last.ino },
+          { op: "attrNotExists", attr: "dtid" },
+        ],
+      });
+  }
   peek(dir: ObjectId, name: string): EntryRef | undefined | "unknown" {
     const p = this.tx.peek(entryKey(this.tx.ctx.id, dir, name));
     return p.known ? entryRef(p.item) : "unknown";

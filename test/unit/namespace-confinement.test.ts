@@ -8,7 +8,7 @@ import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
 import type { Engine } from "../../core/namespace/engine.ts";
 import { createNamespace } from "../../core/namespace/index.ts";
 import { planRevert } from "../../core/namespace/ops.ts";
-import { AsOfReader } from "../../core/namespace/resolve.ts";
+import { AsOfReader, TxReader } from "../../core/namespace/resolve.ts";
 import { failureOf } from "../support/errors.ts";
 
 const bytes = (text: string) => ({ size: text.length, inline: new TextEncoder().encode(text) });
@@ -116,5 +116,48 @@ describe("confined revert", () => {
       { beneath: ["a"] },
     );
     expect(await code(fs.stat("/x/d"))).toBe("ENOENT"); // changed outside: what the fence prevents
+  });
+});
+
+describe("confined writes against a concurrent move", () => {
+  /** /a/d moves to /x/d between the confined create's resolution and its commit. */
+  async function race() {
+    const store = new MemoryMetadataStore();
+    const ns = createNamespace({ store });
+    await ns.createPfs("p");
+    const fs = ns.pfs("p");
+    await fs.mkdir("/a/d", { recursive: true });
+    await fs.mkdir("/x");
+    let armed = true;
+    const transact = store.transact.bind(store);
+    store.transact = async (ops) => {
+      if (armed) {
+        armed = false;
+        await fs.rename("/a/d", "/x/d");
+      }
+      return transact(ops);
+    };
+    const outcome = await ns
+      .pfs("p", { beneath: "/a" })
+      .create("/a/d/new")
+      .then(
+        () => "created",
+        (err: { code: string }) => err.code,
+      );
+    return { outcome, landed: (await fs.readdir("/x/d")).entries.map((e) => e.name) };
+  }
+
+  it("the commit re-checks the resolved path: a directory moved out meanwhile receives nothing", async () => {
+    expect(await race()).toEqual({ outcome: "ENOENT", landed: [] });
+  });
+
+  it("counter-check: without pinning the path the create lands in /x/d", async () => {
+    const pin = TxReader.prototype.pin;
+    (TxReader.prototype as { pin?: unknown }).pin = undefined;
+    try {
+      expect(await race()).toEqual({ outcome: "created", landed: ["new"] });
+    } finally {
+      TxReader.prototype.pin = pin;
+    }
   });
 });
