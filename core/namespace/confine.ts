@@ -35,7 +35,7 @@ async function scopeRoot(
         ino: live ? String(live.ino) : undefined,
         dir: live?.type === "dir",
       };
-    if (!live || live.type !== "dir") return { name: beneath[i]!, dir: false };
+    if (live?.type !== "dir") return { name: beneath[i]!, dir: false };
     dir = String(live.ino);
   }
   return { name: "", dir: false };
