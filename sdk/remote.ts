@@ -438,7 +438,8 @@ class RemoteDataPlane implements DataPlane {
   }
 
   private async report(fs: RemoteFs, path: string, chunk: string, volume: string): Promise<void> {
-    await fs.call("fs.reportBadInstance", { path, chunk, volume }).catch(() => {});
+    const at = fs.point === undefined ? {} : { asOf: asOfToWire(fs.point) };
+    await fs.call("fs.reportBadInstance", { path, chunk, volume, ...at }).catch(() => {});
   }
 
   private info(

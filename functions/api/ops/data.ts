@@ -27,8 +27,11 @@ import { defineOp, type Operation } from "../operation.ts";
 import { type ApiVolume, apiVolumesOf, type Services } from "../services.ts";
 import { asOfSchema, bytesSchema, pathSchema, publicStat, reader, toBytes } from "./common.ts";
 
-/** How long presigned URLs live unless the deployment says otherwise: 15 minutes. */
-export const DEFAULT_PRESIGN_TTL_SECONDS = 15 * 60;
+/**
+ * How long presigned URLs live unless the deployment says otherwise: 5 minutes. Revoking a token
+ * does not recall URLs it was handed; they work until this expiry, so it is kept short.
+ */
+export const DEFAULT_PRESIGN_TTL_SECONDS = 5 * 60;
 /** Chunks per upload.chunks call. */
 const CHUNKS_PER_CALL = 100;
 
@@ -526,11 +529,19 @@ export const dataOps: Operation[] = [
     summary: "Report a chunk instance that failed its check; the server re-checks it and records the state",
     scope: "pfs",
     right: "read",
-    input: z.object({ path: pathSchema, chunk: sha, volume: z.string() }).strict(),
+    input: z
+      .object({
+        path: pathSchema,
+        chunk: sha,
+        volume: z.string(),
+        // Old versions hold chunks too: a reader of an as-of view reports with its point.
+        asOf: asOfSchema.optional(),
+      })
+      .strict(),
     paths: (i) => [i.path],
     run: async (ctx, i) => {
       const { services } = ctx;
-      const st = await ctx.fs.stat(i.path);
+      const st = await reader(ctx, i.asOf).stat(i.path);
       const e = (st.content?.extents ?? []).find((x) => x.chunk === i.chunk);
       if (!e)
         throw strataError("EINVAL", `chunk ${i.chunk} is not part of ${i.path}`, {
