@@ -22,7 +22,8 @@
  */
 import { collectBytes } from "../bytes.ts";
 import type { Sha256 } from "../data/api.ts";
-import { chunkObjectKey, chunkPk, decodeInstance, instanceItem } from "../data/records.ts";
+import { rewriteChunkObject, setCheckedState } from "../data/chunks.ts";
+import { chunkObjectKey, chunkPk, decodeInstance } from "../data/records.ts";
 import { isStrataError } from "../errors.ts";
 import type { MetadataStore } from "../metadata/port.ts";
 import { inoPk, VERSION_PREFIX } from "../namespace/records.ts";
@@ -328,7 +329,7 @@ async function checkChunk(
       continue;
     }
     const target = params.volumes[x.r.volume]!;
-    await target.put(chunkObjectKey(sha), source, { size: x.r.size, crc32c: x.r.crc32c });
+    await rewriteChunkObject(target, { chunk: sha, size: x.r.size, crc32c: x.r.crc32c }, source);
     const again = await readVerified(target, sha, { size: x.r.size, crc32c: x.r.crc32c }, params.sha256);
     if (again.ok) {
       await record(params.store, x, "present", clock);
@@ -374,12 +375,5 @@ async function record(
   clock: () => number,
 ) {
   if (x.r.state === state) return;
-  try {
-    await store.put(instanceItem({ ...x.r, state, time: clock() }), {
-      condition: { op: "ne", attr: "state", value: "deleting" },
-    });
-    x.r = { ...x.r, state };
-  } catch (err) {
-    if (!isStrataError(err, "ECONFLICT")) throw err;
-  }
+  if (await setCheckedState(store, x.r, state, clock())) x.r = { ...x.r, state }; // the chunk lifecycle
 }

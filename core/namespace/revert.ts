@@ -167,23 +167,36 @@ async function removeSubtree(
   await step((tx) => planOp(engine, tx, { op: "rmdir", comps, path: formatPath(comps) }));
 }
 
+/**
+ * The FileSystem view a revert runs for: its PFS, its context (a confined view's carries
+ * `beneath`), its one-transaction write (confined and fenced: core/namespace/confine.ts), and
+ * whether it is confined (then there is no step-by-step fallback: it is not fenced).
+ */
+export interface RevertView {
+  pfs: string;
+  ctx: PfsContext;
+  write: <T>(plan: (tx: Tx) => Promise<T>) => Promise<{ result: T; tid: Tid | undefined }>;
+  confined: boolean;
+}
+
 /** Revert by identity: one transaction when it fits, else one commit per step. Returns the last TID. */
 export async function revertByIdentity(
   engine: Engine,
-  pfs: string,
+  view: RevertView,
   comps: string[],
   path: string,
   then: AsOfReader,
   recursive: boolean,
 ): Promise<Tid | undefined> {
+  const pfs = view.pfs;
   try {
-    const done = await engine.write(pfs, (tx) => {
+    const done = await view.write((tx) => {
       const inTx: RevertStep = (plan) => plan(tx);
       return revertObject(engine, inTx, comps, path, then, recursive);
     });
     return done.tid;
   } catch (err) {
-    if (!recursive || !isStrataError(err, "E2BIG")) throw err;
+    if (!recursive || !isStrataError(err, "E2BIG") || view.confined) throw err;
   }
   // Too big for one transaction: one commit per step (NOT atomic; docs/namespace.md).
   let last: Tid | undefined;
@@ -278,25 +291,17 @@ export async function planRevertChanges(
  */
 export async function runRevert(
   engine: Engine,
-  pfs: string,
+  view: RevertView,
   path: string,
   asOf: AsOf,
   options: RevertOptions,
 ): Promise<Tid | RevertPlan> {
   const comps = parsePath(path);
-  const ctx = await engine.context(pfs);
+  const ctx = view.ctx;
   // A revert can outlast vacuum's grace: it reads history under a TID lease.
   const { tid, lease } = await engine.leaseTid(ctx, asOf);
   try {
-    return await revertAt(
-      engine,
-      pfs,
-      ctx,
-      comps,
-      path,
-      new LeasedAsOfReader(engine, ctx, tid, lease),
-      options,
-    );
+    return await revertAt(engine, view, comps, path, new LeasedAsOfReader(engine, ctx, tid, lease), options);
   } finally {
     await lease?.release();
   }
@@ -304,24 +309,24 @@ export async function runRevert(
 
 async function revertAt(
   engine: Engine,
-  pfs: string,
-  ctx: PfsContext,
+  view: RevertView,
   comps: string[],
   path: string,
   then: LeasedAsOfReader,
   options: RevertOptions,
 ): Promise<Tid | RevertPlan> {
+  const { pfs, ctx } = view;
   const recursive = options.recursive === true;
   if (options.dryRun === true)
     return planRevertChanges(engine, ctx, comps, path, then, recursive, options.byPath === true);
   if (options.byPath !== true)
-    return (await revertByIdentity(engine, pfs, comps, path, then, recursive)) ?? engine.currentTid(ctx);
+    return (await revertByIdentity(engine, view, comps, path, then, recursive)) ?? engine.currentTid(ctx);
   try {
     // One transaction whenever the revert fits in one (≤ 100 items).
-    const done = await engine.write(pfs, (tx) => planRevert(engine, tx, comps, path, then, recursive));
+    const done = await view.write((tx) => planRevert(engine, tx, comps, path, then, recursive));
     return done.tid ?? (await engine.currentTid(ctx));
   } catch (err) {
-    if (!recursive || !isStrataError(err, "E2BIG")) throw err;
+    if (!recursive || !isStrataError(err, "E2BIG") || view.confined) throw err;
   }
   // Too big for one transaction: one per path (NOT atomic; docs/namespace.md).
   let last: Tid | undefined;
