@@ -111,10 +111,10 @@ class RecordingStore implements MetadataStore {
     this.writes.count++;
     return this.inner.delete(k, o);
   };
-  transact: MetadataStore["transact"] = (ops) => {
+  transact: MetadataStore["transact"] = (ops, o) => {
     this.writes.count++;
     for (const op of ops) if (op.kind !== "check") this.pks.add(op.kind === "put" ? op.item.pk : op.key.pk);
-    return this.inner.transact(ops);
+    return this.inner.transact(ops, o);
   };
   transactGet: MetadataStore["transactGet"] = (k) => this.inner.transactGet(k);
   batchGet: MetadataStore["batchGet"] = (k) => this.inner.batchGet(k);
