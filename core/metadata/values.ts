@@ -285,7 +285,12 @@ export function validateToken(token: string | undefined): void {
  * tell a re-send from a token reused for other ops.
  */
 export function transactFingerprint(ops: TransactOp[]): string {
-  return canonical(ops as unknown as Value);
+  return canonicalText(ops);
+}
+
+/** Canonical text of any value made of JSON values, bytes and plain objects (sorted keys, bytes as hex). */
+export function canonicalText(value: unknown): string {
+  return canonical(value as Value | undefined);
 }
 
 function canonical(value: Value | undefined): string {

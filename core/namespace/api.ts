@@ -213,6 +213,11 @@ export interface Namespace {
   listPfs(): Promise<PfsInfo[]>;
   /** Only an empty PFS (root without entries); ENOTEMPTY otherwise. */
   deletePfs(name: string): Promise<void>;
-  /** ENOENT (lazily, on first use) when the PFS does not exist. */
-  pfs(name: string): FileSystem;
+  /**
+   * ENOENT (lazily, on first use) when the PFS does not exist. With `idempotencyKey`, the file
+   * system serves ONE logical operation under that key: retried with the same key after a lost
+   * reply, it returns the original result instead of EEXIST/ECONFLICT (docs/namespace.md
+   * "Idempotent commits"). Without one, each call is its own operation.
+   */
+  pfs(name: string, options?: { idempotencyKey?: string }): FileSystem;
 }

@@ -23,6 +23,7 @@ import type {
   WriteContentOptions,
 } from "./api.ts";
 import type { Engine } from "./engine.ts";
+import { fingerprintOf, type Idempotency } from "./idempotency.ts";
 import { PreconditionFailed, planOp, planRevert, revertTree, type WriteContentOp } from "./ops.ts";
 import { formatPath, parsePath } from "./path.ts";
 import { dirPk, HIGH, historyPk, inoPk, seal, snapshotPk, VERSION_PREFIX, verify } from "./records.ts";
@@ -41,13 +42,36 @@ import {
 } from "./validate.ts";
 
 export class PfsFileSystem implements FileSystem {
+  /** Transactions this file system has started (numbers the idempotency sub-keys). */
+  private writes = 0;
+
   constructor(
     readonly engine: Engine,
     readonly pfs: string,
+    /**
+     * The caller's idempotency key for the ONE operation this instance serves (e.g. one HTTP
+     * request): its n-th transaction is recorded under `key`, then `key#2`, `key#3`… — the same
+     * numbering on a retry of the same operation (core/namespace/idempotency.ts).
+     */
+    readonly idempotencyKey?: string,
   ) {}
 
+  /** The idempotency of this instance's next transaction, for `request` (its fingerprint). */
+  private idem(request: unknown): Idempotency | undefined {
+    if (this.idempotencyKey === undefined) return undefined;
+    const n = ++this.writes;
+    return {
+      key: n === 1 ? this.idempotencyKey : `${this.idempotencyKey}#${n}`,
+      fingerprint: fingerprintOf(request),
+    };
+  }
+
   private async run(op: Op): Promise<{ stat: Stat | undefined; tid: Tid | undefined }> {
-    const { result, tid } = await this.engine.write(this.pfs, (tx) => planOp(this.engine, tx, op));
+    const { result, tid } = await this.engine.write(
+      this.pfs,
+      (tx) => planOp(this.engine, tx, op),
+      this.idem(op),
+    );
     return { stat: result, tid };
   }
 
@@ -353,8 +377,10 @@ export class PfsFileSystem implements FileSystem {
     const recursive = options.recursive === true;
     try {
       // One transaction whenever the revert fits in one (≤ 100 items).
-      const done = await this.engine.write(this.pfs, (tx) =>
-        planRevert(this.engine, tx, comps, path, then, recursive),
+      const done = await this.engine.write(
+        this.pfs,
+        (tx) => planRevert(this.engine, tx, comps, path, then, recursive),
+        this.idem({ op: "revert", comps, asOf, recursive }),
       );
       return done.tid ?? (await this.engine.currentTid(ctx));
     } catch (err) {
@@ -373,10 +399,14 @@ export class PfsFileSystem implements FileSystem {
     if (!Array.isArray(ops) || ops.length === 0) throw strataError("EINVAL", "a batch needs at least one op");
     if (ops.length > 100) throw strataError("E2BIG", "a batch holds at most 100 ops (one transaction)");
     const parsed = ops.map(parseOp);
-    const { tid } = await this.engine.write(this.pfs, async (tx) => {
-      // Blind creates only for a single op: later ops must see what the name really holds.
-      for (const op of parsed) await planOp(this.engine, tx, op, parsed.length === 1);
-    });
+    const { tid } = await this.engine.write(
+      this.pfs,
+      async (tx) => {
+        // Blind creates only for a single op: later ops must see what the name really holds.
+        for (const op of parsed) await planOp(this.engine, tx, op, parsed.length === 1);
+      },
+      this.idem({ op: "batch", ops: parsed }),
+    );
     return tid ?? (await this.currentTid());
   }
 

@@ -13,8 +13,9 @@ import { isStrataError, StrataError, strataError } from "../../core/errors.ts";
 import type { FileSystem } from "../../core/namespace/api.ts";
 import { toWire } from "../../core/wire.ts";
 import { checkPaths, checkPfs, checkRight, type Principal } from "./auth.ts";
+import { idempotent } from "./idempotency.ts";
 import type { OpContext, Operation } from "./operation.ts";
-import { openApiDocument, registry } from "./registry.ts";
+import { isMutating, openApiDocument, registry } from "./registry.ts";
 import type { Services } from "./services.ts";
 import { statusOf } from "./status-codes.ts";
 
@@ -106,7 +107,7 @@ export async function invoke(
   principal: Principal,
   name: string,
   rawInput: unknown,
-  options: { pfs?: string; signal?: AbortSignal } = {},
+  options: { pfs?: string; signal?: AbortSignal; idempotencyKey?: string } = {},
 ): Promise<unknown> {
   const op: Operation | undefined = registry.get(name);
   if (!op) throw strataError("ENOENT", `no operation ${name}; GET /v1/openapi.json lists them`, { op: name });
@@ -141,8 +142,15 @@ export async function invoke(
     services,
     principal,
     pfs: pfs ?? "",
-    fs: pfs === undefined ? noFs : fileSystem(services, pfs),
+    fs:
+      pfs === undefined
+        ? noFs
+        : options.idempotencyKey !== undefined
+          ? // One file system per keyed request: its commits are recorded under that key.
+            services.namespace.pfs(pfs, { idempotencyKey: options.idempotencyKey })
+          : fileSystem(services, pfs),
     signal: options.signal ?? new AbortController().signal,
+    ...(options.idempotencyKey !== undefined ? { idempotencyKey: options.idempotencyKey } : {}),
   };
   return op.run(ctx, input);
 }
@@ -210,8 +218,21 @@ export async function handle(
         target = decodeSegment(request.headers["x-strata-pfs"], "x-strata-pfs header");
       }
     }
-    const result = await invoke(services, principal, name, input, { pfs: target, signal });
-    return json(200, result ?? {});
+    const call = async (idempotencyKey?: string) =>
+      json(
+        200,
+        (await invoke(services, principal, name, input, { pfs: target, signal, idempotencyKey })) ?? {},
+      );
+    const key = request.headers["idempotency-key"];
+    // Reads ignore the header: running them again is harmless.
+    if (key === undefined || !isMutating(registry.get(name)!)) return await call();
+    return await idempotent(
+      services.store,
+      services.clock,
+      principal,
+      { key, name, pfs: target, body },
+      call,
+    );
   } catch (err) {
     return errorResponse(err);
   }

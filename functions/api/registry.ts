@@ -47,6 +47,14 @@ function build(): ReadonlyMap<string, Operation> {
 /** Every operation by name. */
 export const registry: ReadonlyMap<string, Operation> = build();
 
+/**
+ * Operations that change state: every one that needs `write` or `admin`. They honour the
+ * `Idempotency-Key` header (functions/api/idempotency.ts); `read` operations ignore it.
+ */
+export function isMutating(op: Pick<Operation, "right">): boolean {
+  return op.right !== "read";
+}
+
 /** The HTTP route of an operation (with `{pfs}` for PFS-scoped ones). */
 export function routeOf(op: Pick<Operation, "name" | "scope">): string {
   return op.scope === "pfs" ? `/v1/pfs/{pfs}/ops/${op.name}` : `/v1/ops/${op.name}`;
