@@ -9,7 +9,7 @@
  */
 import { isStrataError, StrataError, strataError } from "../errors.ts";
 import type { Condition, Item, Key, MetadataStore, TransactOp, Value } from "../metadata/port.ts";
-import { keyId } from "../metadata/values.ts";
+import { canonicalText, keyId } from "../metadata/values.ts";
 import type { AsOf, FileSystem, Namespace, ObjectId, PfsInfo, Tid } from "./api.ts";
 import {
   type Idempotency,
@@ -477,6 +477,35 @@ export class Engine implements Namespace {
         return;
       } catch (err) {
         if (!isStrataError(err) || !err.retryable || resend >= this.opts.commitResends) throw err;
+        await this.backoff(resend + 1);
+      }
+    }
+  }
+
+  /**
+   * One conditional single-item write (no transaction) whose lost reply is recognised: after an
+   * ambiguous failure it is sent again, and a failed condition that finds the item exactly as we
+   * put it (or, for a delete, gone) means the first send was applied.
+   */
+  async writeOnce(
+    op:
+      | { kind: "put"; item: Item; condition: Condition }
+      | { kind: "delete"; key: Key; condition: Condition },
+  ): Promise<void> {
+    let ambiguous = false;
+    for (let resend = 0; ; resend++) {
+      try {
+        if (op.kind === "put") await this.store.put(op.item, { condition: op.condition });
+        else await this.store.delete(op.key, { condition: op.condition });
+        return;
+      } catch (err) {
+        if (ambiguous && this.opts.idempotentCommits && isStrataError(err, "ECONFLICT")) {
+          const now = err.details.item as Item | undefined;
+          if (op.kind === "delete" ? now === undefined : now && canonicalText(now) === canonicalText(op.item))
+            return;
+        }
+        if (!isStrataError(err) || !err.retryable || resend >= this.opts.commitResends) throw err;
+        ambiguous = true;
         await this.backoff(resend + 1);
       }
     }

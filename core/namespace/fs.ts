@@ -422,16 +422,24 @@ export class PfsFileSystem implements FileSystem {
         ? await this.engine.readTid(ctx, options.asOf)
         : await this.engine.currentTid(ctx);
     const createdAt = new Date(this.engine.clock());
+    const idem = this.idem({ op: "createSnapshot", name, asOf: options.asOf });
+    // With a key the snapshot item carries it: a retry of this call recognises its own snapshot.
+    const item = seal({
+      pk: snapshotPk(ctx.id),
+      sk: name,
+      tid,
+      created: createdAt.getTime(),
+      ...(idem && this.engine.opts.idempotentCommits ? { idem: idem.key } : {}),
+    });
     try {
-      await this.engine.store.put(
-        seal({ pk: snapshotPk(ctx.id), sk: name, tid, created: createdAt.getTime() }),
-        {
-          condition: { op: "notExists" },
-        },
-      );
+      await this.engine.writeOnce({ kind: "put", item, condition: { op: "notExists" } });
     } catch (err) {
-      if (isStrataError(err, "ECONFLICT"))
+      if (isStrataError(err, "ECONFLICT")) {
+        const mine = err.details.item as Item | undefined;
+        if (idem && mine?.idem === idem.key)
+          return { name, tid: String(mine.tid), createdAt: new Date(Number(mine.created)) };
         throw strataError("EEXIST", `snapshot ${name} already exists`, { pfs: this.pfs, snapshot: name });
+      }
       throw err;
     }
     return { name, tid, createdAt };
@@ -456,7 +464,11 @@ export class PfsFileSystem implements FileSystem {
     const ctx = await this.engine.context(this.pfs);
     checkSnapshotName(name, this.pfs);
     try {
-      await this.engine.store.delete({ pk: snapshotPk(ctx.id), sk: name }, { condition: { op: "exists" } });
+      await this.engine.writeOnce({
+        kind: "delete",
+        key: { pk: snapshotPk(ctx.id), sk: name },
+        condition: { op: "exists" },
+      });
     } catch (err) {
       if (isStrataError(err, "ECONFLICT"))
         throw strataError("ENOENT", `snapshot ${name} does not exist`, { pfs: this.pfs, snapshot: name });

@@ -37,12 +37,18 @@ async function setup(fs: FileSystem): Promise<{ t0: Tid }> {
   await fs.writeContent("/d/f", inline("v2"));
   await fs.setXattr("/d/f", "x", text("1"));
   await fs.setTag("/d/f", "t", "1");
+  await fs.createSnapshot("s0");
   return { t0 };
 }
 
 interface Scenario {
   name: string;
   run(fs: FileSystem, t0: Tid): Promise<unknown>;
+  /**
+   * False: a retry with the key on a new engine is NOT recognised (no record to find: a deleted
+   * snapshot leaves nothing that says who deleted it). Only the lost store reply is covered.
+   */
+  keyed?: false;
 }
 
 /** Every mutating FileSystem operation (core/namespace/api.ts) that commits a transaction. */
@@ -71,6 +77,8 @@ export const SCENARIOS: Scenario[] = [
         { op: "unlink", path: "/d/f" },
       ]),
   },
+  { name: "createSnapshot", run: (fs) => fs.createSnapshot("s1") },
+  { name: "deleteSnapshot", run: (fs) => fs.deleteSnapshot("s0"), keyed: false },
 ];
 
 /** Everything visible under "/" plus every path's version count: equal dumps = applied the same number of times. */
@@ -99,6 +107,7 @@ async function dump(fs: FileSystem): Promise<string> {
         await walk(path === "/" ? `/${e.name}` : `${path}/${e.name}`);
   };
   await walk("/");
+  out.push((await fs.listSnapshots()).map((s) => s.name));
   return JSON.stringify(out);
 }
 
@@ -149,7 +158,8 @@ export function testIdempotentCommits(
         armed = false;
         return fire;
       };
-      const store = faultyStore(fixture.store, { transact: { fault: "lostReply", when: once } });
+      const lost = { fault: "lostReply" as const, when: once };
+      const store = faultyStore(fixture.store, { transact: lost, put: lost, delete: lost });
       const faulted = engine(store, idempotentCommits);
       const clean = engine(fixture.store, idempotentCommits);
       const wrong: string[] = [];
@@ -185,7 +195,7 @@ export function testIdempotentCommits(
      */
     async function retriedWithKey(idempotentCommits: boolean): Promise<string[]> {
       const wrong: string[] = [];
-      for (const s of SCENARIOS) {
+      for (const s of SCENARIOS.filter((x) => x.keyed !== false)) {
         const first = engine(fixture.store, idempotentCommits);
         const { pfs, t0 } = await fresh(first);
         const key = `key-${s.name.replace(/ /g, "_")}-${pfsSeq}`;
