@@ -471,12 +471,16 @@ export class Engine implements Namespace {
    */
   private async commit(ops: TransactOp[], token: string): Promise<void> {
     const options = this.opts.idempotentCommits ? { token } : undefined;
+    let ambiguous = false;
     for (let resend = 0; ; resend++) {
       try {
         await this.store.transact(ops, options);
         return;
       } catch (err) {
-        if (!isStrataError(err) || !err.retryable || resend >= this.opts.commitResends) throw err;
+        // Once the outcome is unknown, an EIO on a re-send leaves it unknown: send again.
+        const again = isStrataError(err) && (err.retryable || (ambiguous && err.code === "EIO"));
+        if (!again || resend >= this.opts.commitResends) throw err;
+        ambiguous = true;
         await this.backoff(resend + 1);
       }
     }

@@ -463,11 +463,16 @@ export class PfsFileSystem implements FileSystem {
   async deleteSnapshot(name: string): Promise<void> {
     const ctx = await this.engine.context(this.pfs);
     checkSnapshotName(name, this.pfs);
+    const key = { pk: snapshotPk(ctx.id), sk: name };
     try {
+      // Read first: "gone" after an ambiguous failure then means "deleted by this call", not
+      // "never existed" (1 GetItem more).
+      const snap = verify(await this.engine.store.get(key), this.pfs);
+      if (!snap) throw strataError("ECONFLICT", "no such snapshot");
       await this.engine.writeOnce({
         kind: "delete",
-        key: { pk: snapshotPk(ctx.id), sk: name },
-        condition: { op: "exists" },
+        key,
+        condition: { op: "eq", attr: "tid", value: String(snap.tid) },
       });
     } catch (err) {
       if (isStrataError(err, "ECONFLICT"))

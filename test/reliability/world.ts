@@ -61,6 +61,8 @@ export interface WorldOptions {
   volumes?: string[];
   /** Namespace engine attempts before ECONFLICT (default the engine's). */
   maxAttempts?: number;
+  /** The engine's test-only idempotency switch (counter-checks; default on). */
+  idempotentCommits?: boolean;
 }
 
 export interface BootOptions {
@@ -204,6 +206,7 @@ export class World {
       options: {
         sleep: this.clock.sleep,
         ...(this.options.maxAttempts ? { maxAttempts: this.options.maxAttempts } : {}),
+        ...(this.options.idempotentCommits === false ? { idempotentCommits: false } : {}),
       },
     });
     const names = Object.keys(this.drivers);
