@@ -141,6 +141,9 @@ describe("HTTP: a lost reply on every mutating operation", () => {
     }
     expect(differing).toEqual([]);
     const hit = new Set([...proxy.dropped.values()].map((e) => e.op));
+    console.log(
+      `[idempotency] HTTP lost replies: ${proxy.dropped.size} calls lost their reply, ${proxy.dropped.size - differing.length} got the original back, ${hit.size} operations`,
+    );
     const mutating = [...registry.values()].filter(isMutating).map((op) => op.name);
     expect(mutating.filter((name) => !hit.has(name))).toEqual([]);
   });
@@ -153,6 +156,9 @@ describe("HTTP: a lost reply on every mutating operation", () => {
       const retried = proxy.answered.get(id);
       if (!retried || retried.status !== lost.status || retried.body !== lost.body) differing++;
     }
+    console.log(
+      `[idempotency] counter-check without keys: ${failed.length} steps failed, ${differing} of ${proxy.dropped.size} retries answered differently`,
+    );
     expect(differing).toBeGreaterThan(proxy.dropped.size / 2);
   });
 
