@@ -65,6 +65,25 @@ export function inputSchemaOf(op: Operation): Record<string, unknown> {
   return z.toJSONSchema(op.input, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
 }
 
+/** OpenAPI parameters of an operation: its PFS (path) and, when it mutates, the Idempotency-Key header. */
+function parametersOf(op: Operation): Record<string, unknown>[] {
+  return [
+    ...(op.scope === "pfs" ? [{ name: "pfs", in: "path", required: true, schema: { type: "string" } }] : []),
+    ...(isMutating(op)
+      ? [
+          {
+            name: "Idempotency-Key",
+            in: "header",
+            required: false,
+            description:
+              "one new key per call, the same on its retries: a retry gets the original response (422 when the key was used for another request)",
+            schema: { type: "string", minLength: 1, maxLength: 255 },
+          },
+        ]
+      : []),
+  ];
+}
+
 /** The OpenAPI 3.1 document served at GET /v1/openapi.json. */
 export function openApiDocument(): Record<string, unknown> {
   const errorSchema = {
@@ -89,9 +108,7 @@ export function openApiDocument(): Record<string, unknown> {
         operationId: op.name,
         summary: op.summary,
         description: `Needs a token with right \`${op.right}\`${op.scope === "pfs" ? " on the PFS in the URL, covering every path of the input" : ""}.`,
-        ...(op.scope === "pfs"
-          ? { parameters: [{ name: "pfs", in: "path", required: true, schema: { type: "string" } }] }
-          : {}),
+        ...(parametersOf(op).length > 0 ? { parameters: parametersOf(op) } : {}),
         requestBody: {
           required: true,
           content: { "application/json": { schema, ...(op.example ? { example: op.example } : {}) } },
