@@ -31,6 +31,9 @@ import type { Tid } from "./api.ts";
 /** How long a caller may retry an operation with the same idempotency key (24 h). */
 export const RECORD_TTL_MS = 24 * 60 * 60 * 1000;
 
+/** A result larger than this (as wire JSON) is not kept: its replay answers as a first call would. */
+export const MAX_RESULT_CHARS = 64 * 1024;
+
 /** The longest idempotency key accepted (the HTTP header allows the same). */
 export const MAX_KEY_LENGTH = 255;
 
@@ -89,16 +92,25 @@ export function recordItem(pfsId: string, idem: Idempotency, result: unknown, ti
     tid,
     expiresAt: Math.floor((nowMs + RECORD_TTL_MS) / 1000),
   };
-  if (result !== undefined) item.result = JSON.stringify(toWire(result));
+  if (result !== undefined) {
+    const text = JSON.stringify(toWire(result));
+    // A huge result (a stat with large xattrs) would push the record past the item limit.
+    if (text.length <= MAX_RESULT_CHARS) item.result = text;
+    else item.big = true;
+  }
   return item;
 }
 
-/** The original outcome in a live record; undefined when absent or expired. */
+/**
+ * The original outcome in a live record; undefined when absent, expired, or too big to have been
+ * kept (the retry then answers as any call would — the documented exception).
+ */
 export function recordOutcome(
   item: Item | undefined,
   nowMs: number,
 ): { fingerprint: string; tid: Tid; result: unknown } | undefined {
   if (!item || Number(item.expiresAt) < Math.floor(nowMs / 1000)) return undefined;
+  if (item.big === true) return undefined;
   return {
     fingerprint: String(item.fp),
     tid: String(item.tid),
