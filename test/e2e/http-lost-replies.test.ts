@@ -214,4 +214,32 @@ describe("HTTP: a lost reply on every mutating operation", () => {
     expect(wrong).toContain("fs.mkdir: 409");
     expect(wrong.length).toBeGreaterThanOrEqual(5);
   });
+
+  it("the same key for a different request is 422 and runs nothing; a malformed key is 400; a replay says so", async () => {
+    const send = (op: string, key: string, input: unknown) =>
+      fetch(`${fx.deployment.endpoint}/v1/pfs/default/ops/${op}`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${fx.adminToken}`,
+          "content-type": "application/json",
+          "idempotency-key": key,
+        },
+        body: JSON.stringify(input),
+      }).then(async (r) => ({
+        status: r.status,
+        replayed: r.headers.get("idempotent-replayed"),
+        body: JSON.parse(await r.text()),
+      }));
+    const first = await send("fs.mkdir", "k-1", { path: "/x" });
+    expect(first.status).toBe(200);
+    expect(first.replayed).toBeNull();
+    const replay = await send("fs.mkdir", "k-1", { path: "/x" });
+    expect(replay).toEqual({ ...first, replayed: "true" });
+    const other = await send("fs.mkdir", "k-1", { path: "/y" });
+    expect(other.status).toBe(422);
+    expect(other.body.error).toMatchObject({ code: "EINVAL", details: { idempotency: "mismatch" } });
+    expect((await send("fs.stat", "k-2", { path: "/y" })).status).toBe(404);
+    expect((await send("fs.mkdir", "bad key", { path: "/z" })).status).toBe(400);
+    expect((await send("fs.stat", "k-1", { path: "/x" })).status).toBe(200);
+  });
 });
