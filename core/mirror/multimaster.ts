@@ -142,8 +142,9 @@ export async function exchange(
     volumes: local.volumes,
     place: local.place,
     clock: local.clock ?? Date.now,
+    pfs: local.pfs,
   };
-  await ensureChunks(
+  const chunks = await ensureChunks(
     chunkTarget,
     records.filter((r) => r.pk.startsWith("ino#")).flatMap((r) => chunksOf(r.item)),
     (ref) => peer.chunk(ref),
@@ -409,6 +410,7 @@ export async function exchange(
   await engine.store.put(
     seal({ ...peerKey(ctx.id, peerSite), since: upto, base: before, merged: mergedNow.join(",") }),
   );
+  await chunks.release(); // the merged versions reference the chunks now
   return report;
 }
 

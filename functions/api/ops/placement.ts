@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { defineOp, type Operation } from "../operation.ts";
 import { pathSchema } from "./common.ts";
-import { placementOf } from "./placement-services.ts";
+import { placementOf, scopedView } from "./placement-services.ts";
 
 export const placementOps: Operation[] = [
   defineOp({
@@ -13,7 +13,10 @@ export const placementOps: Operation[] = [
     input: z.object({ path: pathSchema, limit: z.number().int().min(1).max(10_000).optional() }).strict(),
     paths: (i) => [i.path],
     run: (ctx, i) =>
-      placementOf(ctx, "placement.get").placement.status(ctx.pfs, i.path, i.limit ? { limit: i.limit } : {}),
+      placementOf(ctx, "placement.get").placement.status(ctx.pfs, i.path, {
+        ...(i.limit ? { limit: i.limit } : {}),
+        view: scopedView(ctx),
+      }),
   }),
   defineOp({
     name: "placement.wait",
@@ -27,6 +30,7 @@ export const placementOps: Operation[] = [
       placementOf(ctx, "placement.wait").placement.waitPlaced(ctx.pfs, i.path, {
         timeoutMs: i.timeoutSeconds * 1000,
         pollMs: 250,
+        view: scopedView(ctx),
       }),
   }),
   defineOp({
