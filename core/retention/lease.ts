@@ -24,8 +24,8 @@
  * bound (default 1 min). A holder that dies stops renewing: its lease expires after at most
  * `ttlMs` (+ skew) and no longer holds history back; vacuum deletes expired lease records.
  */
-import { isStrataError, strataError } from "../errors.ts";
-import type { Key, MetadataStore } from "../metadata/port.ts";
+import { isStrataError, StrataError, strataError } from "../errors.ts";
+import type { Condition, Item, Key, MetadataStore } from "../metadata/port.ts";
 import type { Tid } from "../namespace/api.ts";
 import { seal, verify } from "../namespace/records.ts";
 
@@ -82,10 +82,19 @@ export class TidLease {
     if (now < this.renewedAt + this.ttlMs / 3) return;
     const until = now + this.ttlMs;
     try {
-      // A whole sealed item (records carry a CRC), only over our own unexpired one.
-      await this.store.put(seal({ ...this.key, tid: this.tid, until, expiresAt: expiresAt(until) }), {
-        condition: { op: "eq", attr: "until", value: this.until },
-      });
+      // A whole sealed item (records carry a CRC), only over our own unexpired one (or over this
+      // very renewal, when a first try's reply was lost).
+      await putWithRetries(
+        this.store,
+        seal({ ...this.key, tid: this.tid, until, expiresAt: expiresAt(until) }),
+        {
+          op: "or",
+          of: [
+            { op: "eq", attr: "until", value: this.until },
+            { op: "eq", attr: "until", value: until },
+          ],
+        },
+      );
     } catch (err) {
       if (isStrataError(err, "ECONFLICT")) throw this.lapsed();
       throw err;
@@ -104,6 +113,21 @@ export class TidLease {
   }
 }
 
+/**
+ * A conditional put, re-sent (at most 3 times) after a retryable failure — which may have been
+ * "applied, reply lost": the condition admits our own item, so the re-send then succeeds.
+ */
+async function putWithRetries(store: MetadataStore, item: Item, condition: Condition): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await store.put(item, { condition });
+      return;
+    } catch (err) {
+      if (!(err instanceof StrataError && err.retryable) || attempt >= 3) throw err;
+    }
+  }
+}
+
 /** DynamoDB's TTL attribute (seconds), well after `until`: vacuum, not the table, decides liveness. */
 const expiresAt = (until: number) => Math.ceil(until / 1000) + 3600;
 
@@ -117,8 +141,10 @@ export async function takeLease(
   const ttlMs = options.ttlMs ?? LEASE_TTL_MS;
   const key = leaseKey(pfs.id, tid);
   const until = options.clock() + ttlMs;
-  await store.put(seal({ ...key, tid, until, expiresAt: expiresAt(until) }), {
-    condition: { op: "notExists" },
+  // The key is random, so an item already there with our `until` is this very put (reply lost).
+  await putWithRetries(store, seal({ ...key, tid, until, expiresAt: expiresAt(until) }), {
+    op: "or",
+    of: [{ op: "notExists" }, { op: "eq", attr: "until", value: until }],
   });
   return new TidLease(store, key, tid, pfs.name, until, options.clock, ttlMs);
 }

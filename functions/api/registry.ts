@@ -47,6 +47,14 @@ function build(): ReadonlyMap<string, Operation> {
 /** Every operation by name. */
 export const registry: ReadonlyMap<string, Operation> = build();
 
+/**
+ * Operations that change state: every one that needs `write` or `admin`. They honour the
+ * `Idempotency-Key` header (functions/api/idempotency.ts); `read` operations ignore it.
+ */
+export function isMutating(op: Pick<Operation, "right">): boolean {
+  return op.right !== "read";
+}
+
 /** The HTTP route of an operation (with `{pfs}` for PFS-scoped ones). */
 export function routeOf(op: Pick<Operation, "name" | "scope">): string {
   return op.scope === "pfs" ? `/v1/pfs/{pfs}/ops/${op.name}` : `/v1/ops/${op.name}`;
@@ -55,6 +63,25 @@ export function routeOf(op: Pick<Operation, "name" | "scope">): string {
 /** JSON Schema of an operation's input (for OpenAPI and `--help`). */
 export function inputSchemaOf(op: Operation): Record<string, unknown> {
   return z.toJSONSchema(op.input, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+}
+
+/** OpenAPI parameters of an operation: its PFS (path) and, when it mutates, the Idempotency-Key header. */
+function parametersOf(op: Operation): Record<string, unknown>[] {
+  return [
+    ...(op.scope === "pfs" ? [{ name: "pfs", in: "path", required: true, schema: { type: "string" } }] : []),
+    ...(isMutating(op)
+      ? [
+          {
+            name: "Idempotency-Key",
+            in: "header",
+            required: false,
+            description:
+              "one new key per call, the same on its retries: a retry gets the original response (422 when the key was used for another request)",
+            schema: { type: "string", minLength: 1, maxLength: 255 },
+          },
+        ]
+      : []),
+  ];
 }
 
 /** The OpenAPI 3.1 document served at GET /v1/openapi.json. */
@@ -81,9 +108,7 @@ export function openApiDocument(): Record<string, unknown> {
         operationId: op.name,
         summary: op.summary,
         description: `Needs a token with right \`${op.right}\`${op.scope === "pfs" ? " on the PFS in the URL, covering every path of the input" : ""}.`,
-        ...(op.scope === "pfs"
-          ? { parameters: [{ name: "pfs", in: "path", required: true, schema: { type: "string" } }] }
-          : {}),
+        ...(parametersOf(op).length > 0 ? { parameters: parametersOf(op) } : {}),
         requestBody: {
           required: true,
           content: { "application/json": { schema, ...(op.example ? { example: op.example } : {}) } },
