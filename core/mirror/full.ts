@@ -32,7 +32,7 @@ import {
 } from "../namespace/records.ts";
 import type { PfsContext } from "../namespace/tx.ts";
 import { APPLY_MAX_ITEMS, changeItemFor, type MirrorState, transactionParts } from "./apply.ts";
-import { type ChunkTarget, chunksOf, ensureChunks } from "./chunks.ts";
+import { type ChunkTarget, ensureChunks, recordChunks } from "./chunks.ts";
 import { makeRecord, relativePk, type SourceInfo, type StreamRecord, targetItem } from "./format.ts";
 import type { MirrorTarget } from "./mirror.ts";
 import { engineOf } from "./stream.ts";
@@ -139,11 +139,7 @@ export async function fullResync(
   const engine = engineOf(target.ns);
   const full = await source.full();
   const upto = full.upto;
-  const copied = await ensureChunks(
-    chunks,
-    full.records.filter((r) => r.pk.startsWith("ino#")).flatMap((r) => chunksOf(r.item)),
-    (ref) => source.chunk(ref),
-  );
+  const copied = await ensureChunks(chunks, recordChunks(full.records), (ref) => source.chunk(ref));
 
   const desired = new Map<string, Item | null>();
   const newest = new Map<string, StreamRecord>();

@@ -12,7 +12,7 @@
 import { isStrataError, StrataError, strataError } from "../../core/errors.ts";
 import type { FileSystem } from "../../core/namespace/api.ts";
 import { toWire } from "../../core/wire.ts";
-import { checkPaths, checkPfs, checkRight, type Principal } from "./auth.ts";
+import { authorise, isDeploymentAdmin, type Principal } from "./auth.ts";
 import type { OpContext, Operation } from "./operation.ts";
 import { openApiDocument, registry } from "./registry.ts";
 import type { Services } from "./services.ts";
@@ -70,8 +70,14 @@ function fileSystem(services: Services, pfs: string): FileSystem {
   return fs;
 }
 
-async function ensurePfs(services: Services, principal: Principal, pfs: string): Promise<void> {
-  if (!services.autoCreatePfs || principal.pfs !== "*") return;
+/** Local convenience: a deployment admin's write to a PFS that does not exist creates it (never a read). */
+async function ensurePfs(
+  services: Services,
+  principal: Principal,
+  op: Operation,
+  pfs: string,
+): Promise<void> {
+  if (!services.autoCreatePfs || op.right === "read" || !isDeploymentAdmin(principal)) return;
   const known = knownPfs.get(services) ?? new Set<string>();
   knownPfs.set(services, known);
   if (known.has(pfs)) return;
@@ -130,13 +136,9 @@ export async function invoke(
     });
   }
   const input = parsed.data;
-  if (pfs !== undefined) {
-    checkPfs(principal, pfs, op.right);
-    checkPaths(principal, op.paths?.(input) ?? []);
-    await ensurePfs(services, principal, pfs);
-  } else {
-    checkRight(principal, op.right, { op: name });
-  }
+  // What the op touches (its registry declaration) decides the scope the token needs.
+  authorise(principal, op, input, pfs);
+  if (pfs !== undefined) await ensurePfs(services, principal, op, pfs);
   const ctx: OpContext = {
     services,
     principal,

@@ -10,6 +10,7 @@ export const objectiveOps: Operation[] = [
     summary: "Attach objectives to a path (replacing what was attached there); placement re-runs below it",
     scope: "pfs",
     right: "write",
+    touches: "paths",
     input: z.object({ path: pathSchema, text: z.string().max(8192) }).strict(),
     paths: (i) => [i.path],
     example: { path: "/show", text: "when tag:render-site place 1 on site:$tag:render-site" },
@@ -25,6 +26,7 @@ export const objectiveOps: Operation[] = [
     summary: "Objectives attached in the PFS (at or below `path`)",
     scope: "pfs",
     right: "read",
+    touches: "paths",
     input: z.object({ path: pathSchema.optional() }).strict(),
     paths: (i) => [i.path ?? "/"],
     run: async (ctx, i) => ({
@@ -36,6 +38,7 @@ export const objectiveOps: Operation[] = [
     summary: "Detach the objectives of a path; placement re-runs below it",
     scope: "pfs",
     right: "write",
+    touches: "paths",
     input: z.object({ path: pathSchema }).strict(),
     paths: (i) => [i.path],
     run: async (ctx, i) => {
@@ -50,6 +53,7 @@ export const objectiveOps: Operation[] = [
     summary: "Local, inherited and effective objectives of a path, and the volumes it should be on",
     scope: "pfs",
     right: "read",
+    touches: "paths",
     input: z.object({ path: pathSchema }).strict(),
     paths: (i) => [i.path],
     run: (ctx, i) => placementOf(ctx, "objective.explain").placement.explain(ctx.pfs, i.path),

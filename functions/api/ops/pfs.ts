@@ -11,6 +11,7 @@ export const pfsOps: Operation[] = [
     summary: "PFSs this token may see (all of them for a deployment token)",
     scope: "deployment",
     right: "read",
+    touches: "deployment",
     input: z.object({}).strict(),
     run: async (ctx) => {
       const all = await ctx.services.namespace.listPfs();
@@ -22,6 +23,7 @@ export const pfsOps: Operation[] = [
     summary: "Create a PFS (deployment admin)",
     scope: "deployment",
     right: "admin",
+    touches: "deployment",
     input: z.object({ name }).strict(),
     example: { name: "projects" },
     run: (ctx, i) => {
@@ -34,6 +36,7 @@ export const pfsOps: Operation[] = [
     summary: "Delete an empty PFS (deployment admin)",
     scope: "deployment",
     right: "admin",
+    touches: "deployment",
     input: z.object({ name }).strict(),
     run: async (ctx, i) => {
       checkDeploymentAdmin(ctx.principal, "pfs.delete");

@@ -10,6 +10,7 @@ export const placementOps: Operation[] = [
     summary: "Desired vs actual volumes of a file, or of every file under a directory, with last errors",
     scope: "pfs",
     right: "read",
+    touches: "paths",
     input: z.object({ path: pathSchema, limit: z.number().int().min(1).max(10_000).optional() }).strict(),
     paths: (i) => [i.path],
     run: (ctx, i) =>
@@ -20,6 +21,7 @@ export const placementOps: Operation[] = [
     summary: "Return once every file at or under `path` is placed (ETIMEDOUT after timeoutSeconds)",
     scope: "pfs",
     right: "read",
+    touches: "paths",
     input: z.object({ path: pathSchema, timeoutSeconds: z.number().min(0).max(900) }).strict(),
     paths: (i) => [i.path],
     example: { path: "/show/shot42", timeoutSeconds: 600 },
@@ -35,6 +37,7 @@ export const placementOps: Operation[] = [
       "Reconcile desired vs actual for up to `limit` files of the PFS (resumes where the last sweep stopped)",
     scope: "pfs",
     right: "admin",
+    touches: "pfs",
     input: z.object({ limit: z.number().int().min(1).max(100_000).optional() }).strict(),
     run: (ctx, i) =>
       placementOf(ctx, "placement.sweep").orchestrator.sweep(ctx.pfs, i.limit ? { limit: i.limit } : {}),

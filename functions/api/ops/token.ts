@@ -12,6 +12,7 @@ export const tokenOps: Operation[] = [
     summary: "Create a token for a PFS (or * for all), a path prefix and rights; shown once",
     scope: "deployment",
     right: "admin",
+    touches: "deployment",
     input: z
       .object({
         pfs: z.string().min(1),
@@ -33,6 +34,7 @@ export const tokenOps: Operation[] = [
     summary: "Tokens inside this token's scope (never their secrets)",
     scope: "deployment",
     right: "admin",
+    touches: "deployment",
     input: z.object({}).strict(),
     run: async (ctx) => ({
       tokens: (await ctx.services.tokens.list()).filter((t) => covers(ctx.principal, t)),
@@ -43,6 +45,7 @@ export const tokenOps: Operation[] = [
     summary: "Revoke a token (effective on its next request)",
     scope: "deployment",
     right: "admin",
+    touches: "deployment",
     input: z.object({ id: z.string().min(1) }).strict(),
     run: async (ctx, i) => {
       const token = await ctx.services.tokens.get(i.id);

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { checkVolumeSettings } from "../../../adapters/data/volumes.ts";
 import type { Value } from "../../../core/metadata/port.ts";
-import { checkDeploymentAdmin } from "../auth.ts";
+import { checkDeploymentAdmin, isDeploymentAdmin } from "../auth.ts";
 import { defineOp, type Operation } from "../operation.ts";
 import { inBackground, placementOf } from "./placement-services.ts";
 
@@ -16,6 +16,7 @@ export const volumeOps: Operation[] = [
       "Register a volume (kind + driver settings, site, cloud, class, cost); idempotent for the same settings",
     scope: "deployment",
     right: "admin",
+    touches: "deployment",
     input: z
       .object({
         name,
@@ -54,10 +55,11 @@ export const volumeOps: Operation[] = [
     summary: "Every volume record with its state (active | draining)",
     scope: "deployment",
     right: "read",
+    touches: "deployment",
     input: z.object({}).strict(),
     run: async (ctx) => {
       // Driver settings may hold endpoints and credentials: only deployment admins see them.
-      const admin = ctx.principal.pfs === "*" && ctx.principal.rights.includes("admin");
+      const admin = isDeploymentAdmin(ctx.principal);
       const volumes = await placementOf(ctx, "volume.list").volumes.list();
       return { volumes: volumes.map((v) => (admin ? v : { ...v, config: {} })) };
     },
@@ -68,6 +70,7 @@ export const volumeOps: Operation[] = [
       "Stop choosing a volume and move every instance off it (files stay readable); `wait` to return when done",
     scope: "deployment",
     right: "admin",
+    touches: "deployment",
     input: z.object({ name, wait: z.boolean().optional() }).strict(),
     example: { name: "s3-old" },
     run: async (ctx, i) => {
@@ -85,6 +88,7 @@ export const volumeOps: Operation[] = [
     summary: "Delete a drained volume's record (refused while it holds chunks or an objective names it)",
     scope: "deployment",
     right: "admin",
+    touches: "deployment",
     input: z.object({ name }).strict(),
     run: async (ctx, i) => {
       checkDeploymentAdmin(ctx.principal, "volume.remove");
