@@ -5,6 +5,8 @@ import { defineOp, type Operation } from "../operation.ts";
 import {
   asOfSchema,
   bytesSchema,
+  pageFields,
+  pageOf,
   pathSchema,
   publicStat,
   reader,
@@ -370,12 +372,15 @@ export const fsOps: Operation[] = [
   }),
   defineOp({
     name: "snapshot.list",
-    summary: "Every snapshot of the PFS",
+    summary: "The PFS's snapshots by name, one page (`next` resumes)",
     scope: "pfs",
     right: "read",
     touches: "pfs",
-    input: z.object({}).strict(),
-    run: async (ctx) => ({ snapshots: await ctx.fs.listSnapshots() }),
+    input: z.object(pageFields).strict(),
+    run: async (ctx, i) => {
+      const page = pageOf(await ctx.fs.listSnapshots(), (s) => s.name, i);
+      return { snapshots: page.items, ...(page.next ? { next: page.next } : {}) };
+    },
   }),
   defineOp({
     name: "snapshot.delete",

@@ -16,7 +16,7 @@ import {
   promoteMirror,
   putMirrorDefinition,
   readChunk,
-  readFull,
+  readFullPage,
   readStream,
   restoreBackup,
   type SourceSpec,
@@ -31,6 +31,8 @@ import { defineOp, type OpContext, type Operation } from "../operation.ts";
 import { apiVolumesOf, volumesNow } from "../services.ts";
 
 const name = z.string().min(1).max(200);
+/** Bytes of records per mirror.read / mirror.full page: with the JSON form's overhead, a reply stays under 1 MB. */
+const API_PAGE_BYTES = 512 * 1024;
 const tid = z.string().regex(/^[0-9a-f]{16}$/, "a TID: 16 lowercase hex digits");
 const sourceSchema = z
   .union([
@@ -195,7 +197,8 @@ export const mirrorOps: Operation[] = [
       .strict(),
     run: async (ctx, i) => {
       const { pfs, ...request } = i;
-      const page = await readStream(ctx.services.namespace, pfs, request);
+      // Pages of ≤ API_PAGE_BYTES of records keep a reply under 1 MB (one commit always goes whole).
+      const page = await readStream(ctx.services.namespace, pfs, { ...request, pageBytes: API_PAGE_BYTES });
       return { ...page, records: toJsonValue(page.records) };
     },
   }),
@@ -255,15 +258,21 @@ export const mirrorOps: Operation[] = [
   }),
   defineOp({
     name: "mirror.full",
-    summary: "Source side: every retained history record (full-state comparison after pruning)",
+    summary:
+      "Source side: one page of every retained history record as of one TID (full-state comparison after pruning); `next` resumes",
     scope: "deployment",
     right: "read",
     touches: "pfs",
     pfsOf: (i) => [i.pfs],
-    input: z.object({ pfs: name }).strict(),
+    input: z
+      .object({ pfs: name, cursor: z.string().max(4096).optional().describe("the previous page's `next`") })
+      .strict(),
     run: async (ctx, i) => {
-      const state = await readFull(ctx.services.namespace, i.pfs);
-      return { ...state, records: toJsonValue(state.records) };
+      const page = await readFullPage(ctx.services.namespace, i.pfs, {
+        ...(i.cursor !== undefined ? { cursor: i.cursor } : {}),
+        maxBytes: API_PAGE_BYTES,
+      });
+      return { ...page, records: toJsonValue(page.records) };
     },
   }),
   defineOp({

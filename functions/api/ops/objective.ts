@@ -1,7 +1,7 @@
 /** Objectives attached to the PFS root, directories and files (PFS scope). Grammar: docs/objectives.md */
 import { z } from "zod";
 import { defineOp, type Operation } from "../operation.ts";
-import { pathSchema } from "./common.ts";
+import { pageFields, pageOf, pathSchema } from "./common.ts";
 import { inBackground, placementOf } from "./placement-services.ts";
 
 export const objectiveOps: Operation[] = [
@@ -27,11 +27,13 @@ export const objectiveOps: Operation[] = [
     scope: "pfs",
     right: "read",
     touches: "paths",
-    input: z.object({ path: pathSchema.optional() }).strict(),
+    input: z.object({ path: pathSchema.optional(), ...pageFields }).strict(),
     paths: (i) => [i.path ?? "/"],
-    run: async (ctx, i) => ({
-      objectives: await placementOf(ctx, "objective.list").placement.listObjectives(ctx.pfs, i.path),
-    }),
+    run: async (ctx, i) => {
+      const all = await placementOf(ctx, "objective.list").placement.listObjectives(ctx.pfs, i.path);
+      const page = pageOf(all, (o) => `${o.path}\u0000${o.ino}`, i);
+      return { objectives: page.items, ...(page.next ? { next: page.next } : {}) };
+    },
   }),
   defineOp({
     name: "objective.remove",

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { checkDeploymentAdmin } from "../auth.ts";
 import { defineOp, type Operation } from "../operation.ts";
+import { pageFields, pageOf } from "./common.ts";
 
 const name = z.string().min(1).max(200);
 
@@ -12,10 +13,12 @@ export const pfsOps: Operation[] = [
     scope: "deployment",
     right: "read",
     touches: "deployment",
-    input: z.object({}).strict(),
-    run: async (ctx) => {
+    input: z.object(pageFields).strict(),
+    run: async (ctx, i) => {
       const all = await ctx.services.namespace.listPfs();
-      return { pfs: ctx.principal.pfs === "*" ? all : all.filter((p) => p.name === ctx.principal.pfs) };
+      const seen = ctx.principal.pfs === "*" ? all : all.filter((p) => p.name === ctx.principal.pfs);
+      const page = pageOf(seen, (p) => p.name, i);
+      return { pfs: page.items, ...(page.next ? { next: page.next } : {}) };
     },
   }),
   defineOp({

@@ -1,7 +1,8 @@
 /** Placement status and waiting (PFS scope). docs/placement.md */
 import { z } from "zod";
+import { isStrataError } from "../../../core/errors.ts";
 import { defineOp, type Operation } from "../operation.ts";
-import { pathSchema } from "./common.ts";
+import { MAX_WAIT_SECONDS, notYet, pathSchema } from "./common.ts";
 import { placementOf } from "./placement-services.ts";
 
 export const placementOps: Operation[] = [
@@ -11,25 +12,35 @@ export const placementOps: Operation[] = [
     scope: "pfs",
     right: "read",
     touches: "paths",
-    input: z.object({ path: pathSchema, limit: z.number().int().min(1).max(10_000).optional() }).strict(),
+    // ≤ 2,000 file statuses (~0.5 KB each) keep a reply under 1 MB; more: ask per subdirectory.
+    input: z.object({ path: pathSchema, limit: z.number().int().min(1).max(2_000).optional() }).strict(),
     paths: (i) => [i.path],
     run: (ctx, i) =>
       placementOf(ctx, "placement.get").placement.status(ctx.pfs, i.path, i.limit ? { limit: i.limit } : {}),
   }),
   defineOp({
     name: "placement.wait",
-    summary: "Return once every file at or under `path` is placed (ETIMEDOUT after timeoutSeconds)",
+    summary:
+      "Return once every file at or under `path` is placed (ETIMEDOUT after timeoutSeconds; the server waits at most 30 s, then answers ETIMEDOUT with again: true)",
     scope: "pfs",
     right: "read",
     touches: "paths",
     input: z.object({ path: pathSchema, timeoutSeconds: z.number().min(0).max(900) }).strict(),
     paths: (i) => [i.path],
     example: { path: "/show/shot42", timeoutSeconds: 600 },
-    run: (ctx, i) =>
-      placementOf(ctx, "placement.wait").placement.waitPlaced(ctx.pfs, i.path, {
-        timeoutMs: i.timeoutSeconds * 1000,
-        pollMs: 250,
-      }),
+    run: async (ctx, i) => {
+      // One request holds the server at most MAX_WAIT_SECONDS; a longer wait is several calls.
+      const cut = i.timeoutSeconds > MAX_WAIT_SECONDS;
+      try {
+        return await placementOf(ctx, "placement.wait").placement.waitPlaced(ctx.pfs, i.path, {
+          timeoutMs: Math.min(i.timeoutSeconds, MAX_WAIT_SECONDS) * 1000,
+          pollMs: 250,
+        });
+      } catch (err) {
+        if (!cut || !isStrataError(err, "ETIMEDOUT")) throw err;
+        throw notYet(`${ctx.pfs}:${i.path} is not placed yet`, { ...err.details, path: i.path }, err);
+      }
+    },
   }),
   defineOp({
     name: "placement.sweep",

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { strataError } from "../../../core/errors.ts";
 import { checkMayIssue, covers } from "../auth.ts";
 import { defineOp, type Operation } from "../operation.ts";
+import { pageFields, pageOf } from "./common.ts";
 
 const right = z.enum(["read", "write", "admin"]);
 
@@ -31,14 +32,16 @@ export const tokenOps: Operation[] = [
   }),
   defineOp({
     name: "token.list",
-    summary: "Tokens inside this token's scope (never their secrets)",
+    summary: "Tokens inside this token's scope (never their secrets), one page (`next` resumes)",
     scope: "deployment",
     right: "admin",
     touches: "deployment",
-    input: z.object({}).strict(),
-    run: async (ctx) => ({
-      tokens: (await ctx.services.tokens.list()).filter((t) => covers(ctx.principal, t)),
-    }),
+    input: z.object(pageFields).strict(),
+    run: async (ctx, i) => {
+      const mine = (await ctx.services.tokens.list()).filter((t) => covers(ctx.principal, t));
+      const page = pageOf(mine, (t) => t.id, i);
+      return { tokens: page.items, ...(page.next ? { next: page.next } : {}) };
+    },
   }),
   defineOp({
     name: "token.revoke",

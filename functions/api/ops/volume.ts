@@ -4,7 +4,11 @@ import { checkVolumeSettings } from "../../../adapters/data/volumes.ts";
 import type { Value } from "../../../core/metadata/port.ts";
 import { checkDeploymentAdmin, isDeploymentAdmin } from "../auth.ts";
 import { defineOp, type Operation } from "../operation.ts";
+import { pageFields, pageOf, waitCapped } from "./common.ts";
 import { inBackground, placementOf } from "./placement-services.ts";
+
+/** Drains in flight per deployment's placement services and volume (joined by a repeated call). */
+const drains = new WeakMap<object, Map<string, Promise<{ evacuated: number }>>>();
 
 const name = z.string().min(1).max(63).describe("volume name: a-z 0-9 . _ -");
 const label = z.string().min(1).max(64);
@@ -56,18 +60,23 @@ export const volumeOps: Operation[] = [
     scope: "deployment",
     right: "read",
     touches: "deployment",
-    input: z.object({}).strict(),
-    run: async (ctx) => {
+    input: z.object(pageFields).strict(),
+    run: async (ctx, i) => {
       // Driver settings may hold endpoints and credentials: only deployment admins see them.
       const admin = isDeploymentAdmin(ctx.principal);
       const volumes = await placementOf(ctx, "volume.list").volumes.list();
-      return { volumes: volumes.map((v) => (admin ? v : { ...v, config: {} })) };
+      const page = pageOf(
+        volumes.map((v) => (admin ? v : { ...v, config: {} })),
+        (v) => v.name,
+        i,
+      );
+      return { volumes: page.items, ...(page.next ? { next: page.next } : {}) };
     },
   }),
   defineOp({
     name: "volume.drain",
     summary:
-      "Stop choosing a volume and move every instance off it (files stay readable); `wait` to return when done",
+      "Stop choosing a volume and move every instance off it (files stay readable); `wait` to return when done (at most 30 s per call: then ETIMEDOUT with again: true)",
     scope: "deployment",
     right: "admin",
     touches: "deployment",
@@ -77,9 +86,17 @@ export const volumeOps: Operation[] = [
       checkDeploymentAdmin(ctx.principal, "volume.drain");
       const p = placementOf(ctx, "volume.drain");
       const record = await p.volumes.drain(i.name);
-      const work = p.orchestrator.drain(i.name);
-      if (i.wait) return { ...record, ...(await work) };
-      inBackground(work);
+      // One drain per volume at a time: a repeated call (the client looping on "not yet") joins it.
+      const running = drains.get(p) ?? new Map<string, Promise<{ evacuated: number }>>();
+      drains.set(p, running);
+      let work = running.get(i.name);
+      if (!work) {
+        work = p.orchestrator.drain(i.name).finally(() => running.delete(i.name));
+        running.set(i.name, work);
+        inBackground(work);
+      }
+      if (i.wait)
+        return { ...record, ...(await waitCapped(work, `the drain of ${i.name}`, { volume: i.name })) };
       return { ...record, started: true };
     },
   }),
