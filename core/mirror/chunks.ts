@@ -72,7 +72,7 @@ export function recordChunks(records: readonly StreamRecord[]): ChunkRef[] {
  * (one read). The answer is the same for a chunk nobody holds and one only others reference.
  */
 export async function chunkReferenced(ns: Namespace, pfs: string, ref: ChunkRef): Promise<boolean> {
-  if (!ref.from || !ref.from.pk.startsWith("ino#")) return false;
+  if (!ref.from?.pk.startsWith("ino#")) return false;
   const engine = engineOf(ns);
   const ctx = await engine.context(pfs);
   let pk: string;

@@ -61,31 +61,46 @@ export function symlinkDestination(path: string, target: string): string {
   return `${parent}/${target}`;
 }
 
-/** Longest one request waits for work to finish (placement.wait, volume.drain `wait`). */
+/** Longest one request waits for work to finish (placement.wait, volume.drain `wait`), by default. */
 export const MAX_WAIT_SECONDS = 30;
+
+/** The wait limit of a deployment (Services.maxWaitSeconds, else {@link MAX_WAIT_SECONDS}). */
+export function waitLimitSeconds(ctx: OpContext): number {
+  return Math.min(ctx.services.maxWaitSeconds ?? MAX_WAIT_SECONDS, MAX_WAIT_SECONDS);
+}
 
 /**
  * The "not yet" answer of a capped wait: ETIMEDOUT with `details.again: true` — the work goes on,
  * call again. The SDK (`waitForPlacement`) and the CLI (`callOp`) loop on it until their own deadline.
  */
-export function notYet(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
+export function notYet(
+  ctx: OpContext,
+  message: string,
+  details: Record<string, unknown> = {},
+  cause?: unknown,
+) {
+  const limit = waitLimitSeconds(ctx);
   return strataError(
     "ETIMEDOUT",
-    `${message} (one request waits at most ${MAX_WAIT_SECONDS} s; call again to keep waiting)`,
-    { ...details, again: true, limitSeconds: MAX_WAIT_SECONDS },
+    `${message} (one request waits at most ${limit} s; call again to keep waiting)`,
+    { ...details, again: true, limitSeconds: limit },
     cause,
   );
 }
 
-/** `work`'s result if it settles within {@link MAX_WAIT_SECONDS}, else {@link notYet} (work goes on). */
+/** `work`'s result if it settles within the wait limit, else {@link notYet} (the work goes on). */
 export async function waitCapped<T>(
+  ctx: OpContext,
   work: Promise<T>,
   what: string,
   details: Record<string, unknown> = {},
 ): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const capped = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(notYet(`${what} is still running`, details)), MAX_WAIT_SECONDS * 1000);
+    timer = setTimeout(
+      () => reject(notYet(ctx, `${what} is still running`, details)),
+      waitLimitSeconds(ctx) * 1000,
+    );
     timer.unref?.();
   });
   try {

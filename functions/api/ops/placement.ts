@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { isStrataError } from "../../../core/errors.ts";
 import { defineOp, type Operation } from "../operation.ts";
-import { MAX_WAIT_SECONDS, notYet, pathSchema } from "./common.ts";
+import { notYet, pathSchema, waitLimitSeconds } from "./common.ts";
 import { placementOf } from "./placement-services.ts";
 
 export const placementOps: Operation[] = [
@@ -30,15 +30,16 @@ export const placementOps: Operation[] = [
     example: { path: "/show/shot42", timeoutSeconds: 600 },
     run: async (ctx, i) => {
       // One request holds the server at most MAX_WAIT_SECONDS; a longer wait is several calls.
-      const cut = i.timeoutSeconds > MAX_WAIT_SECONDS;
+      const limit = waitLimitSeconds(ctx);
+      const cut = i.timeoutSeconds > limit;
       try {
         return await placementOf(ctx, "placement.wait").placement.waitPlaced(ctx.pfs, i.path, {
-          timeoutMs: Math.min(i.timeoutSeconds, MAX_WAIT_SECONDS) * 1000,
+          timeoutMs: Math.min(i.timeoutSeconds, limit) * 1000,
           pollMs: 250,
         });
       } catch (err) {
         if (!cut || !isStrataError(err, "ETIMEDOUT")) throw err;
-        throw notYet(`${ctx.pfs}:${i.path} is not placed yet`, { ...err.details, path: i.path }, err);
+        throw notYet(ctx, `${ctx.pfs}:${i.path} is not placed yet`, { ...err.details, path: i.path }, err);
       }
     },
   }),

@@ -96,7 +96,7 @@ export const volumeOps: Operation[] = [
         inBackground(work);
       }
       if (i.wait)
-        return { ...record, ...(await waitCapped(work, `the drain of ${i.name}`, { volume: i.name })) };
+        return { ...record, ...(await waitCapped(ctx, work, `the drain of ${i.name}`, { volume: i.name })) };
       return { ...record, started: true };
     },
   }),
