@@ -3,7 +3,9 @@
  * process, no server and no cloud account.
  *
  * ```
- * <dir>/metadata.db        the namespace and chunk records (SQLite, DynamoDB semantics)
+ * <dir>/                   mode 0700
+ * <dir>/metadata.db        the namespace and chunk records (SQLite, DynamoDB semantics), 0600
+ * <dir>/token-keys         token signing keys (0600, made on first `client.admin` token call)
  * <dir>/volumes/local/     file chunks (the local volume "local", the default volume)
  * ```
  *
@@ -20,6 +22,7 @@ import type { FileSystem } from "../core/namespace/api.ts";
 import { createNamespace } from "../core/namespace/index.ts";
 import { Volume } from "../core/volume/volume.ts";
 import type { Deployment } from "../sdk/client.ts";
+import { secureHome } from "./auth/keys.ts";
 import { installNativeCrc32c } from "./crc32c-native.ts";
 import { nodeSha256 } from "./data/sha256.ts";
 import { SqliteMetadataStore } from "./metadata/sqlite.ts";
@@ -66,7 +69,8 @@ export async function openEmbedded(options: EmbeddedOptions): Promise<EmbeddedDe
   const dir = resolve(options.dir);
   const volumeRoot = join(dir, "volumes", LOCAL_VOLUME);
   try {
-    await mkdir(volumeRoot, { recursive: true });
+    await secureHome(dir); // 0700, metadata.db 0600 (the token key file is made 0600 beside it)
+    await mkdir(volumeRoot, { recursive: true, mode: 0o700 });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw strataError(

@@ -13,6 +13,14 @@ export const volumeBucket = new sst.aws.Bucket("DefaultVolume", {
   cors: { allowMethods: ["GET", "PUT"], allowOrigins: ["*"], allowHeaders: ["*"] },
 });
 
+/**
+ * The token key ring (adapters/auth/keys.ts, adapters/auth/keys-ssm.ts) lives in one SSM
+ * SecureString, never in the table, the bundle or this stack's state: the API function creates it
+ * on its first cold start and rotates it (`strata token rotate-key`); only its role may read it.
+ */
+const tokenKeysParameter = $interpolate`/strata/${$app.name}/${$app.stage}/token-keys`;
+const tokenKeysParameterArn = $interpolate`arn:aws:ssm:${aws.getRegionOutput().region}:${aws.getCallerIdentityOutput().accountId}:parameter${tokenKeysParameter}`;
+
 export const api = new sst.aws.Function("Api", {
   handler: "functions/api/lambda.handler",
   runtime: "nodejs20.x",
@@ -21,8 +29,26 @@ export const api = new sst.aws.Function("Api", {
   timeout: "30 seconds",
   url: true,
   link: [metadataTable, volumeBucket],
+  // Only the API verifies tokens, so only it may read (and rotate) the key parameter. SecureStrings
+  // use the account's `alias/aws/ssm` KMS key unless told otherwise; that key's policy lets the
+  // account's principals use it through SSM (kms:ViaService), so the grant names SSM.
+  permissions: [
+    { actions: ["ssm:GetParameter", "ssm:PutParameter"], resources: [tokenKeysParameterArn] },
+    {
+      actions: ["kms:Decrypt", "kms:Encrypt"],
+      resources: ["*"],
+      conditions: [
+        {
+          test: "StringEquals",
+          variable: "kms:ViaService",
+          values: [$interpolate`ssm.${aws.getRegionOutput().region}.amazonaws.com`],
+        },
+      ],
+    },
+  ],
   environment: {
     STRATA_TABLE: metadataTable.name,
     STRATA_BUCKET: volumeBucket.name,
+    STRATA_TOKEN_KEYS_PARAMETER: tokenKeysParameter,
   },
 });

@@ -1,86 +1,93 @@
 /**
- * Bearer tokens signed by the deployment: `strata1.<payload>.<mac>`, both base64url, where the
- * payload is compact JSON {id, pfs, prefix, rights, exp} and the mac is HMAC-SHA256 over the
- * payload's base64url text with the deployment's secret.
+ * Bearer tokens: `strata2.<keyId>.<tokenId>.<mac>`, where mac = base64url HMAC-SHA256 over
+ * `strata2.<keyId>.<tokenId>` with the deployment key `keyId` (adapters/auth/keys.ts).
  *
- * The signature makes a token unforgeable and self-describing (scope and expiry need no lookup);
- * the `token#` record in the MetadataStore makes it listable and revocable: `verify` reads it on
- * EVERY request (one GetItem, no cache), so a revocation takes effect on the next request.
+ * A token names its scope by id and nothing else: PFS, prefix, rights and expiry are read from its
+ * `token#` record on EVERY request (one GetItem, no cache), so a revocation takes effect on the next
+ * request, and editing a token's text cannot widen it. The MAC makes an id unguessable without a
+ * key; the keys live outside the metadata table (a file 0600 locally, an SST secret on AWS), so
+ * nothing in the table — records, backups, exports — is enough to mint a token.
  *
- * The secret is one MetadataStore item (pk `deployment#secret`, sk `hmac`), created once with a
- * create-only put. Why there and not a file: the same code runs on Lambda (no disk that lasts) and
- * locally, and whoever can read the table can already change every record, so the secret adds no
- * exposure there. Rotating it invalidates every token (not offered yet).
+ * `strata1.` tokens (self-describing, signed with a secret that sat in the table) are refused
+ * with a message to mint a new one.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { isStrataError, strataError } from "../../core/errors.ts";
+import { strataError } from "../../core/errors.ts";
 import type { Item, MetadataStore } from "../../core/metadata/port.ts";
 import { canonicalPrefix, type Principal } from "../../functions/api/auth.ts";
 import type { CreatedToken, Right, TokenInfo, TokenSpec } from "../../sdk/types.ts";
+import { deriveKey, type KeySource, type SigningKey } from "./keys.ts";
 
-const SECRET_KEY = { pk: "deployment#secret", sk: "hmac" };
 /** Token records: one partition, so `list` is one query (tokens are few). */
 const TOKENS_PK = "tokens";
-const PREFIX = "strata1";
+const PREFIX = "strata2";
+const LEGACY_PREFIX = "strata1";
+/** Where versions before `strata2` kept their signing secret (deleted by `open`). */
+export const LEGACY_SECRET_KEY = { pk: "deployment#secret", sk: "hmac" };
 const RIGHTS: readonly Right[] = ["read", "write", "admin"];
+const PART = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Default lifetime of a token without `ttlSeconds`: 30 days. */
 export const DEFAULT_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
 /** Longest lifetime: 10 years (the admin token `npm start` prints lasts this long). */
 export const MAX_TOKEN_TTL_SECONDS = 10 * 365 * 24 * 3600;
 
-interface Payload {
-  id: string;
-  pfs: string;
-  prefix: string;
-  rights: Right[];
-  /** Expiry, seconds since epoch. */
-  exp: number;
-}
-
 function unauthenticated(message: string, details: Record<string, unknown> = {}) {
   // details.auth = "token" turns EACCES into 401 (functions/api/status-codes.ts).
   return strataError("EACCES", message, { ...details, auth: "token" });
 }
 
-/** Load the deployment's signing secret, creating it on first use (a race: the first put wins). */
-export async function loadOrCreateSecret(store: MetadataStore): Promise<Uint8Array> {
-  const existing = await store.get(SECRET_KEY);
-  if (existing?.secret instanceof Uint8Array) return existing.secret;
-  try {
-    await store.put(
-      { ...SECRET_KEY, secret: new Uint8Array(randomBytes(32)), created: Date.now() },
-      {
-        condition: { op: "notExists" },
-      },
-    );
-  } catch (err) {
-    if (!isStrataError(err, "ECONFLICT") && !isStrataError(err, "EEXIST")) throw err;
-  }
-  const item = await store.get(SECRET_KEY);
-  if (!(item?.secret instanceof Uint8Array))
-    throw strataError("EIO", "the deployment's token secret could not be stored", { key: SECRET_KEY.pk });
-  return item.secret;
+function mac(key: SigningKey, signed: string): string {
+  return createHmac("sha256", key.secret).update(signed).digest("base64url");
+}
+
+/** The key ids a token names, and what `token.rotateKey` answers. */
+export interface KeyRingInfo {
+  current: string;
+  active: string[];
+  where: string;
 }
 
 export class TokenService {
   constructor(
     private readonly store: MetadataStore,
-    private readonly secret: Uint8Array,
+    private readonly keys: KeySource,
     private readonly clock: () => number = Date.now,
   ) {}
 
-  static async open(store: MetadataStore, clock?: () => number): Promise<TokenService> {
-    return new TokenService(store, await loadOrCreateSecret(store), clock);
+  /**
+   * The service over `store` with `keys`. Also deletes the `deployment#secret` item that older
+   * versions kept in the table (it signed `strata1.` tokens, which are refused now): a secret
+   * left in the table is exactly what this design takes out of it.
+   */
+  static async open(store: MetadataStore, keys: KeySource, clock?: () => number): Promise<TokenService> {
+    await keys.ring(); // fail at startup, not on the first request, when the keys are unusable
+    await store.delete(LEGACY_SECRET_KEY);
+    return new TokenService(store, keys, clock);
   }
 
-  /** A key for another purpose (e.g. local blob URLs), derived from the secret: HMAC(secret, label). */
-  async deriveKey(label: string): Promise<Uint8Array> {
-    return new Uint8Array(createHmac("sha256", this.secret).update(`strata-derive:${label}`).digest());
+  /** The local blob-URL signer's keys: derived from the ring, so they rotate and retire with it. */
+  async derivedKey(label: string, keyId?: string): Promise<{ id: string; key: Uint8Array } | undefined> {
+    const ring = await this.keys.ring(keyId);
+    const key = keyId === undefined ? ring.keys[0] : ring.keys.find((k) => k.id === keyId);
+    return key && { id: key.id, key: deriveKey(key, label) };
   }
 
-  private mac(payload: string): string {
-    return createHmac("sha256", this.secret).update(payload).digest("base64url");
+  async keyInfo(): Promise<KeyRingInfo> {
+    const ring = await this.keys.ring();
+    return { current: ring.keys[0]!.id, active: ring.keys.map((k) => k.id), where: this.keys.where };
+  }
+
+  /** Add a new signing key; the previous one keeps verifying until `retireKeys`. */
+  async rotateKey(): Promise<KeyRingInfo> {
+    await this.keys.rotate();
+    return this.keyInfo();
+  }
+
+  /** Keep only the current key: tokens signed by any other answer 401 from the next request. */
+  async retireKeys(): Promise<KeyRingInfo> {
+    await this.keys.retire();
+    return this.keyInfo();
   }
 
   /** Mint a token (scope checks are the caller's: functions/api/auth.ts checkMayIssue). */
@@ -95,6 +102,7 @@ export class TokenService {
       throw strataError("EINVAL", `ttlSeconds must be an integer in 1..${MAX_TOKEN_TTL_SECONDS}`, {
         ttlSeconds: spec.ttlSeconds,
       });
+    const key = (await this.keys.ring()).keys[0]!;
     const now = this.clock();
     const id = randomBytes(9).toString("base64url");
     const info: TokenInfo = {
@@ -119,15 +127,8 @@ export class TokenService {
     };
     if (info.label !== undefined) item.label = info.label;
     await this.store.put(item, { condition: { op: "notExists" } });
-    const payload: Payload = {
-      id,
-      pfs: info.pfs,
-      prefix: info.prefix,
-      rights,
-      exp: Math.floor(Date.parse(info.expiresAt) / 1000),
-    };
-    const body = Buffer.from(JSON.stringify(payload)).toString("base64url");
-    return { ...info, token: `${PREFIX}.${body}.${this.mac(body)}` };
+    const signed = `${PREFIX}.${key.id}.${id}`;
+    return { ...info, token: `${signed}.${mac(key, signed)}` };
   }
 
   /** When a token of this spec created now would expire (ms); for scope checks before creating. */
@@ -135,49 +136,41 @@ export class TokenService {
     return (Math.floor(now / 1000) + (spec.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS)) * 1000;
   }
 
-  /** Signature and expiry only (no store read): for unit tests and a future cache. */
-  decode(token: string): Principal {
+  /** The token's MAC against the active keys (no store read): its id, or 401. */
+  async authenticate(token: string): Promise<string> {
     const parts = typeof token === "string" ? token.split(".") : [];
-    if (parts.length !== 3 || parts[0] !== PREFIX)
-      throw unauthenticated("the bearer token is malformed; pass the token `strata token create` printed");
-    const [, body, mac] = parts as [string, string, string];
-    const expected = Buffer.from(this.mac(body));
-    const given = Buffer.from(mac);
-    if (expected.length !== given.length || !timingSafeEqual(expected, given))
-      throw unauthenticated("the bearer token's signature is not valid for this deployment");
-    let payload: Payload;
-    try {
-      payload = JSON.parse(Buffer.from(body, "base64url").toString("utf8")) as Payload;
-    } catch {
-      throw unauthenticated("the bearer token's payload is unreadable");
-    }
-    if (payload.exp * 1000 <= this.clock())
+    if (parts[0] === LEGACY_PREFIX)
       throw unauthenticated(
-        `the token expired at ${new Date(payload.exp * 1000).toISOString()}; get a new one`,
-        {
-          tokenId: payload.id,
-        },
+        "this is an old `strata1.` token, which is no longer accepted (a token's scope now lives on the server); mint a new one with `strata token create` (`npm start` prints a new admin token)",
       );
-    return {
-      tokenId: payload.id,
-      pfs: payload.pfs,
-      prefix: payload.prefix,
-      rights: payload.rights,
-      expiresAt: payload.exp * 1000,
-    };
+    if (parts.length !== 4 || parts[0] !== PREFIX || !PART.test(parts[1]!) || !PART.test(parts[2]!))
+      throw unauthenticated("the bearer token is malformed; pass the token `strata token create` printed");
+    const [, keyId, tokenId, given] = parts as [string, string, string, string];
+    const key = (await this.keys.ring(keyId)).keys.find((k) => k.id === keyId);
+    if (!key)
+      throw unauthenticated(
+        `the bearer token was signed with key ${keyId}, which this deployment does not hold (retired, or another deployment's); ask an admin for a new token`,
+        { keyId },
+      );
+    const expected = Buffer.from(mac(key, `${PREFIX}.${keyId}.${tokenId}`));
+    const got = Buffer.from(given);
+    if (expected.length !== got.length || !timingSafeEqual(expected, got))
+      throw unauthenticated("the bearer token's signature is not valid for this deployment");
+    return tokenId;
   }
 
-  /** Signature, expiry, and the record: missing or revoked → 401. */
+  /** MAC, then the record: missing, revoked or expired → 401; the scope is the record's. */
   async verify(token: string): Promise<Principal> {
-    const principal = this.decode(token);
-    const record = await this.store.get({ pk: TOKENS_PK, sk: principal.tokenId });
-    if (!record)
-      throw unauthenticated("the token is not known to this deployment", { tokenId: principal.tokenId });
+    const tokenId = await this.authenticate(token);
+    const record = await this.store.get({ pk: TOKENS_PK, sk: tokenId });
+    if (!record) throw unauthenticated("the token is not known to this deployment", { tokenId });
     if (record.revoked === true)
-      throw unauthenticated("the token was revoked; ask an admin for a new one", {
-        tokenId: principal.tokenId,
-      });
-    return principal;
+      throw unauthenticated("the token was revoked; ask an admin for a new one", { tokenId });
+    const info = toInfo(record);
+    const expiresAt = Date.parse(info.expiresAt);
+    if (!(expiresAt > this.clock()))
+      throw unauthenticated(`the token expired at ${info.expiresAt}; get a new one`, { tokenId });
+    return { tokenId, pfs: info.pfs, prefix: info.prefix, rights: info.rights, expiresAt };
   }
 
   async list(): Promise<TokenInfo[]> {
@@ -208,7 +201,7 @@ function toInfo(item: Item): TokenInfo {
     id: item.sk,
     pfs: String(item.pfs),
     prefix: String(item.prefix),
-    rights: (item.rights as string[]).map(String) as Right[],
+    rights: (Array.isArray(item.rights) ? item.rights.map(String) : []) as Right[],
     createdAt: String(item.createdAt),
     expiresAt: String(item.expiresAt),
     revoked: item.revoked === true,

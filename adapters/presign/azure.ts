@@ -1,6 +1,7 @@
 /**
  * Azure Blob SAS URLs (service SAS signed with the account key, StorageSharedKeyCredential): one
- * blob, permissions `cw` (create + write) for PUT or `r` for GET, until expiry. A SAS cannot bind
+ * blob, permissions `cw` (create + write) for PUT or `r` for GET, until expiry, https only (http
+ * only for a loopback stand-in: {@link loopback}). A SAS cannot bind
  * request headers, so the CRC metadata header is handed to the client to send, and the server
  * reads every uploaded chunk back before committing it (a blob without it fails that check).
  */
@@ -22,6 +23,16 @@ export interface AzurePresignerOptions {
   prefix?: string;
 }
 
+/**
+ * True for a stand-in on this machine (Azurite on 127.0.0.1 / localhost / ::1), the only place a
+ * SAS may allow plain http; anywhere else a SAS is https-only, so it never crosses a network in
+ * clear text.
+ */
+export function loopback(url: string): boolean {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 export class AzurePresigner implements Presigner {
   constructor(private readonly options: AzurePresignerOptions) {}
 
@@ -36,7 +47,7 @@ export class AzurePresigner implements Presigner {
         permissions: BlobSASPermissions.parse(request.method === "PUT" ? "cw" : "r"),
         startsOn: new Date(Date.now() - 60_000),
         expiresOn,
-        protocol: SASProtocol.HttpsAndHttp,
+        protocol: loopback(containerClient.url) ? SASProtocol.HttpsAndHttp : SASProtocol.Https,
       },
       credential,
     ).toString();

@@ -1,10 +1,10 @@
 /**
  * Presigned URLs for local-directory volumes, served by the local server itself:
  *
- *   {endpoint}/v1/blobs/{volume}/{key}?method=PUT&expires=<unix s>&size=<n>&crc32c=<n>&sig=<hmac>
+ *   {endpoint}/v1/blobs/{volume}/{key}?method=PUT&expires=<unix s>&size=<n>&crc32c=<n>&kid=<id>&sig=<hmac>
  *
  * `sig` = HMAC-SHA256 (base64url) over method, volume, key, expiry, size and CRC with a key only
- * the server holds, so a URL works for exactly that method on that key until it expires. A PUT is
+ * the server holds (derived from token key `kid`, so retiring that key voids its URLs), so a URL works for exactly that method on that key until it expires. A PUT is
  * create-only and stored through the Volume with the signed size and CRC32C (a body that does not
  * match stores nothing); a GET streams the object (the client verifies length and CRC32C).
  */
@@ -12,14 +12,18 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { isStrataError, type StrataError, strataError } from "../../core/errors.ts";
 import type { Volume } from "../../core/volume/volume.ts";
+import { internalError, REQUEST_ID_HEADER } from "../../functions/api/internal-error.ts";
 import { statusOf } from "../../functions/api/status-codes.ts";
 import type { PresignedRequest, Presigner, PresignRequest } from "./presigner.ts";
 
 export const BLOB_ROUTE_PREFIX = "/v1/blobs/";
 
 export interface LocalBlobSigner {
-  /** HMAC key for blob URLs (derived from the deployment secret). */
-  key: Uint8Array;
+  /**
+   * The HMAC key for blob URLs: the signing one (no id) or the one a URL names (undefined when
+   * that key is no longer active). Derived from the deployment's token keys.
+   */
+  key(keyId?: string): Promise<{ id: string; key: Uint8Array } | undefined>;
   clock?: () => number;
 }
 
@@ -34,8 +38,8 @@ function canonical(
   return [method, volume, key, String(expires), size, crc].join("\n");
 }
 
-function sign(signer: LocalBlobSigner, text: string): string {
-  return createHmac("sha256", signer.key).update(text).digest("base64url");
+function sign(key: Uint8Array, text: string): string {
+  return createHmac("sha256", key).update(text).digest("base64url");
 }
 
 function encodeKey(key: string): string {
@@ -55,8 +59,10 @@ export class LocalPresigner implements Presigner {
     const expires = Math.floor(now / 1000) + request.expiresInSeconds;
     const size = request.size === undefined ? "" : String(request.size);
     const crc = request.crc32c === undefined ? "" : String(request.crc32c);
+    const signing = await this.signer.key();
+    if (!signing) throw strataError("EUNAVAIL", "no key to sign blob URLs with");
     const sig = sign(
-      this.signer,
+      signing.key,
       canonical(request.method, this.volumeName, request.key, expires, size, crc),
     );
     const query = new URLSearchParams({
@@ -64,6 +70,7 @@ export class LocalPresigner implements Presigner {
       expires: String(expires),
       size,
       crc32c: crc,
+      kid: signing.id,
       sig,
     });
     return {
@@ -80,13 +87,19 @@ function denied(message: string): StrataError {
 }
 
 function sendError(res: ServerResponse, err: unknown): void {
-  const e = isStrataError(err) ? err : strataError("EIO", `blob request failed: ${String(err)}`);
+  const e = isStrataError(err) ? err : internalError(err, "blob route");
   if (res.headersSent) {
     res.destroy(e);
     return;
   }
-  res.writeHead(statusOf(e.code), { "content-type": "application/json" });
-  res.end(JSON.stringify({ error: { code: e.code, message: e.message, details: {} } }));
+  const requestId = isStrataError(err) ? undefined : String(e.details.requestId);
+  res.writeHead(statusOf(e.code), {
+    "content-type": "application/json",
+    ...(requestId ? { [REQUEST_ID_HEADER]: requestId } : {}),
+  });
+  res.end(
+    JSON.stringify({ error: { code: e.code, message: e.message, details: requestId ? { requestId } : {} } }),
+  );
 }
 
 /**
@@ -117,7 +130,9 @@ export async function serveBlob(
     const expires = Number(q.get("expires"));
     const size = q.get("size") ?? "";
     const crc = q.get("crc32c") ?? "";
-    const expected = Buffer.from(sign(signer, canonical(method, volumeName, key, expires, size, crc)));
+    const verifying = await signer.key(q.get("kid") ?? "");
+    if (!verifying) throw denied("the URL was signed with a key this server no longer holds");
+    const expected = Buffer.from(sign(verifying.key, canonical(method, volumeName, key, expires, size, crc)));
     const given = Buffer.from(q.get("sig") ?? "");
     if (q.get("method") !== method || expected.length !== given.length || !timingSafeEqual(expected, given))
       throw denied("the URL's signature does not match this method and key");

@@ -105,8 +105,9 @@ export class LocalVolumeDriver implements VolumeDriver {
 
   private async init(): Promise<void> {
     this.ready ??= (async () => {
-      await mkdir(this.objects, { recursive: true });
-      await mkdir(this.tmp, { recursive: true });
+      // Private: 0700 directories, 0600 objects (the bytes are the deployment's, not the machine's).
+      await mkdir(this.objects, { recursive: true, mode: 0o700 });
+      await mkdir(this.tmp, { recursive: true, mode: 0o700 });
       await this.sweepTemp();
     })().catch((err) => {
       this.ready = undefined;
@@ -155,7 +156,7 @@ export class LocalVolumeDriver implements VolumeDriver {
     const temp = join(this.tmp, `${process.pid}-${Date.now().toString(36)}-${this.tmpCounter++}`);
     let handle: FileHandle | undefined;
     try {
-      handle = await open(temp, "wx");
+      handle = await open(temp, "wx", 0o600);
       // The header (with CRC and size zero until the end) goes out with the first data write;
       // a body smaller than WRITE_BATCH becomes a single write of the whole file.
       const header = Buffer.alloc(dataOffsetFor(metadata.length));
@@ -232,7 +233,7 @@ export class LocalVolumeDriver implements VolumeDriver {
     const dir = join(target, "..");
     // A concurrent delete may remove an empty parent between mkdir and rename: retry a few times.
     for (let tries = 0; ; tries++) {
-      await mkdir(dir, { recursive: true });
+      await mkdir(dir, { recursive: true, mode: 0o700 });
       try {
         if (createOnly) {
           await link(temp, target);

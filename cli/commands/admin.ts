@@ -1,4 +1,4 @@
-/** Deployment administration: pfs create|ls|rm, token create|ls|revoke, status. */
+/** Deployment administration: pfs create|ls|rm, token create|ls|revoke|rotate-key, status. */
 import { strataError } from "../../core/errors.ts";
 import type { Right, TokenSpec } from "../../sdk/index.ts";
 import type { CommandSpec } from "../command.ts";
@@ -173,6 +173,39 @@ const tokenRevoke: CommandSpec = {
   },
 };
 
+const tokenRotateKey: CommandSpec = {
+  name: "token rotate-key",
+  summary: "add a new token signing key (the previous one keeps verifying); --retire drops the old one",
+  args: "",
+  positionals: { min: 0, max: 0 },
+  options: {
+    retire: {
+      type: "boolean",
+      description: "keep only the current key: tokens signed by the old one stop working (401)",
+    },
+  },
+  examples: [
+    "strata token rotate-key",
+    "strata token create --rights read   # new tokens use the new key",
+    "strata token rotate-key --retire",
+  ],
+  notes: [
+    "Deployment admin only. Rotate, re-issue tokens, then --retire: at most two keys are active.",
+    "On AWS the keys are an SSM SecureString that only the API function may read and rotate (docs/http-api.md).",
+    'JSON: {"keys":{"current","active":[…],"where"}}',
+  ],
+  async run(ctx, { options }) {
+    const keys = await (await ctx.client()).admin.call<{ current: string; active: string[]; where: string }>(
+      "token.rotateKey",
+      { retire: flag(options, "retire") },
+    );
+    ctx.emit({ keys }, () => [
+      `${flag(options, "retire") ? "retired the old keys" : "added a new signing key"}: current ${keys.current}, active ${keys.active.join(", ")} (${keys.where})`,
+    ]);
+    return 0;
+  },
+};
+
 const status: CommandSpec = {
   name: "status",
   summary: "health and identity of the deployment",
@@ -204,5 +237,6 @@ export const adminCommands: CommandSpec[] = [
   tokenCreate,
   tokenLs,
   tokenRevoke,
+  tokenRotateKey,
   status,
 ];

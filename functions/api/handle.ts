@@ -9,10 +9,11 @@
  *
  * Errors: `{ error: { code, message, details } }` with the status from status-codes.ts.
  */
-import { isStrataError, StrataError, strataError } from "../../core/errors.ts";
+import { isStrataError, strataError } from "../../core/errors.ts";
 import type { FileSystem } from "../../core/namespace/api.ts";
 import { toWire } from "../../core/wire.ts";
 import { authorise, isDeploymentAdmin, type Principal } from "./auth.ts";
+import { internalError, REQUEST_ID_HEADER } from "./internal-error.ts";
 import type { OpContext, Operation } from "./operation.ts";
 import { openApiDocument, registry } from "./registry.ts";
 import type { Services } from "./services.ts";
@@ -42,21 +43,23 @@ function json(status: number, value: unknown): ApiResponse {
   return { status, headers: { ...JSON_HEADERS }, body: JSON.stringify(toWire(value)) };
 }
 
-/** The HTTP answer for any error: StrataErrors keep their code; anything else is EIO (logged). */
+/**
+ * The HTTP answer for any error: StrataErrors keep their code; anything else is a generic EIO with
+ * a request id (also in the `x-strata-request-id` header), the details logged (./internal-error.ts).
+ */
 export function errorResponse(err: unknown): ApiResponse {
-  const e = isStrataError(err)
-    ? err
-    : new StrataError("EIO", `internal error: ${err instanceof Error ? err.message : String(err)}`, {
-        cause: err,
-      });
-  if (!isStrataError(err)) console.error("strata api: unexpected error", err);
+  const e = isStrataError(err) ? err : internalError(err);
   let details: unknown;
   try {
     details = JSON.parse(JSON.stringify(toWire(e.details)));
   } catch {
     details = {};
   }
-  return json(statusOf(e.code, e.details), { error: { code: e.code, message: e.message, details } });
+  const response = json(statusOf(e.code, e.details), {
+    error: { code: e.code, message: e.message, details },
+  });
+  if (!isStrataError(err)) response.headers[REQUEST_ID_HEADER] = String(e.details.requestId);
+  return response;
 }
 
 const fsCache = new WeakMap<Services, Map<string, FileSystem>>();

@@ -7,12 +7,20 @@
  *   STRATA_BUCKET   the default volume's S3 bucket (registered as volume record "s3" at cold start)
  *   STRATA_SITE     optional site name of this deployment
  *
+ *   STRATA_TOKEN_KEYS_PARAMETER  the SSM SecureString holding the token keys
+ *
+ * The token keys (adapters/auth/keys.ts) come from that SSM parameter (adapters/auth/keys-ssm.ts,
+ * created by the first cold start), or from STRATA_TOKEN_KEYS when set (tests) — never from the
+ * table, the bundle or the function's environment.
+ *
  * Volumes come from the volume records (functions/workflow/deps.ts), with presigners built from
  * each record (adapters/presign/records.ts): S3 volumes sign with the function's role; local
  * volumes have no URLs here, and GCS volumes none until a signing account is configured (both
  * ENOTSUP). Placement runs are started by the table's stream and the sweep workflow
  * (stacks/workflows.ts), never inside this function (it freezes after answering).
  */
+import { type KeySource, staticKeyRing } from "../../adapters/auth/keys.ts";
+import { ssmKeyRing } from "../../adapters/auth/keys-ssm.ts";
 import { TokenService } from "../../adapters/auth/tokens.ts";
 import { nodeSha256 } from "../../adapters/data/sha256.ts";
 import { openRecordApiVolumes } from "../../adapters/presign/records.ts";
@@ -73,6 +81,20 @@ class StreamDrivenOrchestrator extends PlacementOrchestrator {
   }
 }
 
+/** The token key ring: STRATA_TOKEN_KEYS (tests), else the SSM parameter the stack names. */
+export async function cloudKeys(): Promise<KeySource> {
+  const fromEnv = process.env.STRATA_TOKEN_KEYS;
+  if (fromEnv) return staticKeyRing(fromEnv, "STRATA_TOKEN_KEYS");
+  const name = process.env.STRATA_TOKEN_KEYS_PARAMETER;
+  if (!name)
+    throw strataError(
+      "EUNAVAIL",
+      "the token keys are not configured: set STRATA_TOKEN_KEYS_PARAMETER to the SSM parameter that holds them (stacks/api.ts does)",
+    );
+  const { SSMClient } = await import("@aws-sdk/client-ssm");
+  return ssmKeyRing({ client: new SSMClient({}), name });
+}
+
 async function buildServices(): Promise<Services> {
   const p = await cloudPlacement();
   const site = process.env.STRATA_SITE;
@@ -87,7 +109,7 @@ async function buildServices(): Promise<Services> {
     namespace: p.namespace,
     data: p.data,
     store: p.store,
-    tokens: await TokenService.open(p.store),
+    tokens: await TokenService.open(p.store, await cloudKeys()),
     volumes: await api.volumes(),
     apiVolumes: () => api.volumes(),
     placement: { ...p, orchestrator },

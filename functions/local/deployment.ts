@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { CreateBucketCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { Storage, type StorageOptions } from "@google-cloud/storage";
+import { fileKeyRing, type KeySource, secureHome } from "../../adapters/auth/keys.ts";
 import { TokenService } from "../../adapters/auth/tokens.ts";
 import { installNativeCrc32c } from "../../adapters/crc32c-native.ts";
 import { nodeSha256 } from "../../adapters/data/sha256.ts";
@@ -41,8 +42,10 @@ export type LocalVolumeSpec = { site?: string; cost?: number; cloud?: string; cl
 );
 
 export interface LocalDeploymentOptions {
-  /** Directory of metadata.db. */
+  /** Directory of metadata.db and the token key file (made 0700; metadata.db 0600). */
   home: string;
+  /** The token signing keys (default: `<home>/token-keys`, adapters/auth/keys.ts). */
+  keys?: KeySource;
   volumes: Record<string, LocalVolumeSpec>;
   defaultVolume: string;
   port: number;
@@ -142,11 +145,11 @@ async function createContainer(spec: LocalVolumeSpec): Promise<void> {
 export async function startLocalDeployment(options: LocalDeploymentOptions): Promise<LocalDeployment> {
   installNativeCrc32c();
   const clock = options.clock ?? Date.now;
+  await secureHome(options.home);
   const store = new SqliteMetadataStore({ path: join(options.home, "metadata.db") });
   const cleanups: Array<() => Promise<void>> = [() => store.close()];
   try {
-    const tokens = await TokenService.open(store, clock);
-    const blobKey = await tokens.deriveKey("local-blob-urls");
+    const tokens = await TokenService.open(store, options.keys ?? fileKeyRing(options.home), clock);
     let endpoint = "";
     const namespace = createNamespace({ store, clock });
     // The data plane over the volume records, with objectives deciding where new chunks go.
@@ -175,7 +178,8 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
     for (const [name, spec] of Object.entries(options.volumes))
       if (spec.kind === "gcs") gcsSigners[name] = spec.signer.credential;
     if (options.gcsSigner) gcsSigners["*"] = options.gcsSigner;
-    const blobSigner = { key: blobKey, clock };
+    // Blob URLs are signed with a key derived from the token keys: rotated and retired with them.
+    const blobSigner = { key: (keyId?: string) => tokens.derivedKey("local-blob-urls", keyId), clock };
     const apiVolumes = openRecordApiVolumes({
       records: placement.records,
       localUrls: { endpoint: () => endpoint, signer: blobSigner },

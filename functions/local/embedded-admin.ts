@@ -16,6 +16,7 @@
  * open: a client that never administers polls nothing.
  */
 import { join } from "node:path";
+import { fileKeyRing } from "../../adapters/auth/keys.ts";
 import { TokenService } from "../../adapters/auth/tokens.ts";
 import { nodeSha256 } from "../../adapters/data/sha256.ts";
 import { registerVolumes } from "../../adapters/data/volumes.ts";
@@ -53,7 +54,7 @@ async function servicesOf(d: EmbeddedDeployment, placement?: PlacementServices):
     data: placement?.data ?? d.data,
     ...(placement ? { placement } : {}),
     store: d.store,
-    tokens: await TokenService.open(d.store, clock),
+    tokens: await TokenService.open(d.store, fileKeyRing(d.dir), clock),
     volumes: Object.fromEntries(
       Object.entries(d.volumes).map(([name, v]) => [name, { ...v, kind: "local", presigner: noUrls }]),
     ),

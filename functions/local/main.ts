@@ -1,7 +1,10 @@
 /**
  * `npm start`: the local deployment. Everything lives in STRATA_HOME (default ./.strata):
  *
- *   metadata.db          SQLite metadata (namespace, chunk instances, intents, tokens, the secret)
+ *   (the home itself)    mode 0700: only its owner reads anything in it
+ *   metadata.db          SQLite metadata (namespace, chunk instances, intents, token records), 0600
+ *   token-keys           the keys that sign tokens and local blob URLs (0600; adapters/auth/keys.ts),
+ *                        never in metadata.db; `strata token rotate-key` changes them
  *   volumes/local/       the local-directory volume "local" (the default volume)
  *   s3/                  data of the S3 stand-in (s3rver, child process) behind volume "s3"
  *   azure/               data of the Azure stand-in (azurite --location, child process) behind "azure"
@@ -32,6 +35,7 @@ import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import net from "node:net";
 import path, { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { secureHome } from "../../adapters/auth/keys.ts";
 import { MAX_TOKEN_TTL_SECONDS } from "../../adapters/auth/tokens.ts";
 import { azuriteConnectionString, startAzureStandIn } from "../../adapters/standins/azure.ts";
 import { freePort, type StandIn, startChildStandIn } from "../../adapters/standins/child.ts";
@@ -205,9 +209,10 @@ async function previousConnection(): Promise<Connection | undefined> {
   }
 }
 
-await mkdir(join(home, "volumes", "local"), { recursive: true });
-await mkdir(join(home, "s3"), { recursive: true });
-await mkdir(join(home, "azure"), { recursive: true });
+await secureHome(home); // 0700 before anything is written into it
+await mkdir(join(home, "volumes", "local"), { recursive: true, mode: 0o700 });
+await mkdir(join(home, "s3"), { recursive: true, mode: 0o700 });
+await mkdir(join(home, "azure"), { recursive: true, mode: 0o700 });
 const { signer, publicKeyFile } = await gcsSigner();
 const ports = await standInPorts();
 const standIns = await Promise.all([
@@ -252,7 +257,8 @@ try {
   if (!isStrataError(err, "EEXIST")) throw err;
 }
 
-// Reuse the admin token of the last run while it is valid (same secret, so same tokens).
+// Reuse the admin token of the last run while it is valid (same keys, so same tokens). A token of
+// an older version (`strata1.`) no longer verifies, so a new admin token is issued in its place.
 let token = (await previousConnection())?.token;
 if (token) {
   try {

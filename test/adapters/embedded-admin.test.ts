@@ -7,6 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fileKeyRing } from "../../adapters/auth/keys.ts";
 import { TokenService } from "../../adapters/auth/tokens.ts";
 import { SqliteMetadataStore } from "../../adapters/metadata/sqlite.ts";
 import { connect, type Strata } from "../../sdk/index.ts";
@@ -40,10 +41,10 @@ describe("embedded admin (connect({ local }).admin)", () => {
     });
     expect((await client.admin.listTokens()).map((t) => t.id)).toContain(created.id);
 
-    // A server opened on the same directory accepts it (same secret in the same store).
+    // A server opened on the same directory accepts it (same key file in the same home).
     const store = new SqliteMetadataStore({ path: join(dir, "metadata.db") });
     try {
-      const tokens = await TokenService.open(store);
+      const tokens = await TokenService.open(store, fileKeyRing(dir));
       expect(await tokens.verify(created.token)).toMatchObject({ tokenId: created.id, pfs: "work" });
       await client.admin.revokeToken(created.id);
       expect((await failureOf(tokens.verify(created.token))).code).toBe("EACCES");

@@ -4,6 +4,9 @@ import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFi
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fileKeyRing } from "../../adapters/auth/keys.ts";
+import { TokenService } from "../../adapters/auth/tokens.ts";
+import { SqliteMetadataStore } from "../../adapters/metadata/sqlite.ts";
 import { CLI_BIN, type CliRun, strata } from "./cli-process.ts";
 
 // A new user's session with the `strata` CLI as a process, on an embedded deployment (--local).
@@ -160,6 +163,26 @@ describe("strata CLI as a process, embedded deployment (--local)", () => {
     expect(code).toBe(130);
     expect(stderr).toContain("EABORTED");
     expect(left).toEqual([]);
+  });
+
+  it("token rotate-key adds a key (old tokens still verify); --retire drops it (old tokens 401)", async () => {
+    const before = (await ok("token", "create", "--rights", "read", "--ttl", "1h")).stdout.trim();
+    const rotated = JSON.parse((await ok("token", "rotate-key", "--json")).stdout).keys;
+    expect(rotated.active).toEqual([rotated.current, before.split(".")[1]]);
+    const after = (await ok("token", "create", "--rights", "read", "--ttl", "1h")).stdout.trim();
+    expect(after.split(".")[1]).toBe(rotated.current);
+    const store = new SqliteMetadataStore({ path: path.join(deployment, "metadata.db") });
+    try {
+      const tokens = await TokenService.open(store, fileKeyRing(deployment));
+      // Counter-check of the retirement below: before it, the old key's token verifies.
+      expect((await tokens.verify(before)).pfs).toBe("default");
+      const retired = JSON.parse((await ok("token", "rotate-key", "--retire", "--json")).stdout).keys;
+      expect(retired.active).toEqual([rotated.current]);
+      await expect(tokens.verify(before)).rejects.toMatchObject({ code: "EACCES" });
+      expect((await tokens.verify(after)).pfs).toBe("default");
+    } finally {
+      await store.close();
+    }
   });
 
   it("without a deployment, says to run npm start or pass --endpoint", async () => {

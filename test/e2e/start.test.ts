@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -34,7 +34,7 @@ describe("npm start (the local deployment) through npm", () => {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       const endpoint = /endpoint\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
-      const token = /admin token\s+(strata1\.\S+)/.exec(out)?.[1];
+      const token = /admin token\s+(strata2\.\S+)/.exec(out)?.[1];
       expect(endpoint).toBeDefined();
       expect(out).toContain("npx strata ls /");
       expect(out).toContain("npx strata put ./README.md /readme.md");
@@ -48,6 +48,12 @@ describe("npm start (the local deployment) through npm", () => {
       expect(await client.readFile("/readme.md", "utf8")).toBe("hello from npm start");
       expect(await client.admin.status()).toMatchObject({ runtime: "local", metadata: "sqlite" });
       await client.close();
+      // The home is private and the token keys live beside the table, not in it.
+      const mode = async (name: string) => (await stat(path.join(home!, name))).mode & 0o777;
+      expect(await mode(".")).toBe(0o700);
+      expect(await mode("metadata.db")).toBe(0o600);
+      expect(await mode("token-keys")).toBe(0o600);
+      expect(await mode("connection.json")).toBe(0o600);
     } finally {
       if (child.exitCode === null) process.kill(-child.pid!, "SIGTERM");
       await exited;

@@ -6,7 +6,7 @@
  *
  * - ta's read/write token on every tb operation (SDK remote client and raw POSTs, also with the
  *   PFS name percent-encoded or spelled with `..`);
- * - guessed, forged (payload edited), truncated and other-deployment tokens, no token;
+ * - guessed, forged (ta's MAC on a tb token's id), old `strata1.` naming tb, truncated tokens, no token;
  * - an expired token and a revoked token of tb itself;
  * - a token of tb limited to the prefix /pub, on paths outside it (`..`, `//`, siblings like /pubx);
  * - presigned reads: ta asking for tb's object, and ta's own URL rewritten to tb's chunk key.
@@ -166,14 +166,15 @@ export async function runTenantIsolation(options: { seed: number }): Promise<Ten
       f.refused++;
     };
 
-    const forged = (() => {
-      const [head, body, mac] = tokenA.split(".") as [string, string, string];
-      const payload = JSON.parse(Buffer.from(body, "base64url").toString()) as Record<string, unknown>;
-      return `${head}.${Buffer.from(JSON.stringify({ ...payload, pfs: "tb" })).toString("base64url")}.${mac}`;
-    })();
+    // A token's text is `strata2.<key>.<id>.<mac>` (its scope is its record's): ta's MAC on the id
+    // of a tb token; and an old self-describing `strata1.` token naming tb.
+    const [head, kid, , mac] = tokenA.split(".") as [string, string, string, string];
+    const forged = `${head}.${kid}.${pubOnly.split(".")[2]}.${mac}`;
+    const legacy = `strata1.${Buffer.from(JSON.stringify({ id: "x", pfs: "tb", prefix: "/", rights: ["admin"], exp: 4e9 })).toString("base64url")}.${mac}`;
     const attackers: Array<[string, Strata]> = [
       ["ta's token on tb", remote(tokenA, "tb")],
-      ["forged token (pfs edited to tb)", remote(forged, "tb")],
+      ["forged token (ta's MAC on a tb token's id)", remote(forged, "tb")],
+      ["old strata1 token naming tb", remote(legacy, "tb")],
       ["guessed token", remote("v1.eyJwZnMiOiJ0YiJ9.AAAA", "tb")],
       ["truncated token", remote(tokenA.slice(0, -5), "tb")],
       ["no token", remote(undefined, "tb")],

@@ -6,6 +6,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { formatKeyRing, newKey, staticKeyRing } from "../../adapters/auth/keys.ts";
 import { TokenService } from "../../adapters/auth/tokens.ts";
 import type { DynamoDbMetadataStore } from "../../adapters/metadata/dynamodb.ts";
 import { createNamespace } from "../../core/namespace/index.ts";
@@ -37,9 +38,13 @@ export async function lambdaWorld(
     AWS_REGION: "us-east-1",
     AWS_ACCESS_KEY_ID: "strataLocal",
     AWS_SECRET_ACCESS_KEY: "strataLocal",
+    // The stack names an SSM SecureString (STRATA_TOKEN_KEYS_PARAMETER); tests pass the ring itself.
+    STRATA_TOKEN_KEYS: formatKeyRing({ keys: [newKey()] }),
   });
   delete process.env.STRATA_BUCKET;
-  const token = (await (await TokenService.open(table.store)).create({ pfs: "*", rights: ["admin"] })).token;
+  const keys = staticKeyRing(process.env.STRATA_TOKEN_KEYS!, "STRATA_TOKEN_KEYS");
+  const token = (await (await TokenService.open(table.store, keys)).create({ pfs: "*", rights: ["admin"] }))
+    .token;
   await createNamespace({ store: table.store }).createPfs(options.pfs);
   const { handler } = await import("../../functions/api/lambda.ts");
   return {

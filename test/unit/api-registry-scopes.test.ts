@@ -67,6 +67,8 @@ const DECLARED: Record<string, Touches> = {
   "token.create": "deployment",
   "token.list": "deployment",
   "token.revoke": "deployment",
+  // The deployment's signing keys (deployment admin).
+  "token.rotateKey": "deployment",
   status: "deployment",
   "mirror.create": "deployment",
   "mirror.run": "deployment",
@@ -158,7 +160,10 @@ const SAMPLES: Record<string, unknown> = {
 function pathFieldsOf(op: Operation): Set<string> {
   const out = new Set<string>();
   const walk = (node: unknown): void => {
-    if (Array.isArray(node)) return node.forEach(walk);
+    if (Array.isArray(node)) {
+      for (const n of node) walk(n);
+      return;
+    }
     if (!node || typeof node !== "object") return;
     const props = (node as { properties?: Record<string, { description?: string }> }).properties;
     for (const [key, schema] of Object.entries(props ?? {}))
@@ -176,7 +181,10 @@ function pathFieldsOf(op: Operation): Set<string> {
 function namedPaths(input: unknown, fields: ReadonlySet<string>): string[] {
   const out: string[] = [];
   const walk = (node: unknown): void => {
-    if (Array.isArray(node)) return node.forEach(walk);
+    if (Array.isArray(node)) {
+      for (const n of node) walk(n);
+      return;
+    }
     if (!node || typeof node !== "object") return;
     const o = node as Record<string, unknown>;
     for (const [key, value] of Object.entries(o)) {

@@ -27,8 +27,11 @@ import { defineOp, type Operation } from "../operation.ts";
 import { type ApiVolume, apiVolumesOf, type Services } from "../services.ts";
 import { asOfSchema, bytesSchema, pathSchema, publicStat, reader, toBytes } from "./common.ts";
 
-/** How long presigned URLs live unless the deployment says otherwise: 15 minutes. */
-export const DEFAULT_PRESIGN_TTL_SECONDS = 15 * 60;
+/**
+ * How long presigned URLs live unless the deployment says otherwise: 5 minutes. Revoking a token
+ * does not recall URLs it was handed; they work until this expiry, so it is kept short.
+ */
+export const DEFAULT_PRESIGN_TTL_SECONDS = 5 * 60;
 /** Chunks per upload.chunks call. */
 const CHUNKS_PER_CALL = 100;
 

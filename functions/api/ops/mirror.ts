@@ -29,6 +29,7 @@ import { mirrorTarget, sourceFor } from "../../mirror/sources.ts";
 import { checkDeploymentAdmin } from "../auth.ts";
 import { defineOp, type OpContext, type Operation } from "../operation.ts";
 import { apiVolumesOf, volumesNow } from "../services.ts";
+import { DEFAULT_PRESIGN_TTL_SECONDS } from "./data.ts";
 
 const name = z.string().min(1).max(200);
 /** Bytes of records per mirror.read / mirror.full page: with the JSON form's overhead, a reply stays under 1 MB. */
@@ -242,7 +243,7 @@ export const mirrorOps: Operation[] = [
         .map((item) => item.sk.slice("inst#".length))
         .filter((v) => volumes[v] !== undefined)
         .sort((a, b) => (volumes[a]!.cost ?? 1) - (volumes[b]!.cost ?? 1));
-      const ttl = services.presignTtlSeconds ?? 15 * 60;
+      const ttl = services.presignTtlSeconds ?? DEFAULT_PRESIGN_TTL_SECONDS;
       const sources = await Promise.all(
         present.map(async (volume) => ({
           volume,

@@ -1,7 +1,10 @@
-/** Tokens: create within the caller's own scope, list and revoke what it covers. */
+/**
+ * Tokens: create within the caller's own scope, list and revoke what it covers; rotate the
+ * signing keys (deployment admin only).
+ */
 import { z } from "zod";
 import { strataError } from "../../../core/errors.ts";
-import { checkMayIssue, covers } from "../auth.ts";
+import { checkDeploymentAdmin, checkMayIssue, covers } from "../auth.ts";
 import { defineOp, type Operation } from "../operation.ts";
 import { pageFields, pageOf } from "./common.ts";
 
@@ -56,6 +59,21 @@ export const tokenOps: Operation[] = [
         throw strataError("EACCES", `token ${i.id} is outside this token's scope`, { id: i.id });
       await ctx.services.tokens.revoke(i.id);
       return {};
+    },
+  }),
+  defineOp({
+    name: "token.rotateKey",
+    summary:
+      "Add a new signing key (the previous one keeps verifying), or with retire: true drop every key but the current one",
+    scope: "deployment",
+    right: "admin",
+    touches: "deployment",
+    input: z.object({ retire: z.boolean().optional() }).strict(),
+    example: { retire: false },
+    run: async (ctx, i) => {
+      checkDeploymentAdmin(ctx.principal, "token.rotateKey");
+      const tokens = ctx.services.tokens;
+      return i.retire ? tokens.retireKeys() : tokens.rotateKey();
     },
   }),
 ];
