@@ -14,6 +14,7 @@ import { concatBytes } from "../core/bytes.ts";
 import { crc32c } from "../core/crc32c.ts";
 import type { ChunkPlacement, DataBody, DataPlane } from "../core/data/api.ts";
 import { copyOf, fixedChunks, prepend } from "../core/data/chunker.ts";
+import { type CopyCandidate, orderCopies } from "../core/data/chunks.ts";
 import { ERROR_CODES, type ErrorCode, isStrataError, StrataError, strataError } from "../core/errors.ts";
 import type {
   AsOf,
@@ -298,8 +299,12 @@ interface ReadExtent {
   length: number;
   chunk: string;
   crc32c: number;
-  sources: Array<Presigned & { volume: string }>;
+  /** Best first as the server ordered them (its view of instance states, site and cost). */
+  sources: Array<Presigned & { volume: string; state?: string }>;
 }
+
+/** How long a volume's read failures count against it in this client (as the data plane). */
+const SOURCE_HEALTH_MS = 60_000;
 
 interface ReadInfo {
   stat: Stat;
@@ -352,6 +357,8 @@ async function eachLimited<T>(items: T[], limit: number, task: (item: T) => Prom
 
 class RemoteDataPlane implements DataPlane {
   private readonly configs = new Map<string, Promise<DataConfig>>();
+  /** Recent read failures per volume (times): the chooser's health tie-break, as in the data plane. */
+  private readonly failures = new Map<string, number[]>();
 
   constructor(private readonly parallelism: number) {}
 
@@ -397,7 +404,26 @@ class RemoteDataPlane implements DataPlane {
   ): Promise<Uint8Array> {
     const tried: string[] = [];
     let last: StrataError | undefined;
-    for (const source of e.sources) {
+    const now = Date.now();
+    const recent = (volume: string) =>
+      (this.failures.get(volume) ?? []).filter((t) => now - t < SOURCE_HEALTH_MS).length;
+    const failed = (volume: string) => {
+      const list = (this.failures.get(volume) ?? []).filter((t) => now - t < SOURCE_HEALTH_MS);
+      list.push(Date.now());
+      this.failures.set(volume, list.slice(-64));
+    };
+    // The chunk lifecycle's one chooser (core/data/chunks.ts): the server's order, then this
+    // client's recent failures per volume.
+    const ordered = orderCopies(
+      e.sources.map((source) => ({
+        source,
+        volume: source.volume,
+        state: (source.state ?? "unknown") as CopyCandidate["state"],
+        failures: recent(source.volume),
+      })),
+      {},
+    ).map((c) => c.source);
+    for (const source of ordered) {
       checkSignal(signal, path);
       tried.push(source.volume);
       let bytes: Uint8Array;
@@ -410,15 +436,18 @@ class RemoteDataPlane implements DataPlane {
               ? strataError("ENOENT", `chunk ${e.chunk} is missing on ${source.volume}`)
               : errorFrom(res.status, text, `volume ${source.volume}`);
           if (res.status === 404) void this.report(fs, path, e.chunk, source.volume);
+          failed(source.volume);
           continue;
         }
         bytes = new Uint8Array(await res.arrayBuffer());
       } catch (err) {
         if (signal?.aborted) throw networkError(err, `reading ${path}`, signal);
         last = networkError(err, `reading chunk ${e.chunk} from ${source.volume}`);
+        failed(source.volume);
         continue;
       }
       if (bytes.byteLength === e.length && crc32c(bytes) === e.crc32c) return bytes;
+      failed(source.volume);
       last = strataError(
         "ECORRUPT",
         `chunk ${e.chunk} from volume ${source.volume} failed its CRC32C or length check`,
@@ -441,7 +470,8 @@ class RemoteDataPlane implements DataPlane {
   }
 
   private async report(fs: RemoteFs, path: string, chunk: string, volume: string): Promise<void> {
-    await fs.call("fs.reportBadInstance", { path, chunk, volume }).catch(() => {});
+    const at = fs.point === undefined ? {} : { asOf: asOfToWire(fs.point) };
+    await fs.call("fs.reportBadInstance", { path, chunk, volume, ...at }).catch(() => {});
   }
 
   private info(

@@ -104,7 +104,9 @@ export class TokenService {
       });
     const key = (await this.keys.ring()).keys[0]!;
     const now = this.clock();
-    const id = randomBytes(9).toString("base64url");
+    // "t" + 72 random bits: an id never starts with "-", which a command line would read as an
+    // option (`strata token revoke -Ptow…` failed at random before).
+    const id = `t${randomBytes(9).toString("base64url")}`;
     const info: TokenInfo = {
       id,
       pfs: spec.pfs,

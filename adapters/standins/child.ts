@@ -14,6 +14,8 @@ export interface StandIn {
   /** Base URL, e.g. `http://127.0.0.1:40123`. */
   readonly endpoint: string;
   readonly port: number;
+  /** The child's process id (its process group id too when started with `ownProcessGroup`). */
+  readonly pid?: number;
   /** Set when the process exited without being asked to: name, exit code and last output lines. */
   crashReport(): string | undefined;
   stop(): Promise<void>;
@@ -55,6 +57,14 @@ export interface ChildStandInOptions {
   readyLine?: RegExp;
   /** Give up after this long (default 60 s). */
   readyTimeoutMs?: number;
+  /**
+   * Run the child in its own process group (and session), with its stdin a pipe from this process
+   * (`npm start`). A Ctrl-C in the terminal (SIGINT to the foreground group) then reaches only the
+   * parent, which drains its own requests before it stops the child; and the child, started with
+   * its entry's `--lifeline` flag, exits when that pipe closes, i.e. when the parent is gone however
+   * it died (SIGKILL included), instead of living on as an orphan.
+   */
+  ownProcessGroup?: boolean;
 }
 
 export async function startChildStandIn(options: ChildStandInOptions): Promise<StandIn> {
@@ -65,8 +75,11 @@ export async function startChildStandIn(options: ChildStandInOptions): Promise<S
   const child: ChildProcess = spawn(options.command, options.args, {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [options.ownProcessGroup ? "pipe" : "ignore", "pipe", "pipe"],
+    detached: options.ownProcessGroup === true,
   });
+  // A child that is gone when we write to its stdin must not take this process down.
+  child.stdin?.on("error", () => {});
   const remember = (data: Buffer) => {
     output.push(...data.toString("utf8").split("\n").filter(Boolean));
     if (output.length > 40) output.splice(0, output.length - 40);
@@ -105,6 +118,7 @@ export async function startChildStandIn(options: ChildStandInOptions): Promise<S
   return {
     name,
     port,
+    ...(child.pid === undefined ? {} : { pid: child.pid }),
     endpoint: `http://127.0.0.1:${port}`,
     crashReport: () => crash,
     async stop() {

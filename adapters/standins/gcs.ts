@@ -25,6 +25,8 @@ export interface GcsStandInOptions {
   dir?: string;
   /** Trust V4 signed URLs signed by these keys: service-account email → public key PEM file. */
   signerKeyFiles?: Record<string, string>;
+  /** Own process group + lifeline (child.ts `ownProcessGroup`): what `npm start` uses. */
+  ownProcessGroup?: boolean;
 }
 
 export async function startGcsStandIn(options: GcsStandInOptions = {}): Promise<StandIn> {
@@ -40,6 +42,7 @@ export async function startGcsStandIn(options: GcsStandInOptions = {}): Promise<
       String(port),
       ...(options.testHooks === false ? [] : ["--test-hooks"]),
       ...(options.dir === undefined ? [] : ["--dir", options.dir]),
+      ...(options.ownProcessGroup ? ["--lifeline"] : []),
       ...Object.entries(options.signerKeyFiles ?? {}).flatMap(([email, file]) => [
         "--signer",
         `${email}=${file}`,
@@ -47,6 +50,7 @@ export async function startGcsStandIn(options: GcsStandInOptions = {}): Promise<
     ],
     port,
     readyLine: /gcs stand-in listening/,
+    ownProcessGroup: options.ownProcessGroup === true,
     readyTimeoutMs: 30_000,
   });
 }

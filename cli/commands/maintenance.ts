@@ -56,12 +56,20 @@ function renderScrub(result: unknown): string[] {
   const r = result as {
     objects?: number;
     bytes?: number;
-    findings?: Array<{ chunk: string; volume: string; found: string; repaired: boolean; reason?: string }>;
+    findings?: Array<{
+      chunk: string;
+      volume: string;
+      found: string;
+      repaired: boolean;
+      reason?: string;
+      files?: Array<{ pfs: string; path: string; version: string; live: boolean }>;
+    }>;
+    heads?: number;
     complete?: boolean;
   };
   if (typeof r?.objects !== "number" || !Array.isArray(r.findings)) return renderValue(result);
   const lines = [
-    `scrub: checked ${r.objects} objects (${humanBytes(r.bytes ?? 0)}), ${r.findings.length} findings`,
+    `scrub: checked ${r.objects} objects (${humanBytes(r.bytes ?? 0)})${typeof r.heads === "number" ? `, ${r.heads} existence checks` : ""}, ${r.findings.length} findings`,
   ];
   if (r.findings.length > 0) {
     lines.push(
@@ -76,6 +84,12 @@ function renderScrub(result: unknown): string[] {
       ]),
     );
   }
+  // Files whose bytes are lost (scrub's pass 2 names every version that references the chunk).
+  const lost = new Set<string>();
+  for (const f of r.findings)
+    for (const ref of f.files ?? [])
+      lost.add(`${ref.pfs}:${ref.path} @${ref.version}${ref.live ? " (live)" : " (old version)"}`);
+  if (lost.size > 0) lines.push("lost bytes in:", ...[...lost].sort().map((x) => `  ${x}`));
   if (r.complete === false) lines.push("not complete: run it again to continue from where it stopped");
   return [...lines, ...abortedLine(result)];
 }

@@ -16,7 +16,7 @@
 import { concatBytes } from "../bytes.ts";
 import { crc32c } from "../crc32c.ts";
 import { isStrataError, StrataError } from "../errors.ts";
-import { type Item, type Key, LIMITS, type MetadataStore } from "../metadata/port.ts";
+import type { Item, MetadataStore } from "../metadata/port.ts";
 import type { FileContent } from "../namespace/api.ts";
 import type { Volume } from "../volume/volume.ts";
 import type {
@@ -33,16 +33,8 @@ import type {
   WriteFileOptions,
 } from "./api.ts";
 import { copyOf, fixedChunks, prepend, zeros } from "./chunker.ts";
-import {
-  chunkObjectKey,
-  chunkPk,
-  configKey,
-  decodeInstance,
-  instanceItem,
-  instanceKey,
-  intentItem,
-  intentPk,
-} from "./records.ts";
+import { ensureInstance, Intent, markBad, orderCopies, recordAfterSettle, recordPresent } from "./chunks.ts";
+import { chunkObjectKey, chunkPk, configKey, decodeInstance, instanceKey } from "./records.ts";
 
 const MiB = 1024 * 1024;
 
@@ -110,6 +102,8 @@ export interface DataPlaneOptions {
   appendAttempts?: number;
   /** Injectable clock (ms since epoch). */
   clock?: () => number;
+  /** Injectable pause while a vacuum `deleting` lease is waited out (default setTimeout). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** Operations beyond `DataPlane` for operators and tests. */
@@ -226,6 +220,7 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
   private readonly healthWindowMs: number;
   private readonly configTtlMs: number;
   private readonly clock: () => number;
+  private readonly sleep: ((ms: number) => Promise<void>) | undefined;
   private readonly appendAttempts: number;
   /** Recent read failures per volume (times), for the health tie-break. */
   private readonly failures = new Map<string, number[]>();
@@ -271,6 +266,7 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
     this.volumesTtlMs = options.volumesTtlMs ?? 5_000;
     for (const [name, entry] of this.volumes) this.staticVolumes.set(name, entry);
     this.clock = options.clock ?? Date.now;
+    this.sleep = options.sleep;
     this.appendAttempts = options.appendAttempts ?? DATA_DEFAULTS.appendAttempts;
     if (!Number.isSafeInteger(this.appendAttempts) || this.appendAttempts < 1)
       throw invalid(`appendAttempts ${this.appendAttempts} is not an integer ≥ 1`);
@@ -571,7 +567,14 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
       if (done) return { content: { size: head.byteLength, inline: head }, done: nothing };
       body = source instanceof Uint8Array ? source : prepend(head, rest);
     }
-    const intent = new Intent(this, call, await this.targetVolumes(call));
+    const intent = new Intent({
+      store: this.store,
+      pfs: call.pfs,
+      path: call.path,
+      volumes: await this.targetVolumes(call),
+      ttlMs: this.intentTtlMs,
+      clock: this.clock,
+    });
     const added = await this.storeChunks(call, body, base, kept.length, intent);
     await intent.beforeCommit();
     const extents = [...kept, ...added];
@@ -657,14 +660,15 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
     await Promise.all(inflight);
     if (failure) throw failure.error;
     checkAbort(call);
-    await this.recordInstances(recorded);
+    await this.recordInstances(call, recorded);
     return extents;
   }
 
   /**
-   * One chunk onto every target volume: skipped where a present instance is recorded. The new
-   * instance records are collected in `recorded` and written together after the last upload
-   * (one metadata write per 100 instead of one per chunk: on SQLite each write is an fsync).
+   * One chunk onto every target volume through the chunk lifecycle (`ensureInstance`: a `deleting`
+   * instance waited out, a present one reused, else a create-only put). The new instance records
+   * are collected in `recorded` and written together after the last upload (one metadata write
+   * per 100 instead of one per chunk: on SQLite each write is an fsync), with their conditions.
    */
   private async storeChunk(
     call: Call,
@@ -674,104 +678,29 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
     recorded: Item[],
   ): Promise<void> {
     const records = await this.store.batchGet(volumes.map((v) => instanceKey(extent.chunk, v)));
+    const ref = { chunk: extent.chunk, size: bytes.byteLength, crc32c: extent.crc32c };
     await Promise.all(
-      volumes.map(async (name, i) => {
-        let record = records[i];
-        // Vacuum is deleting this chunk here (core/maintenance/vacuum.ts): wait out its lease first.
-        if (record?.state === "deleting")
-          record = await this.awaitChunkDeletion(call, instanceKey(extent.chunk, name), record);
-        if (record?.state === "present") return;
-        const volume = this.volumes.get(name)!.volume;
-        const key = chunkObjectKey(extent.chunk);
-        const put = (ifNoneMatch: boolean) =>
-          volume.put(key, bytes, {
-            size: bytes.byteLength,
-            crc32c: extent.crc32c,
-            ifNoneMatch,
-            signal: call.signal,
-          });
-        try {
-          await put(true);
-        } catch (err) {
-          if (!isStrataError(err, "EEXIST")) throw err;
-          // Content-addressed: an object already there is ours if size and CRC agree; otherwise
-          // it is a damaged copy, and replacing it with the right bytes is always safe.
-          const info = await volume.head(key, { signal: call.signal });
-          if (info.size !== bytes.byteLength || info.crc32c !== extent.crc32c) await put(false);
-        }
-        recorded.push(
-          instanceItem({
-            chunk: extent.chunk,
-            volume: name,
-            state: "present",
-            size: bytes.byteLength,
-            crc32c: extent.crc32c,
-            time: this.clock(),
-          }),
-        );
-      }),
+      volumes.map((name, i) =>
+        ensureInstance(this.store, { name, volume: this.volumes.get(name)!.volume }, ref, () => bytes, {
+          clock: this.clock,
+          ...(this.sleep ? { sleep: this.sleep } : {}),
+          signal: call.signal,
+          defer: recorded,
+          known: records[i] ?? null,
+        }),
+      ),
     );
   }
 
-  /**
-   * An instance vacuum marked `deleting` (with a lease `until`): vacuum deletes the object only
-   * well before `until`, so once the lease is over the object is either gone or stays. Polls the
-   * record until it changes (gone → upload; present → reuse) or the lease ends (→ upload: a
-   * create-only put that finds the object keeps it, and the new record says present again).
-   */
-  private async awaitChunkDeletion(call: Call, key: Key, marked: Item): Promise<Item | undefined> {
-    let record: Item | undefined = marked;
-    while (record?.state === "deleting") {
-      const wait = Number(record.until) - this.clock();
-      if (!(wait > 0)) return undefined;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 1000)));
-      checkAbort(call);
-      record = await this.store.get(key);
-    }
-    return record;
-  }
-
-  /** Instance records, ≤ 100 per request (a lone one as a plain put: half the cost on DynamoDB). */
-  private async recordInstances(items: Item[]): Promise<void> {
-    for (let at = 0; at < items.length; at += LIMITS.transactItems) {
-      const group = items.slice(at, at + LIMITS.transactItems);
-      if (group.length === 1) await this.store.put(group[0]!);
-      else await this.store.transact(group.map((item) => ({ kind: "put" as const, item })));
-    }
-  }
-
-  // ---- intents (used by Intent) ----
-
-  /** @internal */
-  async putIntent(call: Call, intent: Intent, chunks: string[]): Promise<void> {
-    const now = this.clock();
-    await this.store.put(
-      intentItem({
-        pfs: call.pfs,
-        id: intent.id,
-        path: call.path,
-        volumes: intent.volumes,
-        chunks,
-        created: intent.created,
-        expiresAt: now + this.intentTtlMs,
-      }),
-    );
-    intent.expiresAt = now + this.intentTtlMs;
-  }
-
-  /** @internal */
-  async deleteIntent(call: Call, id: string): Promise<void> {
-    await this.store.delete({ pk: intentPk(call.pfs), sk: id });
-  }
-
-  /** @internal */
-  get intentTtl(): number {
-    return this.intentTtlMs;
-  }
-
-  /** @internal */
-  now(): number {
-    return this.clock();
+  /** The deferred instance records, conditionally; any a vacuum marked meanwhile settled and retried. */
+  private async recordInstances(call: Call, items: Item[]): Promise<void> {
+    const failed = await recordPresent(this.store, items, this.clock());
+    if (failed.length > 0)
+      await recordAfterSettle(this.store, failed, (name) => this.volumes.get(name)?.volume, {
+        clock: this.clock,
+        ...(this.sleep ? { sleep: this.sleep } : {}),
+        signal: call.signal,
+      });
   }
 
   // ---- read ----
@@ -896,23 +825,22 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
     return out;
   }
 
-  /** Instances in the order they are tried: present ones first, then site, cost and recent health. */
+  /** Instances in the order they are tried: the chunk lifecycle's one chooser (`orderCopies`). */
   private order(candidates: Candidate[]): Candidate[] {
     const now = this.clock();
     const recentFailures = (name: string) =>
       (this.failures.get(name) ?? []).filter((t) => now - t < this.healthWindowMs).length;
-    const rank = (c: Candidate) => [
-      c.state === "present" || c.state === undefined ? 0 : 1,
-      this.site !== undefined && c.entry.site === this.site ? 0 : 1,
-      c.entry.cost,
-      recentFailures(c.name),
-    ];
-    return [...candidates].sort((a, b) => {
-      const x = rank(a);
-      const y = rank(b);
-      for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
-      return 0;
-    });
+    return orderCopies(
+      candidates.map((c) => ({
+        c,
+        volume: c.name,
+        state: c.state,
+        site: c.entry.site,
+        cost: c.entry.cost,
+        failures: recentFailures(c.name),
+      })),
+      { site: this.site },
+    ).map((x) => x.c);
   }
 
   private async *stream(
@@ -1053,12 +981,8 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
     this.failures.set(c.name, list);
     if ((state === "corrupt" || state === "missing") && c.state !== undefined) {
       try {
-        await this.store.update(
-          instanceKey(extent.chunk, c.name),
-          { set: { state, time: this.clock() } },
-          { condition: { op: "exists" } },
-        );
-        c.state = state;
+        if (await markBad(this.store, instanceKey(extent.chunk, c.name), state, this.clock()))
+          c.state = state;
       } catch {
         // Recording is advisory (the scrub re-checks); the read goes on with the next instance.
       }
@@ -1074,80 +998,6 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin {
       });
     } catch {
       // A reporting hook must not break the read.
-    }
-  }
-}
-
-/**
- * An upload in progress. Created (one PutItem) when the first chunk is announced, rewritten with
- * every further chunk — before that chunk's upload — so vacuum always knows every chunk a pending
- * commit may reference; each rewrite renews `expiresAt`. Deleted after the commit.
- */
-class Intent {
-  readonly id: string;
-  readonly created: number;
-  expiresAt = 0;
-  private readonly chunks: string[] = [];
-  private written = false;
-  /** The last intent write (errors swallowed: each announcement sees its own write's error). */
-  private chain: Promise<void> = Promise.resolve();
-  /** The write the next announcement joins, until it starts. */
-  private next: Promise<void> | undefined;
-
-  constructor(
-    private readonly plane: StrataDataPlane,
-    private readonly call: Call,
-    readonly volumes: string[],
-  ) {
-    this.created = plane.now();
-    const random = new Uint8Array(8);
-    crypto.getRandomValues(random);
-    this.id = `${this.created.toString(36).padStart(9, "0")}-${toHex(random)}`;
-  }
-
-  /** Record `sha` in the intent; resolves once the item is written. */
-  announce(sha: string): Promise<void> {
-    this.chunks.push(sha);
-    // Group commit: announcements made before the next write starts share it. The timer lets
-    // every chunk already hashed in this turn join (a 64 MiB buffer: one write for 4 chunks).
-    if (!this.next) {
-      const next = this.chain
-        .then(() => new Promise<void>((resolve) => setTimeout(resolve, 0)))
-        .then(async () => {
-          if (this.next === next) this.next = undefined;
-          await this.plane.putIntent(this.call, this, [...this.chunks]);
-          this.written = true;
-        });
-      this.next = next;
-      this.chain = next.catch(() => {});
-    }
-    return this.next;
-  }
-
-  /**
-   * Just before the commit: an expired intent means vacuum may already have reclaimed the chunks
-   * (ETIMEDOUT, nothing committed); one past half its life is renewed so the commit lands inside it.
-   */
-  async beforeCommit(): Promise<void> {
-    await this.chain;
-    if (!this.written) return;
-    const left = this.expiresAt - this.plane.now();
-    if (left <= 0)
-      throw new StrataError(
-        "ETIMEDOUT",
-        `${this.call.pfs}:${this.call.path}: the upload outlived its intent (${this.id}); vacuum may have reclaimed its chunks, so nothing was committed. Retry the write`,
-        { details: { path: this.call.path, pfs: this.call.pfs, intent: this.id } },
-      );
-    if (left < this.plane.intentTtl / 2) await this.plane.putIntent(this.call, this, [...this.chunks]);
-  }
-
-  /** Delete the intent after a successful commit; a failure leaves it for vacuum. */
-  async remove(): Promise<void> {
-    if (!this.written) return;
-    try {
-      await this.plane.deleteIntent(this.call, this.id);
-    } catch {
-      // Best effort: an expired intent whose chunks are referenced costs vacuum one check.
     }
   }
 }

@@ -12,6 +12,7 @@
  * | `maint`            | `scrub`                    | the scrub's resumable cursor                       |
  */
 import type { Item, Key, MetadataStore, QueryOptions } from "../metadata/port.ts";
+import { historyPk, REGISTRY_PK } from "../namespace/records.ts";
 import type { Volume } from "../volume/volume.ts";
 
 export const vacuumStateKey = (pfsId: string): Key => ({ pk: `vac#${pfsId}`, sk: "state" });
@@ -85,5 +86,42 @@ export class TimeBox {
   /** Do not count a deliberate wait (e.g. vacuum's reader grace) against the budget. */
   extend(ms: number): void {
     this.start += ms;
+  }
+}
+
+/** An inode met by {@link walkInodes}: its PFS, id, and a path it had (the name its entry history gave). */
+export interface WalkedInode {
+  pfs: string;
+  pfsId: string;
+  ino: string;
+  path: string;
+}
+
+/**
+ * Every non-directory inode of each PFS (or of `only`), found by walking the tree from the root
+ * through the directory entry history, so files deleted or renamed since (whose versions vacuum has
+ * not pruned yet) are met too, under a name they had. Costs one Query per directory page; order is
+ * stable while nothing changes (PFS by name, then a depth-first walk). Records are not CRC-checked
+ * here (fsck does that).
+ */
+export async function* walkInodes(store: MetadataStore, only?: string[]): AsyncGenerator<WalkedInode> {
+  for (const reg of await queryAll(store, REGISTRY_PK)) {
+    const pfs = reg.sk;
+    if (only && !only.includes(pfs)) continue;
+    const pfsId = String(reg.id);
+    const root = String(reg.root);
+    const seen = new Set<string>([root]);
+    const dirs: Array<{ ino: string; path: string }> = [{ ino: root, path: "" }];
+    while (dirs.length > 0) {
+      const dir = dirs.pop()!;
+      for (const h of await queryAll(store, historyPk(pfsId, dir.ino))) {
+        const ino = String(h.ino);
+        if (seen.has(ino)) continue;
+        seen.add(ino);
+        const path = `${dir.path}/${String(h.name)}`;
+        if (h.type === "dir") dirs.push({ ino, path });
+        else yield { pfs, pfsId, ino, path };
+      }
+    }
   }
 }

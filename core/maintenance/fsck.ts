@@ -9,18 +9,23 @@
  * | `dangling-entry`   | a live entry points at an inode with no live version                    |
  * | `nlink`            | a file's live `nlink` differs from the number of live entries naming it |
  * | `tid-order`        | a record's create TID is above its delete TID                           |
- * | `chunk-unavailable`| a version references a chunk with no `present` instance                 |
+ * | `chunk-unavailable`| a version references a chunk with no `present` instance — or, given `volumes`, none whose object is still there |
  * | `duplicate-name`   | two live records hold one name in a directory (entry history), or the live entry disagrees with it |
  * | `corrupt-record`   | a record failed its CRC                                                 |
  *
  * `ok` is false when any problem was found (the CLI exits non-zero).
+ *
+ * With `volumes`, fsck also looks at the objects: for every distinct chunk a version references it
+ * HEADs its `present` instances until one exists (one HEAD per chunk when all is well, one per
+ * instance when objects are gone), so a chunk recorded `present` whose object was lost is reported
+ * without a client having to read it first. It never changes a record (scrub repairs and marks).
  */
 
-import { chunkPk } from "../data/records.ts";
+import { chunkObjectKey, chunkPk } from "../data/records.ts";
 import { isStrataError } from "../errors.ts";
 import type { Item, MetadataStore } from "../metadata/port.ts";
 import { dirPk, historyPk, inoPk, REGISTRY_PK, VERSION_PREFIX, verify } from "../namespace/records.ts";
-import { chunksOf, queryAll } from "./common.ts";
+import { chunksOf, queryAll, type VolumeLookup, volumeOf } from "./common.ts";
 
 export type FsckProblemKind =
   | "dangling-entry"
@@ -50,21 +55,28 @@ export interface FsckReport {
     inodes: number;
     versions: number;
     chunks: number;
+    /** HEAD requests made to check that recorded objects exist (with `volumes`). */
+    objects: number;
   };
 }
 
-export async function fsck(params: { store: MetadataStore; pfs?: string[] }): Promise<FsckReport> {
+export async function fsck(params: {
+  store: MetadataStore;
+  pfs?: string[];
+  /** Check that the objects of `present` instances exist (HEAD); without it, records only. */
+  volumes?: VolumeLookup;
+}): Promise<FsckReport> {
   const { store } = params;
   const report: FsckReport = {
     ok: true,
     problems: [],
-    checked: { pfs: 0, directories: 0, entries: 0, inodes: 0, versions: 0, chunks: 0 },
+    checked: { pfs: 0, directories: 0, entries: 0, inodes: 0, versions: 0, chunks: 0, objects: 0 },
   };
   const chunkChecked = new Map<string, boolean>();
   for (const reg of await queryAll(store, REGISTRY_PK)) {
     if (params.pfs && !params.pfs.includes(reg.sk)) continue;
     report.checked.pfs++;
-    await checkPfs(store, reg, report, chunkChecked);
+    await checkPfs(store, reg, report, chunkChecked, params.volumes);
   }
   report.ok = report.problems.length === 0;
   return report;
@@ -104,6 +116,7 @@ async function checkPfs(
   reg: Item,
   report: FsckReport,
   chunkChecked: Map<string, boolean>,
+  volumes: VolumeLookup | undefined,
 ): Promise<void> {
   const pfs = reg.sk;
   const id = String(reg.id);
@@ -186,7 +199,11 @@ async function checkPfs(
         if (ok === undefined) {
           report.checked.chunks++;
           const instances = await queryAll(store, chunkPk(sha), { sk: { op: "beginsWith", value: "inst#" } });
-          ok = instances.some((i) => i.state === "present");
+          const present = instances
+            .filter((i) => i.state === "present")
+            .map((i) => i.sk.slice("inst#".length));
+          const gone = volumes ? await objectsGone(volumes, sha, present, report) : [];
+          ok = present.length > gone.length;
           chunkChecked.set(sha, ok);
           if (!ok)
             report.problems.push({
@@ -196,7 +213,10 @@ async function checkPfs(
               sk: v.sk,
               ino,
               chunk: sha,
-              message: `inode ${ino} (version ${String(v.ctid)}) references chunk ${sha}, which has no present instance`,
+              message:
+                gone.length > 0
+                  ? `inode ${ino} (version ${String(v.ctid)}) references chunk ${sha}, recorded present on ${gone.join(", ")} but its object is gone there (scrub marks it and repairs what it can)`
+                  : `inode ${ino} (version ${String(v.ctid)}) references chunk ${sha}, which has no present instance`,
             });
         }
       }
@@ -215,4 +235,32 @@ async function checkPfs(
         });
     }
   }
+}
+
+/**
+ * HEAD the chunk's object on each volume recorded `present`, stopping at the first that exists:
+ * the volumes where it is gone (all of them when none exists). A volume this deployment does not
+ * know is not checked and counts as holding it; any error other than "missing" or "unreadable
+ * header" aborts fsck (an unreachable volume proves nothing).
+ */
+async function objectsGone(
+  volumes: VolumeLookup,
+  sha: string,
+  present: string[],
+  report: FsckReport,
+): Promise<string[]> {
+  const gone: string[] = [];
+  for (const name of present) {
+    const volume = volumeOf(volumes, name);
+    if (!volume) return [];
+    report.checked.objects++;
+    try {
+      await volume.head(chunkObjectKey(sha));
+      return [];
+    } catch (err) {
+      if (!isStrataError(err, "ENOENT") && !isStrataError(err, "ECORRUPT")) throw err;
+      gone.push(name);
+    }
+  }
+  return gone;
 }

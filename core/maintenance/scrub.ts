@@ -3,20 +3,32 @@
  * (size, CRC32C — the Volume also checks the object's own stored CRC while streaming — and, when a
  * `sha256` is given, the chunk's address), record what it found, and repair a corrupt or missing
  * instance from a good instance on another volume. Rate-limited (bytes/s), time-boxed, resumable:
- * the cursor (volume, listing cursor) is stored in `maint` / `scrub` after every listing page.
+ * the cursor is stored in `maint` / `scrub` after every listing page and every inode of pass 2.
  *
- * Coverage: chunks are found by listing the volumes, so an instance is checked when its object
- * exists on its volume, and every other instance of a chunk met that way is checked with it (a
- * missing object there is found and repaired). A chunk whose objects are gone from *every* volume
- * is not listed anywhere: fsck reports it ("chunk-unavailable").
+ * Pass 1 (listings): chunks are found by listing the volumes, so an instance is checked when its
+ * object exists on its volume, and every other instance of a chunk met that way is checked with it
+ * (a missing object there is found by a HEAD and repaired).
+ *
+ * Pass 2 (references): a chunk whose objects are gone from *every* volume it is recorded on is
+ * listed nowhere, so pass 1 cannot meet it. Pass 2 walks every PFS's tree through its entry history
+ * (`walkInodes`: live and deleted files whose versions vacuum has not pruned) and, for every chunk
+ * some version references — the live one and old ones alike — HEADs each recorded instance: a
+ * missing object is recorded `missing` and repaired from another copy when one reads back good;
+ * otherwise the finding names the files and versions that lost their bytes (`files`). Cost of
+ * pass 2: one Query per directory page and per inode, one Query per distinct chunk, one HEAD per
+ * instance (no object bytes; a repair reads one good copy and writes one); chunks already checked
+ * in the run are remembered (up to 100,000 at a time) and not checked again. `references: false`
+ * skips it.
  */
 import { collectBytes } from "../bytes.ts";
 import type { Sha256 } from "../data/api.ts";
-import { chunkObjectKey, chunkPk, decodeInstance, instanceItem } from "../data/records.ts";
+import { rewriteChunkObject, setCheckedState } from "../data/chunks.ts";
+import { chunkObjectKey, chunkPk, decodeInstance } from "../data/records.ts";
 import { isStrataError } from "../errors.ts";
 import type { MetadataStore } from "../metadata/port.ts";
+import { inoPk, VERSION_PREFIX } from "../namespace/records.ts";
 import type { Volume } from "../volume/volume.ts";
-import { queryAll, scrubStateKey, TimeBox } from "./common.ts";
+import { chunksOf, queryAll, scrubStateKey, TimeBox, walkInodes } from "./common.ts";
 
 export interface ScrubParams {
   store: MetadataStore;
@@ -31,7 +43,21 @@ export interface ScrubParams {
   sleep?: (ms: number) => Promise<void>;
   /** Start from the beginning instead of the stored cursor. */
   restart?: boolean;
+  /** Pass 2: check every chunk some version references, by HEAD (default true). */
+  references?: boolean;
   log?: (entry: ScrubFinding) => void;
+}
+
+/** A version that references a chunk scrub could not repair: its bytes are lost. */
+export interface LostReference {
+  pfs: string;
+  /** A path the file had (from the entry history: the current one for a live file). */
+  path: string;
+  ino: string;
+  /** The version's TID (its `ctid`). */
+  version: string;
+  /** True for the file's live version, false for an old one. */
+  live: boolean;
 }
 
 export interface ScrubFinding {
@@ -42,6 +68,8 @@ export interface ScrubFinding {
   repaired: boolean;
   /** Why it could not be repaired. */
   reason?: string;
+  /** Pass 2, unrepaired: the versions met in this run that reference the chunk. */
+  files?: LostReference[];
 }
 
 export interface ScrubReport {
@@ -50,6 +78,10 @@ export interface ScrubReport {
   findings: ScrubFinding[];
   /** Chunk objects with no instance record (left by uploads that died before recording; vacuum collects them via their expired intents). */
   unrecorded: number;
+  /** Existence checks (HEAD requests) of both passes. */
+  heads: number;
+  /** Pass 2: inodes walked and distinct referenced chunks checked in this run. */
+  references: { inodes: number; chunks: number };
   /** True when every volume was listed to its end in this run (the cursor was reset). */
   complete: boolean;
   aborted?: { code: string; message: string };
@@ -62,7 +94,15 @@ export async function scrub(params: ScrubParams): Promise<ScrubReport> {
   const sleep = params.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const rate = params.bytesPerSecond ?? 50 * 1024 * 1024;
   const box = new TimeBox(clock, params.timeBudgetMs ?? 10 * 60_000);
-  const report: ScrubReport = { objects: 0, bytes: 0, findings: [], unrecorded: 0, complete: false };
+  const report: ScrubReport = {
+    objects: 0,
+    bytes: 0,
+    findings: [],
+    unrecorded: 0,
+    heads: 0,
+    references: { inodes: 0, chunks: 0 },
+    complete: false,
+  };
   const names = Object.keys(params.volumes).sort();
   const note = (f: ScrubFinding) => {
     report.findings.push(f);
@@ -76,8 +116,9 @@ export async function scrub(params: ScrubParams): Promise<ScrubReport> {
   };
   try {
     const saved = params.restart ? undefined : await params.store.get(scrubStateKey);
-    let vi = saved ? names.indexOf(String(saved.volume)) : 0;
-    let cursor = saved?.cursor === undefined ? undefined : String(saved.cursor);
+    const inPass2 = saved?.phase === "references";
+    let vi = inPass2 ? names.length : saved ? names.indexOf(String(saved.volume)) : 0;
+    let cursor = saved?.cursor === undefined || inPass2 ? undefined : String(saved.cursor);
     if (vi < 0) {
       vi = 0;
       cursor = undefined;
@@ -103,6 +144,17 @@ export async function scrub(params: ScrubParams): Promise<ScrubReport> {
         });
       } while (cursor);
     }
+    if (params.references !== false) {
+      const done = await referencesPass(
+        params,
+        inPass2 ? { pfs: String(saved?.pfs ?? ""), skip: Number(saved?.skip ?? 0) } : undefined,
+        box,
+        note,
+        report,
+        clock,
+      );
+      if (!done) return report;
+    }
     await params.store.delete(scrubStateKey);
     report.complete = true;
   } catch (err) {
@@ -110,6 +162,75 @@ export async function scrub(params: ScrubParams): Promise<ScrubReport> {
     report.aborted = { code: err.code, message: err.message };
   }
   return report;
+}
+
+/** Chunks remembered as checked in one pass-2 run (then forgotten, and checked again if met). */
+const REMEMBERED_CHUNKS = 100_000;
+
+/**
+ * Pass 2: every chunk referenced by a version of a walked inode, checked by HEAD (checkChunk with
+ * no listed volume). Resumes at `from` (PFS name + inodes of it already done: the walk is repeated
+ * and skips them, so a namespace changed in between may shift a few inodes to the next full run).
+ * Returns false when the time box ran out (the position is stored).
+ */
+async function referencesPass(
+  params: ScrubParams,
+  from: { pfs: string; skip: number } | undefined,
+  box: TimeBox,
+  note: (f: ScrubFinding) => void,
+  report: ScrubReport,
+  clock: () => number,
+): Promise<boolean> {
+  let checked = new Set<string>();
+  /** Unrepaired findings of this pass by chunk: where later references are added. */
+  const lost = new Map<string, ScrubFinding[]>();
+  let pfs = "";
+  let index = 0;
+  for await (const inode of walkInodes(params.store)) {
+    if (inode.pfs !== pfs) {
+      pfs = inode.pfs;
+      index = 0;
+    }
+    index++;
+    if (from && (inode.pfs < from.pfs || (inode.pfs === from.pfs && index <= from.skip))) continue;
+    if (box.over) {
+      await params.store.put({
+        ...scrubStateKey,
+        phase: "references",
+        pfs: inode.pfs,
+        skip: index - 1,
+        time: clock(),
+      });
+      return false;
+    }
+    report.references.inodes++;
+    const versions = await queryAll(params.store, inoPk(inode.pfsId, inode.ino), {
+      sk: { op: "beginsWith", value: VERSION_PREFIX },
+    });
+    for (const v of versions)
+      for (const sha of new Set(chunksOf(v))) {
+        if (!checked.has(sha)) {
+          if (checked.size >= REMEMBERED_CHUNKS) checked = new Set();
+          checked.add(sha);
+          report.references.chunks++;
+          const before = report.findings.length;
+          await checkChunk(params, sha, undefined, note, report, clock);
+          const bad = report.findings.slice(before).filter((f) => !f.repaired);
+          if (bad.length > 0) lost.set(sha, bad);
+        }
+        for (const f of lost.get(sha) ?? []) {
+          f.files ??= [];
+          f.files.push({
+            pfs: inode.pfs,
+            path: inode.path,
+            ino: inode.ino,
+            version: String(v.ctid),
+            live: v.dtid === undefined,
+          });
+        }
+      }
+  }
+  return true;
 }
 
 /** Read the object in full; ok when size, stored CRC, the record's CRC and (optionally) the hash agree. */
@@ -133,10 +254,14 @@ async function readVerified(
   }
 }
 
+/**
+ * Check one chunk's instances: the one on `listedOn` by a full read, the others by HEAD (pass 2
+ * passes no `listedOn`: every instance by HEAD); record and repair what is bad.
+ */
 async function checkChunk(
   params: ScrubParams,
   sha: string,
-  listedOn: string,
+  listedOn: string | undefined,
   note: (f: ScrubFinding) => void,
   report: ScrubReport,
   clock: () => number,
@@ -146,8 +271,12 @@ async function checkChunk(
   ).map((item) => ({ item, r: decodeInstance(item) }));
   // Vacuum owns instances it is deleting; scrub leaves them alone.
   if (records.some((x) => x.r.state === "deleting")) return;
+  if (listedOn === undefined && records.length === 0) {
+    note({ chunk: sha, volume: "", found: "missing", repaired: false, reason: "no instance is recorded" });
+    return;
+  }
   const listed = records.find((x) => x.r.volume === listedOn);
-  if (!listed) {
+  if (listedOn !== undefined && !listed) {
     report.unrecorded++;
     return;
   }
@@ -161,6 +290,7 @@ async function checkChunk(
     if (x.r.volume !== listedOn) {
       // Only look for a missing object elsewhere (a full read happens when that volume is listed).
       try {
+        report.heads++;
         await volume.head(chunkObjectKey(sha));
         continue;
       } catch (err) {
@@ -199,7 +329,7 @@ async function checkChunk(
       continue;
     }
     const target = params.volumes[x.r.volume]!;
-    await target.put(chunkObjectKey(sha), source, { size: x.r.size, crc32c: x.r.crc32c });
+    await rewriteChunkObject(target, { chunk: sha, size: x.r.size, crc32c: x.r.crc32c }, source);
     const again = await readVerified(target, sha, { size: x.r.size, crc32c: x.r.crc32c }, params.sha256);
     if (again.ok) {
       await record(params.store, x, "present", clock);
@@ -245,12 +375,5 @@ async function record(
   clock: () => number,
 ) {
   if (x.r.state === state) return;
-  try {
-    await store.put(instanceItem({ ...x.r, state, time: clock() }), {
-      condition: { op: "ne", attr: "state", value: "deleting" },
-    });
-    x.r = { ...x.r, state };
-  } catch (err) {
-    if (!isStrataError(err, "ECONFLICT")) throw err;
-  }
+  if (await setCheckedState(store, x.r, state, clock())) x.r = { ...x.r, state }; // the chunk lifecycle
 }

@@ -23,6 +23,7 @@
  * step 3 is written in both modes; it deletes nothing).
  */
 
+import { deletedRecordCondition, deleteMarkedObject } from "../data/chunks.ts";
 import {
   chunkObjectKey,
   chunkPk,
@@ -697,12 +698,12 @@ class VacuumRun {
             continue;
           }
           const size = prev === "absent" ? await sizeOrZero(volume, m.sha) : inst.size;
-          await volume.delete(chunkObjectKey(m.sha)); // the object first (its record below, after it)
+          await deleteMarkedObject(volume, m.sha); // the object first (its record below, after it)
           gone.add(`${item.pk}|${item.sk}`);
           records.push({
             kind: "delete",
             key: { pk: item.pk, sk: item.sk },
-            condition: { op: "eq", attr: "token", value: m.token },
+            condition: deletedRecordCondition(m.token),
           });
           this.report.chunks.instances++;
           this.report.chunks.bytes += size;

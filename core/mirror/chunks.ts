@@ -2,53 +2,31 @@
  * File bytes for mirrors and backups. A mirror keeps its own copies: every chunk a streamed
  * version references is put on the mirror's own volumes (create-only, with its size and CRC32C,
  * so a wrong body stores nothing) and recorded as an instance there (`chunk#<sha>` /
- * `inst#<volume>`, docs/data.md) before the version that references it is applied.
+ * `inst#<volume>`, docs/data.md) before the version that references it is applied — all through
+ * the chunk lifecycle (core/data/chunks.ts): an intent of the mirror PFS protects the chunks from
+ * before their instances are looked at until the apply commit.
  *
  * In one deployment instances are shared: a chunk already `present` on a target volume (because
  * the source's files live there, or another mirror put it there) costs no copy — the mirror
  * shares it by reference, and its own objectives decide extra instances.
  */
-import { crc32c } from "../crc32c.ts";
-import { chunkObjectKey, chunkPk, decodeInstance, instanceItem, instanceKey } from "../data/records.ts";
-import { isStrataError, strataError } from "../errors.ts";
-import type { MetadataStore, Value } from "../metadata/port.ts";
+import { ensureInstance, Intent, readBest } from "../data/chunks.ts";
+import { instanceKey } from "../data/records.ts";
+import { strataError } from "../errors.ts";
+import type { Item, MetadataStore, Value } from "../metadata/port.ts";
 import type { Namespace } from "../namespace/api.ts";
 import type { Volume } from "../volume/volume.ts";
 import { absolutePk, type StreamRecord } from "./format.ts";
 import { engineOf } from "./stream.ts";
 import type { ChunkRef } from "./transport.ts";
 
-/** A chunk's bytes from any instance that has them right (present ones first, then every volume). */
+/** A chunk's bytes from the best copy that has them right (the chunk lifecycle's `readBest`). */
 export async function readChunk(
   store: MetadataStore,
   volumes: Record<string, Volume>,
   ref: ChunkRef,
 ): Promise<Uint8Array> {
-  const page = await store.query(chunkPk(ref.chunk));
-  const recorded = page.items.map(decodeInstance);
-  const order = [
-    ...recorded.filter((r) => r.state === "present").map((r) => r.volume),
-    ...Object.keys(volumes),
-  ].filter((v, i, all) => volumes[v] && all.indexOf(v) === i);
-  let last: unknown;
-  for (const name of order) {
-    try {
-      const bytes = await volumes[name]!.getBytes(chunkObjectKey(ref.chunk));
-      if (bytes.length === ref.size && crc32c(bytes) === ref.crc32c) return bytes;
-      last = strataError("ECORRUPT", `chunk ${ref.chunk} on volume ${name} has the wrong bytes`, {
-        chunk: ref.chunk,
-        volume: name,
-      });
-    } catch (err) {
-      last = err;
-    }
-  }
-  throw strataError(
-    isStrataError(last, "ECORRUPT") ? "ECORRUPT" : "EUNAVAIL",
-    `no readable instance of chunk ${ref.chunk} (tried ${order.join(", ") || "no volume"})`,
-    { chunk: ref.chunk, tried: order },
-    last,
-  );
+  return readBest(store, volumes, ref);
 }
 
 /** Chunks referenced by a version record's `content.extents`. */
@@ -92,55 +70,68 @@ export interface ChunkTarget {
   /** Volumes every chunk must have an instance on (the mirror's own volumes). */
   place: string[];
   clock: () => number;
+  /**
+   * The PFS whose commit will reference the chunks: an intent of it protects them (chunk
+   * lifecycle rule 1) from before the first instance is looked at until `release()`.
+   */
+  pfs: string;
+  /** The lease wait's pause (default setTimeout). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
+/** How long a mirror's chunk intent protects its chunks (a page's apply follows at once). */
+const MIRROR_INTENT_TTL_MS = 60 * 60 * 1000;
+
 /**
- * Make every chunk present on every `place` volume of the target: one BatchGetItem per 100
- * (chunk, volume) pairs to find what is there, then for each missing one a read from the source,
- * a create-only put and an instance record. Returns the bytes copied.
+ * Make every chunk present on every `place` volume of the target, through the chunk lifecycle
+ * (core/data/chunks.ts): one intent naming every chunk, then one BatchGetItem per 100
+ * (chunk, volume) pairs, then per pair `ensureInstance` (a `deleting` one waited out, a present one
+ * shared, else the bytes fetched once per chunk, put create-only and recorded conditionally).
+ * Call `release()` after the commit that references the chunks (a failure before it leaves the
+ * intent to expire, as for any write that never committed). Returns the chunks and bytes copied.
  */
 export async function ensureChunks(
   target: ChunkTarget,
   refs: ChunkRef[],
   fetch: (ref: ChunkRef) => Promise<Uint8Array>,
-): Promise<{ copied: number; bytes: number }> {
+): Promise<{ copied: number; bytes: number; release: () => Promise<void> }> {
   const unique = [...new Map(refs.map((r) => [r.chunk, r])).values()];
   const pairs = unique.flatMap((ref) => target.place.map((volume) => ({ ref, volume })));
-  if (pairs.length === 0) return { copied: 0, bytes: 0 };
-  const have = await target.store.batchGet(pairs.map((p) => instanceKey(p.ref.chunk, p.volume)));
-  const missing = pairs.filter((_, i) => have[i]?.state !== "present");
+  if (pairs.length === 0) return { copied: 0, bytes: 0, release: async () => {} };
+  for (const volume of target.place)
+    if (!target.volumes[volume])
+      throw strataError("EINVAL", `mirror target volume ${volume} is not configured here`, { volume });
+  const intent = new Intent({
+    store: target.store,
+    pfs: target.pfs,
+    path: "(mirror chunks)",
+    volumes: target.place,
+    ttlMs: MIRROR_INTENT_TTL_MS,
+    clock: target.clock,
+  });
+  await intent.protect(unique.map((r) => r.chunk));
+  const have: Array<Item | undefined> = [];
+  const keys = pairs.map((p) => instanceKey(p.ref.chunk, p.volume));
+  for (let at = 0; at < keys.length; at += 100)
+    have.push(...(await target.store.batchGet(keys.slice(at, at + 100))));
+  let copied = 0;
   let bytes = 0;
-  const fetched = new Map<string, Uint8Array>();
-  for (const { ref, volume } of missing) {
-    const v = target.volumes[volume];
-    if (!v) throw strataError("EINVAL", `mirror target volume ${volume} is not configured here`, { volume });
-    let body = fetched.get(ref.chunk);
-    if (!body) {
-      body = await fetch(ref);
-      fetched.set(ref.chunk, body);
-    }
-    try {
-      await v.put(chunkObjectKey(ref.chunk), body, { size: ref.size, crc32c: ref.crc32c, ifNoneMatch: true });
-      bytes += ref.size;
-    } catch (err) {
-      // Content-addressed: an object already under that key with our size and CRC is this chunk.
-      if (!isStrataError(err, "EEXIST")) throw err;
-      const info = await v.head(chunkObjectKey(ref.chunk));
-      if (info.size !== ref.size || info.crc32c !== ref.crc32c) {
-        await v.put(chunkObjectKey(ref.chunk), body, { size: ref.size, crc32c: ref.crc32c });
-        bytes += ref.size;
-      }
-    }
-    await target.store.put(
-      instanceItem({
-        chunk: ref.chunk,
-        volume,
-        state: "present",
-        size: ref.size,
-        crc32c: ref.crc32c,
-        time: target.clock(),
-      }),
+  let body: { chunk: string; bytes: Uint8Array } | undefined; // one chunk's bytes at a time
+  for (const [i, { ref, volume }] of pairs.entries()) {
+    const done = await ensureInstance(
+      target.store,
+      { name: volume, volume: target.volumes[volume]! },
+      ref,
+      async () => {
+        if (body?.chunk !== ref.chunk) body = { chunk: ref.chunk, bytes: await fetch(ref) };
+        return body.bytes;
+      },
+      { clock: target.clock, ...(target.sleep ? { sleep: target.sleep } : {}), known: have[i] ?? null },
     );
+    if (done === "reused") continue;
+    copied++;
+    if (done === "uploaded") bytes += ref.size;
   }
-  return { copied: missing.length, bytes };
+  await intent.beforeCommit();
+  return { copied, bytes, release: () => intent.remove() };
 }

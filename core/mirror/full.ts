@@ -309,6 +309,7 @@ export async function fullResync(
     transactions++;
     current = { ...current, item: sealed };
   }
+  await copied.release(); // the applied versions reference the chunks now
   return {
     state: current,
     records: full.records.length,

@@ -44,6 +44,8 @@ export interface MirrorTarget {
   /** That deployment's volumes, by registry name. */
   volumes: Record<string, Volume>;
   clock?: () => number;
+  /** The chunk step's pause while it waits out a vacuum lease (default setTimeout). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface MirrorStatus {
@@ -228,6 +230,8 @@ export async function runMirror(
   const chunkTarget = {
     store: engine.store,
     volumes: target.volumes,
+    pfs: name,
+    ...(target.sleep ? { sleep: target.sleep } : {}),
     place: (state.item.volumes as string[]).map(String),
     clock,
   };
@@ -263,6 +267,7 @@ export async function runMirror(
         stats,
         options.maxItems,
       );
+      await copied.release(); // the applied versions reference the chunks now
       report.pages++;
       token = page.next;
     } while (

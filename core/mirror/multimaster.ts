@@ -142,8 +142,9 @@ export async function exchange(
     volumes: local.volumes,
     place: local.place,
     clock: local.clock ?? Date.now,
+    pfs: local.pfs,
   };
-  await ensureChunks(chunkTarget, recordChunks(records), (ref) => peer.chunk(ref));
+  const chunks = await ensureChunks(chunkTarget, recordChunks(records), (ref) => peer.chunk(ref));
 
   // The peer's final state of every object and name it changed.
   const versions = new Map<ObjectId, Record<string, Value>>();
@@ -405,6 +406,7 @@ export async function exchange(
   await engine.store.put(
     seal({ ...peerKey(ctx.id, peerSite), since: upto, base: before, merged: mergedNow.join(",") }),
   );
+  await chunks.release(); // the merged versions reference the chunks now
   return report;
 }
 

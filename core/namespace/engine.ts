@@ -10,7 +10,7 @@
 import { isStrataError, StrataError, strataError } from "../errors.ts";
 import type { Condition, Item, Key, MetadataStore, TransactOp, Value } from "../metadata/port.ts";
 import { keyId } from "../metadata/values.ts";
-import type { AsOf, FileSystem, Namespace, ObjectId, PfsInfo, Tid } from "./api.ts";
+import type { AsOf, FileSystem, Namespace, ObjectId, PfsInfo, PfsOptions, Tid } from "./api.ts";
 import {
   allocKey,
   changePk,
@@ -32,6 +32,7 @@ import { type PfsContext, Tx } from "./tx.ts";
 export { NS_LIMITS } from "./validate.ts";
 
 import { RetentionFloor } from "../retention/store.ts";
+import { confinement } from "./confine.ts";
 import { PfsFileSystem } from "./fs.ts";
 import type { EntryRef } from "./resolve.ts";
 import { checkPfsName, checkSnapshotName, isNonNegInt, stripVersion } from "./validate.ts";
@@ -283,8 +284,8 @@ export class Engine implements Namespace {
     this.forget(name);
   }
 
-  pfs(name: string): FileSystem {
-    return new PfsFileSystem(this, name);
+  pfs(name: string, options: PfsOptions = {}): FileSystem {
+    return new PfsFileSystem(this, name, confinement(options.beneath));
   }
 
   // ---- TIDs and closing -------------------------------------------------------------------------
@@ -435,15 +436,25 @@ export class Engine implements Namespace {
    * Plan and commit one transaction, re-planning on ECONFLICT (lost race, TransactionConflict,
    * or a close that overtook the TID) up to `maxAttempts` times with jittered backoff.
    */
-  async write<T>(pfs: string, plan: (tx: Tx) => Promise<T>): Promise<{ result: T; tid: Tid | undefined }> {
+  async write<T>(
+    pfs: string,
+    plan: (tx: Tx) => Promise<T>,
+    /**
+     * A confined view's write: `beneath` confines every resolution of the plan
+     * (PfsContext.beneath); `fence` runs after planning and may refuse what the plan would write.
+     */
+    confine?: { beneath: readonly string[]; fence?: (tx: Tx) => Promise<void> },
+  ): Promise<{ result: T; tid: Tid | undefined }> {
     for (let attempt = 1; ; attempt++) {
-      const ctx = await this.writableContext(pfs);
+      const base = await this.writableContext(pfs);
+      const ctx = confine ? { ...base, beneath: confine.beneath } : base;
       const tid = this.hlc.next();
       const tx = new Tx(this.store, ctx, tid, this.clock());
       let committed = false;
       let sent: TransactOp[] = [];
       try {
         const result = await plan(tx);
+        if (confine?.fence) await confine.fence(tx);
         if (tx.maxSeen >= tid) {
           // A record we read is newer than our clock (another engine's clock runs ahead).
           this.hlc.observe(tx.maxSeen);

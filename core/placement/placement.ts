@@ -12,10 +12,19 @@
  *   that picked the instance earlier finish), nor for a run that a newer run superseded.
  */
 
-import { chunkObjectKey, decodeInstance, instanceItem, instanceKey } from "../data/records.ts";
+import {
+  Intent,
+  orderCopies,
+  presentItem,
+  putChunkObject,
+  recordAfterSettle,
+  recordPresent,
+  removeIntent,
+} from "../data/chunks.ts";
+import { chunkObjectKey, decodeInstance, instanceKey } from "../data/records.ts";
 import { isStrataError, StrataError } from "../errors.ts";
 import type { MetadataStore, TransactOp } from "../metadata/port.ts";
-import type { FileSystem, Namespace, Stat } from "../namespace/api.ts";
+import type { FileSystem, Namespace, ReadableFileSystem, Stat } from "../namespace/api.ts";
 import { formatPath, parsePath } from "../namespace/path.ts";
 import { type ObjectiveSet, parseObjectives } from "../objectives/language.ts";
 import {
@@ -25,6 +34,7 @@ import {
   type PlacementPlan,
   planPlacement,
 } from "../objectives/planner.ts";
+import type { Volume } from "../volume/volume.ts";
 import {
   decodePlacement,
   objectiveKey,
@@ -36,6 +46,9 @@ import {
   wantPrefix,
 } from "./records.ts";
 import type { VolumeSet } from "./volumes.ts";
+
+/** How long a placement run's intent protects the chunks it copies (copy → commit). */
+const PLACEMENT_INTENT_TTL_MS = 6 * 60 * 60 * 1000;
 
 /** The workflow's state, passed from step to step (JSON; kept small: Step Functions allows 256 KB). */
 export interface PlacementState {
@@ -50,6 +63,13 @@ export interface PlacementState {
   chunks?: Array<[string, number, number]>;
   /** Instances copied by this run, to verify and commit: [sha, volume]. */
   copies?: Array<[string, string]>;
+  /**
+   * The intent protecting the chunks from copy to commit (chunk lifecycle rule 1), and the file
+   * version they belong to: commit removes the intent only if that version is still live (else it
+   * expires and vacuum re-checks the chunks).
+   */
+  intent?: string;
+  version?: string;
   placedAt?: number;
   surplus?: string[];
   /** The file is gone, a directory, or has no chunks: nothing to place. */
@@ -136,6 +156,17 @@ export interface Explanation {
   reason: string;
 }
 
+/**
+ * A caller confined to a subtree (a prefix-scoped token): the target path and every file below it
+ * resolve through `fs`, a view confined beneath `prefix` (docs/namespace.md "Confinement");
+ * objectives inherited from above the prefix still apply (they are the policy governing the
+ * subtree), but `explain` reports only tags found at or below the prefix.
+ */
+export interface ScopedView {
+  fs: ReadableFileSystem;
+  prefix: string;
+}
+
 interface Gathered {
   fs: FileSystem;
   stat: Stat;
@@ -143,6 +174,8 @@ interface Gathered {
   chain: Array<{ path: string; stat: Stat; text?: string }>;
   facts: FileFacts;
   levels: AttachedObjectives[];
+  /** A scoped caller's view of the tags: only those at or below its prefix. */
+  visibleTags?: Record<string, string>;
 }
 
 const MAX_WALK = 100_000;
@@ -175,9 +208,14 @@ export class Placement {
   // ---- objectives ----
 
   /** Attach objectives to the inode at `path` (replacing what was attached there). EINVAL with line/column. */
-  async setObjectives(pfs: string, path: string, text: string): Promise<{ path: string; ino: string }> {
+  async setObjectives(
+    pfs: string,
+    path: string,
+    text: string,
+    view?: ScopedView,
+  ): Promise<{ path: string; ino: string }> {
     const parsed = parseObjectives(text);
-    const stat = await this.namespace.pfs(pfs).stat(path);
+    const stat = await (view?.fs ?? this.namespace.pfs(pfs)).stat(path);
     if (parsed.statements.length === 0 && !parsed.override) {
       await this.store.delete(objectiveKey(pfs, stat.ino));
     } else {
@@ -187,8 +225,8 @@ export class Placement {
     return { path: clean(path), ino: stat.ino };
   }
 
-  async removeObjectives(pfs: string, path: string): Promise<void> {
-    const stat = await this.namespace.pfs(pfs).stat(path);
+  async removeObjectives(pfs: string, path: string, view?: ScopedView): Promise<void> {
+    const stat = await (view?.fs ?? this.namespace.pfs(pfs)).stat(path);
     try {
       await this.store.delete(objectiveKey(pfs, stat.ino), { condition: { op: "exists" } });
     } catch (err) {
@@ -207,6 +245,7 @@ export class Placement {
   async listObjectives(
     pfs: string,
     path?: string,
+    view?: ScopedView,
   ): Promise<Array<{ path: string; ino: string; text: string }>> {
     const under = path === undefined ? undefined : clean(path);
     const out: Array<{ path: string; ino: string; text: string }> = [];
@@ -220,11 +259,21 @@ export class Placement {
       }
       cursor = page.cursor;
     } while (cursor !== undefined);
+    if (view) {
+      // A stored path is the one given when set; a scoped caller sees an attachment only while
+      // that path still names the same object inside its scope.
+      const kept: typeof out = [];
+      for (const o of out) {
+        const st = await view.fs.stat(o.path).catch(() => undefined);
+        if (st?.ino === o.ino) kept.push(o);
+      }
+      out.splice(0, out.length, ...kept);
+    }
     return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
-  async explain(pfs: string, path: string): Promise<Explanation> {
-    const g = await this.gather(pfs, path);
+  async explain(pfs: string, path: string, view?: ScopedView): Promise<Explanation> {
+    const g = await this.gather(pfs, path, view);
     const plan = await this.plan(pfs, g, undefined);
     const own = g.chain.at(-1)!;
     const applied = new Set(plan.applied);
@@ -240,7 +289,7 @@ export class Placement {
         statement: s.source,
         applies: applied.has(s),
       })),
-      tags: g.facts.tags,
+      tags: g.visibleTags ?? g.facts.tags,
       desired: plan.desired,
       unsatisfied: plan.unsatisfied,
       reason: plan.reason,
@@ -303,17 +352,21 @@ export class Placement {
   // ---- status ----
 
   /** Placement of a file, or of every file under a directory (up to `limit`, default 1,000). */
-  async status(pfs: string, path: string, options: { limit?: number } = {}): Promise<PlacementStatus> {
+  async status(
+    pfs: string,
+    path: string,
+    options: { limit?: number; view?: ScopedView } = {},
+  ): Promise<PlacementStatus> {
     const limit = options.limit ?? 1000;
     const files: FileStatus[] = [];
     let truncated = false;
-    for await (const file of this.files(pfs, path)) {
+    for await (const file of this.files(pfs, path, { view: options.view })) {
       if (files.length >= limit) {
         truncated = true;
         break;
       }
       try {
-        files.push(await this.fileStatus(pfs, file));
+        files.push(await this.fileStatus(pfs, file, options.view));
       } catch (err) {
         if (!isStrataError(err, "ENOENT")) throw err; // removed while walking
       }
@@ -322,8 +375,8 @@ export class Placement {
     return { path: clean(path), placed: placed && !truncated, files, ...(truncated ? { truncated } : {}) };
   }
 
-  private async fileStatus(pfs: string, path: string): Promise<FileStatus> {
-    const g = await this.gather(pfs, path);
+  private async fileStatus(pfs: string, path: string, view?: ScopedView): Promise<FileStatus> {
+    const g = await this.gather(pfs, path, view);
     const chunks = chunksOf(g.stat);
     const record = await this.record(pfs, g.stat.ino);
     const lastRun = record
@@ -384,7 +437,12 @@ export class Placement {
   async waitPlaced(
     pfs: string,
     path: string,
-    options: { timeoutMs: number; pollMs?: number; sleep?: (ms: number) => Promise<void> },
+    options: {
+      timeoutMs: number;
+      pollMs?: number;
+      sleep?: (ms: number) => Promise<void>;
+      view?: ScopedView;
+    },
   ): Promise<PlacementStatus> {
     const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
     const deadline = this.clock() + options.timeoutMs;
@@ -392,7 +450,7 @@ export class Placement {
     for (;;) {
       const pending: FileStatus[] = [];
       let count = 0;
-      for await (const file of this.files(pfs, path)) {
+      for await (const file of this.files(pfs, path, { view: options.view })) {
         if (++count > 10_000)
           throw new StrataError(
             "E2BIG",
@@ -404,7 +462,7 @@ export class Placement {
         if (settled.has(file)) continue;
         let st: FileStatus;
         try {
-          st = await this.fileStatus(pfs, file);
+          st = await this.fileStatus(pfs, file, options.view);
         } catch (err) {
           if (isStrataError(err, "ENOENT")) continue; // removed while waiting
           throw err;
@@ -452,6 +510,17 @@ export class Placement {
       return { pfs: state.pfs, path: state.path, run, ino: g.stat.ino, skip: "inline" };
     const volumes = await this.volumes.list();
     const names = volumes.map((v) => v.name);
+    // Rule 1: the chunks are protected before their instances are looked at.
+    const intent = new Intent({
+      store: this.store,
+      pfs: state.pfs,
+      path: state.path,
+      volumes: names,
+      ttlMs: PLACEMENT_INTENT_TTL_MS,
+      clock: this.clock,
+      ...(state.intent ? { id: state.intent } : {}),
+    });
+    await intent.protect(chunks.map((c) => c[0]));
     const present = await this.presentInstances(
       chunks.map((c) => c[0]),
       names,
@@ -465,6 +534,8 @@ export class Placement {
       ino: g.stat.ino,
       chunks,
       desired: plan.desired,
+      intent: intent.id,
+      version: g.stat.tid,
     };
     if (plan.desired.length === 0) {
       await this.writeRecord(state.pfs, g.stat.ino, {
@@ -488,7 +559,10 @@ export class Placement {
       for (const target of plan.desired) {
         if (have.has(target)) continue;
         copies.push([sha, target]);
-        const sources = [...have].sort((a, b) => (cost.get(a) ?? 1) - (cost.get(b) ?? 1));
+        const sources = orderCopies(
+          [...have].map((volume) => ({ volume, state: "present" as const, cost: cost.get(volume) })),
+          {},
+        ).map((c) => c.volume);
         jobs.push(() => this.copyChunk(sha, size, crc, sources, target));
       }
     }
@@ -549,17 +623,17 @@ export class Placement {
     if (ino === undefined || !state.chunks || !state.desired) return state;
     const now = this.clock();
     const sizes = new Map(state.chunks.map(([sha, size, crc]) => [sha, { size, crc }]));
-    const ops: TransactOp[] = (state.copies ?? []).map(([sha, volume]) => ({
-      kind: "put" as const,
-      item: instanceItem({
-        chunk: sha,
-        volume,
-        state: "present",
-        size: sizes.get(sha)!.size,
-        crc32c: sizes.get(sha)!.crc,
-        time: now,
-      }),
-    }));
+    // The verified copies, conditionally (rule 3: never over a vacuum's live `deleting` mark).
+    const records = (state.copies ?? []).map(([chunk, volume]) =>
+      presentItem({ chunk, size: sizes.get(chunk)!.size, crc32c: sizes.get(chunk)!.crc }, volume, now),
+    );
+    const failed = await recordPresent(this.store, records, now);
+    if (failed.length > 0) {
+      const reachable = new Map<string, Volume>();
+      for (const [, v] of state.copies ?? []) reachable.set(v, await this.volumes.volume(v));
+      await recordAfterSettle(this.store, failed, (name) => reachable.get(name), { clock: this.clock });
+    }
+    const ops: TransactOp[] = [];
     // The file's wants: the desired ones written (unless there already), its stale ones elsewhere
     // (an earlier run's desired set) deleted so the trim guard no longer sees them.
     const mine = `#${pfs}#${ino}`;
@@ -607,6 +681,15 @@ export class Placement {
       }),
     });
     await this.writeOps(ops);
+    if (state.intent) {
+      // The copies are recorded; the file's committed reference protects its chunks from here,
+      // if the version copied is still the live one (else the intent expires for vacuum).
+      const live = await this.namespace
+        .pfs(pfs)
+        .stat(state.path)
+        .catch(() => undefined);
+      if (live?.tid === state.version) await removeIntent(this.store, pfs, state.intent);
+    }
     return { ...state, placedAt: now, surplus };
   }
 
@@ -769,6 +852,7 @@ export class Placement {
               },
             );
           const info = await source.head(entry.key);
+          const targetVolume = await this.volumes.volume(target.name);
           await this.copyChunk(sha, info.size, info.crc32c, [volumeName], target.name);
           await this.verify({
             pfs: "",
@@ -776,16 +860,21 @@ export class Placement {
             chunks: [[sha, info.size, info.crc32c]],
             copies: [[sha, target.name]],
           });
-          await this.store.put(
-            instanceItem({
-              chunk: sha,
-              volume: target.name,
-              state: "present",
-              size: info.size,
-              crc32c: info.crc32c,
-              time: this.clock(),
-            }),
+          const item = presentItem(
+            { chunk: sha, size: info.size, crc32c: info.crc32c },
+            target.name,
+            this.clock(),
           );
+          const failed = await recordPresent(this.store, [item], this.clock());
+          if (failed.length > 0)
+            await recordAfterSettle(
+              this.store,
+              failed,
+              (n) => (n === target.name ? targetVolume : undefined),
+              {
+                clock: this.clock,
+              },
+            );
         }
         try {
           await this.store.delete(instanceKey(sha, volumeName));
@@ -808,8 +897,12 @@ export class Placement {
    * (UTF-8 bytes, as readdir sorts), so a walk can resume after any path (`after`, exclusive) — the
    * sweeper's cursor — skipping whole subtrees that sort before it.
    */
-  async *files(pfs: string, path: string, options: { after?: string } = {}): AsyncGenerator<string> {
-    const fs = this.namespace.pfs(pfs);
+  async *files(
+    pfs: string,
+    path: string,
+    options: { after?: string; view?: ScopedView } = {},
+  ): AsyncGenerator<string> {
+    const fs = options.view?.fs ?? this.namespace.pfs(pfs);
     const top = await fs.stat(path);
     const after = options.after === undefined ? undefined : parsePath(options.after);
     if (top.type !== "dir") {
@@ -849,13 +942,16 @@ export class Placement {
     yield* walk(parsePath(path));
   }
 
-  private async gather(pfs: string, path: string): Promise<Gathered> {
+  private async gather(pfs: string, path: string, view?: ScopedView): Promise<Gathered> {
     const fs = this.namespace.pfs(pfs);
     const parts = parsePath(path);
     const paths = [formatPath([]), ...parts.map((_, i) => formatPath(parts.slice(0, i + 1)))];
+    // A scoped caller: the levels from its prefix down resolve confined; those above are policy.
+    const from = view ? parsePath(view.prefix).length : paths.length;
+    const at = (i: number): ReadableFileSystem => (view && i >= from ? view.fs : fs);
     const [stats, tagSets] = await Promise.all([
-      Promise.all(paths.map((p) => fs.stat(p))),
-      Promise.all(paths.map((p) => fs.getTags(p))),
+      Promise.all(paths.map((p, i) => at(i).stat(p))),
+      Promise.all(paths.map((p, i) => at(i).getTags(p))),
     ]);
     const items = await this.store.batchGet(stats.map((s) => objectiveKey(pfs, s.ino)));
     const chain = paths.map((p, i) => {
@@ -865,6 +961,8 @@ export class Placement {
     const stat = stats.at(-1)!;
     const tags: Record<string, string> = {};
     for (const t of tagSets) Object.assign(tags, t);
+    const visibleTags: Record<string, string> | undefined = view ? {} : undefined;
+    if (visibleTags) for (const t of tagSets.slice(from)) Object.assign(visibleTags, t);
     const levels = chain
       .filter((c) => c.text !== undefined)
       .map((c) => ({ path: c.path, objectives: this.parse(c.text!) }));
@@ -873,6 +971,7 @@ export class Placement {
       stat,
       chain,
       levels,
+      ...(visibleTags ? { visibleTags } : {}),
       facts: {
         path: paths.at(-1)!,
         size: stat.size,
@@ -953,14 +1052,7 @@ export class Placement {
         last = err;
         continue; // the next source
       }
-      const volume = await this.volumes.volume(target);
-      try {
-        await volume.put(key, bytes, { size, crc32c: crc, ifNoneMatch: true });
-      } catch (err) {
-        if (!isStrataError(err, "EEXIST")) throw err;
-        const info = await volume.head(key);
-        if (info.size !== size || info.crc32c !== crc) await volume.put(key, bytes, { size, crc32c: crc });
-      }
+      await putChunkObject(await this.volumes.volume(target), { chunk: sha, size, crc32c: crc }, bytes);
       return;
     }
     throw last;

@@ -65,11 +65,17 @@ export function errorResponse(err: unknown): ApiResponse {
 const fsCache = new WeakMap<Services, Map<string, FileSystem>>();
 const knownPfs = new WeakMap<Services, Set<string>>();
 
-function fileSystem(services: Services, pfs: string): FileSystem {
+/**
+ * The principal's view of a PFS, cached per (PFS, prefix): confined beneath the token's prefix
+ * (docs/namespace.md "Confinement"), so every path resolves inside its scope.
+ */
+function fileSystem(services: Services, pfs: string, principal: Principal): FileSystem {
   const cache = fsCache.get(services) ?? new Map<string, FileSystem>();
   fsCache.set(services, cache);
-  const fs = cache.get(pfs) ?? services.namespace.pfs(pfs);
-  cache.set(pfs, fs);
+  const beneath = services.testOnlyUnconfined ? "/" : principal.prefix;
+  const key = `${beneath}\u0000${pfs}`;
+  const fs = cache.get(key) ?? services.namespace.pfs(pfs, { beneath });
+  cache.set(key, fs);
   return fs;
 }
 
@@ -146,7 +152,7 @@ export async function invoke(
     services,
     principal,
     pfs: pfs ?? "",
-    fs: pfs === undefined ? noFs : fileSystem(services, pfs),
+    fs: pfs === undefined ? noFs : fileSystem(services, pfs, principal),
     signal: options.signal ?? new AbortController().signal,
   };
   return op.run(ctx, input);

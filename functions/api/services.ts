@@ -60,6 +60,11 @@ export interface Services {
   apiVolumes?: () => Promise<Record<string, ApiVolume>>;
   /** Volume records, objectives and the placement workflows (adapters/workflows/placement.ts). */
   placement?: PlacementServices;
+  /**
+   * TEST ONLY: hand every principal the unconfined view of its PFS (the prefix is then checked as
+   * text only). The confinement property's counter-check sets it to show the property fails.
+   */
+  testOnlyUnconfined?: boolean;
 }
 
 /** The volumes byte operations may use now: the records' when the deployment has them. */

@@ -12,8 +12,9 @@
  *   gcs-signer.json      the service account (RSA key pair, made once, mode 0600) that signs GCS
  *                        V4 URLs; the stand-in trusts its public key (gcs-signer.pub.pem)
  *   connection.json      {endpoint, token, pfs} for the CLI and SDK in this directory (mode 0600)
- *   standins.json        the stand-ins' ports, reused at the next start: the volume records hold
- *                        their endpoints, and a record is never rewritten by a restart
+ *   standins.json        the stand-ins' ports, reused at the next start (the volume records hold
+ *                        their endpoints, and a record is never rewritten by a restart), and
+ *                        their process ids (a start first waits for the last run's to be gone)
  *
  * The four volumes are registered as volume records at every start (idempotent; docs/placement.md):
  *
@@ -29,8 +30,20 @@
  * Serves the HTTP API on 127.0.0.1:STRATA_PORT (default 7070; 0 = a free port), prints the
  * endpoint, an admin token and three next steps. SIGINT/SIGTERM: stop accepting, drain in-flight
  * requests (a write acknowledged before is committed), close stores and stand-ins, exit 0.
+ *
+ * Process groups: the stand-ins run in their own process groups (child.ts `ownProcessGroup`), so
+ * a Ctrl-C in the terminal (SIGINT to the foreground group) reaches this server only; it drains,
+ * then stops them. Each stand-in is durable at acknowledgement (a PUT answered is in its files:
+ * azurite-main.mjs, s3rver-main.mjs, gcs-server.ts) and exits by itself when this process is gone
+ * (its stdin, a pipe from here, closes), so a SIGKILL of the group leaves no orphan serving stale
+ * ports for long; the next start waits for any that is still running (`stopLeftovers`).
+ *
+ * Test-only environment: STRATA_CHUNK_SIZE (bytes, ≥ 64 KiB; default 8 MiB) to make small files
+ * chunked; STRATA_TEST_AZURITE_LAZY_SAVES=1 runs azurite with its own 5 s metadata autosave, to
+ * show that a kill then loses acknowledged blobs (test/e2e/start-durability.test.ts).
  */
 import { generateKeyPairSync } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import net from "node:net";
 import path, { join, resolve } from "node:path";
@@ -57,6 +70,9 @@ const PFS = "default";
 const home = resolve(process.env.STRATA_HOME ?? ".strata");
 const port = process.env.STRATA_PORT === undefined ? DEFAULT_PORT : Number(process.env.STRATA_PORT);
 const graceSeconds = Number(process.env.STRATA_PLACEMENT_GRACE_SECONDS ?? 60);
+const chunkSize =
+  process.env.STRATA_CHUNK_SIZE === undefined ? undefined : Number(process.env.STRATA_CHUNK_SIZE);
+const lazyAzureSaves = process.env.STRATA_TEST_AZURITE_LAZY_SAVES === "1";
 if (!(graceSeconds >= 0)) {
   console.error(
     `strata: STRATA_PLACEMENT_GRACE_SECONDS must be a number of seconds ≥ 0, got ${process.env.STRATA_PLACEMENT_GRACE_SECONDS}`,
@@ -80,6 +96,38 @@ async function portIsFree(port: number): Promise<boolean> {
   });
 }
 
+const STANDINS = ["s3", "azure", "gcs"] as const;
+
+/** Is `pid` a live process started for this home (its command line names the home)? Linux only (/proc). */
+function ourProcess(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(home);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stand-ins of the last run that are still alive (its server was killed: they exit when they
+ * notice, see the lifeline in child.ts): wait up to 5 s for them to go, then SIGKILL them, so the
+ * new ones get the same ports and no two processes share a data directory.
+ */
+async function stopLeftovers(saved: Record<string, unknown>): Promise<void> {
+  const pids = Object.values((saved.pids ?? {}) as Record<string, unknown>).filter(
+    (p): p is number => typeof p === "number" && Number.isInteger(p) && p > 0 && ourProcess(p),
+  );
+  const deadline = Date.now() + 5_000;
+  while (pids.some(ourProcess) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  for (const pid of pids.filter(ourProcess)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  while (pids.some(ourProcess)) await new Promise((r) => setTimeout(r, 20));
+}
+
 /**
  * The stand-ins' ports: last start's when still free (their endpoints are in the volume records,
  * which a restart does not rewrite), else new free ones, saved for the next start.
@@ -92,6 +140,7 @@ async function standInPorts(): Promise<{ s3: number; azure: number; gcs: number 
   } catch {
     // First start (or an unreadable file): new ports.
   }
+  await stopLeftovers(saved);
   const pick = async (name: string) => {
     const p = saved[name];
     if (typeof p === "number" && Number.isInteger(p) && (await portIsFree(p))) return p;
@@ -111,14 +160,16 @@ async function startS3(dir: string, p: number): Promise<StandIn> {
       join(here, "../../adapters/standins/s3rver-main.mjs"),
       dir,
       String(p),
+      "--lifeline",
     ],
     port: p,
     readyLine: /s3rver listening/,
+    ownProcessGroup: true,
   });
 }
 
 async function startAzure(dir: string, p: number): Promise<StandIn> {
-  return startAzureStandIn({ port: p, location: dir });
+  return startAzureStandIn({ port: p, location: dir, ownProcessGroup: true, lazySaves: lazyAzureSaves });
 }
 
 interface GcsSigner {
@@ -223,9 +274,15 @@ const standIns = await Promise.all([
     testHooks: false,
     dir: join(home, "gcs"),
     signerKeyFiles: { [signer.client_email]: publicKeyFile },
+    ownProcessGroup: true,
   }),
 ]);
 const [s3, azure, gcs] = standIns as [StandIn, StandIn, StandIn];
+// Their process ids, for the next start (stopLeftovers) and for tests that kill everything.
+await writeFile(
+  join(home, "standins.json"),
+  `${JSON.stringify({ ...ports, pids: Object.fromEntries(STANDINS.map((n, i) => [n, standIns[i]!.pid])) }, null, 2)}\n`,
+);
 const stopStandIns = () => Promise.allSettled(standIns.map((s) => s.stop()));
 
 let deployment: Awaited<ReturnType<typeof startLocalDeployment>>;
@@ -239,6 +296,7 @@ try {
     // GCS volumes added at runtime are signed by the same service account the stand-in trusts.
     gcsSigner: signer,
     placement: { graceMs: graceSeconds * 1000 },
+    ...(chunkSize === undefined ? {} : { chunkSize }),
   });
 } catch (err) {
   await stopStandIns();

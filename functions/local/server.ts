@@ -3,7 +3,10 @@
  * route that serves presigned URLs of local-directory volumes. Thin.
  *
  * `stop()` stops accepting, lets in-flight requests finish (acknowledged writes are committed
- * before their response is sent, so nothing acknowledged is lost), then resolves.
+ * before their response is sent, so nothing acknowledged is lost), then resolves. A request that
+ * arrives on a kept-alive connection after `stop()` began is answered 503 EUNAVAIL with
+ * `connection: close` (it changed nothing): otherwise busy clients reusing their connections would
+ * keep the server draining for as long as they keep sending.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -59,9 +62,16 @@ export async function startLocalServer(
     if (inFlight === 0) idle?.();
   };
 
+  let stopping: Promise<void> | undefined;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     inFlight++;
     res.once("close", done);
+    if (stopping) {
+      const refused = errorResponse(strataError("EUNAVAIL", "the server is stopping; retry when it is back"));
+      res.writeHead(refused.status, { ...refused.headers, connection: "close" });
+      res.end(refused.body);
+      return;
+    }
     const path = (req.url ?? "/").split("?")[0]!;
     if (options.blobs && path.startsWith(BLOB_ROUTE_PREFIX)) {
       void serveBlob(req, res, options.blobs.volumes, options.blobs.signer);
@@ -86,7 +96,8 @@ export async function startLocalServer(
       }
       // A reply sent before the body was read (E2BIG) leaves the rest of it on the socket, where
       // it would be parsed as the next request: close the connection instead of keeping it alive.
-      const headers = req.complete ? response.headers : { ...response.headers, connection: "close" };
+      const headers =
+        req.complete && !stopping ? response.headers : { ...response.headers, connection: "close" };
       res.writeHead(response.status, headers);
       res.end(response.body);
     })();
@@ -102,7 +113,6 @@ export async function startLocalServer(
   });
   const { port } = server.address() as AddressInfo;
   const endpoint = `http://${options.host ?? "127.0.0.1"}:${port}`;
-  let stopping: Promise<void> | undefined;
 
   return {
     endpoint,

@@ -58,8 +58,17 @@ export async function runScrub(
   });
 }
 
-export async function runFsck(deps: Pick<Services, "store">, pfs?: string[]): Promise<FsckReport> {
-  return fsck({ store: deps.store, ...(pfs ? { pfs } : {}) });
+/** fsck; with `objects` (default true) it also HEADs the objects of `present` instances. */
+export async function runFsck(
+  deps: Pick<Services, "store"> & VolumeSource,
+  pfs?: string[],
+  options: { objects?: boolean } = {},
+): Promise<FsckReport> {
+  return fsck({
+    store: deps.store,
+    ...(pfs ? { pfs } : {}),
+    ...(options.objects === false ? {} : { volumes: await volumesNow(deps) }),
+  });
 }
 
 /**

@@ -2,7 +2,9 @@
  * Scrub's shared suite: `testScrub(name, fixture)` runs against one MetadataStore + two real
  * volumes ("a", "b"): an instance corrupted at rest (bytes flipped, recorded CRC kept) or deleted
  * is found by a full read and repaired from the other volume; a chunk bad everywhere is reported
- * unrepaired; the rate limit paces reads; a time-boxed run resumes from its cursor.
+ * unrepaired; the rate limit paces reads; a time-boxed run resumes from its cursor; a chunk whose
+ * objects were deleted from every volume behind strata's back (listed nowhere) is found by pass 2,
+ * recorded missing and reported with the versions that lost it (counter-check: not without pass 2).
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { webCryptoSha256 } from "../../core/data/plane.ts";
@@ -75,6 +77,34 @@ export function testScrub(name: string, make: () => Promise<ScrubFixture>): void
       expect(report.findings.every((r) => r.found === "corrupt" && r.reason !== undefined)).toBe(true);
       expect((await w.store.get(instanceKey(x, "a")))?.state).toBe("corrupt");
       expect((await w.store.get(instanceKey(x, "b")))?.state).toBe("corrupt");
+    });
+
+    it("finds a chunk gone from every volume (listed nowhere), records it missing, names the live and old versions that lost it; not without pass 2", async () => {
+      const fs = w.ns.pfs("p");
+      const old = await w.data.writeFile(fs, "/f", bytesOf(5, CHUNK));
+      const x = old.content!.extents![0]!.chunk;
+      await w.data.writeFile(fs, "/f", bytesOf(6, CHUNK)); // /f's live version no longer has x
+      const g = await w.data.writeFile(fs, "/g", bytesOf(5, CHUNK)); // a live file with x
+      for (const v of ["a", "b"] as const) await w.volumes[v]!.delete(chunkObjectKey(x));
+
+      // Counter-check: the listings alone never meet x.
+      const blind = await run({ references: false });
+      expect(blind.complete).toBe(true);
+      expect(blind.findings).toEqual([]);
+      expect((await w.store.get(instanceKey(x, "a")))?.state).toBe("present");
+
+      const report = await run();
+      expect(report.complete).toBe(true);
+      expect(report.findings.map((r) => `${r.volume}:${r.found}:${r.repaired}`).sort()).toEqual([
+        "a:missing:false",
+        "b:missing:false",
+      ]);
+      for (const finding of report.findings)
+        expect(finding.files?.map((r) => `${r.path}@${r.version}:${r.live}`).sort()).toEqual(
+          [`/f@${old.tid}:false`, `/g@${g.tid}:true`].sort(),
+        );
+      expect(report.heads).toBeGreaterThanOrEqual(2);
+      for (const v of ["a", "b"]) expect((await w.store.get(instanceKey(x, v)))?.state).toBe("missing");
     });
 
     it("paces reads to bytesPerSecond and resumes a time-boxed run from its cursor", async () => {

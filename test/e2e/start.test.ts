@@ -17,7 +17,8 @@ describe("npm start (the local deployment) through npm", () => {
     timeout: 120_000,
   }, async () => {
     home = await mkdtemp(path.join(tmpdir(), "strata-start-"));
-    // Its own process group, so SIGTERM reaches npm, the server and its stand-ins alike.
+    // Its own process group, as a terminal gives it: SIGTERM reaches npm and the server; the server
+    // stops its stand-ins (their own groups) after draining.
     const child = spawn("npm", ["start", "--silent"], {
       cwd: root,
       env: { ...process.env, STRATA_HOME: home, STRATA_PORT: "0" },
@@ -57,6 +58,16 @@ describe("npm start (the local deployment) through npm", () => {
     } finally {
       if (child.exitCode === null) process.kill(-child.pid!, "SIGTERM");
       await exited;
+      // npm can exit before the server has drained and stopped its stand-ins (own process groups):
+      // wait for the whole group before the home is removed.
+      for (;;) {
+        try {
+          process.kill(-child.pid!, 0);
+        } catch {
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
     }
   });
 });

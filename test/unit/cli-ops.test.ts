@@ -161,6 +161,28 @@ describe("CLI registry commands", () => {
     }));
     expect(scrubBad.code).toBe(6);
     expect(scrubBad.stdout).toContain("no: no good copy");
+    // A chunk gone everywhere: the files and versions that lost their bytes are listed.
+    const lost = await runOp(["scrub"], () => ({
+      objects: 0,
+      bytes: 0,
+      heads: 2,
+      findings: [
+        {
+          ...finding,
+          found: "missing",
+          files: [
+            { pfs: "default", path: "/f", ino: "9", version: "01a24c7bd9980000", live: false },
+            { pfs: "default", path: "/g", ino: "a", version: "01a24c7bd9990000", live: true },
+          ],
+        },
+      ],
+      complete: true,
+    }));
+    expect(lost.code).toBe(6);
+    expect(lost.stdout).toContain("2 existence checks");
+    expect(lost.stdout).toContain(
+      "lost bytes in:\n  default:/f @01a24c7bd9980000 (old version)\n  default:/g @01a24c7bd9990000 (live)",
+    );
     const scrubOk = await runOp(["scrub"], () => ({
       objects: 4,
       bytes: 10,

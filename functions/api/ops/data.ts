@@ -7,8 +7,10 @@
 import { z } from "zod";
 import { collectBytes } from "../../../core/bytes.ts";
 import { crc32c } from "../../../core/crc32c.ts";
+import type { InstanceState } from "../../../core/data/api.ts";
+import { ensureInstance, markBad, orderCopies } from "../../../core/data/chunks.ts";
 import { DATA_DEFAULTS, type Extent } from "../../../core/data/plane.ts";
-import { chunkObjectKey, instanceItem, instanceKey, intentPk } from "../../../core/data/records.ts";
+import { chunkObjectKey, instanceKey, intentPk } from "../../../core/data/records.ts";
 import {
   checkExtents,
   committedSession,
@@ -20,7 +22,6 @@ import {
   type UploadSession,
 } from "../../../core/data/uploads.ts";
 import { isStrataError, strataError } from "../../../core/errors.ts";
-import type { Item } from "../../../core/metadata/port.ts";
 import type { FileContent, FileSystem, Stat } from "../../../core/namespace/api.ts";
 import type { OpContext } from "../operation.ts";
 import { defineOp, type Operation } from "../operation.ts";
@@ -147,29 +148,28 @@ async function verifyUploaded(
   return bytes;
 }
 
-/** How long to wait between looks at an instance vacuum is deleting. */
-const DELETION_POLL_MS = 500;
-
 /**
- * The chunk's instance record on `volume`, after waiting out a vacuum `deleting` lease
- * (core/maintenance/vacuum.ts deletes the object only well before `until`; afterwards the object
- * is either gone or stays, as in the data plane's writers).
+ * Staged chunks an upload.commit verifies and promotes at once (its memory: about this × 2 × the
+ * chunk size). Mutable only for the memory test's counter-check (test/adapters/upload-commit-memory.test.ts).
  */
-async function settledInstance(
-  services: Services,
-  sha: string,
-  volume: string,
-  signal: AbortSignal,
-): Promise<Item | undefined> {
-  let record = await services.store.get(instanceKey(sha, volume));
-  while (record?.state === "deleting") {
-    const wait = Number(record.until) - services.clock();
-    if (!(wait > 0)) return undefined;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(wait, DELETION_POLL_MS)));
-    if (signal.aborted) throw strataError("EABORTED", `commit aborted while chunk ${sha} was being vacuumed`);
-    record = await services.store.get(instanceKey(sha, volume));
-  }
-  return record;
+export const UPLOAD_COMMIT_TUNING = { parallelism: 2 };
+
+/** `run` over `items` with at most `parallelism` running; the first failure stops new starts. */
+async function inTurn<T>(items: T[], parallelism: number, run: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await run(item);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallelism, items.length) }, worker));
 }
 
 /**
@@ -187,7 +187,7 @@ async function promoteStaged(
   bytes: Uint8Array,
   e: Extent,
   signal: AbortSignal,
-): Promise<void> {
+): Promise<boolean> {
   const final = chunkObjectKey(e.chunk);
   const v = volume.volume;
   const putVerified = (ifNoneMatch: boolean) =>
@@ -203,10 +203,13 @@ async function promoteStaged(
         await putVerified(false);
       }
     } else await putVerified(true);
+    return true;
   } catch (err) {
     if (!isStrataError(err, "EEXIST")) throw err;
     const info = await v.head(final, { signal });
-    if (info.size !== e.length || info.crc32c !== e.crc32c) await putVerified(false);
+    if (info.size === e.length && info.crc32c === e.crc32c) return false;
+    await putVerified(false);
+    return true;
   }
 }
 
@@ -424,27 +427,27 @@ export const dataOps: Operation[] = [
       }
       if (session && toVerify.size > 0) {
         const volume = await volumeOf(services, session.volume);
-        await Promise.all(
-          [...toVerify.values()].map(async (e) => {
-            const staged = stagingKey(session.id, e.chunk);
-            const bytes = await verifyUploaded(services, volume, staged, e, ctx.signal);
-            const record = await settledInstance(services, e.chunk, session.volume, ctx.signal);
-            if (record?.state !== "present") {
-              await promoteStaged(services, volume, staged, bytes, e, ctx.signal);
-              await services.store.put(
-                instanceItem({
-                  chunk: e.chunk,
-                  volume: session.volume,
-                  state: "present",
-                  size: e.length,
-                  crc32c: e.crc32c,
-                  time: services.clock(),
-                }),
-              );
-            }
-            await volume.volume.delete(staged).catch(() => {}); // vacuum retries via the intent
-          }),
-        );
+        // Streamed: at most UPLOAD_COMMIT_TUNING.parallelism chunks are read, verified and promoted at once, so
+        // the commit's memory is that × the chunk size whatever the file's size.
+        await inTurn([...toVerify.values()], UPLOAD_COMMIT_TUNING.parallelism, async (e) => {
+          const staged = stagingKey(session.id, e.chunk);
+          const bytes = await verifyUploaded(services, volume, staged, e, ctx.signal);
+          // The session is the intent protecting the chunk (written before its URL was handed
+          // out); the lifecycle waits out a vacuum lease, reuses a present instance, else promotes
+          // the staged object and records it conditionally.
+          await ensureInstance(
+            services.store,
+            { name: session.volume, volume: volume.volume },
+            { chunk: e.chunk, size: e.length, crc32c: e.crc32c },
+            () => bytes,
+            {
+              clock: services.clock,
+              signal: ctx.signal,
+              place: () => promoteStaged(services, volume, staged, bytes, e, ctx.signal),
+            },
+          );
+          await volume.volume.delete(staged).catch(() => {}); // vacuum retries via the intent
+        });
       }
       if (session && session.expiresAt <= services.clock())
         throw strataError("ETIMEDOUT", `upload ${session.id} expired before its commit; write again`, {
@@ -491,20 +494,17 @@ export const dataOps: Operation[] = [
         extents.map(async (e, n) => {
           const rows = names.map((volume, k) => ({ volume, record: records[n * names.length + k] }));
           const known = rows.filter((r) => r.record !== undefined);
-          const candidates = (known.length > 0 ? known : rows)
-            .map((r) => ({
+          // The chunk lifecycle's one chooser (present or unrecorded first, site, cost).
+          const candidates = orderCopies(
+            (known.length > 0 ? known : rows).map((r) => ({
               volume: r.volume,
-              state: r.record?.state ?? "unknown",
+              state: (r.record?.state as InstanceState | undefined) ?? ("unknown" as const),
+              site: available[r.volume]!.site,
+              cost: available[r.volume]!.cost,
               entry: available[r.volume]!,
-            }))
-            .sort(
-              (a, b) =>
-                Number(a.state !== "present" && a.state !== "unknown") -
-                  Number(b.state !== "present" && b.state !== "unknown") ||
-                Number(a.entry.site !== services.deployment.site) -
-                  Number(b.entry.site !== services.deployment.site) ||
-                (a.entry.cost ?? 1) - (b.entry.cost ?? 1),
-            );
+            })),
+            { site: services.deployment.site },
+          );
           const sources = await Promise.all(
             candidates.map(async (c) => ({
               volume: c.volume,
@@ -538,11 +538,19 @@ export const dataOps: Operation[] = [
     scope: "pfs",
     right: "read",
     touches: "paths",
-    input: z.object({ path: pathSchema, chunk: sha, volume: z.string() }).strict(),
+    input: z
+      .object({
+        path: pathSchema,
+        chunk: sha,
+        volume: z.string(),
+        // Old versions hold chunks too: a reader of an as-of view reports with its point.
+        asOf: asOfSchema.optional(),
+      })
+      .strict(),
     paths: (i) => [i.path],
     run: async (ctx, i) => {
       const { services } = ctx;
-      const st = await ctx.fs.stat(i.path);
+      const st = await reader(ctx, i.asOf).stat(i.path);
       const e = (st.content?.extents ?? []).find((x) => x.chunk === i.chunk);
       if (!e)
         throw strataError("EINVAL", `chunk ${i.chunk} is not part of ${i.path}`, {
@@ -561,9 +569,7 @@ export const dataOps: Operation[] = [
             : "unavailable";
       }
       if (state === "corrupt" || state === "missing") {
-        const key = instanceKey(i.chunk, i.volume);
-        const record = await services.store.get(key);
-        if (record) await services.store.update(key, { set: { state, time: services.clock() } });
+        await markBad(services.store, instanceKey(i.chunk, i.volume), state, services.clock());
       }
       return { state };
     },

@@ -64,11 +64,19 @@ export const maintenanceOps: Operation[] = [
     scope: "deployment",
     right: "admin",
     touches: "deployment",
-    input: z.object({ pfs: z.array(z.string().min(1)).optional().describe("only these PFSs") }).strict(),
+    input: z
+      .object({
+        pfs: z.array(z.string().min(1)).optional().describe("only these PFSs"),
+        objects: z
+          .boolean()
+          .optional()
+          .describe("HEAD the objects of present instances (default true; false: records only)"),
+      })
+      .strict(),
     example: {},
     run: async (ctx, i) => {
       checkDeploymentAdmin(ctx.principal, "fsck.run");
-      return runFsck(ctx.services, i.pfs);
+      return runFsck(ctx.services, i.pfs, i.objects === false ? { objects: false } : {});
     },
   }),
   defineOp({

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { defineOp, type Operation } from "../operation.ts";
 import { pageFields, pageOf, pathSchema } from "./common.ts";
-import { inBackground, placementOf } from "./placement-services.ts";
+import { inBackground, placementOf, scopedView } from "./placement-services.ts";
 
 export const objectiveOps: Operation[] = [
   defineOp({
@@ -16,7 +16,7 @@ export const objectiveOps: Operation[] = [
     example: { path: "/show", text: "when tag:render-site place 1 on site:$tag:render-site" },
     run: async (ctx, i) => {
       const p = placementOf(ctx, "objective.set");
-      const out = await p.placement.setObjectives(ctx.pfs, i.path, i.text);
+      const out = await p.placement.setObjectives(ctx.pfs, i.path, i.text, scopedView(ctx));
       inBackground(p.orchestrator.enqueue(ctx.pfs, i.path));
       return out;
     },
@@ -30,7 +30,11 @@ export const objectiveOps: Operation[] = [
     input: z.object({ path: pathSchema.optional(), ...pageFields }).strict(),
     paths: (i) => [i.path ?? "/"],
     run: async (ctx, i) => {
-      const all = await placementOf(ctx, "objective.list").placement.listObjectives(ctx.pfs, i.path);
+      const all = await placementOf(ctx, "objective.list").placement.listObjectives(
+        ctx.pfs,
+        i.path,
+        scopedView(ctx),
+      );
       const page = pageOf(all, (o) => `${o.path}\u0000${o.ino}`, i);
       return { objectives: page.items, ...(page.next ? { next: page.next } : {}) };
     },
@@ -45,7 +49,7 @@ export const objectiveOps: Operation[] = [
     paths: (i) => [i.path],
     run: async (ctx, i) => {
       const p = placementOf(ctx, "objective.remove");
-      await p.placement.removeObjectives(ctx.pfs, i.path);
+      await p.placement.removeObjectives(ctx.pfs, i.path, scopedView(ctx));
       inBackground(p.orchestrator.enqueue(ctx.pfs, i.path));
       return {};
     },
@@ -58,6 +62,7 @@ export const objectiveOps: Operation[] = [
     touches: "paths",
     input: z.object({ path: pathSchema }).strict(),
     paths: (i) => [i.path],
-    run: (ctx, i) => placementOf(ctx, "objective.explain").placement.explain(ctx.pfs, i.path),
+    run: (ctx, i) =>
+      placementOf(ctx, "objective.explain").placement.explain(ctx.pfs, i.path, scopedView(ctx)),
   }),
 ];

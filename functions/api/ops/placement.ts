@@ -3,7 +3,7 @@ import { z } from "zod";
 import { isStrataError } from "../../../core/errors.ts";
 import { defineOp, type Operation } from "../operation.ts";
 import { notYet, pathSchema, waitLimitSeconds } from "./common.ts";
-import { placementOf } from "./placement-services.ts";
+import { placementOf, scopedView } from "./placement-services.ts";
 
 export const placementOps: Operation[] = [
   defineOp({
@@ -16,7 +16,10 @@ export const placementOps: Operation[] = [
     input: z.object({ path: pathSchema, limit: z.number().int().min(1).max(2_000).optional() }).strict(),
     paths: (i) => [i.path],
     run: (ctx, i) =>
-      placementOf(ctx, "placement.get").placement.status(ctx.pfs, i.path, i.limit ? { limit: i.limit } : {}),
+      placementOf(ctx, "placement.get").placement.status(ctx.pfs, i.path, {
+        ...(i.limit ? { limit: i.limit } : {}),
+        view: scopedView(ctx),
+      }),
   }),
   defineOp({
     name: "placement.wait",
@@ -36,6 +39,7 @@ export const placementOps: Operation[] = [
         return await placementOf(ctx, "placement.wait").placement.waitPlaced(ctx.pfs, i.path, {
           timeoutMs: Math.min(i.timeoutSeconds, limit) * 1000,
           pollMs: 250,
+          view: scopedView(ctx),
         });
       } catch (err) {
         if (!cut || !isStrataError(err, "ETIMEDOUT")) throw err;

@@ -1,0 +1,486 @@
+/**
+ * The chunk lifecycle's interleaving harness (test/unit/chunk-lifecycle-interleaving.test.ts and
+ * its SQLite / DynamoDB Local variants in test/adapters): a deterministic scheduler over the
+ * MetadataStore and the Volume — every call a task makes is an await point the scheduler releases
+ * — and scenarios, one per chunk writer, run with an applying vacuum and a second writer of the
+ * same bytes injected at every await point of the writer, then checked:
+ *
+ *   - the writer and the second writer succeeded;
+ *   - fsck is clean;
+ *   - every committed file reads back byte-exact;
+ *   - no `present` instance record lacks its object;
+ *   - after the clock passes every intent and lease and two more vacuums run, every chunk object
+ *     left on the volume is referenced (vacuum's `cref#`), and the files still read back.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { createDataPlane } from "../../core/data/plane.ts";
+import { chunkObjectKey, chunkPk, decodeInstance } from "../../core/data/records.ts";
+import { isStrataError } from "../../core/errors.ts";
+import { crefPk } from "../../core/maintenance/common.ts";
+import { fsck } from "../../core/maintenance/fsck.ts";
+import { vacuum } from "../../core/maintenance/vacuum.ts";
+import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
+import type { MetadataStore } from "../../core/metadata/port.ts";
+import { createMirror, localSource, restoreBackup, runMirror, writeBackup } from "../../core/mirror/index.ts";
+import { createNamespace, type Namespace } from "../../core/namespace/index.ts";
+import { mulberry32 } from "../../core/random.ts";
+import { setRetention } from "../../core/retention/store.ts";
+import { MemoryVolumeDriver } from "../../core/volume/memory.ts";
+import { Volume } from "../../core/volume/volume.ts";
+
+const tasks = new AsyncLocalStorage<string>();
+
+/**
+ * Releases one gated task at a time. A task is started with `spawn`; every store/volume call it
+ * makes waits at `gate` until the scheduler picks it. Calls outside any task pass straight through.
+ */
+export class Scheduler {
+  /** Calls waiting at a gate, per task, first come first released (a task may run calls in parallel). */
+  private readonly waiting = new Map<string, Array<{ resume: () => void; sleep: boolean }>>();
+  /** Gate arrivals so far (quiescence: none for a few turns). */
+  private arrivals = 0;
+  private readonly alive = new Map<string, Promise<void>>();
+  readonly errors = new Map<string, unknown>();
+  /** Gates passed per task. */
+  readonly passed = new Map<string, number>();
+  /** Called as a task reaches each gate (before it waits), with how many it passed. */
+  onGate: (task: string, count: number) => void = () => {};
+
+  /** `sleep`: the task is waiting out time (a lease), not making a call. */
+  async gate(sleep = false): Promise<void> {
+    const task = tasks.getStore();
+    if (!task || !this.alive.has(task)) return;
+    const count = this.passed.get(task) ?? 0;
+    this.passed.set(task, count + 1);
+    this.onGate(task, count);
+    this.arrivals++;
+    await new Promise<void>((resolve) => {
+      const list = this.waiting.get(task) ?? [];
+      list.push({ resume: resolve, sleep });
+      this.waiting.set(task, list);
+    });
+  }
+
+  spawn(name: string, body: () => Promise<unknown>): void {
+    this.alive.set(name, Promise.resolve()); // before its first call reaches a gate
+    const run = tasks.run(name, async () => {
+      try {
+        await body();
+      } catch (err) {
+        this.errors.set(name, err);
+      }
+    });
+    void run.finally(() => this.alive.delete(name));
+  }
+
+  /** Run every spawned task to its end, releasing gated ones in an order `pick` chooses. */
+  async drain(pick: (gated: Array<{ task: string; sleeping: boolean }>) => string): Promise<void> {
+    for (;;) {
+      let spins = 0;
+      let quiet = 0;
+      let seen = this.arrivals;
+      const waits = (t: string) => (this.waiting.get(t)?.length ?? 0) > 0;
+      // Quiescent: every live task waits at a gate and nothing arrived for a few turns.
+      while ([...this.alive.keys()].some((t) => !waits(t)) || quiet < 3) {
+        spins++;
+        if (this.arrivals === seen) quiet++;
+        else {
+          quiet = 0;
+          seen = this.arrivals;
+        }
+        // Mostly in-memory promises; a task waiting on a real timer (a group-commit tick) needs a tick.
+        if (spins % 200 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+        else await new Promise((resolve) => setImmediate(resolve));
+        if (spins > 200_000)
+          throw new Error(`scheduler: tasks ${[...this.alive.keys()]} never reached a gate`);
+      }
+      if (this.alive.size === 0) return;
+      const gated = [...this.alive.keys()]
+        .sort()
+        .map((task) => ({ task, sleeping: this.waiting.get(task)![0]!.sleep }));
+      const task = pick(gated);
+      this.waiting.get(task)!.shift()!.resume();
+    }
+  }
+}
+
+function gated<T extends object>(target: T, sched: Scheduler, methods: string[]): T {
+  return new Proxy(target, {
+    get(t, prop, receiver) {
+      const value = Reflect.get(t, prop, receiver);
+      if (typeof value !== "function") return value;
+      if (typeof prop === "string" && methods.includes(prop))
+        return async (...args: unknown[]) => {
+          await sched.gate();
+          return (value as (...a: unknown[]) => Promise<unknown>).apply(t, args);
+        };
+      return value.bind(t);
+    },
+  });
+}
+
+const STORE_METHODS = ["get", "put", "update", "delete", "transact", "batchGet", "query"];
+const VOLUME_METHODS = ["put", "get", "getBytes", "head", "delete", "copy"];
+
+export const CHUNK = 64 * 1024;
+/** The bytes every scenario writes: two chunks (one full, one tail), also the garbage's bytes. */
+export function theBytes(): Uint8Array {
+  const b = new Uint8Array(70_000);
+  for (let i = 0; i < b.length; i++) b[i] = (i * 31 + 7) & 0xff;
+  return b;
+}
+
+export interface Env {
+  sched: Scheduler;
+  store: MetadataStore;
+  raw: MetadataStore;
+  volume: Volume;
+  volumes: Record<string, Volume>;
+  ns: Namespace;
+  data: ReturnType<typeof createDataPlane>;
+  clock: () => number;
+  advance: (ms: number) => void;
+  /** Files that must read back, by PFS and path. */
+  expected: Map<string, { pfs: string; path: string; bytes: Uint8Array }>;
+}
+
+/**
+ * A fresh deployment on `raw` with PFS `main`, and PFS `g` whose file once held `theBytes()`
+ * (unlinked, its history past retention): the next applying vacuum deletes those chunks unless
+ * something protects them — the most dangerous start for any writer of the same bytes.
+ */
+export async function freshEnv(raw: MetadataStore): Promise<Env> {
+  const sched = new Scheduler();
+  let now = Date.UTC(2026, 0, 5, 12);
+  const clock = () => now;
+  const advance = (ms: number) => {
+    now += ms;
+  };
+  const store = gated(raw, sched, STORE_METHODS);
+  const volume = gated(new Volume(new MemoryVolumeDriver("v")), sched, VOLUME_METHODS);
+  const volumes = { v: volume };
+  const sleep = async (ms: number) => {
+    now += ms;
+    await sched.gate(true);
+  };
+  const ns = createNamespace({
+    store,
+    site: 1,
+    clock,
+    random: mulberry32(1),
+    options: { sleep: async () => {} },
+  });
+  const data = createDataPlane({
+    store,
+    volumes,
+    defaultVolume: "v",
+    inlineThreshold: 16,
+    chunkSize: CHUNK,
+    clock,
+    sleep,
+  });
+  await ns.createPfs("main");
+  await ns.createPfs("g");
+  const g = ns.pfs("g");
+  await data.writeFile(g, "/x", theBytes());
+  await g.unlink("/x");
+  advance(3 * 3600_000);
+  await setRetention(store, "g", "all 1h", clock);
+  return { sched, store, raw, volume, volumes, ns, data, clock, advance, expected: new Map() };
+}
+
+export function applyingVacuum(env: Env) {
+  return vacuum({
+    store: env.store,
+    namespace: env.ns,
+    volumes: env.volumes,
+    apply: true,
+    clock: env.clock,
+    sleep: async () => {},
+    readerGraceMs: 0,
+  });
+}
+
+/** One chunk writer under test: `setup` (not scheduled), then `write` (scheduled). */
+export interface Scenario {
+  name: string;
+  setup?: (env: Env) => Promise<Record<string, unknown>>;
+  write: (env: Env, ctx: Record<string, unknown>) => Promise<void>;
+}
+
+const expect = (env: Env, pfs: string, path: string, bytes: Uint8Array) =>
+  env.expected.set(`${pfs}:${path}`, { pfs, path, bytes });
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: "data plane writeFile",
+    write: async (env) => {
+      expect(env, "main", "/w", theBytes());
+      await env.data.writeFile(env.ns.pfs("main"), "/w", theBytes());
+    },
+  },
+  {
+    name: "data plane appendFile",
+    setup: async (env) => {
+      await env.data.writeFile(env.ns.pfs("main"), "/w", theBytes().subarray(0, 60_000));
+      return {};
+    },
+    write: async (env) => {
+      expect(env, "main", "/w", theBytes());
+      await env.data.appendFile(env.ns.pfs("main"), "/w", theBytes().subarray(60_000));
+    },
+  },
+  {
+    name: "data plane truncate",
+    setup: async (env) => {
+      const longer = new Uint8Array(80_000);
+      longer.set(theBytes());
+      longer.fill(9, 70_000);
+      await env.data.writeFile(env.ns.pfs("main"), "/w", longer);
+      return {};
+    },
+    write: async (env) => {
+      expect(env, "main", "/w", theBytes());
+      await env.data.truncate(env.ns.pfs("main"), "/w", 70_000);
+    },
+  },
+  {
+    name: "mirror apply",
+    setup: async (env) => {
+      const source = await sourceDeployment(env);
+      const target = { ns: env.ns, volumes: env.volumes, clock: env.clock, sleep: sleepOf(env) };
+      await createMirror(target, { name: "copy", source, volumes: ["v"] });
+      return { source, target };
+    },
+    write: async (env, ctx) => {
+      expect(env, "copy", "/a", theBytes());
+      await runMirror(
+        ctx.target as Parameters<typeof runMirror>[0],
+        "copy",
+        ctx.source as Parameters<typeof runMirror>[2],
+      );
+    },
+  },
+  {
+    name: "backup restore",
+    setup: async (env) => {
+      // A bundle of another deployment's PFS on a volume of its own (not scheduled).
+      const source = await sourceDeployment(env);
+      const bundles = new Volume(new MemoryVolumeDriver("bundles"));
+      const manifest = await writeBackup({ source, volume: bundles, prefix: "b", clock: env.clock });
+      return { bundles, bundle: manifest.id };
+    },
+    write: async (env, ctx) => {
+      expect(env, "restored", "/a", theBytes());
+      await restoreBackup(
+        { ns: env.ns, volumes: env.volumes, clock: env.clock, sleep: sleepOf(env) },
+        {
+          name: "restored",
+          volume: ctx.bundles as Volume,
+          prefix: "b",
+          bundle: String(ctx.bundle),
+          volumes: ["v"],
+        },
+      );
+    },
+  },
+];
+
+/** Another deployment (its own store and volume, not scheduled) whose PFS `main` holds `/a` = the bytes. */
+async function sourceDeployment(env: Env) {
+  const srcStore = new MemoryMetadataStore();
+  const srcVolumes = { s: new Volume(new MemoryVolumeDriver("s")) };
+  const srcNs = createNamespace({ store: srcStore, site: 2, clock: env.clock, random: mulberry32(2) });
+  const srcData = createDataPlane({
+    store: srcStore,
+    volumes: srcVolumes,
+    defaultVolume: "s",
+    inlineThreshold: 16,
+    chunkSize: CHUNK,
+    clock: env.clock,
+  });
+  await srcNs.createPfs("main");
+  await srcData.writeFile(srcNs.pfs("main"), "/a", theBytes());
+  return localSource({ ns: srcNs, pfs: "main", store: srcStore, volumes: srcVolumes });
+}
+
+const sleepOf = (env: Env) => async (ms: number) => {
+  env.advance(ms);
+  await env.sched.gate(true);
+};
+
+export interface RunResult {
+  ok: boolean;
+  problems: string[];
+}
+
+/**
+ * The first task of `order` that is gated on a call; else (all of them waiting out a lease) the
+ * first gated at all — so a writer waiting out a vacuum's lease lets the vacuum go on.
+ */
+function byPriority(order: string[]) {
+  return (gated: Array<{ task: string; sleeping: boolean }>) => {
+    const rank = (t: string) => {
+      const i = order.indexOf(t);
+      return i < 0 ? order.length : i;
+    };
+    const sorted = [...gated].sort((a, b) => rank(a.task) - rank(b.task));
+    return (sorted.find((g) => !g.sleeping) ?? sorted[0]!).task;
+  };
+}
+
+/**
+ * One run. Mode "writer": `scenario`'s writer runs alone until its `at`-th await point; there an
+ * applying vacuum (and, by `seed % 3`, a second writer of the same bytes after or before it) joins
+ * and runs first, then the writer goes on. Mode "vacuum": the vacuum runs alone until its `at`-th await
+ * point; there the writer and the second writer join and run first (a lease wait yields to the
+ * vacuum). `at` beyond the last point: the first task runs alone, then the others.
+ */
+export async function runOnce(
+  makeStore: () => MetadataStore | Promise<MetadataStore>,
+  scenario: Scenario,
+  mode: "writer" | "vacuum",
+  at: number,
+  seed: number,
+): Promise<RunResult & { points: number; vacuumReport: unknown }> {
+  const env = await freshEnv(await makeStore());
+  const ctx = scenario.setup ? await scenario.setup(env) : {};
+  const { sched } = env;
+  let vacuumReport: Awaited<ReturnType<typeof applyingVacuum>> | undefined;
+  const spawn = {
+    writer: () => sched.spawn("writer", () => scenario.write(env, ctx)),
+    vacuum: () =>
+      sched.spawn("vacuum", async () => {
+        vacuumReport = await applyingVacuum(env);
+      }),
+    second: () =>
+      sched.spawn("second", async () => {
+        expect(env, "main", "/second", theBytes());
+        await env.data.writeFile(env.ns.pfs("main"), "/second", theBytes());
+      }),
+  };
+  const first = mode === "writer" ? "writer" : "vacuum";
+  // seed % 3: 0 → the other alone, 1 → the other then the second writer, 2 → the second writer first.
+  const other = mode === "writer" ? "vacuum" : "writer";
+  const others = [[other], [other, "second"], ["second", other]][seed % 3]!;
+  let joined = false;
+  const join = () => {
+    if (joined) return;
+    joined = true;
+    for (const t of others) spawn[t as keyof typeof spawn]();
+  };
+  sched.onGate = (task, count) => {
+    if (task === first && count === at) join();
+  };
+  spawn[first]();
+  const order = [...others, first];
+  await sched.drain(byPriority(order));
+  const points = sched.passed.get(first) ?? 0;
+  if (!joined) {
+    join();
+    await sched.drain(byPriority(order));
+  }
+  const problems: string[] = [];
+  for (const [task, err] of sched.errors) problems.push(`${task} failed: ${String(err)}`);
+  problems.push(...(await check(env)));
+  await (env.raw as { close?: () => unknown }).close?.();
+  return { ok: problems.length === 0, problems, points, vacuumReport };
+}
+
+/** The run's invariants (module header), outside the scheduler. */
+export async function check(env: Env): Promise<string[]> {
+  const problems: string[] = [];
+  const report = await fsck({ store: env.raw });
+  if (!report.ok) problems.push(`fsck: ${JSON.stringify(report.problems.slice(0, 3))}`);
+  const readAll = async (when: string) => {
+    for (const f of env.expected.values()) {
+      try {
+        const got = await env.data.readFile(env.ns.pfs(f.pfs), f.path);
+        if (Buffer.compare(Buffer.from(got), Buffer.from(f.bytes)) !== 0)
+          problems.push(`${when}: ${f.pfs}:${f.path} reads other bytes`);
+      } catch (err) {
+        problems.push(
+          `${when}: ${f.pfs}:${f.path} unreadable: ${isStrataError(err) ? err.code : String(err)}`,
+        );
+      }
+    }
+  };
+  await readAll("after the run");
+  // No `present` record without its object.
+  const listed = new Set<string>();
+  for await (const page of env.volume.listAll("chunks/"))
+    for (const o of page) listed.add(o.key.slice(o.key.lastIndexOf("/") + 1));
+  const shas = new Set(listed);
+  for (const f of env.expected.values())
+    for (const e of (
+      await env.ns
+        .pfs(f.pfs)
+        .stat(f.path)
+        .catch(() => undefined)
+    )?.content?.extents ?? [])
+      shas.add(e.chunk);
+  for (const sha of shas) {
+    for (const item of (await env.raw.query(chunkPk(sha), { sk: { op: "beginsWith", value: "inst#" } }))
+      .items) {
+      const r = decodeInstance(item);
+      if (r.state !== "present") continue;
+      const exists = await env.volume.head(chunkObjectKey(sha)).then(
+        () => true,
+        () => false,
+      );
+      if (!exists) problems.push(`instance ${sha.slice(0, 8)}@${r.volume} is present without its object`);
+    }
+  }
+  // Past every intent and lease: two vacuums leave only referenced objects, the files intact.
+  env.advance(3 * 3600_000);
+  for (let i = 0; i < 2; i++) {
+    const r = await applyingVacuum(env);
+    if (r.aborted) problems.push(`settling vacuum aborted: ${JSON.stringify(r.aborted)}`);
+  }
+  for await (const page of env.volume.listAll("chunks/"))
+    for (const o of page) {
+      const sha = o.key.slice(o.key.lastIndexOf("/") + 1);
+      const refs = await env.raw.query(crefPk(sha), { limit: 1 });
+      if (refs.items.length === 0)
+        problems.push(`object ${sha.slice(0, 8)} is left unreferenced after two vacuums`);
+    }
+  await readAll("after two more vacuums");
+  return problems;
+}
+
+/**
+ * Every injection point of `scenario` in both modes (every await point of the writer with each
+ * of `seeds`; every `vacuumStride`-th await point of the vacuum with each of `vacuumSeeds`). Returns the failing runs (it stops
+ * after `stopAfter`) and how many runs it made.
+ */
+export async function explore(
+  makeStore: () => MetadataStore | Promise<MetadataStore>,
+  scenario: Scenario,
+  options: { seeds: number[]; vacuumSeeds: number[]; vacuumStride?: number; stopAfter?: number },
+): Promise<{
+  runs: number;
+  points: { writer: number; vacuum: number };
+  failures: Array<{ mode: string; at: number; seed: number; problems: string[] }>;
+}> {
+  const stopAfter = options.stopAfter ?? Number.POSITIVE_INFINITY;
+  const failures: Array<{ mode: string; at: number; seed: number; problems: string[] }> = [];
+  const points = { writer: 0, vacuum: 0 };
+  let runs = 0;
+  for (const mode of ["writer", "vacuum"] as const) {
+    // Calibrate: how many await points the first task has when it runs alone.
+    const alone = await runOnce(makeStore, scenario, mode, Number.POSITIVE_INFINITY, 0);
+    runs++;
+    points[mode] = alone.points;
+    if (!alone.ok) failures.push({ mode, at: -1, seed: 0, problems: alone.problems });
+    const seeds = mode === "writer" ? options.seeds : options.vacuumSeeds;
+    const stride = mode === "vacuum" ? (options.vacuumStride ?? 1) : 1;
+    for (let at = 0; at < alone.points && failures.length < stopAfter; at += stride)
+      for (const seed of seeds) {
+        const r = await runOnce(makeStore, scenario, mode, at, seed);
+        runs++;
+        if (!r.ok) failures.push({ mode, at, seed, problems: r.problems });
+        if (failures.length >= stopAfter) break;
+      }
+  }
+  return { runs, points, failures };
+}
