@@ -9,7 +9,7 @@
  * @example
  * const client = await connect({ endpoint: "http://127.0.0.1:7070", token, pfs: "default" });
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { concatBytes } from "../core/bytes.ts";
 import { crc32c } from "../core/crc32c.ts";
 import type { ChunkPlacement, DataBody, DataPlane } from "../core/data/api.ts";
@@ -44,6 +44,16 @@ export interface RemoteDeploymentOptions {
   pfs?: string;
   /** Chunks uploaded / downloaded at once per call (default 4). */
   parallelism?: number;
+  /**
+   * Retries of one API call after a network failure or a retryable answer (429, 503, 504), with
+   * the call's Idempotency-Key (default 3).
+   */
+  retries?: number;
+  /**
+   * TEST-ONLY switch (counter-checks): false sends no Idempotency-Key, so a retried mutating call
+   * runs twice. Default true.
+   */
+  idempotencyKeys?: boolean;
 }
 
 const APPEND_ATTEMPTS = 16;
@@ -87,8 +97,15 @@ class Rpc {
     readonly endpoint: string,
     private readonly token: string | undefined,
     readonly defaultPfs: string,
+    private readonly retries = 3,
+    private readonly idempotencyKeys = true,
   ) {}
 
+  /**
+   * One API call. It carries a fresh Idempotency-Key (the server honours it for mutating
+   * operations), and every retry — after a network failure, whose request may have been applied,
+   * or a retryable answer — sends the same key, so a lost reply comes back as the original answer.
+   */
   async call<T>(
     op: string,
     input: unknown,
@@ -101,6 +118,7 @@ class Rpc {
       "x-strata-pfs": encodeURIComponent(this.defaultPfs),
     };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (this.idempotencyKeys) headers["idempotency-key"] = randomUUID();
     let body: string;
     try {
       body = JSON.stringify(toWire(input));
@@ -113,21 +131,31 @@ class Rpc {
         err,
       );
     }
-    let res: Response;
-    let text: string;
-    try {
-      res = await fetch(this.endpoint + path, {
-        method: "POST",
-        headers,
-        body,
-        signal: options.signal,
-      });
-      text = await res.text();
-    } catch (err) {
-      throw networkError(err, `${op} at ${this.endpoint}`, options.signal);
+    for (let attempt = 0; ; attempt++) {
+      let res: Response;
+      let text: string;
+      try {
+        try {
+          res = await fetch(this.endpoint + path, {
+            method: "POST",
+            headers,
+            body,
+            signal: options.signal,
+          });
+          text = await res.text();
+        } catch (err) {
+          throw networkError(err, `${op} at ${this.endpoint}`, options.signal);
+        }
+        if (!res.ok) throw errorFrom(res.status, text, `${op} at ${this.endpoint}`);
+      } catch (err) {
+        if (!isStrataError(err) || !err.retryable || attempt >= this.retries || options.signal?.aborted)
+          throw err;
+        // Full jitter, 25 ms · 2^attempt.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 25 * 2 ** attempt));
+        continue;
+      }
+      return fromWire(JSON.parse(text)) as T;
     }
-    if (!res.ok) throw errorFrom(res.status, text, `${op} at ${this.endpoint}`);
-    return fromWire(JSON.parse(text)) as T;
   }
 }
 
@@ -879,7 +907,13 @@ function remoteAdmin(rpc: Rpc, namespace: RemoteNamespace): StrataAdmin {
 export function remoteDeployment(options: RemoteDeploymentOptions): Deployment {
   if (typeof options.endpoint !== "string" || !/^https?:\/\//.test(options.endpoint))
     throw strataError("EINVAL", "connect({ endpoint }) needs an http(s) URL", { endpoint: options.endpoint });
-  const rpc = new Rpc(options.endpoint.replace(/\/+$/, ""), options.token, options.pfs ?? "default");
+  const rpc = new Rpc(
+    options.endpoint.replace(/\/+$/, ""),
+    options.token,
+    options.pfs ?? "default",
+    options.retries ?? 3,
+    options.idempotencyKeys ?? true,
+  );
   const namespace = new RemoteNamespace(rpc);
   return {
     namespace,

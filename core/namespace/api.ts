@@ -215,7 +215,9 @@ export interface Namespace {
   deletePfs(name: string): Promise<void>;
   /**
    * ENOENT (lazily, on first use) when the PFS does not exist. With `beneath`, a view confined to
-   * that subtree (see {@link PfsOptions}).
+   * that subtree (see {@link PfsOptions}). With `idempotencyKey`, the file system serves ONE
+   * logical operation under that key: retried with the same key after a lost reply, it returns
+   * the original result instead of EEXIST/ECONFLICT (docs/namespace.md "Idempotent commits").
    */
   pfs(name: string, options?: PfsOptions): FileSystem;
 }
@@ -231,4 +233,6 @@ export interface Namespace {
  */
 export interface PfsOptions {
   beneath?: string;
+  /** The idempotency key of the ONE operation this file system serves (1..255 printable ASCII). */
+  idempotencyKey?: string;
 }

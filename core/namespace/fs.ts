@@ -24,6 +24,7 @@ import type {
 } from "./api.ts";
 import { revertFence } from "./confine.ts";
 import type { Engine } from "./engine.ts";
+import { fingerprintOf, type Idempotency } from "./idempotency.ts";
 import { PreconditionFailed, planOp, planRevert, revertTree, type WriteContentOp } from "./ops.ts";
 import { formatPath, isWithin, parsePath } from "./path.ts";
 import { dirPk, HIGH, historyPk, inoPk, seal, snapshotPk, VERSION_PREFIX, verify } from "./records.ts";
@@ -42,24 +43,44 @@ import {
 } from "./validate.ts";
 
 export class PfsFileSystem implements FileSystem {
+  /** Transactions this file system has started (numbers the idempotency sub-keys). */
+  private writes = 0;
+
   constructor(
     readonly engine: Engine,
     readonly pfs: string,
     /** A confined view's prefix (core/namespace/confine.ts); undefined = the whole PFS. */
     readonly beneath?: readonly string[],
+    /**
+     * The caller's idempotency key for the ONE operation this instance serves (e.g. one HTTP
+     * request): its n-th transaction is recorded under `key`, then `key#2`, `key#3`… — the same
+     * numbering on a retry of the same operation (core/namespace/idempotency.ts).
+     */
+    readonly idempotencyKey?: string,
   ) {}
 
+  /** The idempotency of this instance's next transaction, for `request` (its fingerprint). */
+  private idem(request: unknown): Idempotency | undefined {
+    if (this.idempotencyKey === undefined) return undefined;
+    const n = ++this.writes;
+    return {
+      key: n === 1 ? this.idempotencyKey : `${this.idempotencyKey}#${n}`,
+      fingerprint: fingerprintOf(request),
+    };
+  }
+
   private async run(op: Op): Promise<{ stat: Stat | undefined; tid: Tid | undefined }> {
-    const { result, tid } = await this.write((tx) => planOp(this.engine, tx, op));
+    const { result, tid } = await this.write((tx) => planOp(this.engine, tx, op), undefined, this.idem(op));
     return { stat: result, tid };
   }
 
   /** Every write of this view: one transaction, confined when the view is (and fenced if asked). */
-  private write<T>(plan: (tx: Tx) => Promise<T>, fence?: (tx: Tx) => Promise<void>) {
+  private write<T>(plan: (tx: Tx) => Promise<T>, fence?: (tx: Tx) => Promise<void>, idem?: Idempotency) {
     return this.engine.write(
       this.pfs,
       plan,
       this.beneath && { beneath: this.beneath, ...(fence ? { fence } : {}) },
+      idem,
     );
   }
 
@@ -404,6 +425,7 @@ export class PfsFileSystem implements FileSystem {
       const done = await this.write(
         (tx) => planRevert(this.engine, tx, comps, path, then, recursive),
         revertFence(this.engine),
+        this.idem({ op: "revert", comps, asOf, recursive }),
       );
       return done.tid ?? (await this.engine.currentTid(ctx));
     } catch (err) {
@@ -423,10 +445,14 @@ export class PfsFileSystem implements FileSystem {
     if (!Array.isArray(ops) || ops.length === 0) throw strataError("EINVAL", "a batch needs at least one op");
     if (ops.length > 100) throw strataError("E2BIG", "a batch holds at most 100 ops (one transaction)");
     const parsed = ops.map(parseOp);
-    const { tid } = await this.write(async (tx) => {
-      // Blind creates only for a single op: later ops must see what the name really holds.
-      for (const op of parsed) await planOp(this.engine, tx, op, parsed.length === 1);
-    });
+    const { tid } = await this.write(
+      async (tx) => {
+        // Blind creates only for a single op: later ops must see what the name really holds.
+        for (const op of parsed) await planOp(this.engine, tx, op, parsed.length === 1);
+      },
+      undefined,
+      this.idem({ op: "batch", ops: parsed }),
+    );
     return tid ?? (await this.currentTid());
   }
 
@@ -443,16 +469,24 @@ export class PfsFileSystem implements FileSystem {
         ? await this.engine.readTid(ctx, options.asOf)
         : await this.engine.currentTid(ctx);
     const createdAt = new Date(this.engine.clock());
+    const idem = this.idem({ op: "createSnapshot", name, asOf: options.asOf });
+    // With a key the snapshot item carries it: a retry of this call recognises its own snapshot.
+    const item = seal({
+      pk: snapshotPk(ctx.id),
+      sk: name,
+      tid,
+      created: createdAt.getTime(),
+      ...(idem && this.engine.opts.idempotentCommits ? { idem: idem.key } : {}),
+    });
     try {
-      await this.engine.store.put(
-        seal({ pk: snapshotPk(ctx.id), sk: name, tid, created: createdAt.getTime() }),
-        {
-          condition: { op: "notExists" },
-        },
-      );
+      await this.engine.writeOnce({ kind: "put", item, condition: { op: "notExists" } });
     } catch (err) {
-      if (isStrataError(err, "ECONFLICT"))
+      if (isStrataError(err, "ECONFLICT")) {
+        const mine = err.details.item as Item | undefined;
+        if (idem && mine?.idem === idem.key)
+          return { name, tid: String(mine.tid), createdAt: new Date(Number(mine.created)) };
         throw strataError("EEXIST", `snapshot ${name} already exists`, { pfs: this.pfs, snapshot: name });
+      }
       throw err;
     }
     return { name, tid, createdAt };
@@ -477,8 +511,17 @@ export class PfsFileSystem implements FileSystem {
     this.wholePfs("deleting a snapshot");
     const ctx = await this.engine.context(this.pfs);
     checkSnapshotName(name, this.pfs);
+    const key = { pk: snapshotPk(ctx.id), sk: name };
     try {
-      await this.engine.store.delete({ pk: snapshotPk(ctx.id), sk: name }, { condition: { op: "exists" } });
+      // Read first: "gone" after an ambiguous failure then means "deleted by this call", not
+      // "never existed" (1 GetItem more).
+      const snap = verify(await this.engine.store.get(key), this.pfs);
+      if (!snap) throw strataError("ECONFLICT", "no such snapshot");
+      await this.engine.writeOnce({
+        kind: "delete",
+        key,
+        condition: { op: "eq", attr: "tid", value: String(snap.tid) },
+      });
     } catch (err) {
       if (isStrataError(err, "ECONFLICT"))
         throw strataError("ENOENT", `snapshot ${name} does not exist`, { pfs: this.pfs, snapshot: name });

@@ -13,9 +13,10 @@ import { isStrataError, strataError } from "../../core/errors.ts";
 import type { FileSystem } from "../../core/namespace/api.ts";
 import { toWire } from "../../core/wire.ts";
 import { authorise, isDeploymentAdmin, type Principal } from "./auth.ts";
+import { idempotent } from "./idempotency.ts";
 import { internalError, REQUEST_ID_HEADER } from "./internal-error.ts";
 import type { OpContext, Operation } from "./operation.ts";
-import { openApiDocument, registry } from "./registry.ts";
+import { isMutating, openApiDocument, registry } from "./registry.ts";
 import type { Services } from "./services.ts";
 import { statusOf } from "./status-codes.ts";
 
@@ -69,10 +70,17 @@ const knownPfs = new WeakMap<Services, Set<string>>();
  * The principal's view of a PFS, cached per (PFS, prefix): confined beneath the token's prefix
  * (docs/namespace.md "Confinement"), so every path resolves inside its scope.
  */
-function fileSystem(services: Services, pfs: string, principal: Principal): FileSystem {
+function fileSystem(
+  services: Services,
+  pfs: string,
+  principal: Principal,
+  idempotencyKey?: string,
+): FileSystem {
   const cache = fsCache.get(services) ?? new Map<string, FileSystem>();
   fsCache.set(services, cache);
   const beneath = services.testOnlyUnconfined ? "/" : principal.prefix;
+  // One file system per keyed request: its commits are recorded under that key.
+  if (idempotencyKey !== undefined) return services.namespace.pfs(pfs, { beneath, idempotencyKey });
   const key = `${beneath}\u0000${pfs}`;
   const fs = cache.get(key) ?? services.namespace.pfs(pfs, { beneath });
   cache.set(key, fs);
@@ -121,7 +129,7 @@ export async function invoke(
   principal: Principal,
   name: string,
   rawInput: unknown,
-  options: { pfs?: string; signal?: AbortSignal } = {},
+  options: { pfs?: string; signal?: AbortSignal; idempotencyKey?: string } = {},
 ): Promise<unknown> {
   const op: Operation | undefined = registry.get(name);
   if (!op) throw strataError("ENOENT", `no operation ${name}; GET /v1/openapi.json lists them`, { op: name });
@@ -152,8 +160,9 @@ export async function invoke(
     services,
     principal,
     pfs: pfs ?? "",
-    fs: pfs === undefined ? noFs : fileSystem(services, pfs, principal),
+    fs: pfs === undefined ? noFs : fileSystem(services, pfs, principal, options.idempotencyKey),
     signal: options.signal ?? new AbortController().signal,
+    ...(options.idempotencyKey !== undefined ? { idempotencyKey: options.idempotencyKey } : {}),
   };
   return op.run(ctx, input);
 }
@@ -221,8 +230,21 @@ export async function handle(
         target = decodeSegment(request.headers["x-strata-pfs"], "x-strata-pfs header");
       }
     }
-    const result = await invoke(services, principal, name, input, { pfs: target, signal });
-    return json(200, result ?? {});
+    const call = async (idempotencyKey?: string) =>
+      json(
+        200,
+        (await invoke(services, principal, name, input, { pfs: target, signal, idempotencyKey })) ?? {},
+      );
+    const key = request.headers["idempotency-key"];
+    // Reads ignore the header: running them again is harmless.
+    if (key === undefined || !isMutating(registry.get(name)!)) return await call();
+    return await idempotent(
+      services.store,
+      services.clock,
+      principal,
+      { key, name, pfs: target, body },
+      call,
+    );
   } catch (err) {
     return errorResponse(err);
   }

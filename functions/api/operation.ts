@@ -16,6 +16,11 @@ export interface OpContext {
   pfs: string;
   fs: FileSystem;
   signal: AbortSignal;
+  /**
+   * The request's idempotency key as the namespace should see it (functions/api/idempotency.ts);
+   * `fs` is already bound to it. Operations that commit through other paths may pass it on.
+   */
+  idempotencyKey?: string;
 }
 
 /** What an operation touches; see {@link Operation.touches}. */

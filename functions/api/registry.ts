@@ -70,6 +70,14 @@ export function buildRegistry(areas: ReadonlyArray<readonly Operation[]>): Reado
 /** Every operation by name. */
 export const registry: ReadonlyMap<string, Operation> = buildRegistry(AREAS);
 
+/**
+ * Operations that change state: every one that needs `write` or `admin`. They honour the
+ * `Idempotency-Key` header (functions/api/idempotency.ts); `read` operations ignore it.
+ */
+export function isMutating(op: Pick<Operation, "right">): boolean {
+  return op.right !== "read";
+}
+
 /** The HTTP route of an operation (with `{pfs}` for PFS-scoped ones). */
 export function routeOf(op: Pick<Operation, "name" | "scope">): string {
   return op.scope === "pfs" ? `/v1/pfs/{pfs}/ops/${op.name}` : `/v1/ops/${op.name}`;
@@ -85,6 +93,25 @@ const NEEDS: Record<Operation["touches"], string> = {
   pfs: ' on the whole PFS (its prefix "/")',
   deployment: " (deployment-wide: narrowed to the token's own scope, or deployment admin)",
 };
+
+/** OpenAPI parameters of an operation: its PFS (path) and, when it mutates, the Idempotency-Key header. */
+function parametersOf(op: Operation): Record<string, unknown>[] {
+  return [
+    ...(op.scope === "pfs" ? [{ name: "pfs", in: "path", required: true, schema: { type: "string" } }] : []),
+    ...(isMutating(op)
+      ? [
+          {
+            name: "Idempotency-Key",
+            in: "header",
+            required: false,
+            description:
+              "one new key per call, the same on its retries: a retry gets the original response (422 when the key was used for another request)",
+            schema: { type: "string", minLength: 1, maxLength: 255 },
+          },
+        ]
+      : []),
+  ];
+}
 
 /** The OpenAPI 3.1 document served at GET /v1/openapi.json. */
 export function openApiDocument(): Record<string, unknown> {
@@ -111,9 +138,7 @@ export function openApiDocument(): Record<string, unknown> {
         summary: op.summary,
         description: `Needs a token with right \`${op.right}\`${NEEDS[op.touches]}.`,
         "x-strata-touches": op.touches,
-        ...(op.scope === "pfs"
-          ? { parameters: [{ name: "pfs", in: "path", required: true, schema: { type: "string" } }] }
-          : {}),
+        ...(parametersOf(op).length > 0 ? { parameters: parametersOf(op) } : {}),
         requestBody: {
           required: true,
           content: { "application/json": { schema, ...(op.example ? { example: op.example } : {}) } },
