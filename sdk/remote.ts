@@ -307,7 +307,10 @@ class RemoteFs implements FileSystem {
     });
   }
   async listSnapshots(): Promise<Snapshot[]> {
-    return (await this.call<{ snapshots: Snapshot[] }>("snapshot.list", {})).snapshots;
+    return allPages(
+      (cursor) => this.call<{ snapshots: Snapshot[]; next?: string }>("snapshot.list", { cursor }),
+      (p) => p.snapshots,
+    );
   }
   async deleteSnapshot(name: string): Promise<void> {
     await this.call("snapshot.delete", { name });
@@ -852,13 +855,31 @@ async function peek(
   };
 }
 
+/** Every item of a paged list operation (each reply ≤ 1 MB; `next` resumes). */
+async function allPages<P extends { next?: string }, T>(
+  page: (cursor: string | undefined) => Promise<P>,
+  itemsOf: (page: P) => T[],
+): Promise<T[]> {
+  const out: T[] = [];
+  let cursor: string | undefined;
+  do {
+    const p = await page(cursor);
+    out.push(...itemsOf(p));
+    cursor = p.next;
+  } while (cursor !== undefined);
+  return out;
+}
+
 class RemoteNamespace implements Namespace {
   constructor(private readonly rpc: Rpc) {}
   createPfs(name: string): Promise<PfsInfo> {
     return this.rpc.call("pfs.create", { name });
   }
   async listPfs(): Promise<PfsInfo[]> {
-    return (await this.rpc.call<{ pfs: PfsInfo[] }>("pfs.list", {})).pfs;
+    return allPages(
+      (cursor) => this.rpc.call<{ pfs: PfsInfo[]; next?: string }>("pfs.list", { cursor }),
+      (p) => p.pfs,
+    );
   }
   async deletePfs(name: string): Promise<void> {
     await this.rpc.call("pfs.delete", { name });
@@ -874,7 +895,11 @@ function remoteAdmin(rpc: Rpc, namespace: RemoteNamespace): StrataAdmin {
     createPfs: (name) => namespace.createPfs(name),
     deletePfs: (name) => namespace.deletePfs(name),
     createToken: (spec: TokenSpec) => rpc.call<CreatedToken>("token.create", spec),
-    listTokens: async () => (await rpc.call<{ tokens: TokenInfo[] }>("token.list", {})).tokens,
+    listTokens: () =>
+      allPages(
+        (cursor) => rpc.call<{ tokens: TokenInfo[]; next?: string }>("token.list", { cursor }),
+        (p) => p.tokens,
+      ),
     revokeToken: async (id) => {
       await rpc.call("token.revoke", { id });
     },

@@ -12,7 +12,7 @@
 import { isStrataError, strataError } from "../../core/errors.ts";
 import type { FileSystem } from "../../core/namespace/api.ts";
 import { toWire } from "../../core/wire.ts";
-import { checkPaths, checkPfs, checkRight, type Principal } from "./auth.ts";
+import { authorise, isDeploymentAdmin, type Principal } from "./auth.ts";
 import { idempotent } from "./idempotency.ts";
 import { internalError, REQUEST_ID_HEADER } from "./internal-error.ts";
 import type { OpContext, Operation } from "./operation.ts";
@@ -87,8 +87,14 @@ function fileSystem(
   return fs;
 }
 
-async function ensurePfs(services: Services, principal: Principal, pfs: string): Promise<void> {
-  if (!services.autoCreatePfs || principal.pfs !== "*") return;
+/** Local convenience: a deployment admin's write to a PFS that does not exist creates it (never a read). */
+async function ensurePfs(
+  services: Services,
+  principal: Principal,
+  op: Operation,
+  pfs: string,
+): Promise<void> {
+  if (!services.autoCreatePfs || op.right === "read" || !isDeploymentAdmin(principal)) return;
   const known = knownPfs.get(services) ?? new Set<string>();
   knownPfs.set(services, known);
   if (known.has(pfs)) return;
@@ -147,13 +153,9 @@ export async function invoke(
     });
   }
   const input = parsed.data;
-  if (pfs !== undefined) {
-    checkPfs(principal, pfs, op.right);
-    checkPaths(principal, op.paths?.(input) ?? []);
-    await ensurePfs(services, principal, pfs);
-  } else {
-    checkRight(principal, op.right, { op: name });
-  }
+  // What the op touches (its registry declaration) decides the scope the token needs.
+  authorise(principal, op, input, pfs);
+  if (pfs !== undefined) await ensurePfs(services, principal, op, pfs);
   const ctx: OpContext = {
     services,
     principal,

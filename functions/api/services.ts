@@ -47,6 +47,8 @@ export interface Services {
    * embedded deployment does (npm start and tests); false on a shared deployment.
    */
   autoCreatePfs?: boolean;
+  /** Longest one request waits for work (placement.wait, volume.drain `wait`); default 30 s, lower only in tests. */
+  maxWaitSeconds?: number;
   /** Lifetime of presigned URLs (default 15 min). */
   presignTtlSeconds?: number;
   schedules?: Schedules;

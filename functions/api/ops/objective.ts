@@ -1,7 +1,7 @@
 /** Objectives attached to the PFS root, directories and files (PFS scope). Grammar: docs/objectives.md */
 import { z } from "zod";
 import { defineOp, type Operation } from "../operation.ts";
-import { pathSchema } from "./common.ts";
+import { pageFields, pageOf, pathSchema } from "./common.ts";
 import { inBackground, placementOf, scopedView } from "./placement-services.ts";
 
 export const objectiveOps: Operation[] = [
@@ -10,6 +10,7 @@ export const objectiveOps: Operation[] = [
     summary: "Attach objectives to a path (replacing what was attached there); placement re-runs below it",
     scope: "pfs",
     right: "write",
+    touches: "paths",
     input: z.object({ path: pathSchema, text: z.string().max(8192) }).strict(),
     paths: (i) => [i.path],
     example: { path: "/show", text: "when tag:render-site place 1 on site:$tag:render-site" },
@@ -25,21 +26,25 @@ export const objectiveOps: Operation[] = [
     summary: "Objectives attached in the PFS (at or below `path`)",
     scope: "pfs",
     right: "read",
-    input: z.object({ path: pathSchema.optional() }).strict(),
+    touches: "paths",
+    input: z.object({ path: pathSchema.optional(), ...pageFields }).strict(),
     paths: (i) => [i.path ?? "/"],
-    run: async (ctx, i) => ({
-      objectives: await placementOf(ctx, "objective.list").placement.listObjectives(
+    run: async (ctx, i) => {
+      const all = await placementOf(ctx, "objective.list").placement.listObjectives(
         ctx.pfs,
         i.path,
         scopedView(ctx),
-      ),
-    }),
+      );
+      const page = pageOf(all, (o) => `${o.path}\u0000${o.ino}`, i);
+      return { objectives: page.items, ...(page.next ? { next: page.next } : {}) };
+    },
   }),
   defineOp({
     name: "objective.remove",
     summary: "Detach the objectives of a path; placement re-runs below it",
     scope: "pfs",
     right: "write",
+    touches: "paths",
     input: z.object({ path: pathSchema }).strict(),
     paths: (i) => [i.path],
     run: async (ctx, i) => {
@@ -54,6 +59,7 @@ export const objectiveOps: Operation[] = [
     summary: "Local, inherited and effective objectives of a path, and the volumes it should be on",
     scope: "pfs",
     right: "read",
+    touches: "paths",
     input: z.object({ path: pathSchema }).strict(),
     paths: (i) => [i.path],
     run: (ctx, i) =>
