@@ -23,6 +23,8 @@ import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
 import type { MetadataStore } from "../../core/metadata/port.ts";
 import { createMirror, localSource, restoreBackup, runMirror, writeBackup } from "../../core/mirror/index.ts";
 import { createNamespace, type Namespace } from "../../core/namespace/index.ts";
+import { Placement } from "../../core/placement/placement.ts";
+import type { VolumeRecord } from "../../core/placement/records.ts";
 import { mulberry32 } from "../../core/random.ts";
 import { setRetention } from "../../core/retention/store.ts";
 import { MemoryVolumeDriver } from "../../core/volume/memory.ts";
@@ -149,7 +151,7 @@ export interface Env {
  * (unlinked, its history past retention): the next applying vacuum deletes those chunks unless
  * something protects them — the most dangerous start for any writer of the same bytes.
  */
-export async function freshEnv(raw: MetadataStore): Promise<Env> {
+export async function freshEnv(raw: MetadataStore, extraVolumes: string[] = []): Promise<Env> {
   const sched = new Scheduler();
   let now = Date.UTC(2026, 0, 5, 12);
   const clock = () => now;
@@ -158,7 +160,9 @@ export async function freshEnv(raw: MetadataStore): Promise<Env> {
   };
   const store = gated(raw, sched, STORE_METHODS);
   const volume = gated(new Volume(new MemoryVolumeDriver("v")), sched, VOLUME_METHODS);
-  const volumes = { v: volume };
+  const volumes: Record<string, Volume> = { v: volume };
+  for (const name of extraVolumes)
+    volumes[name] = gated(new Volume(new MemoryVolumeDriver(name)), sched, VOLUME_METHODS);
   const sleep = async (ms: number) => {
     now += ms;
     await sched.gate(true);
@@ -204,6 +208,8 @@ export function applyingVacuum(env: Env) {
 /** One chunk writer under test: `setup` (not scheduled), then `write` (scheduled). */
 export interface Scenario {
   name: string;
+  /** Volumes besides `v` (the data plane writes to `v`; vacuum and the checks see them all). */
+  volumes?: string[];
   setup?: (env: Env) => Promise<Record<string, unknown>>;
   write: (env: Env, ctx: Record<string, unknown>) => Promise<void>;
 }
@@ -284,7 +290,55 @@ export const SCENARIOS: Scenario[] = [
       );
     },
   },
+  {
+    // Placement moves main:/p from `v` to `w` (site eu): copy → verify → commit → trim (of `v`).
+    // The second writer of the same bytes writes to `v`, the volume trim empties.
+    name: "placement copy/commit/trim",
+    volumes: ["w"],
+    setup: async (env) => {
+      await env.data.writeFile(env.ns.pfs("main"), "/p", theBytes());
+      const placement = placementOf(env);
+      await placement.setObjectives("main", "/p", "place 1 on site:eu");
+      return { placement };
+    },
+    write: async (env, ctx) => {
+      expect(env, "main", "/p", theBytes());
+      const placement = ctx.placement as Placement;
+      let state = await placement.copy({ pfs: "main", path: "/p" });
+      state = await placement.verify(state);
+      state = await placement.commit(state);
+      env.advance(placement.graceMs);
+      await placement.trim(state);
+    },
+  },
 ];
+
+/** Placement over the env's store and volumes (`w` is site eu). */
+function placementOf(env: Env): Placement {
+  const records: VolumeRecord[] = Object.keys(env.volumes).map((name) => ({
+    name,
+    kind: "memory",
+    config: {},
+    state: "active",
+    cost: 1,
+    created: 0,
+    time: 0,
+    ...(name === "w" ? { site: "eu" } : {}),
+  }));
+  return new Placement({
+    store: env.store,
+    namespace: env.ns,
+    volumes: {
+      list: async () => records,
+      volume: async (name) => env.volumes[name]!,
+      invalidate: () => {},
+    },
+    defaultVolume: async () => "v",
+    clock: env.clock,
+    random: mulberry32(3),
+    graceMs: 1000,
+  });
+}
 
 /** Another deployment (its own store and volume, not scheduled) whose PFS `main` holds `/a` = the bytes. */
 async function sourceDeployment(env: Env) {
@@ -343,7 +397,7 @@ export async function runOnce(
   at: number,
   seed: number,
 ): Promise<RunResult & { points: number; vacuumReport: unknown }> {
-  const env = await freshEnv(await makeStore());
+  const env = await freshEnv(await makeStore(), scenario.volumes);
   const ctx = scenario.setup ? await scenario.setup(env) : {};
   const { sched } = env;
   let vacuumReport: Awaited<ReturnType<typeof applyingVacuum>> | undefined;
@@ -405,11 +459,11 @@ export async function check(env: Env): Promise<string[]> {
       }
     }
   };
-  await readAll("after the run");
-  // No `present` record without its object.
+  // No `present` record without its object (before reading: a reader marks a missing copy `missing`).
   const listed = new Set<string>();
-  for await (const page of env.volume.listAll("chunks/"))
-    for (const o of page) listed.add(o.key.slice(o.key.lastIndexOf("/") + 1));
+  for (const volume of Object.values(env.volumes))
+    for await (const page of volume.listAll("chunks/"))
+      for (const o of page) listed.add(o.key.slice(o.key.lastIndexOf("/") + 1));
   const shas = new Set(listed);
   for (const f of env.expected.values())
     for (const e of (
@@ -424,26 +478,30 @@ export async function check(env: Env): Promise<string[]> {
       .items) {
       const r = decodeInstance(item);
       if (r.state !== "present") continue;
-      const exists = await env.volume.head(chunkObjectKey(sha)).then(
+      const volume = env.volumes[r.volume];
+      if (!volume) continue;
+      const exists = await volume.head(chunkObjectKey(sha)).then(
         () => true,
         () => false,
       );
       if (!exists) problems.push(`instance ${sha.slice(0, 8)}@${r.volume} is present without its object`);
     }
   }
+  await readAll("after the run");
   // Past every intent and lease: two vacuums leave only referenced objects, the files intact.
   env.advance(3 * 3600_000);
   for (let i = 0; i < 2; i++) {
     const r = await applyingVacuum(env);
     if (r.aborted) problems.push(`settling vacuum aborted: ${JSON.stringify(r.aborted)}`);
   }
-  for await (const page of env.volume.listAll("chunks/"))
-    for (const o of page) {
-      const sha = o.key.slice(o.key.lastIndexOf("/") + 1);
-      const refs = await env.raw.query(crefPk(sha), { limit: 1 });
-      if (refs.items.length === 0)
-        problems.push(`object ${sha.slice(0, 8)} is left unreferenced after two vacuums`);
-    }
+  for (const [name, volume] of Object.entries(env.volumes))
+    for await (const page of volume.listAll("chunks/"))
+      for (const o of page) {
+        const sha = o.key.slice(o.key.lastIndexOf("/") + 1);
+        const refs = await env.raw.query(crefPk(sha), { limit: 1 });
+        if (refs.items.length === 0)
+          problems.push(`object ${sha.slice(0, 8)}@${name} is left unreferenced after two vacuums`);
+      }
   await readAll("after two more vacuums");
   return problems;
 }
