@@ -15,13 +15,24 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createDataPlane } from "../../core/data/plane.ts";
 import { chunkObjectKey, chunkPk, decodeInstance } from "../../core/data/records.ts";
-import { isStrataError } from "../../core/errors.ts";
+import { isStrataError, strataError } from "../../core/errors.ts";
 import { crefPk } from "../../core/maintenance/common.ts";
 import { fsck } from "../../core/maintenance/fsck.ts";
 import { vacuum } from "../../core/maintenance/vacuum.ts";
 import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
 import type { MetadataStore } from "../../core/metadata/port.ts";
-import { createMirror, localSource, restoreBackup, runMirror, writeBackup } from "../../core/mirror/index.ts";
+import {
+  createMirror,
+  exchange,
+  localSource,
+  type MasterRef,
+  promoteMirror,
+  restoreBackup,
+  runMirror,
+  startExchange,
+  writeBackup,
+} from "../../core/mirror/index.ts";
+import type { StreamSource } from "../../core/mirror/transport.ts";
 import { createNamespace, type Namespace } from "../../core/namespace/index.ts";
 import { Placement } from "../../core/placement/placement.ts";
 import type { VolumeRecord } from "../../core/placement/records.ts";
@@ -291,6 +302,61 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // The source pruned past the mirror's sync TID: `read` answers EPRUNED (what a pruned source
+    // says), so runMirror falls back to fullResync, which copies the chunks and applies the state.
+    name: "mirror full resync",
+    setup: async (env) => {
+      const source = await sourceDeployment(env);
+      const pruned: StreamSource = {
+        ...source,
+        read: async () => {
+          throw strataError("EPRUNED", "pruned past the mirror's sync TID (test source)");
+        },
+      };
+      const target = { ns: env.ns, volumes: env.volumes, clock: env.clock, sleep: sleepOf(env) };
+      await createMirror(target, { name: "copy", source, volumes: ["v"] });
+      return { source: pruned, target };
+    },
+    write: async (env, ctx) => {
+      expect(env, "copy", "/a", theBytes());
+      const report = await runMirror(
+        ctx.target as Parameters<typeof runMirror>[0],
+        "copy",
+        ctx.source as StreamSource,
+      );
+      if (report.mode !== "full") throw new Error(`expected a full resync, got ${report.mode}`);
+    },
+  },
+  {
+    // Two masters: `mm` here (a promoted mirror of the other deployment's `main`) exchanges with
+    // the other side, which wrote /a after the promotion.
+    name: "multi-master exchange",
+    setup: async (env) => {
+      const other = await otherDeployment(env);
+      const source = localSource({ ns: other.ns, pfs: "main", store: other.store, volumes: other.volumes });
+      const target = { ns: env.ns, volumes: env.volumes, clock: env.clock, sleep: sleepOf(env) };
+      await createMirror(target, { name: "mm", source, volumes: ["v"] });
+      const run = await runMirror(target, "mm", source);
+      await promoteMirror(target, "mm");
+      await other.data.writeFile(other.ns.pfs("main"), "/a", theBytes());
+      const local: MasterRef = {
+        ns: env.ns,
+        pfs: "mm",
+        site: "here",
+        volumes: env.volumes,
+        place: ["v"],
+        clock: env.clock,
+        sleep: sleepOf(env),
+      };
+      await startExchange(local, "there", run.to);
+      return { local, source };
+    },
+    write: async (env, ctx) => {
+      expect(env, "mm", "/a", theBytes());
+      await exchange(ctx.local as MasterRef, ctx.source as StreamSource, "there");
+    },
+  },
+  {
     // Placement moves main:/p from `v` to `w` (site eu): copy → verify → commit → trim (of `v`).
     // The second writer of the same bytes writes to `v`, the volume trim empties.
     name: "placement copy/commit/trim",
@@ -340,22 +406,28 @@ function placementOf(env: Env): Placement {
   });
 }
 
-/** Another deployment (its own store and volume, not scheduled) whose PFS `main` holds `/a` = the bytes. */
-async function sourceDeployment(env: Env) {
-  const srcStore = new MemoryMetadataStore();
-  const srcVolumes = { s: new Volume(new MemoryVolumeDriver("s")) };
-  const srcNs = createNamespace({ store: srcStore, site: 2, clock: env.clock, random: mulberry32(2) });
-  const srcData = createDataPlane({
-    store: srcStore,
-    volumes: srcVolumes,
+/** Another deployment (its own store and volume, not scheduled) with an empty PFS `main`. */
+async function otherDeployment(env: Env) {
+  const store = new MemoryMetadataStore();
+  const volumes = { s: new Volume(new MemoryVolumeDriver("s")) };
+  const ns = createNamespace({ store, site: 2, clock: env.clock, random: mulberry32(2) });
+  const data = createDataPlane({
+    store,
+    volumes,
     defaultVolume: "s",
     inlineThreshold: 16,
     chunkSize: CHUNK,
     clock: env.clock,
   });
-  await srcNs.createPfs("main");
-  await srcData.writeFile(srcNs.pfs("main"), "/a", theBytes());
-  return localSource({ ns: srcNs, pfs: "main", store: srcStore, volumes: srcVolumes });
+  await ns.createPfs("main");
+  return { store, volumes, ns, data };
+}
+
+/** Another deployment whose PFS `main` holds `/a` = the bytes, as a mirror source. */
+async function sourceDeployment(env: Env) {
+  const other = await otherDeployment(env);
+  await other.data.writeFile(other.ns.pfs("main"), "/a", theBytes());
+  return localSource({ ns: other.ns, pfs: "main", store: other.store, volumes: other.volumes });
 }
 
 const sleepOf = (env: Env) => async (ms: number) => {

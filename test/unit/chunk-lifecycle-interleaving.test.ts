@@ -43,6 +43,8 @@ describe("chunk lifecycle interleavings (memory store)", () => {
   for (const [name, file] of [
     ["mirror apply", "copy:/a"],
     ["backup restore", "restored:/a"],
+    ["mirror full resync", "copy:/a"],
+    ["multi-master exchange", "mm:/a"],
     ["data plane writeFile", "main:/w"],
   ] as const)
     it(`counter-check: without intents ${name} loses its file's bytes to a vacuum before its commit`, async () => {
