@@ -56,7 +56,10 @@ export interface ChunkRef {
  * what keeps the bytes (test/unit/chunk-lifecycle-interleaving.test.ts). Never set in production.
  */
 export const UNSAFE_LIFECYCLE_SWITCHES = {
-  /** Rule 1 off: intents are not written (mirror chunk step, placement copy, data plane). */
+  /**
+   * Rule 1 off: intents are not written (mirror chunk step, placement copy, data plane); an
+   * upload session announces no chunks (only its staging objects).
+   */
   noIntent: false,
   /** Rule 2 off: a `deleting` instance is treated as absent at once. */
   noLeaseWait: false,

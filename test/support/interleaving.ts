@@ -13,8 +13,11 @@
  *     left on the volume is referenced (vacuum's `cref#`), and the files still read back.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import { nodeSha256 } from "../../adapters/data/sha256.ts";
+import { crc32c } from "../../core/crc32c.ts";
 import { createDataPlane } from "../../core/data/plane.ts";
 import { chunkObjectKey, chunkPk, decodeInstance } from "../../core/data/records.ts";
+import { stagingKey } from "../../core/data/uploads.ts";
 import { isStrataError, strataError } from "../../core/errors.ts";
 import { crefPk } from "../../core/maintenance/common.ts";
 import { fsck } from "../../core/maintenance/fsck.ts";
@@ -40,6 +43,9 @@ import { mulberry32 } from "../../core/random.ts";
 import { setRetention } from "../../core/retention/store.ts";
 import { MemoryVolumeDriver } from "../../core/volume/memory.ts";
 import { Volume } from "../../core/volume/volume.ts";
+import { invoke } from "../../functions/api/handle.ts";
+import type { Services } from "../../functions/api/services.ts";
+import { testPrincipal } from "./principals.ts";
 
 const tasks = new AsyncLocalStorage<string>();
 
@@ -357,6 +363,45 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // upload.commit through the API's invoke (admin principal): the chunks were staged on `v` by
+    // upload.begin + upload.chunks + the client's PUTs (setup); the commit verifies, promotes and
+    // records them, then commits main:/u.
+    name: "upload.commit",
+    setup: async (env) => {
+      const services = apiServices(env);
+      const call = (op: string, input: unknown) =>
+        invoke(services, testPrincipal(), op, input, { pfs: "main" });
+      const bytes = theBytes();
+      const pieces = [bytes.subarray(0, CHUNK), bytes.subarray(CHUNK)];
+      const extents = pieces.map((piece, i) => ({
+        offset: i * CHUNK,
+        length: piece.byteLength,
+        chunk: String(nodeSha256(piece)),
+        crc32c: crc32c(piece),
+      }));
+      const begun = (await call("upload.begin", { path: "/u" })) as { uploadId: string };
+      await call("upload.chunks", {
+        uploadId: begun.uploadId,
+        chunks: extents.map((e) => ({ sha256: e.chunk, size: e.length, crc32c: e.crc32c })),
+      });
+      for (const [i, e] of extents.entries())
+        await env.volumes.v!.put(stagingKey(begun.uploadId, e.chunk), pieces[i]!, {
+          size: e.length,
+          crc32c: e.crc32c,
+        });
+      return { call, uploadId: begun.uploadId, extents };
+    },
+    write: async (env, ctx) => {
+      expect(env, "main", "/u", theBytes());
+      const call = ctx.call as (op: string, input: unknown) => Promise<unknown>;
+      await call("upload.commit", {
+        path: "/u",
+        uploadId: ctx.uploadId,
+        content: { size: theBytes().byteLength, extents: ctx.extents },
+      });
+    },
+  },
+  {
     // Placement moves main:/p from `v` to `w` (site eu): copy → verify → commit → trim (of `v`).
     // The second writer of the same bytes writes to `v`, the volume trim empties.
     name: "placement copy/commit/trim",
@@ -378,6 +423,31 @@ export const SCENARIOS: Scenario[] = [
     },
   },
 ];
+
+/** API services over the env (presigned URLs are never used: the test stages the objects itself). */
+function apiServices(env: Env): Services {
+  const presigner = {
+    presign: async (r: { key: string; method: "GET" | "PUT" }) => ({
+      url: `memory://${r.key}`,
+      method: r.method,
+      headers: {},
+      expiresAt: new Date(env.clock() + 900_000).toISOString(),
+    }),
+  };
+  const volumes = Object.fromEntries(
+    Object.entries(env.volumes).map(([name, volume]) => [name, { volume, kind: "memory", presigner }]),
+  );
+  return {
+    namespace: env.ns,
+    data: env.data,
+    store: env.store,
+    volumes,
+    clock: env.clock,
+    sha256: nodeSha256,
+    sleep: sleepOf(env),
+    deployment: { name: "interleaving", startedAt: 0, runtime: "test" },
+  } as unknown as Services;
+}
 
 /** Placement over the env's store and volumes (`w` is site eu). */
 function placementOf(env: Env): Placement {

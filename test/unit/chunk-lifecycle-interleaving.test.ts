@@ -45,6 +45,7 @@ describe("chunk lifecycle interleavings (memory store)", () => {
     ["backup restore", "restored:/a"],
     ["mirror full resync", "copy:/a"],
     ["multi-master exchange", "mm:/a"],
+    ["upload.commit", "main:/u"],
     ["data plane writeFile", "main:/w"],
   ] as const)
     it(`counter-check: without intents ${name} loses its file's bytes to a vacuum before its commit`, async () => {
