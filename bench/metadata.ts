@@ -30,6 +30,7 @@ import type {
   QueryPage,
   RequestCounts,
   TransactOp,
+  TransactOptions,
   Update,
 } from "../core/metadata/port.ts";
 import { emptyRequestCounts } from "../core/metadata/port.ts";
@@ -76,9 +77,9 @@ class RecordingStore implements MetadataStore {
     if (this.recording) this.note({ kind: "other", method: "delete" });
     return this.inner.delete(key, options);
   }
-  transact(ops: TransactOp[]) {
+  transact(ops: TransactOp[], options?: TransactOptions) {
     if (this.recording) this.note({ kind: "transact", ops });
-    return this.inner.transact(ops);
+    return this.inner.transact(ops, options);
   }
   transactGet(keys: Key[]) {
     if (this.recording) this.note({ kind: "other", method: "transactGet" });

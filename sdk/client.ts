@@ -759,8 +759,8 @@ class StrataClient implements Strata {
     path: string,
     options: { timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<PlacementReport> {
-    // One `placement.wait` call waits at most 20 s (the API Lambda's timeout is 30 s); longer
-    // waits are several calls.
+    // One `placement.wait` call waits at most 20 s (the server caps any wait at 30 s and answers
+    // ETIMEDOUT with again: true; the API Lambda's timeout is 30 s); longer waits are several calls.
     const deadline = Date.now() + (options.timeoutMs ?? 600_000);
     for (;;) {
       if (options.signal?.aborted)

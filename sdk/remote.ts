@@ -9,7 +9,7 @@
  * @example
  * const client = await connect({ endpoint: "http://127.0.0.1:7070", token, pfs: "default" });
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { concatBytes } from "../core/bytes.ts";
 import { crc32c } from "../core/crc32c.ts";
 import type { ChunkPlacement, DataBody, DataPlane } from "../core/data/api.ts";
@@ -44,6 +44,16 @@ export interface RemoteDeploymentOptions {
   pfs?: string;
   /** Chunks uploaded / downloaded at once per call (default 4). */
   parallelism?: number;
+  /**
+   * Retries of one API call after a network failure or a retryable answer (429, 503, 504), with
+   * the call's Idempotency-Key (default 3).
+   */
+  retries?: number;
+  /**
+   * TEST-ONLY switch (counter-checks): false sends no Idempotency-Key, so a retried mutating call
+   * runs twice. Default true.
+   */
+  idempotencyKeys?: boolean;
 }
 
 const APPEND_ATTEMPTS = 16;
@@ -87,8 +97,15 @@ class Rpc {
     readonly endpoint: string,
     private readonly token: string | undefined,
     readonly defaultPfs: string,
+    private readonly retries = 3,
+    private readonly idempotencyKeys = true,
   ) {}
 
+  /**
+   * One API call. It carries a fresh Idempotency-Key (the server honours it for mutating
+   * operations), and every retry — after a network failure, whose request may have been applied,
+   * or a retryable answer — sends the same key, so a lost reply comes back as the original answer.
+   */
   async call<T>(
     op: string,
     input: unknown,
@@ -101,6 +118,7 @@ class Rpc {
       "x-strata-pfs": encodeURIComponent(this.defaultPfs),
     };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (this.idempotencyKeys) headers["idempotency-key"] = randomUUID();
     let body: string;
     try {
       body = JSON.stringify(toWire(input));
@@ -113,21 +131,31 @@ class Rpc {
         err,
       );
     }
-    let res: Response;
-    let text: string;
-    try {
-      res = await fetch(this.endpoint + path, {
-        method: "POST",
-        headers,
-        body,
-        signal: options.signal,
-      });
-      text = await res.text();
-    } catch (err) {
-      throw networkError(err, `${op} at ${this.endpoint}`, options.signal);
+    for (let attempt = 0; ; attempt++) {
+      let res: Response;
+      let text: string;
+      try {
+        try {
+          res = await fetch(this.endpoint + path, {
+            method: "POST",
+            headers,
+            body,
+            signal: options.signal,
+          });
+          text = await res.text();
+        } catch (err) {
+          throw networkError(err, `${op} at ${this.endpoint}`, options.signal);
+        }
+        if (!res.ok) throw errorFrom(res.status, text, `${op} at ${this.endpoint}`);
+      } catch (err) {
+        if (!isStrataError(err) || !err.retryable || attempt >= this.retries || options.signal?.aborted)
+          throw err;
+        // Full jitter, 25 ms · 2^attempt.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 25 * 2 ** attempt));
+        continue;
+      }
+      return fromWire(JSON.parse(text)) as T;
     }
-    if (!res.ok) throw errorFrom(res.status, text, `${op} at ${this.endpoint}`);
-    return fromWire(JSON.parse(text)) as T;
   }
 }
 
@@ -274,7 +302,10 @@ class RemoteFs implements FileSystem {
     });
   }
   async listSnapshots(): Promise<Snapshot[]> {
-    return (await this.call<{ snapshots: Snapshot[] }>("snapshot.list", {})).snapshots;
+    return allPages(
+      (cursor) => this.call<{ snapshots: Snapshot[]; next?: string }>("snapshot.list", { cursor }),
+      (p) => p.snapshots,
+    );
   }
   async deleteSnapshot(name: string): Promise<void> {
     await this.call("snapshot.delete", { name });
@@ -819,13 +850,31 @@ async function peek(
   };
 }
 
+/** Every item of a paged list operation (each reply ≤ 1 MB; `next` resumes). */
+async function allPages<P extends { next?: string }, T>(
+  page: (cursor: string | undefined) => Promise<P>,
+  itemsOf: (page: P) => T[],
+): Promise<T[]> {
+  const out: T[] = [];
+  let cursor: string | undefined;
+  do {
+    const p = await page(cursor);
+    out.push(...itemsOf(p));
+    cursor = p.next;
+  } while (cursor !== undefined);
+  return out;
+}
+
 class RemoteNamespace implements Namespace {
   constructor(private readonly rpc: Rpc) {}
   createPfs(name: string): Promise<PfsInfo> {
     return this.rpc.call("pfs.create", { name });
   }
   async listPfs(): Promise<PfsInfo[]> {
-    return (await this.rpc.call<{ pfs: PfsInfo[] }>("pfs.list", {})).pfs;
+    return allPages(
+      (cursor) => this.rpc.call<{ pfs: PfsInfo[]; next?: string }>("pfs.list", { cursor }),
+      (p) => p.pfs,
+    );
   }
   async deletePfs(name: string): Promise<void> {
     await this.rpc.call("pfs.delete", { name });
@@ -841,7 +890,11 @@ function remoteAdmin(rpc: Rpc, namespace: RemoteNamespace): StrataAdmin {
     createPfs: (name) => namespace.createPfs(name),
     deletePfs: (name) => namespace.deletePfs(name),
     createToken: (spec: TokenSpec) => rpc.call<CreatedToken>("token.create", spec),
-    listTokens: async () => (await rpc.call<{ tokens: TokenInfo[] }>("token.list", {})).tokens,
+    listTokens: () =>
+      allPages(
+        (cursor) => rpc.call<{ tokens: TokenInfo[]; next?: string }>("token.list", { cursor }),
+        (p) => p.tokens,
+      ),
     revokeToken: async (id) => {
       await rpc.call("token.revoke", { id });
     },
@@ -854,7 +907,13 @@ function remoteAdmin(rpc: Rpc, namespace: RemoteNamespace): StrataAdmin {
 export function remoteDeployment(options: RemoteDeploymentOptions): Deployment {
   if (typeof options.endpoint !== "string" || !/^https?:\/\//.test(options.endpoint))
     throw strataError("EINVAL", "connect({ endpoint }) needs an http(s) URL", { endpoint: options.endpoint });
-  const rpc = new Rpc(options.endpoint.replace(/\/+$/, ""), options.token, options.pfs ?? "default");
+  const rpc = new Rpc(
+    options.endpoint.replace(/\/+$/, ""),
+    options.token,
+    options.pfs ?? "default",
+    options.retries ?? 3,
+    options.idempotencyKeys ?? true,
+  );
   const namespace = new RemoteNamespace(rpc);
   return {
     namespace,

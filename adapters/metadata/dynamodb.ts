@@ -49,17 +49,20 @@ import {
   type RequestCounts,
   type RequestKind,
   type TransactOp,
+  type TransactOptions,
   type Update,
   type Value,
 } from "../../core/metadata/port.ts";
 import { METADATA_TABLE } from "../../core/metadata/table.ts";
 import {
   keyId,
+  tokenMismatch,
   validateBatchGet,
   validateCondition,
   validateItem,
   validateKey,
   validateQuery,
+  validateToken,
   validateTransactGet,
   validateTransaction,
   validateUpdate,
@@ -480,13 +483,32 @@ export class DynamoDbMetadataStore implements MetadataStore {
     }
   }
 
-  async transact(ops: TransactOp[]): Promise<void> {
+  async transact(ops: TransactOp[], options: TransactOptions = {}): Promise<void> {
     validateTransaction(ops);
+    validateToken(options.token);
     const TransactItems = ops.map((op) => this.transactItem(op));
     try {
       // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
-      await this.send("TransactWriteItems", new TransactWriteItemsCommand({ TransactItems }));
+      // ClientRequestToken: DynamoDB answers a re-send of a committed transaction with success for
+      // 10 minutes. (Without one the SDK generates a token per command, so only its own retries
+      // of that command were covered, not a caller's re-send.)
+      await this.send(
+        "TransactWriteItems",
+        new TransactWriteItemsCommand({
+          TransactItems,
+          ...(options.token !== undefined ? { ClientRequestToken: options.token } : {}),
+        }),
+      );
     } catch (err) {
+      const name = (err as { name?: string })?.name;
+      if (name === "IdempotentParameterMismatchException" && options.token !== undefined)
+        throw tokenMismatch(options.token, err);
+      if (name === "TransactionInProgressException")
+        throw new StrataError(
+          "ETHROTTLED",
+          `a transaction with token ${options.token} is still in progress on table ${this.tableName}; retry`,
+          { cause: err, details: { table: this.tableName, token: options.token } },
+        );
       throw this.cancelled(err, "TransactWriteItems", ops.length);
     }
   }

@@ -8,9 +8,13 @@
  *   front with BEGIN IMMEDIATE), and conditions and updates are evaluated with
  *   core/metadata/values.ts inside it — so racing writers, in this process or in several
  *   processes on one file, see conditional writes exactly as DynamoDB's.
+ * - Transaction tokens (DynamoDB's ClientRequestToken) live in a second table
+ *   `requests(token, fingerprint, expires)`: written in the same SQLite transaction as the items,
+ *   so a token is remembered exactly when its transaction committed; expired rows are pruned.
  * - WAL with `synchronous = FULL`: an acknowledged write survives a power loss.
  * - Requests are counted in DynamoDB's units (a 250-key batchGet = 3 BatchGetItem).
  */
+import { createHash } from "node:crypto";
 import Database from "better-sqlite3";
 import { isStrataError, StrataError, strataError } from "../../core/errors.ts";
 import { decodeCursor } from "../../core/metadata/memory-store.ts";
@@ -18,6 +22,7 @@ import {
   type CancellationReason,
   type Condition,
   emptyRequestCounts,
+  IDEMPOTENCY_WINDOW_MS,
   type Item,
   type Key,
   LIMITS,
@@ -27,6 +32,7 @@ import {
   type RequestCounts,
   type RequestKind,
   type TransactOp,
+  type TransactOptions,
   type Update,
   type Value,
 } from "../../core/metadata/port.ts";
@@ -34,11 +40,14 @@ import {
   applyUpdate,
   evaluateCondition,
   itemSize,
+  tokenMismatch,
+  transactFingerprint,
   validateBatchGet,
   validateCondition,
   validateItem,
   validateKey,
   validateQuery,
+  validateToken,
   validateTransactGet,
   validateTransaction,
   validateUpdate,
@@ -49,6 +58,8 @@ export interface SqliteMetadataStoreOptions {
   path: string;
   /** How long a request waits for another connection's write lock before ETHROTTLED (default 5 s). */
   busyTimeoutMs?: number;
+  /** Wall clock in ms for the transaction-token window (default Date.now). */
+  clock?: () => number;
 }
 
 // ---- item codec: JSON with a tagged form for bytes ----
@@ -238,9 +249,15 @@ export class SqliteMetadataStore implements MetadataStore {
   private readonly putStmt: Database.Statement<[string, string, Buffer]>;
   private readonly deleteStmt: Database.Statement<[string, string]>;
   private readonly queryStmts = new Map<string, Database.Statement<unknown[], RawRow>>();
+  private readonly tokenGetStmt: Database.Statement<[string], { fingerprint: string; expires: number }>;
+  private readonly tokenPutStmt: Database.Statement<[string, string, number]>;
+  private readonly tokenPruneStmt: Database.Statement<[number]>;
+  private readonly clock: () => number;
+  private tokenWrites = 0;
 
   constructor(options: SqliteMetadataStoreOptions) {
     this.path = options.path;
+    this.clock = options.clock ?? Date.now;
     try {
       this.db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 5_000 });
       this.db.pragma("journal_mode = WAL");
@@ -252,6 +269,14 @@ export class SqliteMetadataStore implements MetadataStore {
       this.getStmt = this.db.prepare("SELECT pk, sk, item FROM items WHERE pk = ? AND sk = ?");
       this.putStmt = this.db.prepare("INSERT OR REPLACE INTO items (pk, sk, item) VALUES (?, ?, ?)");
       this.deleteStmt = this.db.prepare("DELETE FROM items WHERE pk = ? AND sk = ?");
+      this.db.exec(
+        "CREATE TABLE IF NOT EXISTS requests (token TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, expires INTEGER NOT NULL) WITHOUT ROWID",
+      );
+      this.tokenGetStmt = this.db.prepare("SELECT fingerprint, expires FROM requests WHERE token = ?");
+      this.tokenPutStmt = this.db.prepare(
+        "INSERT OR REPLACE INTO requests (token, fingerprint, expires) VALUES (?, ?, ?)",
+      );
+      this.tokenPruneStmt = this.db.prepare("DELETE FROM requests WHERE expires <= ?");
     } catch (err) {
       throw translate(err, `open ${options.path}`);
     }
@@ -331,10 +356,23 @@ export class SqliteMetadataStore implements MetadataStore {
     });
   }
 
-  async transact(ops: TransactOp[]): Promise<void> {
+  async transact(ops: TransactOp[], options: TransactOptions = {}): Promise<void> {
     validateTransaction(ops);
+    validateToken(options.token);
+    const token = options.token;
+    // A SHA-256 of the canonical ops: the row stays small whatever the transaction's size.
+    const fingerprint =
+      token === undefined ? "" : createHash("sha256").update(transactFingerprint(ops)).digest("hex");
     this.count("TransactWriteItems");
     this.run("TransactWriteItems", "write", () => {
+      const now = this.clock();
+      if (token !== undefined) {
+        const seen = this.tokenGetStmt.get(token);
+        if (seen && seen.expires > now) {
+          if (seen.fingerprint !== fingerprint) throw tokenMismatch(token);
+          return; // already applied: succeed without applying again
+        }
+      }
       const currents = ops.map((op) => this.read(op.kind === "put" ? op.item : op.key));
       const reasons: Array<CancellationReason | null> = ops.map((op, i) => {
         const current = currents[i];
@@ -359,6 +397,11 @@ export class SqliteMetadataStore implements MetadataStore {
         else if (op.kind === "update") this.write(results[i]!);
         else if (op.kind === "delete") this.deleteStmt.run(op.key.pk, op.key.sk);
       });
+      if (token !== undefined) {
+        // Prune now and then (a full scan of a table that holds ≤ 10 minutes of tokens).
+        if (++this.tokenWrites % 256 === 0) this.tokenPruneStmt.run(now);
+        this.tokenPutStmt.run(token, fingerprint, now + IDEMPOTENCY_WINDOW_MS);
+      }
     });
   }
 

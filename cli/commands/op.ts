@@ -37,7 +37,16 @@ export async function callOp<T = unknown>(
 ): Promise<T> {
   const client = await ctx.client();
   try {
-    return await client.admin.call<T>(op, input);
+    for (;;) {
+      try {
+        return await client.admin.call<T>(op, input);
+      } catch (err) {
+        // A capped server-side wait answered "not yet" (functions/api/ops/common.ts notYet):
+        // the work goes on; keep waiting with another call.
+        if (!isStrataError(err, "ETIMEDOUT") || (err.details as { again?: unknown }).again !== true)
+          throw err;
+      }
+    }
   } catch (err) {
     if (!isMissingOperation(err, op)) throw err;
     const target = await ctx.target();

@@ -76,7 +76,7 @@ const placement: CommandSpec = {
     timeout: {
       type: "string",
       value: "<seconds>",
-      description: `how long --wait waits (default ${DEFAULT_WAIT_SECONDS}, at most 900)`,
+      description: `how long --wait waits (default ${DEFAULT_WAIT_SECONDS}; several calls of at most 30 s each)`,
     },
     ...AS_OF_OPTION,
   },
@@ -94,7 +94,9 @@ const placement: CommandSpec = {
     const path = pfsPath(positionals[0]!);
     const timeoutSeconds = positiveOption(str(options, "timeout"), "--timeout") ?? DEFAULT_WAIT_SECONDS;
     const reader = readerOf(await ctx.client(), options);
-    if (flag(options, "wait")) await callOp(ctx, "placement.wait", { path, timeoutSeconds });
+    // The SDK loops over placement.wait calls (the server waits ≤ 30 s per call) until this deadline.
+    if (flag(options, "wait"))
+      await (await ctx.client()).waitForPlacement(path, { timeoutMs: timeoutSeconds * 1000 });
     if (flag(options, "status") || (await reader.stat(path)).isDirectory()) {
       const status = await callOp(ctx, "placement.get", { path });
       ctx.emit(status, () => statusLines(status));

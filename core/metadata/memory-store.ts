@@ -8,6 +8,7 @@ import {
   type CancellationReason,
   type Condition,
   emptyRequestCounts,
+  IDEMPOTENCY_WINDOW_MS,
   type Item,
   type Key,
   LIMITS,
@@ -17,6 +18,7 @@ import {
   type RequestCounts,
   type RequestKind,
   type TransactOp,
+  type TransactOptions,
   type Update,
 } from "./port.ts";
 import {
@@ -26,11 +28,14 @@ import {
   evaluateCondition,
   itemSize,
   matchesSortKey,
+  tokenMismatch,
+  transactFingerprint,
   validateBatchGet,
   validateCondition,
   validateItem,
   validateKey,
   validateQuery,
+  validateToken,
   validateTransactGet,
   validateTransaction,
   validateUpdate,
@@ -88,10 +93,22 @@ export function pageOf(sortedItems: Item[], options: QueryOptions): QueryPage {
   return more && last ? { items, cursor: encodeCursor(last.sk) } : { items };
 }
 
+export interface MemoryMetadataStoreOptions {
+  /** Wall clock in ms for the token window (default Date.now). */
+  clock?: () => number;
+}
+
 export class MemoryMetadataStore implements MetadataStore {
   readonly kind = "memory";
   private readonly partitions = new Map<string, Map<string, Item>>();
   private counts = emptyRequestCounts();
+  /** Tokens of successful transactions: fingerprint of their ops and when they are forgotten. */
+  private readonly tokens = new Map<string, { fingerprint: string; until: number }>();
+  private readonly clock: () => number;
+
+  constructor(options: MemoryMetadataStoreOptions = {}) {
+    this.clock = options.clock ?? Date.now;
+  }
 
   private count(kind: RequestKind, n = 1): void {
     this.counts[kind] += n;
@@ -161,9 +178,19 @@ export class MemoryMetadataStore implements MetadataStore {
     this.remove(key);
   }
 
-  async transact(ops: TransactOp[]): Promise<void> {
+  async transact(ops: TransactOp[], options: TransactOptions = {}): Promise<void> {
     validateTransaction(ops);
+    validateToken(options.token);
     this.count("TransactWriteItems");
+    const now = this.clock();
+    const fingerprint = options.token === undefined ? "" : transactFingerprint(ops);
+    if (options.token !== undefined) {
+      const seen = this.tokens.get(options.token);
+      if (seen && seen.until > now) {
+        if (seen.fingerprint !== fingerprint) throw tokenMismatch(options.token);
+        return; // already applied: succeed without applying again
+      }
+    }
     const reasons: Array<CancellationReason | null> = ops.map((op) => {
       const key = op.kind === "put" ? op.item : op.key;
       const current = this.read(key);
@@ -190,6 +217,15 @@ export class MemoryMetadataStore implements MetadataStore {
       else if (op.kind === "update") this.write(results[i]!);
       else if (op.kind === "delete") this.remove(op.key);
     });
+    if (options.token !== undefined) {
+      // Insertion order is expiry order (a steady clock): drop the expired ones from the front.
+      for (const [t, seen] of this.tokens) {
+        if (seen.until > now) break;
+        this.tokens.delete(t);
+      }
+      this.tokens.delete(options.token);
+      this.tokens.set(options.token, { fingerprint, until: now + IDEMPOTENCY_WINDOW_MS });
+    }
   }
 
   async transactGet(keys: Key[]): Promise<Array<Item | undefined>> {

@@ -15,6 +15,13 @@
  * - `transact` is all-or-nothing over ≤ 100 distinct items; when it is cancelled it throws
  *   ECONFLICT with `details.reasons[i]` describing each op (`null` for ops that were fine) and
  *   `details.failedIndex` the first op that failed. Two ops on one item: EINVAL before any request.
+ * - `transact(ops, { token })` is idempotent per token (DynamoDB's ClientRequestToken): within
+ *   {@link IDEMPOTENCY_WINDOW_MS} of a transaction that SUCCEEDED with a token, the same token with
+ *   the same ops succeeds again without applying anything (it still costs 1 TransactWriteItems);
+ *   with different ops it is EINVAL with `details.idempotency = "mismatch"` and nothing is
+ *   applied. A cancelled transaction does not keep its token. So a caller whose reply was lost
+ *   (EUNAVAIL/ETIMEDOUT after the request may have been applied) re-sends the same ops with the
+ *   same token and learns the true outcome.
  * - Throttling and unavailability surface as ETHROTTLED / EUNAVAIL after the adapter's own
  *   bounded retries. Bad input (empty keys, oversize items, > 100 ops, unsupported values) is
  *   EINVAL / E2BIG before any request is sent.
@@ -88,6 +95,19 @@ export interface QueryPage {
   cursor?: string;
 }
 
+/** Options of one transaction. */
+export interface TransactOptions {
+  /**
+   * The idempotency token (DynamoDB's ClientRequestToken): 1..36 printable ASCII characters
+   * (U+0021..U+007E). Derive it from the operation's idempotency key and keep it for every
+   * re-send of the SAME ops; a re-planned transaction takes a new one.
+   */
+  token?: string;
+}
+
+/** How long a store remembers a successful transaction's token (DynamoDB: 10 minutes). */
+export const IDEMPOTENCY_WINDOW_MS = 10 * 60 * 1000;
+
 export type RequestKind =
   | "GetItem"
   | "PutItem"
@@ -130,8 +150,8 @@ export interface MetadataStore {
   /** Delete; deleting a missing item is success unless a condition says otherwise. Cost: 1 DeleteItem. */
   delete(key: Key, options?: { condition?: Condition }): Promise<void>;
 
-  /** All-or-nothing over ≤ 100 distinct items. Cost: 1 TransactWriteItems. */
-  transact(ops: TransactOp[]): Promise<void>;
+  /** All-or-nothing over ≤ 100 distinct items; idempotent per `options.token`. Cost: 1 TransactWriteItems. */
+  transact(ops: TransactOp[], options?: TransactOptions): Promise<void>;
 
   /** Snapshot-consistent read of ≤ 100 items, in order. Cost: 1 TransactGetItems. */
   transactGet(keys: Key[]): Promise<Array<Item | undefined>>;

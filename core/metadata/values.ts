@@ -270,6 +270,56 @@ export function validateTransaction(ops: TransactOp[]): void {
     throw strataError("E2BIG", `a transaction writes ${bytes} bytes; the limit is ${LIMITS.transactBytes}`);
 }
 
+/** Checks a transaction's idempotency token (DynamoDB's ClientRequestToken rules) before any request. */
+export function validateToken(token: string | undefined): void {
+  if (token === undefined) return;
+  if (typeof token !== "string" || !/^[\x21-\x7e]{1,36}$/.test(token))
+    throw strataError("EINVAL", "a transaction token is 1..36 printable ASCII characters (no spaces)", {
+      token: typeof token === "string" ? token.slice(0, 64) : typeof token,
+    });
+}
+
+/**
+ * A canonical text of a transaction's ops (object keys sorted, bytes as hex): equal for the same
+ * ops however their objects were built. Stores that keep tokens compare it (or a hash of it) to
+ * tell a re-send from a token reused for other ops.
+ */
+export function transactFingerprint(ops: TransactOp[]): string {
+  return canonicalText(ops);
+}
+
+/** Canonical text of any value made of JSON values, bytes and plain objects (sorted keys, bytes as hex). */
+export function canonicalText(value: unknown): string {
+  return canonical(value as Value | undefined);
+}
+
+function canonical(value: Value | undefined): string {
+  if (value === undefined) return "u";
+  if (value instanceof Uint8Array) {
+    let hex = "";
+    for (const b of value) hex += b.toString(16).padStart(2, "0");
+    return `b${hex}`;
+  }
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value !== null && typeof value === "object")
+    return `{${Object.keys(value)
+      .sort()
+      .filter((k) => value[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`)
+      .join(",")}}`;
+  return JSON.stringify(value);
+}
+
+/** The error for a token reused with different ops (DynamoDB's IdempotentParameterMismatchException). */
+export function tokenMismatch(token: string, cause?: unknown) {
+  return strataError(
+    "EINVAL",
+    `transaction token ${token} was already used for different ops in the last 10 minutes; a new transaction needs a new token`,
+    { idempotency: "mismatch", token },
+    cause,
+  );
+}
+
 /** Checks a batchGet before any request: an array of valid keys (repeats are allowed). */
 export function validateBatchGet(keys: Key[]): void {
   if (!Array.isArray(keys)) throw strataError("EINVAL", "batchGet takes an array of keys");

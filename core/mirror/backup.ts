@@ -18,7 +18,7 @@ import { isStrataError, strataError } from "../errors.ts";
 import type { Tid } from "../namespace/api.ts";
 import { isTid, ZERO_TID } from "../namespace/tid.ts";
 import type { Volume } from "../volume/volume.ts";
-import { chunksOf } from "./chunks.ts";
+import { recordChunks } from "./chunks.ts";
 import {
   checkRecord,
   fromJsonValue,
@@ -122,7 +122,7 @@ export async function writeBackup(params: {
     const page = await source.read(
       token ? { token } : { since, upto, ...(params.limit ? { limit: params.limit } : {}) },
     );
-    for (const ref of page.records.filter((r) => r.pk.startsWith("ino#")).flatMap((r) => chunksOf(r.item))) {
+    for (const ref of recordChunks(page.records)) {
       if (chunksDone.has(ref.chunk)) continue;
       chunksDone.add(ref.chunk);
       const bytes = await source.chunk(ref);

@@ -14,7 +14,10 @@ import { ensureInstance, Intent, readBest } from "../data/chunks.ts";
 import { instanceKey } from "../data/records.ts";
 import { strataError } from "../errors.ts";
 import type { Item, MetadataStore, Value } from "../metadata/port.ts";
+import type { Namespace } from "../namespace/api.ts";
 import type { Volume } from "../volume/volume.ts";
+import { absolutePk, type StreamRecord } from "./format.ts";
+import { engineOf } from "./stream.ts";
 import type { ChunkRef } from "./transport.ts";
 
 /** A chunk's bytes from the best copy that has them right (the chunk lifecycle's `readBest`). */
@@ -33,6 +36,32 @@ export function chunksOf(item: Record<string, Value>): ChunkRef[] {
     | undefined;
   if (!content || !Array.isArray(content.extents)) return [];
   return content.extents.map((e) => ({ chunk: e.chunk, size: e.length, crc32c: e.crc32c }));
+}
+
+/** Chunks the version records of a page reference, each naming the record (`from`) that references it. */
+export function recordChunks(records: readonly StreamRecord[]): ChunkRef[] {
+  return records
+    .filter((r) => r.pk.startsWith("ino#"))
+    .flatMap((r) => chunksOf(r.item).map((ref) => ({ ...ref, from: { pk: r.pk, sk: r.sk } })));
+}
+
+/**
+ * True when the stored record `ref.from` of `pfs` references the chunk with `ref`'s size and CRC
+ * (one read). The answer is the same for a chunk nobody holds and one only others reference.
+ */
+export async function chunkReferenced(ns: Namespace, pfs: string, ref: ChunkRef): Promise<boolean> {
+  if (!ref.from?.pk.startsWith("ino#")) return false;
+  const engine = engineOf(ns);
+  const ctx = await engine.context(pfs);
+  let pk: string;
+  try {
+    pk = absolutePk(ref.from.pk, ctx.id);
+  } catch {
+    return false;
+  }
+  const item = await engine.store.get({ pk, sk: ref.from.sk });
+  if (!item) return false;
+  return chunksOf(item).some((c) => c.chunk === ref.chunk && c.size === ref.size && c.crc32c === ref.crc32c);
 }
 
 export interface ChunkTarget {

@@ -67,6 +67,8 @@ export interface StreamRequest {
   token?: string;
   /** Commits per page, roughly (default 1,000). */
   limit?: number;
+  /** Bytes of records a page stops after (default STREAM_DEFAULTS.pageBytes; the first TID always goes whole). */
+  pageBytes?: number;
 }
 
 const HISTORY_KINDS = new Set(["ino", "dh"]);

@@ -16,7 +16,7 @@
  */
 import { strataError } from "../errors.ts";
 import type { Item, TransactOp, Value } from "../metadata/port.ts";
-import { keyId } from "../metadata/values.ts";
+import { itemSize, keyId } from "../metadata/values.ts";
 import type { Namespace, ObjectId, Tid } from "../namespace/api.ts";
 import type { Engine } from "../namespace/engine.ts";
 import {
@@ -30,9 +30,10 @@ import {
   VERSION_PREFIX,
   verify,
 } from "../namespace/records.ts";
+import { isTid } from "../namespace/tid.ts";
 import type { PfsContext } from "../namespace/tx.ts";
 import { APPLY_MAX_ITEMS, changeItemFor, type MirrorState, transactionParts } from "./apply.ts";
-import { type ChunkTarget, chunksOf, ensureChunks } from "./chunks.ts";
+import { type ChunkTarget, ensureChunks, recordChunks } from "./chunks.ts";
 import { makeRecord, relativePk, type SourceInfo, type StreamRecord, targetItem } from "./format.ts";
 import type { MirrorTarget } from "./mirror.ts";
 import { engineOf } from "./stream.ts";
@@ -115,6 +116,85 @@ export async function readFull(ns: Namespace, pfs: string, upto?: Tid): Promise<
   };
 }
 
+/** One page of {@link readFullPage}: `next` resumes after its last record. */
+export interface FullPage extends FullState {
+  next?: string;
+}
+
+/** Bytes of records one full-state page stops after (the first record always goes). */
+export const FULL_PAGE_BYTES = 512 * 1024;
+
+/** Recent full states by PFS id and TID, so paging one costs one walk, not one per page. */
+const fullCache = new WeakMap<Namespace, Map<string, FullState>>();
+const FULL_CACHE_ENTRIES = 4;
+
+const compareKeys = (a: { pk: string; sk: string }, b: { pk: string; sk: string }) =>
+  a.pk < b.pk ? -1 : a.pk > b.pk ? 1 : a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0;
+
+function decodeFullCursor(cursor: string): { upto: Tid; after: { pk: string; sk: string } } {
+  let parsed: unknown;
+  try {
+    parsed = cursor.startsWith("f1:") ? JSON.parse(cursor.slice(3)) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  const c = parsed as { upto?: unknown; pk?: unknown; sk?: unknown } | undefined;
+  if (!c || !isTid(c.upto) || typeof c.pk !== "string" || typeof c.sk !== "string")
+    throw strataError("EINVAL", "not a full-state cursor (the `next` of a previous page)", {
+      field: "cursor",
+    });
+  return { upto: c.upto, after: { pk: c.pk, sk: c.sk } };
+}
+
+/**
+ * Source side, paged: the records of {@link readFull} as of one TID, in key order (pk, sk), at
+ * most ~`maxBytes` per page; `cursor` (a page's `next`) names that TID and the last key sent, so
+ * pages stay consistent and a record pruned between pages cannot shift the rest. The walk is
+ * cached per process for a few (PFS, TID) pairs; a process that has not seen it walks again.
+ */
+export async function readFullPage(
+  ns: Namespace,
+  pfs: string,
+  request: { cursor?: string; maxBytes?: number } = {},
+): Promise<FullPage> {
+  const resume = request.cursor === undefined ? undefined : decodeFullCursor(request.cursor);
+  const engine = engineOf(ns);
+  const ctx = await engine.context(pfs);
+  const cache = fullCache.get(ns) ?? new Map<string, FullState>();
+  fullCache.set(ns, cache);
+  let state = resume ? cache.get(`${ctx.id}@${resume.upto}`) : undefined;
+  if (!state) {
+    const all = await readFull(ns, pfs, resume?.upto);
+    state = { ...all, records: [...all.records].sort(compareKeys) };
+    cache.delete(`${ctx.id}@${state.upto}`);
+    cache.set(`${ctx.id}@${state.upto}`, state);
+    while (cache.size > FULL_CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
+  }
+  const { records } = state;
+  let start = 0;
+  if (resume) while (start < records.length && compareKeys(records[start]!, resume.after) <= 0) start++;
+  const maxBytes = request.maxBytes ?? FULL_PAGE_BYTES;
+  let end = start;
+  let bytes = 0;
+  while (end < records.length) {
+    const r = records[end]!;
+    bytes += itemSize({ pk: r.pk, sk: r.sk, ...r.item });
+    if (bytes > maxBytes && end > start) break;
+    end++;
+  }
+  const last = records[end - 1];
+  return {
+    source: state.source,
+    upto: state.upto,
+    records: records.slice(start, end),
+    ...(end < records.length && last
+      ? {
+          next: `f1:${JSON.stringify({ upto: state.upto, pk: last.pk, sk: last.sk })}`,
+        }
+      : {}),
+  };
+}
+
 /** Mirror side: see the module header. */
 export async function fullResync(
   target: MirrorTarget,
@@ -139,11 +219,7 @@ export async function fullResync(
   const engine = engineOf(target.ns);
   const full = await source.full();
   const upto = full.upto;
-  const copied = await ensureChunks(
-    chunks,
-    full.records.filter((r) => r.pk.startsWith("ino#")).flatMap((r) => chunksOf(r.item)),
-    (ref) => source.chunk(ref),
-  );
+  const copied = await ensureChunks(chunks, recordChunks(full.records), (ref) => source.chunk(ref));
 
   const desired = new Map<string, Item | null>();
   const newest = new Map<string, StreamRecord>();

@@ -33,7 +33,7 @@ import { isTid, maxTid, ZERO_TID } from "../namespace/tid.ts";
 import type { PfsContext } from "../namespace/tx.ts";
 import type { Volume } from "../volume/volume.ts";
 import { type ApplyStats, applyPage, type MirrorState } from "./apply.ts";
-import { chunksOf, ensureChunks } from "./chunks.ts";
+import { ensureChunks, recordChunks } from "./chunks.ts";
 import { fullResync } from "./full.ts";
 import { engineOf } from "./stream.ts";
 import type { StreamSource } from "./transport.ts";
@@ -255,7 +255,7 @@ export async function runMirror(
           `source ${source.label} is PFS ${page.source.pfs} (root ${page.source.rootIno}), not the one mirror ${name} follows (root ${ctx.root})`,
           { pfs: name, source: source.label },
         );
-      const refs = page.records.filter((r) => r.pk.startsWith("ino#")).flatMap((r) => chunksOf(r.item));
+      const refs = recordChunks(page.records);
       const copied = await ensureChunks(chunkTarget, refs, (ref) => source.chunk(ref));
       report.chunksCopied += copied.copied;
       report.bytesCopied += copied.bytes;

@@ -34,7 +34,7 @@ import { unlinkEntry } from "../namespace/ops.ts";
 import { ctlKey, entryKey, inoPk, recordCrc, seal, VERSION_PREFIX, verify } from "../namespace/records.ts";
 import type { PfsContext, Tx } from "../namespace/tx.ts";
 import type { Volume } from "../volume/volume.ts";
-import { type ChunkTarget, chunksOf, ensureChunks } from "./chunks.ts";
+import { type ChunkTarget, ensureChunks, recordChunks } from "./chunks.ts";
 import type { StreamRecord } from "./format.ts";
 import { engineOf } from "./stream.ts";
 import type { StreamSource } from "./transport.ts";
@@ -147,11 +147,7 @@ export async function exchange(
     pfs: local.pfs,
     ...(local.sleep ? { sleep: local.sleep } : {}),
   };
-  const chunks = await ensureChunks(
-    chunkTarget,
-    records.filter((r) => r.pk.startsWith("ino#")).flatMap((r) => chunksOf(r.item)),
-    (ref) => peer.chunk(ref),
-  );
+  const chunks = await ensureChunks(chunkTarget, recordChunks(records), (ref) => peer.chunk(ref));
 
   // The peer's final state of every object and name it changed.
   const versions = new Map<ObjectId, Record<string, Value>>();

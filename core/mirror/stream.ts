@@ -107,7 +107,7 @@ export async function readStream(
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
     bytes += itemSize({ pk: r.pk, sk: r.sk, ...r.item });
-    if (bytes <= STREAM_DEFAULTS.pageBytes) continue;
+    if (bytes <= (request.pageBytes ?? STREAM_DEFAULTS.pageBytes)) continue;
     let start = i;
     while (start > 0 && records[start - 1]!.tid === r.tid) start--;
     if (start > 0) {

@@ -18,6 +18,12 @@ export interface ChunkRef {
   chunk: string;
   size: number;
   crc32c: number;
+  /**
+   * The stream record (PFS-relative `ino#<ino>` key and sort key) of a version that references
+   * the chunk: a source over HTTP hands a chunk out only when that record of its PFS references
+   * it (`mirror.chunk`, functions/api/ops/mirror.ts), so the chunk store is no oracle.
+   */
+  from?: { pk: string; sk: string };
 }
 
 export interface StreamSource {

@@ -164,7 +164,7 @@ export interface FileSystem extends ReadableFileSystem {
    * ```
    */
   writeContent(path: string, content: FileContent, options?: WriteContentOptions): Promise<Stat>;
-  /** rename(2): atomic; replaces a file, or an empty directory by a directory; EXDEV never (same PFS). */
+  /** rename(2): atomic; replaces a file, or an empty directory by a directory; EXDEV only from a confined view, when resolution leaves its scope (PfsOptions). */
   rename(from: string, to: string, options?: { noReplace?: boolean }): Promise<void>;
   unlink(path: string): Promise<void>;
   /** ENOTEMPTY unless empty. */
@@ -213,6 +213,26 @@ export interface Namespace {
   listPfs(): Promise<PfsInfo[]>;
   /** Only an empty PFS (root without entries); ENOTEMPTY otherwise. */
   deletePfs(name: string): Promise<void>;
-  /** ENOENT (lazily, on first use) when the PFS does not exist. */
-  pfs(name: string): FileSystem;
+  /**
+   * ENOENT (lazily, on first use) when the PFS does not exist. With `beneath`, a view confined to
+   * that subtree (see {@link PfsOptions}). With `idempotencyKey`, the file system serves ONE
+   * logical operation under that key: retried with the same key after a lost reply, it returns
+   * the original result instead of EEXIST/ECONFLICT (docs/namespace.md "Idempotent commits").
+   */
+  pfs(name: string, options?: PfsOptions): FileSystem;
+}
+
+/**
+ * How to open a PFS. `beneath: "/a"` gives a view confined to the subtree at /a, like
+ * openat2(RESOLVE_BENEATH) (docs/namespace.md, "Confinement"): paths are still absolute PFS paths;
+ * a path outside /a, a symlink on the path to /a, or a symlink whose target (absolute: a PFS path;
+ * relative: from the link's directory; `..` after it included) leads outside /a is EACCES, decided
+ * while resolving, live and as of any TID; a rename or link whose resolution leaves /a is EXDEV.
+ * Snapshot creation and deletion (whole-PFS) are EACCES; a recursive revert too large for one
+ * transaction is E2BIG. `beneath: "/"` (or none) is the unconfined view.
+ */
+export interface PfsOptions {
+  beneath?: string;
+  /** The idempotency key of the ONE operation this file system serves (1..255 printable ASCII). */
+  idempotencyKey?: string;
 }

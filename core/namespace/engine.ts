@@ -9,8 +9,17 @@
  */
 import { isStrataError, StrataError, strataError } from "../errors.ts";
 import type { Condition, Item, Key, MetadataStore, TransactOp, Value } from "../metadata/port.ts";
-import { keyId } from "../metadata/values.ts";
-import type { AsOf, FileSystem, Namespace, ObjectId, PfsInfo, Tid } from "./api.ts";
+import { canonicalText, keyId } from "../metadata/values.ts";
+import type { AsOf, FileSystem, Namespace, ObjectId, PfsInfo, PfsOptions, Tid } from "./api.ts";
+import {
+  type Idempotency,
+  isIdempotencyKey,
+  recordFree,
+  recordItem,
+  recordKey,
+  recordOutcome,
+  tokenOf,
+} from "./idempotency.ts";
 import {
   allocKey,
   changePk,
@@ -32,6 +41,7 @@ import { type PfsContext, Tx } from "./tx.ts";
 export { NS_LIMITS } from "./validate.ts";
 
 import { RetentionFloor } from "../retention/store.ts";
+import { confinement } from "./confine.ts";
 import { PfsFileSystem } from "./fs.ts";
 import type { EntryRef } from "./resolve.ts";
 import { checkPfsName, checkSnapshotName, isNonNegInt, stripVersion } from "./validate.ts";
@@ -49,6 +59,17 @@ export interface NamespaceOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Max entries of the immutable as-of lookup cache (default 10,000). */
   asOfCacheEntries?: number;
+  /**
+   * Re-sends of the SAME planned transaction (same ops, same token) after an ambiguous or
+   * transient store failure (ETIMEDOUT, EUNAVAIL, ETHROTTLED), default 3 (core/namespace/idempotency.ts).
+   */
+  commitResends?: number;
+  /**
+   * TEST-ONLY switch (counter-checks): false sends no transaction tokens and writes no
+   * idempotency records, so a lost reply is misreported again. Default true; never turn it off
+   * in a deployment.
+   */
+  idempotentCommits?: boolean;
 }
 
 export interface CreateNamespaceParams {
@@ -129,6 +150,11 @@ export class Engine implements Namespace {
   private leasing: Promise<void> | undefined;
   /** Last TID this engine committed. */
   lastCommitted: Tid = ZERO_TID;
+  /**
+   * Makes this engine's transaction tokens unlike any other engine's (two engines may plan at
+   * the same TID). Not drawn from `random`, so seeded runs keep their sequence of draws.
+   */
+  private readonly nonce = `${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
 
   constructor(params: CreateNamespaceParams) {
     if (!params?.store) throw strataError("EINVAL", "createNamespace needs a store");
@@ -150,6 +176,8 @@ export class Engine implements Namespace {
       maxAttempts: o.maxAttempts ?? 8,
       rmdirLeaseMs: o.rmdirLeaseMs ?? 30_000,
       asOfCacheEntries: o.asOfCacheEntries ?? 10_000,
+      commitResends: o.commitResends ?? 3,
+      idempotentCommits: o.idempotentCommits ?? true,
       sleep: o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
     };
     this.asOfCacheLimit = this.opts.asOfCacheEntries;
@@ -242,7 +270,7 @@ export class Engine implements Namespace {
       const built = tx.build();
       ops.push(...built.ops, this.changeOp(ctx, tid, built.written));
       try {
-        await this.store.transact(ops);
+        await this.commit(ops, tokenOf("", this.nonce, tid));
         this.lastCommitted = maxTid(this.lastCommitted, tid);
         return { name, id, rootIno: root, createdTid: tid };
       } catch (err) {
@@ -283,8 +311,13 @@ export class Engine implements Namespace {
     this.forget(name);
   }
 
-  pfs(name: string): FileSystem {
-    return new PfsFileSystem(this, name);
+  pfs(name: string, options: PfsOptions = {}): FileSystem {
+    const key = options.idempotencyKey;
+    if (key !== undefined && !isIdempotencyKey(key))
+      throw strataError("EINVAL", "an idempotency key is 1..255 printable ASCII characters (no spaces)", {
+        pfs: name,
+      });
+    return new PfsFileSystem(this, name, confinement(options.beneath), key);
   }
 
   // ---- TIDs and closing -------------------------------------------------------------------------
@@ -329,7 +362,9 @@ export class Engine implements Namespace {
         this.noteClosed(ctx, tid);
         return;
       } catch (err) {
-        if (!isStrataError(err, "ECONFLICT") || attempt >= this.opts.maxAttempts) throw err;
+        // A lost reply (retryable) may have closed it: the next round re-reads the shards.
+        const again = isStrataError(err, "ECONFLICT") || (isStrataError(err) && err.retryable);
+        if (!again || attempt >= this.opts.maxAttempts) throw err;
         await this.backoff(attempt);
       }
     }
@@ -432,18 +467,114 @@ export class Engine implements Namespace {
   }
 
   /**
+   * Send one planned transaction; after an ambiguous or transient failure send the same ops with
+   * the same token again (a committed one then answers "done": core/namespace/idempotency.ts).
+   */
+  private async commit(ops: TransactOp[], token: string): Promise<void> {
+    const options = this.opts.idempotentCommits ? { token } : undefined;
+    let ambiguous = false;
+    for (let resend = 0; ; resend++) {
+      try {
+        await this.store.transact(ops, options);
+        return;
+      } catch (err) {
+        // Once the outcome is unknown, an EIO on a re-send leaves it unknown: send again.
+        const again = isStrataError(err) && (err.retryable || (ambiguous && err.code === "EIO"));
+        if (!again || resend >= this.opts.commitResends) throw err;
+        ambiguous = true;
+        await this.backoff(resend + 1);
+      }
+    }
+  }
+
+  /**
+   * One conditional single-item write (no transaction) whose lost reply is recognised: after an
+   * ambiguous failure it is sent again, and a failed condition that finds the item exactly as we
+   * put it (or, for a delete, gone) means the first send was applied.
+   */
+  async writeOnce(
+    op:
+      | { kind: "put"; item: Item; condition: Condition }
+      | { kind: "delete"; key: Key; condition: Condition },
+  ): Promise<void> {
+    let ambiguous = false;
+    for (let resend = 0; ; resend++) {
+      try {
+        if (op.kind === "put") await this.store.put(op.item, { condition: op.condition });
+        else await this.store.delete(op.key, { condition: op.condition });
+        return;
+      } catch (err) {
+        if (ambiguous && this.opts.idempotentCommits && isStrataError(err, "ECONFLICT")) {
+          const now = err.details.item as Item | undefined;
+          if (op.kind === "delete" ? now === undefined : now && canonicalText(now) === canonicalText(op.item))
+            return;
+        }
+        if (!isStrataError(err) || !err.retryable || resend >= this.opts.commitResends) throw err;
+        ambiguous = true;
+        await this.backoff(resend + 1);
+      }
+    }
+  }
+
+  /**
+   * The original outcome of an operation whose idempotency record exists (`seen`: the record as a
+   * failed condition reported it, else it is read). EINVAL when the key named another request.
+   * Undefined when there is none (or it cannot be read: the caller's own error then stands).
+   */
+  private async prior<T>(
+    ctx: PfsContext,
+    idem: Idempotency,
+    seen?: Item,
+  ): Promise<{ result: T; tid: Tid | undefined } | undefined> {
+    let item = seen;
+    if (!item) {
+      try {
+        item = await this.store.get(recordKey(ctx.id, idem.key));
+      } catch {
+        return undefined;
+      }
+    }
+    const outcome = recordOutcome(verify(item, ctx.name), this.clock());
+    if (!outcome) return undefined;
+    if (outcome.fingerprint !== idem.fingerprint)
+      throw strataError(
+        "EINVAL",
+        `idempotency key ${idem.key} was already used for a different request on PFS ${ctx.name}; use a new key per operation`,
+        { pfs: ctx.name, idempotency: "mismatch" },
+      );
+    this.hlc.observe(outcome.tid);
+    return { result: outcome.result as T, tid: outcome.tid };
+  }
+
+  /**
    * Plan and commit one transaction, re-planning on ECONFLICT (lost race, TransactionConflict,
    * or a close that overtook the TID) up to `maxAttempts` times with jittered backoff.
+   *
+   * With `idem` (the caller's idempotency key and request fingerprint) the commit also writes the
+   * operation's idempotency record, and a call that finds its record returns the original result
+   * (core/namespace/idempotency.ts).
    */
-  async write<T>(pfs: string, plan: (tx: Tx) => Promise<T>): Promise<{ result: T; tid: Tid | undefined }> {
+  async write<T>(
+    pfs: string,
+    plan: (tx: Tx) => Promise<T>,
+    /**
+     * A confined view's write: `beneath` confines every resolution of the plan
+     * (PfsContext.beneath); `fence` runs after planning and may refuse what the plan would write.
+     */
+    confine?: { beneath: readonly string[]; fence?: (tx: Tx) => Promise<void> },
+    idem?: Idempotency,
+  ): Promise<{ result: T; tid: Tid | undefined }> {
+    const recorded = this.opts.idempotentCommits ? idem : undefined;
     for (let attempt = 1; ; attempt++) {
-      const ctx = await this.writableContext(pfs);
+      const base = await this.writableContext(pfs);
+      const ctx = confine ? { ...base, beneath: confine.beneath } : base;
       const tid = this.hlc.next();
       const tx = new Tx(this.store, ctx, tid, this.clock());
       let committed = false;
       let sent: TransactOp[] = [];
       try {
         const result = await plan(tx);
+        if (confine?.fence) await confine.fence(tx);
         if (tx.maxSeen >= tid) {
           // A record we read is newer than our clock (another engine's clock runs ahead).
           this.hlc.observe(tx.maxSeen);
@@ -452,7 +583,8 @@ export class Engine implements Namespace {
         const built = tx.build();
         if (built.written.length === 0) {
           await this.releaseMarks(tx);
-          return { result, tid: undefined };
+          // Nothing to do now may mean "done before": a replay returns the original outcome.
+          return (recorded && (await this.prior<T>(ctx, recorded))) || { result, tid: undefined };
         }
         const shard = Math.floor(this.random() * ctx.shards) % ctx.shards;
         const ops: TransactOp[] = [
@@ -464,6 +596,12 @@ export class Engine implements Namespace {
             condition: { op: "lt", attr: "closed", value: tid },
           },
         ];
+        if (recorded)
+          ops.push({
+            kind: "put",
+            item: seal(recordItem(ctx.id, recorded, result, tid, tx.now)),
+            condition: recordFree(tx.now),
+          });
         if (ops.length > 100)
           throw strataError(
             "E2BIG",
@@ -471,12 +609,23 @@ export class Engine implements Namespace {
             { pfs },
           );
         sent = ops;
-        await this.store.transact(ops);
+        await this.commit(ops, tokenOf(idem?.key ?? "", this.nonce, tid));
         committed = true;
         this.lastCommitted = maxTid(this.lastCommitted, tid);
         return { result, tid };
       } catch (err) {
         if (!committed) await this.releaseMarks(tx);
+        if (recorded && isStrataError(err)) {
+          // Failed (EEXIST, ENOENT, its own record's condition…) because it was done before?
+          const reasons = (err.details.reasons ?? []) as Array<{ item?: Item } | null>;
+          const last = sent[sent.length - 1];
+          const seen =
+            last?.kind === "put" && last.item.pk === recordKey(ctx.id, recorded.key).pk
+              ? reasons[sent.length - 1]?.item
+              : undefined;
+          const done = await this.prior<T>(ctx, recorded, seen);
+          if (done) return done;
+        }
         if (!isStrataError(err, "ECONFLICT")) throw err;
         for (const r of (err.details.reasons ?? []) as Array<{ item?: Item } | null>)
           for (const t of tidsIn(r?.item ?? undefined)) this.hlc.observe(t);

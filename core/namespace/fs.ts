@@ -22,9 +22,11 @@ import type {
   Version,
   WriteContentOptions,
 } from "./api.ts";
+import { revertFence } from "./confine.ts";
 import type { Engine } from "./engine.ts";
+import { fingerprintOf, type Idempotency } from "./idempotency.ts";
 import { PreconditionFailed, planOp, planRevert, revertTree, type WriteContentOp } from "./ops.ts";
-import { formatPath, parsePath } from "./path.ts";
+import { formatPath, isWithin, parsePath } from "./path.ts";
 import { dirPk, HIGH, historyPk, inoPk, seal, snapshotPk, VERSION_PREFIX, verify } from "./records.ts";
 import { AsOfReader, entryRef, type Reader, resolve, TxReader } from "./resolve.ts";
 import { isTid, tidToDate, ZERO_TID } from "./tid.ts";
@@ -41,19 +43,69 @@ import {
 } from "./validate.ts";
 
 export class PfsFileSystem implements FileSystem {
+  /** Transactions this file system has started (numbers the idempotency sub-keys). */
+  private writes = 0;
+
   constructor(
     readonly engine: Engine,
     readonly pfs: string,
+    /** A confined view's prefix (core/namespace/confine.ts); undefined = the whole PFS. */
+    readonly beneath?: readonly string[],
+    /**
+     * The caller's idempotency key for the ONE operation this instance serves (e.g. one HTTP
+     * request): its n-th transaction is recorded under `key`, then `key#2`, `key#3`… — the same
+     * numbering on a retry of the same operation (core/namespace/idempotency.ts).
+     */
+    readonly idempotencyKey?: string,
   ) {}
 
+  /** The idempotency of this instance's next transaction, for `request` (its fingerprint). */
+  private idem(request: unknown): Idempotency | undefined {
+    if (this.idempotencyKey === undefined) return undefined;
+    const n = ++this.writes;
+    return {
+      key: n === 1 ? this.idempotencyKey : `${this.idempotencyKey}#${n}`,
+      fingerprint: fingerprintOf(request),
+    };
+  }
+
   private async run(op: Op): Promise<{ stat: Stat | undefined; tid: Tid | undefined }> {
-    const { result, tid } = await this.engine.write(this.pfs, (tx) => planOp(this.engine, tx, op));
+    const { result, tid } = await this.write((tx) => planOp(this.engine, tx, op), undefined, this.idem(op));
     return { stat: result, tid };
+  }
+
+  /** Every write of this view: one transaction, confined when the view is (and fenced if asked). */
+  private write<T>(plan: (tx: Tx) => Promise<T>, fence?: (tx: Tx) => Promise<void>, idem?: Idempotency) {
+    return this.engine.write(
+      this.pfs,
+      plan,
+      this.beneath && { beneath: this.beneath, ...(fence ? { fence } : {}) },
+      idem,
+    );
+  }
+
+  /** The PFS's context, carrying this view's confinement. */
+  private async context(): Promise<PfsContext> {
+    const ctx = await this.engine.context(this.pfs);
+    return this.beneath ? { ...ctx, beneath: this.beneath } : ctx;
+  }
+
+  /** Whole-PFS changes are not a confined view's to make. */
+  private wholePfs(what: string): void {
+    if (this.beneath)
+      throw strataError(
+        "EACCES",
+        `${what} acts on the whole PFS; this view is confined to ${formatPath(this.beneath)}`,
+        {
+          pfs: this.pfs,
+          beneath: formatPath(this.beneath),
+        },
+      );
   }
 
   /** A reader for `options.asOf`, or a live read-only transaction. */
   private async reader(options?: ReadOptions): Promise<{ reader: Reader; ctx: PfsContext; live: boolean }> {
-    const ctx = await this.engine.context(this.pfs);
+    const ctx = await this.context();
     if (options?.asOf !== undefined) {
       const tid = await this.engine.readTid(ctx, options.asOf);
       return { reader: new AsOfReader(this.engine, ctx, tid), ctx, live: false };
@@ -197,8 +249,9 @@ export class PfsFileSystem implements FileSystem {
       if (comps.length === 0) throw strataError("EEXIST", "/ already exists", { path, pfs: this.pfs });
       return (await this.run({ op: "mkdir", comps, path, mode, uid, gid })).stat!;
     }
-    // mkdir -p: one transaction per missing component (each idempotent under races).
-    for (let i = 1; i <= comps.length; i++) {
+    // mkdir -p: one transaction per missing component (each idempotent under races); a confined
+    // view starts at its own prefix (the directories above it are not its to create).
+    for (let i = Math.max(1, this.beneath?.length ?? 0); i <= comps.length; i++) {
       const prefix = comps.slice(0, i);
       try {
         await this.run({ op: "mkdir", comps: prefix, path: formatPath(prefix), mode, uid, gid });
@@ -238,13 +291,28 @@ export class PfsFileSystem implements FileSystem {
   }
 
   async rename(from: string, to: string, options: { noReplace?: boolean } = {}): Promise<void> {
-    await this.run({
-      op: "rename",
-      from: parsePath(from),
-      to: parsePath(to),
-      path: from,
-      noReplace: options.noReplace === true,
-    });
+    const op = { op: "rename" as const, from: parsePath(from), to: parsePath(to), path: from };
+    await this.crossing(op.from, op.to, this.run({ ...op, noReplace: options.noReplace === true }));
+  }
+
+  /**
+   * Rename and link in a confined view: when resolving one endpoint leaves the scope while the
+   * other is given inside it, the answer is EXDEV (as across file systems); both given outside
+   * stays EACCES.
+   */
+  private async crossing<T>(a: string[], b: string[], done: Promise<T>): Promise<T> {
+    try {
+      return await done;
+    } catch (err) {
+      const beneath = this.beneath;
+      if (!beneath || !isStrataError(err, "EACCES") || err.details.beneath === undefined) throw err;
+      if (!isWithin(a, beneath) && !isWithin(b, beneath)) throw err;
+      throw strataError(
+        "EXDEV",
+        `${formatPath(a)} → ${formatPath(b)}: resolving ${String(err.details.path)} leaves this view's scope ${formatPath(beneath)}; a rename or link cannot cross it`,
+        err.details,
+      );
+    }
   }
 
   async unlink(path: string): Promise<void> {
@@ -260,7 +328,8 @@ export class PfsFileSystem implements FileSystem {
   }
 
   async link(existing: string, path: string): Promise<Stat> {
-    return (await this.run(parseOp({ op: "link", existing, path }))).stat!;
+    const op = parseOp({ op: "link", existing, path }) as Extract<Op, { op: "link" }>;
+    return (await this.crossing(op.existing, op.comps, this.run(op))).stat!;
   }
 
   async setattr(path: string, attrs: SetAttrs): Promise<Stat> {
@@ -347,18 +416,21 @@ export class PfsFileSystem implements FileSystem {
 
   async revert(path: string, asOf: AsOf, options: { recursive?: boolean } = {}): Promise<Tid> {
     const comps = parsePath(path);
-    const ctx = await this.engine.context(this.pfs);
+    const ctx = await this.context();
     const tid = await this.engine.readTid(ctx, asOf);
     const then = new AsOfReader(this.engine, ctx, tid);
     const recursive = options.recursive === true;
     try {
       // One transaction whenever the revert fits in one (≤ 100 items).
-      const done = await this.engine.write(this.pfs, (tx) =>
-        planRevert(this.engine, tx, comps, path, then, recursive),
+      const done = await this.write(
+        (tx) => planRevert(this.engine, tx, comps, path, then, recursive),
+        revertFence(this.engine),
+        this.idem({ op: "revert", comps, asOf, recursive }),
       );
       return done.tid ?? (await this.engine.currentTid(ctx));
     } catch (err) {
-      if (!recursive || !isStrataError(err, "E2BIG")) throw err;
+      // The path-by-path fallback is not confined: a confined view reverts in one transaction only.
+      if (!recursive || !isStrataError(err, "E2BIG") || this.beneath) throw err;
     }
     // Too big for one transaction: one per path (NOT atomic; docs/namespace.md).
     let last: Tid | undefined;
@@ -373,10 +445,14 @@ export class PfsFileSystem implements FileSystem {
     if (!Array.isArray(ops) || ops.length === 0) throw strataError("EINVAL", "a batch needs at least one op");
     if (ops.length > 100) throw strataError("E2BIG", "a batch holds at most 100 ops (one transaction)");
     const parsed = ops.map(parseOp);
-    const { tid } = await this.engine.write(this.pfs, async (tx) => {
-      // Blind creates only for a single op: later ops must see what the name really holds.
-      for (const op of parsed) await planOp(this.engine, tx, op, parsed.length === 1);
-    });
+    const { tid } = await this.write(
+      async (tx) => {
+        // Blind creates only for a single op: later ops must see what the name really holds.
+        for (const op of parsed) await planOp(this.engine, tx, op, parsed.length === 1);
+      },
+      undefined,
+      this.idem({ op: "batch", ops: parsed }),
+    );
     return tid ?? (await this.currentTid());
   }
 
@@ -385,6 +461,7 @@ export class PfsFileSystem implements FileSystem {
   }
 
   async createSnapshot(name: string, options: { asOf?: AsOf } = {}): Promise<Snapshot> {
+    this.wholePfs("creating a snapshot");
     const ctx = await this.engine.context(this.pfs);
     checkSnapshotName(name, this.pfs);
     const tid =
@@ -392,16 +469,24 @@ export class PfsFileSystem implements FileSystem {
         ? await this.engine.readTid(ctx, options.asOf)
         : await this.engine.currentTid(ctx);
     const createdAt = new Date(this.engine.clock());
+    const idem = this.idem({ op: "createSnapshot", name, asOf: options.asOf });
+    // With a key the snapshot item carries it: a retry of this call recognises its own snapshot.
+    const item = seal({
+      pk: snapshotPk(ctx.id),
+      sk: name,
+      tid,
+      created: createdAt.getTime(),
+      ...(idem && this.engine.opts.idempotentCommits ? { idem: idem.key } : {}),
+    });
     try {
-      await this.engine.store.put(
-        seal({ pk: snapshotPk(ctx.id), sk: name, tid, created: createdAt.getTime() }),
-        {
-          condition: { op: "notExists" },
-        },
-      );
+      await this.engine.writeOnce({ kind: "put", item, condition: { op: "notExists" } });
     } catch (err) {
-      if (isStrataError(err, "ECONFLICT"))
+      if (isStrataError(err, "ECONFLICT")) {
+        const mine = err.details.item as Item | undefined;
+        if (idem && mine?.idem === idem.key)
+          return { name, tid: String(mine.tid), createdAt: new Date(Number(mine.created)) };
         throw strataError("EEXIST", `snapshot ${name} already exists`, { pfs: this.pfs, snapshot: name });
+      }
       throw err;
     }
     return { name, tid, createdAt };
@@ -423,10 +508,20 @@ export class PfsFileSystem implements FileSystem {
   }
 
   async deleteSnapshot(name: string): Promise<void> {
+    this.wholePfs("deleting a snapshot");
     const ctx = await this.engine.context(this.pfs);
     checkSnapshotName(name, this.pfs);
+    const key = { pk: snapshotPk(ctx.id), sk: name };
     try {
-      await this.engine.store.delete({ pk: snapshotPk(ctx.id), sk: name }, { condition: { op: "exists" } });
+      // Read first: "gone" after an ambiguous failure then means "deleted by this call", not
+      // "never existed" (1 GetItem more).
+      const snap = verify(await this.engine.store.get(key), this.pfs);
+      if (!snap) throw strataError("ECONFLICT", "no such snapshot");
+      await this.engine.writeOnce({
+        kind: "delete",
+        key,
+        condition: { op: "eq", attr: "tid", value: String(snap.tid) },
+      });
     } catch (err) {
       if (isStrataError(err, "ECONFLICT"))
         throw strataError("ENOENT", `snapshot ${name} does not exist`, { pfs: this.pfs, snapshot: name });

@@ -9,7 +9,9 @@
  *   parent after symlinks). Symlink targets are joined to the link's directory path and then
  *   cleaned by the same rule.
  * - A name is at most {@link NAME_MAX} UTF-8 bytes (ENAMETOOLONG); a whole path at most
- *   {@link PATH_MAX} bytes (ENAMETOOLONG); NUL anywhere is EINVAL.
+ *   {@link PATH_MAX} bytes (ENAMETOOLONG) and at most {@link PATH_DEPTH_MAX} components once
+ *   cleaned (ENAMETOOLONG: each level costs lookups — resolution and placement walk every
+ *   ancestor — so one request's work stays bounded); NUL anywhere is EINVAL.
  * - Names are stored exactly as given: no Unicode normalisation, so NFC "é" (U+00E9) and NFD
  *   "é" (U+0065 U+0301) are two different names, and names sort by UTF-8 bytes.
  */
@@ -18,6 +20,8 @@ import { utf8Length, wellFormed } from "../metadata/values.ts";
 
 export const NAME_MAX = 255;
 export const PATH_MAX = 4096;
+/** Most components a path may have (its depth); `mkdir -p` of a deeper path is refused up front. */
+export const PATH_DEPTH_MAX = 128;
 
 /** Checks one directory-entry name (no '/', not '.' or '..', 1..255 bytes, no NUL). */
 export function checkName(name: string, path = name): void {
@@ -44,7 +48,14 @@ export function parsePath(path: string): string[] {
     });
   if (utf8Length(path) > PATH_MAX)
     throw strataError("ENAMETOOLONG", `a path is longer than ${PATH_MAX} UTF-8 bytes`, { path });
-  return cleanComponents(path.split("/"), path);
+  const components = cleanComponents(path.split("/"), path);
+  if (components.length > PATH_DEPTH_MAX)
+    throw strataError(
+      "ENAMETOOLONG",
+      `a path is deeper than ${PATH_DEPTH_MAX} components (it has ${components.length}); the depth limit bounds one request's work`,
+      { path, limit: PATH_DEPTH_MAX, depth: components.length },
+    );
+  return components;
 }
 
 /** Applies the '.', '..' and empty-component rules to raw components. */

@@ -5,8 +5,8 @@ import { strataError } from "../errors.ts";
 import type { Item } from "../metadata/port.ts";
 import type { FileType, ObjectId, Tid } from "./api.ts";
 import type { Engine } from "./engine.ts";
-import { followTarget, formatPath } from "./path.ts";
-import { entryKey, HIGH, historyPk, inoPk, VERSION_PREFIX, verify } from "./records.ts";
+import { followTarget, formatPath, isWithin } from "./path.ts";
+import { ctlKey, entryKey, HIGH, historyPk, inoPk, VERSION_PREFIX, verify } from "./records.ts";
 import { invertTid } from "./tid.ts";
 import type { PfsContext, Tx } from "./tx.ts";
 import { NS_LIMITS } from "./validate.ts";
@@ -21,6 +21,13 @@ export interface Reader {
   entry(dir: ObjectId, name: string): Promise<EntryRef | undefined>;
   /** The entry when known without a read (live transactions only), else "unknown". */
   peek?(dir: ObjectId, name: string): EntryRef | undefined | "unknown";
+  /**
+   * Confined writes: require at commit that every directory of `chain` (root first) still has
+   * the parent it had here, so a concurrent move cannot carry the target out of the scope
+   * between resolution and commit, and that `last` (the entry resolved, when present) still
+   * names the same object (live transactions only).
+   */
+  pin?(chain: readonly ObjectId[], last?: { dir: ObjectId; name: string; ino: ObjectId }): void;
   inode(ino: ObjectId): Promise<Item | undefined>;
 }
 
@@ -44,6 +51,25 @@ export function entryRef(item: Item | undefined, history = false): EntryRef | un
   return { ino: String(item.ino), type: type as FileType };
 }
 
+/**
+ * The error of a confined resolution that would leave its scope (docs/namespace.md, "Confinement").
+ * `details.beneath` names the scope; rename and link turn it into EXDEV.
+ */
+export function escapes(ctx: PfsContext, path: string, why: string): Error {
+  const prefix = formatPath(ctx.beneath ?? []);
+  return strataError("EACCES", `${path}: ${why} (this view is confined to ${prefix})`, {
+    path,
+    pfs: ctx.name,
+    beneath: prefix,
+  });
+}
+
+/**
+ * Resolve `input` from the PFS root. With `ctx.beneath` (a confined view) resolution stays
+ * beneath that prefix like openat2(RESOLVE_BENEATH): the input and every path a symlink leads to
+ * must lie within it, and no component of the prefix itself may be a symlink; otherwise EACCES
+ * ({@link escapes}). The checks read nothing: the unconfined path costs exactly what it did.
+ */
 export async function resolve(
   reader: Reader,
   ctx: PfsContext,
@@ -55,7 +81,14 @@ export async function resolve(
 ): Promise<Resolved> {
   let comps = input;
   let hops = 0;
+  const beneath = ctx.beneath;
   restart: for (;;) {
+    if (beneath && !isWithin(comps, beneath))
+      throw escapes(
+        ctx,
+        path,
+        hops === 0 ? "outside the scope" : `a symlink leads to ${formatPath(comps)}, outside the scope`,
+      );
     if (comps.length === 0) return { comps, chain: [], entry: { ino: ctx.root, type: "dir" } };
     let dir = ctx.root;
     const chain: ObjectId[] = [ctx.root];
@@ -64,11 +97,19 @@ export async function resolve(
       const last = i === comps.length - 1;
       if (last && blindLast && reader.peek) {
         const known = reader.peek(dir, name);
+        if (beneath) reader.pin?.(chain);
         if (known !== "unknown")
           return { comps, chain, parent: dir, name, ...(known ? { entry: known } : {}) };
         return { comps, chain, parent: dir, name };
       }
       const entry = await reader.entry(dir, name);
+      // The scope's own path is walked, never redirected: a symlink there would move the scope.
+      if (beneath && i < beneath.length && entry?.type === "symlink")
+        throw escapes(
+          ctx,
+          path,
+          `${formatPath(comps.slice(0, i + 1))} is a symlink on the path to the scope`,
+        );
       if (entry?.type === "symlink" && (!last || followLast)) {
         if (++hops > NS_LIMITS.symlinkFollow)
           throw strataError(
@@ -85,7 +126,10 @@ export async function resolve(
         comps = followTarget(comps.slice(0, i), link.target, comps.slice(i + 1));
         continue restart;
       }
-      if (last) return { comps, chain, parent: dir, name, ...(entry ? { entry } : {}) };
+      if (last) {
+        if (beneath) reader.pin?.(chain, entry && { dir, name, ino: entry.ino });
+        return { comps, chain, parent: dir, name, ...(entry ? { entry } : {}) };
+      }
       if (!entry)
         throw strataError(
           "ENOENT",
@@ -112,6 +156,19 @@ export async function resolve(
 
 export class TxReader implements Reader {
   constructor(private readonly tx: Tx) {}
+  pin(chain: readonly ObjectId[], last?: { dir: ObjectId; name: string; ino: ObjectId }): void {
+    const id = this.tx.ctx.id;
+    for (let i = 1; i < chain.length; i++)
+      this.tx.check(ctlKey(id, chain[i]!), { op: "eq", attr: "parent", value: chain[i - 1]! });
+    if (last)
+      this.tx.check(entryKey(id, last.dir, last.name), {
+        op: "and",
+        of: [
+          { op: "eq", attr: "ino", value: last.ino },
+          { op: "attrNotExists", attr: "dtid" },
+        ],
+      });
+  }
   peek(dir: ObjectId, name: string): EntryRef | undefined | "unknown" {
     const p = this.tx.peek(entryKey(this.tx.ctx.id, dir, name));
     return p.known ? entryRef(p.item) : "unknown";

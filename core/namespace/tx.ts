@@ -31,6 +31,11 @@ export interface PfsContext {
   shards: number;
   /** A read-only mirror (registry attribute `mirror`): writes are EROFS, reads stop at its sync TID. */
   mirror?: boolean;
+  /**
+   * A confined view's scope: canonical components of its prefix. Resolution through this context
+   * stays beneath it (core/namespace/resolve.ts; docs/namespace.md "Confinement").
+   */
+  beneath?: readonly string[];
 }
 
 export class Tx {
@@ -206,6 +211,24 @@ export class Tx {
     return t && (t.written || t.orig !== "unknown")
       ? { known: true, item: t.cur }
       : { known: false, item: undefined };
+  }
+
+  /** Directories in which this transaction read a live entry naming `ino` (as stored, before its writes). */
+  readDirsNaming(ino: ObjectId): ObjectId[] {
+    const prefix = dirPk(this.ctx.id, "");
+    const out: ObjectId[] = [];
+    for (const t of this.items.values()) {
+      const o = t.orig;
+      if (
+        o &&
+        o !== "unknown" &&
+        o.dtid === undefined &&
+        t.key.pk.startsWith(prefix) &&
+        String(o.ino) === ino
+      )
+        out.push(t.key.pk.slice(prefix.length));
+    }
+    return out;
   }
 
   /** Keys written blind with notExists: a failed condition there means "already exists". */

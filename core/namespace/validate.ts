@@ -6,7 +6,7 @@ import { strataError } from "../errors.ts";
 import type { Item, Value } from "../metadata/port.ts";
 import { utf8Length, wellFormed } from "../metadata/values.ts";
 import type { BatchOp, FileContent, FileType, ObjectId, SetAttrs, Stat } from "./api.ts";
-import { PATH_MAX, parsePath } from "./path.ts";
+import { PATH_DEPTH_MAX, PATH_MAX, parsePath } from "./path.ts";
 
 /** Bounds the engine enforces (docs/namespace.md, "Size bounds"). */
 export const NS_LIMITS = {
@@ -23,6 +23,8 @@ export const NS_LIMITS = {
   inlineBytes: 64 * 1024,
   extentsPerVersion: 1000,
   symlinkTargetBytes: PATH_MAX,
+  /** Components of a path once cleaned (core/namespace/path.ts). */
+  pathDepth: PATH_DEPTH_MAX,
 } as const;
 
 export function toStat(pfs: string, ino: ObjectId, v: Item): Stat {

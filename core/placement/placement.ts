@@ -26,7 +26,7 @@ import {
 import { chunkObjectKey, decodeInstance, instanceKey } from "../data/records.ts";
 import { isStrataError, StrataError } from "../errors.ts";
 import type { MetadataStore, TransactOp } from "../metadata/port.ts";
-import type { FileSystem, Namespace, Stat } from "../namespace/api.ts";
+import type { FileSystem, Namespace, ReadableFileSystem, Stat } from "../namespace/api.ts";
 import { formatPath, parsePath } from "../namespace/path.ts";
 import { type ObjectiveSet, parseObjectives } from "../objectives/language.ts";
 import {
@@ -161,6 +161,17 @@ export interface Explanation {
   reason: string;
 }
 
+/**
+ * A caller confined to a subtree (a prefix-scoped token): the target path and every file below it
+ * resolve through `fs`, a view confined beneath `prefix` (docs/namespace.md "Confinement");
+ * objectives inherited from above the prefix still apply (they are the policy governing the
+ * subtree), but `explain` reports only tags found at or below the prefix.
+ */
+export interface ScopedView {
+  fs: ReadableFileSystem;
+  prefix: string;
+}
+
 interface Gathered {
   fs: FileSystem;
   stat: Stat;
@@ -168,6 +179,8 @@ interface Gathered {
   chain: Array<{ path: string; stat: Stat; text?: string }>;
   facts: FileFacts;
   levels: AttachedObjectives[];
+  /** A scoped caller's view of the tags: only those at or below its prefix. */
+  visibleTags?: Record<string, string>;
 }
 
 const MAX_WALK = 100_000;
@@ -200,9 +213,14 @@ export class Placement {
   // ---- objectives ----
 
   /** Attach objectives to the inode at `path` (replacing what was attached there). EINVAL with line/column. */
-  async setObjectives(pfs: string, path: string, text: string): Promise<{ path: string; ino: string }> {
+  async setObjectives(
+    pfs: string,
+    path: string,
+    text: string,
+    view?: ScopedView,
+  ): Promise<{ path: string; ino: string }> {
     const parsed = parseObjectives(text);
-    const stat = await this.namespace.pfs(pfs).stat(path);
+    const stat = await (view?.fs ?? this.namespace.pfs(pfs)).stat(path);
     if (parsed.statements.length === 0 && !parsed.override) {
       await this.store.delete(objectiveKey(pfs, stat.ino));
     } else {
@@ -212,8 +230,8 @@ export class Placement {
     return { path: clean(path), ino: stat.ino };
   }
 
-  async removeObjectives(pfs: string, path: string): Promise<void> {
-    const stat = await this.namespace.pfs(pfs).stat(path);
+  async removeObjectives(pfs: string, path: string, view?: ScopedView): Promise<void> {
+    const stat = await (view?.fs ?? this.namespace.pfs(pfs)).stat(path);
     try {
       await this.store.delete(objectiveKey(pfs, stat.ino), { condition: { op: "exists" } });
     } catch (err) {
@@ -232,6 +250,7 @@ export class Placement {
   async listObjectives(
     pfs: string,
     path?: string,
+    view?: ScopedView,
   ): Promise<Array<{ path: string; ino: string; text: string }>> {
     const under = path === undefined ? undefined : clean(path);
     const out: Array<{ path: string; ino: string; text: string }> = [];
@@ -245,11 +264,21 @@ export class Placement {
       }
       cursor = page.cursor;
     } while (cursor !== undefined);
+    if (view) {
+      // A stored path is the one given when set; a scoped caller sees an attachment only while
+      // that path still names the same object inside its scope.
+      const kept: typeof out = [];
+      for (const o of out) {
+        const st = await view.fs.stat(o.path).catch(() => undefined);
+        if (st?.ino === o.ino) kept.push(o);
+      }
+      out.splice(0, out.length, ...kept);
+    }
     return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
-  async explain(pfs: string, path: string): Promise<Explanation> {
-    const g = await this.gather(pfs, path);
+  async explain(pfs: string, path: string, view?: ScopedView): Promise<Explanation> {
+    const g = await this.gather(pfs, path, view);
     const plan = await this.plan(pfs, g, undefined);
     const own = g.chain.at(-1)!;
     const applied = new Set(plan.applied);
@@ -265,7 +294,7 @@ export class Placement {
         statement: s.source,
         applies: applied.has(s),
       })),
-      tags: g.facts.tags,
+      tags: g.visibleTags ?? g.facts.tags,
       desired: plan.desired,
       unsatisfied: plan.unsatisfied,
       reason: plan.reason,
@@ -328,17 +357,21 @@ export class Placement {
   // ---- status ----
 
   /** Placement of a file, or of every file under a directory (up to `limit`, default 1,000). */
-  async status(pfs: string, path: string, options: { limit?: number } = {}): Promise<PlacementStatus> {
+  async status(
+    pfs: string,
+    path: string,
+    options: { limit?: number; view?: ScopedView } = {},
+  ): Promise<PlacementStatus> {
     const limit = options.limit ?? 1000;
     const files: FileStatus[] = [];
     let truncated = false;
-    for await (const file of this.files(pfs, path)) {
+    for await (const file of this.files(pfs, path, { view: options.view })) {
       if (files.length >= limit) {
         truncated = true;
         break;
       }
       try {
-        files.push(await this.fileStatus(pfs, file));
+        files.push(await this.fileStatus(pfs, file, options.view));
       } catch (err) {
         if (!isStrataError(err, "ENOENT")) throw err; // removed while walking
       }
@@ -347,8 +380,8 @@ export class Placement {
     return { path: clean(path), placed: placed && !truncated, files, ...(truncated ? { truncated } : {}) };
   }
 
-  private async fileStatus(pfs: string, path: string): Promise<FileStatus> {
-    const g = await this.gather(pfs, path);
+  private async fileStatus(pfs: string, path: string, view?: ScopedView): Promise<FileStatus> {
+    const g = await this.gather(pfs, path, view);
     const chunks = chunksOf(g.stat);
     const record = await this.record(pfs, g.stat.ino);
     const lastRun = record
@@ -409,7 +442,12 @@ export class Placement {
   async waitPlaced(
     pfs: string,
     path: string,
-    options: { timeoutMs: number; pollMs?: number; sleep?: (ms: number) => Promise<void> },
+    options: {
+      timeoutMs: number;
+      pollMs?: number;
+      sleep?: (ms: number) => Promise<void>;
+      view?: ScopedView;
+    },
   ): Promise<PlacementStatus> {
     const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
     const deadline = this.clock() + options.timeoutMs;
@@ -417,7 +455,7 @@ export class Placement {
     for (;;) {
       const pending: FileStatus[] = [];
       let count = 0;
-      for await (const file of this.files(pfs, path)) {
+      for await (const file of this.files(pfs, path, { view: options.view })) {
         if (++count > 10_000)
           throw new StrataError(
             "E2BIG",
@@ -429,7 +467,7 @@ export class Placement {
         if (settled.has(file)) continue;
         let st: FileStatus;
         try {
-          st = await this.fileStatus(pfs, file);
+          st = await this.fileStatus(pfs, file, options.view);
         } catch (err) {
           if (isStrataError(err, "ENOENT")) continue; // removed while waiting
           throw err;
@@ -871,8 +909,12 @@ export class Placement {
    * (UTF-8 bytes, as readdir sorts), so a walk can resume after any path (`after`, exclusive) — the
    * sweeper's cursor — skipping whole subtrees that sort before it.
    */
-  async *files(pfs: string, path: string, options: { after?: string } = {}): AsyncGenerator<string> {
-    const fs = this.namespace.pfs(pfs);
+  async *files(
+    pfs: string,
+    path: string,
+    options: { after?: string; view?: ScopedView } = {},
+  ): AsyncGenerator<string> {
+    const fs = options.view?.fs ?? this.namespace.pfs(pfs);
     const top = await fs.stat(path);
     const after = options.after === undefined ? undefined : parsePath(options.after);
     if (top.type !== "dir") {
@@ -912,13 +954,16 @@ export class Placement {
     yield* walk(parsePath(path));
   }
 
-  private async gather(pfs: string, path: string): Promise<Gathered> {
+  private async gather(pfs: string, path: string, view?: ScopedView): Promise<Gathered> {
     const fs = this.namespace.pfs(pfs);
     const parts = parsePath(path);
     const paths = [formatPath([]), ...parts.map((_, i) => formatPath(parts.slice(0, i + 1)))];
+    // A scoped caller: the levels from its prefix down resolve confined; those above are policy.
+    const from = view ? parsePath(view.prefix).length : paths.length;
+    const at = (i: number): ReadableFileSystem => (view && i >= from ? view.fs : fs);
     const [stats, tagSets] = await Promise.all([
-      Promise.all(paths.map((p) => fs.stat(p))),
-      Promise.all(paths.map((p) => fs.getTags(p))),
+      Promise.all(paths.map((p, i) => at(i).stat(p))),
+      Promise.all(paths.map((p, i) => at(i).getTags(p))),
     ]);
     const items = await this.store.batchGet(stats.map((s) => objectiveKey(pfs, s.ino)));
     const chain = paths.map((p, i) => {
@@ -928,6 +973,8 @@ export class Placement {
     const stat = stats.at(-1)!;
     const tags: Record<string, string> = {};
     for (const t of tagSets) Object.assign(tags, t);
+    const visibleTags: Record<string, string> | undefined = view ? {} : undefined;
+    if (visibleTags) for (const t of tagSets.slice(from)) Object.assign(visibleTags, t);
     const levels = chain
       .filter((c) => c.text !== undefined)
       .map((c) => ({ path: c.path, objectives: this.parse(c.text!) }));
@@ -936,6 +983,7 @@ export class Placement {
       stat,
       chain,
       levels,
+      ...(visibleTags ? { visibleTags } : {}),
       facts: {
         path: paths.at(-1)!,
         size: stat.size,

@@ -6,12 +6,18 @@
  * - Every path in a request must lie inside the token's prefix, compared by canonical components
  *   (core/namespace/path.ts parsePath: `.`/`..`/empty components resolved first, so `..` never
  *   escapes; "/a" covers "/a" and "/a/b" but not "/ab").
- * - admin of a PFS = manage tokens inside its own scope, delete snapshots; admin of "*" also
- *   creates/deletes PFSs and sees every token.
+ * - admin of a PFS = manage tokens inside its own scope; admin of "*" also creates/deletes PFSs
+ *   and sees every token inside its prefix.
+ * - Operations that touch a whole PFS (snapshots, retention, mirror source side, backups,
+ *   placement.sweep) need a token whose prefix is "/" on that PFS; deployment administration
+ *   needs pfs "*", admin and prefix "/". A "*" token's prefix binds it like any other token's.
+ * - What an operation touches is declared in the registry (operation.ts `touches`);
+ *   {@link authorise} turns the declaration into these checks before the operation runs.
  */
 import { strataError } from "../../core/errors.ts";
 import { formatPath, isWithin, parsePath } from "../../core/namespace/path.ts";
 import type { Right, TokenSpec } from "../../sdk/types.ts";
+import type { Operation } from "./operation.ts";
 
 export const RIGHT_LEVEL: Record<Right, number> = { read: 1, write: 2, admin: 3 };
 
@@ -74,10 +80,80 @@ export function checkPaths(principal: Principal, paths: readonly string[]): void
   }
 }
 
-/** Deployment-wide administration ("*" with admin). */
+/** The token's prefix is the whole PFS ("/"). */
+export function isWholePfs(principal: Principal): boolean {
+  return parsePath(principal.prefix).length === 0;
+}
+
+/** A deployment administrator: pfs "*", rights admin, prefix "/". */
+export function isDeploymentAdmin(principal: Principal): boolean {
+  return principal.pfs === "*" && levelOf(principal.rights) >= RIGHT_LEVEL.admin && isWholePfs(principal);
+}
+
+/** Deployment-wide administration ("*" with admin and prefix "/"). */
 export function checkDeploymentAdmin(principal: Principal, what: string): void {
-  if (principal.pfs !== "*" || levelOf(principal.rights) < RIGHT_LEVEL.admin)
-    throw denied(`${what} needs a deployment admin token (pfs "*", rights admin)`, { op: what });
+  if (!isDeploymentAdmin(principal))
+    throw denied(`${what} needs a deployment admin token (pfs "*", rights admin, prefix "/")`, {
+      op: what,
+      tokenPfs: principal.pfs,
+      prefix: principal.prefix,
+    });
+}
+
+/**
+ * An operation on the whole of `pfs` (snapshots, retention, the mirror source side…): the token
+ * must be for that PFS (or "*") with `right`, and its prefix must be "/".
+ */
+export function checkWholePfs(principal: Principal, pfs: string, right: Right, op: string): void {
+  checkPfs(principal, pfs, right);
+  if (!isWholePfs(principal))
+    throw denied(
+      `${op} acts on the whole PFS \`${pfs}\`: it needs a token whose prefix is "/", and this one is confined to ${principal.prefix}`,
+      { op, pfs, prefix: principal.prefix },
+    );
+}
+
+/** Most paths one request may name (fs.batch: 100 ops × 2 paths); checked before any work. */
+export const MAX_PATHS_PER_REQUEST = 200;
+
+/**
+ * Authorise one operation from its declaration (operation.ts `touches`), before it runs:
+ * `pfs` is the PFS of the URL for PFS-scoped operations, undefined for deployment ones.
+ */
+export function authorise(
+  principal: Principal,
+  op: Operation,
+  input: unknown,
+  pfs: string | undefined,
+): void {
+  switch (op.touches) {
+    case "paths": {
+      if (pfs === undefined || !op.paths) throw denied(`${op.name} declares no paths`, { op: op.name });
+      checkPfs(principal, pfs, op.right);
+      const paths = op.paths(input);
+      if (paths.length > MAX_PATHS_PER_REQUEST)
+        throw strataError(
+          "E2BIG",
+          `${op.name} names ${paths.length} paths; one request may name at most ${MAX_PATHS_PER_REQUEST}`,
+          { op: op.name, limit: MAX_PATHS_PER_REQUEST, paths: paths.length },
+        );
+      checkPaths(principal, paths);
+      return;
+    }
+    case "pfs": {
+      const targets = pfs !== undefined ? [pfs] : (op.pfsOf?.(input) ?? []);
+      if (targets.length === 0) throw denied(`${op.name} names no PFS`, { op: op.name });
+      for (const target of targets) checkWholePfs(principal, target, op.right, op.name);
+      return;
+    }
+    case "deployment":
+      if (pfs !== undefined) checkPfs(principal, pfs, op.right);
+      else checkRight(principal, op.right, { op: op.name });
+      return;
+    default:
+      // Unreachable for a registered operation (the registry refuses it); fail closed anyway.
+      throw denied(`${op.name} declares nothing it touches`, { op: op.name });
+  }
 }
 
 /**
@@ -104,6 +180,6 @@ export function checkMayIssue(principal: Principal, spec: TokenSpec, expiresAt: 
 
 /** A token record is inside the principal's scope (listing, revoking). */
 export function covers(principal: Principal, token: { pfs: string; prefix: string }): boolean {
-  if (principal.pfs === "*") return true;
-  return token.pfs === principal.pfs && pathWithin(token.prefix, principal.prefix);
+  if (principal.pfs !== "*" && token.pfs !== principal.pfs) return false;
+  return pathWithin(token.prefix, principal.prefix);
 }

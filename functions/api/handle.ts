@@ -12,10 +12,11 @@
 import { isStrataError, strataError } from "../../core/errors.ts";
 import type { FileSystem } from "../../core/namespace/api.ts";
 import { toWire } from "../../core/wire.ts";
-import { checkPaths, checkPfs, checkRight, type Principal } from "./auth.ts";
+import { authorise, isDeploymentAdmin, type Principal } from "./auth.ts";
+import { idempotent } from "./idempotency.ts";
 import { internalError, REQUEST_ID_HEADER } from "./internal-error.ts";
 import type { OpContext, Operation } from "./operation.ts";
-import { openApiDocument, registry } from "./registry.ts";
+import { isMutating, openApiDocument, registry } from "./registry.ts";
 import type { Services } from "./services.ts";
 import { statusOf } from "./status-codes.ts";
 
@@ -65,16 +66,35 @@ export function errorResponse(err: unknown): ApiResponse {
 const fsCache = new WeakMap<Services, Map<string, FileSystem>>();
 const knownPfs = new WeakMap<Services, Set<string>>();
 
-function fileSystem(services: Services, pfs: string): FileSystem {
+/**
+ * The principal's view of a PFS, cached per (PFS, prefix): confined beneath the token's prefix
+ * (docs/namespace.md "Confinement"), so every path resolves inside its scope.
+ */
+function fileSystem(
+  services: Services,
+  pfs: string,
+  principal: Principal,
+  idempotencyKey?: string,
+): FileSystem {
   const cache = fsCache.get(services) ?? new Map<string, FileSystem>();
   fsCache.set(services, cache);
-  const fs = cache.get(pfs) ?? services.namespace.pfs(pfs);
-  cache.set(pfs, fs);
+  const beneath = services.testOnlyUnconfined ? "/" : principal.prefix;
+  // One file system per keyed request: its commits are recorded under that key.
+  if (idempotencyKey !== undefined) return services.namespace.pfs(pfs, { beneath, idempotencyKey });
+  const key = `${beneath}\u0000${pfs}`;
+  const fs = cache.get(key) ?? services.namespace.pfs(pfs, { beneath });
+  cache.set(key, fs);
   return fs;
 }
 
-async function ensurePfs(services: Services, principal: Principal, pfs: string): Promise<void> {
-  if (!services.autoCreatePfs || principal.pfs !== "*") return;
+/** Local convenience: a deployment admin's write to a PFS that does not exist creates it (never a read). */
+async function ensurePfs(
+  services: Services,
+  principal: Principal,
+  op: Operation,
+  pfs: string,
+): Promise<void> {
+  if (!services.autoCreatePfs || op.right === "read" || !isDeploymentAdmin(principal)) return;
   const known = knownPfs.get(services) ?? new Set<string>();
   knownPfs.set(services, known);
   if (known.has(pfs)) return;
@@ -109,7 +129,7 @@ export async function invoke(
   principal: Principal,
   name: string,
   rawInput: unknown,
-  options: { pfs?: string; signal?: AbortSignal } = {},
+  options: { pfs?: string; signal?: AbortSignal; idempotencyKey?: string } = {},
 ): Promise<unknown> {
   const op: Operation | undefined = registry.get(name);
   if (!op) throw strataError("ENOENT", `no operation ${name}; GET /v1/openapi.json lists them`, { op: name });
@@ -133,19 +153,16 @@ export async function invoke(
     });
   }
   const input = parsed.data;
-  if (pfs !== undefined) {
-    checkPfs(principal, pfs, op.right);
-    checkPaths(principal, op.paths?.(input) ?? []);
-    await ensurePfs(services, principal, pfs);
-  } else {
-    checkRight(principal, op.right, { op: name });
-  }
+  // What the op touches (its registry declaration) decides the scope the token needs.
+  authorise(principal, op, input, pfs);
+  if (pfs !== undefined) await ensurePfs(services, principal, op, pfs);
   const ctx: OpContext = {
     services,
     principal,
     pfs: pfs ?? "",
-    fs: pfs === undefined ? noFs : fileSystem(services, pfs),
+    fs: pfs === undefined ? noFs : fileSystem(services, pfs, principal, options.idempotencyKey),
     signal: options.signal ?? new AbortController().signal,
+    ...(options.idempotencyKey !== undefined ? { idempotencyKey: options.idempotencyKey } : {}),
   };
   return op.run(ctx, input);
 }
@@ -213,8 +230,21 @@ export async function handle(
         target = decodeSegment(request.headers["x-strata-pfs"], "x-strata-pfs header");
       }
     }
-    const result = await invoke(services, principal, name, input, { pfs: target, signal });
-    return json(200, result ?? {});
+    const call = async (idempotencyKey?: string) =>
+      json(
+        200,
+        (await invoke(services, principal, name, input, { pfs: target, signal, idempotencyKey })) ?? {},
+      );
+    const key = request.headers["idempotency-key"];
+    // Reads ignore the header: running them again is harmless.
+    if (key === undefined || !isMutating(registry.get(name)!)) return await call();
+    return await idempotent(
+      services.store,
+      services.clock,
+      principal,
+      { key, name, pfs: target, body },
+      call,
+    );
   } catch (err) {
     return errorResponse(err);
   }

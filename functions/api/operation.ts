@@ -16,7 +16,15 @@ export interface OpContext {
   pfs: string;
   fs: FileSystem;
   signal: AbortSignal;
+  /**
+   * The request's idempotency key as the namespace should see it (functions/api/idempotency.ts);
+   * `fs` is already bound to it. Operations that commit through other paths may pass it on.
+   */
+  idempotencyKey?: string;
 }
+
+/** What an operation touches; see {@link Operation.touches}. */
+export type Touches = "paths" | "pfs" | "deployment";
 
 export interface Operation<Input = unknown> {
   /** "<area>.<verb>", e.g. "fs.stat", "token.create". */
@@ -28,8 +36,21 @@ export interface Operation<Input = unknown> {
   /** Least right the token needs (checked before `run`). */
   right: Right;
   input: z.ZodType<Input>;
-  /** Paths of the input that the token's prefix must cover (PFS-scoped ops). */
+  /**
+   * What the operation touches, which decides the scope a token needs (handle.ts `authorise`):
+   * - "paths": only the objects its `paths(input)` name (required) — the token's prefix must
+   *   cover each of them;
+   * - "pfs": a whole PFS (the one in the URL, or for deployment-scoped ops the one(s)
+   *   `pfsOf(input)` names) — the token's prefix must be "/" on that PFS (or a deployment admin's);
+   * - "deployment": deployment-wide state (tokens, volumes, the PFS list, mirrors, maintenance) —
+   *   the op narrows to the caller itself (token.*, pfs.list, status) or needs a deployment admin.
+   * The registry refuses an operation without a declaration (registry.ts `buildRegistry`).
+   */
+  touches: Touches;
+  /** Paths of the input that the token's prefix must cover (`touches: "paths"`). */
   paths?: (input: Input) => string[];
+  /** The PFSs a deployment-scoped `touches: "pfs"` operation acts on, from its input. */
+  pfsOf?: (input: Input) => string[];
   /** An example input for docs and `--help`. */
   example?: Record<string, unknown>;
   /** For "pfs" scope, `ctx.pfs`/`ctx.fs` are set; for "deployment" they are "" and a stub. */

@@ -33,11 +33,34 @@ const AREAS: ReadonlyArray<readonly Operation[]> = [
   maintenanceOps,
 ];
 
-function build(): ReadonlyMap<string, Operation> {
+const TOUCHES: ReadonlySet<unknown> = new Set(["paths", "pfs", "deployment"]);
+
+/** Why an operation's declaration of what it touches (operation.ts `touches`) is unusable, or undefined. */
+function declarationFault(op: Operation): string | undefined {
+  if (!TOUCHES.has(op.touches)) return 'declares no `touches` ("paths" | "pfs" | "deployment")';
+  if (op.touches === "paths") {
+    if (op.scope !== "pfs") return 'touches "paths" but is not PFS-scoped';
+    if (typeof op.paths !== "function") return 'touches "paths" but has no `paths(input)`';
+  } else if (op.paths !== undefined) return `touches "${op.touches}" but has \`paths\` (declare "paths")`;
+  if (op.touches === "pfs" && op.scope === "deployment" && typeof op.pfsOf !== "function")
+    return 'touches "pfs" on the deployment route but has no `pfsOf(input)` naming the PFS';
+  if (op.pfsOf !== undefined && !(op.touches === "pfs" && op.scope === "deployment"))
+    return "has `pfsOf` but is not a deployment-scoped whole-PFS operation";
+  return undefined;
+}
+
+/**
+ * Collect operations by name. Refuses (throws) an operation registered twice or one whose
+ * declaration of what it touches is missing or inconsistent: authorisation (auth.ts `authorise`)
+ * is derived from that declaration, so an undeclared operation would have no scope check.
+ */
+export function buildRegistry(areas: ReadonlyArray<readonly Operation[]>): ReadonlyMap<string, Operation> {
   const map = new Map<string, Operation>();
-  for (const area of AREAS) {
+  for (const area of areas) {
     for (const op of area) {
       if (map.has(op.name)) throw new Error(`operation ${op.name} is registered twice`);
+      const fault = declarationFault(op);
+      if (fault) throw new Error(`operation ${op.name} ${fault}`);
       map.set(op.name, op);
     }
   }
@@ -45,7 +68,15 @@ function build(): ReadonlyMap<string, Operation> {
 }
 
 /** Every operation by name. */
-export const registry: ReadonlyMap<string, Operation> = build();
+export const registry: ReadonlyMap<string, Operation> = buildRegistry(AREAS);
+
+/**
+ * Operations that change state: every one that needs `write` or `admin`. They honour the
+ * `Idempotency-Key` header (functions/api/idempotency.ts); `read` operations ignore it.
+ */
+export function isMutating(op: Pick<Operation, "right">): boolean {
+  return op.right !== "read";
+}
 
 /** The HTTP route of an operation (with `{pfs}` for PFS-scoped ones). */
 export function routeOf(op: Pick<Operation, "name" | "scope">): string {
@@ -55,6 +86,31 @@ export function routeOf(op: Pick<Operation, "name" | "scope">): string {
 /** JSON Schema of an operation's input (for OpenAPI and `--help`). */
 export function inputSchemaOf(op: Operation): Record<string, unknown> {
   return z.toJSONSchema(op.input, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+}
+
+const NEEDS: Record<Operation["touches"], string> = {
+  paths: " on the PFS, whose prefix covers every path of the input",
+  pfs: ' on the whole PFS (its prefix "/")',
+  deployment: " (deployment-wide: narrowed to the token's own scope, or deployment admin)",
+};
+
+/** OpenAPI parameters of an operation: its PFS (path) and, when it mutates, the Idempotency-Key header. */
+function parametersOf(op: Operation): Record<string, unknown>[] {
+  return [
+    ...(op.scope === "pfs" ? [{ name: "pfs", in: "path", required: true, schema: { type: "string" } }] : []),
+    ...(isMutating(op)
+      ? [
+          {
+            name: "Idempotency-Key",
+            in: "header",
+            required: false,
+            description:
+              "one new key per call, the same on its retries: a retry gets the original response (422 when the key was used for another request)",
+            schema: { type: "string", minLength: 1, maxLength: 255 },
+          },
+        ]
+      : []),
+  ];
 }
 
 /** The OpenAPI 3.1 document served at GET /v1/openapi.json. */
@@ -80,10 +136,9 @@ export function openApiDocument(): Record<string, unknown> {
       post: {
         operationId: op.name,
         summary: op.summary,
-        description: `Needs a token with right \`${op.right}\`${op.scope === "pfs" ? " on the PFS in the URL, covering every path of the input" : ""}.`,
-        ...(op.scope === "pfs"
-          ? { parameters: [{ name: "pfs", in: "path", required: true, schema: { type: "string" } }] }
-          : {}),
+        description: `Needs a token with right \`${op.right}\`${NEEDS[op.touches]}.`,
+        "x-strata-touches": op.touches,
+        ...(parametersOf(op).length > 0 ? { parameters: parametersOf(op) } : {}),
         requestBody: {
           required: true,
           content: { "application/json": { schema, ...(op.example ? { example: op.example } : {}) } },

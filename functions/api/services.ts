@@ -49,6 +49,8 @@ export interface Services {
    * embedded deployment does (npm start and tests); false on a shared deployment.
    */
   autoCreatePfs?: boolean;
+  /** Longest one request waits for work (placement.wait, volume.drain `wait`); default 30 s, lower only in tests. */
+  maxWaitSeconds?: number;
   /** Lifetime of presigned URLs (default 15 min). */
   presignTtlSeconds?: number;
   schedules?: Schedules;
@@ -60,6 +62,11 @@ export interface Services {
   apiVolumes?: () => Promise<Record<string, ApiVolume>>;
   /** Volume records, objectives and the placement workflows (adapters/workflows/placement.ts). */
   placement?: PlacementServices;
+  /**
+   * TEST ONLY: hand every principal the unconfined view of its PFS (the prefix is then checked as
+   * text only). The confinement property's counter-check sets it to show the property fails.
+   */
+  testOnlyUnconfined?: boolean;
 }
 
 /** The volumes byte operations may use now: the records' when the deployment has them. */

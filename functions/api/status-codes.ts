@@ -42,5 +42,8 @@ export const UNAUTHENTICATED_STATUS = 401;
 
 export function statusOf(code: ErrorCode, details: Record<string, unknown> = {}): number {
   if (code === "EACCES" && details.auth === "token") return UNAUTHENTICATED_STATUS;
+  // An idempotency key reused for a different request: 422 Unprocessable Content (IETF draft
+  // "The Idempotency-Key HTTP Header Field").
+  if (code === "EINVAL" && details.idempotency === "mismatch") return 422;
   return HTTP_STATUS[code] ?? 500;
 }

@@ -8,7 +8,7 @@ import { strataError } from "../../core/errors.ts";
 import {
   type ChunkRef,
   checkPage,
-  type FullState,
+  type FullPage,
   fromJsonValue,
   localSource,
   type MirrorTarget,
@@ -74,9 +74,16 @@ export function httpSource(spec: { url: string; pfs: string; token?: string }): 
         });
       return bytes;
     },
+    // mirror.full is paged (≤ 1 MB a reply): every page, all as of the first page's TID.
     full: async () => {
-      const state = await call<FullState>("mirror.full", {});
-      return { ...state, records: fromJsonValue(state.records) as StreamRecord[] };
+      let page = await call<FullPage>("mirror.full", {});
+      const records = fromJsonValue(page.records) as StreamRecord[];
+      const first = page;
+      while (page.next !== undefined) {
+        page = await call<FullPage>("mirror.full", { cursor: page.next });
+        records.push(...(fromJsonValue(page.records) as StreamRecord[]));
+      }
+      return { source: first.source, upto: first.upto, records };
     },
   };
 }

@@ -10,10 +10,15 @@ import { testMetadataStore } from "../conformance/metadata-store.ts";
 testMetadataStore("sqlite", async () => {
   const dir = await mkdtemp(join(tmpdir(), "strata-sqlite-"));
   const path = join(dir, "metadata.db");
-  const store = new SqliteMetadataStore({ path });
+  let now = 1_700_000_000_000;
+  const clock = () => now;
+  const store = new SqliteMetadataStore({ path, clock });
   return {
     store,
-    reopen: async () => new SqliteMetadataStore({ path }),
+    reopen: async () => new SqliteMetadataStore({ path, clock }),
+    advanceClock: (ms) => {
+      now += ms;
+    },
     dispose: async () => {
       await store.close();
       await rm(dir, { recursive: true, force: true });

@@ -14,6 +14,7 @@ import {
   type CancellationReason,
   type Condition,
   emptyRequestCounts,
+  IDEMPOTENCY_WINDOW_MS,
   type Item,
   type Key,
   LIMITS,
@@ -31,6 +32,8 @@ export interface MetadataStoreFixture {
   store: MetadataStore;
   /** Another store on the same data (optional); used to race writers across connections. */
   reopen?: () => Promise<MetadataStore>;
+  /** Move the store's clock forward (stores whose clock is injectable), for the token window. */
+  advanceClock?: (ms: number) => void;
   dispose(): Promise<void>;
 }
 
@@ -636,6 +639,94 @@ export function testMetadataStore(backend: string, makeStore: () => Promise<Meta
           "EINVAL",
         );
         await rejectsBeforeAnyRequest(store.transactGet([keyOf(1), keyOf(1)]), "EINVAL");
+      });
+    });
+
+    describe("transaction tokens (ClientRequestToken)", () => {
+      const k = (sk: string): Key => ({ pk: "tok", sk });
+      const bump = (token: string, by = 1): Promise<void> =>
+        store.transact(
+          [
+            { kind: "update", key: k("n"), update: { add: { n: by } } },
+            { kind: "put", item: { ...k("p"), by } },
+          ],
+          { token },
+        );
+
+      it("a re-send of a committed transaction with its token succeeds without applying it again", async () => {
+        await bump("tok-1");
+        store.resetRequestCounts();
+        await bump("tok-1");
+        await bump("tok-1");
+        expect(store.requestCounts()).toEqual(counts({ TransactWriteItems: 2 }));
+        expect(await store.get(k("n"))).toEqual({ ...k("n"), n: 1 });
+      });
+
+      it("a token reused with different ops is EINVAL (idempotency mismatch) and applies nothing", async () => {
+        await bump("tok-2");
+        const err = await failureOf(bump("tok-2", 5));
+        expect(err.code).toBe("EINVAL");
+        expect(err.details.idempotency).toBe("mismatch");
+        expect(await store.get(k("n"))).toEqual({ ...k("n"), n: 1 });
+        expect(await store.get(k("p"))).toEqual({ ...k("p"), by: 1 });
+      });
+
+      it("without a token, or with another token, the same ops apply again", async () => {
+        await bump("tok-3");
+        await bump("tok-4");
+        await store.transact([{ kind: "update", key: k("n"), update: { add: { n: 1 } } }]);
+        expect(await store.get(k("n"))).toEqual({ ...k("n"), n: 3 });
+      });
+
+      it("a cancelled transaction does not keep its token: the re-send is evaluated again", async () => {
+        const guarded = () =>
+          store.transact(
+            [
+              { kind: "check", key: k("gate"), condition: { op: "exists" } },
+              { kind: "update", key: k("n"), update: { add: { n: 1 } } },
+            ],
+            { token: "tok-5" },
+          );
+        expect((await failureOf(guarded())).code).toBe("ECONFLICT");
+        await store.put({ ...k("gate") });
+        await guarded();
+        await guarded();
+        expect(await store.get(k("n"))).toEqual({ ...k("n"), n: 1 });
+      });
+
+      it("refuses a malformed token with EINVAL before any request", async () => {
+        const op: TransactOp[] = [{ kind: "put", item: { ...k("x") } }];
+        await rejectsBeforeAnyRequest(store.transact(op, { token: "x".repeat(37) }), "EINVAL");
+        await rejectsBeforeAnyRequest(store.transact(op, { token: "" }), "EINVAL");
+        await rejectsBeforeAnyRequest(store.transact(op, { token: "with space" }), "EINVAL");
+        expect(await store.get(k("x"))).toBeUndefined();
+      });
+
+      it("forgets a token after the 10-minute window (stores with a settable clock)", async (ctx) => {
+        if (!fixture.advanceClock)
+          return ctx.skip("this backend's clock cannot be moved (DynamoDB's window is 10 real minutes)");
+        await bump("tok-6");
+        fixture.advanceClock(IDEMPOTENCY_WINDOW_MS - 1);
+        await bump("tok-6");
+        expect(await store.get(k("n"))).toEqual({ ...k("n"), n: 1 });
+        fixture.advanceClock(1);
+        await bump("tok-6");
+        expect(await store.get(k("n"))).toEqual({ ...k("n"), n: 2 });
+      });
+
+      it("two handles on the same data share the tokens (a re-send may reach another connection)", async (ctx) => {
+        if (!fixture.reopen) return ctx.skip("this backend has no second handle");
+        const other = await fixture.reopen();
+        extra.push(other);
+        await bump("tok-7");
+        await other.transact(
+          [
+            { kind: "update", key: k("n"), update: { add: { n: 1 } } },
+            { kind: "put", item: { ...k("p"), by: 1 } },
+          ],
+          { token: "tok-7" },
+        );
+        expect(await store.get(k("n"))).toEqual({ ...k("n"), n: 1 });
       });
     });
 

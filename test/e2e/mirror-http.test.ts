@@ -11,6 +11,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../../adapters/standins/child.ts";
 import { isStrataError } from "../../core/errors.ts";
+import { fromJsonValue, recordChunks, type StreamRecord } from "../../core/mirror/index.ts";
 import { type LocalDeployment, startLocalDeployment } from "../../functions/local/deployment.ts";
 import { runMirrors } from "../../functions/mirror/run.ts";
 import { remoteDeployment } from "../../sdk/remote.ts";
@@ -76,7 +77,12 @@ describe("mirroring between two deployments over HTTP", () => {
     // Chunks cross by presigned GET from A's volume (the API hands out URLs, not bytes).
     const [extent] = await a.services.data.placement(fs, "/d/big");
     const readerA = remoteDeployment({ endpoint: a.endpoint, token: readToken }).admin!;
-    const ref = { pfs: "main", chunk: extent!.chunk, size: extent!.length, crc32c: extent!.crc32c };
+    // A chunk is asked for by the stream record that references it (mirror.chunk hands out only those).
+    const streamed = await readerA.call<{ records: unknown }>("mirror.read", { pfs: "main" });
+    const from = recordChunks(fromJsonValue(streamed.records) as StreamRecord[]).find(
+      (r) => r.chunk === extent!.chunk,
+    )!.from;
+    const ref = { pfs: "main", chunk: extent!.chunk, size: extent!.length, crc32c: extent!.crc32c, from };
     const urls = await readerA.call<{ sources: Array<{ volume: string; url: string }> }>("mirror.chunk", ref);
     expect(urls.sources.map((u) => u.volume)).toEqual(["aws"]);
     expect(urls.sources[0]!.url.startsWith(a.endpoint)).toBe(true);

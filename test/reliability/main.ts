@@ -15,6 +15,7 @@
 import { parseArgs } from "node:util";
 import { runBadInputs } from "./bad-input.ts";
 import { runHttpBadInputs } from "./bad-input-http.ts";
+import { confinementOperations, runConfinement } from "./confinement.ts";
 import { runCrashProcessTier } from "./crash-process.ts";
 import { crashWorkloads, runCrashTier } from "./crashes.ts";
 import { runIntegrity } from "./integrity.ts";
@@ -135,6 +136,16 @@ figure("concurrent rounds (2–3 clients) / ops", `${conc.rounds} / ${conc.ops} 
 figure("  per-path histories checked", conc.histories);
 figure("  non-linearizable histories", conc.nonLinearizable, true);
 failures.push(...conc.failures);
+
+t = Date.now();
+const confined = await runConfinement({ backend, seed, runs });
+figure(
+  "confinement sequences (scope /a, every registry op)",
+  `${confined.sequences} (${confined.requests} requests, ${confined.succeeded} succeeded) in ${seconds(t)}`,
+);
+figure("  operations tried", `${confined.operations} of ${confinementOperations()}`);
+figure("  escapes (read or changed outside the scope)", confined.escapes, true);
+failures.push(...confined.failures);
 
 if (!values.soak) {
   t = Date.now();

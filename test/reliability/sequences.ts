@@ -151,6 +151,11 @@ export const tallies = {
   faultedSteps: 0,
   faultedNotApplied: 0,
   faultedApplied: 0,
+  /**
+   * Of those, steps whose commit transaction lost its reply: with idempotent commits the engine's
+   * re-send is answered "done", so a lost commit reply never surfaces as a failure (must be 0).
+   */
+  appliedAfterLostCommit: 0,
   /** Maintenance steps run inside sequences. */
   vacuums: 0,
   mirrors: 0,
@@ -331,6 +336,7 @@ export class DataModelRun {
     if (!this.faultsOn) return await this.stepOnce(s);
     const saved = saveModel(this.model);
     const before = this.injected();
+    const logStart = this.proc.store.log.length;
     try {
       await this.stepOnce(s);
     } catch (err) {
@@ -342,7 +348,7 @@ export class DataModelRun {
       if (!faulted) throw err;
       this.faultsOn = false;
       try {
-        await this.resolve(s, saved, err);
+        await this.resolve(s, saved, err, logStart);
       } finally {
         this.faultsOn = true;
         this.afterFault();
@@ -350,7 +356,7 @@ export class DataModelRun {
     }
   }
 
-  private async resolve(s: SeqStep, saved: SavedModel, cause: Error): Promise<void> {
+  private async resolve(s: SeqStep, saved: SavedModel, cause: Error, logStart = 0): Promise<void> {
     tallies.faultedSteps++;
     const appliedModel = saveModel(this.model);
     restoreModel(this.model, saved);
@@ -407,6 +413,10 @@ export class DataModelRun {
     }
     if (!(await snapshotsMatch())) this.mismatch(`${JSON.stringify(s)}: snapshots diverged after a fault`);
     tallies.faultedApplied++;
+    if (
+      this.proc.store.log.slice(logStart).some((e) => e.call.op === "transact" && e.outcome === "lostReply")
+    )
+      tallies.appliedAfterLostCommit++;
   }
 
   /** A second deployment holding this PFS's mirror `m` (set by runDataSequence). */
@@ -639,6 +649,8 @@ export interface SequenceOptions {
    * EUNAVAIL, ETIMEDOUT before the call; or applied with its reply lost). Default 0.
    */
   faults?: number;
+  /** The engine's test-only idempotency switch (counter-checks); off also stops at the first failure (no shrinking). */
+  idempotentCommits?: boolean;
 }
 
 /** Store and volume fault plans that fire with probability `p` while `on()`. */
@@ -661,12 +673,15 @@ function faultPlans(p: number, on: () => boolean, seed: number): BootOptions {
     get: [{ fault: "unavailable", probability: p, when }],
     head: [{ fault: "throttle", probability: p, when }],
   };
-  return { store: { ...store, seed }, volumes: { v1: volume } };
+  // The log tells a lost commit reply from other faults (tallies.appliedAfterLostCommit).
+  return { store: { ...store, seed }, volumes: { v1: volume }, log: true };
 }
 
 /** Run the prologue and `steps` on a fresh world; throws ModelMismatch on the first divergence. */
 export async function runDataSequence(
-  options: Pick<SequenceOptions, "backend" | "endpoint" | "asOfAttrs" | "faults"> & { seed: number },
+  options: Pick<SequenceOptions, "backend" | "endpoint" | "asOfAttrs" | "faults" | "idempotentCommits"> & {
+    seed: number;
+  },
   steps: SeqStep[],
   prologue: SeqStep[] = PROLOGUE,
 ): Promise<void> {
@@ -674,6 +689,7 @@ export async function runDataSequence(
     backend: options.backend,
     endpoint: options.endpoint,
     seed: options.seed,
+    ...(options.idempotentCommits === false ? { idempotentCommits: false } : {}),
   });
   try {
     let run: DataModelRun | undefined;
@@ -730,7 +746,7 @@ export async function checkSequences(options: SequenceOptions): Promise<Sequence
         await runDataSequence(options, steps);
       },
     ),
-    { numRuns: options.runs, seed: options.seed },
+    { numRuns: options.runs, seed: options.seed, endOnFailure: options.idempotentCommits === false },
   );
   if (!result.failed) return { runs: options.runs, seed: options.seed, failed: false };
   tallies.divergences++;

@@ -61,6 +61,8 @@ export interface WorldOptions {
   volumes?: string[];
   /** Namespace engine attempts before ECONFLICT (default the engine's). */
   maxAttempts?: number;
+  /** The engine's test-only idempotency switch (counter-checks; default on). */
+  idempotentCommits?: boolean;
 }
 
 export interface BootOptions {
@@ -111,10 +113,10 @@ class RecordingStore implements MetadataStore {
     this.writes.count++;
     return this.inner.delete(k, o);
   };
-  transact: MetadataStore["transact"] = (ops) => {
+  transact: MetadataStore["transact"] = (ops, o) => {
     this.writes.count++;
     for (const op of ops) if (op.kind !== "check") this.pks.add(op.kind === "put" ? op.item.pk : op.key.pk);
-    return this.inner.transact(ops);
+    return this.inner.transact(ops, o);
   };
   transactGet: MetadataStore["transactGet"] = (k) => this.inner.transactGet(k);
   batchGet: MetadataStore["batchGet"] = (k) => this.inner.batchGet(k);
@@ -204,6 +206,7 @@ export class World {
       options: {
         sleep: this.clock.sleep,
         ...(this.options.maxAttempts ? { maxAttempts: this.options.maxAttempts } : {}),
+        ...(this.options.idempotentCommits === false ? { idempotentCommits: false } : {}),
       },
     });
     const names = Object.keys(this.drivers);

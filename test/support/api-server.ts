@@ -74,6 +74,8 @@ export async function startApiFixture(
     ...tune,
   });
   const admin = await deployment.services.tokens.create({ pfs: "*", rights: ["admin"], label: "test admin" });
+  // As npm start does: a read never creates a PFS (issue 13), so the clients' PFS exists up front.
+  await deployment.services.namespace.createPfs("default");
   return {
     deployment,
     dir,

@@ -72,7 +72,7 @@ export type StoreCall =
   | { op: "put"; item: Item; condition?: Condition }
   | { op: "update"; key: Key; update: Update; condition?: Condition }
   | { op: "delete"; key: Key; condition?: Condition }
-  | { op: "transact"; ops: TransactOp[] }
+  | { op: "transact"; ops: TransactOp[]; token?: string }
   | { op: "transactGet"; keys: Key[] }
   | { op: "batchGet"; keys: Key[] }
   | { op: "query"; pk: string; options?: QueryOptions };
@@ -296,7 +296,8 @@ export function faultyStore(inner: MetadataStore, plan: StoreFaultPlan = {}): Fa
       ),
     delete: (key, options) =>
       run({ op: "delete", key, condition: options?.condition }, () => inner.delete(key, options)),
-    transact: (ops) => run({ op: "transact", ops }, () => inner.transact(ops)),
+    transact: (ops, options) =>
+      run({ op: "transact", ops, token: options?.token }, () => inner.transact(ops, options)),
     transactGet: (keys) => run({ op: "transactGet", keys }, () => inner.transactGet(keys)),
     batchGet: (keys) => run({ op: "batchGet", keys }, () => inner.batchGet(keys)),
     query: (pk, options): Promise<QueryPage> =>

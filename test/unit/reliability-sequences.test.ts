@@ -25,6 +25,22 @@ describe("reliability: reference-model sequences", () => {
       console.error(`[reliability] fault-tier divergence:\n${report.regression}\n${report.error}`);
     expect(report.failed, report.error).toBe(false);
     expect(tallies.faultedSteps).toBeGreaterThan(50);
+    // No exception for lost replies any more: a lost commit reply is answered by the re-send.
+    expect(tallies.appliedAfterLostCommit).toBe(0);
+  });
+
+  it("counter-check: without idempotent commits the fault tier sees lost commit replies misreported (or diverges)", {
+    timeout: 300_000,
+  }, async () => {
+    const before = tallies.appliedAfterLostCommit;
+    const report = await checkSequences({
+      backend: "memory",
+      runs: 50,
+      seed: 77,
+      faults: 0.05,
+      idempotentCommits: false,
+    });
+    expect(report.failed || tallies.appliedAfterLostCommit > before).toBe(true);
   });
 
   for (const [backend, runs, seed] of [

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { strataError } from "../../../core/errors.ts";
 import type { AsOf, ReadableFileSystem, Stat } from "../../../core/namespace/api.ts";
-import { base64ToBytes } from "../../../core/wire.ts";
+import { base64ToBytes, toWire } from "../../../core/wire.ts";
 import type { OpContext } from "../operation.ts";
 
 export const pathSchema = z.string().min(1).describe("absolute path inside the PFS, e.g. /a/b.txt");
@@ -59,4 +59,88 @@ export function symlinkDestination(path: string, target: string): string {
   if (target.startsWith("/")) return target;
   const parent = path.replace(/\/+$/, "").replace(/\/[^/]*$/, "") || "/";
   return `${parent}/${target}`;
+}
+
+/** Longest one request waits for work to finish (placement.wait, volume.drain `wait`), by default. */
+export const MAX_WAIT_SECONDS = 30;
+
+/** The wait limit of a deployment (Services.maxWaitSeconds, else {@link MAX_WAIT_SECONDS}). */
+export function waitLimitSeconds(ctx: OpContext): number {
+  return Math.min(ctx.services.maxWaitSeconds ?? MAX_WAIT_SECONDS, MAX_WAIT_SECONDS);
+}
+
+/**
+ * The "not yet" answer of a capped wait: ETIMEDOUT with `details.again: true` — the work goes on,
+ * call again. The SDK (`waitForPlacement`) and the CLI (`callOp`) loop on it until their own deadline.
+ */
+export function notYet(
+  ctx: OpContext,
+  message: string,
+  details: Record<string, unknown> = {},
+  cause?: unknown,
+) {
+  const limit = waitLimitSeconds(ctx);
+  return strataError(
+    "ETIMEDOUT",
+    `${message} (one request waits at most ${limit} s; call again to keep waiting)`,
+    { ...details, again: true, limitSeconds: limit },
+    cause,
+  );
+}
+
+/** `work`'s result if it settles within the wait limit, else {@link notYet} (the work goes on). */
+export async function waitCapped<T>(
+  ctx: OpContext,
+  work: Promise<T>,
+  what: string,
+  details: Record<string, unknown> = {},
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const capped = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(notYet(ctx, `${what} is still running`, details)),
+      waitLimitSeconds(ctx) * 1000,
+    );
+    timer.unref?.();
+  });
+  try {
+    return await Promise.race([work, capped]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Default and largest page of a list operation, and the bytes of items a page stops after (≤ 1 MB a reply). */
+export const LIST_PAGE = { limit: 1000, bytes: 512 * 1024 } as const;
+
+/** The paging fields of a list operation's input: `cursor` = the previous page's `next`. */
+export const pageFields = {
+  cursor: z.string().max(4096).optional().describe("the previous page's `next`"),
+  limit: z.number().int().min(1).max(LIST_PAGE.limit).optional(),
+};
+
+/**
+ * One page of `all` in the order of `keyOf` (unique keys): items after `cursor`, at most `limit`
+ * and about {@link LIST_PAGE}.bytes of JSON (the first always goes); `next` resumes after the last.
+ */
+export function pageOf<T>(
+  all: readonly T[],
+  keyOf: (item: T) => string,
+  request: { cursor?: string | undefined; limit?: number | undefined },
+): { items: T[]; next?: string } {
+  const keyed = all.map((item) => ({ key: keyOf(item), item }));
+  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  let start = 0;
+  if (request.cursor !== undefined)
+    while (start < keyed.length && keyed[start]!.key <= request.cursor) start++;
+  const limit = request.limit ?? LIST_PAGE.limit;
+  const items: T[] = [];
+  let bytes = 0;
+  let at = start;
+  for (; at < keyed.length && items.length < limit; at++) {
+    bytes += JSON.stringify(toWire(keyed[at]!.item)).length;
+    if (bytes > LIST_PAGE.bytes && items.length > 0) break;
+    items.push(keyed[at]!.item);
+  }
+  return { items, ...(at < keyed.length ? { next: keyed[at - 1]!.key } : {}) };
 }

@@ -254,6 +254,7 @@ export const dataOps: Operation[] = [
     summary: "Chunk size and inline threshold a client must use for uploads",
     scope: "pfs",
     right: "read",
+    touches: "deployment",
     input: z.object({}).strict(),
     run: async (ctx) => ({
       chunkSize: ctx.services.data.chunkSize,
@@ -266,6 +267,7 @@ export const dataOps: Operation[] = [
     summary: "Start an upload of a file's chunks (an intent); returns uploadId and chunk size",
     scope: "pfs",
     right: "write",
+    touches: "paths",
     input: z.object({ path: pathSchema }).strict(),
     paths: (i) => [i.path],
     example: { path: "/big.bin" },
@@ -307,6 +309,9 @@ export const dataOps: Operation[] = [
     summary: "For each chunk: present (nothing to do) or a presigned PUT for exactly its staging object",
     scope: "pfs",
     right: "write",
+    touches: "paths",
+    // The session's path was checked by upload.begin; loadSession binds the session to this token.
+    paths: () => [],
     input: z
       .object({
         uploadId: z.string(),
@@ -357,6 +362,7 @@ export const dataOps: Operation[] = [
       "Commit a file: inline bytes, or extents whose chunks are verified (live version or this upload)",
     scope: "pfs",
     right: "write",
+    touches: "paths",
     input: z
       .object({
         path: pathSchema,
@@ -465,6 +471,7 @@ export const dataOps: Operation[] = [
     summary: "Where to GET a file's bytes: inline bytes, or extents with presigned sources (best first)",
     scope: "pfs",
     right: "read",
+    touches: "paths",
     input: z
       .object({
         path: pathSchema,
@@ -528,6 +535,7 @@ export const dataOps: Operation[] = [
     summary: "Which volumes hold which chunks of a file",
     scope: "pfs",
     right: "read",
+    touches: "paths",
     input: z.object({ path: pathSchema, asOf: asOfSchema.optional() }).strict(),
     paths: (i) => [i.path],
     run: async (ctx, i) => ({ placement: await ctx.services.data.placement(reader(ctx, i.asOf), i.path) }),
@@ -537,6 +545,7 @@ export const dataOps: Operation[] = [
     summary: "Report a chunk instance that failed its check; the server re-checks it and records the state",
     scope: "pfs",
     right: "read",
+    touches: "paths",
     input: z
       .object({
         path: pathSchema,

@@ -5,6 +5,8 @@ import { defineOp, type Operation } from "../operation.ts";
 import {
   asOfSchema,
   bytesSchema,
+  pageFields,
+  pageOf,
   pathSchema,
   publicStat,
   reader,
@@ -93,6 +95,7 @@ export const fsOps: Operation[] = [
     summary: "Stat a path (follows symlinks)",
     scope: "pfs",
     right: "read",
+    touches: "paths",
     input: readInput,
     paths: (i) => [i.path],
     example: { path: "/a.txt" },
@@ -103,6 +106,7 @@ export const fsOps: Operation[] = [
     summary: "Stat a path without following a final symlink",
     scope: "pfs",
     right: "read",
+    touches: "paths",
     input: readInput,
     paths: (i) => [i.path],
     run: async (ctx, i) => publicStat(await reader(ctx, i.asOf).lstat(i.path)),
@@ -112,6 +116,7 @@ export const fsOps: Operation[] = [
     summary: "One page of a directory's entries (sorted by name)",
     scope: "pfs",
     right: "read",
+    touches: "paths",
     input: z
       .object({
         path: pathSchema,
@@ -129,6 +134,7 @@ export const fsOps: Operation[] = [
     summary: "The target of a symlink",
     scope: "pfs",
     right: "read",
+    touches: "paths",
     input: readInput,
     paths: (i) => [i.path],
     run: async (ctx, i) => ({ target: await reader(ctx, i.asOf).readlink(i.path) }),
@@ -138,6 +144,7 @@ export const fsOps: Operation[] = [
     summary: "An extended attribute's value",
     scope: "pfs",
     right: "read",
+    touches: "paths",
     input: z.object({ path: pathSchema, name: z.string(), asOf: asOfSchema.optional() }).strict(),
     paths: (i) => [i.path],
     run: async (ctx, i) => ({ value: await reader(ctx, i.asOf).getXattr(i.path, i.name) }),
@@ -147,6 +154,7 @@ export const fsOps: Operation[] = [
     summary: "Names of a path's extended attributes",
     scope: "pfs",
     right: "read",
+    touches: "paths",
     input: readInput,
     paths: (i) => [i.path],
     run: async (ctx, i) => ({ names: await reader(ctx, i.asOf).listXattrs(i.path) }),
@@ -156,6 +164,7 @@ export const fsOps: Operation[] = [
     summary: "Every tag of a path",
     scope: "pfs",
     right: "read",
+    touches: "paths",
     input: readInput,
     paths: (i) => [i.path],
     run: async (ctx, i) => ({ tags: await reader(ctx, i.asOf).getTags(i.path) }),
@@ -165,6 +174,7 @@ export const fsOps: Operation[] = [
     summary: "Create a directory (recursive: and its missing parents)",
     scope: "pfs",
     right: "write",
+    touches: "paths",
     input: z.object({ path: pathSchema, mode: mode.optional(), recursive: z.boolean().optional() }).strict(),
     paths: (i) => [i.path],
     example: { path: "/a/b", recursive: true },
@@ -175,6 +185,7 @@ export const fsOps: Operation[] = [
     summary: "Atomic rename",
     scope: "pfs",
     right: "write",
+    touches: "paths",
     input: z.object({ from: pathSchema, to: pathSchema, noReplace: z.boolean().optional() }).strict(),
     paths: (i) => [i.from, i.to],
     example: { from: "/a.txt", to: "/b.txt" },
@@ -188,6 +199,7 @@ export const fsOps: Operation[] = [
     summary: "Remove a file or symlink",
     scope: "pfs",
     right: "write",
+    touches: "paths",
     input: pathInput,
     paths: (i) => [i.path],
     run: async (ctx, i) => {
@@ -200,6 +212,7 @@ export const fsOps: Operation[] = [
     summary: "Remove an empty directory",
     scope: "pfs",
     right: "write",
+    touches: "paths",
     input: pathInput,
     paths: (i) => [i.path],
     run: async (ctx, i) => {
@@ -212,6 +225,7 @@ export const fsOps: Operation[] = [
     summary: "Create a symlink at path pointing to target (the target must lie inside the token's prefix)",
     scope: "pfs",
     right: "write",
+    touches: "paths",
     input: z.object({ target: z.string().min(1), path: pathSchema }).strict(),
     paths: (i) => [i.path, symlinkDestination(i.path, i.target)],
     run: async (ctx, i) => publicStat(await ctx.fs.symlink(i.target, i.path)),
@@ -221,6 +235,7 @@ export const fsOps: Operation[] = [
     summary: "A hard link: path names the same file as existing",
     scope: "pfs",
     right: "write",
+    touches: "paths",
     input: z.object({ existing: pathSchema, path: pathSchema }).strict(),
     paths: (i) => [i.existing, i.path],
     run: async (ctx, i) => publicStat(await ctx.fs.link(i.existing, i.path)),
@@ -230,6 +245,7 @@ export const fsOps: Operation[] = [
     summary: "Set mode, owner or times",
     scope: "pfs",
     right: "write",
+    touches: "paths",
     input: z.object({ path: pathSchema, attrs }).strict(),
     paths: (i) => [i.path],
     run: async (ctx, i) => publicStat(await ctx.fs.setattr(i.path, i.attrs)),
@@ -239,6 +255,7 @@ export const fsOps: Operation[] = [
     summary: "Set an extended attribute",
     scope: "pfs",
     right: "write",
+    touches: "paths",
     input: z
       .object({
         path: pathSchema,
@@ -262,6 +279,7 @@ export const fsOps: Operation[] = [
     summary: "Remove an extended attribute",
     scope: "pfs",
     right: "write",
+    touches: "paths",
     input: z.object({ path: pathSchema, name: z.string() }).strict(),
     paths: (i) => [i.path],
     run: async (ctx, i) => {
@@ -274,6 +292,7 @@ export const fsOps: Operation[] = [
     summary: "Set one tag",
     scope: "pfs",
     right: "write",
+    touches: "paths",
     input: z.object({ path: pathSchema, key: z.string(), value: z.string() }).strict(),
     paths: (i) => [i.path],
     example: { path: "/renders/a.exr", key: "render-site", value: "gcs-eu" },
@@ -287,6 +306,7 @@ export const fsOps: Operation[] = [
     summary: "Remove one tag",
     scope: "pfs",
     right: "write",
+    touches: "paths",
     input: z.object({ path: pathSchema, key: z.string() }).strict(),
     paths: (i) => [i.path],
     run: async (ctx, i) => {
@@ -299,6 +319,7 @@ export const fsOps: Operation[] = [
     summary: "Versions of the object at a path, newest first",
     scope: "pfs",
     right: "read",
+    touches: "paths",
     input: z.object({ path: pathSchema, limit: z.number().int().min(1).max(1000).optional() }).strict(),
     paths: (i) => [i.path],
     run: async (ctx, i) => {
@@ -311,6 +332,7 @@ export const fsOps: Operation[] = [
     summary: "Restore a path (recursive: its subtree) to its state at asOf, as a new commit",
     scope: "pfs",
     right: "write",
+    touches: "paths",
     input: z.object({ path: pathSchema, asOf: asOfSchema, recursive: z.boolean().optional() }).strict(),
     paths: (i) => [i.path],
     example: { path: "/config", asOf: { snapshot: "before" }, recursive: true },
@@ -321,6 +343,7 @@ export const fsOps: Operation[] = [
     summary: "Apply several changes in one transaction (file contents inline only)",
     scope: "pfs",
     right: "write",
+    touches: "paths",
     input: z.object({ ops: z.array(batchOp).min(1).max(100) }).strict(),
     paths: (i) => i.ops.flatMap(batchPaths),
     run: async (ctx, i) => ({ tid: await ctx.fs.batch(i.ops.map(toEngineOp)) }),
@@ -330,6 +353,9 @@ export const fsOps: Operation[] = [
     summary: "A TID at or above every change acknowledged so far",
     scope: "pfs",
     right: "read",
+    touches: "paths",
+    // Reads the PFS's TID counter, no object: any token of the PFS may pin an as-of view.
+    paths: () => [],
     input: z.object({}).strict(),
     run: async (ctx) => ({ tid: await ctx.fs.currentTid() }),
   }),
@@ -338,6 +364,7 @@ export const fsOps: Operation[] = [
     summary: "Name the current state (or the state at asOf)",
     scope: "pfs",
     right: "write",
+    touches: "pfs",
     input: z.object({ name: z.string().min(1), asOf: asOfSchema.optional() }).strict(),
     example: { name: "before-migration" },
     run: (ctx, i) =>
@@ -345,17 +372,22 @@ export const fsOps: Operation[] = [
   }),
   defineOp({
     name: "snapshot.list",
-    summary: "Every snapshot of the PFS",
+    summary: "The PFS's snapshots by name, one page (`next` resumes)",
     scope: "pfs",
     right: "read",
-    input: z.object({}).strict(),
-    run: async (ctx) => ({ snapshots: await ctx.fs.listSnapshots() }),
+    touches: "pfs",
+    input: z.object(pageFields).strict(),
+    run: async (ctx, i) => {
+      const page = pageOf(await ctx.fs.listSnapshots(), (s) => s.name, i);
+      return { snapshots: page.items, ...(page.next ? { next: page.next } : {}) };
+    },
   }),
   defineOp({
     name: "snapshot.delete",
     summary: "Forget a snapshot (admin: snapshots pin history other users may rely on)",
     scope: "pfs",
     right: "admin",
+    touches: "pfs",
     input: z.object({ name: z.string().min(1) }).strict(),
     run: async (ctx, i) => {
       await ctx.fs.deleteSnapshot(i.name);

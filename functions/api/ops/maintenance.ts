@@ -14,6 +14,7 @@ export const maintenanceOps: Operation[] = [
     summary: "Remove history no retained point sees and unreferenced chunks (a dry run unless apply)",
     scope: "deployment",
     right: "admin",
+    touches: "deployment",
     input: z
       .object({
         apply: z.boolean().optional().describe("really delete (default false: report what would go)"),
@@ -39,6 +40,7 @@ export const maintenanceOps: Operation[] = [
     summary: "Verify chunk instances against their CRC (full reads) and repair bad copies",
     scope: "deployment",
     right: "admin",
+    touches: "deployment",
     input: z
       .object({
         timeBudgetSeconds: z.number().positive().max(86_400).optional(),
@@ -61,6 +63,7 @@ export const maintenanceOps: Operation[] = [
     summary: "Check the namespace's invariants (offline: run while nothing writes); ok false when one fails",
     scope: "deployment",
     right: "admin",
+    touches: "deployment",
     input: z
       .object({
         pfs: z.array(z.string().min(1)).optional().describe("only these PFSs"),
@@ -82,6 +85,7 @@ export const maintenanceOps: Operation[] = [
       'Set the PFS\'s retention policy, e.g. "all 1h; hourly 1d; daily 30d; monthly 1y" ("" keeps everything)',
     scope: "pfs",
     right: "admin",
+    touches: "pfs",
     input: z.object({ policy: z.string().max(1000) }).strict(),
     example: { policy: "all 1h; hourly 1d; daily 30d; monthly 1y" },
     run: async (ctx, i) => setRetention(ctx.services.store, ctx.pfs, i.policy, ctx.services.clock),
@@ -91,6 +95,7 @@ export const maintenanceOps: Operation[] = [
     summary: "The PFS's retention policy and what vacuum has pruned (the oldest point that still exists)",
     scope: "pfs",
     right: "read",
+    touches: "pfs",
     input: z.object({}).strict(),
     example: {},
     run: async (ctx) => getRetention(ctx.services.store, ctx.pfs),

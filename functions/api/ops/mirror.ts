@@ -1,12 +1,14 @@
 /**
  * Mirroring and backups (docs/mirroring.md). Administration is deployment-scoped (a deployment
  * admin token); the source side of a remote mirror (`mirror.info`, `mirror.read`, `mirror.chunk`,
- * `mirror.full`) needs only a read token of the source PFS, named in the input.
+ * `mirror.full`) touches the whole source PFS named in the input: a read token of that PFS whose
+ * prefix is "/" (registry declaration `touches: "pfs"`).
  */
 import { z } from "zod";
 import { chunkObjectKey } from "../../../core/data/records.ts";
 import { strataError } from "../../../core/errors.ts";
 import {
+  chunkReferenced,
   createMirror,
   getMirrorDefinition,
   listMirrorDefinitions,
@@ -14,7 +16,7 @@ import {
   promoteMirror,
   putMirrorDefinition,
   readChunk,
-  readFull,
+  readFullPage,
   readStream,
   restoreBackup,
   type SourceSpec,
@@ -24,12 +26,14 @@ import {
 } from "../../../core/mirror/index.ts";
 import { runNamedMirror } from "../../mirror/run.ts";
 import { mirrorTarget, sourceFor } from "../../mirror/sources.ts";
-import { checkDeploymentAdmin, checkPfs } from "../auth.ts";
+import { checkDeploymentAdmin } from "../auth.ts";
 import { defineOp, type OpContext, type Operation } from "../operation.ts";
 import { apiVolumesOf, volumesNow } from "../services.ts";
 import { DEFAULT_PRESIGN_TTL_SECONDS } from "./data.ts";
 
 const name = z.string().min(1).max(200);
+/** Bytes of records per mirror.read / mirror.full page: with the JSON form's overhead, a reply stays under 1 MB. */
+const API_PAGE_BYTES = 512 * 1024;
 const tid = z.string().regex(/^[0-9a-f]{16}$/, "a TID: 16 lowercase hex digits");
 const sourceSchema = z
   .union([
@@ -59,6 +63,7 @@ export const mirrorOps: Operation[] = [
     summary: "Create a read-only mirror PFS `target` of `source` (here or in another deployment)",
     scope: "deployment",
     right: "admin",
+    touches: "deployment",
     input: z
       .object({
         source: sourceSchema,
@@ -92,6 +97,7 @@ export const mirrorOps: Operation[] = [
       "Bring a mirror up to date now (from its sync TID; a full comparison if the source pruned past it)",
     scope: "deployment",
     right: "admin",
+    touches: "deployment",
     input: z
       .object({
         name,
@@ -112,6 +118,7 @@ export const mirrorOps: Operation[] = [
     summary: "Mirrors and how far each has synced",
     scope: "deployment",
     right: "read",
+    touches: "deployment",
     input: z.object({ name: name.optional() }).strict(),
     run: async (ctx, i) => {
       checkDeploymentAdmin(ctx.principal, "mirror.status");
@@ -133,6 +140,7 @@ export const mirrorOps: Operation[] = [
       "Make a mirror a writable master; with `former`, fence its local source first and demote or retire it",
     scope: "deployment",
     right: "admin",
+    touches: "deployment",
     input: z.object({ name, former: z.enum(["demote", "retire"]).optional() }).strict(),
     run: async (ctx, i) => {
       checkDeploymentAdmin(ctx.principal, "mirror.promote");
@@ -165,9 +173,10 @@ export const mirrorOps: Operation[] = [
     summary: "Source side: a PFS's identity and closed TID (for a mirror in another deployment)",
     scope: "deployment",
     right: "read",
+    touches: "pfs",
+    pfsOf: (i) => [i.pfs],
     input: z.object({ pfs: name }).strict(),
     run: (ctx, i) => {
-      checkPfs(ctx.principal, i.pfs, "read");
       return sourceInfo(ctx.services.namespace, i.pfs);
     },
   }),
@@ -176,6 +185,8 @@ export const mirrorOps: Operation[] = [
     summary: "Source side: one page of a PFS's stream (records with since < tid ≤ upto)",
     scope: "deployment",
     right: "read",
+    touches: "pfs",
+    pfsOf: (i) => [i.pfs],
     input: z
       .object({
         pfs: name,
@@ -186,30 +197,43 @@ export const mirrorOps: Operation[] = [
       })
       .strict(),
     run: async (ctx, i) => {
-      checkPfs(ctx.principal, i.pfs, "read");
       const { pfs, ...request } = i;
-      const page = await readStream(ctx.services.namespace, pfs, request);
+      // Pages of ≤ API_PAGE_BYTES of records keep a reply under 1 MB (one commit always goes whole).
+      const page = await readStream(ctx.services.namespace, pfs, { ...request, pageBytes: API_PAGE_BYTES });
       return { ...page, records: toJsonValue(page.records) };
     },
   }),
   defineOp({
     name: "mirror.chunk",
     summary:
-      "Source side: where to GET one chunk (presigned URLs of the volumes holding it, best first), or with `inline` its bytes through the API",
+      "Source side: where to GET one chunk that a version record of the PFS references (presigned URLs, best first), or with `inline` its bytes",
     scope: "deployment",
     right: "read",
+    touches: "pfs",
+    pfsOf: (i) => [i.pfs],
     input: z
       .object({
         pfs: name,
         chunk: z.string().regex(/^[0-9a-f]{64}$/),
         size: z.number().int().min(0),
         crc32c: z.number().int(),
+        from: z
+          .object({ pk: z.string().min(1).max(1024), sk: z.string().min(1).max(1024) })
+          .strict()
+          .describe("the stream record (mirror.read / mirror.full) of a version that references the chunk"),
         inline: z.boolean().optional().describe("return the bytes (base64) instead of URLs"),
       })
       .strict(),
     run: async (ctx, i) => {
-      checkPfs(ctx.principal, i.pfs, "read");
       const { services } = ctx;
+      // Only a chunk this PFS references, named by the record that references it: one answer
+      // for "no such chunk" and "only someone else's", so the chunk store is no oracle.
+      if (!(await chunkReferenced(services.namespace, i.pfs, i)))
+        throw strataError(
+          "ENOENT",
+          `no version record ${i.from.pk} ${i.from.sk} of PFS ${i.pfs} references chunk ${i.chunk} (size ${i.size}, crc32c ${i.crc32c})`,
+          { pfs: i.pfs, chunk: i.chunk },
+        );
       if (i.inline)
         return { bytes: toJsonValue(await readChunk(services.store, await volumesNow(services), i)) };
       const volumes = await apiVolumesOf(services);
@@ -235,14 +259,21 @@ export const mirrorOps: Operation[] = [
   }),
   defineOp({
     name: "mirror.full",
-    summary: "Source side: every retained history record (full-state comparison after pruning)",
+    summary:
+      "Source side: one page of every retained history record as of one TID (full-state comparison after pruning); `next` resumes",
     scope: "deployment",
     right: "read",
-    input: z.object({ pfs: name }).strict(),
+    touches: "pfs",
+    pfsOf: (i) => [i.pfs],
+    input: z
+      .object({ pfs: name, cursor: z.string().max(4096).optional().describe("the previous page's `next`") })
+      .strict(),
     run: async (ctx, i) => {
-      checkPfs(ctx.principal, i.pfs, "read");
-      const state = await readFull(ctx.services.namespace, i.pfs);
-      return { ...state, records: toJsonValue(state.records) };
+      const page = await readFullPage(ctx.services.namespace, i.pfs, {
+        ...(i.cursor !== undefined ? { cursor: i.cursor } : {}),
+        maxBytes: API_PAGE_BYTES,
+      });
+      return { ...page, records: toJsonValue(page.records) };
     },
   }),
   defineOp({
@@ -250,6 +281,8 @@ export const mirrorOps: Operation[] = [
     summary: "Write a PFS's stream as a backup bundle on a volume (incremental on `base`)",
     scope: "deployment",
     right: "admin",
+    touches: "pfs",
+    pfsOf: (i) => [i.pfs],
     input: z
       .object({ pfs: name, volume: name, prefix: z.string().min(1).optional(), base: z.string().optional() })
       .strict(),
@@ -270,6 +303,7 @@ export const mirrorOps: Operation[] = [
     summary: "Restore a bundle chain into a new PFS (byte- and history-exact), then make it writable",
     scope: "deployment",
     right: "admin",
+    touches: "deployment",
     input: z
       .object({
         name: name.describe("the new PFS"),

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { checkDeploymentAdmin } from "../auth.ts";
 import { defineOp, type Operation } from "../operation.ts";
+import { pageFields, pageOf } from "./common.ts";
 
 const name = z.string().min(1).max(200);
 
@@ -11,10 +12,13 @@ export const pfsOps: Operation[] = [
     summary: "PFSs this token may see (all of them for a deployment token)",
     scope: "deployment",
     right: "read",
-    input: z.object({}).strict(),
-    run: async (ctx) => {
+    touches: "deployment",
+    input: z.object(pageFields).strict(),
+    run: async (ctx, i) => {
       const all = await ctx.services.namespace.listPfs();
-      return { pfs: ctx.principal.pfs === "*" ? all : all.filter((p) => p.name === ctx.principal.pfs) };
+      const seen = ctx.principal.pfs === "*" ? all : all.filter((p) => p.name === ctx.principal.pfs);
+      const page = pageOf(seen, (p) => p.name, i);
+      return { pfs: page.items, ...(page.next ? { next: page.next } : {}) };
     },
   }),
   defineOp({
@@ -22,6 +26,7 @@ export const pfsOps: Operation[] = [
     summary: "Create a PFS (deployment admin)",
     scope: "deployment",
     right: "admin",
+    touches: "deployment",
     input: z.object({ name }).strict(),
     example: { name: "projects" },
     run: (ctx, i) => {
@@ -34,6 +39,7 @@ export const pfsOps: Operation[] = [
     summary: "Delete an empty PFS (deployment admin)",
     scope: "deployment",
     right: "admin",
+    touches: "deployment",
     input: z.object({ name }).strict(),
     run: async (ctx, i) => {
       checkDeploymentAdmin(ctx.principal, "pfs.delete");

@@ -4,6 +4,7 @@
  */
 import type { PlacementServices } from "../../../adapters/workflows/placement.ts";
 import { strataError } from "../../../core/errors.ts";
+import type { ScopedView } from "../../../core/placement/placement.ts";
 import type { OpContext } from "../operation.ts";
 
 export function placementOf(ctx: OpContext, op: string): PlacementServices {
@@ -15,6 +16,14 @@ export function placementOf(ctx: OpContext, op: string): PlacementServices {
       { op },
     );
   return p;
+}
+
+/**
+ * A prefix-scoped caller's confined view for placement (core/placement ScopedView), undefined
+ * for a token of the whole PFS.
+ */
+export function scopedView(ctx: OpContext): ScopedView | undefined {
+  return ctx.principal.prefix === "/" ? undefined : { fs: ctx.fs, prefix: ctx.principal.prefix };
 }
 
 /** Background work started by an op (a drain, a reconcile): its failure must not crash the server. */

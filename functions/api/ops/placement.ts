@@ -1,8 +1,9 @@
 /** Placement status and waiting (PFS scope). docs/placement.md */
 import { z } from "zod";
+import { isStrataError } from "../../../core/errors.ts";
 import { defineOp, type Operation } from "../operation.ts";
-import { pathSchema } from "./common.ts";
-import { placementOf } from "./placement-services.ts";
+import { notYet, pathSchema, waitLimitSeconds } from "./common.ts";
+import { placementOf, scopedView } from "./placement-services.ts";
 
 export const placementOps: Operation[] = [
   defineOp({
@@ -10,24 +11,41 @@ export const placementOps: Operation[] = [
     summary: "Desired vs actual volumes of a file, or of every file under a directory, with last errors",
     scope: "pfs",
     right: "read",
-    input: z.object({ path: pathSchema, limit: z.number().int().min(1).max(10_000).optional() }).strict(),
+    touches: "paths",
+    // ≤ 2,000 file statuses (~0.5 KB each) keep a reply under 1 MB; more: ask per subdirectory.
+    input: z.object({ path: pathSchema, limit: z.number().int().min(1).max(2_000).optional() }).strict(),
     paths: (i) => [i.path],
     run: (ctx, i) =>
-      placementOf(ctx, "placement.get").placement.status(ctx.pfs, i.path, i.limit ? { limit: i.limit } : {}),
+      placementOf(ctx, "placement.get").placement.status(ctx.pfs, i.path, {
+        ...(i.limit ? { limit: i.limit } : {}),
+        view: scopedView(ctx),
+      }),
   }),
   defineOp({
     name: "placement.wait",
-    summary: "Return once every file at or under `path` is placed (ETIMEDOUT after timeoutSeconds)",
+    summary:
+      "Return once every file at or under `path` is placed (ETIMEDOUT after timeoutSeconds; the server waits at most 30 s, then answers ETIMEDOUT with again: true)",
     scope: "pfs",
     right: "read",
+    touches: "paths",
     input: z.object({ path: pathSchema, timeoutSeconds: z.number().min(0).max(900) }).strict(),
     paths: (i) => [i.path],
     example: { path: "/show/shot42", timeoutSeconds: 600 },
-    run: (ctx, i) =>
-      placementOf(ctx, "placement.wait").placement.waitPlaced(ctx.pfs, i.path, {
-        timeoutMs: i.timeoutSeconds * 1000,
-        pollMs: 250,
-      }),
+    run: async (ctx, i) => {
+      // One request holds the server at most MAX_WAIT_SECONDS; a longer wait is several calls.
+      const limit = waitLimitSeconds(ctx);
+      const cut = i.timeoutSeconds > limit;
+      try {
+        return await placementOf(ctx, "placement.wait").placement.waitPlaced(ctx.pfs, i.path, {
+          timeoutMs: Math.min(i.timeoutSeconds, limit) * 1000,
+          pollMs: 250,
+          view: scopedView(ctx),
+        });
+      } catch (err) {
+        if (!cut || !isStrataError(err, "ETIMEDOUT")) throw err;
+        throw notYet(ctx, `${ctx.pfs}:${i.path} is not placed yet`, { ...err.details, path: i.path }, err);
+      }
+    },
   }),
   defineOp({
     name: "placement.sweep",
@@ -35,6 +53,7 @@ export const placementOps: Operation[] = [
       "Reconcile desired vs actual for up to `limit` files of the PFS (resumes where the last sweep stopped)",
     scope: "pfs",
     right: "admin",
+    touches: "pfs",
     input: z.object({ limit: z.number().int().min(1).max(100_000).optional() }).strict(),
     run: (ctx, i) =>
       placementOf(ctx, "placement.sweep").orchestrator.sweep(ctx.pfs, i.limit ? { limit: i.limit } : {}),

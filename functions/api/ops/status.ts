@@ -9,6 +9,7 @@ export const statusOps: Operation[] = [
     summary: "Deployment identity, volumes, the caller's token scope, schedules",
     scope: "deployment",
     right: "read",
+    touches: "deployment",
     input: z.object({}).strict(),
     run: async (ctx) => {
       const s = ctx.services;

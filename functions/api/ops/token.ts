@@ -6,6 +6,7 @@ import { z } from "zod";
 import { strataError } from "../../../core/errors.ts";
 import { checkDeploymentAdmin, checkMayIssue, covers } from "../auth.ts";
 import { defineOp, type Operation } from "../operation.ts";
+import { pageFields, pageOf } from "./common.ts";
 
 const right = z.enum(["read", "write", "admin"]);
 
@@ -15,6 +16,7 @@ export const tokenOps: Operation[] = [
     summary: "Create a token for a PFS (or * for all), a path prefix and rights; shown once",
     scope: "deployment",
     right: "admin",
+    touches: "deployment",
     input: z
       .object({
         pfs: z.string().min(1),
@@ -33,19 +35,23 @@ export const tokenOps: Operation[] = [
   }),
   defineOp({
     name: "token.list",
-    summary: "Tokens inside this token's scope (never their secrets)",
+    summary: "Tokens inside this token's scope (never their secrets), one page (`next` resumes)",
     scope: "deployment",
     right: "admin",
-    input: z.object({}).strict(),
-    run: async (ctx) => ({
-      tokens: (await ctx.services.tokens.list()).filter((t) => covers(ctx.principal, t)),
-    }),
+    touches: "deployment",
+    input: z.object(pageFields).strict(),
+    run: async (ctx, i) => {
+      const mine = (await ctx.services.tokens.list()).filter((t) => covers(ctx.principal, t));
+      const page = pageOf(mine, (t) => t.id, i);
+      return { tokens: page.items, ...(page.next ? { next: page.next } : {}) };
+    },
   }),
   defineOp({
     name: "token.revoke",
     summary: "Revoke a token (effective on its next request)",
     scope: "deployment",
     right: "admin",
+    touches: "deployment",
     input: z.object({ id: z.string().min(1) }).strict(),
     run: async (ctx, i) => {
       const token = await ctx.services.tokens.get(i.id);
@@ -61,6 +67,7 @@ export const tokenOps: Operation[] = [
       "Add a new signing key (the previous one keeps verifying), or with retire: true drop every key but the current one",
     scope: "deployment",
     right: "admin",
+    touches: "deployment",
     input: z.object({ retire: z.boolean().optional() }).strict(),
     example: { retire: false },
     run: async (ctx, i) => {

@@ -2,9 +2,13 @@
 import { z } from "zod";
 import { checkVolumeSettings } from "../../../adapters/data/volumes.ts";
 import type { Value } from "../../../core/metadata/port.ts";
-import { checkDeploymentAdmin } from "../auth.ts";
+import { checkDeploymentAdmin, isDeploymentAdmin } from "../auth.ts";
 import { defineOp, type Operation } from "../operation.ts";
+import { pageFields, pageOf, waitCapped } from "./common.ts";
 import { inBackground, placementOf } from "./placement-services.ts";
+
+/** Drains in flight per deployment's placement services and volume (joined by a repeated call). */
+const drains = new WeakMap<object, Map<string, Promise<{ evacuated: number }>>>();
 
 const name = z.string().min(1).max(63).describe("volume name: a-z 0-9 . _ -");
 const label = z.string().min(1).max(64);
@@ -16,6 +20,7 @@ export const volumeOps: Operation[] = [
       "Register a volume (kind + driver settings, site, cloud, class, cost); idempotent for the same settings",
     scope: "deployment",
     right: "admin",
+    touches: "deployment",
     input: z
       .object({
         name,
@@ -54,29 +59,44 @@ export const volumeOps: Operation[] = [
     summary: "Every volume record with its state (active | draining)",
     scope: "deployment",
     right: "read",
-    input: z.object({}).strict(),
-    run: async (ctx) => {
+    touches: "deployment",
+    input: z.object(pageFields).strict(),
+    run: async (ctx, i) => {
       // Driver settings may hold endpoints and credentials: only deployment admins see them.
-      const admin = ctx.principal.pfs === "*" && ctx.principal.rights.includes("admin");
+      const admin = isDeploymentAdmin(ctx.principal);
       const volumes = await placementOf(ctx, "volume.list").volumes.list();
-      return { volumes: volumes.map((v) => (admin ? v : { ...v, config: {} })) };
+      const page = pageOf(
+        volumes.map((v) => (admin ? v : { ...v, config: {} })),
+        (v) => v.name,
+        i,
+      );
+      return { volumes: page.items, ...(page.next ? { next: page.next } : {}) };
     },
   }),
   defineOp({
     name: "volume.drain",
     summary:
-      "Stop choosing a volume and move every instance off it (files stay readable); `wait` to return when done",
+      "Stop choosing a volume and move every instance off it (files stay readable); `wait` to return when done (at most 30 s per call: then ETIMEDOUT with again: true)",
     scope: "deployment",
     right: "admin",
+    touches: "deployment",
     input: z.object({ name, wait: z.boolean().optional() }).strict(),
     example: { name: "s3-old" },
     run: async (ctx, i) => {
       checkDeploymentAdmin(ctx.principal, "volume.drain");
       const p = placementOf(ctx, "volume.drain");
       const record = await p.volumes.drain(i.name);
-      const work = p.orchestrator.drain(i.name);
-      if (i.wait) return { ...record, ...(await work) };
-      inBackground(work);
+      // One drain per volume at a time: a repeated call (the client looping on "not yet") joins it.
+      const running = drains.get(p) ?? new Map<string, Promise<{ evacuated: number }>>();
+      drains.set(p, running);
+      let work = running.get(i.name);
+      if (!work) {
+        work = p.orchestrator.drain(i.name).finally(() => running.delete(i.name));
+        running.set(i.name, work);
+        inBackground(work);
+      }
+      if (i.wait)
+        return { ...record, ...(await waitCapped(ctx, work, `the drain of ${i.name}`, { volume: i.name })) };
       return { ...record, started: true };
     },
   }),
@@ -85,6 +105,7 @@ export const volumeOps: Operation[] = [
     summary: "Delete a drained volume's record (refused while it holds chunks or an objective names it)",
     scope: "deployment",
     right: "admin",
+    touches: "deployment",
     input: z.object({ name }).strict(),
     run: async (ctx, i) => {
       checkDeploymentAdmin(ctx.principal, "volume.remove");
