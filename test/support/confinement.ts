@@ -35,16 +35,10 @@ export const PFS = "p";
 export const SCOPE = "/a";
 
 /**
- * Operations whose confinement is another change of issue 13 (whole-PFS declarations, branch
- * `scopes`): mirror.info/read/full hand out every record of the PFS and mirror.chunk any chunk
- * by hash, whatever the prefix. Skipped here until that lands; then this set must be empty.
+ * Operations left out of the property. Empty: the whole-PFS operations (mirror.*, snapshots,
+ * retention, …) are in it and must be refused to a prefix-scoped token.
  */
-export const AWAITING_SCOPES: ReadonlySet<string> = new Set([
-  "mirror.info",
-  "mirror.read",
-  "mirror.full",
-  "mirror.chunk",
-]);
+export const AWAITING_SCOPES: ReadonlySet<string> = new Set<string>();
 
 /**
  * Tracks every partition key written, so a test can read back the whole table of any store, and
@@ -313,6 +307,15 @@ export function randomRequest(
     "mirror.info": () => ({ pfs }),
     "mirror.read": () => ({ pfs }),
     "mirror.full": () => ({ pfs }),
+    // A chunk named with a record of this PFS: a whole-PFS reader's request; a scoped token is refused.
+    "mirror.chunk": () => ({
+      pfs,
+      chunk: "0".repeat(64),
+      size: 1,
+      crc32c: 0,
+      from: { pk: rng.pick(["x", "a"]), sk: "v" },
+      inline: true,
+    }),
     "mirror.status": () => ({}),
     "fsck.run": () => ({ pfs: [pfs] }),
     "token.create": () => ({ pfs, prefix: "/", rights: ["read"] }),
