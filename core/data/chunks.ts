@@ -6,9 +6,10 @@
  * scrub repair. docs/data.md "Chunk lifecycle" has the same rules with the reasoning.
  *
  * Rules:
- *   1. Protect first. A chunk is protected — by a live intent (`intent#<pfs>`, class `Intent`) or
- *      by a committed reference — BEFORE any instance of it is read for reuse or written, until the
- *      commit that references it. Vacuum marks an instance `deleting` and only then re-checks fresh
+ *   1. Protect first. A chunk is protected — by a live intent (`intent#<pfs>`, class `Intent`; work
+ *      of no PFS, scrub repair, files its intent deployment-wide in `intent#`) or by a committed
+ *      reference — BEFORE any instance of it is read for reuse or written, until the commit that
+ *      references it (scrub repair: until the instance is recorded). Vacuum marks an instance `deleting` and only then re-checks fresh
  *      intents and commits, so a protection written before the writer looked at the instance is
  *      always seen: either the writer sees the mark, or vacuum sees the protection.
  *   2. Reuse waits out a `deleting` lease (`settleInstance`): a marked instance is neither reused
@@ -37,6 +38,7 @@ import type { InstanceState } from "./api.ts";
 import {
   chunkObjectKey,
   chunkPk,
+  DEPLOYMENT_INTENTS,
   decodeInstance,
   type InstanceRecord,
   instanceItem,
@@ -65,6 +67,11 @@ export const UNSAFE_LIFECYCLE_SWITCHES = {
   noLeaseWait: false,
   /** Rule 3 off: instance records are written unconditionally. */
   noCondition: false,
+  /**
+   * Vacuum ignores deployment-wide intents (`intent#`, scrub repair's protection): the state
+   * before scrub repair was protected. Other writers' intents still count.
+   */
+  noDeploymentIntents: false,
 };
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
@@ -194,6 +201,16 @@ export class Intent {
       // An expired intent whose chunks are referenced costs vacuum one check.
     }
   }
+}
+
+/**
+ * The `pfs` parts of every intent partition vacuum must read (at its start and at its re-check):
+ * each PFS's, and the deployment-wide one (`DEPLOYMENT_INTENTS`).
+ */
+export function intentPartitions(pfsNames: Iterable<string>): string[] {
+  const out = [...pfsNames];
+  if (!UNSAFE_LIFECYCLE_SWITCHES.noDeploymentIntents) out.push(DEPLOYMENT_INTENTS);
+  return out;
 }
 
 /** Delete an intent by id after the commit that references its chunks (best effort). */
@@ -467,12 +484,45 @@ export const deletedRecordCondition = (token: string): Condition => ({
 });
 
 /**
- * Scrub repair: overwrite a bad copy with verified bytes (unconditional: a corrupt object may
- * still carry a right-looking header, so create-only would keep it).
+ * Scrub repair of one bad instance (rule 1 for work of no PFS): a deployment-wide intent naming
+ * the chunk and the target volume is written first, then the instance record is read again; only
+ * a record still there and not marked `deleting` is repaired, by overwriting the object with
+ * verified bytes (unconditional: a corrupt object may still carry a right-looking header, so
+ * create-only would keep it). A vacuum that marks the instance after the intent was written sees
+ * the intent at its re-check and keeps the chunk; one that marked before is seen here (or has
+ * deleted the record: nothing is written). The caller verifies the copy and records its state
+ * (`setCheckedState`). Returns whether the object was rewritten.
+ *
+ * The intent is never removed, it expires (`ttlMs`, default 10 min): a vacuum that kept the chunk
+ * because of it dropped it as a candidate, and no commit will reference it later, so the expired
+ * intent is what makes a later vacuum decide the chunk again (collect it if garbage, with an
+ * object written after vacuum's re-check found through the intent's volume). One small item per
+ * repair, deleted by that vacuum.
  */
-export async function rewriteChunkObject(volume: Volume, ref: ChunkRef, bytes: Uint8Array): Promise<void> {
-  await volume.put(chunkObjectKey(ref.chunk), bytes, { size: ref.size, crc32c: ref.crc32c });
+export async function repairInstance(
+  store: MetadataStore,
+  target: { name: string; volume: Volume },
+  ref: ChunkRef,
+  bytes: Uint8Array,
+  c: LifecycleClock & { ttlMs?: number },
+): Promise<boolean> {
+  const intent = new Intent({
+    store,
+    pfs: DEPLOYMENT_INTENTS,
+    path: `scrub:${target.name}`,
+    volumes: [target.name],
+    ttlMs: c.ttlMs ?? 10 * 60_000,
+    clock: c.clock,
+  });
+  await intent.protect([ref.chunk]);
+  const now = await store.get(instanceKey(ref.chunk, target.name));
+  if (!now || now.state === "deleting") return false;
+  await volumePut(target.volume, ref, bytes);
+  return true;
 }
+
+const volumePut = (volume: Volume, ref: ChunkRef, bytes: Uint8Array) =>
+  volume.put(chunkObjectKey(ref.chunk), bytes, { size: ref.size, crc32c: ref.crc32c });
 
 /**
  * Scrub's verdict on an instance it checked: set its state, only while its record exists and is

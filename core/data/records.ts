@@ -3,6 +3,7 @@
  *
  *   pk `chunk#<sha256>`   sk `inst#<volume>`  one instance of a chunk: { state, size, crc32c, time }
  *   pk `intent#<pfs>`     sk `<id>`           an upload in progress: { volume(s), chunks, created, expiresAt, path }
+ *   pk `intent#`          sk `<id>`           the same for work of no PFS (scrub repair: `DEPLOYMENT_INTENTS`)
  *   pk `datacfg#<pfs>`    sk `cfg`            per-PFS data settings: { defaultVolume }
  *
  * None of these is versioned: instances say where bytes are *now* (moving data never makes a new
@@ -18,6 +19,11 @@ export const instanceKey = (sha: string, volume: string): Key => ({
   sk: instanceSk(volume),
 });
 export const intentPk = (pfs: string): string => `intent#${pfs}`;
+/**
+ * The `pfs` of deployment-wide intents (pk `intent#`): work that writes chunk objects for no PFS
+ * (scrub repair). "" is never a PFS name (names are 1..255 bytes), so it cannot collide.
+ */
+export const DEPLOYMENT_INTENTS = "";
 export const configKey = (pfs: string): Key => ({ pk: `datacfg#${pfs}`, sk: "cfg" });
 
 /** Object key of a chunk on every volume: `chunks/<first two hex digits>/<sha256>`. */

@@ -22,7 +22,7 @@
  */
 import { collectBytes } from "../bytes.ts";
 import type { Sha256 } from "../data/api.ts";
-import { rewriteChunkObject, setCheckedState } from "../data/chunks.ts";
+import { repairInstance, setCheckedState } from "../data/chunks.ts";
 import { chunkObjectKey, chunkPk, decodeInstance } from "../data/records.ts";
 import { isStrataError } from "../errors.ts";
 import type { MetadataStore } from "../metadata/port.ts";
@@ -329,8 +329,13 @@ async function checkChunk(
       continue;
     }
     const target = params.volumes[x.r.volume]!;
-    await rewriteChunkObject(target, { chunk: sha, size: x.r.size, crc32c: x.r.crc32c }, source);
-    const again = await readVerified(target, sha, { size: x.r.size, crc32c: x.r.crc32c }, params.sha256);
+    const ref = { chunk: sha, size: x.r.size, crc32c: x.r.crc32c };
+    // The chunk lifecycle protects the chunk (a deployment-wide intent, left to expire) and re-reads the record.
+    const rewritten = await repairInstance(params.store, { name: x.r.volume, volume: target }, ref, source, {
+      clock,
+    });
+    if (!rewritten) continue; // vacuum is deleting (or has deleted) this instance: nothing to repair
+    const again = await readVerified(target, sha, ref, params.sha256);
     if (again.ok) {
       await record(params.store, x, "present", clock);
       note({ chunk: sha, volume: x.r.volume, found, repaired: true });

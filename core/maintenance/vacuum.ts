@@ -3,8 +3,8 @@
  * no remaining record and no live intent references. Design and safety rules: docs/maintenance.md.
  *
  *   1. cutoff      per PFS a closed TID (`currentTid`), and the time — taken before anything else
- *   2. intents     every PFS's intents read once (live ones protect their chunks; expired ones
- *                  make their chunks candidates)
+ *   2. intents     every PFS's intents and the deployment-wide ones read once (live ones protect
+ *                  their chunks; expired ones make their chunks candidates)
  *   3. index       per PFS the change index from the stored cursor up to the cutoff: new versions
  *                  add chunk references (`cref#<sha>` / `<pfs>#<ino>`), ended records are queued
  *                  (`vq#<pfs>` by dtid). Cost ∝ commits since the last run.
@@ -23,7 +23,7 @@
  * step 3 is written in both modes; it deletes nothing).
  */
 
-import { deletedRecordCondition, deleteMarkedObject } from "../data/chunks.ts";
+import { deletedRecordCondition, deleteMarkedObject, intentPartitions } from "../data/chunks.ts";
 import {
   chunkObjectKey,
   chunkPk,
@@ -227,14 +227,14 @@ class VacuumRun {
     this.report.cutoff.time = new Date(this.now).toISOString();
 
     // 2. Intents of every PFS, read once before marking.
-    for (const pfs of this.pfss)
-      for (const item of await queryAll(this.store, intentPk(pfs.name))) {
+    for (const pfs of intentPartitions(this.pfss.map((p) => p.name)))
+      for (const item of await queryAll(this.store, intentPk(pfs))) {
         const intent = decodeIntent(item);
         if (liveUntil(item) + this.skewMs > this.now)
           for (const c of intent.chunks) this.liveIntentChunks.add(c);
         else
           this.expiredIntents.push({
-            pfs: pfs.name,
+            pfs,
             id: intent.id,
             chunks: intent.chunks,
             volumes: intent.volumes,
@@ -766,12 +766,13 @@ class VacuumRun {
     }
   }
 
-  /** Chunks named by intents that are live now (every PFS). */
+  /** Chunks named by intents that are live now (every PFS, and deployment-wide). */
   private async freshIntentChunks(): Promise<Set<string>> {
     const out = new Set<string>();
     const now = this.clock();
-    for (const item of await queryAll(this.store, REGISTRY_PK)) {
-      for (const it of await queryAll(this.store, intentPk(item.sk))) {
+    const names = (await queryAll(this.store, REGISTRY_PK)).map((item) => item.sk);
+    for (const pfs of intentPartitions(names)) {
+      for (const it of await queryAll(this.store, intentPk(pfs))) {
         const intent = decodeIntent(it);
         if (liveUntil(it) + this.skewMs > now) for (const c of intent.chunks) out.add(c);
       }

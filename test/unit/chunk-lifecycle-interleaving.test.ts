@@ -55,6 +55,30 @@ describe("chunk lifecycle interleavings (memory store)", () => {
       expect(result.failures[0]?.problems.join("\n")).toContain(`${file} unreadable`);
     }, 120_000);
 
+  it("counter-check: when vacuum ignores deployment-wide intents, scrub repair racing a vacuum leaves an object nobody references", async () => {
+    const result = await without(["noDeploymentIntents"], () =>
+      explore(memory, byName("scrub repair"), {
+        seeds: [0, 1, 2],
+        vacuumSeeds: [1],
+        vacuumStride: 2,
+        stopAfter: 1,
+      }),
+    );
+    expect(result.failures[0]?.problems.join("\n")).toMatch(/@w is left unreferenced after two vacuums/);
+  }, 120_000);
+
+  it("counter-check: without intents scrub repair racing a vacuum leaves an object nobody references", async () => {
+    const result = await without(["noIntent"], () =>
+      explore(memory, byName("scrub repair"), {
+        seeds: [0, 1, 2],
+        vacuumSeeds: [1],
+        vacuumStride: 2,
+        stopAfter: 1,
+      }),
+    );
+    expect(result.failures[0]?.problems.join("\n")).toMatch(/@w is left unreferenced after two vacuums/);
+  }, 120_000);
+
   it("counter-check: without the lease wait and the record condition a stale `present` loses the bytes", async () => {
     const result = await without(["noLeaseWait", "noCondition"], () =>
       explore(memory, byName("data plane writeFile"), { seeds: [], vacuumSeeds: [1], stopAfter: 1 }),
