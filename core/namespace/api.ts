@@ -183,8 +183,11 @@ export interface FileSystem extends ReadableFileSystem {
   setTag(path: string, key: string, value: string): Promise<void>;
   removeTag(path: string, key: string): Promise<void>;
 
-  /** Versions of the object at `path`, newest first. */
-  history(path: string, options?: { limit?: number }): Promise<Version[]>;
+  /**
+   * Versions of the object at `path`, newest first: at most `limit`, and with `before` only those
+   * older than that TID (versions' TIDs strictly decrease, so the last TID of one call resumes the next).
+   */
+  history(path: string, options?: { limit?: number; before?: Tid }): Promise<Version[]>;
   /**
    * Restore `path` (and, with `recursive`, its subtree) to its state at `asOf`, as new history
    * (nothing is erased). One transaction when the change fits in one (≤ 100 items); a larger subtree
