@@ -15,6 +15,8 @@ import type {
   FileType,
   Namespace,
   ReadableFileSystem,
+  RevertOptions,
+  RevertPlan,
   Stat,
   Tid,
   Version,
@@ -739,7 +741,10 @@ class StrataClient implements Strata {
     return this.live(path, (fs) => fs.history(path, options));
   }
 
-  revert(path: string, to: AsOf, options?: { recursive?: boolean }): Promise<Tid> {
+  revert(path: string, to: AsOf, options: RevertOptions & { dryRun: true }): Promise<RevertPlan>;
+  revert(path: string, to: AsOf, options?: RevertOptions): Promise<Tid>;
+  revert(path: string, to: AsOf, options: RevertOptions = {}): Promise<Tid | RevertPlan> {
+    // A dry run writes nothing, but needs the same right: it answers "what would my revert do".
     return this.write(path, (fs) => fs.revert(path, to, options));
   }
 

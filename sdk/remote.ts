@@ -26,6 +26,8 @@ import type {
   PfsInfo,
   ReaddirPage,
   ReadOptions,
+  RevertOptions,
+  RevertPlan,
   SetAttrs,
   Snapshot,
   Stat,
@@ -291,15 +293,18 @@ class RemoteFs implements FileSystem {
     } while (cursor !== undefined && out.length < limit);
     return out;
   }
-  async revert(path: string, asOf: AsOf, options?: { recursive?: boolean }): Promise<Tid> {
+  revert(path: string, asOf: AsOf, options: RevertOptions & { dryRun: true }): Promise<RevertPlan>;
+  revert(path: string, asOf: AsOf, options?: RevertOptions): Promise<Tid>;
+  async revert(path: string, asOf: AsOf, options: RevertOptions = {}): Promise<Tid | RevertPlan> {
     this.writable(path);
-    return (
-      await this.call<{ tid: Tid }>("fs.revert", {
-        path,
-        asOf: asOfToWire(asOf),
-        recursive: options?.recursive,
-      })
-    ).tid;
+    const out = await this.call<{ tid?: Tid; plan?: RevertPlan }>("fs.revert", {
+      path,
+      asOf: asOfToWire(asOf),
+      recursive: options.recursive,
+      byPath: options.byPath,
+      dryRun: options.dryRun,
+    });
+    return options.dryRun === true ? out.plan! : out.tid!;
   }
   async batch(ops: BatchOp[]): Promise<Tid> {
     this.writable("/");

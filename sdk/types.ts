@@ -7,11 +7,31 @@
  */
 import type { Readable, Writable } from "node:stream";
 import type { ChunkPlacement } from "../core/data/api.ts";
-import type { AsOf, FileType, ObjectId, PfsInfo, Snapshot, Tid, Version } from "../core/namespace/api.ts";
+import type {
+  AsOf,
+  FileType,
+  ObjectId,
+  PfsInfo,
+  RevertOptions,
+  RevertPlan,
+  Snapshot,
+  Tid,
+  Version,
+} from "../core/namespace/api.ts";
 import type { PlacementStatus } from "../core/placement/placement.ts";
 
 export type { ChunkPlacement, InstanceState } from "../core/data/api.ts";
-export type { AsOf, FileType, ObjectId, PfsInfo, Snapshot, Tid, Version } from "../core/namespace/api.ts";
+export type {
+  AsOf,
+  FileType,
+  ObjectId,
+  PfsInfo,
+  RevertOptions,
+  RevertPlan,
+  Snapshot,
+  Tid,
+  Version,
+} from "../core/namespace/api.ts";
 
 /** Encodings accepted where `node:fs` accepts a `BufferEncoding`. */
 export type Encoding = BufferEncoding;
@@ -498,10 +518,17 @@ export interface Strata extends StrataReader {
   history(path: string, options?: { limit?: number }): Promise<Version[]>;
 
   /**
-   * Restore `path` (with `recursive`, its whole subtree) to its state at `to`, as a new commit.
+   * Revert by identity, as a new commit: the file or directory `path` names now gets its content
+   * and attributes of `to` back at its current path (it may have been renamed or moved since);
+   * with `recursive`, a directory's names and contents below it come back as that directory's
+   * own entries were at `to`. ENOENT (nothing changed) when the object did not exist at `to`.
+   * `byPath: true` restores what the path named at `to` instead; `dryRun: true` returns the
+   * paths that would be created, changed and removed, and changes nothing.
    * @example await client.revert("/config", { snapshot: "before-migration" }, { recursive: true });
+   * @example const plan = await client.revert("/show", t, { recursive: true, dryRun: true }); // { created, changed, removed }
    */
-  revert(path: string, to: AsOf, options?: { recursive?: boolean }): Promise<Tid>;
+  revert(path: string, to: AsOf, options: RevertOptions & { dryRun: true }): Promise<RevertPlan>;
+  revert(path: string, to: AsOf, options?: RevertOptions): Promise<Tid>;
 
   /**
    * A TID at or above every change acknowledged so far; as-of reads at it are stable.

@@ -1,5 +1,6 @@
 /** History commands: history, revert, tid, snapshot create|ls|rm. */
 import { strataError } from "../../core/errors.ts";
+import type { RevertPlan } from "../../core/namespace/api.ts";
 import { AS_OF_HELP, describeAsOf, parseAsOf } from "../as-of.ts";
 import type { CommandSpec } from "../command.ts";
 import { columns, snapshotJson, versionJson } from "../format.ts";
@@ -44,21 +45,42 @@ const history: CommandSpec = {
   },
 };
 
+/** The lines of a revert plan: `+` created, `~` changed, `-` removed (a directory with everything below it). */
+function planLines(plan: RevertPlan): string[] {
+  const lines = [
+    ...plan.created.map((p) => `  + ${p}`),
+    ...plan.changed.map((p) => `  ~ ${p}`),
+    ...plan.removed.map((p) => `  - ${p}`),
+  ];
+  return lines.length > 0 ? lines : ["  (nothing to change)"];
+}
+
 const revert: CommandSpec = {
   name: "revert",
-  summary: "restore a path (with -r, its subtree) as it was at a point in history, as a new commit",
+  summary:
+    "restore a file or directory (with -r, its subtree) as it was at a point in history, as a new commit",
   args: "<path>",
   positionals: { min: 1, max: 1 },
   options: {
     to: { type: "string", value: AS_OF_HELP, description: "the point to restore (required)" },
     recursive: { type: "boolean", short: "r", description: "restore the whole subtree" },
+    "by-path": {
+      type: "boolean",
+      description: "restore what the path named at that point, not the object it names now",
+    },
+    "dry-run": { type: "boolean", description: "only list what would change (nothing is written)" },
   },
   examples: [
     "strata revert /notes.txt --to 0189f3c2a4b10000",
     "strata revert -r /config --to @before-migration",
-    "strata revert /a.txt --to 2026-11-21T07:00:00Z",
+    "strata revert -r --dry-run /show/shot42 --to @take1",
+    "strata revert --by-path /a.txt --to 2026-11-21T07:00:00Z",
   ],
-  notes: ['JSON: {"path","to","tid"} (tid: the revert\'s own commit)'],
+  notes: [
+    "By identity: the file or directory <path> names now gets its content and attributes of that point back where it is now (renames since do not matter); an object that did not exist then is refused (exit 2), nothing changes. --by-path restores what the path itself named then.",
+    "With -r the list of changes (+ created, ~ changed, - removed) is printed before the revert acts.",
+    'JSON: {"path","to","tid","plan"?} (tid: the revert\'s own commit; plan with -r); --dry-run: {"path","to","dryRun":true,"created","changed","removed"}',
+  ],
   async run(ctx, { positionals, options }) {
     const text = str(options, "to");
     if (text === undefined) {
@@ -69,11 +91,26 @@ const revert: CommandSpec = {
     const point = parseAsOf(text, "--to");
     const client = await ctx.client();
     const path = pfsPath(positionals[0]!);
-    const tid = await client.revert(path, point, { recursive: flag(options, "recursive") });
-    ctx.emit(
-      { path, to: describeAsOf(point), tid },
-      () => `reverted ${path} to ${describeAsOf(point)} (commit ${tid})`,
-    );
+    const recursive = flag(options, "recursive");
+    const byPath = flag(options, "by-path");
+    const to = describeAsOf(point);
+    if (flag(options, "dry-run")) {
+      const plan = await client.revert(path, point, { recursive, byPath, dryRun: true });
+      ctx.emit({ path, to, dryRun: true, ...plan }, () => [
+        `revert ${path} to ${to} would change:`,
+        ...planLines(plan),
+      ]);
+      return 0;
+    }
+    let plan: RevertPlan | undefined;
+    if (recursive) {
+      // A directory: say what is about to change before changing it.
+      plan = await client.revert(path, point, { recursive, byPath, dryRun: true });
+      if (!ctx.json)
+        ctx.io.stdout.write(`${[`reverting ${path} to ${to}:`, ...planLines(plan)].join("\n")}\n`);
+    }
+    const tid = await client.revert(path, point, { recursive, byPath });
+    ctx.emit({ path, to, tid, ...(plan ? { plan } : {}) }, () => `reverted ${path} to ${to} (commit ${tid})`);
     return 0;
   },
 };

@@ -2,7 +2,7 @@
  * The chunk lifecycle: the one module that protects, reuses, uploads, verifies, reads, records
  * instances of and repairs chunks (vacuum is the one deleter and follows the same rules). Every
  * writer goes through it: the data plane (write/append/truncate), `upload.commit`, placement
- * (Copy/Commit), mirror apply / full resync / backup restore / multi-master (`ensureChunks`) and
+ * (Copy/Commit; Trim deletes through `markForDeletion`/`deleteMarked`), mirror apply / full resync / backup restore / multi-master (`ensureChunks`) and
  * scrub repair. docs/data.md "Chunk lifecycle" has the same rules with the reasoning.
  *
  * Rules:
@@ -24,7 +24,14 @@
  */
 import { crc32c } from "../crc32c.ts";
 import { isStrataError, StrataError, strataError } from "../errors.ts";
-import { type Condition, type Item, type Key, LIMITS, type MetadataStore } from "../metadata/port.ts";
+import {
+  type Condition,
+  type Item,
+  type Key,
+  LIMITS,
+  type MetadataStore,
+  type TransactOp,
+} from "../metadata/port.ts";
 import type { Volume } from "../volume/volume.ts";
 import type { InstanceState } from "./api.ts";
 import {
@@ -49,7 +56,10 @@ export interface ChunkRef {
  * what keeps the bytes (test/unit/chunk-lifecycle-interleaving.test.ts). Never set in production.
  */
 export const UNSAFE_LIFECYCLE_SWITCHES = {
-  /** Rule 1 off: intents are not written (mirror chunk step, placement copy, data plane). */
+  /**
+   * Rule 1 off: intents are not written (mirror chunk step, placement copy, data plane); an
+   * upload session announces no chunks (only its staging objects).
+   */
   noIntent: false,
   /** Rule 2 off: a `deleting` instance is treated as absent at once. */
   noLeaseWait: false,
@@ -397,6 +407,56 @@ export async function ensureInstance(
  */
 export async function deleteMarkedObject(volume: Volume, sha: string): Promise<void> {
   await volume.delete(chunkObjectKey(sha));
+}
+
+/**
+ * A deleter besides vacuum (placement trim) removes a `present` instance the same way (rule 4):
+ * `markForDeletion` marks it `deleting` with a lease (this op goes into the deleter's own
+ * transaction; it fails if the instance is no longer `present`), `deleteMarked` then deletes the
+ * object well inside the lease and the record conditioned on the mark. Writers wait the mark
+ * out (rule 2) and never record over it (rule 3), so no `present` record is left for the deleted
+ * object; a lease run out unmarks instead (nothing deleted).
+ */
+export function markForDeletion(key: Key, mark: { token: string; until: number }): TransactOp {
+  return {
+    kind: "update",
+    key,
+    update: { set: { state: "deleting", until: mark.until, token: mark.token, prev: "present" } },
+    condition: { op: "eq", attr: "state", value: "present" },
+  };
+}
+
+/** See `markForDeletion`. Returns whether the object was deleted. */
+export async function deleteMarked(
+  store: MetadataStore,
+  volume: Volume,
+  key: Key,
+  sha: string,
+  mark: { token: string; until: number; leaseMs: number },
+  clock: () => number,
+): Promise<boolean> {
+  if (clock() >= mark.until - mark.leaseMs / 2) {
+    // Too late to delete inside the lease: give the instance back.
+    await store
+      .update(
+        key,
+        { set: { state: "present" }, remove: ["until", "token", "prev"] },
+        { condition: deletedRecordCondition(mark.token) },
+      )
+      .catch((err) => {
+        if (!isStrataError(err, "ECONFLICT")) throw err;
+      });
+    return false;
+  }
+  try {
+    await deleteMarkedObject(volume, sha);
+  } catch (err) {
+    if (!isStrataError(err, "ENOENT")) throw err;
+  }
+  await store.delete(key, { condition: deletedRecordCondition(mark.token) }).catch((err) => {
+    if (!isStrataError(err, "ECONFLICT")) throw err; // a vacuum took the expired mark over
+  });
+  return true;
 }
 
 /** The condition of vacuum's record delete: still its own mark. */

@@ -38,6 +38,7 @@ import type { Item, Key, MetadataStore, TransactOp } from "../metadata/port.ts";
 import type { Namespace, Tid } from "../namespace/api.ts";
 import { changePk, inoPk, REGISTRY_PK, snapshotPk, VERSION_PREFIX, verify } from "../namespace/records.ts";
 import { invertTid, nextTid, tidMs } from "../namespace/tid.ts";
+import { liveLeaseTids } from "../retention/lease.ts";
 import { nextWatermark, visibleAtAny, type Watermark } from "../retention/policy.ts";
 import { RETENTION_CACHE_MS, readPolicy, readWatermark, writeWatermark } from "../retention/store.ts";
 import type { Volume } from "../volume/volume.ts";
@@ -379,8 +380,18 @@ class VacuumRun {
     return touched;
   }
 
+  /**
+   * Points that pin history like policy points: snapshots, and the TIDs of live leases of long
+   * readers (core/retention/lease.ts). Read after the watermark was written (prune) so a lease
+   * taken meanwhile is seen, or its holder sees the new watermark.
+   */
   private async snapshotTids(pfs: PfsRow): Promise<Tid[]> {
-    return (await queryAll(this.store, snapshotPk(pfs.id))).map((s) => String(verify(s, pfs.name)!.tid));
+    const snaps = (await queryAll(this.store, snapshotPk(pfs.id))).map((s) =>
+      String(verify(s, pfs.name)!.tid),
+    );
+    // Liveness at the cutoff time: an earlier "now" only keeps more leases live.
+    const leases = await liveLeaseTids(this.store, pfs.id, this.now, this.skewMs, this.apply);
+    return [...snaps, ...leases];
   }
 
   private async pruneRecords(pfs: PfsRow, due: Item[], touched: Map<string, Set<string>>): Promise<void> {

@@ -103,11 +103,17 @@ function asOf(item: Item, upto: Tid): { tid: Tid; attrs: Record<string, Value> }
 export async function readFull(ns: Namespace, pfs: string, upto?: Tid): Promise<FullState> {
   const engine = engineOf(ns);
   const ctx = await engine.context(pfs);
-  const end = upto === undefined ? await engine.currentTid(ctx) : await engine.readTid(ctx, upto);
+  // The whole state can take long to read: under a TID lease vacuum honours (core/retention/lease.ts).
+  const { tid: end, lease } = await engine.leaseTid(ctx, upto ?? (await engine.currentTid(ctx)));
   const records: StreamRecord[] = [];
-  for (const item of await walk(engine, ctx)) {
-    const state = asOf(item, end);
-    if (state) records.push(makeRecord(state.tid, relativePk(item.pk, ctx.id)!, item.sk, state.attrs));
+  try {
+    for (const item of await walk(engine, ctx)) {
+      const state = asOf(item, end);
+      if (state) records.push(makeRecord(state.tid, relativePk(item.pk, ctx.id)!, item.sk, state.attrs));
+    }
+    await lease?.keep(); // held all along: nothing visible at `end` was pruned under the walk
+  } finally {
+    await lease?.release();
   }
   return {
     source: { pfs: ctx.name, id: ctx.id, rootIno: ctx.root, createdTid: ctx.createdTid, closed: end },

@@ -48,6 +48,8 @@ export interface MasterRef {
   volumes: Record<string, Volume>;
   place: string[];
   clock?: () => number;
+  /** The chunk lifecycle's lease-wait pause (default setTimeout). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface ExchangeReport {
@@ -143,6 +145,7 @@ export async function exchange(
     place: local.place,
     clock: local.clock ?? Date.now,
     pfs: local.pfs,
+    ...(local.sleep ? { sleep: local.sleep } : {}),
   };
   const chunks = await ensureChunks(chunkTarget, recordChunks(records), (ref) => peer.chunk(ref));
 

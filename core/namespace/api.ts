@@ -114,6 +114,26 @@ export interface SetAttrs {
   mtimeMs?: number;
 }
 
+export interface RevertOptions {
+  /** Also restore everything below a directory. */
+  recursive?: boolean;
+  /** Restore what the path named at the point (the old, path-as-of behaviour) instead of the object it names now. */
+  byPath?: boolean;
+  /** Only report what would change (see {@link RevertPlan}); nothing is written. */
+  dryRun?: boolean;
+}
+
+/**
+ * What a revert would change, as current paths (after the revert), each list sorted: names that
+ * would appear, names whose object or content/attributes would change, names that would go
+ * (a removed directory takes everything below it).
+ */
+export interface RevertPlan {
+  created: string[];
+  changed: string[];
+  removed: string[];
+}
+
 /** One op of an atomic multi-operation batch. */
 export type BatchOp =
   | { op: "mkdir"; path: string; mode?: number }
@@ -189,11 +209,17 @@ export interface FileSystem extends ReadableFileSystem {
    */
   history(path: string, options?: { limit?: number; before?: Tid }): Promise<Version[]>;
   /**
-   * Restore `path` (and, with `recursive`, its subtree) to its state at `asOf`, as new history
-   * (nothing is erased). One transaction when the change fits in one (≤ 100 items); a larger subtree
-   * revert commits path by path and is not atomic (docs/namespace.md).
+   * Revert by identity, as new history (nothing is erased): the object `path` names now (a final
+   * symlink is not followed) gets its content and attributes of `asOf` back at its current path;
+   * with `recursive`, a directory's names and contents below it are restored as that directory
+   * object's entries were at `asOf` (by object ids, following renames). ENOENT, and nothing
+   * changes, when the object did not exist at `asOf`. `byPath: true` is the older behaviour:
+   * restore whatever the path named at `asOf`. One transaction when the change fits in one
+   * (≤ 100 items); a larger subtree revert commits step by step and is not atomic
+   * (docs/namespace.md). `dryRun: true` returns what would change and changes nothing.
    */
-  revert(path: string, asOf: AsOf, options?: { recursive?: boolean }): Promise<Tid>;
+  revert(path: string, asOf: AsOf, options: RevertOptions & { dryRun: true }): Promise<RevertPlan>;
+  revert(path: string, asOf: AsOf, options?: RevertOptions): Promise<Tid>;
   /** All ops commit in one transaction, or none does. */
   batch(ops: BatchOp[]): Promise<Tid>;
 

@@ -40,7 +40,9 @@ import { type PfsContext, Tx } from "./tx.ts";
 
 export { NS_LIMITS } from "./validate.ts";
 
-import { RetentionFloor } from "../retention/store.ts";
+import { LEASE_TTL_MS, type TidLease, takeLease } from "../retention/lease.ts";
+import { isComplete } from "../retention/policy.ts";
+import { RetentionFloor, readWatermark } from "../retention/store.ts";
 import { confinement } from "./confine.ts";
 import { PfsFileSystem } from "./fs.ts";
 import type { EntryRef } from "./resolve.ts";
@@ -59,6 +61,13 @@ export interface NamespaceOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Max entries of the immutable as-of lookup cache (default 10,000). */
   asOfCacheEntries?: number;
+  /** Lifetime of a TID lease past each renewal, ms (default 60,000; core/retention/lease.ts). */
+  tidLeaseMs?: number;
+  /**
+   * TEST ONLY: `false` makes long readers (revert, snapshot at a TID) read history without a TID
+   * lease, so vacuum can prune under them — the counter-check of the lease tests.
+   */
+  tidLeases?: boolean;
   /**
    * Re-sends of the SAME planned transaction (same ops, same token) after an ambiguous or
    * transient store failure (ETIMEDOUT, EUNAVAIL, ETHROTTLED), default 3 (core/namespace/idempotency.ts).
@@ -176,11 +185,17 @@ export class Engine implements Namespace {
       maxAttempts: o.maxAttempts ?? 8,
       rmdirLeaseMs: o.rmdirLeaseMs ?? 30_000,
       asOfCacheEntries: o.asOfCacheEntries ?? 10_000,
+      tidLeaseMs: o.tidLeaseMs ?? LEASE_TTL_MS,
+      tidLeases: o.tidLeases ?? true,
       commitResends: o.commitResends ?? 3,
       idempotentCommits: o.idempotentCommits ?? true,
       sleep: o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
     };
     this.asOfCacheLimit = this.opts.asOfCacheEntries;
+    if (!(this.opts.tidLeaseMs >= 3_000))
+      throw strataError("EINVAL", "tidLeaseMs must be at least 3,000 ms (renewals come every third of it)", {
+        tidLeaseMs: this.opts.tidLeaseMs,
+      });
   }
 
   // ---- ids ----------------------------------------------------------------------------------
@@ -402,6 +417,31 @@ export class Engine implements Namespace {
     tid = await this.retention.snap(ctx, tid);
     await this.ensureClosed(ctx, tid);
     return tid;
+  }
+
+  /**
+   * {@link readTid} for a long reader of history: the TID and a lease on it that vacuum honours
+   * (core/retention/lease.ts). The watermark is re-read uncached AFTER the lease is written; a
+   * point it no longer holds complete is re-snapped (or EPRUNED). The caller keeps the lease
+   * (`keep()` per step, and before committing what it read) and releases it when done.
+   */
+  async leaseTid(ctx: PfsContext, point: AsOf): Promise<{ tid: Tid; lease?: TidLease }> {
+    for (let attempt = 1; ; attempt++) {
+      const tid = await this.readTid(ctx, point);
+      if (!this.opts.tidLeases) return { tid };
+      const lease = await takeLease(this.store, ctx, tid, { clock: this.clock, ttlMs: this.opts.tidLeaseMs });
+      if (isComplete(await readWatermark(this.store, ctx.id), tid)) return { tid, lease };
+      await lease.release();
+      this.retention.forget(ctx.id); // our cached watermark was stale: snap again
+      if (attempt >= 3)
+        throw strataError(
+          "ECONFLICT",
+          `vacuum kept pruning history of PFS ${ctx.name} while a lease was taken`,
+          {
+            pfs: ctx.name,
+          },
+        );
+    }
   }
 
   /**

@@ -15,6 +15,8 @@ import type {
   ReadableFileSystem,
   ReaddirPage,
   ReadOptions,
+  RevertOptions,
+  RevertPlan,
   SetAttrs,
   Snapshot,
   Stat,
@@ -25,10 +27,11 @@ import type {
 import { revertFence } from "./confine.ts";
 import type { Engine } from "./engine.ts";
 import { fingerprintOf, type Idempotency } from "./idempotency.ts";
-import { PreconditionFailed, planOp, planRevert, revertTree, type WriteContentOp } from "./ops.ts";
+import { PreconditionFailed, planOp, type WriteContentOp } from "./ops.ts";
 import { formatPath, isWithin, parsePath } from "./path.ts";
 import { dirPk, HIGH, historyPk, inoPk, seal, snapshotPk, VERSION_PREFIX, verify } from "./records.ts";
 import { AsOfReader, entryRef, type Reader, resolve, TxReader } from "./resolve.ts";
+import { runRevert } from "./revert.ts";
 import { invertTid, isTid, tidToDate, ZERO_TID } from "./tid.ts";
 import { type PfsContext, Tx } from "./tx.ts";
 import {
@@ -174,8 +177,11 @@ export class PfsFileSystem implements FileSystem {
     return this.readdirAsOf(ctx, dir, (reader as AsOfReader).tid, options.cursor, options.limit);
   }
 
-  /** As-of readdir scans the directory's entry history (cost grows with its history, not only its size). */
-  private async readdirAsOf(
+  /**
+   * As-of readdir of directory object `dir` (also revert's "entries of this object at T"): scans
+   * the directory's entry history (cost grows with its history, not only its size).
+   */
+  async readdirAsOf(
     ctx: PfsContext,
     dir: ObjectId,
     tid: Tid,
@@ -421,31 +427,28 @@ export class PfsFileSystem implements FileSystem {
     return out;
   }
 
-  async revert(path: string, asOf: AsOf, options: { recursive?: boolean } = {}): Promise<Tid> {
-    const comps = parsePath(path);
-    const ctx = await this.context();
-    const tid = await this.engine.readTid(ctx, asOf);
-    const then = new AsOfReader(this.engine, ctx, tid);
-    const recursive = options.recursive === true;
-    try {
-      // One transaction whenever the revert fits in one (≤ 100 items).
-      const done = await this.write(
-        (tx) => planRevert(this.engine, tx, comps, path, then, recursive),
-        revertFence(this.engine),
-        this.idem({ op: "revert", comps, asOf, recursive }),
-      );
-      return done.tid ?? (await this.engine.currentTid(ctx));
-    } catch (err) {
-      // The path-by-path fallback is not confined: a confined view reverts in one transaction only.
-      if (!recursive || !isStrataError(err, "E2BIG") || this.beneath) throw err;
-    }
-    // Too big for one transaction: one per path (NOT atomic; docs/namespace.md).
-    let last: Tid | undefined;
-    const note = (t: Tid | undefined) => {
-      if (t && (!last || t > last)) last = t;
-    };
-    await revertTree(this.engine, this.pfs, comps, path, then, true, note);
-    return last ?? (await this.engine.currentTid(ctx));
+  revert(path: string, asOf: AsOf, options: RevertOptions & { dryRun: true }): Promise<RevertPlan>;
+  revert(path: string, asOf: AsOf, options?: RevertOptions): Promise<Tid>;
+  /** By identity, by path or a dry run: core/namespace/revert.ts (confined and fenced like every write here). */
+  async revert(path: string, asOf: AsOf, options: RevertOptions = {}): Promise<Tid | RevertPlan> {
+    // A dry run writes nothing: no idempotency key of its own.
+    const idem =
+      options.dryRun === true
+        ? undefined
+        : this.idem({ op: "revert", path, asOf, recursive: options.recursive, byPath: options.byPath });
+    return runRevert(
+      this.engine,
+      {
+        pfs: this.pfs,
+        ctx: await this.context(),
+        write: (plan) => this.write(plan, revertFence(this.engine), idem),
+        // The step-by-step fallback is not confined: a confined view reverts in one transaction only.
+        confined: this.beneath !== undefined,
+      },
+      path,
+      asOf,
+      options,
+    );
   }
 
   async batch(ops: BatchOp[]): Promise<Tid> {
@@ -471,10 +474,11 @@ export class PfsFileSystem implements FileSystem {
     this.wholePfs("creating a snapshot");
     const ctx = await this.engine.context(this.pfs);
     checkSnapshotName(name, this.pfs);
-    const tid =
+    // A snapshot at a past point pins history only once written: until then a TID lease does.
+    const { tid, lease } =
       options.asOf !== undefined
-        ? await this.engine.readTid(ctx, options.asOf)
-        : await this.engine.currentTid(ctx);
+        ? await this.engine.leaseTid(ctx, options.asOf)
+        : { tid: await this.engine.currentTid(ctx), lease: undefined };
     const createdAt = new Date(this.engine.clock());
     const idem = this.idem({ op: "createSnapshot", name, asOf: options.asOf });
     // With a key the snapshot item carries it: a retry of this call recognises its own snapshot.
@@ -485,16 +489,28 @@ export class PfsFileSystem implements FileSystem {
       created: createdAt.getTime(),
       ...(idem && this.engine.opts.idempotentCommits ? { idem: idem.key } : {}),
     });
+    const key = { pk: item.pk, sk: item.sk };
     try {
-      await this.engine.writeOnce({ kind: "put", item, condition: { op: "notExists" } });
-    } catch (err) {
-      if (isStrataError(err, "ECONFLICT")) {
-        const mine = err.details.item as Item | undefined;
-        if (idem && mine?.idem === idem.key)
-          return { name, tid: String(mine.tid), createdAt: new Date(Number(mine.created)) };
-        throw strataError("EEXIST", `snapshot ${name} already exists`, { pfs: this.pfs, snapshot: name });
+      try {
+        await this.engine.writeOnce({ kind: "put", item, condition: { op: "notExists" } });
+      } catch (err) {
+        if (isStrataError(err, "ECONFLICT")) {
+          const mine = err.details.item as Item | undefined;
+          if (idem && mine?.idem === idem.key)
+            return { name, tid: String(mine.tid), createdAt: new Date(Number(mine.created)) };
+          throw strataError("EEXIST", `snapshot ${name} already exists`, { pfs: this.pfs, snapshot: name });
+        }
+        throw err;
       }
-      throw err;
+      // Held until the snapshot was written: every vacuum saw the lease or sees the snapshot.
+      await lease?.keep().catch(async (err) => {
+        await this.engine.store
+          .delete(key, { condition: { op: "eq", attr: "tid", value: tid } })
+          .catch(() => {});
+        throw err;
+      });
+    } finally {
+      await lease?.release();
     }
     return { name, tid, createdAt };
   }

@@ -507,17 +507,33 @@ export class NamespaceModel {
   }
 
   /**
-   * Restore `path` to what it was at `at`: the name is bound to the object it named then (or to
-   * nothing), and that object's own attributes, content, target, xattrs and tags are those of
-   * then (times become unknown). A directory that moved away since is moved back; a deleted
+   * Revert by identity (the default): the object `path` names NOW (a final symlink not followed)
+   * gets its own attributes, content, target, xattrs and tags of `at` back, at its current path
+   * (times become unknown); an object that did not exist at `at` is ENOENT and nothing changes.
+   * With `recursive`, a directory's names are restored as its own entries were at `at`, by object
+   * ids, all the way down (the same per-name rule as below, from that directory object).
+   *
+   * With `byPath` (the old behaviour): restore `path` to what it was at `at`: the name is bound to
+   * the object it named then (or to nothing), and that object's own attributes, content, target,
+   * xattrs and tags are those of then. A directory that moved away since is moved back; a deleted
    * object comes back with its old identity. With `recursive`, the same holds for every name
    * below a directory; without, a directory's entries are left as they are now (a resurrected
    * directory comes back empty) and a non-empty directory that has to go is ENOTEMPTY.
    */
-  revert(path: string, at: ModelAt, options: { recursive?: boolean } = {}): void {
+  revert(path: string, at: ModelAt, options: { recursive?: boolean; byPath?: boolean } = {}): void {
     const comps = this.parse(path);
     const past = this.treeAt(at);
     const recursive = options.recursive ?? false;
+    if (!options.byPath) {
+      this.mutate((t) => {
+        if (comps.length > 0 && isSpecial(comps.at(-1)!)) fail("EINVAL", "cannot revert . or ..");
+        const ino = walk(t, comps, false, this.options);
+        if (!past.inodes.has(ino)) fail("ENOENT", "the object did not exist at that point");
+        this.restoreAttrs(t, past, ino);
+        if (recursive && inode(t, ino).type === "dir") this.revertChildren(t, past, ino, true);
+      });
+      return;
+    }
     this.mutate((t) => {
       if (comps.length === 0) {
         this.restoreAttrs(t, past, t.root);

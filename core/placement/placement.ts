@@ -13,7 +13,9 @@
  */
 
 import {
+  deleteMarked,
   Intent,
+  markForDeletion,
   orderCopies,
   presentItem,
   putChunkObject,
@@ -46,6 +48,9 @@ import {
   wantPrefix,
 } from "./records.ts";
 import type { VolumeSet } from "./volumes.ts";
+
+/** How long trim's `deleting` mark holds writers off an instance it removes (objects go in its first half). */
+const TRIM_LEASE_MS = 2 * 60 * 1000;
 
 /** How long a placement run's intent protects the chunks it copies (copy → commit). */
 const PLACEMENT_INTENT_TTL_MS = 6 * 60 * 60 * 1000;
@@ -745,39 +750,46 @@ export class Placement {
         victims.push([sha, v]);
       }
     }
-    // One transaction: the instance records and the run's surplus, only if this run is still the
-    // file's latest (else a newer run owns the trim and nothing is deleted).
-    const ops: TransactOp[] = victims.map(([sha, v]) => ({
-      kind: "delete" as const,
-      key: instanceKey(sha, v),
-    }));
+    // One transaction: the victims marked `deleting` (chunk lifecycle rule 4: each still
+    // `present`) and the run's surplus, only if this run is still the file's latest (else a newer
+    // run owns the trim and nothing is marked).
+    const mark = {
+      token: `trim-${state.run ?? ""}-${this.clock().toString(36)}`,
+      until: this.clock() + TRIM_LEASE_MS,
+      leaseMs: TRIM_LEASE_MS,
+    };
+    const ops: TransactOp[] = victims.map(([sha, v]) => markForDeletion(instanceKey(sha, v), mark));
     const recordUpdate: TransactOp = {
       kind: "update",
       key: placementKey(pfs, ino),
       update: { set: { surplus: [...left].sort(), time: this.clock() } },
       condition: { op: "eq", attr: "run", value: state.run ?? "" },
     };
+    const marked: Array<[string, string]> = [];
     try {
       for (let at = 0; at < ops.length; at += 99) {
         const group = ops.slice(at, at + 99);
         await this.store.transact(at + 99 >= ops.length ? [...group, recordUpdate] : group);
+        marked.push(...victims.slice(at, at + 99));
       }
       if (ops.length === 0) await this.writeOps([recordUpdate]);
     } catch (err) {
       if (!isStrataError(err, "ECONFLICT")) throw err;
-      return { ...state, trimmed: 0, skip: "superseded" };
+      // A newer run, or an instance no longer `present` (a vacuum marked it): the marks already
+      // made are deleted below; the rest waits for the next run.
+      victims.length = 0;
+      victims.push(...marked);
+      if (marked.length === 0) return { ...state, trimmed: 0, skip: "superseded" };
     }
-    // Records first, then the objects: a reader that had chosen one of these instances gets
-    // ENOENT and moves on to the next instance.
+    // Marked first, then the objects, then the records (conditioned on the mark): a writer meeting
+    // the mark waits (it never records `present` for an object about to go), a reader that had
+    // chosen one of these instances gets ENOENT and moves on to the next instance.
+    let deleted = 0;
     for (const [sha, v] of victims) {
-      try {
-        await (await this.volumes.volume(v)).delete(chunkObjectKey(sha));
-      } catch (err) {
-        if (!isStrataError(err, "ENOENT")) throw err;
-      }
+      const volume = await this.volumes.volume(v);
+      if (await deleteMarked(this.store, volume, instanceKey(sha, v), sha, mark, this.clock)) deleted++;
     }
-    const trimmed = victims.length;
-    return { ...state, trimmed };
+    return { ...state, trimmed: deleted };
   }
 
   /** The Catch-all step: the run's error on the file's placement record (placement.get shows it). */

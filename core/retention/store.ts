@@ -125,6 +125,11 @@ export class RetentionFloor {
     }
     return snapToComplete(entry.w, tid, pfs.name);
   }
+
+  /** Drop the cached watermark of a PFS (a fresh read showed it stale). */
+  forget(pfsId: string): void {
+    this.cache.delete(pfsId);
+  }
 }
 
 export const RETENTION_CACHE_MS = 5_000;

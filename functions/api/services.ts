@@ -40,6 +40,8 @@ export interface Services {
   volumes: Record<string, ApiVolume>;
   sha256: Sha256;
   clock: () => number;
+  /** The chunk lifecycle's lease-wait pause in upload.commit (default setTimeout; tests: a fake clock). */
+  sleep?: (ms: number) => Promise<void>;
   /** Identity shown by `status`. */
   deployment: { name: string; site?: string; startedAt: number; runtime: "local" | "lambda" | "test" };
   /**

@@ -85,8 +85,16 @@ export type Step =
   | { k: "batch"; ops: Step[] }
   | { k: "snapshot"; name: string }
   | { k: "deleteSnapshot"; name: string }
-  | { k: "revert"; p: string; at: StepAt; recursive: boolean }
+  | { k: "revert"; p: string; at: StepAt; recursive: boolean; byPath?: boolean }
   | { k: "stat" | "lstat" | "readdir" | "readlink" | "getTags" | "listXattrs"; p: string; at?: StepAt };
+
+/** A whole-tree dump without the times the model only knows sometimes, as one string. */
+function visible(dump: ReturnType<NamespaceModel["dump"]>): string {
+  return JSON.stringify(
+    dump.map(({ stat: { atimeMs: _a, mtimeMs: _m, ...stat }, ...rest }) => ({ ...rest, stat })),
+    (_k, v) => (v instanceof Uint8Array ? Array.from(v) : v),
+  );
+}
 
 const NAMES = ["a", "b", "c", "d"];
 /** NFC and NFD é, a 255-byte name, a 256-byte one, a NUL, an astral character. */
@@ -283,6 +291,7 @@ export const stepArb: fc.Arbitrary<Step> = fc.oneof(
       p: fc.oneof(knownArb, fc.constant("/")),
       at: atArb,
       recursive: fc.boolean(),
+      byPath: fc.boolean(),
     }),
   },
   {
@@ -672,13 +681,27 @@ export class ModelRun {
         );
       case "revert": {
         const at = this.resolveAt(s.at);
-        return this.both(
+        const options = { recursive: s.recursive, byPath: s.byPath === true };
+        // The dry run first: it must write nothing (the trees are compared after the revert), and
+        // when it lists nothing the revert must change nothing visible (times aside).
+        const plan = await fs.revert(s.p, at.engine!, { ...options, dryRun: true }).catch((err: unknown) => {
+          if (!isStrataError(err)) throw err;
+          return undefined;
+        });
+        const before = visible(m.dump());
+        await this.both(
           where,
-          () => fs.revert(s.p, at.engine!, { recursive: s.recursive }),
-          () => m.revert(s.p, at.model!, { recursive: s.recursive }),
+          () => fs.revert(s.p, at.engine!, options),
+          () => m.revert(s.p, at.model!, options),
           none,
           true,
         );
+        if (plan && plan.created.length + plan.changed.length + plan.removed.length === 0) {
+          const after = visible(m.dump());
+          if (after !== before)
+            this.mismatch(`${where}: the dry run listed no change, but the revert changed the tree`);
+        }
+        return;
       }
       default:
         return this.read(where, s.k, s.p, this.resolveAt(s.at));

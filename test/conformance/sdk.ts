@@ -373,6 +373,26 @@ export function testSdk(name: string, makeClient: () => Promise<SdkFixture>): vo
       expect(await client.readdir("/dir")).toEqual([]);
     });
 
+    it("revert follows the file across its directory's rename; dryRun lists; byPath is the old behaviour", async () => {
+      await client.mkdir("/rv/shots", { recursive: true });
+      await client.writeFile("/rv/shots/a.txt", "take 1");
+      const t = await client.currentTid();
+      await client.writeFile("/rv/shots/a.txt", "take 2");
+      await client.rename("/rv/shots", "/rv/final");
+      expect(await client.revert("/rv/final", t, { recursive: true, dryRun: true })).toEqual({
+        created: [],
+        changed: ["/rv/final/a.txt"],
+        removed: [],
+      });
+      expect(await client.readFile("/rv/final/a.txt", "utf8")).toBe("take 2");
+      await client.revert("/rv/final/a.txt", t);
+      expect(await client.readFile("/rv/final/a.txt", "utf8")).toBe("take 1");
+      await client.writeFile("/rv/final/new.txt", "n");
+      await expectError(client.revert("/rv/final/new.txt", t), "ENOENT", "/rv/final/new.txt");
+      await client.revert("/rv/final/a.txt", t, { byPath: true }); // at t that path named nothing
+      expect(await client.readdir("/rv/final")).toEqual(["new.txt"]);
+    });
+
     it("snapshots: create, read as of one, list, delete", async () => {
       await client.writeFile("/s", "before");
       const snap = await client.snapshots.create("snap1");

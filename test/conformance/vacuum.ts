@@ -168,7 +168,7 @@ export async function runSequence(fixture: VacuumStoreFixture, steps: Step[], se
         const then = target.state.get(path);
         const now = state.get(path);
         if (!then && !now) break;
-        const tid = await fs.revert(path, target.tid);
+        const tid = await fs.revert(path, target.tid, { byPath: true }); // this test models paths
         if (then) state.set(path, then);
         else state.delete(path);
         note(tid);

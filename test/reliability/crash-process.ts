@@ -20,6 +20,7 @@ import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { mulberry32 } from "../../core/random.ts";
 import { connect } from "../../sdk/index.ts";
 import type { Strata } from "../../sdk/types.ts";
 import { type RunningDeployment, startNpmStart } from "../support/npm-start.ts";
@@ -99,7 +100,7 @@ function sizeFrom(r: number, r2: number, max: number): number {
 
 export async function runCrashProcessTier(options: CrashProcessOptions): Promise<CrashProcessReport> {
   const log = options.log ?? (() => {});
-  const random = seeded(options.seed);
+  const random = mulberry32(options.seed);
   const report: CrashProcessReport = {
     kills: 0,
     restarts: 0,
@@ -312,16 +313,4 @@ export async function runCrashProcessTier(options: CrashProcessOptions): Promise
     else log(`  home kept: ${home}`);
   }
   return report;
-}
-
-/** A seeded PRNG in [0, 1) (mulberry32). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -43,6 +43,9 @@ describe("chunk lifecycle interleavings (memory store)", () => {
   for (const [name, file] of [
     ["mirror apply", "copy:/a"],
     ["backup restore", "restored:/a"],
+    ["mirror full resync", "copy:/a"],
+    ["multi-master exchange", "mm:/a"],
+    ["upload.commit", "main:/u"],
     ["data plane writeFile", "main:/w"],
   ] as const)
     it(`counter-check: without intents ${name} loses its file's bytes to a vacuum before its commit`, async () => {
@@ -57,6 +60,20 @@ describe("chunk lifecycle interleavings (memory store)", () => {
       explore(memory, byName("data plane writeFile"), { seeds: [], vacuumSeeds: [1], stopAfter: 1 }),
     );
     expect(result.failures[0]?.problems.join("\n")).toMatch(/unreadable: EIO/);
+  }, 120_000);
+
+  it("counter-check: without the lease wait and the record condition a writer records over placement trim's mark and trim leaves `present` without its object", async () => {
+    const result = await without(["noLeaseWait", "noCondition"], () =>
+      explore(memory, byName("placement copy/commit/trim"), { seeds: [2], vacuumSeeds: [], stopAfter: 1 }),
+    );
+    expect(result.failures[0]?.problems.join("\n")).toMatch(/@v is present without its object/);
+  }, 120_000);
+
+  it("counter-check: without the lease wait a writer meeting placement trim's mark fails instead of waiting", async () => {
+    const result = await without(["noLeaseWait"], () =>
+      explore(memory, byName("placement copy/commit/trim"), { seeds: [2], vacuumSeeds: [], stopAfter: 1 }),
+    );
+    expect(result.failures[0]?.problems.join("\n")).toMatch(/second failed: .*keeps changing/);
   }, 120_000);
 
   it("counter-check: without the lease wait (the condition still on) writers meeting a mark fail instead of waiting", async () => {

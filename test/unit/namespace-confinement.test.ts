@@ -84,7 +84,8 @@ describe("confined revert", () => {
     const { fs, a } = await world();
     const then = await fs.currentTid();
     await fs.unlink("/a/f");
-    await a.revert("/a/f", then);
+    expect(await code(a.revert("/a/f", then))).toBe("ENOENT"); // by identity: no object there now
+    await a.revert("/a/f", then, { byPath: true });
     expect((await fs.stat("/a/f")).size).toBe(1);
   });
 
@@ -96,9 +97,10 @@ describe("confined revert", () => {
     await fs.rename("/a/d", "/x/d");
     await fs.link("/a/f", "/x/f2");
     await fs.unlink("/a/f");
-    expect(await code(a.revert("/a/d", then))).toBe("EXDEV");
-    expect(await code(a.revert("/a/f", then))).toBe("EXDEV");
-    expect(await code(a.revert("/a", then, { recursive: true }))).toBe("EXDEV");
+    expect(await code(a.revert("/a/d", then, { byPath: true }))).toBe("EXDEV");
+    expect(await code(a.revert("/a/f", then, { byPath: true }))).toBe("EXDEV");
+    expect(await code(a.revert("/a", then, { recursive: true }))).toBe("EXDEV"); // by identity
+    expect(await code(a.revert("/a", then, { recursive: true, byPath: true }))).toBe("EXDEV");
     expect((await fs.readdir("/x/d")).entries.map((e) => e.name)).toEqual(["g"]);
     expect((await fs.stat("/x/f2")).nlink).toBe(1);
   });

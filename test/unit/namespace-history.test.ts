@@ -176,15 +176,15 @@ describe("namespace: revert", () => {
     expect((await fs.history("/f")).map((v) => v.change)).toEqual(["revert", "setattr", "write", "create"]);
   });
 
-  it("brings back a deleted file and removes a file created later", async () => {
+  it("by path: brings back a deleted file and removes a file created later", async () => {
     const { fs } = await setup();
     const f = await fs.create("/f");
     const t = await fs.currentTid();
     await fs.unlink("/f");
     await fs.create("/g");
-    await fs.revert("/f", t);
+    await fs.revert("/f", t, { byPath: true });
     expect((await fs.stat("/f")).ino).toBe(f.ino);
-    await fs.revert("/g", t);
+    await fs.revert("/g", t, { byPath: true });
     expect((await fs.readdir("/")).entries.map((e) => e.name)).toEqual(["f"]);
   });
 
@@ -202,7 +202,8 @@ describe("namespace: revert", () => {
     await fs.revert("/p", t, { recursive: true });
     expect((await fs.readdir("/p")).entries.map((e) => e.name)).toEqual(["b", "q"]);
     expect((await fs.stat("/p/q/a")).ino).toBe(a.ino);
-    expect(await codeOf(fs.revert("/nope", t))).toBe("ok");
+    expect(await codeOf(fs.revert("/nope", t))).toBe("ENOENT"); // by identity: no object there
+    expect(await codeOf(fs.revert("/nope", t, { byPath: true }))).toBe("ok"); // nothing then, nothing now
   });
 
   it("a recursive revert that fits in one transaction commits as one", async () => {
@@ -232,11 +233,11 @@ describe("namespace: revert", () => {
     expect((await fs.readdir("/p")).entries).toEqual([]);
   });
 
-  it("refuses a non-recursive revert that would drop a non-empty directory", async () => {
+  it("by path: refuses a non-recursive revert that would drop a non-empty directory", async () => {
     const { fs } = await setup();
     const t = await fs.currentTid();
     await fs.mkdir("/d");
     await fs.create("/d/x");
-    expect(await codeOf(fs.revert("/d", t))).toBe("ENOTEMPTY");
+    expect(await codeOf(fs.revert("/d", t, { byPath: true }))).toBe("ENOTEMPTY");
   });
 });

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isStrataError } from "../../core/errors.ts";
+import { isStrataError, strataError } from "../../core/errors.ts";
 import type {
   AsOf,
   BatchOp,
@@ -343,7 +343,8 @@ describe("namespace reference model: batches and history", () => {
     m.revert("/f", "0000000000000001");
     expect(m.stat("/f")).toMatchObject({ ino, size: 1 });
     m.unlink("/f");
-    m.revert("/f", "0000000000000001");
+    expect(code(() => m.revert("/f", "0000000000000001"))).toBe("ENOENT"); // by identity: nothing there now
+    m.revert("/f", "0000000000000001", { byPath: true });
     expect(m.stat("/f").ino).toBe(ino);
     expect(m.getTags("/f")).toEqual({ k: "v" });
   });
@@ -497,7 +498,10 @@ class ModelBackedFs implements FileSystem {
     this.m.lstat(p);
     return [];
   }
-  revert(p: string, a: AsOf, o?: { recursive?: boolean }) {
+  /** Dry runs are not modelled by this shim: ENOTSUP (the harness then skips its dry-run check). */
+  // biome-ignore lint/suspicious/noExplicitAny: the FileSystem overloads (Tid | RevertPlan)
+  revert(p: string, a: AsOf, o?: { recursive?: boolean; byPath?: boolean; dryRun?: boolean }): any {
+    if (o?.dryRun) return Promise.reject(strataError("ENOTSUP", "the model shim has no dry run"));
     return this.commit(() => {
       this.m.revert(p, this.at({ asOf: a })!, o);
       return this.hex(this.tid + 1);

@@ -342,14 +342,28 @@ export const fsOps: Operation[] = [
   }),
   defineOp({
     name: "fs.revert",
-    summary: "Restore a path (recursive: its subtree) to its state at asOf, as a new commit",
+    summary:
+      "Revert the object at a path (recursive: its subtree) to its state at asOf, as a new commit; byPath: what the path named then; dryRun: only list the changes",
     scope: "pfs",
     right: "write",
     touches: "paths",
-    input: z.object({ path: pathSchema, asOf: asOfSchema, recursive: z.boolean().optional() }).strict(),
+    input: z
+      .object({
+        path: pathSchema,
+        asOf: asOfSchema,
+        recursive: z.boolean().optional(),
+        byPath: z.boolean().optional(),
+        dryRun: z.boolean().optional(),
+      })
+      .strict(),
     paths: (i) => [i.path],
     example: { path: "/config", asOf: { snapshot: "before" }, recursive: true },
-    run: async (ctx, i) => ({ tid: await ctx.fs.revert(i.path, toAsOf(i.asOf), { recursive: i.recursive }) }),
+    run: async (ctx, i) => {
+      const options = { recursive: i.recursive, byPath: i.byPath };
+      if (i.dryRun === true)
+        return { plan: await ctx.fs.revert(i.path, toAsOf(i.asOf), { ...options, dryRun: true }) };
+      return { tid: await ctx.fs.revert(i.path, toAsOf(i.asOf), options) };
+    },
   }),
   defineOp({
     name: "fs.batch",
