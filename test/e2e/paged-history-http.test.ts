@@ -61,7 +61,7 @@ describe("fs.history and placement.get are paged over HTTP (issue 13)", () => {
     // A deletion version in the middle: unlink the only name, then revert it back.
     const before = await fs.currentTid();
     await fs.unlink("/many");
-    await fs.revert("/many", before);
+    await fs.revert("/many", before, { byPath: true });
     for (let n = 0; n < 3; n++) await fs.setattr("/many", { mode: 0o600 + n });
     const all = await fs.history("/many");
     expect(all.length).toBeGreaterThan(1_000);

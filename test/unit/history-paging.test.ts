@@ -35,7 +35,7 @@ async function apply(fs: FileSystem, o: Op, linked: { yes: boolean }) {
     // Deleted, then brought back by a revert: a deletion version in the middle of the history.
     const before = await fs.currentTid();
     await fs.unlink("/f");
-    await fs.revert("/f", before);
+    await fs.revert("/f", before, { byPath: true });
   }
 }
 
