@@ -277,8 +277,21 @@ class RemoteFs implements FileSystem {
     this.writable(path);
     await this.call("fs.removeTag", { path, key });
   }
-  async history(path: string, options?: { limit?: number }): Promise<Version[]> {
-    return (await this.call<{ versions: Version[] }>("fs.history", { path, limit: options?.limit })).versions;
+  /** Follows `fs.history`'s pages (each reply ≤ 1 MB) until `limit` versions or the oldest. */
+  async history(path: string, options: { limit?: number; before?: Tid } = {}): Promise<Version[]> {
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    const out: Version[] = [];
+    let cursor = options.before;
+    do {
+      const page = await this.call<{ versions: Version[]; next?: string }>("fs.history", {
+        path,
+        limit: Math.min(limit - out.length, HISTORY_PAGE),
+        ...(cursor !== undefined ? { cursor } : {}),
+      });
+      out.push(...page.versions);
+      cursor = page.next;
+    } while (cursor !== undefined && out.length < limit);
+    return out;
   }
   revert(path: string, asOf: AsOf, options: RevertOptions & { dryRun: true }): Promise<RevertPlan>;
   revert(path: string, asOf: AsOf, options?: RevertOptions): Promise<Tid>;
@@ -854,6 +867,9 @@ async function peek(
     rest: { [Symbol.asyncIterator]: () => iterator },
   };
 }
+
+/** The most versions one `fs.history` page may ask for (the server's LIST_PAGE.limit). */
+const HISTORY_PAGE = 1000;
 
 /** Every item of a paged list operation (each reply ≤ 1 MB; `next` resumes). */
 async function allPages<P extends { next?: string }, T>(

@@ -4,7 +4,7 @@
  * until the objectives are met (placement.wait).
  */
 import type { ChunkPlacement } from "../../sdk/index.ts";
-import type { CommandSpec } from "../command.ts";
+import type { CommandContext, CommandSpec } from "../command.ts";
 import { columns } from "../format.ts";
 import { renderValue } from "../render.ts";
 import { pfsPath } from "./files.ts";
@@ -41,7 +41,7 @@ interface FileStatus {
 }
 
 function statusLines(result: unknown): string[] {
-  const r = result as { placed?: boolean; files?: FileStatus[]; truncated?: boolean } | null;
+  const r = result as { placed?: boolean; files?: FileStatus[] } | null;
   if (typeof r?.placed !== "boolean" || !Array.isArray(r.files)) return renderValue(result);
   return [
     r.placed ? "placed: every file is where its objectives want it" : "not placed yet",
@@ -58,8 +58,26 @@ function statusLines(result: unknown): string[] {
         f.error ? `${f.error.code}: ${f.error.message}` : "",
       ]),
     ]),
-    ...(r.truncated ? ["(more files not shown)"] : []),
   ];
+}
+
+/** Every page of `placement.get` (each reply ≤ 1 MB; `next` resumes) as one report. */
+async function allStatus(ctx: CommandContext, path: string): Promise<unknown> {
+  type Page = { path: string; placed: boolean; files: FileStatus[]; next?: string };
+  const files: FileStatus[] = [];
+  let page: Page;
+  let cursor: string | undefined;
+  do {
+    page = await callOp<Page>(ctx, "placement.get", { path, ...(cursor !== undefined ? { cursor } : {}) });
+    if (typeof page?.placed !== "boolean" || !Array.isArray(page.files)) return page;
+    files.push(...page.files);
+    cursor = page.next;
+  } while (cursor !== undefined);
+  return {
+    path: page.path,
+    placed: files.every((f) => f.status === "placed" || f.status === "inline"),
+    files,
+  };
 }
 
 const placement: CommandSpec = {
@@ -87,7 +105,7 @@ const placement: CommandSpec = {
   ],
   notes: [
     'JSON, chunks: {"path","extents":[{"offset","length","chunk","crc32c","instances":[{"volume","state","site"?}]}]} (state: present, corrupt or missing).',
-    'JSON, status: {"path","placed","files":[{"path","status","desired","actual","chunks","missing","surplus","error"?}],"truncated"?} (placement.get\'s output).',
+    'JSON, status: {"path","placed","files":[{"path","status","desired","actual","chunks","missing","surplus","error"?}]} (every page of placement.get, joined).',
     "--wait gives ETIMEDOUT (exit 5) when the objectives are not met in time.",
   ],
   async run(ctx, { positionals, options }) {
@@ -98,7 +116,7 @@ const placement: CommandSpec = {
     if (flag(options, "wait"))
       await (await ctx.client()).waitForPlacement(path, { timeoutMs: timeoutSeconds * 1000 });
     if (flag(options, "status") || (await reader.stat(path)).isDirectory()) {
-      const status = await callOp(ctx, "placement.get", { path });
+      const status = await allStatus(ctx, path);
       ctx.emit(status, () => statusLines(status));
       return 0;
     }

@@ -203,8 +203,11 @@ export interface FileSystem extends ReadableFileSystem {
   setTag(path: string, key: string, value: string): Promise<void>;
   removeTag(path: string, key: string): Promise<void>;
 
-  /** Versions of the object at `path`, newest first. */
-  history(path: string, options?: { limit?: number }): Promise<Version[]>;
+  /**
+   * Versions of the object at `path`, newest first: at most `limit`, and with `before` only those
+   * older than that TID (versions' TIDs strictly decrease, so the last TID of one call resumes the next).
+   */
+  history(path: string, options?: { limit?: number; before?: Tid }): Promise<Version[]>;
   /**
    * Revert by identity, as new history (nothing is erased): the object `path` names now (a final
    * symlink is not followed) gets its content and attributes of `asOf` back at its current path;

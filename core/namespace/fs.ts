@@ -32,7 +32,7 @@ import { formatPath, isWithin, parsePath } from "./path.ts";
 import { dirPk, HIGH, historyPk, inoPk, seal, snapshotPk, VERSION_PREFIX, verify } from "./records.ts";
 import { AsOfReader, entryRef, type Reader, resolve, TxReader } from "./resolve.ts";
 import { runRevert } from "./revert.ts";
-import { isTid, tidToDate, ZERO_TID } from "./tid.ts";
+import { invertTid, isTid, tidToDate, ZERO_TID } from "./tid.ts";
 import { type PfsContext, Tx } from "./tx.ts";
 import {
   checkId,
@@ -384,35 +384,42 @@ export class PfsFileSystem implements FileSystem {
     await this.run(parseOp({ op: "removeTag", path, key }));
   }
 
-  async history(path: string, options: { limit?: number } = {}): Promise<Version[]> {
+  async history(path: string, options: { limit?: number; before?: Tid } = {}): Promise<Version[]> {
     if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 1))
       throw strataError("EINVAL", "limit must be a positive integer", { path });
+    if (options.before !== undefined && !isTid(options.before))
+      throw strataError("EINVAL", "before must be a TID (16 hex digits)", { path, before: options.before });
     const { ino, ctx } = await this.inodeAt(path, false);
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    const before = options.before;
+    // Versions' TIDs strictly decrease down the list, so `before` resumes a page: the query starts
+    // at the record committed at `before` (keys are inverted TIDs), not at the newest one.
+    const sk = before
+      ? { op: "between" as const, low: VERSION_PREFIX + invertTid(before), high: `${VERSION_PREFIX}${HIGH}` }
+      : { op: "beginsWith" as const, value: VERSION_PREFIX };
     const out: Version[] = [];
+    const push = (v: Version) => {
+      if (out.length < limit && (before === undefined || v.tid < before)) out.push(v);
+    };
     let cursor: string | undefined;
     let newerCtid: Tid | undefined;
     do {
-      const page = await this.engine.store.query(inoPk(ctx.id, ino), {
-        sk: { op: "beginsWith", value: VERSION_PREFIX },
-        ...(cursor ? { cursor } : {}),
-      });
+      const page = await this.engine.store.query(inoPk(ctx.id, ino), { sk, ...(cursor ? { cursor } : {}) });
       for (const item of page.items) {
         verify(item, this.pfs);
         const ctid = String(item.ctid);
-        if (item.dtid !== undefined && item.dtid !== newerCtid && out.length < limit)
-          out.push({
+        if (item.dtid !== undefined && item.dtid !== newerCtid)
+          push({
             tid: String(item.dtid),
             time: tidToDate(String(item.dtid)),
             change: String(item.dchange ?? "delete"),
           });
-        if (out.length < limit)
-          out.push({
-            tid: ctid,
-            time: tidToDate(ctid),
-            stat: toStat(this.pfs, ino, item),
-            change: String(item.change),
-          });
+        push({
+          tid: ctid,
+          time: tidToDate(ctid),
+          stat: toStat(this.pfs, ino, item),
+          change: String(item.change),
+        });
         newerCtid = ctid;
       }
       cursor = out.length < limit ? page.cursor : undefined;

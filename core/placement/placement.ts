@@ -144,6 +144,8 @@ export interface PlacementStatus {
   files: FileStatus[];
   /** More files exist than were checked (`limit`). */
   truncated?: boolean;
+  /** With `truncated`: the last file checked; `after: next` (`cursor` over the API) resumes. */
+  next?: string;
 }
 
 export interface Explanation {
@@ -356,20 +358,26 @@ export class Placement {
 
   // ---- status ----
 
-  /** Placement of a file, or of every file under a directory (up to `limit`, default 1,000). */
+  /**
+   * Placement of a file, or of the files under a directory in walk order: up to `limit` (default
+   * 1,000) after the file `after`; `next` (the last file looked at) resumes when more follow.
+   */
   async status(
     pfs: string,
     path: string,
-    options: { limit?: number; view?: ScopedView } = {},
+    options: { limit?: number; after?: string; view?: ScopedView } = {},
   ): Promise<PlacementStatus> {
     const limit = options.limit ?? 1000;
     const files: FileStatus[] = [];
-    let truncated = false;
-    for await (const file of this.files(pfs, path, { view: options.view })) {
+    let last: string | undefined;
+    let more = false;
+    const walk = { view: options.view, ...(options.after !== undefined ? { after: options.after } : {}) };
+    for await (const file of this.files(pfs, path, walk)) {
       if (files.length >= limit) {
-        truncated = true;
+        more = true;
         break;
       }
+      last = file;
       try {
         files.push(await this.fileStatus(pfs, file, options.view));
       } catch (err) {
@@ -377,7 +385,12 @@ export class Placement {
       }
     }
     const placed = files.every((f) => f.status === "placed" || f.status === "inline");
-    return { path: clean(path), placed: placed && !truncated, files, ...(truncated ? { truncated } : {}) };
+    return {
+      path: clean(path),
+      placed: placed && !more,
+      files,
+      ...(more && last !== undefined ? { truncated: true, next: last } : {}),
+    };
   }
 
   private async fileStatus(pfs: string, path: string, view?: ScopedView): Promise<FileStatus> {

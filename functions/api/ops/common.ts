@@ -133,14 +133,29 @@ export function pageOf<T>(
   let start = 0;
   if (request.cursor !== undefined)
     while (start < keyed.length && keyed[start]!.key <= request.cursor) start++;
-  const limit = request.limit ?? LIST_PAGE.limit;
-  const items: T[] = [];
+  const at =
+    start +
+    takePage(
+      keyed.slice(start).map((k) => k.item),
+      request.limit,
+    );
+  return {
+    items: keyed.slice(start, at).map((k) => k.item),
+    ...(at < keyed.length ? { next: keyed[at - 1]!.key } : {}),
+  };
+}
+
+/**
+ * How many of `items` (in order) one page takes: at most `limit` (default {@link LIST_PAGE}.limit)
+ * and about {@link LIST_PAGE}.bytes of JSON (the first always goes).
+ */
+export function takePage<T>(items: readonly T[], limit: number | undefined): number {
+  const max = limit ?? LIST_PAGE.limit;
   let bytes = 0;
-  let at = start;
-  for (; at < keyed.length && items.length < limit; at++) {
-    bytes += JSON.stringify(toWire(keyed[at]!.item)).length;
-    if (bytes > LIST_PAGE.bytes && items.length > 0) break;
-    items.push(keyed[at]!.item);
+  let taken = 0;
+  for (; taken < items.length && taken < max; taken++) {
+    bytes += JSON.stringify(toWire(items[taken])).length;
+    if (bytes > LIST_PAGE.bytes && taken > 0) break;
   }
-  return { items, ...(at < keyed.length ? { next: keyed[at - 1]!.key } : {}) };
+  return taken;
 }

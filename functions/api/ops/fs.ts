@@ -5,12 +5,14 @@ import { defineOp, type Operation } from "../operation.ts";
 import {
   asOfSchema,
   bytesSchema,
+  LIST_PAGE,
   pageFields,
   pageOf,
   pathSchema,
   publicStat,
   reader,
   symlinkDestination,
+  takePage,
   toAsOf,
   toBytes,
 } from "./common.ts";
@@ -316,15 +318,26 @@ export const fsOps: Operation[] = [
   }),
   defineOp({
     name: "fs.history",
-    summary: "Versions of the object at a path, newest first",
+    summary: "Versions of the object at a path, newest first, one page (`next` resumes)",
     scope: "pfs",
     right: "read",
     touches: "paths",
-    input: z.object({ path: pathSchema, limit: z.number().int().min(1).max(1000).optional() }).strict(),
+    input: z.object({ path: pathSchema, ...pageFields }).strict(),
     paths: (i) => [i.path],
     run: async (ctx, i) => {
-      const versions = await ctx.fs.history(i.path, { limit: i.limit });
-      return { versions: versions.map((v) => (v.stat ? { ...v, stat: publicStat(v.stat) } : v)) };
+      const limit = i.limit ?? LIST_PAGE.limit;
+      // One version more than the page tells whether another page follows; `next` is the last TID.
+      const versions = (
+        await ctx.fs.history(i.path, {
+          limit: limit + 1,
+          ...(i.cursor !== undefined ? { before: i.cursor } : {}),
+        })
+      ).map((v) => (v.stat ? { ...v, stat: publicStat(v.stat) } : v));
+      const n = takePage(versions, limit);
+      return {
+        versions: versions.slice(0, n),
+        ...(n < versions.length ? { next: versions[n - 1]!.tid } : {}),
+      };
     },
   }),
   defineOp({

@@ -2,24 +2,37 @@
 import { z } from "zod";
 import { isStrataError } from "../../../core/errors.ts";
 import { defineOp, type Operation } from "../operation.ts";
-import { notYet, pathSchema, waitLimitSeconds } from "./common.ts";
+import { LIST_PAGE, notYet, pageFields, pathSchema, takePage, waitLimitSeconds } from "./common.ts";
 import { placementOf, scopedView } from "./placement-services.ts";
 
 export const placementOps: Operation[] = [
   defineOp({
     name: "placement.get",
-    summary: "Desired vs actual volumes of a file, or of every file under a directory, with last errors",
+    summary:
+      "Desired vs actual volumes of a file, or of every file under a directory, with last errors, one page (`next` resumes)",
     scope: "pfs",
     right: "read",
     touches: "paths",
-    // ≤ 2,000 file statuses (~0.5 KB each) keep a reply under 1 MB; more: ask per subdirectory.
-    input: z.object({ path: pathSchema, limit: z.number().int().min(1).max(2_000).optional() }).strict(),
+    input: z.object({ path: pathSchema, ...pageFields }).strict(),
     paths: (i) => [i.path],
-    run: (ctx, i) =>
-      placementOf(ctx, "placement.get").placement.status(ctx.pfs, i.path, {
-        ...(i.limit ? { limit: i.limit } : {}),
+    run: async (ctx, i) => {
+      const limit = i.limit ?? LIST_PAGE.limit;
+      const report = await placementOf(ctx, "placement.get").placement.status(ctx.pfs, i.path, {
+        limit,
+        ...(i.cursor !== undefined ? { after: i.cursor } : {}),
         view: scopedView(ctx),
-      }),
+      });
+      // A page stops at ~LIST_PAGE.bytes too (a file's status grows with its volumes and error).
+      const n = takePage(report.files, limit);
+      if (n === report.files.length) return report;
+      return {
+        ...report,
+        placed: false,
+        files: report.files.slice(0, n),
+        truncated: true,
+        next: report.files[n - 1]!.path,
+      };
+    },
   }),
   defineOp({
     name: "placement.wait",
