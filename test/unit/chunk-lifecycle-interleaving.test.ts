@@ -55,29 +55,21 @@ describe("chunk lifecycle interleavings (memory store)", () => {
       expect(result.failures[0]?.problems.join("\n")).toContain(`${file} unreadable`);
     }, 120_000);
 
-  it("counter-check: when vacuum ignores deployment-wide intents, scrub repair racing a vacuum leaves an object nobody references", async () => {
-    const result = await without(["noDeploymentIntents"], () =>
-      explore(memory, byName("scrub repair"), {
-        seeds: [0, 1, 2],
-        vacuumSeeds: [1],
-        vacuumStride: 2,
-        stopAfter: 1,
-      }),
-    );
-    expect(result.failures[0]?.problems.join("\n")).toMatch(/@w is left unreferenced after two vacuums/);
-  }, 120_000);
-
-  it("counter-check: without intents scrub repair racing a vacuum leaves an object nobody references", async () => {
-    const result = await without(["noIntent"], () =>
-      explore(memory, byName("scrub repair"), {
-        seeds: [0, 1, 2],
-        vacuumSeeds: [1],
-        vacuumStride: 2,
-        stopAfter: 1,
-      }),
-    );
-    expect(result.failures[0]?.problems.join("\n")).toMatch(/@w is left unreferenced after two vacuums/);
-  }, 120_000);
+  for (const [switchName, what] of [
+    ["noDeploymentIntents", "when vacuum ignores deployment-wide intents"],
+    ["noIntent", "without intents"],
+  ] as const)
+    it(`counter-check: ${what} scrub repair racing a vacuum leaves an object nobody references`, async () => {
+      const result = await without([switchName], () =>
+        explore(memory, byName("scrub repair"), {
+          seeds: [0, 1, 2],
+          vacuumSeeds: [1],
+          vacuumStride: 2,
+          stopAfter: 1,
+        }),
+      );
+      expect(result.failures[0]?.problems.join("\n")).toMatch(/@w is left unreferenced after two vacuums/);
+    }, 120_000);
 
   it("counter-check: without the lease wait and the record condition a stale `present` loses the bytes", async () => {
     const result = await without(["noLeaseWait", "noCondition"], () =>
