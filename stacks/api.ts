@@ -23,7 +23,7 @@ const tokenKeysParameterArn = $interpolate`arn:aws:ssm:${aws.getRegionOutput().r
 
 export const api = new sst.aws.Function("Api", {
   handler: "functions/api/lambda.handler",
-  runtime: "nodejs20.x",
+  runtime: "nodejs22.x",
   architecture: "arm64",
   memory: "1024 MB",
   timeout: "30 seconds",

@@ -16,7 +16,7 @@ import { metadataTable } from "./metadata";
 
 const maintenanceFunction = (handler: string, timeout: "5 minutes" | "15 minutes" = "15 minutes") => ({
   handler,
-  runtime: "nodejs20.x" as const,
+  runtime: "nodejs22.x" as const,
   architecture: "arm64" as const,
   memory: "1024 MB" as const,
   // The handlers stop 30 s before the invocation's end (functions/schedule/lambda-deps.ts).

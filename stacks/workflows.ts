@@ -33,7 +33,7 @@ const environment = {
 
 export const placementStep = new sst.aws.Function("PlacementStep", {
   handler: "functions/workflow/step.handler",
-  runtime: "nodejs20.x",
+  runtime: "nodejs22.x",
   architecture: "arm64",
   memory: "1024 MB",
   // A Copy step moves every missing chunk of one file (≤ 1,000 chunks of 8 MiB).
@@ -45,7 +45,7 @@ export const placementStep = new sst.aws.Function("PlacementStep", {
 
 export const tableStream = new sst.aws.Function("PlacementTableStream", {
   handler: "functions/triggers/table-stream.handler",
-  runtime: "nodejs20.x",
+  runtime: "nodejs22.x",
   architecture: "arm64",
   memory: "512 MB",
   timeout: "60 seconds",
