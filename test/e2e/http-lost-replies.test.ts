@@ -104,6 +104,18 @@ function workload(client: Strata, call: Call, volumeRoot: string): Array<[string
 
 describe("HTTP: a lost reply on every mutating operation", () => {
   let fx: ApiFixture;
+
+  /** A PFS op on `default` with an admin token and an Idempotency-Key, over real HTTP. */
+  const sendKeyed = (op: string, key: string, input: unknown) =>
+    fetch(`${fx.deployment.endpoint}/v1/pfs/default/ops/${op}`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${fx.adminToken}`,
+        "content-type": "application/json",
+        "idempotency-key": key,
+      },
+      body: JSON.stringify(input),
+    });
   let proxy: LossyProxy;
   beforeEach(async () => {
     fx = await startApiFixture("local", undefined, { chunkSize: 64 * 1024 });
@@ -175,15 +187,7 @@ describe("HTTP: a lost reply on every mutating operation", () => {
     const services = fx.deployment.services;
     const { tokenId } = await services.tokens.verify(fx.adminToken);
     const send = (op: string, key: string, input: unknown) =>
-      fetch(`${fx.deployment.endpoint}/v1/pfs/default/ops/${op}`, {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${fx.adminToken}`,
-          "content-type": "application/json",
-          "idempotency-key": key,
-        },
-        body: JSON.stringify(input),
-      }).then(async (r) => ({ status: r.status, body: await r.text() }));
+      sendKeyed(op, key, input).then(async (r) => ({ status: r.status, body: await r.text() }));
     const steps: Array<[string, unknown]> = [
       ["fs.mkdir", { path: "/c" }],
       ["fs.symlink", { target: "/c", path: "/c/ln" }],
@@ -221,15 +225,7 @@ describe("HTTP: a lost reply on every mutating operation", () => {
 
   it("the same key for a different request is 422 and runs nothing; a malformed key is 400; a replay says so", async () => {
     const send = (op: string, key: string, input: unknown) =>
-      fetch(`${fx.deployment.endpoint}/v1/pfs/default/ops/${op}`, {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${fx.adminToken}`,
-          "content-type": "application/json",
-          "idempotency-key": key,
-        },
-        body: JSON.stringify(input),
-      }).then(async (r) => ({
+      sendKeyed(op, key, input).then(async (r) => ({
         status: r.status,
         replayed: r.headers.get("idempotent-replayed"),
         body: JSON.parse(await r.text()),
