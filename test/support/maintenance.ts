@@ -9,6 +9,7 @@ import type { Engine } from "../../core/namespace/engine.ts";
 import { createNamespace } from "../../core/namespace/index.ts";
 import type { VolumeDriver } from "../../core/volume/port.ts";
 import { Volume } from "../../core/volume/volume.ts";
+import type { Services } from "../../functions/api/services.ts";
 import { pattern } from "../conformance/sdk.ts";
 
 export const T0 = Date.UTC(2026, 0, 5, 12, 0, 0); // a Monday, noon UTC
@@ -73,4 +74,20 @@ export function maintenanceWorld(
 /** Deterministic bytes: `n` bytes of pattern `seed` (different seeds share no 64 KiB chunk). */
 export function bytesOf(seed: number, n: number): Uint8Array {
   return pattern(n, seed);
+}
+
+/**
+ * The API services over a maintenance world's single volume `a` (for `invoke`): vacuum's reader
+ * grace sleeps on the world's fake clock.
+ */
+export function maintenanceServices(w: ReturnType<typeof maintenanceWorld>): Services {
+  return {
+    namespace: w.ns,
+    data: w.data,
+    store: w.store,
+    volumes: { a: { volume: w.volumes.a } },
+    clock: () => w.clock.now,
+    sha256: undefined,
+    sleep: async (ms: number) => w.clock.advance(ms),
+  } as unknown as Services;
 }

@@ -6,9 +6,8 @@ import { describe, expect, it } from "vitest";
 import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
 import { MemoryVolumeDriver } from "../../core/volume/memory.ts";
 import { invoke } from "../../functions/api/handle.ts";
-import type { Services } from "../../functions/api/services.ts";
 import { failureOf } from "../support/errors.ts";
-import { bytesOf, CHUNK, maintenanceWorld } from "../support/maintenance.ts";
+import { bytesOf, CHUNK, maintenanceServices, maintenanceWorld } from "../support/maintenance.ts";
 import { testPrincipal } from "../support/principals.ts";
 
 const ADMIN = testPrincipal();
@@ -18,15 +17,7 @@ describe("maintenance operations", () => {
   it("retention.set/get per PFS, vacuum.run dry and applied, scrub.run, fsck.run", async () => {
     const w = maintenanceWorld(new MemoryMetadataStore(), { a: new MemoryVolumeDriver("a") });
     await w.ns.createPfs("p");
-    const services = {
-      namespace: w.ns,
-      data: w.data,
-      store: w.store,
-      volumes: { a: { volume: w.volumes.a } },
-      clock: () => w.clock.now,
-      sha256: undefined,
-      sleep: async (ms: number) => w.clock.advance(ms), // vacuum's reader grace, on the fake clock
-    } as unknown as Services;
+    const services = maintenanceServices(w);
     const call = (op: string, input: unknown, principal = ADMIN, pfs?: string) =>
       invoke(services, principal, op, input, pfs ? { pfs } : {});
     const fs = w.ns.pfs("p");

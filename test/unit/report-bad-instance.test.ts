@@ -11,9 +11,8 @@ import { fsck } from "../../core/maintenance/fsck.ts";
 import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
 import { MemoryVolumeDriver } from "../../core/volume/memory.ts";
 import { invoke } from "../../functions/api/handle.ts";
-import type { Services } from "../../functions/api/services.ts";
 import { failureOf } from "../support/errors.ts";
-import { bytesOf, CHUNK, maintenanceWorld } from "../support/maintenance.ts";
+import { bytesOf, CHUNK, maintenanceServices, maintenanceWorld } from "../support/maintenance.ts";
 import { testPrincipal } from "../support/principals.ts";
 
 const READER = testPrincipal({ tokenId: "r", pfs: "p", rights: ["read"] });
@@ -21,13 +20,7 @@ const READER = testPrincipal({ tokenId: "r", pfs: "p", rights: ["read"] });
 async function world() {
   const w = maintenanceWorld(new MemoryMetadataStore(), { a: new MemoryVolumeDriver("a") });
   await w.ns.createPfs("p");
-  const services = {
-    namespace: w.ns,
-    data: w.data,
-    store: w.store,
-    volumes: { a: { volume: w.volumes.a } },
-    clock: () => w.clock.now,
-  } as unknown as Services;
+  const services = maintenanceServices(w);
   const fs = w.ns.pfs("p");
   const old = await w.data.writeFile(fs, "/f", bytesOf(1, CHUNK));
   w.clock.advance(1000);
