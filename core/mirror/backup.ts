@@ -28,8 +28,8 @@ import {
   type StreamRecord,
   toJsonValue,
 } from "./format.ts";
-import { createMirror, type MirrorRunReport, type MirrorTarget, promoteMirror, runMirror } from "./mirror.ts";
-import type { ChunkRef, StreamSource } from "./transport.ts";
+import { createMirror, type MirrorRunReport, promoteMirror, runMirror } from "./mirror.ts";
+import type { ChunkRef, MirrorTarget, StreamSource } from "./port.ts";
 
 export interface BundlePart {
   key: string;

@@ -17,8 +17,8 @@ import type { Item, MetadataStore, Value } from "../metadata/port.ts";
 import type { Namespace } from "../namespace/api.ts";
 import type { Volume } from "../volume/volume.ts";
 import { absolutePk, type StreamRecord } from "./format.ts";
+import type { ChunkRef } from "./port.ts";
 import { engineOf } from "./stream.ts";
-import type { ChunkRef } from "./transport.ts";
 
 /** A chunk's bytes from the best copy that has them right (the chunk lifecycle's `readBest`). */
 export async function readChunk(

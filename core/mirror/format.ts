@@ -207,3 +207,10 @@ export function fromJsonValue(value: unknown): unknown {
   }
   return value;
 }
+
+/** Checks a page received from elsewhere before anyone applies it. */
+export function checkPage(page: StreamPage, label: string): StreamPage {
+  if (page?.format !== 1 || !Array.isArray(page.records))
+    throw strataError("ECORRUPT", `stream page from ${label} is not format 1`, { source: label });
+  return page;
+}

@@ -34,17 +34,9 @@ import { isTid } from "../namespace/tid.ts";
 import type { PfsContext } from "../namespace/tx.ts";
 import { APPLY_MAX_ITEMS, changeItemFor, type MirrorState, transactionParts } from "./apply.ts";
 import { type ChunkTarget, ensureChunks, recordChunks } from "./chunks.ts";
-import { makeRecord, relativePk, type SourceInfo, type StreamRecord, targetItem } from "./format.ts";
-import type { MirrorTarget } from "./mirror.ts";
+import { makeRecord, relativePk, type StreamRecord, targetItem } from "./format.ts";
+import type { FullState, MirrorTarget, StreamSource } from "./port.ts";
 import { engineOf } from "./stream.ts";
-import type { StreamSource } from "./transport.ts";
-
-export interface FullState {
-  source: SourceInfo;
-  upto: Tid;
-  /** Every retained history record, as of `upto` (`tid` = the TID of that state). */
-  records: StreamRecord[];
-}
 
 async function allOf(engine: Engine, pk: string, prefix?: string): Promise<Item[]> {
   const out: Item[] = [];

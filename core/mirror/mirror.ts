@@ -31,22 +31,11 @@ import {
 } from "../namespace/records.ts";
 import { isTid, maxTid, ZERO_TID } from "../namespace/tid.ts";
 import type { PfsContext } from "../namespace/tx.ts";
-import type { Volume } from "../volume/volume.ts";
 import { type ApplyStats, applyPage, type MirrorState } from "./apply.ts";
 import { ensureChunks, recordChunks } from "./chunks.ts";
 import { fullResync } from "./full.ts";
+import type { MirrorTarget, StreamSource } from "./port.ts";
 import { engineOf } from "./stream.ts";
-import type { StreamSource } from "./transport.ts";
-
-export interface MirrorTarget {
-  /** The namespace (engine) of the deployment that holds the mirror. */
-  ns: Namespace;
-  /** That deployment's volumes, by registry name. */
-  volumes: Record<string, Volume>;
-  clock?: () => number;
-  /** The chunk step's pause while it waits out a vacuum lease (default setTimeout). */
-  sleep?: (ms: number) => Promise<void>;
-}
 
 export interface MirrorStatus {
   name: string;

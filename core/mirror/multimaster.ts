@@ -36,8 +36,8 @@ import type { PfsContext, Tx } from "../namespace/tx.ts";
 import type { Volume } from "../volume/volume.ts";
 import { type ChunkTarget, ensureChunks, recordChunks } from "./chunks.ts";
 import type { StreamRecord } from "./format.ts";
+import type { StreamSource } from "./port.ts";
 import { engineOf } from "./stream.ts";
-import type { StreamSource } from "./transport.ts";
 
 export interface MasterRef {
   ns: Namespace;

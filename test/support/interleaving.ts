@@ -37,7 +37,7 @@ import {
   startExchange,
   writeBackup,
 } from "../../core/mirror/index.ts";
-import type { StreamSource } from "../../core/mirror/transport.ts";
+import type { StreamSource } from "../../core/mirror/port.ts";
 import { createNamespace, type Namespace } from "../../core/namespace/index.ts";
 import { Placement } from "../../core/placement/placement.ts";
 import type { VolumeRecord } from "../../core/placement/records.ts";
