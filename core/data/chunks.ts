@@ -72,6 +72,12 @@ export const UNSAFE_LIFECYCLE_SWITCHES = {
    * before scrub repair was protected. Other writers' intents still count.
    */
   noDeploymentIntents: false,
+  /**
+   * A multi-master exchange removes its intent after the merge (the state before the fix)
+   * instead of handing it to vacuum: peer chunks the merge did not reference are never offered
+   * to vacuum (a leak).
+   */
+  exchangeRemovesIntent: false,
 };
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
@@ -190,6 +196,33 @@ export class Intent {
         { details: { path: this.o.path, pfs: this.o.pfs, intent: this.id } },
       );
     if (left < this.o.ttlMs / 2) await this.write();
+  }
+
+  /**
+   * Hand the intent to vacuum now (best effort): rewritten already expired, so the next vacuum
+   * decides each of its chunks again — a chunk a commit references keeps its reference (vacuum's
+   * re-check sees commits after its cursor), one nothing references is collected. For a writer
+   * whose commits reference only some of the chunks it protected (a multi-master merge keeps only
+   * the peer's final versions), on every exit path. A failure leaves it to expire on its own.
+   */
+  async expire(): Promise<void> {
+    if (!this.written) return;
+    try {
+      await this.o.store.put(
+        intentItem({
+          pfs: this.o.pfs,
+          id: this.id,
+          path: this.o.path,
+          volumes: this.o.volumes,
+          chunks: [...new Set(this.chunks)],
+          created: this.created,
+          expiresAt: this.o.clock(),
+        }),
+      );
+      this.expiresAt = this.o.clock();
+    } catch {
+      // It expires after its TTL.
+    }
   }
 
   /** Delete the intent after a successful commit; a failure leaves it for vacuum (best effort). */

@@ -94,10 +94,17 @@ export async function ensureChunks(
   target: ChunkTarget,
   refs: ChunkRef[],
   fetch: (ref: ChunkRef) => Promise<Uint8Array>,
-): Promise<{ copied: number; bytes: number; release: () => Promise<void> }> {
+): Promise<{
+  copied: number;
+  bytes: number;
+  /** After a commit that references every chunk: the intent is deleted. */
+  release: () => Promise<void>;
+  /** After commits that may reference only some (or none): vacuum decides each chunk again. */
+  expire: () => Promise<void>;
+}> {
   const unique = [...new Map(refs.map((r) => [r.chunk, r])).values()];
   const pairs = unique.flatMap((ref) => target.place.map((volume) => ({ ref, volume })));
-  if (pairs.length === 0) return { copied: 0, bytes: 0, release: async () => {} };
+  if (pairs.length === 0) return { copied: 0, bytes: 0, release: async () => {}, expire: async () => {} };
   for (const volume of target.place)
     if (!target.volumes[volume])
       throw strataError("EINVAL", `mirror target volume ${volume} is not configured here`, { volume });
@@ -109,6 +116,7 @@ export async function ensureChunks(
     ttlMs: MIRROR_INTENT_TTL_MS,
     clock: target.clock,
   });
+  const expire = () => intent.expire();
   await intent.protect(unique.map((r) => r.chunk));
   const have: Array<Item | undefined> = [];
   const keys = pairs.map((p) => instanceKey(p.ref.chunk, p.volume));
@@ -133,5 +141,5 @@ export async function ensureChunks(
     if (done === "uploaded") bytes += ref.size;
   }
   await intent.beforeCommit();
-  return { copied, bytes, release: () => intent.remove() };
+  return { copied, bytes, release: () => intent.remove(), expire };
 }

@@ -26,6 +26,7 @@
  * directories that conflict with local moves (the local place wins), xattr/tag-only conflicts on
  * directories (local wins), more than two masters.
  */
+import { UNSAFE_LIFECYCLE_SWITCHES } from "../data/chunks.ts";
 import { isStrataError, strataError } from "../errors.ts";
 import type { Item, Value } from "../metadata/port.ts";
 import type { FileType, Namespace, ObjectId, Tid } from "../namespace/api.ts";
@@ -147,269 +148,276 @@ export async function exchange(
     pfs: local.pfs,
     ...(local.sleep ? { sleep: local.sleep } : {}),
   };
-  const chunks = await ensureChunks(chunkTarget, recordChunks(records), (ref) => peer.chunk(ref));
-
-  // The peer's final state of every object and name it changed.
-  const versions = new Map<ObjectId, Record<string, Value>>();
-  const entries = new Map<string, { dir: ObjectId; name: string; rec: Record<string, Value>; tid: Tid }>();
-  for (const r of records) {
-    if (r.pk.startsWith("ino#")) {
-      const ino = r.pk.slice(4);
-      const seen = versions.get(ino);
-      if (!seen || String(r.item.ctid) >= String(seen.ctid)) versions.set(ino, r.item);
-    } else {
-      const dir = r.pk.slice(3);
-      const name = String(r.item.name);
-      const id = `${dir}/${name}`;
-      const seen = entries.get(id);
-      if (!seen || String(r.item.ctid) >= String(seen.rec.ctid))
-        entries.set(id, { dir, name, rec: r.item, tid: r.tid });
-    }
-  }
-
   const report: ExchangeReport = { peer: peerSite, from: since, to: upto, applied: 0, conflicts: [] };
-  const localWins = local.site < peerSite;
-  const note = (path: string, kept: string, kind: ExchangeReport["conflicts"][number]["kind"]) =>
-    report.conflicts.push({ kind, path, kept });
-
-  const mapped = async (peerIno: ObjectId): Promise<ObjectId> => {
-    const m = await engine.store.get(mapKey(ctx.id, peerSite, peerIno));
-    return m ? String(m.local) : peerIno;
-  };
-  const remember = async (peerIno: ObjectId, localIno: ObjectId) => {
-    if (peerIno !== localIno)
-      await engine.store.put({ ...mapKey(ctx.id, peerSite, peerIno), local: localIno });
-  };
-  /** The local object's newest version (live or ended) and whether it changed after `base`. */
-  const localVersion = async (ino: ObjectId) => {
-    const page = await engine.store.query(inoPk(ctx.id, ino), {
-      sk: { op: "beginsWith", value: VERSION_PREFIX },
-      limit: 1,
-    });
-    const v = page.items[0];
-    if (!v) return undefined;
-    const changed = changedHere(v.ctid) || changedHere(v.dtid);
-    return { v: verify(v, local.pfs), live: v.dtid === undefined, changed };
-  };
-  const freeName = async (dir: ObjectId, name: string, site: string) => {
-    for (let n = 1; ; n++) {
-      const candidate = `${name}#S!=${site}${n === 1 ? "" : `.${n}`}`;
-      const e = await engine.store.get(entryKey(ctx.id, dir, candidate));
-      if (!e || e.dtid !== undefined) return candidate;
+  const chunks = await ensureChunks(chunkTarget, recordChunks(records), (ref) => peer.chunk(ref));
+  try {
+    // The peer's final state of every object and name it changed.
+    const versions = new Map<ObjectId, Record<string, Value>>();
+    const entries = new Map<string, { dir: ObjectId; name: string; rec: Record<string, Value>; tid: Tid }>();
+    for (const r of records) {
+      if (r.pk.startsWith("ino#")) {
+        const ino = r.pk.slice(4);
+        const seen = versions.get(ino);
+        if (!seen || String(r.item.ctid) >= String(seen.ctid)) versions.set(ino, r.item);
+      } else {
+        const dir = r.pk.slice(3);
+        const name = String(r.item.name);
+        const id = `${dir}/${name}`;
+        const seen = entries.get(id);
+        if (!seen || String(r.item.ctid) >= String(seen.rec.ctid))
+          entries.set(id, { dir, name, rec: r.item, tid: r.tid });
+      }
     }
-  };
-  const write = (plan: (tx: Tx) => Promise<void>) =>
-    engine.write(local.pfs, plan).then(({ tid }) => {
-      if (tid) mergedNow.push(tid);
-      report.applied++;
-    });
-  /**
-   * Create an object at dir/name. `reuse`: the id it takes — the peer's own id for a peer object
-   * (ids are unique across sites), or the id of the local object it brings back — so the peer
-   * recognises it by id when this merge comes back in our stream (no echo to pair by content).
-   */
-  const createObject = async (
-    dir: ObjectId,
-    name: string,
-    payload: Record<string, Value>,
-    reuse?: ObjectId,
-  ): Promise<ObjectId> => {
-    const ino = reuse ?? (await engine.allocId());
-    await write(async (tx) => {
-      const type = String(payload.type) as FileType;
-      engine.putVersion(tx, ino, { ...payloadOf(payload), nlink: type === "dir" ? 2 : 1 }, "merge", tx.now);
-      engine.addEntry(tx, dir, name, { ino, type });
-      if (type === "dir") tx.put({ ...ctlKey(ctx.id, ino), parent: dir, name }, { op: "notExists" });
-    });
-    return ino;
-  };
-  const replace = (ino: ObjectId, payload: Record<string, Value>, nlink: Value) =>
-    write(async (tx) => {
-      await engine.replaceVersion(tx, ino, { ...payloadOf(payload), nlink }, "merge");
-    });
 
-  /** Move a local object to dir/name (ending what holds that name now, if anything). */
-  const move = async (ino: ObjectId, v: Item, dir: ObjectId, name: string, holder?: Item) => {
-    const old = await nameOf(engine, ctx, ino);
-    await write(async (tx) => {
-      if (holder)
-        await unlinkEntry(
-          engine,
-          tx,
-          dir,
-          name,
-          { ino: String(holder.ino), type: String(holder.type) as FileType },
-          name,
-        );
-      if (old) await engine.removeEntry(tx, old.dir, old.name);
-      engine.addEntry(tx, dir, name, { ino, type: String(v.type) as FileType });
-      if (v.type === "dir") tx.put({ ...ctlKey(ctx.id, ino), parent: dir, name });
-    });
-  };
+    const localWins = local.site < peerSite;
+    const note = (path: string, kept: string, kind: ExchangeReport["conflicts"][number]["kind"]) =>
+      report.conflicts.push({ kind, path, kept });
 
-  /** Remove dir/name and the object it holds here (a directory only when empty here). */
-  const removeName = async (dir: ObjectId, name: string, holder: Item) => {
-    try {
-      await write(async (tx) => {
-        const ino = String(holder.ino);
-        if (holder.type === "dir") {
-          if (await tx.hasEntries(ino)) throw strataError("ENOTEMPTY", "kept: not empty here");
-          await engine.removeEntry(tx, dir, name);
-          await engine.endVersion(tx, ino, "rmdir");
-          engine.deleteCtl(tx, ino);
-        } else await unlinkEntry(engine, tx, dir, name, { ino, type: String(holder.type) as FileType }, name);
+    const mapped = async (peerIno: ObjectId): Promise<ObjectId> => {
+      const m = await engine.store.get(mapKey(ctx.id, peerSite, peerIno));
+      return m ? String(m.local) : peerIno;
+    };
+    const remember = async (peerIno: ObjectId, localIno: ObjectId) => {
+      if (peerIno !== localIno)
+        await engine.store.put({ ...mapKey(ctx.id, peerSite, peerIno), local: localIno });
+    };
+    /** The local object's newest version (live or ended) and whether it changed after `base`. */
+    const localVersion = async (ino: ObjectId) => {
+      const page = await engine.store.query(inoPk(ctx.id, ino), {
+        sk: { op: "beginsWith", value: VERSION_PREFIX },
+        limit: 1,
       });
-    } catch (err) {
-      if (!isStrataError(err, "ENOTEMPTY")) throw err;
-    }
-  };
+      const v = page.items[0];
+      if (!v) return undefined;
+      const changed = changedHere(v.ctid) || changedHere(v.dtid);
+      return { v: verify(v, local.pfs), live: v.dtid === undefined, changed };
+    };
+    const freeName = async (dir: ObjectId, name: string, site: string) => {
+      for (let n = 1; ; n++) {
+        const candidate = `${name}#S!=${site}${n === 1 ? "" : `.${n}`}`;
+        const e = await engine.store.get(entryKey(ctx.id, dir, candidate));
+        if (!e || e.dtid !== undefined) return candidate;
+      }
+    };
+    const write = (plan: (tx: Tx) => Promise<void>) =>
+      engine.write(local.pfs, plan).then(({ tid }) => {
+        if (tid) mergedNow.push(tid);
+        report.applied++;
+      });
+    /**
+     * Create an object at dir/name. `reuse`: the id it takes — the peer's own id for a peer object
+     * (ids are unique across sites), or the id of the local object it brings back — so the peer
+     * recognises it by id when this merge comes back in our stream (no echo to pair by content).
+     */
+    const createObject = async (
+      dir: ObjectId,
+      name: string,
+      payload: Record<string, Value>,
+      reuse?: ObjectId,
+    ): Promise<ObjectId> => {
+      const ino = reuse ?? (await engine.allocId());
+      await write(async (tx) => {
+        const type = String(payload.type) as FileType;
+        engine.putVersion(tx, ino, { ...payloadOf(payload), nlink: type === "dir" ? 2 : 1 }, "merge", tx.now);
+        engine.addEntry(tx, dir, name, { ino, type });
+        if (type === "dir") tx.put({ ...ctlKey(ctx.id, ino), parent: dir, name }, { op: "notExists" });
+      });
+      return ino;
+    };
+    const replace = (ino: ObjectId, payload: Record<string, Value>, nlink: Value) =>
+      write(async (tx) => {
+        await engine.replaceVersion(tx, ino, { ...payloadOf(payload), nlink }, "merge");
+      });
 
-  // 1. Names, in the peer's commit order.
-  const ordered = [...entries.values()].sort((a, b) => (a.tid < b.tid ? -1 : a.tid > b.tid ? 1 : 0));
-  const movedAway = new Set(
-    [...entries.values()].filter((e) => e.rec.dtid === undefined).map((e) => String(e.rec.ino)),
-  );
-  for (const e of ordered) {
-    const dir = await mapped(e.dir);
-    const here = await engine.store.get(entryKey(ctx.id, dir, e.name));
-    const hereLive = here && here.dtid === undefined ? here : undefined;
-    const hereChanged = here !== undefined && changedHere(here.dtid ?? here.ctid);
-    const peerLive = e.rec.dtid === undefined;
-    const peerIno = String(e.rec.ino);
-    const want = peerLive ? await mapped(peerIno) : undefined;
-    if (peerLive) {
-      if (hereLive && String(hereLive.ino) === want) continue;
-      const payload = versions.get(peerIno);
-      const mine = want ? await localVersion(want) : undefined;
-      if (hereLive) {
-        const hereV = await localVersion(String(hereLive.ino));
-        // The echo of our own earlier merge: a peer object we do not have, equal to ours here.
-        if (!mine?.live && hereV && payload && samePayload(hereV.v, payload)) {
-          await remember(peerIno, String(hereLive.ino));
-          continue;
-        }
-        // The name changed here, or the object it holds did (then replacing it would lose that
-        // update): a conflict either way.
-        if (hereChanged || hereV?.changed) {
-          // create/create: both sides put something new under this name (the peer's may be an
-          // object we have under another name, moved there).
-          const movedHere = mine?.live === true && want !== undefined;
-          // A peer object we deleted comes back from our last version of it (delete/update).
-          const from = payload ?? (mine && !mine.live ? mine.v : undefined);
-          if (!from && !movedHere) continue;
-          if (localWins) {
-            const alt = await freeName(dir, e.name, peerSite);
-            if (movedHere) await move(want!, mine!.v, dir, alt);
-            else await remember(peerIno, await createObject(dir, alt, from!, want));
-            note(e.name, alt, "create/create");
-          } else {
-            const alt = await freeName(dir, e.name, local.site);
-            const loser = String(hereLive.ino);
-            await write(async (tx) => {
-              await engine.removeEntry(tx, dir, e.name);
-              engine.addEntry(tx, dir, alt, { ino: loser, type: String(hereLive.type) as FileType });
-              if (hereLive.type === "dir") tx.put({ ...ctlKey(ctx.id, loser), parent: dir, name: alt });
-            });
-            if (movedHere) await move(want!, mine!.v, dir, e.name);
-            else await remember(peerIno, await createObject(dir, e.name, from!, want));
-            note(e.name, alt, "create/create");
-          }
-          continue;
-        }
-      }
-      if (mine?.live && want) {
-        // The object exists here under another name: the peer moved it here.
-        await move(want, mine.v, dir, e.name, hereLive);
-        continue;
-      }
-      // The peer moved (or changed) an object we deleted meanwhile: delete/update, the peer's
-      // side wins — re-create it from our last version when the stream carries none.
-      const from = payload ?? (mine && !mine.live ? mine.v : undefined);
-      if (!from) continue; // nothing to create from
-      if (!payload) note(e.name, e.name, "delete/update");
-      if (hereLive)
-        await write(async (tx) => {
+    /** Move a local object to dir/name (ending what holds that name now, if anything). */
+    const move = async (ino: ObjectId, v: Item, dir: ObjectId, name: string, holder?: Item) => {
+      const old = await nameOf(engine, ctx, ino);
+      await write(async (tx) => {
+        if (holder)
           await unlinkEntry(
             engine,
             tx,
             dir,
-            e.name,
-            { ino: String(hereLive.ino), type: String(hereLive.type) as FileType },
-            e.name,
+            name,
+            { ino: String(holder.ino), type: String(holder.type) as FileType },
+            name,
           );
-        });
-      await remember(peerIno, await createObject(dir, e.name, from, want));
-      continue;
-    }
-    // The peer removed the name — or moved the object: then its new name is handled on its own.
-    if (movedAway.has(peerIno)) continue;
-    // Whatever holds the name here goes too when it is the object the peer removed, or when
-    // the name has not changed here since the base (the peer replaced and then removed it).
-    if (!hereLive || (String(hereLive.ino) !== (await mapped(peerIno)) && hereChanged)) continue;
-    const mine = await localVersion(String(hereLive.ino));
-    if (hereChanged || mine?.changed) {
-      note(e.name, e.name, "delete/update"); // the update wins: keep it
-      continue;
-    }
-    await removeName(dir, e.name, hereLive);
-  }
+        if (old) await engine.removeEntry(tx, old.dir, old.name);
+        engine.addEntry(tx, dir, name, { ino, type: String(v.type) as FileType });
+        if (v.type === "dir") tx.put({ ...ctlKey(ctx.id, ino), parent: dir, name });
+      });
+    };
 
-  // 2. Contents and attributes of objects the peer changed.
-  for (const [peerIno, payload] of versions) {
-    const ino = await mapped(peerIno);
-    const mine = await localVersion(ino);
-    if (payload.dtid !== undefined) {
-      // The peer ended the object. Usually its name's removal did that above, but the peer's last
-      // record of that name may show another object (it renamed one over it): remove it here
-      // too, unless it or its name changed here since the base (then the change wins).
-      if (!mine?.live || mine.changed) continue;
+    /** Remove dir/name and the object it holds here (a directory only when empty here). */
+    const removeName = async (dir: ObjectId, name: string, holder: Item) => {
+      try {
+        await write(async (tx) => {
+          const ino = String(holder.ino);
+          if (holder.type === "dir") {
+            if (await tx.hasEntries(ino)) throw strataError("ENOTEMPTY", "kept: not empty here");
+            await engine.removeEntry(tx, dir, name);
+            await engine.endVersion(tx, ino, "rmdir");
+            engine.deleteCtl(tx, ino);
+          } else
+            await unlinkEntry(engine, tx, dir, name, { ino, type: String(holder.type) as FileType }, name);
+        });
+      } catch (err) {
+        if (!isStrataError(err, "ENOTEMPTY")) throw err;
+      }
+    };
+
+    // 1. Names, in the peer's commit order.
+    const ordered = [...entries.values()].sort((a, b) => (a.tid < b.tid ? -1 : a.tid > b.tid ? 1 : 0));
+    const movedAway = new Set(
+      [...entries.values()].filter((e) => e.rec.dtid === undefined).map((e) => String(e.rec.ino)),
+    );
+    for (const e of ordered) {
+      const dir = await mapped(e.dir);
+      const here = await engine.store.get(entryKey(ctx.id, dir, e.name));
+      const hereLive = here && here.dtid === undefined ? here : undefined;
+      const hereChanged = here !== undefined && changedHere(here.dtid ?? here.ctid);
+      const peerLive = e.rec.dtid === undefined;
+      const peerIno = String(e.rec.ino);
+      const want = peerLive ? await mapped(peerIno) : undefined;
+      if (peerLive) {
+        if (hereLive && String(hereLive.ino) === want) continue;
+        const payload = versions.get(peerIno);
+        const mine = want ? await localVersion(want) : undefined;
+        if (hereLive) {
+          const hereV = await localVersion(String(hereLive.ino));
+          // The echo of our own earlier merge: a peer object we do not have, equal to ours here.
+          if (!mine?.live && hereV && payload && samePayload(hereV.v, payload)) {
+            await remember(peerIno, String(hereLive.ino));
+            continue;
+          }
+          // The name changed here, or the object it holds did (then replacing it would lose that
+          // update): a conflict either way.
+          if (hereChanged || hereV?.changed) {
+            // create/create: both sides put something new under this name (the peer's may be an
+            // object we have under another name, moved there).
+            const movedHere = mine?.live === true && want !== undefined;
+            // A peer object we deleted comes back from our last version of it (delete/update).
+            const from = payload ?? (mine && !mine.live ? mine.v : undefined);
+            if (!from && !movedHere) continue;
+            if (localWins) {
+              const alt = await freeName(dir, e.name, peerSite);
+              if (movedHere) await move(want!, mine!.v, dir, alt);
+              else await remember(peerIno, await createObject(dir, alt, from!, want));
+              note(e.name, alt, "create/create");
+            } else {
+              const alt = await freeName(dir, e.name, local.site);
+              const loser = String(hereLive.ino);
+              await write(async (tx) => {
+                await engine.removeEntry(tx, dir, e.name);
+                engine.addEntry(tx, dir, alt, { ino: loser, type: String(hereLive.type) as FileType });
+                if (hereLive.type === "dir") tx.put({ ...ctlKey(ctx.id, loser), parent: dir, name: alt });
+              });
+              if (movedHere) await move(want!, mine!.v, dir, e.name);
+              else await remember(peerIno, await createObject(dir, e.name, from!, want));
+              note(e.name, alt, "create/create");
+            }
+            continue;
+          }
+        }
+        if (mine?.live && want) {
+          // The object exists here under another name: the peer moved it here.
+          await move(want, mine.v, dir, e.name, hereLive);
+          continue;
+        }
+        // The peer moved (or changed) an object we deleted meanwhile: delete/update, the peer's
+        // side wins — re-create it from our last version when the stream carries none.
+        const from = payload ?? (mine && !mine.live ? mine.v : undefined);
+        if (!from) continue; // nothing to create from
+        if (!payload) note(e.name, e.name, "delete/update");
+        if (hereLive)
+          await write(async (tx) => {
+            await unlinkEntry(
+              engine,
+              tx,
+              dir,
+              e.name,
+              { ino: String(hereLive.ino), type: String(hereLive.type) as FileType },
+              e.name,
+            );
+          });
+        await remember(peerIno, await createObject(dir, e.name, from, want));
+        continue;
+      }
+      // The peer removed the name — or moved the object: then its new name is handled on its own.
+      if (movedAway.has(peerIno)) continue;
+      // Whatever holds the name here goes too when it is the object the peer removed, or when
+      // the name has not changed here since the base (the peer replaced and then removed it).
+      if (!hereLive || (String(hereLive.ino) !== (await mapped(peerIno)) && hereChanged)) continue;
+      const mine = await localVersion(String(hereLive.ino));
+      if (hereChanged || mine?.changed) {
+        note(e.name, e.name, "delete/update"); // the update wins: keep it
+        continue;
+      }
+      await removeName(dir, e.name, hereLive);
+    }
+
+    // 2. Contents and attributes of objects the peer changed.
+    for (const [peerIno, payload] of versions) {
+      const ino = await mapped(peerIno);
+      const mine = await localVersion(ino);
+      if (payload.dtid !== undefined) {
+        // The peer ended the object. Usually its name's removal did that above, but the peer's last
+        // record of that name may show another object (it renamed one over it): remove it here
+        // too, unless it or its name changed here since the base (then the change wins).
+        if (!mine?.live || mine.changed) continue;
+        const where = await nameOf(engine, ctx, ino);
+        if (!where) continue;
+        const holder = await engine.store.get(entryKey(ctx.id, where.dir, where.name));
+        if (!holder || holder.dtid !== undefined || changedHere(holder.ctid)) continue;
+        await removeName(where.dir, where.name, holder);
+        continue;
+      }
+      if (!mine) continue; // never here (created under a name handled above, or a hard link)
+      // A version of an object we removed is an update even with equal content: the peer counts
+      // its own write as a change (by TID), so it keeps the object; we must bring it back too.
+      if (mine.live && samePayload(mine.v, payload)) continue;
+      if (!mine.live) {
+        // delete/update: the peer updated what we removed — bring it back under its last name.
+        if ([...entries.values()].some((x) => String(x.rec.ino) === peerIno)) continue; // named above
+        const last = await scanForName(engine, ctx, ino, base);
+        if (!last) continue;
+        const taken = await engine.store.get(entryKey(ctx.id, last.dir, last.name));
+        const name =
+          taken && taken.dtid === undefined ? await freeName(last.dir, last.name, peerSite) : last.name;
+        await remember(peerIno, await createObject(last.dir, name, payload, ino));
+        note(name, name, "delete/update");
+        continue;
+      }
+      if (!mine.changed) {
+        await replace(ino, payload, mine.v.nlink ?? 1);
+        continue;
+      }
+      // update/update.
+      if (mine.v.type === "dir") continue; // directory attributes: the local ones stay
       const where = await nameOf(engine, ctx, ino);
       if (!where) continue;
-      const holder = await engine.store.get(entryKey(ctx.id, where.dir, where.name));
-      if (!holder || holder.dtid !== undefined || changedHere(holder.ctid)) continue;
-      await removeName(where.dir, where.name, holder);
-      continue;
+      if (localWins) {
+        const alt = await freeName(where.dir, where.name, peerSite);
+        await createObject(where.dir, alt, payload);
+        note(where.name, alt, "update/update");
+      } else {
+        const alt = await freeName(where.dir, where.name, local.site);
+        await createObject(where.dir, alt, mine.v);
+        await replace(ino, payload, mine.v.nlink ?? 1);
+        note(where.name, alt, "update/update");
+      }
     }
-    if (!mine) continue; // never here (created under a name handled above, or a hard link)
-    // A version of an object we removed is an update even with equal content: the peer counts
-    // its own write as a change (by TID), so it keeps the object; we must bring it back too.
-    if (mine.live && samePayload(mine.v, payload)) continue;
-    if (!mine.live) {
-      // delete/update: the peer updated what we removed — bring it back under its last name.
-      if ([...entries.values()].some((x) => String(x.rec.ino) === peerIno)) continue; // named above
-      const last = await scanForName(engine, ctx, ino, base);
-      if (!last) continue;
-      const taken = await engine.store.get(entryKey(ctx.id, last.dir, last.name));
-      const name =
-        taken && taken.dtid === undefined ? await freeName(last.dir, last.name, peerSite) : last.name;
-      await remember(peerIno, await createObject(last.dir, name, payload, ino));
-      note(name, name, "delete/update");
-      continue;
-    }
-    if (!mine.changed) {
-      await replace(ino, payload, mine.v.nlink ?? 1);
-      continue;
-    }
-    // update/update.
-    if (mine.v.type === "dir") continue; // directory attributes: the local ones stay
-    const where = await nameOf(engine, ctx, ino);
-    if (!where) continue;
-    if (localWins) {
-      const alt = await freeName(where.dir, where.name, peerSite);
-      await createObject(where.dir, alt, payload);
-      note(where.name, alt, "update/update");
-    } else {
-      const alt = await freeName(where.dir, where.name, local.site);
-      await createObject(where.dir, alt, mine.v);
-      await replace(ino, payload, mine.v.nlink ?? 1);
-      note(where.name, alt, "update/update");
-    }
-  }
 
-  await engine.store.put(
-    seal({ ...peerKey(ctx.id, peerSite), since: upto, base: before, merged: mergedNow.join(",") }),
-  );
-  await chunks.release(); // the merged versions reference the chunks now
+    await engine.store.put(
+      seal({ ...peerKey(ctx.id, peerSite), since: upto, base: before, merged: mergedNow.join(",") }),
+    );
+  } finally {
+    // The merge keeps only the peer's final versions (and may stop half-way): the intent goes to
+    // vacuum, which keeps what the merged versions reference and collects the rest (deleting the
+    // intent leaked every peer chunk nothing here referenced). A failure leaves it to expire (1 h).
+    if (UNSAFE_LIFECYCLE_SWITCHES.exchangeRemovesIntent) await chunks.release();
+    else await chunks.expire();
+  }
   return report;
 }
 

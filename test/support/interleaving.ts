@@ -337,7 +337,9 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     // Two masters: `mm` here (a promoted mirror of the other deployment's `main`) exchanges with
-    // the other side, which wrote /a after the promotion.
+    // the other side, which wrote /a twice after the promotion: the first version's chunk is
+    // copied here but no merged version references it (the merge keeps the final state), so the
+    // exchange must hand it to vacuum rather than leak it.
     name: "multi-master exchange",
     setup: async (env) => {
       const other = await otherDeployment(env);
@@ -346,6 +348,7 @@ export const SCENARIOS: Scenario[] = [
       await createMirror(target, { name: "mm", source, volumes: ["v"] });
       const run = await runMirror(target, "mm", source);
       await promoteMirror(target, "mm");
+      await other.data.writeFile(other.ns.pfs("main"), "/a", new Uint8Array(1000).fill(5));
       await other.data.writeFile(other.ns.pfs("main"), "/a", theBytes());
       const local: MasterRef = {
         ns: env.ns,
