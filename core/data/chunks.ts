@@ -78,6 +78,8 @@ export const UNSAFE_LIFECYCLE_SWITCHES = {
    * to vacuum (a leak).
    */
   exchangeRemovesIntent: false,
+  /** Placement Commit does not check its recorded copies still exist (`confirmRecorded`). */
+  noConfirm: false,
 };
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
@@ -399,6 +401,55 @@ export async function recordAfterSettle(
         throw strataError("ECONFLICT", `chunk ${rec.chunk}: its instance record keeps changing`);
     }
   }
+}
+
+/**
+ * After recording `present` where the writer's protection may have LAPSED (a workflow step
+ * resumed hours later, like placement's Commit after its Copy's intent expired): check every
+ * recorded object is still there. A vacuum that saw the intent expired may have marked, deleted
+ * the object and dropped its mark entirely between the writer's last look and its record write
+ * — rule 3's condition cannot see a mark that is already gone — so a missing object's record is
+ * deleted again (only while it is still ours: `present` with our `time`) and the step fails EIO.
+ * A vacuum that marks our record after this check deletes object and record itself (rule 4).
+ * Cost: one HEAD per recorded instance.
+ */
+export async function confirmRecorded(
+  store: MetadataStore,
+  items: Item[],
+  volumeOf: (name: string) => Volume | undefined,
+): Promise<void> {
+  if (UNSAFE_LIFECYCLE_SWITCHES.noConfirm) return;
+  const lost: InstanceRecord[] = [];
+  for (const item of items) {
+    const rec = decodeInstance(item);
+    const volume = volumeOf(rec.volume);
+    if (!volume) continue;
+    const info = await volume.head(chunkObjectKey(rec.chunk)).catch((err: unknown) => {
+      if (isStrataError(err, "ENOENT")) return undefined;
+      throw err;
+    });
+    if (info && info.size === rec.size && info.crc32c === rec.crc32c) continue;
+    await store
+      .delete(item, {
+        condition: {
+          op: "and",
+          of: [
+            { op: "eq", attr: "state", value: "present" },
+            { op: "eq", attr: "time", value: rec.time },
+          ],
+        },
+      })
+      .catch((err: unknown) => {
+        if (!isStrataError(err, "ECONFLICT")) throw err; // marked or rewritten meanwhile: not ours
+      });
+    lost.push(rec);
+  }
+  if (lost.length > 0)
+    throw strataError(
+      "EIO",
+      `chunk ${lost[0]!.chunk} on volume ${lost[0]!.volume} was deleted before it was recorded (its protection had lapsed); nothing recorded, copy again`,
+      { chunk: lost[0]!.chunk, volume: lost[0]!.volume, lost: lost.length },
+    );
 }
 
 /** What `ensureInstance` did: reused a present instance, or put the object (`uploaded` if bytes moved). */

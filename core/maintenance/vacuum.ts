@@ -38,7 +38,7 @@ import type { Item, Key, MetadataStore, TransactOp } from "../metadata/port.ts";
 import type { Namespace, Tid } from "../namespace/api.ts";
 import { changePk, inoPk, REGISTRY_PK, snapshotPk, VERSION_PREFIX, verify } from "../namespace/records.ts";
 import { invertTid, nextTid, tidMs } from "../namespace/tid.ts";
-import { liveLeaseTids } from "../retention/lease.ts";
+import { liveLeases } from "../retention/lease.ts";
 import { nextWatermark, visibleAtAny, type Watermark } from "../retention/policy.ts";
 import { RETENTION_CACHE_MS, readPolicy, readWatermark, writeWatermark } from "../retention/store.ts";
 import type { Volume } from "../volume/volume.ts";
@@ -153,6 +153,8 @@ class VacuumRun {
   readonly box: TimeBox;
   readonly graceMs: number;
   readonly leaseMs: number;
+  /** The lowest live floor lease per PFS id (range readers), read with the snapshots. */
+  private readonly floors = new Map<string, Tid>();
   readonly skewMs: number;
   readonly report: VacuumReport;
   /** The cutoff time (ms): taken first, before any marking. */
@@ -340,8 +342,15 @@ class VacuumRun {
   private async watermark(pfs: PfsRow): Promise<{ w: Watermark; advanced: boolean } | undefined> {
     const policy = await readPolicy(this.store, pfs.id);
     const prev = await readWatermark(this.store, pfs.id);
-    const next = nextWatermark(prev, policy, this.now, await this.snapshotTids(pfs), tidMs(pfs.ctid));
+    const snaps = await this.snapshotTids(pfs);
+    let next = nextWatermark(prev, policy, this.now, snaps, tidMs(pfs.ctid));
     if (!next) return undefined;
+    // A range reader's floor lease: exactFrom stays at or below it (not below where it was).
+    const floor = this.floors.get(pfs.id);
+    if (floor !== undefined && next.exactFrom > floor) {
+      const exactFrom = prev && prev.exactFrom > floor ? prev.exactFrom : floor;
+      next = { ...next, exactFrom, points: next.points.filter((p) => p < exactFrom) };
+    }
     if (prev && prev.exactFrom === next.exactFrom && prev.points.join() === next.points.join())
       return { w: prev, advanced: false };
     if (this.apply) await writeWatermark(this.store, pfs.id, prev, next);
@@ -359,7 +368,13 @@ class VacuumRun {
     for await (const page of queryPages(this.store, queuePk(pfs.id), {
       sk: { op: "lt", value: nextTid(w.exactFrom) },
     })) {
-      const due = page.filter((q) => !visibleAtAny(w, snaps, String(q.ctid), String(q.dtid)));
+      // A live floor lease (a range reader at `floor`): nothing that ended after it goes.
+      const floor = this.floors.get(pfs.id);
+      const due = page.filter(
+        (q) =>
+          !visibleAtAny(w, snaps, String(q.ctid), String(q.dtid)) &&
+          !(floor !== undefined && String(q.dtid) > floor),
+      );
       if (due.length > 0) await this.pruneRecords(pfs, due, touched);
       await this.dropRefs(pfs, touched);
       if (this.box.over) return false;
@@ -390,8 +405,10 @@ class VacuumRun {
       String(verify(s, pfs.name)!.tid),
     );
     // Liveness at the cutoff time: an earlier "now" only keeps more leases live.
-    const leases = await liveLeaseTids(this.store, pfs.id, this.now, this.skewMs, this.apply);
-    return [...snaps, ...leases];
+    const leases = await liveLeases(this.store, pfs.id, this.now, this.skewMs, this.apply);
+    if (leases.floor !== undefined) this.floors.set(pfs.id, leases.floor);
+    else this.floors.delete(pfs.id);
+    return [...snaps, ...leases.tids];
   }
 
   private async pruneRecords(pfs: PfsRow, due: Item[], touched: Map<string, Set<string>>): Promise<void> {
@@ -672,8 +689,13 @@ class VacuumRun {
     }
     // Mark every instance of the batch (a failed condition: recorded meanwhile, or another vacuum).
     const applied = await this.conditionalAll(marks.map((x) => x.op));
+    // A mark that failed (an instance recorded meanwhile — e.g. by a writer whose intent had
+    // lapsed — or another vacuum's mark): that chunk stays a candidate for the next run, else an
+    // instance recorded after our listing would never be offered again (a leak).
+    const again = new Set<string>();
     marks.forEach((x, i) => {
       if (applied[i]) x.m.instances.push({ item: x.item, prev: x.prev });
+      else again.add(x.m.sha);
     });
 
     // Re-check after marking: fresh intents, every commit after the cursors, crefs.
@@ -683,7 +705,11 @@ class VacuumRun {
       const stillLive = marked.length > 0 ? await this.freshIntentChunks() : new Set<string>();
       const recent = marked.length > 0 ? await this.chunksCommittedSinceCursors() : new Set<string>();
       for (const m of marked) {
-        settled.push({ kind: "delete", key: gcqKey(m.sha) });
+        settled.push(
+          again.has(m.sha)
+            ? { kind: "put", item: { ...gcqKey(m.sha), time: this.now } }
+            : { kind: "delete", key: gcqKey(m.sha) },
+        );
         const keep = stillLive.has(m.sha) || recent.has(m.sha) || (await this.referenced(m.sha));
         if (keep) {
           this.report.rechecked.kept++;

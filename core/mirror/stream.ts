@@ -11,6 +11,13 @@
  * close of `upto` on the first page (0–3 requests). A no-op resync is one page of S empty Queries.
  * A `since` below the retention watermark's `exactFrom` is EPRUNED (vacuum may have removed
  * records and change-index items there): the mirror falls back to a full-state comparison.
+ *
+ * Fencing (core/retention/lease.ts): each page takes a FLOOR lease at `since` (+1 PutItem,
+ * +1 DeleteItem) BEFORE it reads the watermark, and drops it after its records are read, so a
+ * vacuum running meanwhile prunes nothing the page reads (it sees the lease, or the page sees its
+ * new watermark and answers EPRUNED). Between two pages nothing is held: a vacuum that moves
+ * `exactFrom` past the reader's position then makes the next page EPRUNED (a mirror falls back
+ * to the full comparison, a backup fails and is taken again) — never a page with a hole.
  */
 import { strataError } from "../errors.ts";
 import type { Item, Key } from "../metadata/port.ts";
@@ -20,6 +27,7 @@ import { Engine } from "../namespace/engine.ts";
 import { changePk, verify } from "../namespace/records.ts";
 import { isTid, ZERO_TID } from "../namespace/tid.ts";
 import type { PfsContext } from "../namespace/tx.ts";
+import { takeLease, UNSAFE_LEASE_SWITCHES } from "../retention/lease.ts";
 import { readWatermark } from "../retention/store.ts";
 import {
   decodeToken,
@@ -86,8 +94,30 @@ export async function readStream(
   const limit = request.limit ?? STREAM_DEFAULTS.pageCommits;
   if (!Number.isInteger(limit) || limit < 1) throw strataError("EINVAL", "limit must be a positive integer");
   const source = infoOf(ctx, end);
-  // Retention (core/retention): below the watermark's exactFrom vacuum may have removed records
-  // and change-index items, so a stream from there would silently miss commits.
+  if (since >= end)
+    return { format: STREAM_FORMAT, source, since, upto: since > end ? since : end, records: [], commits: 0 };
+  // The floor lease first, then the watermark (uncached): see the module header.
+  const lease =
+    engine.opts.tidLeases && !UNSAFE_LEASE_SWITCHES.noFloorLease
+      ? await takeLease(engine.store, ctx, since, {
+          clock: engine.clock,
+          ttlMs: engine.opts.tidLeaseMs,
+          floor: true,
+        })
+      : undefined;
+  try {
+    await prunedCheck(engine, ctx, since, end);
+    const page = await readPage(engine, ctx, source, since, end, limit, request.pageBytes);
+    await lease?.keep(); // lapsed (a pause longer than its TTL): ECONFLICT, read again
+    return page;
+  } finally {
+    await lease?.release();
+  }
+}
+
+/** Retention (core/retention): below the watermark's exactFrom vacuum may have removed records. */
+async function prunedCheck(engine: Engine, ctx: PfsContext, since: Tid, end: Tid): Promise<void> {
+  const pfs = ctx.name;
   const watermark = await readWatermark(engine.store, ctx.id);
   if (watermark && since < watermark.exactFrom && since < end)
     throw strataError(
@@ -95,9 +125,17 @@ export async function readStream(
       `the history of PFS ${pfs} after ${since} was pruned by retention (complete from ${watermark.exactFrom}); resync with a full-state comparison`,
       { pfs, since, exactFrom: watermark.exactFrom },
     );
-  if (since >= end)
-    return { format: STREAM_FORMAT, source, since, upto: since > end ? since : end, records: [], commits: 0 };
+}
 
+async function readPage(
+  engine: Engine,
+  ctx: PfsContext,
+  source: SourceInfo,
+  since: Tid,
+  end: Tid,
+  limit: number,
+  pageBytes: number | undefined,
+): Promise<StreamPage> {
   const merged = await mergeShards(engine, ctx, since, end, limit);
   let { changes, upto } = merged;
   let records = await recordsOf(engine, ctx, changes);
@@ -107,7 +145,7 @@ export async function readStream(
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
     bytes += itemSize({ pk: r.pk, sk: r.sk, ...r.item });
-    if (bytes <= (request.pageBytes ?? STREAM_DEFAULTS.pageBytes)) continue;
+    if (bytes <= (pageBytes ?? STREAM_DEFAULTS.pageBytes)) continue;
     let start = i;
     while (start > 0 && records[start - 1]!.tid === r.tid) start--;
     if (start > 0) {

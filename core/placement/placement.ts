@@ -13,6 +13,7 @@
  */
 
 import {
+  confirmRecorded,
   deleteMarked,
   Intent,
   markForDeletion,
@@ -115,6 +116,8 @@ export interface PlacementOptions {
   parallelism?: number;
   /** Copy rounds (a failed verify sends the run back to copy) before the run fails (default 3). */
   maxCopyRounds?: number;
+  /** The pause while Commit waits out a vacuum's `deleting` lease (default setTimeout). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface FileStatus {
@@ -200,6 +203,8 @@ export class Placement {
   private readonly parsed = new Map<string, ObjectiveSet>();
   private readonly hasObjectivesCache = new Map<string, { value: boolean; until: number }>();
 
+  private readonly leaseSleep: ((ms: number) => Promise<void>) | undefined;
+
   constructor(options: PlacementOptions) {
     this.store = options.store;
     this.namespace = options.namespace;
@@ -210,6 +215,7 @@ export class Placement {
     this.parallelism = options.parallelism ?? 4;
     this.maxCopyRounds = options.maxCopyRounds ?? 3;
     this.defaultVolumeOf = options.defaultVolume;
+    this.leaseSleep = options.sleep;
   }
 
   // ---- objectives ----
@@ -646,11 +652,15 @@ export class Placement {
       presentItem({ chunk, size: sizes.get(chunk)!.size, crc32c: sizes.get(chunk)!.crc }, volume, now),
     );
     const failed = await recordPresent(this.store, records, now);
-    if (failed.length > 0) {
-      const reachable = new Map<string, Volume>();
-      for (const [, v] of state.copies ?? []) reachable.set(v, await this.volumes.volume(v));
-      await recordAfterSettle(this.store, failed, (name) => reachable.get(name), { clock: this.clock });
-    }
+    const reachable = new Map<string, Volume>();
+    for (const [, v] of state.copies ?? []) reachable.set(v, await this.volumes.volume(v));
+    if (failed.length > 0)
+      await recordAfterSettle(this.store, failed, (name) => reachable.get(name), {
+        clock: this.clock,
+        ...(this.leaseSleep ? { sleep: this.leaseSleep } : {}),
+      });
+    // Commit may run long after Copy, its intent expired: check the copies are still there.
+    await confirmRecorded(this.store, records, (name) => reachable.get(name));
     const ops: TransactOp[] = [];
     // The file's wants: the desired ones written (unless there already), its stale ones elsewhere
     // (an earlier run's desired set) deleted so the trim guard no longer sees them.

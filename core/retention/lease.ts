@@ -23,6 +23,12 @@
  * committing anything read under it. Vacuum counts a lease live until `until` + its clock-skew
  * bound (default 1 min). A holder that dies stops renewing: its lease expires after at most
  * `ttlMs` (+ skew) and no longer holds history back; vacuum deletes expired lease records.
+ *
+ * Range readers (the mirror stream, hence mirror runs, backups and `mirror.read` over HTTP) read
+ * the records of every commit in (from, upto], not the state at one TID: a point lease would not
+ * stop retention thinning the versions in between. They take a FLOOR lease (`floor: true`, the
+ * same item and protocol): vacuum prunes nothing that ended after a live floor (it keeps every
+ * record whose `dtid` > from) and does not move the watermark's `exactFrom` past it.
  */
 import { isStrataError, StrataError, strataError } from "../errors.ts";
 import type { Condition, Item, Key, MetadataStore } from "../metadata/port.ts";
@@ -39,6 +45,12 @@ export interface LeaseOptions {
   /** Lifetime past each renewal (default {@link LEASE_TTL_MS}). */
   ttlMs?: number;
 }
+
+/**
+ * Test-only switch: range readers take no floor lease (the state before they did), so a test can
+ * show a vacuum pruning under a stream read. Never set in production.
+ */
+export const UNSAFE_LEASE_SWITCHES = { noFloorLease: false };
 
 function leaseKey(pfsId: string, tid: Tid): Key {
   const bytes = new Uint8Array(8);
@@ -59,6 +71,7 @@ export class TidLease {
     private until: number,
     private readonly clock: () => number,
     private readonly ttlMs: number,
+    private readonly floor = false,
   ) {
     this.renewedAt = clock();
   }
@@ -86,7 +99,7 @@ export class TidLease {
       // very renewal, when a first try's reply was lost).
       await putWithRetries(
         this.store,
-        seal({ ...this.key, tid: this.tid, until, expiresAt: expiresAt(until) }),
+        seal({ ...this.key, tid: this.tid, until, expiresAt: expiresAt(until), ...floorAttr(this.floor) }),
         {
           op: "or",
           of: [
@@ -131,28 +144,35 @@ async function putWithRetries(store: MetadataStore, item: Item, condition: Condi
 /** DynamoDB's TTL attribute (seconds), well after `until`: vacuum, not the table, decides liveness. */
 const expiresAt = (until: number) => Math.ceil(until / 1000) + 3600;
 
-/** Write a lease on `tid` (one PutItem). The caller then re-reads the watermark (uncached). */
+const floorAttr = (floor: boolean): Record<string, boolean> => (floor ? { floor: true } : {});
+
+/**
+ * Write a lease on `tid` (one PutItem). The caller then re-reads the watermark (uncached).
+ * `floor`: a range reader's lease — nothing that ended after `tid` is pruned while it lives.
+ */
 export async function takeLease(
   store: MetadataStore,
   pfs: { id: string; name: string },
   tid: Tid,
-  options: LeaseOptions,
+  options: LeaseOptions & { floor?: boolean },
 ): Promise<TidLease> {
   const ttlMs = options.ttlMs ?? LEASE_TTL_MS;
   const key = leaseKey(pfs.id, tid);
   const until = options.clock() + ttlMs;
+  const floor = options.floor === true;
   // The key is random, so an item already there with our `until` is this very put (reply lost).
-  await putWithRetries(store, seal({ ...key, tid, until, expiresAt: expiresAt(until) }), {
-    op: "or",
-    of: [{ op: "notExists" }, { op: "eq", attr: "until", value: until }],
-  });
-  return new TidLease(store, key, tid, pfs.name, until, options.clock, ttlMs);
+  await putWithRetries(
+    store,
+    seal({ ...key, tid, until, expiresAt: expiresAt(until), ...floorAttr(floor) }),
+    {
+      op: "or",
+      of: [{ op: "notExists" }, { op: "eq", attr: "until", value: until }],
+    },
+  );
+  return new TidLease(store, key, tid, pfs.name, until, options.clock, ttlMs, floor);
 }
 
-/**
- * TIDs of the leases live at `now` (until + `skewMs` > now), for vacuum. With `dropExpired`,
- * expired lease records are deleted (condition: still the expired one).
- */
+/** TIDs of the point leases live at `now` (see {@link liveLeases}). */
 export async function liveLeaseTids(
   store: MetadataStore,
   pfsId: string,
@@ -160,7 +180,23 @@ export async function liveLeaseTids(
   skewMs: number,
   dropExpired = false,
 ): Promise<Tid[]> {
+  return (await liveLeases(store, pfsId, now, skewMs, dropExpired)).tids;
+}
+
+/**
+ * The leases live at `now` (until + `skewMs` > now), for vacuum: the point leases' TIDs, and the
+ * lowest live floor (range readers). With `dropExpired`, expired lease records are deleted
+ * (condition: still the expired one).
+ */
+export async function liveLeases(
+  store: MetadataStore,
+  pfsId: string,
+  now: number,
+  skewMs: number,
+  dropExpired = false,
+): Promise<{ tids: Tid[]; floor?: Tid }> {
   const tids = new Set<Tid>();
+  let floor: Tid | undefined;
   let cursor: string | undefined;
   do {
     const page = await store.query(`ret#${pfsId}`, {
@@ -170,8 +206,11 @@ export async function liveLeaseTids(
     for (const item of page.items) {
       verify(item);
       const until = Number(item.until);
-      if (until + skewMs > now) tids.add(String(item.tid));
-      else if (dropExpired)
+      if (until + skewMs > now) {
+        const tid = String(item.tid);
+        if (item.floor !== true) tids.add(tid);
+        else if (floor === undefined || tid < floor) floor = tid;
+      } else if (dropExpired)
         await store
           .delete(item, { condition: { op: "eq", attr: "until", value: until } })
           .catch((err: unknown) => {
@@ -180,5 +219,5 @@ export async function liveLeaseTids(
     }
     cursor = page.cursor;
   } while (cursor);
-  return [...tids].sort();
+  return { tids: [...tids].sort(), ...(floor !== undefined ? { floor } : {}) };
 }

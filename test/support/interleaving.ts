@@ -163,6 +163,8 @@ export interface Env {
   advance: (ms: number) => void;
   /** Files that must read back, by PFS and path. */
   expected: Map<string, { pfs: string; path: string; bytes: Uint8Array }>;
+  /** Chunks whose `present` records the checks look at besides those of listed objects and files. */
+  watch: Set<string>;
 }
 
 /**
@@ -209,7 +211,19 @@ export async function freshEnv(raw: MetadataStore, extraVolumes: string[] = []):
   await g.unlink("/x");
   advance(3 * 3600_000);
   await setRetention(store, "g", "all 1h", clock);
-  return { sched, store, raw, volume, volumes, ns, data, clock, advance, expected: new Map() };
+  return {
+    sched,
+    store,
+    raw,
+    volume,
+    volumes,
+    ns,
+    data,
+    clock,
+    advance,
+    expected: new Map(),
+    watch: new Set(),
+  };
 }
 
 export function applyingVacuum(env: Env) {
@@ -428,6 +442,35 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // Placement's Commit resumed long after its Copy (a workflow paused for hours): the Copy's
+    // intent has expired and the file was deleted and pruned meanwhile, so a vacuum may take the
+    // copy on `w` while Commit records it. Only the record condition (rule 3) keeps Commit off a
+    // live `deleting` mark, and `confirmRecorded` finds a copy vacuum deleted before Commit wrote
+    // its record. Commit then fails EIO (nothing to place any more); it must leave no `present`
+    // record without its object.
+    name: "placement commit after its intent lapsed",
+    volumes: ["w"],
+    setup: async (env) => {
+      const main = env.ns.pfs("main");
+      await env.data.writeFile(main, "/p", theBytes());
+      const placement = placementOf(env);
+      await placement.setObjectives("main", "/p", "place 1 on site:eu");
+      let state = await placement.copy({ pfs: "main", path: "/p" });
+      state = await placement.verify(state);
+      await main.unlink("/p");
+      await setRetention(env.store, "main", "all 1h", env.clock);
+      env.advance(7 * 3600_000); // past the Copy's intent (6 h, core/placement/placement.ts) and retention
+      for (const sha of chunkShas(theBytes())) env.watch.add(sha);
+      return { placement, state };
+    },
+    write: async (_env, ctx) => {
+      const placement = ctx.placement as Placement;
+      await placement.commit(ctx.state as Awaited<ReturnType<Placement["verify"]>>).catch((err: unknown) => {
+        if (!isStrataError(err, "EIO")) throw err; // its copy was collected: nothing recorded
+      });
+    },
+  },
+  {
     // Scrub repairs the first chunk's copy on `w` (recorded `present`, object gone) from `v`. The
     // chunk is the garbage one (PFS g), so the vacuum deletes it meanwhile: the repair must not
     // leave an object nobody can find, nor a `present` record without its object.
@@ -468,6 +511,14 @@ export const SCENARIOS: Scenario[] = [
     },
   },
 ];
+
+/** The SHA-256 of each CHUNK-sized piece of `bytes`. */
+function chunkShas(bytes: Uint8Array): string[] {
+  const out: string[] = [];
+  for (let at = 0; at < bytes.byteLength; at += CHUNK)
+    out.push(String(nodeSha256(bytes.subarray(at, at + CHUNK))));
+  return out;
+}
 
 /** API services over the env (presigned URLs are never used: the test stages the objects itself). */
 function apiServices(env: Env): Services {
@@ -518,6 +569,7 @@ function placementOf(env: Env): Placement {
     clock: env.clock,
     random: mulberry32(3),
     graceMs: 1000,
+    sleep: sleepOf(env),
   });
 }
 
@@ -651,7 +703,7 @@ export async function check(env: Env): Promise<string[]> {
   for (const volume of Object.values(env.volumes))
     for await (const page of volume.listAll("chunks/"))
       for (const o of page) listed.add(o.key.slice(o.key.lastIndexOf("/") + 1));
-  const shas = new Set(listed);
+  const shas = new Set([...listed, ...env.watch]);
   for (const f of env.expected.values())
     for (const e of (
       await env.ns

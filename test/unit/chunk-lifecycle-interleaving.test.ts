@@ -73,6 +73,28 @@ describe("chunk lifecycle interleavings (memory store)", () => {
       expect(result.failures[0]?.problems.join("\n")).toMatch(/@w is left unreferenced after two vacuums/);
     }, 120_000);
 
+  it("counter-check: without the record condition a placement commit whose intent lapsed records over vacuum's mark: `present` without its object", async () => {
+    const result = await without(["noCondition"], () =>
+      explore(memory, byName("placement commit after its intent lapsed"), {
+        seeds: [],
+        vacuumSeeds: [0],
+        stopAfter: 1,
+      }),
+    );
+    expect(result.failures[0]?.problems.join("\n")).toMatch(/@w is present without its object/);
+  }, 120_000);
+
+  it("counter-check: without confirmRecorded a placement commit whose intent lapsed records a copy vacuum already deleted", async () => {
+    const result = await without(["noConfirm"], () =>
+      explore(memory, byName("placement commit after its intent lapsed"), {
+        seeds: [0],
+        vacuumSeeds: [],
+        stopAfter: 1,
+      }),
+    );
+    expect(result.failures[0]?.problems.join("\n")).toMatch(/@w is present without its object/);
+  }, 120_000);
+
   it("counter-check: a multi-master exchange that deletes its intent after the merge leaks the peer chunk no merged version references", async () => {
     const result = await without(["exchangeRemovesIntent"], () =>
       explore(memory, byName("multi-master exchange"), { seeds: [0], vacuumSeeds: [], stopAfter: 1 }),
