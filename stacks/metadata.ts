@@ -2,7 +2,7 @@
 /**
  * The metadata table in the cloud, built from the one definition in core/metadata/table.ts
  * (pk + sk strings, on-demand billing, new-and-old-image stream, point-in-time recovery, TTL on
- * `expiresAt`). SST names the physical table; functions read it through the link
+ * `ttl`, epoch seconds: core/metadata/table.ts). SST names the physical table; functions read it through the link
  * (`Resource.Metadata.name`), never a hard-coded name.
  *
  * Type-checked only after `sst install` (which writes .sst/platform); tsconfig excludes stacks/

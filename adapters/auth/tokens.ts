@@ -14,6 +14,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { strataError } from "../../core/errors.ts";
 import type { Item, MetadataStore } from "../../core/metadata/port.ts";
+import { ttlAttribute } from "../../core/metadata/table.ts";
 import { canonicalPrefix, type Principal } from "../../functions/api/auth.ts";
 import type { CreatedToken, Right, TokenInfo, TokenSpec } from "../../sdk/types.ts";
 import { deriveKey, type KeySource, type SigningKey } from "./keys.ts";
@@ -126,6 +127,8 @@ export class TokenService {
       createdAt: info.createdAt,
       expiresAt: info.expiresAt,
       revoked: false,
+      // The table's TTL (epoch seconds): a day after expiry, so `token ls` still shows it a while.
+      ...ttlAttribute(Date.parse(info.expiresAt) + 24 * 3600_000),
     };
     if (info.label !== undefined) item.label = info.label;
     await this.store.put(item, { condition: { op: "notExists" } });

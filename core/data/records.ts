@@ -10,6 +10,7 @@
  * file version); intents are deleted after their commit; the config is a plain setting.
  */
 import type { Item, Key } from "../metadata/port.ts";
+import { ttlAttribute } from "../metadata/table.ts";
 import type { InstanceState } from "./api.ts";
 
 export const chunkPk = (sha: string): string => `chunk#${sha}`;
@@ -73,6 +74,13 @@ export interface IntentRecord {
   expiresAt: number;
 }
 
+/**
+ * How long after its expiry an intent may be deleted by the table's TTL: vacuum must read an
+ * expired intent to collect the chunks of a write that never committed (it deletes the intent
+ * itself then), so the TTL only sweeps intents of a deployment whose vacuum stopped running.
+ */
+export const INTENT_TTL_GRACE_MS = 30 * 24 * 3600_000;
+
 export function intentItem(r: IntentRecord): Item {
   return {
     pk: intentPk(r.pfs),
@@ -82,6 +90,7 @@ export function intentItem(r: IntentRecord): Item {
     chunks: r.chunks,
     created: r.created,
     expiresAt: r.expiresAt,
+    ...ttlAttribute(r.expiresAt + INTENT_TTL_GRACE_MS),
   };
 }
 

@@ -24,6 +24,7 @@
  */
 import { crc32c } from "../crc32c.ts";
 import type { Condition, Item, Key } from "../metadata/port.ts";
+import { ttlAttribute } from "../metadata/table.ts";
 import { canonicalText } from "../metadata/values.ts";
 import { fromWire, toWire } from "../wire.ts";
 import type { Tid } from "./api.ts";
@@ -91,6 +92,7 @@ export function recordItem(pfsId: string, idem: Idempotency, result: unknown, ti
     fp: idem.fingerprint,
     tid,
     expiresAt: Math.floor((nowMs + RECORD_TTL_MS) / 1000),
+    ...ttlAttribute(nowMs + RECORD_TTL_MS), // the table's TTL (epoch seconds)
   };
   if (result !== undefined) {
     const text = JSON.stringify(toWire(result));

@@ -8,7 +8,7 @@
  *
  * | pk             | sk                     | attributes                                       |
  * |----------------|------------------------|--------------------------------------------------|
- * | `ret#<pfs id>` | `lease#<tid>#<random>` | `tid`, `until` (ms), `expiresAt` (s, table TTL)   |
+ * | `ret#<pfs id>` | `lease#<tid>#<random>` | `tid`, `until` (ms), `floor`?, `ttl` (s, table TTL) |
  *
  * Why it is safe (vacuum writes the watermark W BEFORE it reads the leases it prunes by; the
  * reader writes its lease BEFORE it re-reads the watermark, uncached):
@@ -32,6 +32,7 @@
  */
 import { isStrataError, StrataError, strataError } from "../errors.ts";
 import type { Condition, Item, Key, MetadataStore } from "../metadata/port.ts";
+import { ttlAttribute } from "../metadata/table.ts";
 import type { Tid } from "../namespace/api.ts";
 import { seal, verify } from "../namespace/records.ts";
 
@@ -99,7 +100,7 @@ export class TidLease {
       // very renewal, when a first try's reply was lost).
       await putWithRetries(
         this.store,
-        seal({ ...this.key, tid: this.tid, until, expiresAt: expiresAt(until), ...floorAttr(this.floor) }),
+        seal({ ...this.key, tid: this.tid, until, ...expiresAt(until), ...floorAttr(this.floor) }),
         {
           op: "or",
           of: [
@@ -141,8 +142,8 @@ async function putWithRetries(store: MetadataStore, item: Item, condition: Condi
   }
 }
 
-/** DynamoDB's TTL attribute (seconds), well after `until`: vacuum, not the table, decides liveness. */
-const expiresAt = (until: number) => Math.ceil(until / 1000) + 3600;
+/** The table's TTL (epoch seconds), an hour after `until`: vacuum, not the table, decides liveness. */
+const expiresAt = (until: number) => ttlAttribute(until + 3600_000);
 
 const floorAttr = (floor: boolean): Record<string, boolean> => (floor ? { floor: true } : {});
 
@@ -161,14 +162,10 @@ export async function takeLease(
   const until = options.clock() + ttlMs;
   const floor = options.floor === true;
   // The key is random, so an item already there with our `until` is this very put (reply lost).
-  await putWithRetries(
-    store,
-    seal({ ...key, tid, until, expiresAt: expiresAt(until), ...floorAttr(floor) }),
-    {
-      op: "or",
-      of: [{ op: "notExists" }, { op: "eq", attr: "until", value: until }],
-    },
-  );
+  await putWithRetries(store, seal({ ...key, tid, until, ...expiresAt(until), ...floorAttr(floor) }), {
+    op: "or",
+    of: [{ op: "notExists" }, { op: "eq", attr: "until", value: until }],
+  });
   return new TidLease(store, key, tid, pfs.name, until, options.clock, ttlMs, floor);
 }
 

@@ -17,6 +17,7 @@
 import { createHash } from "node:crypto";
 import { strataError } from "../../core/errors.ts";
 import type { Item, MetadataStore } from "../../core/metadata/port.ts";
+import { ttlAttribute } from "../../core/metadata/table.ts";
 import { hash64, isIdempotencyKey, RECORD_TTL_MS } from "../../core/namespace/idempotency.ts";
 import type { Principal } from "./auth.ts";
 import type { ApiResponse } from "./handle.ts";
@@ -83,6 +84,7 @@ export async function idempotent(
       headers: response.headers,
       body: response.body,
       expiresAt: Math.floor((now + RECORD_TTL_MS) / 1000),
+      ...ttlAttribute(now + RECORD_TTL_MS),
     };
     try {
       await store.put(item);

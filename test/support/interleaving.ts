@@ -746,22 +746,35 @@ export async function check(env: Env): Promise<string[]> {
 }
 
 /**
- * Every injection point of `scenario` in both modes (every await point of the writer with each
- * of `seeds`; every `vacuumStride`-th await point of the vacuum with each of `vacuumSeeds`). Returns the failing runs (it stops
- * after `stopAfter`) and how many runs it made.
+ * Every injection point of `scenario` in both modes (every `writerStride`-th await point of the
+ * writer, default every one, with each of `seeds`; every `vacuumStride`-th await point of the
+ * vacuum with each of `vacuumSeeds`). A stride starts at a point drawn from `sampleSeed` (fixed:
+ * the same points every run), so a sampled tier still reaches late points. Returns the failing
+ * runs (it stops after `stopAfter`), how many runs it made and which points ran.
  */
 export async function explore(
   makeStore: () => MetadataStore | Promise<MetadataStore>,
   scenario: Scenario,
-  options: { seeds: number[]; vacuumSeeds: number[]; vacuumStride?: number; stopAfter?: number },
+  options: {
+    seeds: number[];
+    vacuumSeeds: number[];
+    vacuumStride?: number;
+    writerStride?: number;
+    sampleSeed?: number;
+    stopAfter?: number;
+  },
 ): Promise<{
   runs: number;
+  /** The injection points that ran, per mode. */
+  ran: { writer: number[]; vacuum: number[] };
   points: { writer: number; vacuum: number };
   failures: Array<{ mode: string; at: number; seed: number; problems: string[] }>;
 }> {
   const stopAfter = options.stopAfter ?? Number.POSITIVE_INFINITY;
   const failures: Array<{ mode: string; at: number; seed: number; problems: string[] }> = [];
   const points = { writer: 0, vacuum: 0 };
+  const ran = { writer: [] as number[], vacuum: [] as number[] };
+  const random = mulberry32(options.sampleSeed ?? 0);
   let runs = 0;
   for (const mode of ["writer", "vacuum"] as const) {
     // Calibrate: how many await points the first task has when it runs alone.
@@ -770,14 +783,17 @@ export async function explore(
     points[mode] = alone.points;
     if (!alone.ok) failures.push({ mode, at: -1, seed: 0, problems: alone.problems });
     const seeds = mode === "writer" ? options.seeds : options.vacuumSeeds;
-    const stride = mode === "vacuum" ? (options.vacuumStride ?? 1) : 1;
-    for (let at = 0; at < alone.points && failures.length < stopAfter; at += stride)
+    const stride = mode === "vacuum" ? (options.vacuumStride ?? 1) : (options.writerStride ?? 1);
+    const start = stride > 1 ? Math.floor(random() * Math.min(stride, alone.points)) : 0;
+    for (let at = start; at < alone.points && failures.length < stopAfter; at += stride) {
+      ran[mode].push(at);
       for (const seed of seeds) {
         const r = await runOnce(makeStore, scenario, mode, at, seed);
         runs++;
         if (!r.ok) failures.push({ mode, at, seed, problems: r.problems });
         if (failures.length >= stopAfter) break;
       }
+    }
   }
-  return { runs, points, failures };
+  return { runs, points, ran, failures };
 }
