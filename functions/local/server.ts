@@ -13,7 +13,14 @@ import type { AddressInfo } from "node:net";
 import { BLOB_ROUTE_PREFIX, type LocalBlobSigner, serveBlob } from "../../adapters/presign/local.ts";
 import { strataError } from "../../core/errors.ts";
 import type { Volume } from "../../core/volume/volume.ts";
-import { type ApiRequest, type ApiResponse, errorResponse, handle, MAX_BODY_BYTES } from "../api/handle.ts";
+import {
+  type ApiRequest,
+  type ApiResponse,
+  errorResponse,
+  handle,
+  MAX_BODY_BYTES,
+  RequestTiming,
+} from "../api/handle.ts";
 import type { Services } from "../api/services.ts";
 
 export interface LocalServer {
@@ -34,6 +41,12 @@ export interface LocalServerOptions {
     volumes: Record<string, Volume> | ((name: string) => Promise<Volume | undefined>);
     signer: LocalBlobSigner;
   };
+  /**
+   * Timing hook, off by default: each API request's time by section (ms: read, route, auth, json,
+   * validate, store, idempotency, respond, total; functions/api/handle.ts RequestTiming) is
+   * handed to `add` after its response is written. `npm run bench -- http` prints it.
+   */
+  timing?: { add(sections: Record<string, number>): void };
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -81,6 +94,7 @@ export async function startLocalServer(
     res.once("close", () => {
       if (!res.writableFinished) abort.abort(strataError("EABORTED", "the client went away"));
     });
+    const timing = options.timing ? new RequestTiming() : undefined;
     void (async () => {
       let response: ApiResponse;
       try {
@@ -90,7 +104,8 @@ export async function startLocalServer(
           headers: req.headers as Record<string, string | undefined>,
           body: await readBody(req),
         };
-        response = await handle(request, services, abort.signal);
+        timing?.lap("read");
+        response = await handle(request, services, abort.signal, timing);
       } catch (err) {
         response = errorResponse(err);
       }
@@ -100,6 +115,10 @@ export async function startLocalServer(
         req.complete && !stopping ? response.headers : { ...response.headers, connection: "close" };
       res.writeHead(response.status, headers);
       res.end(response.body);
+      if (timing) {
+        timing.lap("respond");
+        options.timing!.add(timing.end());
+      }
     })();
   });
   server.keepAliveTimeout = 5_000;
