@@ -9,6 +9,7 @@
  *
  * Errors: `{ error: { code, message, details } }` with the status from status-codes.ts.
  */
+import { TOKEN_CACHE_MS } from "../../adapters/auth/tokens.ts";
 import { isStrataError, strataError } from "../../core/errors.ts";
 import type { FileSystem } from "../../core/namespace/api.ts";
 import { toWire } from "../../core/wire.ts";
@@ -299,5 +300,7 @@ async function authenticate(request: ApiRequest, services: Services): Promise<Pr
       "missing bearer token: send `Authorization: Bearer <token>` (npm start prints an admin token)",
       { auth: "token" },
     );
-  return services.tokens.verify(match[1]!);
+  // A token verified < 1 s ago is trusted without reading its record again (the revocation bound:
+  // adapters/auth/tokens.ts TOKEN_CACHE_MS).
+  return services.tokens.verify(match[1]!, { maxAgeMs: TOKEN_CACHE_MS });
 }
