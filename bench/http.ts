@@ -41,6 +41,14 @@ interface ServerTimes {
   requests: number;
   connections: number;
   sections: Record<string, number>;
+  /** The server process's CPU time (user + system, µs) since the reset. */
+  cpuMicros: number;
+}
+
+/** CPU time (user + system, µs) this process has used. */
+function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
 }
 
 // ---- the server (child process) ----
@@ -56,7 +64,8 @@ async function serve(home: string): Promise<void> {
   });
   const admin = await deployment.services.tokens.create({ pfs: "*", rights: ["admin"], label: "bench" });
   await deployment.services.namespace.createPfs("default");
-  const times: ServerTimes = { requests: 0, connections: 0, sections: {} };
+  const times: ServerTimes = { requests: 0, connections: 0, sections: {}, cpuMicros: 0 };
+  let cpuAtReset = cpuMicros();
   // The same services behind a second listener with the timing hook on.
   const timed = await startLocalServer(deployment.services, {
     port: 0,
@@ -74,8 +83,10 @@ async function serve(home: string): Promise<void> {
       times.requests = 0;
       times.connections = 0;
       times.sections = {};
+      cpuAtReset = cpuMicros();
       process.send!({ reset: true });
-    } else if (message === "read") process.send!({ times });
+    } else if (message === "read")
+      process.send!({ times: { ...times, cpuMicros: cpuMicros() - cpuAtReset } });
     else if (message === "stop")
       void (async () => {
         await timed.stop();
@@ -142,7 +153,10 @@ async function rate(
 }
 
 /** Run every op in `jobs` from `clients` concurrent loops until done; ops/s. */
-async function drain(clients: number, jobs: Array<() => Promise<unknown>>): Promise<number> {
+async function drain(
+  clients: number,
+  jobs: Array<() => Promise<unknown>>,
+): Promise<{ opsPerSecond: number; ops: number }> {
   const start = performance.now();
   let next = 0;
   await Promise.all(
@@ -150,47 +164,58 @@ async function drain(clients: number, jobs: Array<() => Promise<unknown>>): Prom
       while (next < jobs.length) await jobs[next++]!();
     }),
   );
-  return (jobs.length * 1000) / (performance.now() - start);
+  return { opsPerSecond: (jobs.length * 1000) / (performance.now() - start), ops: jobs.length };
+}
+
+/** One measurement: ops/s, how many ops, and this process's CPU time over it (µs). */
+interface Measured {
+  opsPerSecond: number;
+  ops: number;
+  cpuMicros: number;
+  /** Wall time of the measurement. */
+  ms: number;
 }
 
 /** Called around each operation's measurement (the HTTP side reads the server's timing hook). */
-type Around = (op: OpName, measure: () => Promise<number>) => Promise<number>;
+type Around = (op: OpName, measure: () => Promise<{ opsPerSecond: number; ops: number }>) => Promise<void>;
 
-/** One round of every operation on one side: ops/s by operation. */
+/** One round of every operation on one side, by operation. */
 async function round(
   client: Strata,
   base: string,
   clients: number,
-  around: Around = (_op, measure) => measure(),
-): Promise<Record<OpName, number>> {
+  around: Around = async (_op, measure) => {
+    await measure();
+  },
+): Promise<Record<OpName, Measured>> {
   await client.mkdir(base, { recursive: true });
-  const out = {} as Record<OpName, number>;
-  out.stat = await around(
-    "stat",
-    async () => (await rate(clients, MEASURE_MS, () => client.stat("/bench/stat.txt"))).opsPerSecond,
-  );
+  const out = {} as Record<OpName, Measured>;
+  const measured = async (op: OpName, measure: () => Promise<{ opsPerSecond: number; ops: number }>) => {
+    let result = { opsPerSecond: 0, ops: 0 };
+    const cpu = cpuMicros();
+    const start = performance.now();
+    await around(op, async () => {
+      result = await measure();
+      return result;
+    });
+    out[op] = { ...result, cpuMicros: cpuMicros() - cpu, ms: performance.now() - start };
+  };
+  await measured("stat", () => rate(clients, MEASURE_MS, () => client.stat("/bench/stat.txt")));
   const created: string[] = [];
-  out.create = await around(
-    "create",
-    async () =>
-      (
-        await rate(clients, MEASURE_MS, async (w, i) => {
-          const path = `${base}/${w}-${i}`;
-          await client.writeFile(path, FILE);
-          created.push(path);
-        })
-      ).opsPerSecond,
+  await measured("create", () =>
+    rate(clients, MEASURE_MS, async (w, i) => {
+      const path = `${base}/${w}-${i}`;
+      await client.writeFile(path, FILE);
+      created.push(path);
+    }),
   );
-  out.unlink = await around("unlink", () =>
+  await measured("unlink", () =>
     drain(
       clients,
       created.map((path) => () => client.unlink(path)),
     ),
   );
-  out.readdir = await around(
-    "readdir",
-    async () => (await rate(clients, MEASURE_MS, () => client.readdir("/bench/dir"))).opsPerSecond,
-  );
+  await measured("readdir", () => rate(clients, MEASURE_MS, () => client.readdir("/bench/dir")));
   return out;
 }
 
@@ -215,22 +240,46 @@ export async function run(_args: string[]): Promise<void> {
       `http: ${started.endpoint} (child process, SQLite + local volume), ${MEASURE_MS} ms × ${ROUNDS} rounds per cell; load average ${loadAverage()}`,
     );
     for (const client of Object.values(clientsOf)) await prepare(client);
+    // Background CPU (µs per ms) of both processes doing no operation: timers, placement's
+    // change-feed poll. Subtracted from the CPU per op below, which would otherwise charge it to
+    // the ops (more so the slower they are).
+    await server.ask("reset");
+    const idleCpu = cpuMicros();
+    const idleStart = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const idleMs = performance.now() - idleStart;
+    const idle = {
+      client: (cpuMicros() - idleCpu) / idleMs,
+      server: ((await server.ask("read")).times as ServerTimes).cpuMicros / idleMs,
+    };
+    console.log(
+      `idle CPU (µs per s): this process ${fmt(idle.client * 1000)}, the server ${fmt(idle.server * 1000)}`,
+    );
     // Warm-up: JIT, the SDK's data config, connections.
     for (const side of ["embedded", "http"] as const) await round(clientsOf[side], `/warm/${side}`, 4);
 
     const rows: string[][] = [
-      ["op", "clients", "embedded ops/s", "HTTP ops/s", "HTTP/embedded", "HTTP conns"],
+      [
+        "op",
+        "clients",
+        "embedded ops/s",
+        "HTTP ops/s",
+        "HTTP/embedded",
+        "CPU µs/op emb.",
+        "CPU µs/op HTTP",
+        "CPU emb./HTTP",
+        "HTTP conns",
+      ],
     ];
     const breakdown = {} as Record<OpName, { latencyMs: number; times: ServerTimes }>;
     for (const clients of CLIENTS) {
-      const results: Record<Side, Record<OpName, number>[]> = { embedded: [], http: [] };
+      const results: Record<Side, Record<OpName, Measured>[]> = { embedded: [], http: [] };
       const timesOf = {} as Record<OpName, ServerTimes>;
       const around: Around = async (op, measure) => {
         await server.ask("reset");
-        const opsPerSecond = await measure();
+        await measure();
         const times = (await server.ask("read")).times as ServerTimes;
         timesOf[op] = timesOf[op] ? mergeTimes(timesOf[op], times) : times;
-        return opsPerSecond;
       };
       for (let r = 0; r < ROUNDS; r++) {
         const order: Side[] = r % 2 === 0 ? ["embedded", "http"] : ["http", "embedded"];
@@ -245,21 +294,37 @@ export async function run(_args: string[]): Promise<void> {
           );
       }
       for (const op of OPS) {
-        const embedded = median(results.embedded.map((x) => x[op]));
-        const http = median(results.http.map((x) => x[op]));
+        const embedded = median(results.embedded.map((x) => x[op].opsPerSecond));
+        const http = median(results.http.map((x) => x[op].opsPerSecond));
+        // CPU per op over all rounds: this process's (the client, and the engine when embedded)
+        // plus, over HTTP, the server process's. Waiting for a CPU on a loaded machine is not in it.
+        const perOp = (side: Side) => {
+          const all = results[side].map((x) => x[op]);
+          const ms = all.reduce((n, x) => n + x.ms, 0);
+          let cpu = all.reduce((n, x) => n + x.cpuMicros, 0) - idle.client * ms;
+          if (side === "http") cpu += timesOf[op].cpuMicros - idle.server * ms;
+          return Math.max(0, cpu) / all.reduce((n, x) => n + x.ops, 0);
+        };
+        const cpuEmbedded = perOp("embedded");
+        const cpuHttp = perOp("http");
         rows.push([
           op,
           String(clients),
           fmt(embedded),
           fmt(http),
           (http / embedded).toFixed(2),
+          fmt(cpuEmbedded),
+          fmt(cpuHttp),
+          (cpuEmbedded / cpuHttp).toFixed(2),
           String(timesOf[op].connections),
         ]);
         if (clients === 1) breakdown[op] = { latencyMs: 1000 / http, times: timesOf[op] };
       }
     }
     console.log(`\n${table(rows, new Set([0]))}`);
-    console.log("\nHTTP conns: TCP connections the server accepted during the cell's 3 HTTP rounds.");
+    console.log(
+      "\nCPU µs/op: user + system CPU per operation over the cell's 3 rounds, less the idle CPU — embedded: this process; HTTP: this process (the SDK client) + the server process. Unlike ops/s it leaves out time spent waiting for a CPU, so it stays comparable when the machine is loaded; 'CPU emb./HTTP' is the ratio an idle machine would show if nothing but CPU mattered.\nHTTP conns: TCP connections the server accepted during the cell's 3 HTTP rounds.",
+    );
     printBreakdown(breakdown);
     console.log(`\nload average at the end: ${loadAverage()}`);
   } finally {
@@ -272,7 +337,12 @@ export async function run(_args: string[]): Promise<void> {
 function mergeTimes(a: ServerTimes, b: ServerTimes): ServerTimes {
   const sections = { ...a.sections };
   for (const [k, v] of Object.entries(b.sections)) sections[k] = (sections[k] ?? 0) + v;
-  return { requests: a.requests + b.requests, connections: a.connections + b.connections, sections };
+  return {
+    requests: a.requests + b.requests,
+    connections: a.connections + b.connections,
+    sections,
+    cpuMicros: a.cpuMicros + b.cpuMicros,
+  };
 }
 
 /**
