@@ -8,9 +8,11 @@
  * verified less than a second ago is trusted without reading them again. Revocation bound: a
  * `revoke` (or `retireKeys`) through this service refuses the token on its next request; one made
  * by another process (another Lambda container, a CLI on the same home) within
- * {@link TOKEN_CACHE_MS}. Expiry is checked against the clock on every call, cached or not. The MAC makes an id unguessable without a
- * key; the keys live outside the metadata table (a file 0600 locally, an SST secret on AWS), so
- * nothing in the table — records, backups, exports — is enough to mint a token.
+ * {@link TOKEN_CACHE_MS}. Expiry is checked against the clock on every call, cached or not.
+ *
+ * The MAC makes an id unguessable without a key; the keys live outside the metadata table (a file
+ * 0600 locally, an SST secret on AWS), so nothing in the table — records, backups, exports — is
+ * enough to mint a token.
  *
  * `strata1.` tokens (self-describing, signed with a secret that sat in the table) are refused
  * with a message to mint a new one.
@@ -35,7 +37,7 @@ const PART = /^[A-Za-z0-9_-]{1,64}$/;
 export const DEFAULT_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
 /**
  * How long the API trusts a verified token without reading its record and the key ring again:
- * the bound on a revocation made by another process (docs/http-api.md "Tokens").
+ * the bound on a revocation made by another process (docs/http-api.md "Auth").
  */
 export const TOKEN_CACHE_MS = 1_000;
 /** Most tokens remembered at once (the cache is emptied when full: tokens are few). */
@@ -211,7 +213,8 @@ export class TokenService {
     const now = this.clock();
     if (maxAgeMs > 0) {
       const hit = this.verified.get(token);
-      if (hit && hit.epoch === this.epoch && now - hit.at < maxAgeMs && now < hit.principal.expiresAt)
+      const fresh = hit !== undefined && now >= hit.at && now - hit.at < maxAgeMs; // a clock set back: not fresh
+      if (fresh && hit.epoch === this.epoch && now < hit.principal.expiresAt)
         return { ...hit.principal, rights: [...hit.principal.rights] };
     }
     const epoch = this.epoch;
@@ -219,7 +222,12 @@ export class TokenService {
     // Not when a revocation happened while this read was in flight: it may predate the revocation.
     if (maxAgeMs > 0 && epoch === this.epoch) {
       if (this.verified.size >= TOKEN_CACHE_ENTRIES) this.verified.clear();
-      this.verified.set(token, { principal, at: now, epoch });
+      // A copy: the caller may change the principal it gets.
+      this.verified.set(token, {
+        principal: { ...principal, rights: [...principal.rights] },
+        at: now,
+        epoch,
+      });
     }
     return principal;
   }
