@@ -13,7 +13,7 @@
 import type { MetadataStore } from "../../core/metadata/port.ts";
 import type { Namespace } from "../../core/namespace/api.ts";
 import { type ChangeTarget, changeTargets, pathsForTargets } from "../../core/placement/orchestrator.ts";
-import type { Placement } from "../../core/placement/placement.ts";
+import type { Placement } from "../../core/placement/index.ts";
 
 /** DynamoDB's AttributeValue as the stream delivers it. */
 export type AttributeValue =
