@@ -23,7 +23,7 @@ import { strataError } from "../errors.ts";
 import type { Item, Key } from "../metadata/port.ts";
 import { itemSize, keyId } from "../metadata/values.ts";
 import type { Namespace, Tid } from "../namespace/api.ts";
-import { Engine } from "../namespace/engine.ts";
+import { kernelOf, type NamespaceKernel } from "../namespace/kernel.ts";
 import { changePk, verify } from "../namespace/records.ts";
 import { isTid, ZERO_TID } from "../namespace/tid.ts";
 import type { PfsContext } from "../namespace/tx.ts";
@@ -46,10 +46,11 @@ import {
 export const STREAM_DEFAULTS = { pageCommits: 1000, pageBytes: 4 * 1024 * 1024 } as const;
 
 /** The engine behind a Namespace from createNamespace (the stream reads its store and closes TIDs). */
-export function engineOf(ns: Namespace): Engine {
-  if (!(ns instanceof Engine))
+export function engineOf(ns: Namespace): NamespaceKernel {
+  const kernel = kernelOf(ns);
+  if (!kernel)
     throw strataError("EINVAL", "mirroring needs a namespace made by createNamespace (core/namespace)");
-  return ns;
+  return kernel;
 }
 
 /** The source's identity and the highest TID a stream may reach now (closing it). */
@@ -97,14 +98,9 @@ export async function readStream(
   if (since >= end)
     return { format: STREAM_FORMAT, source, since, upto: since > end ? since : end, records: [], commits: 0 };
   // The floor lease first, then the watermark (uncached): see the module header.
-  const lease =
-    engine.opts.tidLeases && !UNSAFE_LEASE_SWITCHES.noFloorLease
-      ? await takeLease(engine.store, ctx, since, {
-          clock: engine.clock,
-          ttlMs: engine.opts.tidLeaseMs,
-          floor: true,
-        })
-      : undefined;
+  const lease = UNSAFE_LEASE_SWITCHES.noFloorLease
+    ? undefined
+    : await takeLease(engine.store, ctx, since, { clock: engine.clock, floor: true });
   try {
     await prunedCheck(engine, ctx, since, end);
     const page = await readPage(engine, ctx, source, since, end, limit, request.pageBytes);
@@ -116,7 +112,7 @@ export async function readStream(
 }
 
 /** Retention (core/retention): below the watermark's exactFrom vacuum may have removed records. */
-async function prunedCheck(engine: Engine, ctx: PfsContext, since: Tid, end: Tid): Promise<void> {
+async function prunedCheck(engine: NamespaceKernel, ctx: PfsContext, since: Tid, end: Tid): Promise<void> {
   const pfs = ctx.name;
   const watermark = await readWatermark(engine.store, ctx.id);
   if (watermark && since < watermark.exactFrom && since < end)
@@ -128,7 +124,7 @@ async function prunedCheck(engine: Engine, ctx: PfsContext, since: Tid, end: Tid
 }
 
 async function readPage(
-  engine: Engine,
+  engine: NamespaceKernel,
   ctx: PfsContext,
   source: SourceInfo,
   since: Tid,
@@ -173,7 +169,7 @@ async function readPage(
  * TIDs from different engines may sit in different shards).
  */
 async function mergeShards(
-  engine: Engine,
+  engine: NamespaceKernel,
   ctx: PfsContext,
   since: Tid,
   end: Tid,
@@ -225,7 +221,11 @@ async function mergeShards(
 }
 
 /** The history records each commit wrote, each in its state as of that commit (one BatchGet per 100 keys). */
-async function recordsOf(engine: Engine, ctx: PfsContext, changes: ChangeItem[]): Promise<StreamRecord[]> {
+async function recordsOf(
+  engine: NamespaceKernel,
+  ctx: PfsContext,
+  changes: ChangeItem[],
+): Promise<StreamRecord[]> {
   const wanted = new Map<string, Key>();
   for (const c of changes)
     for (const k of c.keys) if (streamedPk(k.pk, k.sk, ctx.id) !== undefined) wanted.set(keyId(k), k);

@@ -39,7 +39,7 @@ import {
 } from "../../core/mirror/index.ts";
 import type { StreamSource } from "../../core/mirror/port.ts";
 import { createNamespace, type Namespace } from "../../core/namespace/index.ts";
-import { Placement } from "../../core/placement/placement.ts";
+import { Placement } from "../../core/placement/index.ts";
 import type { VolumeRecord } from "../../core/placement/records.ts";
 import { mulberry32 } from "../../core/random.ts";
 import { setRetention } from "../../core/retention/store.ts";
@@ -459,7 +459,7 @@ export const SCENARIOS: Scenario[] = [
       state = await placement.verify(state);
       await main.unlink("/p");
       await setRetention(env.store, "main", "all 1h", env.clock);
-      env.advance(7 * 3600_000); // past the Copy's intent (6 h, core/placement/placement.ts) and retention
+      env.advance(7 * 3600_000); // past the Copy's intent (6 h, core/placement/steps.ts) and retention
       for (const sha of chunkShas(theBytes())) env.watch.add(sha);
       return { placement, state };
     },
