@@ -57,6 +57,9 @@ describe("chunk lifecycle interleavings (DynamoDB Local)", () => {
           writerStride: WRITER_STRIDE,
           vacuumStride: VACUUM_STRIDE,
           sampleSeed: 14,
+          // DynamoDB Local deletes items whose `ttl` is past real time: a clock months back would
+          // lose intents and leases to it mid-run (seen: an intent gone, its copy leaked).
+          start: Math.ceil(Date.now() / 3_600_000) * 3_600_000,
         });
         console.log(
           `dynamodb ${scenario.name}: writer points ${result.ran.writer.join(",")} of ${result.points.writer}, vacuum points ${result.ran.vacuum.join(",")} of ${result.points.vacuum}; ${result.runs} runs, ${result.failures.length} failing`,

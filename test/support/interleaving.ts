@@ -172,9 +172,13 @@ export interface Env {
  * (unlinked, its history past retention): the next applying vacuum deletes those chunks unless
  * something protects them — the most dangerous start for any writer of the same bytes.
  */
-export async function freshEnv(raw: MetadataStore, extraVolumes: string[] = []): Promise<Env> {
+export async function freshEnv(
+  raw: MetadataStore,
+  extraVolumes: string[] = [],
+  start = Date.UTC(2026, 0, 5, 12),
+): Promise<Env> {
   const sched = new Scheduler();
-  let now = Date.UTC(2026, 0, 5, 12);
+  let now = start;
   const clock = () => now;
   const advance = (ms: number) => {
     now += ms;
@@ -635,8 +639,9 @@ export async function runOnce(
   mode: "writer" | "vacuum",
   at: number,
   seed: number,
+  start?: number,
 ): Promise<RunResult & { points: number; vacuumReport: unknown }> {
-  const env = await freshEnv(await makeStore(), scenario.volumes);
+  const env = await freshEnv(await makeStore(), scenario.volumes, start);
   const ctx = scenario.setup ? await scenario.setup(env) : {};
   const { sched } = env;
   let vacuumReport: Awaited<ReturnType<typeof applyingVacuum>> | undefined;
@@ -761,6 +766,11 @@ export async function explore(
     vacuumStride?: number;
     writerStride?: number;
     sampleSeed?: number;
+    /**
+     * The fake clock's start (ms). A real table's TTL (DynamoDB Local sweeps items whose `ttl` is
+     * past REAL time) would delete the items of a clock set months back: start near real time there.
+     */
+    start?: number;
     stopAfter?: number;
   },
 ): Promise<{
@@ -778,7 +788,7 @@ export async function explore(
   let runs = 0;
   for (const mode of ["writer", "vacuum"] as const) {
     // Calibrate: how many await points the first task has when it runs alone.
-    const alone = await runOnce(makeStore, scenario, mode, Number.POSITIVE_INFINITY, 0);
+    const alone = await runOnce(makeStore, scenario, mode, Number.POSITIVE_INFINITY, 0, options.start);
     runs++;
     points[mode] = alone.points;
     if (!alone.ok) failures.push({ mode, at: -1, seed: 0, problems: alone.problems });
@@ -788,7 +798,7 @@ export async function explore(
     for (let at = start; at < alone.points && failures.length < stopAfter; at += stride) {
       ran[mode].push(at);
       for (const seed of seeds) {
-        const r = await runOnce(makeStore, scenario, mode, at, seed);
+        const r = await runOnce(makeStore, scenario, mode, at, seed, options.start);
         runs++;
         if (!r.ok) failures.push({ mode, at, seed, problems: r.problems });
         if (failures.length >= stopAfter) break;
