@@ -20,7 +20,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DynamoDbMetadataStore } from "../adapters/metadata/dynamodb.ts";
 import { SqliteMetadataStore } from "../adapters/metadata/sqlite.ts";
-import { dynamoDbLocalClientConfig, startDynamoDbLocal } from "../adapters/standins/dynamodb.ts";
 import type {
   Condition,
   Item,
@@ -36,6 +35,7 @@ import type {
 import { emptyRequestCounts } from "../core/metadata/port.ts";
 import { itemSize } from "../core/metadata/values.ts";
 import { type BatchOp, createNamespace, type FileSystem } from "../core/namespace/index.ts";
+import { dynamoDbLocalClientConfig, startDynamoDbLocal } from "../standins/dynamodb.ts";
 import { openRawReplayer, type RawReplayer, type RecordedRequest } from "./metadata-store.ts";
 import { median, table, timed } from "./support.ts";
 

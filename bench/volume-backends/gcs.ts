@@ -5,8 +5,8 @@
  * to 8 MiB, resumable above) and no client-side hashing, so the ratio shows strata's own overhead.
  */
 import { Storage } from "@google-cloud/storage";
-import { gcsStandInStorageOptions, startGcsStandIn } from "../../adapters/standins/gcs.ts";
 import { GcsVolumeDriver } from "../../adapters/volumes/gcs.ts";
+import { gcsStandInStorageOptions, startGcsStandIn } from "../../standins/gcs.ts";
 import type { VolumeBenchBackend } from "./index.ts";
 
 const RESUMABLE_THRESHOLD = 8 * 1024 * 1024;

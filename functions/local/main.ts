@@ -50,11 +50,11 @@ import path, { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { secureHome } from "../../adapters/auth/keys.ts";
 import { MAX_TOKEN_TTL_SECONDS } from "../../adapters/auth/tokens.ts";
-import { azuriteConnectionString, startAzureStandIn } from "../../adapters/standins/azure.ts";
-import { freePort, type StandIn, startChildStandIn } from "../../adapters/standins/child.ts";
-import { gcsStandInStorageOptions, startGcsStandIn } from "../../adapters/standins/gcs.ts";
-import { s3StandInClientConfig } from "../../adapters/standins/s3.ts";
 import { isStrataError } from "../../core/errors.ts";
+import { azuriteConnectionString, startAzureStandIn } from "../../standins/azure.ts";
+import { freePort, type StandIn, startChildStandIn } from "../../standins/child.ts";
+import { gcsStandInStorageOptions, startGcsStandIn } from "../../standins/gcs.ts";
+import { s3StandInClientConfig } from "../../standins/s3.ts";
 import { type LocalVolumeSpec, startLocalDeployment } from "./deployment.ts";
 
 // The AWS SDK warns once per process that its releases after January 2027 need Node 22; strata pins
@@ -157,7 +157,7 @@ async function startS3(dir: string, p: number): Promise<StandIn> {
     command: process.execPath,
     args: [
       "--openssl-legacy-provider",
-      join(here, "../../adapters/standins/s3rver-main.mjs"),
+      join(here, "../../standins/s3rver-main.mjs"),
       dir,
       String(p),
       "--lifeline",

@@ -9,11 +9,11 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { freePort } from "../../adapters/standins/child.ts";
 import { corruptLocalObject, LocalVolumeDriver } from "../../adapters/volumes/local.ts";
 import { chunkObjectKey } from "../../core/data/records.ts";
 import { type LocalDeployment, startLocalDeployment } from "../../functions/local/deployment.ts";
 import { remoteDeployment } from "../../sdk/remote.ts";
+import { freePort } from "../../standins/child.ts";
 import { bytesOf } from "../support/mirror.ts";
 
 const exists = (file: string) =>
