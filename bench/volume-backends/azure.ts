@@ -6,7 +6,7 @@
 
 import { AzureVolumeDriver } from "../../adapters/volumes/azure.ts";
 import { azuriteServiceClient, startAzureStandIn } from "../../standins/azure.ts";
-import type { VolumeBenchBackend } from "./index.ts";
+import type { VolumeBenchBackend } from "./backend.ts";
 
 const BLOCK_SIZE = 8 * 1024 * 1024;
 const CONCURRENCY = 4;

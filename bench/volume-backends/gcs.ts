@@ -7,7 +7,7 @@
 import { Storage } from "@google-cloud/storage";
 import { GcsVolumeDriver } from "../../adapters/volumes/gcs.ts";
 import { gcsStandInStorageOptions, startGcsStandIn } from "../../standins/gcs.ts";
-import type { VolumeBenchBackend } from "./index.ts";
+import type { VolumeBenchBackend } from "./backend.ts";
 
 const RESUMABLE_THRESHOLD = 8 * 1024 * 1024;
 
