@@ -314,7 +314,12 @@ export class SqliteMetadataDriver implements MetadataDriver {
   }
 
   get(key: Key): Item | undefined {
-    return this.run("GetItem", "statement", () => this.read(key));
+    // The hot path: no closure, one statement.
+    try {
+      return this.read(key);
+    } catch (err) {
+      throw translate(err, "GetItem");
+    }
   }
 
   put(item: Item, condition: Condition | undefined): void {
@@ -457,7 +462,7 @@ export class SqliteMetadataDriver implements MetadataDriver {
 
   query(pk: string, query: DriverQuery): DriverPage {
     // One SELECT: a consistent snapshot by itself.
-    return this.run("Query", "statement", () => {
+    try {
       const { stmt, params } = this.queryStatement(pk, query);
       const limit = query.limit;
       // Small limits read their ≤ limit + 1 rows at once (cheaper than an iterator); otherwise
@@ -465,7 +470,9 @@ export class SqliteMetadataDriver implements MetadataDriver {
       const rows =
         limit !== undefined && limit <= ALL_ROWS_LIMIT ? stmt.all(...params) : stmt.iterate(...params);
       return pageOfRows(pk, rows, limit ?? Number.POSITIVE_INFINITY);
-    });
+    } catch (err) {
+      throw translate(err, "Query");
+    }
   }
 
   close(): void {
