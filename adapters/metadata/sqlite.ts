@@ -139,6 +139,9 @@ type RawRow = [string, Buffer];
 /** Queries with a limit up to this read their rows with one `.all()` (at most limit + 1 rows). */
 const ALL_ROWS_LIMIT = 100;
 
+/** Sort-key operators, numbered for the statement cache's key. */
+const SK_OPS: ReadonlyArray<string | undefined> = ["eq", "lt", "le", "gt", "ge", "beginsWith", "between"];
+
 /**
  * An upper bound of `itemSize(decodeItem(blob))` for a blob written by {@link encodeItem}: twice
  * its length. Per value, DynamoDB's size is at most twice its JSON text: a string's UTF-8 bytes
@@ -248,7 +251,7 @@ export class SqliteMetadataDriver implements MetadataDriver {
   private readonly getStmt: Database.Statement<[string, string], Row>;
   private readonly putStmt: Database.Statement<[string, string, Buffer]>;
   private readonly deleteStmt: Database.Statement<[string, string]>;
-  private readonly queryStmts = new Map<string, Database.Statement<unknown[], RawRow>>();
+  private readonly queryStmts = new Map<number, Database.Statement<unknown[], RawRow>>();
   private readonly tokenGetStmt: Database.Statement<[string], { fingerprint: string; expires: number }>;
   private readonly tokenPutStmt: Database.Statement<[string, string, number]>;
   private readonly tokenPruneStmt: Database.Statement<[number]>;
@@ -442,8 +445,13 @@ export class SqliteMetadataDriver implements MetadataDriver {
         params.push(limit + 1);
       }
     }
-    // The statement cache is keyed by the query's shape; the SQL is only built on a miss.
-    const shape = `${sk?.op ?? ""}|${after !== undefined}|${reverse}|${limitSql}`;
+    // The statement cache is keyed by the query's shape, as a number (no string built per
+    // query): sort-key operator, resume point, direction, and the literal limit (≤ 100) or 127
+    // for a bound one; the SQL is only built on a miss.
+    const limitCode = limit === undefined ? 0 : limit <= ALL_ROWS_LIMIT ? limit : 127;
+    const shape =
+      (((SK_OPS.indexOf(sk?.op) + 1) * 2 + (after === undefined ? 0 : 1)) * 2 + (reverse ? 1 : 0)) * 128 +
+      limitCode;
     let stmt = this.queryStmts.get(shape);
     if (!stmt) {
       const where = ["pk = ?"];
