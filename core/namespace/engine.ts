@@ -24,29 +24,30 @@ import {
   allocKey,
   changePk,
   ctlKey,
-  entryKey,
   epochKey,
-  historyKey,
   mirrorKey,
   REGISTRY_PK,
   registryKey,
   seal,
   snapshotPk,
   verify,
-  versionKey,
 } from "./records.ts";
 import { dateToTid, HybridClock, isTid, maxTid, ZERO_TID } from "./tid.ts";
 import { type PfsContext, Tx } from "./tx.ts";
 
 export { NS_LIMITS } from "./validate.ts";
 
-import { LEASE_TTL_MS, type TidLease, takeLease } from "../retention/lease.ts";
-import { isComplete } from "../retention/policy.ts";
-import { RetentionFloor, readWatermark } from "../retention/store.ts";
 import { confinement } from "./confine.ts";
 import { PfsFileSystem } from "./fs.ts";
-import type { EntryRef } from "./resolve.ts";
-import { checkPfsName, checkSnapshotName, isNonNegInt, stripVersion } from "./validate.ts";
+import {
+  type EntryRef,
+  type HistoryFloor,
+  type HistoryLease,
+  KERNEL,
+  type NamespaceKernel,
+} from "./kernel.ts";
+import * as writes from "./record-writes.ts";
+import { checkPfsName, checkSnapshotName, isNonNegInt } from "./validate.ts";
 
 export interface NamespaceOptions {
   /** Closed-TID shards per new PFS (1..64, default 8). A commit checks one; a close updates all. */
@@ -92,56 +93,22 @@ export interface CreateNamespaceParams {
   options?: NamespaceOptions;
 }
 
-export function createNamespace(params: CreateNamespaceParams): Namespace {
-  return new Engine(params);
+/**
+ * What the engine is built from: the caller's parameters and the retention floor, injected
+ * (`createNamespace` in core/namespace/create.ts passes core/retention's).
+ */
+export interface EngineParams extends CreateNamespaceParams {
+  /** The retention floor over the engine's store and clock. */
+  history: (store: MetadataStore, clock: () => number) => HistoryFloor;
 }
-
-/** A directory is live and not leased by an rmdir (leases expire; see docs). */
-function dirOpen(now: number): Condition {
-  return {
-    op: "and",
-    of: [
-      { op: "exists" },
-      {
-        op: "or",
-        of: [
-          { op: "attrNotExists", attr: "rm" },
-          { op: "lt", attr: "rm", value: now },
-        ],
-      },
-    ],
-  };
-}
-
-/** The live-entry slot is free for a commit at `tid`: never used, or a tombstone below `tid`. */
-const entryFree = (tid: Tid): Condition => ({
-  op: "or",
-  of: [
-    { op: "notExists" },
-    {
-      op: "and",
-      of: [
-        { op: "attrExists", attr: "dtid" },
-        { op: "lt", attr: "dtid", value: tid },
-      ],
-    },
-  ],
-});
-
-const versionLive = (ctid: string): Condition => ({
-  op: "and",
-  of: [
-    { op: "attrNotExists", attr: "dtid" },
-    { op: "eq", attr: "ctid", value: ctid },
-  ],
-});
 
 function tidsIn(item: Item | undefined): Tid[] {
   if (!item) return [];
   return ["ctid", "dtid", "closed"].map((a) => item[a]).filter(isTid);
 }
 
-export class Engine implements Namespace {
+export class Engine implements Namespace, NamespaceKernel {
+  readonly [KERNEL] = true as const;
   readonly store: MetadataStore;
   readonly site: number;
   readonly clock: () => number;
@@ -149,8 +116,8 @@ export class Engine implements Namespace {
   readonly hlc: HybridClock;
   readonly opts: Required<Omit<NamespaceOptions, "sleep">> & { sleep: (ms: number) => Promise<void> };
   readonly asOfCache = new Map<string, EntryRef | undefined>();
-  /** Pruned-history watermark per PFS (cached 5 s), for as-of reads. */
-  readonly retention: RetentionFloor;
+  /** Pruned-history watermark per PFS (cached 5 s), for as-of reads; TID leases. */
+  readonly retention: HistoryFloor;
   readonly asOfCacheLimit: number;
   private readonly pfsCache = new Map<string, PfsContext>();
   /** Highest closed TID known per PFS id (closed TIDs only grow, so this is never stale-wrong). */
@@ -165,7 +132,7 @@ export class Engine implements Namespace {
    */
   private readonly nonce = `${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
 
-  constructor(params: CreateNamespaceParams) {
+  constructor(params: EngineParams) {
     if (!params?.store) throw strataError("EINVAL", "createNamespace needs a store");
     const site = params.site ?? 0;
     if (!isNonNegInt(site, 0xffff))
@@ -175,7 +142,7 @@ export class Engine implements Namespace {
     this.clock = params.clock ?? Date.now;
     this.random = params.random ?? Math.random;
     this.hlc = new HybridClock(this.clock);
-    this.retention = new RetentionFloor(this.store, this.clock);
+    this.retention = params.history(this.store, this.clock);
     const o = params.options ?? {};
     const shards = o.epochShards ?? 8;
     if (!isNonNegInt(shards, 64) || shards < 1) throw strataError("EINVAL", "epochShards must be 1..64");
@@ -185,7 +152,7 @@ export class Engine implements Namespace {
       maxAttempts: o.maxAttempts ?? 8,
       rmdirLeaseMs: o.rmdirLeaseMs ?? 30_000,
       asOfCacheEntries: o.asOfCacheEntries ?? 10_000,
-      tidLeaseMs: o.tidLeaseMs ?? LEASE_TTL_MS,
+      tidLeaseMs: o.tidLeaseMs ?? this.retention.leaseTtlMs,
       tidLeases: o.tidLeases ?? true,
       commitResends: o.commitResends ?? 3,
       idempotentCommits: o.idempotentCommits ?? true,
@@ -290,7 +257,7 @@ export class Engine implements Namespace {
         return { name, id, rootIno: root, createdTid: tid };
       } catch (err) {
         if (!isStrataError(err, "ECONFLICT")) throw err;
-        const reasons = (err.details.reasons ?? []) as Array<{ item?: Item } | null>;
+        const reasons = err.details.reasons ?? [];
         if (reasons[0]) throw strataError("EEXIST", `PFS ${name} already exists`, { pfs: name });
         if (attempt >= this.opts.maxAttempts) throw err;
       }
@@ -425,12 +392,12 @@ export class Engine implements Namespace {
    * point it no longer holds complete is re-snapped (or EPRUNED). The caller keeps the lease
    * (`keep()` per step, and before committing what it read) and releases it when done.
    */
-  async leaseTid(ctx: PfsContext, point: AsOf): Promise<{ tid: Tid; lease?: TidLease }> {
+  async leaseTid(ctx: PfsContext, point: AsOf): Promise<{ tid: Tid; lease?: HistoryLease }> {
     for (let attempt = 1; ; attempt++) {
       const tid = await this.readTid(ctx, point);
       if (!this.opts.tidLeases) return { tid };
-      const lease = await takeLease(this.store, ctx, tid, { clock: this.clock, ttlMs: this.opts.tidLeaseMs });
-      if (isComplete(await readWatermark(this.store, ctx.id), tid)) return { tid, lease };
+      const lease = await this.retention.lease(ctx, tid, this.opts.tidLeaseMs);
+      if (await this.retention.isComplete(ctx.id, tid)) return { tid, lease };
       await lease.release();
       this.retention.forget(ctx.id); // our cached watermark was stale: snap again
       if (attempt >= 3)
@@ -545,7 +512,7 @@ export class Engine implements Namespace {
         return;
       } catch (err) {
         if (ambiguous && this.opts.idempotentCommits && isStrataError(err, "ECONFLICT")) {
-          const now = err.details.item as Item | undefined;
+          const now = err.details.item;
           if (op.kind === "delete" ? now === undefined : now && canonicalText(now) === canonicalText(op.item))
             return;
         }
@@ -657,7 +624,7 @@ export class Engine implements Namespace {
         if (!committed) await this.releaseMarks(tx);
         if (recorded && isStrataError(err)) {
           // Failed (EEXIST, ENOENT, its own record's condition…) because it was done before?
-          const reasons = (err.details.reasons ?? []) as Array<{ item?: Item } | null>;
+          const reasons = err.details.reasons ?? [];
           const last = sent[sent.length - 1];
           const seen =
             last?.kind === "put" && last.item.pk === recordKey(ctx.id, recorded.key).pk
@@ -667,11 +634,11 @@ export class Engine implements Namespace {
           if (done) return done;
         }
         if (!isStrataError(err, "ECONFLICT")) throw err;
-        for (const r of (err.details.reasons ?? []) as Array<{ item?: Item } | null>)
+        for (const r of err.details.reasons ?? [])
           for (const t of tidsIn(r?.item ?? undefined)) this.hlc.observe(t);
-        for (const t of tidsIn(err.details.item as Item | undefined)) this.hlc.observe(t);
+        for (const t of tidsIn(err.details.item)) this.hlc.observe(t);
         // A blind create whose entry condition failed: the name is taken.
-        const reasons = (err.details.reasons ?? []) as Array<{ code?: string; item?: Item } | null>;
+        const reasons = err.details.reasons ?? [];
         reasons.forEach((r, i) => {
           const op = sent[i];
           if (r?.code !== "ConditionalCheckFailed" || !op || op.kind !== "put") return;
@@ -708,7 +675,7 @@ export class Engine implements Namespace {
     }
   }
 
-  // ---- record helpers used by the planners --------------------------------------------------------
+  // ---- record writes used by the planners (core/namespace/record-writes.ts) ---------------------
 
   /** Start a new version of `ino` (ending the live one, if any) with `fields`. */
   putVersion(
@@ -719,118 +686,43 @@ export class Engine implements Namespace {
     now: number,
     base?: Item,
   ): Item {
-    const key = versionKey(tx.ctx.id, ino, tx.tid);
-    const item: Item = {
-      tags: {},
-      xattrs: {},
-      atime: now,
-      mtime: now,
-      ctime: now,
-      btime: now,
-      ...(base ? stripVersion(base) : {}),
-      ...fields,
-      ...key,
-      ctid: tx.tid,
-      change,
-    };
-    const written = tx.put(item, tx.wrote(key) ? undefined : { op: "notExists" });
-    tx.setCurrentVersion(ino, key);
-    return written;
+    return writes.putVersion(tx, ino, fields, change, now, base);
   }
 
   /** Replace the live version of `ino` by one with `changes` applied. */
-  async changeVersion(
+  changeVersion(
     tx: Tx,
     ino: ObjectId,
     changes: Record<string, Value>,
     change: string,
     path: string,
   ): Promise<Item> {
-    const cur = await tx.currentVersion(ino);
-    if (!cur) throw strataError("ENOENT", `${path} no longer exists`, { path, pfs: tx.ctx.name });
-    if (cur.ctid !== tx.tid) this.endItem(tx, cur, change);
-    return this.putVersion(tx, ino, { ...stripVersion(cur), ctime: tx.now, ...changes }, change, tx.now);
+    return writes.changeVersion(tx, ino, changes, change, path);
   }
 
   /** Replace the live version of `ino` (if any) by exactly `fields` (revert: nothing carried over). */
-  async replaceVersion(tx: Tx, ino: ObjectId, fields: Record<string, Value>, change: string): Promise<Item> {
-    const cur = await tx.currentVersion(ino);
-    if (cur && cur.ctid !== tx.tid) this.endItem(tx, cur, change);
-    return this.putVersion(tx, ino, fields, change, tx.now);
+  replaceVersion(tx: Tx, ino: ObjectId, fields: Record<string, Value>, change: string): Promise<Item> {
+    return writes.replaceVersion(tx, ino, fields, change);
   }
 
-  private endItem(tx: Tx, cur: Item, change: string): void {
-    tx.put({ ...cur, dtid: tx.tid, dchange: change }, versionLive(String(cur.ctid)));
-  }
-
-  async endVersion(tx: Tx, ino: ObjectId, change: string): Promise<void> {
-    const cur = await tx.currentVersion(ino);
-    if (!cur) return;
-    if (cur.ctid === tx.tid) tx.delete(cur);
-    else this.endItem(tx, cur, change);
+  endVersion(tx: Tx, ino: ObjectId, change: string): Promise<void> {
+    return writes.endVersion(tx, ino, change);
   }
 
   addEntry(tx: Tx, dir: ObjectId, name: string, ref: EntryRef): void {
-    const id = tx.ctx.id;
-    tx.check(ctlKey(id, dir), dirOpen(tx.now));
-    const key = entryKey(id, dir, name);
-    // The name's previous holder (a tombstone) must have ended below this TID.
-    tx.put({ ...key, ino: ref.ino, type: ref.type, ctid: tx.tid }, entryFree(tx.tid));
-    tx.put(
-      { ...historyKey(id, dir, name, tx.tid), name, ino: ref.ino, type: ref.type, ctid: tx.tid },
-      { op: "notExists" },
-    );
+    writes.addEntry(tx, dir, name, ref);
   }
 
-  async removeEntry(tx: Tx, dir: ObjectId, name: string): Promise<void> {
-    const id = tx.ctx.id;
-    const key = entryKey(id, dir, name);
-    const entry = await tx.get(key);
-    if (!entry || entry.dtid !== undefined) return;
-    const ctid = String(entry.ctid);
-    // A tombstone, not a delete: the next holder of the name must commit above this TID.
-    tx.put(
-      { ...key, dtid: tx.tid },
-      {
-        op: "and",
-        of: [
-          { op: "eq", attr: "ino", value: String(entry.ino) },
-          { op: "eq", attr: "ctid", value: ctid },
-        ],
-      },
-    );
-    const hkey = historyKey(id, dir, name, ctid);
-    if (ctid === tx.tid) tx.delete(hkey);
-    else
-      tx.put(
-        { ...hkey, name, ino: String(entry.ino), type: String(entry.type), ctid, dtid: tx.tid },
-        { op: "and", of: [{ op: "exists" }, { op: "attrNotExists", attr: "dtid" }] },
-      );
+  removeEntry(tx: Tx, dir: ObjectId, name: string): Promise<void> {
+    return writes.removeEntry(tx, dir, name);
   }
 
   deleteCtl(tx: Tx, ino: ObjectId): void {
-    const key = ctlKey(tx.ctx.id, ino);
-    const mark = tx.marks.find((m) => m.key.pk === key.pk);
-    tx.delete(key, mark ? { op: "eq", attr: "rm", value: mark.until } : { op: "exists" });
+    writes.deleteCtl(tx, ino);
   }
 
-  /**
-   * Take the rmdir lease on a directory (one UpdateItem, outside the transaction): from now on
-   * creates into it fail their condition, so the emptiness check that follows cannot be raced.
-   */
-  async leaseDir(tx: Tx, ino: ObjectId, path: string): Promise<void> {
-    const key = ctlKey(tx.ctx.id, ino);
-    if (tx.wrote(key) || tx.marks.some((m) => m.key.pk === key.pk)) return;
-    const until = tx.now + this.opts.rmdirLeaseMs;
-    try {
-      await this.store.update(key, { set: { rm: until } }, { condition: dirOpen(tx.now) });
-    } catch (err) {
-      if (isStrataError(err, "ECONFLICT") && err.details.item === undefined)
-        throw strataError("ENOENT", `directory ${path} no longer exists`, { path, pfs: tx.ctx.name });
-      throw err;
-    }
-    tx.marks.push({ key, until });
-    // Our view of the ctl now carries the lease; the commit requires it unchanged.
-    tx.check(key, { op: "eq", attr: "rm", value: until });
+  /** Take the rmdir lease on a directory (record-writes.ts `leaseDir`). */
+  leaseDir(tx: Tx, ino: ObjectId, path: string): Promise<void> {
+    return writes.leaseDir(this.store, this.opts.rmdirLeaseMs, tx, ino, path);
   }
 }
