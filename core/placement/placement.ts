@@ -12,6 +12,7 @@
  *   that picked the instance earlier finish), nor for a run that a newer run superseded.
  */
 
+import { mapLimit } from "../concurrency.ts";
 import {
   deleteMarked,
   Intent,
@@ -36,6 +37,7 @@ import {
   type PlacementPlan,
   planPlacement,
 } from "../objectives/planner.ts";
+import { compareUtf8 } from "../text.ts";
 import type { Volume } from "../volume/volume.ts";
 import {
   decodePlacement,
@@ -1146,32 +1148,14 @@ function causeMessage(cause: string | undefined): string | undefined {
 
 /** Run `jobs` with at most `limit` at once; the first failure rejects after the running ones settle. */
 async function bounded(jobs: Array<() => Promise<void>>, limit: number): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (next < jobs.length && !failure) {
-      const job = jobs[next++]!;
-      try {
-        await job();
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
-  if (failure) throw failure.error;
+  await mapLimit(jobs, limit, (job) => job());
 }
-
-const utf8 = new TextEncoder();
 
 /** Paths compared name by name, each name by UTF-8 bytes (readdir's order). */
 function compareComponents(a: readonly string[], b: readonly string[]): number {
   for (let i = 0; i < Math.min(a.length, b.length); i++) {
     if (a[i] === b[i]) continue;
-    const x = utf8.encode(a[i]!);
-    const y = utf8.encode(b[i]!);
-    for (let j = 0; j < Math.min(x.length, y.length); j++) if (x[j] !== y[j]) return x[j]! - y[j]!;
-    return x.length - y.length;
+    return compareUtf8(a[i]!, b[i]!);
   }
   return a.length - b.length;
 }

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { collectBytes } from "../../../core/bytes.ts";
+import { mapLimit } from "../../../core/concurrency.ts";
 import { crc32c } from "../../../core/crc32c.ts";
 import type { InstanceState } from "../../../core/data/api.ts";
 import {
@@ -158,24 +159,6 @@ async function verifyUploaded(
  * chunk size). Mutable only for the memory test's counter-check (test/adapters/upload-commit-memory.test.ts).
  */
 export const UPLOAD_COMMIT_TUNING = { parallelism: 2 };
-
-/** `run` over `items` with at most `parallelism` running; the first failure stops new starts. */
-async function inTurn<T>(items: T[], parallelism: number, run: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await run(item);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(parallelism, items.length) }, worker));
-}
 
 /**
  * Move a verified staged chunk to its final key, create-only. Server-side copy where the driver
@@ -436,7 +419,7 @@ export const dataOps: Operation[] = [
         const volume = await volumeOf(services, session.volume);
         // Streamed: at most UPLOAD_COMMIT_TUNING.parallelism chunks are read, verified and promoted at once, so
         // the commit's memory is that × the chunk size whatever the file's size.
-        await inTurn([...toVerify.values()], UPLOAD_COMMIT_TUNING.parallelism, async (e) => {
+        await mapLimit([...toVerify.values()], UPLOAD_COMMIT_TUNING.parallelism, async (e) => {
           const staged = stagingKey(session.id, e.chunk);
           const bytes = await verifyUploaded(services, volume, staged, e, ctx.signal);
           // The session is the intent protecting the chunk (written before its URL was handed
