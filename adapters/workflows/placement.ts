@@ -19,8 +19,8 @@ import {
 } from "../../core/data/index.ts";
 import type { MetadataStore } from "../../core/metadata/port.ts";
 import type { Namespace } from "../../core/namespace/api.ts";
+import { Placement } from "../../core/placement/index.ts";
 import { PlacementOrchestrator } from "../../core/placement/orchestrator.ts";
-import { Placement } from "../../core/placement/placement.ts";
 import { VolumeAdmin } from "../../core/placement/volumes.ts";
 import type { VolumeDriver } from "../../core/volume/port.ts";
 import type { VolumeOptions } from "../../core/volume/volume.ts";

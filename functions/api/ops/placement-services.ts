@@ -4,7 +4,7 @@
  */
 import type { PlacementServices } from "../../../adapters/workflows/placement.ts";
 import { strataError } from "../../../core/errors.ts";
-import type { ScopedView } from "../../../core/placement/placement.ts";
+import type { ScopedView } from "../../../core/placement/index.ts";
 import type { OpContext } from "../operation.ts";
 
 export function placementOf(ctx: OpContext, op: string): PlacementServices {
