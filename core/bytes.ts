@@ -13,6 +13,15 @@ export function concatBytes(parts: Uint8Array[], total?: number): Uint8Array {
 }
 
 /**
+ * A copy of bytes [start, end) of `bytes`. Not `bytes.slice()`: on a Node Buffer (a Uint8Array
+ * subclass) `slice` is a view of the same memory, so a retained "copy" changes when the producer
+ * refills its buffer.
+ */
+export function copyOf(bytes: Uint8Array, start = 0, end = bytes.byteLength): Uint8Array {
+  return Uint8Array.prototype.slice.call(bytes, start, end);
+}
+
+/**
  * Read a whole stream into one array. Each piece is copied as it arrives, because a producer may
  * reuse its buffer (Node streams do); `signal` is checked between pieces.
  */
@@ -24,7 +33,7 @@ export async function collectBytes(
   let size = 0;
   for await (const piece of body) {
     signal?.throwIfAborted();
-    parts.push(Uint8Array.prototype.slice.call(piece));
+    parts.push(copyOf(piece));
     size += piece.byteLength;
   }
   return concatBytes(parts, size);

@@ -7,15 +7,16 @@
 import { z } from "zod";
 import { collectBytes } from "../../../core/bytes.ts";
 import { mapLimit } from "../../../core/concurrency.ts";
-import { crc32c } from "../../../core/crc32c.ts";
 import type { InstanceState } from "../../../core/data/api.ts";
 import {
   ensureInstance,
+  isChunk,
   markBad,
   orderCopies,
   UNSAFE_LIFECYCLE_SWITCHES,
 } from "../../../core/data/chunks.ts";
 import { DATA_DEFAULTS, type Extent } from "../../../core/data/plane.ts";
+import { statOrUndefined } from "../../../core/data/plane-state.ts";
 import { chunkObjectKey, instanceKey, intentPk } from "../../../core/data/records.ts";
 import {
   checkExtents,
@@ -77,15 +78,6 @@ async function stagingVolume(ctx: OpContext, path: string): Promise<string> {
   return chosen.find((name) => available[name] !== undefined) ?? fallback;
 }
 
-async function statOrUndefined(fs: FileSystem, path: string): Promise<Stat | undefined> {
-  try {
-    return await fs.stat(path);
-  } catch (err) {
-    if (isStrataError(err, "ENOENT")) return undefined;
-    throw err;
-  }
-}
-
 async function loadSession(ctx: OpContext, uploadId: string): Promise<UploadSession> {
   const item = UPLOAD_ID.test(uploadId)
     ? await ctx.services.store.get({ pk: intentPk(ctx.pfs), sk: uploadId })
@@ -136,9 +128,8 @@ async function verifyUploaded(
     throw err;
   }
   const ok =
-    bytes.byteLength === expected.length &&
     storedCrc === expected.crc32c &&
-    crc32c(bytes) === expected.crc32c &&
+    isChunk({ chunk: expected.chunk, size: expected.length, crc32c: expected.crc32c }, bytes) &&
     (await services.sha256(bytes)) === expected.chunk;
   if (!ok) {
     await volume.volume.delete(key).catch(() => {}); // wrong bytes are never anyone's good copy
