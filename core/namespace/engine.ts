@@ -300,7 +300,7 @@ export class Engine implements Namespace, NamespaceKernel {
         return { name, id, rootIno: root, createdTid: tid };
       } catch (err) {
         if (!isStrataError(err, "ECONFLICT")) throw err;
-        const reasons = (err.details.reasons ?? []) as Array<{ item?: Item } | null>;
+        const reasons = err.details.reasons ?? [];
         if (reasons[0]) throw strataError("EEXIST", `PFS ${name} already exists`, { pfs: name });
         if (attempt >= this.opts.maxAttempts) throw err;
       }
@@ -554,7 +554,7 @@ export class Engine implements Namespace, NamespaceKernel {
         return;
       } catch (err) {
         if (ambiguous && this.opts.idempotentCommits && isStrataError(err, "ECONFLICT")) {
-          const now = err.details.item as Item | undefined;
+          const now = err.details.item;
           if (op.kind === "delete" ? now === undefined : now && canonicalText(now) === canonicalText(op.item))
             return;
         }
@@ -666,7 +666,7 @@ export class Engine implements Namespace, NamespaceKernel {
         if (!committed) await this.releaseMarks(tx);
         if (recorded && isStrataError(err)) {
           // Failed (EEXIST, ENOENT, its own record's condition…) because it was done before?
-          const reasons = (err.details.reasons ?? []) as Array<{ item?: Item } | null>;
+          const reasons = err.details.reasons ?? [];
           const last = sent[sent.length - 1];
           const seen =
             last?.kind === "put" && last.item.pk === recordKey(ctx.id, recorded.key).pk
@@ -676,11 +676,11 @@ export class Engine implements Namespace, NamespaceKernel {
           if (done) return done;
         }
         if (!isStrataError(err, "ECONFLICT")) throw err;
-        for (const r of (err.details.reasons ?? []) as Array<{ item?: Item } | null>)
+        for (const r of err.details.reasons ?? [])
           for (const t of tidsIn(r?.item ?? undefined)) this.hlc.observe(t);
-        for (const t of tidsIn(err.details.item as Item | undefined)) this.hlc.observe(t);
+        for (const t of tidsIn(err.details.item)) this.hlc.observe(t);
         // A blind create whose entry condition failed: the name is taken.
-        const reasons = (err.details.reasons ?? []) as Array<{ code?: string; item?: Item } | null>;
+        const reasons = err.details.reasons ?? [];
         reasons.forEach((r, i) => {
           const op = sent[i];
           if (r?.code !== "ConditionalCheckFailed" || !op || op.kind !== "put") return;
