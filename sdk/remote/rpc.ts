@@ -5,25 +5,39 @@
  */
 import { randomUUID } from "node:crypto";
 import { type BackoffPolicy, backoff } from "../../core/backoff.ts";
-import { ERROR_CODES, type ErrorCode, isStrataError, StrataError, strataError } from "../../core/errors.ts";
+import {
+  ERROR_CODES,
+  type ErrorCode,
+  type ErrorDetails,
+  isStrataError,
+  StrataError,
+  strataError,
+} from "../../core/errors.ts";
 import type { AsOf } from "../../core/namespace/api.ts";
 import { fromWire, toWire } from "../../core/wire.ts";
 
 /** The pause before retrying a call: full jitter, 25 ms · 2^attempt. */
 const RPC_BACKOFF: BackoffPolicy = { baseMs: 25 };
 
+/**
+ * Is the server's `details` an object (the shape every error's details have)? Its keys and their
+ * types are the server's (core/errors.ts DetailsByCode); anything else is dropped.
+ */
+function isDetails(value: unknown): value is ErrorDetails {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
 /** A StrataError from an HTTP error body (exact code round trip); EIO/EUNAVAIL when there is none. */
 export function errorFrom(status: number, text: string, what: string): StrataError {
   try {
     const body = JSON.parse(text) as {
-      error?: { code?: string; message?: string; details?: Record<string, unknown> };
+      error?: { code?: string; message?: string; details?: unknown };
     };
     const e = body.error;
     if (e && typeof e.code === "string" && e.code in ERROR_CODES) {
       const message = (e.message ?? "").replace(new RegExp(`^${e.code}: `), "");
-      return new StrataError(e.code as ErrorCode, message, {
-        details: (fromWire(e.details) as Record<string, unknown>) ?? {},
-      });
+      const details = fromWire(e.details);
+      return new StrataError(e.code as ErrorCode, message, { details: isDetails(details) ? details : {} });
     }
   } catch {
     // not JSON: fall through
