@@ -11,6 +11,8 @@ import { type BackoffPolicy, backoffCeiling, backoffDelay } from "../../core/bac
 import { base64ToBytes, bytesToBase64 } from "../../core/bytes.ts";
 import { mapLimit } from "../../core/concurrency.ts";
 import { crc32cFromBase64, crc32cToBase64 } from "../../core/crc32c.ts";
+import { peek } from "../../core/data/chunker.ts";
+import { ReadHealth } from "../../core/data/health.ts";
 import { parseDurationMs } from "../../core/duration.ts";
 import { isStrataError } from "../../core/errors.ts";
 import { fromJsonValue, toJsonValue } from "../../core/mirror/format.ts";
@@ -288,6 +290,74 @@ describe("backoffDelay (core/backoff.ts): every retry loop's pause, with its own
           expect(backoffDelay(a, full, () => r)).toBeLessThanOrEqual(c); // (≤: rounding)
           expect(backoffDelay(a, around, () => r)).toBeGreaterThanOrEqual(c / 2);
           expect(backoffDelay(a, around, () => r)).toBeLessThanOrEqual((3 * c) / 2);
+        },
+      ),
+      SEED,
+    );
+  });
+});
+
+describe("the data plane's pieces the remote SDK now shares (core/data/)", () => {
+  it("ReadHealth counts what both old copies counted: failures within the window, of the last 64", () => {
+    // The embedded plane kept the last 64 times and filtered by the window when ordering; the
+    // remote SDK pruned by the window on each failure and kept the last 64. Same count.
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom("a", "b"), fc.integer({ min: 0, max: 500 })), { maxLength: 200 }),
+        fc.integer({ min: 1, max: 2_000 }),
+        fc.integer({ min: 0, max: 3_000 }),
+        (events, windowMs, after) => {
+          let now = 0;
+          const health = new ReadHealth(windowMs, () => now);
+          const embedded = new Map<string, number[]>();
+          const remote = new Map<string, number[]>();
+          for (const [volume, gap] of events) {
+            now += gap;
+            health.failed(volume);
+            const e = embedded.get(volume) ?? [];
+            e.push(now);
+            if (e.length > 64) e.shift();
+            embedded.set(volume, e);
+            const r = (remote.get(volume) ?? []).filter((t) => now - t < windowMs);
+            r.push(now);
+            remote.set(volume, r.slice(-64));
+          }
+          now += after;
+          for (const volume of ["a", "b"]) {
+            const want = (embedded.get(volume) ?? []).filter((t) => now - t < windowMs).length;
+            expect(health.recent(volume)).toBe(want);
+            expect((remote.get(volume) ?? []).filter((t) => now - t < windowMs).length).toBe(want);
+          }
+        },
+      ),
+      SEED,
+    );
+  });
+
+  it("peek splits any body into at most limit + 1 bytes of head and the rest, losing and reordering nothing", async () => {
+    const asStream = (pieces: Uint8Array[]) =>
+      (async function* () {
+        yield* pieces;
+      })();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 8 }),
+        fc.integer({ min: 0, max: 100 }),
+        fc.boolean(),
+        async (pieces, limit, oneArray) => {
+          const all = Buffer.concat(pieces);
+          const body = oneArray ? new Uint8Array(all) : asStream(pieces);
+          const { head, done, rest } = await peek(body, limit);
+          expect(done).toBe(all.length <= limit);
+          if (done) {
+            expect(Buffer.from(head)).toEqual(all);
+            return;
+          }
+          // A Uint8Array is not split (head is all of it); a stream gives just over `limit` first.
+          const tail: Uint8Array[] = [];
+          for await (const piece of rest) tail.push(piece);
+          expect(Buffer.concat([head, ...tail])).toEqual(all);
+          if (!oneArray) expect(head.length).toBeGreaterThan(limit);
         },
       ),
       SEED,
