@@ -10,8 +10,11 @@
  * `new TextEncoder().encode(text).length` for every string.
  */
 export function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
+  // Fast path: the ASCII prefix (all of most keys) is one byte a unit.
+  let i = 0;
+  while (i < text.length && text.charCodeAt(i) < 0x80) i++;
+  let bytes = i;
+  for (; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c < 0x80) bytes += 1;
     else if (c < 0x800) bytes += 2;
