@@ -436,7 +436,7 @@ class StrataClient implements Strata {
   }
 
   get admin(): StrataAdmin {
-    return this.deployment.admin ?? namespaceOnlyAdmin(this.deployment);
+    return this.deployment.admin ?? namespaceOnlyAdmin(this.deployment.namespace);
   }
 
   close(): Promise<void> {

@@ -1,10 +1,10 @@
 /** `client.admin` for a deployment that has no operation registry. */
 import { strataError } from "../../core/errors.ts";
-import type { Deployment } from "../client.ts";
+import type { Namespace } from "../../core/namespace/api.ts";
 import type { StrataAdmin } from "../types.ts";
 
 /** `client.admin` for a deployment without an operation registry: PFS calls only. */
-export function namespaceOnlyAdmin(deployment: Deployment): StrataAdmin {
+export function namespaceOnlyAdmin(namespace: Namespace): StrataAdmin {
   const unsupported = (what: string) => () =>
     Promise.reject(
       strataError(
@@ -16,9 +16,9 @@ export function namespaceOnlyAdmin(deployment: Deployment): StrataAdmin {
       ),
     );
   return {
-    listPfs: () => deployment.namespace.listPfs(),
-    createPfs: (name) => deployment.namespace.createPfs(name),
-    deletePfs: (name) => deployment.namespace.deletePfs(name),
+    listPfs: () => namespace.listPfs(),
+    createPfs: (name) => namespace.createPfs(name),
+    deletePfs: (name) => namespace.deletePfs(name),
     createToken: unsupported("token.create"),
     listTokens: unsupported("token.list"),
     revokeToken: unsupported("token.revoke"),
