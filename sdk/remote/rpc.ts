@@ -15,6 +15,7 @@ import {
 } from "../../core/errors.ts";
 import type { AsOf } from "../../core/namespace/api.ts";
 import { fromWire, toWire } from "../../core/wire.ts";
+import { postJson, type RpcReply } from "../rpc-transport.ts";
 
 /** The pause before retrying a call: full jitter, 25 ms · 2^attempt. */
 const RPC_BACKOFF: BackoffPolicy = { baseMs: 25 };
@@ -101,17 +102,13 @@ export class Rpc {
       );
     }
     for (let attempt = 0; ; attempt++) {
-      let res: Response;
+      let res: RpcReply;
       let text: string;
       try {
         try {
-          res = await fetch(this.endpoint + path, {
-            method: "POST",
-            headers,
-            body,
-            signal: options.signal,
-          });
-          text = await res.text();
+          // A keep-alive connection (../rpc-transport.ts): the HTTP path's cost per call.
+          res = await postJson(this.endpoint + path, headers, body, options.signal);
+          text = res.text;
         } catch (err) {
           throw networkError(err, `${op} at ${this.endpoint}`, options.signal);
         }
