@@ -15,7 +15,7 @@ import {
 } from "../../core/errors.ts";
 import type { AsOf } from "../../core/namespace/api.ts";
 import { fromWire, toWire } from "../../core/wire.ts";
-import { postJson, type RpcReply } from "../rpc-transport.ts";
+import { postJson, type RpcReply } from "./transport.ts";
 
 /** The pause before retrying a call: full jitter, 25 ms · 2^attempt. */
 const RPC_BACKOFF: BackoffPolicy = { baseMs: 25 };
@@ -106,7 +106,7 @@ export class Rpc {
       let text: string;
       try {
         try {
-          // A keep-alive connection (../rpc-transport.ts): the HTTP path's cost per call.
+          // A keep-alive connection (./transport.ts): the HTTP path's cost per call.
           res = await postJson(this.endpoint + path, headers, body, options.signal);
           text = res.text;
         } catch (err) {
