@@ -35,6 +35,7 @@ import {
   UpdateItemCommand,
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
+import { backoff as retryPause } from "../../core/backoff.ts";
 import { isStrataError, StrataError, strataError } from "../../core/errors.ts";
 import {
   CheckedMetadataStore,
@@ -783,7 +784,4 @@ export class DynamoDbMetadataStore extends CheckedMetadataStore {
 }
 
 /** Exponential backoff with full jitter: 25 ms · 2^attempt, capped at 1 s. */
-async function backoff(attempt: number): Promise<void> {
-  const cap = Math.min(25 * 2 ** attempt, 1_000);
-  await new Promise((r) => setTimeout(r, Math.random() * cap));
-}
+const backoff = (attempt: number) => retryPause(attempt, { baseMs: 25, capMs: 1_000 });

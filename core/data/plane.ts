@@ -28,6 +28,7 @@ import type {
   Stat,
   WriteFileOptions,
 } from "./api.ts";
+import { ReadHealth } from "./health.ts";
 import {
   type Call,
   type Candidate,
@@ -136,13 +137,12 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin, PlaneState {
   private readonly chooseVolumes: DataPlaneOptions["chooseVolumes"];
   readonly onBadInstance: DataPlaneOptions["onBadInstance"];
   readonly intentTtlMs: number;
-  readonly healthWindowMs: number;
   private readonly configTtlMs: number;
   readonly clock: () => number;
   readonly sleep: ((ms: number) => Promise<void>) | undefined;
   readonly appendAttempts: number;
-  /** Recent read failures per volume (times), for the health tie-break. */
-  readonly failures = new Map<string, number[]>();
+  /** Recent read failures per volume, for the health tie-break. */
+  readonly health: ReadHealth;
   private readonly configCache = new Map<string, { volume: string; until: number }>();
   private readonly volumeSource: DataPlaneOptions["volumeSource"];
   private readonly volumesTtlMs: number;
@@ -179,12 +179,12 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin, PlaneState {
     this.chooseVolumes = options.chooseVolumes;
     this.onBadInstance = options.onBadInstance;
     this.intentTtlMs = options.intentTtlMs ?? DATA_DEFAULTS.intentTtlMs;
-    this.healthWindowMs = options.healthWindowMs ?? DATA_DEFAULTS.healthWindowMs;
     this.configTtlMs = options.configTtlMs ?? DATA_DEFAULTS.configTtlMs;
     this.volumeSource = options.volumeSource;
     this.volumesTtlMs = options.volumesTtlMs ?? 5_000;
     for (const [name, entry] of this.volumes) this.staticVolumes.set(name, entry);
     this.clock = options.clock ?? Date.now;
+    this.health = new ReadHealth(options.healthWindowMs ?? DATA_DEFAULTS.healthWindowMs, this.clock);
     this.sleep = options.sleep;
     this.appendAttempts = options.appendAttempts ?? DATA_DEFAULTS.appendAttempts;
     if (!Number.isSafeInteger(this.appendAttempts) || this.appendAttempts < 1)

@@ -8,6 +8,7 @@
  *
  * A value is a duration (`90s`, `15m`, `2h`, `1d`, or plain seconds); `off` or `0` disables it.
  */
+import { parseDurationMs } from "../../core/duration.ts";
 import { strataError } from "../../core/errors.ts";
 import type { Schedules } from "../api/services.ts";
 
@@ -24,14 +25,11 @@ export const DEFAULT_INTERVALS: ScheduleIntervals = {
   mirrorMs: 60_000,
 };
 
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
 /** `90s`, `15m`, `2h`, `1d`, `120` (seconds) → ms; `off`/`0` → 0. EINVAL names the variable. */
 export function parseInterval(name: string, text: string): number {
   const value = text.trim().toLowerCase();
   if (value === "off" || value === "0") return 0;
-  const m = /^(\d+(?:\.\d+)?)([smhd]?)$/.exec(value);
-  const ms = m ? Number(m[1]) * UNIT_MS[m[2] || "s"]! : Number.NaN;
+  const ms = parseDurationMs(value) ?? Number.NaN;
   if (!(ms >= 1000))
     throw strataError(
       "EINVAL",

@@ -20,11 +20,11 @@
  */
 import { nodeSha256 } from "../../adapters/data/sha256.ts";
 import { openPlacement } from "../../adapters/workflows/placement.ts";
+import { base64ToBytes, bytesToBase64 } from "../../core/bytes.ts";
 import type { Item, MetadataStore } from "../../core/metadata/port.ts";
 import type { FileSystem, Namespace, ReadableFileSystem } from "../../core/namespace/api.ts";
 import { createNamespace } from "../../core/namespace/index.ts";
 import { formatPath, parsePath } from "../../core/namespace/path.ts";
-import { base64ToBytes, bytesToBase64 } from "../../core/wire.ts";
 import type { Principal } from "../../functions/api/auth.ts";
 import { invoke } from "../../functions/api/handle.ts";
 import { registry } from "../../functions/api/registry.ts";

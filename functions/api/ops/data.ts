@@ -6,15 +6,17 @@
  */
 import { z } from "zod";
 import { collectBytes } from "../../../core/bytes.ts";
-import { crc32c } from "../../../core/crc32c.ts";
+import { mapLimit } from "../../../core/concurrency.ts";
 import type { InstanceState } from "../../../core/data/api.ts";
 import {
   ensureInstance,
+  isChunk,
   markBad,
   orderCopies,
   UNSAFE_LIFECYCLE_SWITCHES,
 } from "../../../core/data/chunks.ts";
 import { DATA_DEFAULTS, type Extent } from "../../../core/data/plane.ts";
+import { statOrUndefined } from "../../../core/data/plane-state.ts";
 import { chunkObjectKey, instanceKey, intentPk } from "../../../core/data/records.ts";
 import {
   checkExtents,
@@ -76,15 +78,6 @@ async function stagingVolume(ctx: OpContext, path: string): Promise<string> {
   return chosen.find((name) => available[name] !== undefined) ?? fallback;
 }
 
-async function statOrUndefined(fs: FileSystem, path: string): Promise<Stat | undefined> {
-  try {
-    return await fs.stat(path);
-  } catch (err) {
-    if (isStrataError(err, "ENOENT")) return undefined;
-    throw err;
-  }
-}
-
 async function loadSession(ctx: OpContext, uploadId: string): Promise<UploadSession> {
   const item = UPLOAD_ID.test(uploadId)
     ? await ctx.services.store.get({ pk: intentPk(ctx.pfs), sk: uploadId })
@@ -135,9 +128,8 @@ async function verifyUploaded(
     throw err;
   }
   const ok =
-    bytes.byteLength === expected.length &&
     storedCrc === expected.crc32c &&
-    crc32c(bytes) === expected.crc32c &&
+    isChunk({ chunk: expected.chunk, size: expected.length, crc32c: expected.crc32c }, bytes) &&
     (await services.sha256(bytes)) === expected.chunk;
   if (!ok) {
     await volume.volume.delete(key).catch(() => {}); // wrong bytes are never anyone's good copy
@@ -158,24 +150,6 @@ async function verifyUploaded(
  * chunk size). Mutable only for the memory test's counter-check (test/adapters/upload-commit-memory.test.ts).
  */
 export const UPLOAD_COMMIT_TUNING = { parallelism: 2 };
-
-/** `run` over `items` with at most `parallelism` running; the first failure stops new starts. */
-async function inTurn<T>(items: T[], parallelism: number, run: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await run(item);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(parallelism, items.length) }, worker));
-}
 
 /**
  * Move a verified staged chunk to its final key, create-only. Server-side copy where the driver
@@ -436,7 +410,7 @@ export const dataOps: Operation[] = [
         const volume = await volumeOf(services, session.volume);
         // Streamed: at most UPLOAD_COMMIT_TUNING.parallelism chunks are read, verified and promoted at once, so
         // the commit's memory is that × the chunk size whatever the file's size.
-        await inTurn([...toVerify.values()], UPLOAD_COMMIT_TUNING.parallelism, async (e) => {
+        await mapLimit([...toVerify.values()], UPLOAD_COMMIT_TUNING.parallelism, async (e) => {
           const staged = stagingKey(session.id, e.chunk);
           const bytes = await verifyUploaded(services, volume, staged, e, ctx.signal);
           // The session is the intent protecting the chunk (written before its URL was handed
