@@ -23,9 +23,9 @@ import { registerVolumes } from "../../adapters/data/volumes.ts";
 import { type EmbeddedDeployment, LOCAL_VOLUME } from "../../adapters/embedded.ts";
 import type { Presigner } from "../../adapters/presign/presigner.ts";
 import { openPlacement, type PlacementServices } from "../../adapters/workflows/placement.ts";
+import type { CreatedToken, Principal, TokenInfo, TokenSpec } from "../../core/auth/scope.ts";
 import { strataError } from "../../core/errors.ts";
-import type { CreatedToken, StrataAdmin, TokenInfo, TokenSpec } from "../../sdk/types.ts";
-import type { Principal } from "../api/auth.ts";
+import type { StrataAdmin } from "../../sdk/types.ts";
 import type { Services } from "../api/services.ts";
 
 /** Who embedded admin calls run as: the deployment's administrator. */
