@@ -12,7 +12,7 @@
  */
 import { createHmac } from "node:crypto";
 import { strataError } from "../../core/errors.ts";
-import type { PresignedRequest, Presigner, PresignRequest } from "./presigner.ts";
+import type { PresignedRequest, Presigner, PresignRequest } from "../../core/volume/presign.ts";
 
 export const BLOB_ROUTE_PREFIX = "/v1/blobs/";
 

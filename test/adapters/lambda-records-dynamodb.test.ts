@@ -24,7 +24,7 @@ describe("Lambdas over the volume records (DynamoDB Local)", () => {
     world = await lambdaWorld(endpoint, "lambda-records", { pfs: "default", defaultVolume: "disk" });
     const { dir } = world;
     const call = world.api;
-    const { lambdaDeps } = await import("../../functions/schedule/lambda-deps.ts");
+    const { lambdaDeps } = await import("../../runtime/lambda.ts");
 
     expect((await lambdaDeps()).volumes).toEqual({});
     const added = await call("/v1/ops/volume.add", {
