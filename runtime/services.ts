@@ -23,7 +23,7 @@ import { createDataPlane, type DataPlaneAdmin, type DataPlaneOptions } from "../
 import type { MetadataStore } from "../core/metadata/port.ts";
 import type { Namespace } from "../core/namespace/api.ts";
 import { PlacementOrchestrator } from "../core/placement/orchestrator.ts";
-import { Placement } from "../core/placement/placement.ts";
+import { Placement } from "../core/placement/index.ts";
 import type { VolumeRecord } from "../core/placement/records.ts";
 import { listVolumeRecords, VolumeAdmin } from "../core/placement/volumes.ts";
 import type { VolumeDriver } from "../core/volume/port.ts";

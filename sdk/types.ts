@@ -19,7 +19,7 @@ import type {
   Tid,
   Version,
 } from "../core/namespace/api.ts";
-import type { PlacementStatus } from "../core/placement/placement.ts";
+import type { PlacementStatus } from "../core/placement/index.ts";
 
 export type { ChunkPlacement, InstanceState } from "../core/data/api.ts";
 export type {

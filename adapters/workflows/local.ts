@@ -11,7 +11,7 @@
  * ```
  */
 import { StateMachine } from "aws-local-stepfunctions";
-import type { Placement, PlacementState } from "../../core/placement/placement.ts";
+import type { Placement, PlacementState } from "../../core/placement/index.ts";
 import {
   LOCAL_RESOURCE,
   taskStates,

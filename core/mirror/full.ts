@@ -18,7 +18,7 @@ import { strataError } from "../errors.ts";
 import type { Item, TransactOp, Value } from "../metadata/port.ts";
 import { itemSize, keyId } from "../metadata/values.ts";
 import type { Namespace, ObjectId, Tid } from "../namespace/api.ts";
-import type { Engine } from "../namespace/engine.ts";
+import type { NamespaceKernel as Engine } from "../namespace/kernel.ts";
 import {
   ctlKey,
   dirPk,

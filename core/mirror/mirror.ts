@@ -18,7 +18,7 @@
 import { isStrataError, strataError } from "../errors.ts";
 import type { Item, TransactOp } from "../metadata/port.ts";
 import type { Namespace, Tid } from "../namespace/api.ts";
-import type { Engine } from "../namespace/engine.ts";
+import type { NamespaceKernel as Engine } from "../namespace/kernel.ts";
 import {
   changePk,
   ctlKey,

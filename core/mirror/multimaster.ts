@@ -29,7 +29,7 @@
 import { isStrataError, strataError } from "../errors.ts";
 import type { Item, Value } from "../metadata/port.ts";
 import type { FileType, Namespace, ObjectId, Tid } from "../namespace/api.ts";
-import type { Engine } from "../namespace/engine.ts";
+import type { NamespaceKernel as Engine } from "../namespace/kernel.ts";
 import { unlinkEntry } from "../namespace/ops.ts";
 import { ctlKey, entryKey, inoPk, recordCrc, seal, VERSION_PREFIX, verify } from "../namespace/records.ts";
 import type { PfsContext, Tx } from "../namespace/tx.ts";

@@ -16,7 +16,7 @@ import { strataError } from "../errors.ts";
 import type { Item, Key } from "../metadata/port.ts";
 import { itemSize, keyId } from "../metadata/values.ts";
 import type { Namespace, Tid } from "../namespace/api.ts";
-import { Engine } from "../namespace/engine.ts";
+import { kernelOf, type NamespaceKernel } from "../namespace/kernel.ts";
 import { changePk, verify } from "../namespace/records.ts";
 import { isTid, ZERO_TID } from "../namespace/tid.ts";
 import type { PfsContext } from "../namespace/tx.ts";
@@ -38,10 +38,11 @@ import {
 export const STREAM_DEFAULTS = { pageCommits: 1000, pageBytes: 4 * 1024 * 1024 } as const;
 
 /** The engine behind a Namespace from createNamespace (the stream reads its store and closes TIDs). */
-export function engineOf(ns: Namespace): Engine {
-  if (!(ns instanceof Engine))
+export function engineOf(ns: Namespace): NamespaceKernel {
+  const kernel = kernelOf(ns);
+  if (!kernel)
     throw strataError("EINVAL", "mirroring needs a namespace made by createNamespace (core/namespace)");
-  return ns;
+  return kernel;
 }
 
 /** The source's identity and the highest TID a stream may reach now (closing it). */
@@ -135,7 +136,7 @@ export async function readStream(
  * TIDs from different engines may sit in different shards).
  */
 async function mergeShards(
-  engine: Engine,
+  engine: NamespaceKernel,
   ctx: PfsContext,
   since: Tid,
   end: Tid,
@@ -187,7 +188,11 @@ async function mergeShards(
 }
 
 /** The history records each commit wrote, each in its state as of that commit (one BatchGet per 100 keys). */
-async function recordsOf(engine: Engine, ctx: PfsContext, changes: ChangeItem[]): Promise<StreamRecord[]> {
+async function recordsOf(
+  engine: NamespaceKernel,
+  ctx: PfsContext,
+  changes: ChangeItem[],
+): Promise<StreamRecord[]> {
   const wanted = new Map<string, Key>();
   for (const c of changes)
     for (const k of c.keys) if (streamedPk(k.pk, k.sk, ctx.id) !== undefined) wanted.set(keyId(k), k);

@@ -6,7 +6,7 @@
 import { strataError } from "../errors.ts";
 import type { Item } from "../metadata/port.ts";
 import type { ObjectId } from "./api.ts";
-import type { Engine } from "./engine.ts";
+import type { NamespaceKernel } from "./kernel.ts";
 import { formatPath, parsePath } from "./path.ts";
 import { ctlKey, dirPk, entryKey, historyPk, inoPk, VERSION_PREFIX, verify } from "./records.ts";
 import type { Tx } from "./tx.ts";
@@ -20,7 +20,7 @@ export function confinement(beneath: string | undefined): readonly string[] | un
 
 /** Where the scope root is now: its directory entry and object (undefined parts when missing). */
 async function scopeRoot(
-  engine: Engine,
+  engine: NamespaceKernel,
   tx: Tx,
 ): Promise<{ parent?: ObjectId; name: string; ino?: ObjectId; dir: boolean }> {
   const beneath = tx.ctx.beneath!;
@@ -48,7 +48,7 @@ async function scopeRoot(
  * (its identity was inside the scope at the revert's TID: resolution there was confined too).
  * Anything else is EXDEV and nothing is written. Reads only committed state (outside the plan).
  */
-export function revertFence(engine: Engine): (tx: Tx) => Promise<void> {
+export function revertFence(engine: NamespaceKernel): (tx: Tx) => Promise<void> {
   return async (tx) => {
     const { id, name: pfs } = tx.ctx;
     const scope = await scopeRoot(engine, tx);

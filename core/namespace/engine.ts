@@ -40,12 +40,15 @@ import { type PfsContext, Tx } from "./tx.ts";
 
 export { NS_LIMITS } from "./validate.ts";
 
-import { LEASE_TTL_MS, type TidLease, takeLease } from "../retention/lease.ts";
-import { isComplete } from "../retention/policy.ts";
-import { RetentionFloor, readWatermark } from "../retention/store.ts";
 import { confinement } from "./confine.ts";
 import { PfsFileSystem } from "./fs.ts";
-import type { EntryRef } from "./resolve.ts";
+import {
+  type EntryRef,
+  type HistoryFloor,
+  type HistoryLease,
+  KERNEL,
+  type NamespaceKernel,
+} from "./kernel.ts";
 import { checkPfsName, checkSnapshotName, isNonNegInt, stripVersion } from "./validate.ts";
 
 export interface NamespaceOptions {
@@ -92,8 +95,13 @@ export interface CreateNamespaceParams {
   options?: NamespaceOptions;
 }
 
-export function createNamespace(params: CreateNamespaceParams): Namespace {
-  return new Engine(params);
+/**
+ * What the engine is built from: the caller's parameters and the retention floor, injected
+ * (`createNamespace` in core/namespace/create.ts passes core/retention's).
+ */
+export interface EngineParams extends CreateNamespaceParams {
+  /** The retention floor over the engine's store and clock. */
+  history: (store: MetadataStore, clock: () => number) => HistoryFloor;
 }
 
 /** A directory is live and not leased by an rmdir (leases expire; see docs). */
@@ -141,7 +149,8 @@ function tidsIn(item: Item | undefined): Tid[] {
   return ["ctid", "dtid", "closed"].map((a) => item[a]).filter(isTid);
 }
 
-export class Engine implements Namespace {
+export class Engine implements Namespace, NamespaceKernel {
+  readonly [KERNEL] = true as const;
   readonly store: MetadataStore;
   readonly site: number;
   readonly clock: () => number;
@@ -149,8 +158,8 @@ export class Engine implements Namespace {
   readonly hlc: HybridClock;
   readonly opts: Required<Omit<NamespaceOptions, "sleep">> & { sleep: (ms: number) => Promise<void> };
   readonly asOfCache = new Map<string, EntryRef | undefined>();
-  /** Pruned-history watermark per PFS (cached 5 s), for as-of reads. */
-  readonly retention: RetentionFloor;
+  /** Pruned-history watermark per PFS (cached 5 s), for as-of reads; TID leases. */
+  readonly retention: HistoryFloor;
   readonly asOfCacheLimit: number;
   private readonly pfsCache = new Map<string, PfsContext>();
   /** Highest closed TID known per PFS id (closed TIDs only grow, so this is never stale-wrong). */
@@ -165,7 +174,7 @@ export class Engine implements Namespace {
    */
   private readonly nonce = `${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
 
-  constructor(params: CreateNamespaceParams) {
+  constructor(params: EngineParams) {
     if (!params?.store) throw strataError("EINVAL", "createNamespace needs a store");
     const site = params.site ?? 0;
     if (!isNonNegInt(site, 0xffff))
@@ -175,7 +184,7 @@ export class Engine implements Namespace {
     this.clock = params.clock ?? Date.now;
     this.random = params.random ?? Math.random;
     this.hlc = new HybridClock(this.clock);
-    this.retention = new RetentionFloor(this.store, this.clock);
+    this.retention = params.history(this.store, this.clock);
     const o = params.options ?? {};
     const shards = o.epochShards ?? 8;
     if (!isNonNegInt(shards, 64) || shards < 1) throw strataError("EINVAL", "epochShards must be 1..64");
@@ -185,7 +194,7 @@ export class Engine implements Namespace {
       maxAttempts: o.maxAttempts ?? 8,
       rmdirLeaseMs: o.rmdirLeaseMs ?? 30_000,
       asOfCacheEntries: o.asOfCacheEntries ?? 10_000,
-      tidLeaseMs: o.tidLeaseMs ?? LEASE_TTL_MS,
+      tidLeaseMs: o.tidLeaseMs ?? this.retention.leaseTtlMs,
       tidLeases: o.tidLeases ?? true,
       commitResends: o.commitResends ?? 3,
       idempotentCommits: o.idempotentCommits ?? true,
@@ -425,12 +434,12 @@ export class Engine implements Namespace {
    * point it no longer holds complete is re-snapped (or EPRUNED). The caller keeps the lease
    * (`keep()` per step, and before committing what it read) and releases it when done.
    */
-  async leaseTid(ctx: PfsContext, point: AsOf): Promise<{ tid: Tid; lease?: TidLease }> {
+  async leaseTid(ctx: PfsContext, point: AsOf): Promise<{ tid: Tid; lease?: HistoryLease }> {
     for (let attempt = 1; ; attempt++) {
       const tid = await this.readTid(ctx, point);
       if (!this.opts.tidLeases) return { tid };
-      const lease = await takeLease(this.store, ctx, tid, { clock: this.clock, ttlMs: this.opts.tidLeaseMs });
-      if (isComplete(await readWatermark(this.store, ctx.id), tid)) return { tid, lease };
+      const lease = await this.retention.lease(ctx, tid, this.opts.tidLeaseMs);
+      if (await this.retention.isComplete(ctx.id, tid)) return { tid, lease };
       await lease.release();
       this.retention.forget(ctx.id); // our cached watermark was stale: snap again
       if (attempt >= 3)

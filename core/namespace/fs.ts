@@ -25,12 +25,12 @@ import type {
   WriteContentOptions,
 } from "./api.ts";
 import { revertFence } from "./confine.ts";
-import type { Engine } from "./engine.ts";
 import { fingerprintOf, type Idempotency } from "./idempotency.ts";
+import type { NamespaceKernel } from "./kernel.ts";
 import { PreconditionFailed, planOp, type WriteContentOp } from "./ops.ts";
 import { formatPath, isWithin, parsePath } from "./path.ts";
-import { dirPk, HIGH, historyPk, inoPk, seal, snapshotPk, VERSION_PREFIX, verify } from "./records.ts";
-import { AsOfReader, entryRef, type Reader, resolve, TxReader } from "./resolve.ts";
+import { dirPk, HIGH, inoPk, seal, snapshotPk, VERSION_PREFIX, verify } from "./records.ts";
+import { AsOfReader, entryRef, type Reader, readdirAsOf, resolve, TxReader } from "./resolve.ts";
 import { runRevert } from "./revert.ts";
 import { invertTid, isTid, tidToDate, ZERO_TID } from "./tid.ts";
 import { type PfsContext, Tx } from "./tx.ts";
@@ -50,7 +50,7 @@ export class PfsFileSystem implements FileSystem {
   private writes = 0;
 
   constructor(
-    readonly engine: Engine,
+    readonly engine: NamespaceKernel,
     readonly pfs: string,
     /** A confined view's prefix (core/namespace/confine.ts); undefined = the whole PFS. */
     readonly beneath?: readonly string[],
@@ -174,43 +174,14 @@ export class PfsFileSystem implements FileSystem {
       }
       return page.cursor ? { entries, cursor: page.cursor } : { entries };
     }
-    return this.readdirAsOf(ctx, dir, (reader as AsOfReader).tid, options.cursor, options.limit);
-  }
-
-  /**
-   * As-of readdir of directory object `dir` (also revert's "entries of this object at T"): scans
-   * the directory's entry history (cost grows with its history, not only its size).
-   */
-  async readdirAsOf(
-    ctx: PfsContext,
-    dir: ObjectId,
-    tid: Tid,
-    cursor?: string,
-    limit?: number,
-  ): Promise<ReaddirPage> {
-    const entries: DirEntry[] = [];
-    let after = cursor === undefined ? undefined : decodeNameCursor(cursor);
-    let storeCursor: string | undefined;
-    const max = limit ?? Number.POSITIVE_INFINITY;
-    for (;;) {
-      const page = await this.engine.store.query(historyPk(ctx.id, dir), {
-        ...(after !== undefined ? { sk: { op: "gt", value: `${after}/${HIGH}` } } : {}),
-        ...(storeCursor ? { cursor: storeCursor } : {}),
-      });
-      for (const item of page.items) {
-        verify(item, this.pfs);
-        if (String(item.ctid) > tid || (item.dtid !== undefined && String(item.dtid) <= tid)) continue;
-        const name = String(item.name);
-        if (entries.length > 0 && entries[entries.length - 1]!.name === name) continue;
-        if (entries.length === max)
-          return { entries, cursor: encodeNameCursor(entries[entries.length - 1]!.name) };
-        const ref = entryRef(item, true)!;
-        entries.push({ name, type: ref.type, ino: ref.ino });
-      }
-      if (!page.cursor) return { entries };
-      storeCursor = page.cursor;
-      after = undefined;
-    }
+    return readdirAsOf(
+      this.engine.store,
+      ctx,
+      dir,
+      (reader as AsOfReader).tid,
+      options.cursor,
+      options.limit,
+    );
   }
 
   async readlink(path: string, options?: ReadOptions): Promise<string> {
@@ -554,20 +525,6 @@ export class PfsFileSystem implements FileSystem {
 
   async currentTid(): Promise<Tid> {
     return this.engine.currentTid(await this.engine.context(this.pfs));
-  }
-}
-
-export function encodeNameCursor(name: string): string {
-  return `n:${encodeURIComponent(name)}`;
-}
-
-export function decodeNameCursor(cursor: string): string {
-  if (!cursor.startsWith("n:"))
-    throw strataError("EINVAL", "readdir cursor is not one this engine produced", { cursor });
-  try {
-    return decodeURIComponent(cursor.slice(2));
-  } catch {
-    throw strataError("EINVAL", "readdir cursor is not one this engine produced", { cursor });
   }
 }
 

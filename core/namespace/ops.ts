@@ -6,8 +6,7 @@ import { isStrataError, strataError } from "../errors.ts";
 import type { Item, Value } from "../metadata/port.ts";
 import { compareUtf8, keyId, utf8Length } from "../metadata/values.ts";
 import type { ObjectId, Stat, Tid } from "./api.ts";
-import type { Engine } from "./engine.ts";
-import type { PfsFileSystem } from "./fs.ts";
+import type { NamespaceKernel } from "./kernel.ts";
 import { formatPath, isWithin } from "./path.ts";
 import { ctlKey, entryKey } from "./records.ts";
 import { type AsOfReader, type EntryRef, type Reader, type Resolved, resolve, TxReader } from "./resolve.ts";
@@ -35,7 +34,12 @@ export function lastName(r: Resolved, path: string, pfs: string): { parent: Obje
 }
 
 /** Plans one op into `tx`. */
-export async function planOp(engine: Engine, tx: Tx, op: Op, blindOk = true): Promise<Stat | undefined> {
+export async function planOp(
+  engine: NamespaceKernel,
+  tx: Tx,
+  op: Op,
+  blindOk = true,
+): Promise<Stat | undefined> {
   const ctx = tx.ctx;
   const reader = new TxReader(tx);
   const pfs = ctx.name;
@@ -238,7 +242,7 @@ export async function planOp(engine: Engine, tx: Tx, op: Op, blindOk = true): Pr
 }
 
 export async function unlinkEntry(
-  engine: Engine,
+  engine: NamespaceKernel,
   tx: Tx,
   parent: ObjectId,
   name: string,
@@ -254,7 +258,7 @@ export async function unlinkEntry(
 }
 
 export async function rmdirEntry(
-  engine: Engine,
+  engine: NamespaceKernel,
   tx: Tx,
   parent: ObjectId,
   name: string,
@@ -270,7 +274,7 @@ export async function rmdirEntry(
 }
 
 export async function planRename(
-  engine: Engine,
+  engine: NamespaceKernel,
   tx: Tx,
   reader: Reader,
   op: { from: string[]; to: string[]; path: string; noReplace: boolean },
@@ -337,7 +341,7 @@ const missingAsUndefined = (err: unknown) => {
  * than 100 items (E2BIG).
  */
 export async function planRevert(
-  engine: Engine,
+  engine: NamespaceKernel,
   tx: Tx,
   comps: string[],
   path: string,
@@ -371,7 +375,7 @@ export async function planRevert(
 }
 
 /** Plan removing the directory at `comps` and everything below it into `tx`. */
-async function removeTreeTx(engine: Engine, tx: Tx, comps: string[], dir: ObjectId): Promise<void> {
+async function removeTreeTx(engine: NamespaceKernel, tx: Tx, comps: string[], dir: ObjectId): Promise<void> {
   for (const [name, item] of await tx.liveEntries(dir)) {
     const child = [...comps, name];
     if (item.type === "dir") await removeTreeTx(engine, tx, child, String(item.ino));
@@ -381,7 +385,7 @@ async function removeTreeTx(engine: Engine, tx: Tx, comps: string[], dir: Object
 }
 
 export async function revertTree(
-  engine: Engine,
+  engine: NamespaceKernel,
   pfs: string,
   comps: string[],
   path: string,
@@ -414,7 +418,7 @@ export async function revertTree(
   if (!recursive || thenRef?.type !== "dir") return;
   const names = new Set<string>();
   let cursor: string | undefined;
-  const fs = engine.pfs(pfs) as PfsFileSystem;
+  const fs = engine.pfs(pfs);
   do {
     const page = await fs.readdir(formatPath(comps), { asOf: then.tid, ...(cursor ? { cursor } : {}) });
     for (const e of page.entries) names.add(e.name);
@@ -431,7 +435,7 @@ export async function revertTree(
 }
 
 export async function removeTree(
-  engine: Engine,
+  engine: NamespaceKernel,
   pfs: string,
   comps: string[],
   note: (tid: Tid | undefined) => void,
@@ -458,7 +462,7 @@ export async function removeTree(
 }
 
 export async function revertOne(
-  engine: Engine,
+  engine: NamespaceKernel,
   tx: Tx,
   comps: string[],
   path: string,

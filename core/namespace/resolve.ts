@@ -2,19 +2,16 @@
  * Path resolution over a point of view: live (through a Tx) or as of a closed TID.
  */
 import { strataError } from "../errors.ts";
-import type { Item } from "../metadata/port.ts";
-import type { FileType, ObjectId, Tid } from "./api.ts";
-import type { Engine } from "./engine.ts";
+import type { Item, MetadataStore } from "../metadata/port.ts";
+import type { DirEntry, FileType, ObjectId, ReaddirPage, Tid } from "./api.ts";
+import type { EntryRef, NamespaceKernel } from "./kernel.ts";
 import { followTarget, formatPath, isWithin } from "./path.ts";
 import { ctlKey, entryKey, HIGH, historyPk, inoPk, VERSION_PREFIX, verify } from "./records.ts";
 import { invertTid } from "./tid.ts";
 import type { PfsContext, Tx } from "./tx.ts";
 import { NS_LIMITS } from "./validate.ts";
 
-export interface EntryRef {
-  ino: ObjectId;
-  type: FileType;
-}
+export type { EntryRef } from "./kernel.ts";
 
 /** Reads one point of view: live (through a Tx) or as of a closed TID. */
 export interface Reader {
@@ -183,7 +180,7 @@ export class TxReader implements Reader {
 
 export class AsOfReader implements Reader {
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: NamespaceKernel,
     private readonly ctx: PfsContext,
     readonly tid: Tid,
   ) {}
@@ -213,5 +210,56 @@ export class AsOfReader implements Reader {
     });
     const item = verify(page.items[0], this.ctx.name);
     return item && (item.dtid === undefined || String(item.dtid) > this.tid) ? item : undefined;
+  }
+}
+
+/**
+ * As-of readdir of directory object `dir` (also revert's "entries of this object at T"): scans
+ * the directory's entry history (cost grows with its history, not only its size).
+ */
+export async function readdirAsOf(
+  store: MetadataStore,
+  ctx: PfsContext,
+  dir: ObjectId,
+  tid: Tid,
+  cursor?: string,
+  limit?: number,
+): Promise<ReaddirPage> {
+  const entries: DirEntry[] = [];
+  let after = cursor === undefined ? undefined : decodeNameCursor(cursor);
+  let storeCursor: string | undefined;
+  const max = limit ?? Number.POSITIVE_INFINITY;
+  for (;;) {
+    const page = await store.query(historyPk(ctx.id, dir), {
+      ...(after !== undefined ? { sk: { op: "gt", value: `${after}/${HIGH}` } } : {}),
+      ...(storeCursor ? { cursor: storeCursor } : {}),
+    });
+    for (const item of page.items) {
+      verify(item, ctx.name);
+      if (String(item.ctid) > tid || (item.dtid !== undefined && String(item.dtid) <= tid)) continue;
+      const name = String(item.name);
+      if (entries.length > 0 && entries[entries.length - 1]!.name === name) continue;
+      if (entries.length === max)
+        return { entries, cursor: encodeNameCursor(entries[entries.length - 1]!.name) };
+      const ref = entryRef(item, true)!;
+      entries.push({ name, type: ref.type, ino: ref.ino });
+    }
+    if (!page.cursor) return { entries };
+    storeCursor = page.cursor;
+    after = undefined;
+  }
+}
+
+export function encodeNameCursor(name: string): string {
+  return `n:${encodeURIComponent(name)}`;
+}
+
+export function decodeNameCursor(cursor: string): string {
+  if (!cursor.startsWith("n:"))
+    throw strataError("EINVAL", "readdir cursor is not one this engine produced", { cursor });
+  try {
+    return decodeURIComponent(cursor.slice(2));
+  } catch {
+    throw strataError("EINVAL", "readdir cursor is not one this engine produced", { cursor });
   }
 }

@@ -18,13 +18,11 @@
 import { isStrataError, strataError } from "../errors.ts";
 import type { Item, Value } from "../metadata/port.ts";
 import { compareUtf8 } from "../metadata/values.ts";
-import type { TidLease } from "../retention/lease.ts";
 import type { AsOf, ObjectId, RevertOptions, RevertPlan, Tid } from "./api.ts";
-import type { Engine } from "./engine.ts";
-import type { PfsFileSystem } from "./fs.ts";
+import type { HistoryLease, NamespaceKernel } from "./kernel.ts";
 import { planOp, planRevert, revertOne, revertTree } from "./ops.ts";
 import { formatPath, parsePath } from "./path.ts";
-import { AsOfReader, type EntryRef, entryRef, resolve, TxReader } from "./resolve.ts";
+import { AsOfReader, type EntryRef, entryRef, readdirAsOf, resolve, TxReader } from "./resolve.ts";
 import { ZERO_TID } from "./tid.ts";
 import { type PfsContext, Tx } from "./tx.ts";
 import { stripVersion } from "./validate.ts";
@@ -66,10 +64,10 @@ async function target(
  */
 export class LeasedAsOfReader extends AsOfReader {
   constructor(
-    engine: Engine,
+    engine: NamespaceKernel,
     ctx: PfsContext,
     tid: Tid,
-    private readonly lease: TidLease | undefined,
+    private readonly lease: HistoryLease | undefined,
   ) {
     super(engine, ctx, tid);
   }
@@ -93,17 +91,16 @@ export class LeasedAsOfReader extends AsOfReader {
 
 /** Entries of directory object `dir` as they were at `then`, by name (every page). */
 async function entriesAt(
-  engine: Engine,
+  engine: NamespaceKernel,
   ctx: PfsContext,
   dir: ObjectId,
   then: AsOfReader,
 ): Promise<Map<string, EntryRef>> {
   const tid = then.tid;
-  const fs = engine.pfs(ctx.name) as PfsFileSystem;
   const out = new Map<string, EntryRef>();
   let cursor: string | undefined;
   do {
-    const page = await fs.readdirAsOf(ctx, dir, tid, cursor);
+    const page = await readdirAsOf(engine.store, ctx, dir, tid, cursor);
     for (const e of page.entries) out.set(e.name, { ino: e.ino, type: e.type });
     cursor = page.cursor;
   } while (cursor);
@@ -113,7 +110,7 @@ async function entriesAt(
 
 /** Revert the object at `comps` (and, with `recursive`, below it) by identity, through `step`. */
 export async function revertObject(
-  engine: Engine,
+  engine: NamespaceKernel,
   step: RevertStep,
   comps: string[],
   path: string,
@@ -130,7 +127,7 @@ export async function revertObject(
 }
 
 async function revertChildren(
-  engine: Engine,
+  engine: NamespaceKernel,
   step: RevertStep,
   comps: string[],
   dir: ObjectId,
@@ -153,7 +150,7 @@ async function revertChildren(
 
 /** Remove everything below directory `dir` (at `comps`), then the directory itself. */
 async function removeSubtree(
-  engine: Engine,
+  engine: NamespaceKernel,
   step: RevertStep,
   comps: string[],
   dir: ObjectId,
@@ -181,7 +178,7 @@ export interface RevertView {
 
 /** Revert by identity: one transaction when it fits, else one commit per step. Returns the last TID. */
 export async function revertByIdentity(
-  engine: Engine,
+  engine: NamespaceKernel,
   view: RevertView,
   comps: string[],
   path: string,
@@ -240,7 +237,7 @@ export function versionDiffers(now: Item | undefined, past: Item | undefined): b
  * other writers may differ from its dry run.
  */
 export async function planRevertChanges(
-  engine: Engine,
+  engine: NamespaceKernel,
   ctx: PfsContext,
   comps: string[],
   path: string,
@@ -290,7 +287,7 @@ export async function planRevertChanges(
  * revert's last commit TID (the current TID when nothing needed writing), or the plan.
  */
 export async function runRevert(
-  engine: Engine,
+  engine: NamespaceKernel,
   view: RevertView,
   path: string,
   asOf: AsOf,
@@ -308,7 +305,7 @@ export async function runRevert(
 }
 
 async function revertAt(
-  engine: Engine,
+  engine: NamespaceKernel,
   view: RevertView,
   comps: string[],
   path: string,

@@ -16,7 +16,7 @@ import { isStrataError } from "../errors.ts";
 import type { MetadataStore } from "../metadata/port.ts";
 import type { Namespace } from "../namespace/api.ts";
 import { formatPath } from "../namespace/path.ts";
-import type { Placement } from "./placement.ts";
+import type { Placement } from "./index.ts";
 import { decodePlacement, feedCursorKey, placementKey, sweepCursorKey } from "./records.ts";
 
 export interface WorkflowRun {

@@ -1,7 +1,7 @@
 /**
  * The placement workflow, per file: Copy → Verify → Commit → Trim. The happy path is 4 state
  * transitions (the cost figure of Step Functions standard workflows); a trim waiting for its grace
- * period adds one retry. Steps are core/placement/placement.ts's `copy`, `verify`, `commit`,
+ * period adds one retry. Steps are core/placement/steps.ts's `copy`, `verify`, `commit`,
  * `trim`, `recordFailure`.
  *
  *   Copy ──▶ Verify ──▶ Commit ──▶ Trim ──▶ (end)
@@ -9,7 +9,7 @@
  *    └─────────┘
  *   any step, retries exhausted ──▶ RecordFailure ──▶ Failed
  */
-import { GRACE_PENDING } from "../placement/placement.ts";
+import { GRACE_PENDING } from "../placement/index.ts";
 import type { Retry, StateGraph, WorkflowDefinition } from "./definition.ts";
 
 /** Transient backend errors: retried with exponential backoff and jitter. */

@@ -4,7 +4,7 @@
  * carries (GRACE_PENDING, GAVE_UP). Shared by the local runner and the step Lambda.
  */
 import { isStrataError } from "../errors.ts";
-import type { Placement, PlacementState, SweepState } from "../placement/placement.ts";
+import type { Placement, PlacementState, SweepState } from "../placement/index.ts";
 
 export type PlacementStep = "copy" | "verify" | "commit" | "trim" | "recordFailure";
 

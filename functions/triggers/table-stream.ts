@@ -12,8 +12,8 @@
  */
 import type { MetadataStore } from "../../core/metadata/port.ts";
 import type { Namespace } from "../../core/namespace/api.ts";
+import type { Placement } from "../../core/placement/index.ts";
 import { type ChangeTarget, changeTargets, pathsForTargets } from "../../core/placement/orchestrator.ts";
-import type { Placement } from "../../core/placement/placement.ts";
 
 /** DynamoDB's AttributeValue as the stream delivers it. */
 export type AttributeValue =

@@ -4,7 +4,7 @@
  * is thrown as an Error whose `name` is the StrataError code (or the step's `workflowError`), which
  * Step Functions reports as the error name its Retry/Catch rules match.
  */
-import type { PlacementState } from "../../core/placement/placement.ts";
+import type { PlacementState } from "../../core/placement/index.ts";
 import { runPlacementStep, workflowError } from "../../core/workflows/steps.ts";
 import { cloudPlacement } from "../../runtime/lambda.ts";
 

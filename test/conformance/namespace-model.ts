@@ -1,7 +1,7 @@
 /**
  * The model-based property test of the namespace engine: random sequences of FileSystem
  * operations run on the engine (over a given MetadataStore) and on the reference model
- * (core/namespace/model.ts), comparing every result or error code, then the whole tree now and
+ * (test/support/namespace-model.ts), comparing every result or error code, then the whole tree now and
  * as of every remembered TID.
  *
  * `testNamespaceAgainstModel(name, factory, { runs })` registers the test; each backend's file in
@@ -33,7 +33,7 @@ import {
   type ModelStat,
   NamespaceModel,
   parsePath,
-} from "../../core/namespace/model.ts";
+} from "../support/namespace-model.ts";
 import { regressionFiles } from "../support/regressions.ts";
 
 export type ModelStoreFactory = () => Promise<{ store: MetadataStore; dispose: () => Promise<void> }>;

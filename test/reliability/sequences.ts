@@ -3,7 +3,7 @@
  * test (test/conformance/namespace-model.ts: namespace ops, as-of reads, snapshots, reverts,
  * batches) plus data steps (writeFile, appendFile, truncate, readFile now and as of a remembered
  * TID) through the data plane onto memory volumes, checked against the reference model
- * (core/namespace/model.ts) and a byte map.
+ * (test/support/namespace-model.ts) and a byte map.
  *
  * How data is modelled: the model tracks which `FileContent` each path has at each TID; it learns
  * a data write's content (inline bytes or chunk extents) from the engine, as it learns snapshot
@@ -24,7 +24,6 @@ import { vacuum } from "../../core/maintenance/vacuum.ts";
 import { createMirror, runMirror } from "../../core/mirror/mirror.ts";
 import { localSource } from "../../core/mirror/transport.ts";
 import type { FileContent, ReadableFileSystem, Stat } from "../../core/namespace/api.ts";
-import type { ModelAt } from "../../core/namespace/model.ts";
 import { Volume } from "../../core/volume/volume.ts";
 import {
   ENGINE_CHOICES,
@@ -35,6 +34,7 @@ import {
   stepArb,
 } from "../conformance/namespace-model.ts";
 import { STORE_OPS, type StoreFaultRule } from "../support/faulty-store.ts";
+import type { ModelAt } from "../support/namespace-model.ts";
 import { regressionFiles } from "../support/regressions.ts";
 import { type BootOptions, CHUNK, INLINE, type Proc, World, type WorldOptions } from "./world.ts";
 

@@ -40,7 +40,7 @@ import {
 } from "../../core/mirror/index.ts";
 import type { StreamSource } from "../../core/mirror/transport.ts";
 import { createNamespace, type Namespace } from "../../core/namespace/index.ts";
-import { Placement } from "../../core/placement/placement.ts";
+import { Placement } from "../../core/placement/index.ts";
 import type { VolumeRecord } from "../../core/placement/records.ts";
 import { mulberry32 } from "../../core/random.ts";
 import { setRetention } from "../../core/retention/store.ts";

@@ -15,8 +15,8 @@ import type {
   Stat,
   Version,
 } from "../../core/namespace/api.ts";
-import { type ModelStat, NamespaceModel } from "../../core/namespace/model.ts";
 import { ModelMismatch, ModelRun, runSteps, type Step, stepArb } from "../conformance/namespace-model.ts";
+import { type ModelStat, NamespaceModel } from "../support/namespace-model.ts";
 
 /** The error code the model throws for `fn`, or "ok". */
 function code(fn: () => unknown): string {

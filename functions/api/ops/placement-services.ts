@@ -3,7 +3,7 @@
  * (a configuration fact, not a transient failure: retrying would not help).
  */
 import { strataError } from "../../../core/errors.ts";
-import type { ScopedView } from "../../../core/placement/placement.ts";
+import type { ScopedView } from "../../../core/placement/index.ts";
 import type { PlacementServices } from "../../../runtime/services.ts";
 import type { OpContext } from "../operation.ts";
 

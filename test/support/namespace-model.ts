@@ -30,8 +30,15 @@
  * Errors are `StrataError`s; only the code matters. Where POSIX allows more than one code,
  * `details.acceptable` lists the others.
  */
-import { type ErrorCode, StrataError } from "../errors.ts";
-import type { BatchOp, CreateOptions, FileContent, FileType, SetAttrs, Tid } from "./api.ts";
+import { type ErrorCode, StrataError } from "../../core/errors.ts";
+import type {
+  BatchOp,
+  CreateOptions,
+  FileContent,
+  FileType,
+  SetAttrs,
+  Tid,
+} from "../../core/namespace/api.ts";
 
 /** Knobs for the engine choices api.ts does not pin down. Defaults are POSIX-like. */
 export interface ModelOptions {
