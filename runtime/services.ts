@@ -106,8 +106,8 @@ export interface OpenPlacementOptions {
   namespace: Namespace;
   /** The data plane's fallback default volume (a volume record of that name must exist before writes). */
   defaultVolume: string;
-  /** Data plane options other than store/volumes/defaultVolume/chooseVolumes/volumeSource. */
-  data?: Omit<DataPlaneOptions, "store" | "volumes" | "defaultVolume" | "chooseVolumes" | "volumeSource">;
+  /** Data plane options other than store/volumes/defaultVolume/chooseVolumes/registry. */
+  data?: Omit<DataPlaneOptions, "store" | "volumes" | "defaultVolume" | "chooseVolumes" | "registry">;
   graceMs?: number;
   /** Workflow retries pause this long (ms) instead of the definition's backoff (default: the definition's). */
   retryIntervalMs?: number;
@@ -154,7 +154,7 @@ export function openPlacement(options: OpenPlacementOptions): PlacementServices 
     store,
     volumes: {},
     defaultVolume: options.defaultVolume,
-    volumeSource: () => registry.handles(),
+    registry,
     volumesTtlMs: options.volumesTtlMs,
     chooseVolumes: (file) => placement.chooseVolumes(file),
     clock,

@@ -18,15 +18,20 @@ import type { VolumeDriver } from "./port.ts";
 import type { PresignedRequest, Presigner, PresignRequest } from "./presign.ts";
 import { Volume, type VolumeOptions } from "./volume.ts";
 
-/** One volume, ready to use. */
-export interface VolumeHandle {
+/** What the data plane's reader weighs of a volume: the Volume, its site and its cost. */
+export interface VolumeEntry {
+  volume: Volume;
+  /** Site the volume is in ("aws-eu-west-1", "onprem-a", …); readers prefer their own site. */
+  site?: string;
+  /** Relative cost of reading from it (egress, request price); lower is preferred. Default 1. */
+  cost?: number;
+}
+
+/** One volume, ready to use: its entry, name, kind and presigner. */
+export interface VolumeHandle extends Readonly<VolumeEntry> {
   readonly name: string;
   /** "local" | "s3" | "azure" | "gcs" | … (shown by status). */
   readonly kind: string;
-  readonly volume: Volume;
-  /** Site the volume is in; readers of the same site read it first. */
-  readonly site?: string;
-  /** Relative read cost (default 1); lower is preferred. */
   readonly cost: number;
   /** Hands out URLs for the volume's objects (ENOTSUP where this process has none). */
   readonly presigner: Presigner;

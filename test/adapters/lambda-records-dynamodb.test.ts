@@ -1,5 +1,5 @@
 /**
- * The Lambdas over the volume records (functions/workflow/deps.ts): the API handler and the
+ * The Lambdas over the volume records (runtime/lambda.ts): the API handler and the
  * schedules' deps on DynamoDB Local, configured only by the environment the stacks set. A volume
  * added through the API is the schedules' volume too, and the placement operations work.
  */

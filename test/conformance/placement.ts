@@ -170,7 +170,7 @@ export function testPlacement(name: string, makeFixture: () => Promise<Placement
         store: fx.store,
         volumes: {},
         defaultVolume: "local",
-        volumeSource: () => readerRecords.handles(),
+        registry: readerRecords,
         site: "gcs-eu",
         sha256: nodeSha256,
       });
