@@ -49,7 +49,6 @@ import { createNamespace } from "../core/namespace/index.ts";
 import { fixedRegistry, noUrls, type VolumeRegistry } from "../core/volume/registry.ts";
 import { Volume } from "../core/volume/volume.ts";
 import { createClient, type Deployment } from "../sdk/client.ts";
-import type { LocalConnectOptions } from "../sdk/connect.ts";
 import type { CreatedToken, Strata, StrataAdmin, TokenInfo, TokenSpec } from "../sdk/types.ts";
 import { openPlacement, type PlacementServices, type Services } from "./services.ts";
 
@@ -284,7 +283,11 @@ export async function embeddedDeployment(
 }
 
 /** `connect({ local })`: the embedded deployment in `options.local`, as a client of its PFS. */
-export async function connectLocal(options: LocalConnectOptions, defaultPfs: string): Promise<Strata> {
+export async function connectLocal(
+  // sdk/connect.ts `LocalConnectOptions` (not imported: connect.ts loads this module).
+  options: { local: string; pfs?: string; site?: string },
+  defaultPfs: string,
+): Promise<Strata> {
   const pfs = options.pfs ?? defaultPfs;
   const deployment = await openEmbedded({ dir: options.local, site: options.site });
   // client.admin: the operation registry in-process, as the deployment's administrator; the
