@@ -5,6 +5,7 @@
  *   vacuum [files]       records and chunks vacuumed/s; query pages per 1,000 records of a no-garbage vacuum
  *   placement            tag change → placed latency, chunks copied/s vs a raw copy, state transitions per file
  *   mirror [entries]     stream records/s, a no-op resync's requests, a 1 % delta's share of the records read
+ *   http                 stat/create/unlink/readdir ops/s embedded vs over HTTP (1, 4, 16 clients), per-request breakdown
  */
 import { installNativeCrc32c } from "../adapters/crc32c-native.ts";
 
@@ -15,6 +16,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   vacuum: () => import("./vacuum.ts"),
   placement: () => import("./placement.ts"),
   mirror: () => import("./mirror.ts"),
+  http: () => import("./http.ts"),
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -5,6 +5,8 @@
  * Messages say what failed, where, and what to do. `details` carries the machine-readable
  * "where" (volume, key, pfs, path, …) so callers and the HTTP layer never parse messages.
  */
+import type { CancellationReason, Item } from "./metadata/port.ts";
+
 export const ERROR_CODES = {
   ENOENT: "no such file, directory, object or item",
   EEXIST: "already exists",
@@ -34,7 +36,49 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 /** Codes for which trying the same request again, after a pause, may succeed. */
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set(["ETHROTTLED", "ETIMEDOUT", "EUNAVAIL"]);
 
-export type ErrorDetails = Record<string, unknown>;
+/**
+ * A MetadataStore's answer to a failed write (core/metadata/port.ts). It rides on the code the
+ * store maps the failure to: ECONFLICT (a failed condition, a transaction conflict), and for a
+ * cancelled transaction also EINVAL / E2BIG / ETHROTTLED.
+ */
+export interface StoreAnswer {
+  /** A single-item write whose condition failed: the item as it is now (absent: there is none). */
+  item?: Item;
+  /** A cancelled transaction: why, per op (`null`: that op was fine). */
+  reasons?: Array<CancellationReason | null>;
+  /** A cancelled transaction: the first op that failed. */
+  failedIndex?: number;
+}
+
+/** Details any code may carry: a store's answer, and the workflow error name a step maps to. */
+export interface CommonDetails extends StoreAnswer {
+  /** The Step Functions error name a workflow step throws this as (core/workflows/steps.ts). */
+  workflowError?: string;
+}
+
+/** The details particular codes carry, typed where callers read them (more keys may be present). */
+export interface DetailsByCode {
+  /** A confined view refused a path (`beneath`: the scope); an API token refused (`auth`, `need`). */
+  EACCES: { beneath?: string; auth?: string; need?: string };
+  /** `idempotency: "mismatch"`: a key or token re-used for a different request. */
+  EINVAL: { idempotency?: "mismatch" };
+  /** `op`: an API operation the server does not have. */
+  ENOENT: { op?: string };
+  /** `again`: a wait that timed out and may be asked again. */
+  ETIMEDOUT: { again?: boolean };
+  /** `requestId`: an unexpected error's id in the server's log. */
+  EIO: { requestId?: string };
+}
+
+/**
+ * Machine-readable details of an error: any keys (`pfs`, `path`, `volume`, `key`, …), with the
+ * ones callers read typed ({@link CommonDetails}; per code: {@link DetailsOf}).
+ */
+export type ErrorDetails = Record<string, unknown> & CommonDetails;
+
+/** The details of an error with code `C`: what every code may carry plus its own. */
+export type DetailsOf<C extends ErrorCode> = ErrorDetails &
+  (C extends keyof DetailsByCode ? DetailsByCode[C] : unknown);
 
 export class StrataError extends Error {
   override readonly name = "StrataError";
@@ -58,6 +102,12 @@ export class StrataError extends Error {
   }
 }
 
+/** Is `err` a StrataError (with `code`, when given: then its details are typed as that code's)? */
+export function isStrataError<C extends ErrorCode>(
+  err: unknown,
+  code: C,
+): err is StrataError & { readonly code: C; readonly details: DetailsOf<C> };
+export function isStrataError(err: unknown, code?: ErrorCode): err is StrataError;
 export function isStrataError(err: unknown, code?: ErrorCode): err is StrataError {
   return err instanceof StrataError && (code === undefined || err.code === code);
 }

@@ -36,6 +36,7 @@ import type {
 } from "../core/namespace/api.ts";
 import { fromWire, toWire } from "../core/wire.ts";
 import type { Deployment } from "./client.ts";
+import { postJson, type RpcReply } from "./rpc-transport.ts";
 import type { CreatedToken, StrataAdmin, TokenInfo, TokenSpec } from "./types.ts";
 
 export interface RemoteDeploymentOptions {
@@ -134,17 +135,13 @@ class Rpc {
       );
     }
     for (let attempt = 0; ; attempt++) {
-      let res: Response;
+      let res: RpcReply;
       let text: string;
       try {
         try {
-          res = await fetch(this.endpoint + path, {
-            method: "POST",
-            headers,
-            body,
-            signal: options.signal,
-          });
-          text = await res.text();
+          // A keep-alive connection (./rpc-transport.ts): the HTTP path's cost per call.
+          res = await postJson(this.endpoint + path, headers, body, options.signal);
+          text = res.text;
         } catch (err) {
           throw networkError(err, `${op} at ${this.endpoint}`, options.signal);
         }

@@ -3,10 +3,16 @@
  * `strata2.<keyId>.<tokenId>` with the deployment key `keyId` (adapters/auth/keys.ts).
  *
  * A token names its scope by id and nothing else: PFS, prefix, rights and expiry are read from its
- * `token#` record on EVERY request (one GetItem, no cache), so a revocation takes effect on the next
- * request, and editing a token's text cannot widen it. The MAC makes an id unguessable without a
- * key; the keys live outside the metadata table (a file 0600 locally, an SST secret on AWS), so
- * nothing in the table — records, backups, exports — is enough to mint a token.
+ * `token#` record, so editing a token's text cannot widen it. `verify` reads the record (and the
+ * key ring) on every call; the API passes `maxAgeMs` ({@link TOKEN_CACHE_MS}, 1 s), so a token
+ * verified less than a second ago is trusted without reading them again. Revocation bound: a
+ * `revoke` (or `retireKeys`) through this service refuses the token on its next request; one made
+ * by another process (another Lambda container, a CLI on the same home) within
+ * {@link TOKEN_CACHE_MS}. Expiry is checked against the clock on every call, cached or not.
+ *
+ * The MAC makes an id unguessable without a key; the keys live outside the metadata table (a file
+ * 0600 locally, an SST secret on AWS), so nothing in the table — records, backups, exports — is
+ * enough to mint a token.
  *
  * `strata1.` tokens (self-describing, signed with a secret that sat in the table) are refused
  * with a message to mint a new one.
@@ -35,6 +41,14 @@ const PART = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Default lifetime of a token without `ttlSeconds`: 30 days. */
 export const DEFAULT_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
+/**
+ * How long the API trusts a verified token without reading its record and the key ring again:
+ * the bound on a revocation made by another process (docs/http-api.md "Auth").
+ */
+export const TOKEN_CACHE_MS = 1_000;
+/** Most tokens remembered at once (the cache is emptied when full: tokens are few). */
+const TOKEN_CACHE_ENTRIES = 10_000;
+
 /** Longest lifetime: 10 years (the admin token `npm start` prints lasts this long). */
 export const MAX_TOKEN_TTL_SECONDS = 10 * 365 * 24 * 3600;
 
@@ -54,22 +68,48 @@ export interface KeyRingInfo {
   where: string;
 }
 
+export interface TokenServiceOptions {
+  /**
+   * TEST ONLY (the cache's counter-check): `revoke` and `retireKeys` leave the verified-token cache
+   * alone, so a revoked token keeps verifying from the cache until its entry ages out.
+   */
+  testOnlyKeepCacheOnRevoke?: boolean;
+}
+
 export class TokenService {
+  /** Tokens verified recently, by their text: the principal, when, and the epoch it was read in. */
+  private readonly verified = new Map<string, { principal: Principal; at: number; epoch: number }>();
+  /** Bumped by every revocation here: an entry (or a read in flight) from an older epoch is not trusted. */
+  private epoch = 0;
+
   constructor(
     private readonly store: MetadataStore,
     private readonly keys: KeySource,
     private readonly clock: () => number = Date.now,
+    private readonly options: TokenServiceOptions = {},
   ) {}
+
+  /** A revocation here: nothing verified before it is trusted from the cache afterwards. */
+  private revoked(): void {
+    if (this.options.testOnlyKeepCacheOnRevoke) return;
+    this.epoch++;
+    this.verified.clear();
+  }
 
   /**
    * The service over `store` with `keys`. Also deletes the `deployment#secret` item that older
    * versions kept in the table (it signed `strata1.` tokens, which are refused now): a secret
    * left in the table is exactly what this design takes out of it.
    */
-  static async open(store: MetadataStore, keys: KeySource, clock?: () => number): Promise<TokenService> {
+  static async open(
+    store: MetadataStore,
+    keys: KeySource,
+    clock?: () => number,
+    options?: TokenServiceOptions,
+  ): Promise<TokenService> {
     await keys.ring(); // fail at startup, not on the first request, when the keys are unusable
     await store.delete(LEGACY_SECRET_KEY);
-    return new TokenService(store, keys, clock);
+    return new TokenService(store, keys, clock, options);
   }
 
   /** The local blob-URL signer's keys: derived from the ring, so they rotate and retire with it. */
@@ -93,6 +133,7 @@ export class TokenService {
   /** Keep only the current key: tokens signed by any other answer 401 from the next request. */
   async retireKeys(): Promise<KeyRingInfo> {
     await this.keys.retire();
+    this.revoked();
     return this.keyInfo();
   }
 
@@ -167,8 +208,37 @@ export class TokenService {
     return tokenId;
   }
 
-  /** MAC, then the record: missing, revoked or expired → 401; the scope is the record's. */
-  async verify(token: string): Promise<Principal> {
+  /**
+   * MAC, then the record: missing, revoked or expired → 401; the scope is the record's. With
+   * `maxAgeMs`, a token this service verified less than `maxAgeMs` ago (and not revoked here
+   * since) is answered from memory, without reading the key ring or the record; its expiry is
+   * still checked against the clock.
+   */
+  async verify(token: string, options: { maxAgeMs?: number } = {}): Promise<Principal> {
+    const maxAgeMs = options.maxAgeMs ?? 0;
+    const now = this.clock();
+    if (maxAgeMs > 0) {
+      const hit = this.verified.get(token);
+      const fresh = hit !== undefined && now >= hit.at && now - hit.at < maxAgeMs; // a clock set back: not fresh
+      if (fresh && hit.epoch === this.epoch && now < hit.principal.expiresAt)
+        return { ...hit.principal, rights: [...hit.principal.rights] };
+    }
+    const epoch = this.epoch;
+    const principal = await this.verifyNow(token);
+    // Not when a revocation happened while this read was in flight: it may predate the revocation.
+    if (maxAgeMs > 0 && epoch === this.epoch) {
+      if (this.verified.size >= TOKEN_CACHE_ENTRIES) this.verified.clear();
+      // A copy: the caller may change the principal it gets.
+      this.verified.set(token, {
+        principal: { ...principal, rights: [...principal.rights] },
+        at: now,
+        epoch,
+      });
+    }
+    return principal;
+  }
+
+  private async verifyNow(token: string): Promise<Principal> {
     const tokenId = await this.authenticate(token);
     const record = await this.store.get({ pk: TOKENS_PK, sk: tokenId });
     if (!record) throw unauthenticated("the token is not known to this deployment", { tokenId });
@@ -201,6 +271,7 @@ export class TokenService {
   async revoke(id: string): Promise<void> {
     await this.get(id);
     await this.store.update({ pk: TOKENS_PK, sk: id }, { set: { revoked: true } });
+    this.revoked();
   }
 }
 

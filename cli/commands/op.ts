@@ -43,8 +43,7 @@ export async function callOp<T = unknown>(
       } catch (err) {
         // A capped server-side wait answered "not yet" (functions/api/ops/common.ts notYet):
         // the work goes on; keep waiting with another call.
-        if (!isStrataError(err, "ETIMEDOUT") || (err.details as { again?: unknown }).again !== true)
-          throw err;
+        if (!isStrataError(err, "ETIMEDOUT") || err.details.again !== true) throw err;
       }
     }
   } catch (err) {

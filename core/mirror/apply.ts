@@ -187,7 +187,7 @@ export async function applyPage(
         },
       ]);
     } catch (err) {
-      if (isStrataError(err, "ECONFLICT") && (err.details.reasons as unknown[] | undefined)?.at(-1))
+      if (isStrataError(err, "ECONFLICT") && err.details.reasons?.at(-1))
         throw strataError(
           "ECONFLICT",
           `mirror ${String(prev.name)} was changed by another run while this one applied; run it again`,

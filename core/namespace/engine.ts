@@ -24,16 +24,13 @@ import {
   allocKey,
   changePk,
   ctlKey,
-  entryKey,
   epochKey,
-  historyKey,
   mirrorKey,
   REGISTRY_PK,
   registryKey,
   seal,
   snapshotPk,
   verify,
-  versionKey,
 } from "./records.ts";
 import { dateToTid, HybridClock, isTid, maxTid, ZERO_TID } from "./tid.ts";
 import { type PfsContext, Tx } from "./tx.ts";
@@ -49,7 +46,8 @@ import {
   KERNEL,
   type NamespaceKernel,
 } from "./kernel.ts";
-import { checkPfsName, checkSnapshotName, isNonNegInt, stripVersion } from "./validate.ts";
+import * as writes from "./record-writes.ts";
+import { checkPfsName, checkSnapshotName, isNonNegInt } from "./validate.ts";
 
 export interface NamespaceOptions {
   /** Closed-TID shards per new PFS (1..64, default 8). A commit checks one; a close updates all. */
@@ -103,46 +101,6 @@ export interface EngineParams extends CreateNamespaceParams {
   /** The retention floor over the engine's store and clock. */
   history: (store: MetadataStore, clock: () => number) => HistoryFloor;
 }
-
-/** A directory is live and not leased by an rmdir (leases expire; see docs). */
-function dirOpen(now: number): Condition {
-  return {
-    op: "and",
-    of: [
-      { op: "exists" },
-      {
-        op: "or",
-        of: [
-          { op: "attrNotExists", attr: "rm" },
-          { op: "lt", attr: "rm", value: now },
-        ],
-      },
-    ],
-  };
-}
-
-/** The live-entry slot is free for a commit at `tid`: never used, or a tombstone below `tid`. */
-const entryFree = (tid: Tid): Condition => ({
-  op: "or",
-  of: [
-    { op: "notExists" },
-    {
-      op: "and",
-      of: [
-        { op: "attrExists", attr: "dtid" },
-        { op: "lt", attr: "dtid", value: tid },
-      ],
-    },
-  ],
-});
-
-const versionLive = (ctid: string): Condition => ({
-  op: "and",
-  of: [
-    { op: "attrNotExists", attr: "dtid" },
-    { op: "eq", attr: "ctid", value: ctid },
-  ],
-});
 
 function tidsIn(item: Item | undefined): Tid[] {
   if (!item) return [];
@@ -299,7 +257,7 @@ export class Engine implements Namespace, NamespaceKernel {
         return { name, id, rootIno: root, createdTid: tid };
       } catch (err) {
         if (!isStrataError(err, "ECONFLICT")) throw err;
-        const reasons = (err.details.reasons ?? []) as Array<{ item?: Item } | null>;
+        const reasons = err.details.reasons ?? [];
         if (reasons[0]) throw strataError("EEXIST", `PFS ${name} already exists`, { pfs: name });
         if (attempt >= this.opts.maxAttempts) throw err;
       }
@@ -554,7 +512,7 @@ export class Engine implements Namespace, NamespaceKernel {
         return;
       } catch (err) {
         if (ambiguous && this.opts.idempotentCommits && isStrataError(err, "ECONFLICT")) {
-          const now = err.details.item as Item | undefined;
+          const now = err.details.item;
           if (op.kind === "delete" ? now === undefined : now && canonicalText(now) === canonicalText(op.item))
             return;
         }
@@ -666,7 +624,7 @@ export class Engine implements Namespace, NamespaceKernel {
         if (!committed) await this.releaseMarks(tx);
         if (recorded && isStrataError(err)) {
           // Failed (EEXIST, ENOENT, its own record's condition…) because it was done before?
-          const reasons = (err.details.reasons ?? []) as Array<{ item?: Item } | null>;
+          const reasons = err.details.reasons ?? [];
           const last = sent[sent.length - 1];
           const seen =
             last?.kind === "put" && last.item.pk === recordKey(ctx.id, recorded.key).pk
@@ -676,11 +634,11 @@ export class Engine implements Namespace, NamespaceKernel {
           if (done) return done;
         }
         if (!isStrataError(err, "ECONFLICT")) throw err;
-        for (const r of (err.details.reasons ?? []) as Array<{ item?: Item } | null>)
+        for (const r of err.details.reasons ?? [])
           for (const t of tidsIn(r?.item ?? undefined)) this.hlc.observe(t);
-        for (const t of tidsIn(err.details.item as Item | undefined)) this.hlc.observe(t);
+        for (const t of tidsIn(err.details.item)) this.hlc.observe(t);
         // A blind create whose entry condition failed: the name is taken.
-        const reasons = (err.details.reasons ?? []) as Array<{ code?: string; item?: Item } | null>;
+        const reasons = err.details.reasons ?? [];
         reasons.forEach((r, i) => {
           const op = sent[i];
           if (r?.code !== "ConditionalCheckFailed" || !op || op.kind !== "put") return;
@@ -717,7 +675,7 @@ export class Engine implements Namespace, NamespaceKernel {
     }
   }
 
-  // ---- record helpers used by the planners --------------------------------------------------------
+  // ---- record writes used by the planners (core/namespace/record-writes.ts) ---------------------
 
   /** Start a new version of `ino` (ending the live one, if any) with `fields`. */
   putVersion(
@@ -728,118 +686,43 @@ export class Engine implements Namespace, NamespaceKernel {
     now: number,
     base?: Item,
   ): Item {
-    const key = versionKey(tx.ctx.id, ino, tx.tid);
-    const item: Item = {
-      tags: {},
-      xattrs: {},
-      atime: now,
-      mtime: now,
-      ctime: now,
-      btime: now,
-      ...(base ? stripVersion(base) : {}),
-      ...fields,
-      ...key,
-      ctid: tx.tid,
-      change,
-    };
-    const written = tx.put(item, tx.wrote(key) ? undefined : { op: "notExists" });
-    tx.setCurrentVersion(ino, key);
-    return written;
+    return writes.putVersion(tx, ino, fields, change, now, base);
   }
 
   /** Replace the live version of `ino` by one with `changes` applied. */
-  async changeVersion(
+  changeVersion(
     tx: Tx,
     ino: ObjectId,
     changes: Record<string, Value>,
     change: string,
     path: string,
   ): Promise<Item> {
-    const cur = await tx.currentVersion(ino);
-    if (!cur) throw strataError("ENOENT", `${path} no longer exists`, { path, pfs: tx.ctx.name });
-    if (cur.ctid !== tx.tid) this.endItem(tx, cur, change);
-    return this.putVersion(tx, ino, { ...stripVersion(cur), ctime: tx.now, ...changes }, change, tx.now);
+    return writes.changeVersion(tx, ino, changes, change, path);
   }
 
   /** Replace the live version of `ino` (if any) by exactly `fields` (revert: nothing carried over). */
-  async replaceVersion(tx: Tx, ino: ObjectId, fields: Record<string, Value>, change: string): Promise<Item> {
-    const cur = await tx.currentVersion(ino);
-    if (cur && cur.ctid !== tx.tid) this.endItem(tx, cur, change);
-    return this.putVersion(tx, ino, fields, change, tx.now);
+  replaceVersion(tx: Tx, ino: ObjectId, fields: Record<string, Value>, change: string): Promise<Item> {
+    return writes.replaceVersion(tx, ino, fields, change);
   }
 
-  private endItem(tx: Tx, cur: Item, change: string): void {
-    tx.put({ ...cur, dtid: tx.tid, dchange: change }, versionLive(String(cur.ctid)));
-  }
-
-  async endVersion(tx: Tx, ino: ObjectId, change: string): Promise<void> {
-    const cur = await tx.currentVersion(ino);
-    if (!cur) return;
-    if (cur.ctid === tx.tid) tx.delete(cur);
-    else this.endItem(tx, cur, change);
+  endVersion(tx: Tx, ino: ObjectId, change: string): Promise<void> {
+    return writes.endVersion(tx, ino, change);
   }
 
   addEntry(tx: Tx, dir: ObjectId, name: string, ref: EntryRef): void {
-    const id = tx.ctx.id;
-    tx.check(ctlKey(id, dir), dirOpen(tx.now));
-    const key = entryKey(id, dir, name);
-    // The name's previous holder (a tombstone) must have ended below this TID.
-    tx.put({ ...key, ino: ref.ino, type: ref.type, ctid: tx.tid }, entryFree(tx.tid));
-    tx.put(
-      { ...historyKey(id, dir, name, tx.tid), name, ino: ref.ino, type: ref.type, ctid: tx.tid },
-      { op: "notExists" },
-    );
+    writes.addEntry(tx, dir, name, ref);
   }
 
-  async removeEntry(tx: Tx, dir: ObjectId, name: string): Promise<void> {
-    const id = tx.ctx.id;
-    const key = entryKey(id, dir, name);
-    const entry = await tx.get(key);
-    if (!entry || entry.dtid !== undefined) return;
-    const ctid = String(entry.ctid);
-    // A tombstone, not a delete: the next holder of the name must commit above this TID.
-    tx.put(
-      { ...key, dtid: tx.tid },
-      {
-        op: "and",
-        of: [
-          { op: "eq", attr: "ino", value: String(entry.ino) },
-          { op: "eq", attr: "ctid", value: ctid },
-        ],
-      },
-    );
-    const hkey = historyKey(id, dir, name, ctid);
-    if (ctid === tx.tid) tx.delete(hkey);
-    else
-      tx.put(
-        { ...hkey, name, ino: String(entry.ino), type: String(entry.type), ctid, dtid: tx.tid },
-        { op: "and", of: [{ op: "exists" }, { op: "attrNotExists", attr: "dtid" }] },
-      );
+  removeEntry(tx: Tx, dir: ObjectId, name: string): Promise<void> {
+    return writes.removeEntry(tx, dir, name);
   }
 
   deleteCtl(tx: Tx, ino: ObjectId): void {
-    const key = ctlKey(tx.ctx.id, ino);
-    const mark = tx.marks.find((m) => m.key.pk === key.pk);
-    tx.delete(key, mark ? { op: "eq", attr: "rm", value: mark.until } : { op: "exists" });
+    writes.deleteCtl(tx, ino);
   }
 
-  /**
-   * Take the rmdir lease on a directory (one UpdateItem, outside the transaction): from now on
-   * creates into it fail their condition, so the emptiness check that follows cannot be raced.
-   */
-  async leaseDir(tx: Tx, ino: ObjectId, path: string): Promise<void> {
-    const key = ctlKey(tx.ctx.id, ino);
-    if (tx.wrote(key) || tx.marks.some((m) => m.key.pk === key.pk)) return;
-    const until = tx.now + this.opts.rmdirLeaseMs;
-    try {
-      await this.store.update(key, { set: { rm: until } }, { condition: dirOpen(tx.now) });
-    } catch (err) {
-      if (isStrataError(err, "ECONFLICT") && err.details.item === undefined)
-        throw strataError("ENOENT", `directory ${path} no longer exists`, { path, pfs: tx.ctx.name });
-      throw err;
-    }
-    tx.marks.push({ key, until });
-    // Our view of the ctl now carries the lease; the commit requires it unchanged.
-    tx.check(key, { op: "eq", attr: "rm", value: until });
+  /** Take the rmdir lease on a directory (record-writes.ts `leaseDir`). */
+  leaseDir(tx: Tx, ino: ObjectId, path: string): Promise<void> {
+    return writes.leaseDir(this.store, this.opts.rmdirLeaseMs, tx, ino, path);
   }
 }

@@ -466,7 +466,7 @@ export class PfsFileSystem implements FileSystem {
         await this.engine.writeOnce({ kind: "put", item, condition: { op: "notExists" } });
       } catch (err) {
         if (isStrataError(err, "ECONFLICT")) {
-          const mine = err.details.item as Item | undefined;
+          const mine = err.details.item;
           if (idem && mine?.idem === idem.key)
             return { name, tid: String(mine.tid), createdAt: new Date(Number(mine.created)) };
           throw strataError("EEXIST", `snapshot ${name} already exists`, { pfs: this.pfs, snapshot: name });

@@ -9,6 +9,7 @@
  *
  * Errors: `{ error: { code, message, details } }` with the status from status-codes.ts.
  */
+import { TOKEN_CACHE_MS } from "../../adapters/auth/tokens.ts";
 import { isStrataError, strataError } from "../../core/errors.ts";
 import type { FileSystem } from "../../core/namespace/api.ts";
 import { toWire } from "../../core/wire.ts";
@@ -37,6 +38,30 @@ export interface ApiResponse {
 
 /** Largest JSON request body (1 MiB): bytes travel by presigned URL, not through the API. */
 export const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Where one request's time goes, in ms by section: the local server's timing hook
+ * (functions/local/server.ts `timing`, off by default; `npm run bench -- http` prints it). Each
+ * `lap` charges the time since the previous one to a section; off, callers hold `undefined` and
+ * pay one optional call per section.
+ */
+export class RequestTiming {
+  readonly sections: Record<string, number> = {};
+  private readonly start = performance.now();
+  private last = this.start;
+
+  lap(section: string): void {
+    const now = performance.now();
+    this.sections[section] = (this.sections[section] ?? 0) + (now - this.last);
+    this.last = now;
+  }
+
+  /** The sections, and `total`: the whole request so far. */
+  end(): Record<string, number> {
+    this.sections.total = performance.now() - this.start;
+    return this.sections;
+  }
+}
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
 
@@ -129,7 +154,7 @@ export async function invoke(
   principal: Principal,
   name: string,
   rawInput: unknown,
-  options: { pfs?: string; signal?: AbortSignal; idempotencyKey?: string } = {},
+  options: { pfs?: string; signal?: AbortSignal; idempotencyKey?: string; timing?: RequestTiming } = {},
 ): Promise<unknown> {
   const op: Operation | undefined = registry.get(name);
   if (!op) throw strataError("ENOENT", `no operation ${name}; GET /v1/openapi.json lists them`, { op: name });
@@ -164,7 +189,10 @@ export async function invoke(
     signal: options.signal ?? new AbortController().signal,
     ...(options.idempotencyKey !== undefined ? { idempotencyKey: options.idempotencyKey } : {}),
   };
-  return op.run(ctx, input);
+  options.timing?.lap("validate");
+  const result = await op.run(ctx, input);
+  options.timing?.lap("store");
+  return result;
 }
 
 const PFS_ROUTE = /^\/v1\/pfs\/([^/]+)\/ops\/([^/]+)$/;
@@ -182,6 +210,7 @@ export async function handle(
   request: ApiRequest,
   services: Services,
   signal?: AbortSignal,
+  timing?: RequestTiming,
 ): Promise<ApiResponse> {
   try {
     const { method, path } = request;
@@ -198,7 +227,9 @@ export async function handle(
     if (!registry.has(name))
       throw strataError("ENOENT", `no operation ${name}; GET /v1/openapi.json lists them`, { op: name });
 
+    timing?.lap("route");
     const principal = await authenticate(request, services);
+    timing?.lap("auth");
     const body = request.body ?? "";
     if (Buffer.byteLength(body) > MAX_BODY_BYTES)
       throw strataError(
@@ -230,21 +261,31 @@ export async function handle(
         target = decodeSegment(request.headers["x-strata-pfs"], "x-strata-pfs header");
       }
     }
-    const call = async (idempotencyKey?: string) =>
-      json(
-        200,
-        (await invoke(services, principal, name, input, { pfs: target, signal, idempotencyKey })) ?? {},
-      );
+    timing?.lap("json");
+    const call = async (idempotencyKey?: string) => {
+      timing?.lap("idempotency");
+      const result = await invoke(services, principal, name, input, {
+        pfs: target,
+        signal,
+        idempotencyKey,
+        timing,
+      });
+      const response = json(200, result ?? {});
+      timing?.lap("json");
+      return response;
+    };
     const key = request.headers["idempotency-key"];
     // Reads ignore the header: running them again is harmless.
     if (key === undefined || !isMutating(registry.get(name)!)) return await call();
-    return await idempotent(
+    const response = await idempotent(
       services.store,
       services.clock,
       principal,
       { key, name, pfs: target, body },
       call,
     );
+    timing?.lap("idempotency");
+    return response;
   } catch (err) {
     return errorResponse(err);
   }
@@ -259,5 +300,7 @@ async function authenticate(request: ApiRequest, services: Services): Promise<Pr
       "missing bearer token: send `Authorization: Bearer <token>` (npm start prints an admin token)",
       { auth: "token" },
     );
-  return services.tokens.verify(match[1]!);
+  // A token verified < 1 s ago is trusted without reading its record again (the revocation bound:
+  // adapters/auth/tokens.ts TOKEN_CACHE_MS).
+  return services.tokens.verify(match[1]!, { maxAgeMs: TOKEN_CACHE_MS });
 }
