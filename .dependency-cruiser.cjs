@@ -41,7 +41,27 @@ const LAYERS = [
     comment:
       "runtime/ (configuration, services, entry points) imports core/, adapters/ and sdk/ (to hand out an embedded client), and the stand-ins of npm start; never functions/, cli/ or stacks/",
     from: { path: "^runtime/" },
-    to: { path: ["^(functions|cli|stacks)/", TOOLING] },
+    to: { path: ["^(cli|stacks)/", TOOLING] },
+  },
+  {
+    name: "runtime-imports-core-adapters-sdk",
+    comment:
+      "runtime/ never imports functions/ — except the embedded entry point, which loads the operation registry (functions/api/) on the first client.admin call, by dynamic import: an embedded deployment is the server and its client in one process",
+    from: { path: "^runtime/", pathNot: "^runtime/embedded\\.ts$" },
+    to: { path: "^functions/" },
+  },
+  {
+    name: "runtime-imports-core-adapters-sdk",
+    comment:
+      "the embedded entry point loads functions/api/ on demand (dynamic import) and nothing else of functions/",
+    from: { path: "^runtime/embedded\\.ts$" },
+    to: { path: "^functions/", pathNot: "^functions/api/" },
+  },
+  {
+    name: "runtime-imports-core-adapters-sdk",
+    comment: "the embedded entry point never imports functions/ statically",
+    from: { path: "^runtime/embedded\\.ts$" },
+    to: { path: "^functions/", dependencyTypesNot: ["dynamic-import"] },
   },
   {
     name: "functions-are-thin",
@@ -61,7 +81,27 @@ const LAYERS = [
     comment:
       "sdk/ and cli/ import core/ (types, pure helpers) and talk HTTP; embedded mode comes through a separate entry point in runtime/, not through adapters/ or functions/",
     from: { path: "^(sdk|cli)/" },
-    to: { path: ["^(adapters|functions|runtime|stacks|standins)/", TOOLING] },
+    to: { path: ["^(adapters|functions|stacks|standins)/", TOOLING] },
+  },
+  {
+    name: "sdk-and-cli-speak-http",
+    comment:
+      "sdk/ and cli/ reach runtime/ only as connect({ local }) does: a dynamic import of the embedded entry point (runtime/embedded.ts) from sdk/connect.ts, so a remote-only client loads no adapter",
+    from: { path: "^(sdk|cli)/", pathNot: "^sdk/connect\\.ts$" },
+    to: { path: "^runtime/" },
+  },
+  {
+    name: "sdk-and-cli-speak-http",
+    comment:
+      "sdk/connect.ts reaches runtime/ only through the embedded entry point, and only by dynamic import",
+    from: { path: "^sdk/connect\\.ts$" },
+    to: { path: "^runtime/", pathNot: "^runtime/embedded\\.ts$" },
+  },
+  {
+    name: "sdk-and-cli-speak-http",
+    comment: "sdk/connect.ts loads the embedded entry point on demand (dynamic import), never statically",
+    from: { path: "^sdk/connect\\.ts$" },
+    to: { path: "^runtime/embedded\\.ts$", dependencyTypesNot: ["dynamic-import"] },
   },
   {
     name: "cli-uses-the-sdk",
@@ -109,44 +149,6 @@ const CIRCLES = {
  * Delete an entry when its edge is gone (the layer test says which ones are stale).
  */
 const TEMPORARY_EXCEPTIONS = [
-  // Auth domain types live in functions/api/auth.ts and sdk/types.ts (issue 15: → core/auth/, the runtime work).
-  { rule: "adapters-import-core-and-sdks", from: "adapters/auth/tokens.ts", to: "functions/api/auth.ts" },
-  { rule: "adapters-import-core-and-sdks", from: "adapters/auth/tokens.ts", to: "sdk/types.ts" },
-  { rule: "functions-use-sdk-only-as-a-remote-client", from: "functions/api/auth.ts", to: "sdk/types.ts" },
-  {
-    rule: "functions-use-sdk-only-as-a-remote-client",
-    from: "functions/api/operation.ts",
-    to: "sdk/types.ts",
-  },
-  {
-    rule: "functions-use-sdk-only-as-a-remote-client",
-    from: "functions/local/embedded-admin.ts",
-    to: "sdk/types.ts",
-  },
-  // The local server's blob route lives in adapters/presign/local.ts (issue 15: → functions/local/, the runtime work).
-  {
-    rule: "adapters-import-core-and-sdks",
-    from: "adapters/presign/local.ts",
-    to: "functions/api/internal-error.ts",
-  },
-  {
-    rule: "adapters-import-core-and-sdks",
-    from: "adapters/presign/local.ts",
-    to: "functions/api/status-codes.ts",
-  },
-  // Embedded mode is wired inside adapters/ and sdk/ (issue 15: → one entry point in runtime/, the runtime and sdk work).
-  { rule: "adapters-import-core-and-sdks", from: "adapters/embedded.ts", to: "sdk/client.ts" },
-  { rule: "sdk-and-cli-speak-http", from: "sdk/connect.ts", to: "adapters/embedded.ts" },
-  { rule: "sdk-and-cli-speak-http", from: "sdk/connect.ts", to: "functions/local/embedded-admin.ts" },
-  // Circle: the token service, the auth check, the operation registry and the services import each other (issue 15, the runtime work).
-  { rule: "no-import-circles", from: "adapters/auth/tokens.ts", to: "functions/api/auth.ts" },
-  { rule: "no-import-circles", from: "functions/api/auth.ts", to: "functions/api/operation.ts" },
-  { rule: "no-import-circles", from: "functions/api/operation.ts", to: "functions/api/auth.ts" },
-  { rule: "no-import-circles", from: "functions/api/operation.ts", to: "functions/api/services.ts" },
-  { rule: "no-import-circles", from: "functions/api/services.ts", to: "adapters/auth/tokens.ts" },
-  // Circle: the HTTP handler and its idempotency layer import each other (functions/api/).
-  { rule: "no-import-circles", from: "functions/api/handle.ts", to: "functions/api/idempotency.ts" },
-  { rule: "no-import-circles", from: "functions/api/idempotency.ts", to: "functions/api/handle.ts" },
   // Circle: the mirror's source port lives in transport.ts next to one implementation (issue 15: the port apart, core/mirror/).
   { rule: "no-import-circles", from: "core/mirror/chunks.ts", to: "core/mirror/transport.ts" },
   { rule: "no-import-circles", from: "core/mirror/full.ts", to: "core/mirror/chunks.ts" },

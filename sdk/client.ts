@@ -449,7 +449,7 @@ class StrataClient implements Strata {
  * embedded deployment). Mostly for tests and servers that assemble their own deployment.
  *
  * @example
- * import { openEmbedded } from "./adapters/embedded.ts"; // or any Deployment
+ * import { openEmbedded } from "./runtime/embedded.ts"; // or any Deployment
  * const client = createClient(await openEmbedded({ dir: "./data", chunkSize: 1 << 20 }), "default");
  */
 export function createClient(deployment: Deployment, pfs: string): Strata {

@@ -7,7 +7,7 @@
 import { isStrataError, StrataError } from "../errors.ts";
 import type { MetadataStore } from "../metadata/port.ts";
 import type { FileContent } from "../namespace/api.ts";
-import type { Volume } from "../volume/volume.ts";
+import type { VolumeEntry } from "../volume/registry.ts";
 import type { BadInstanceReport, InstanceState, ReadableFileSystem, Sha256, Stat } from "./api.ts";
 import type { Extent } from "./chunker.ts";
 import type { ReadHealth } from "./health.ts";
@@ -28,14 +28,8 @@ export const DATA_DEFAULTS = {
 
 export type { Extent } from "./chunker.ts";
 
-/** A volume in the registry, with what the reader weighs when choosing an instance. */
-export interface VolumeEntry {
-  volume: Volume;
-  /** Site the volume is in ("aws-eu-west-1", "onprem-a", …); readers prefer their own site. */
-  site?: string;
-  /** Relative cost of reading from it (egress, request price); lower is preferred. Default 1. */
-  cost?: number;
-}
+/** A volume as the reader weighs it: the registry's entry (core/volume/registry.ts). */
+export type { VolumeEntry };
 
 /** The plane's state and configuration as its write, intent and read halves use them. */
 export interface PlaneState {

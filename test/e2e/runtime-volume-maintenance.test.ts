@@ -3,7 +3,7 @@
  * placement, schedules off), `volume.add` a second local volume, place chunks on it by objective,
  * then `scrub.run` (over HTTP) repairs a corrupted copy there from the other volume, and an
  * applying `vacuum.run` deletes a pruned version's chunk object from it — both without a restart
- * (functions/api/services.ts `volumesNow`).
+ * (functions/api/services.ts `volumesNow` over the one volume registry).
  */
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -55,8 +55,9 @@ describe("maintenance over a volume added at runtime", () => {
 
     const extraRoot = path.join(home, "extra");
     await ops.call("volume.add", { name: "extra", kind: "local", config: { root: extraRoot } });
-    // The startup list does not have it; the runs must find it in the records.
-    expect(Object.keys(d.services.volumes)).toEqual(["base"]);
+    // Startup configured only base (there is no startup volume list any more: one registry over
+    // the records); the runs must find extra in the records.
+    expect(d.registration.added).toEqual(["base"]);
 
     // /both: a copy on each volume (scrub repairs from the other); /only: on extra alone.
     await fs.mkdir("/both");

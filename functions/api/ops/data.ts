@@ -30,9 +30,10 @@ import {
 } from "../../../core/data/uploads.ts";
 import { isStrataError, strataError } from "../../../core/errors.ts";
 import type { FileContent, FileSystem, Stat } from "../../../core/namespace/api.ts";
+import type { VolumeHandle } from "../../../core/volume/registry.ts";
 import type { OpContext } from "../operation.ts";
 import { defineOp, type Operation } from "../operation.ts";
-import { type ApiVolume, apiVolumesOf, type Services } from "../services.ts";
+import type { Services } from "../services.ts";
 import { asOfSchema, bytesSchema, pathSchema, publicStat, reader, toBytes } from "./common.ts";
 
 /**
@@ -53,8 +54,8 @@ function presignTtl(services: Services): number {
   return services.presignTtlSeconds ?? DEFAULT_PRESIGN_TTL_SECONDS;
 }
 
-async function volumeOf(services: Services, name: string): Promise<ApiVolume> {
-  const v = (await apiVolumesOf(services))[name];
+async function volumeOf(services: Services, name: string): Promise<VolumeHandle> {
+  const v = (await services.volumes.handles())[name];
   if (!v)
     throw strataError("EUNAVAIL", `volume \`${name}\` is not configured on this server`, { volume: name });
   return v;
@@ -74,7 +75,7 @@ async function stagingVolume(ctx: OpContext, path: string): Promise<string> {
     path,
     defaultVolume: fallback,
   });
-  const available = await apiVolumesOf(services);
+  const available = await services.volumes.handles();
   return chosen.find((name) => available[name] !== undefined) ?? fallback;
 }
 
@@ -104,7 +105,7 @@ async function loadSession(ctx: OpContext, uploadId: string): Promise<UploadSess
  */
 async function verifyUploaded(
   services: Services,
-  volume: ApiVolume,
+  volume: VolumeHandle,
   key: string,
   expected: { chunk: string; length: number; crc32c: number },
   signal: AbortSignal,
@@ -161,7 +162,7 @@ export const UPLOAD_COMMIT_TUNING = { parallelism: 2 };
  */
 async function promoteStaged(
   services: Services,
-  volume: ApiVolume,
+  volume: VolumeHandle,
   staged: string,
   bytes: Uint8Array,
   e: Extent,
@@ -466,7 +467,7 @@ export const dataOps: Operation[] = [
       const start = i.start ?? 0;
       const end = Math.min(i.end ?? st.size, st.size);
       const extents = (content.extents ?? []).filter((e) => e.offset < end && e.offset + e.length > start);
-      const available = await apiVolumesOf(services);
+      const available = await services.volumes.handles();
       const names = Object.keys(available);
       const records = await services.store.batchGet(
         extents.flatMap((e) => names.map((v) => instanceKey(e.chunk, v))),
@@ -559,7 +560,12 @@ export const dataOps: Operation[] = [
 ];
 
 /** A stored chunk still reads back whole with its size and CRC (for bad-instance reports). */
-async function verifyStored(volume: ApiVolume, key: string, e: Extent, signal: AbortSignal): Promise<void> {
+async function verifyStored(
+  volume: VolumeHandle,
+  key: string,
+  e: Extent,
+  signal: AbortSignal,
+): Promise<void> {
   const got = await volume.volume.get(key, { signal });
   const bytes = await collectBytes(got.body);
   if (bytes.byteLength !== e.length || got.info.crc32c !== e.crc32c)
