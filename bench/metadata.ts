@@ -13,14 +13,15 @@
  * Ops run one after another (latency-bound, like one client). Each measurement: a short warm-up,
  * then raw and engine alternate in 6 short rounds; each side's op/s is the median over its rounds
  * (drift and bursts of load elsewhere on the machine hit both alike). About 3.5 s per row.
- * Env: STRATA_BENCH_MS (measured ms per side and row, default 1,500).
+ * Env: STRATA_BENCH_MS (measured ms per side and row, default 1,500); STRATA_BENCH_CLOCK=cpu
+ * measures this process's CPU time instead of wall time (bench/support.ts), the fair clock on a
+ * machine busy with other work (both sides run in this process on SQLite).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DynamoDbMetadataStore } from "../adapters/metadata/dynamodb.ts";
 import { SqliteMetadataStore } from "../adapters/metadata/sqlite.ts";
-import { dynamoDbLocalClientConfig, startDynamoDbLocal } from "../adapters/standins/dynamodb.ts";
 import type {
   Condition,
   Item,
@@ -36,6 +37,7 @@ import type {
 import { emptyRequestCounts } from "../core/metadata/port.ts";
 import { itemSize } from "../core/metadata/values.ts";
 import { type BatchOp, createNamespace, type FileSystem } from "../core/namespace/index.ts";
+import { dynamoDbLocalClientConfig, startDynamoDbLocal } from "../standins/dynamodb.ts";
 import { openRawReplayer, type RawReplayer, type RecordedRequest } from "./metadata-store.ts";
 import { median, table, timed } from "./support.ts";
 
@@ -410,7 +412,7 @@ export async function run(args: string[]): Promise<void> {
       `no such backend in ${args.join(", ")} (have: ${BACKENDS.map((b) => b.name).join(", ")})`,
     );
   console.log(
-    `metadata benchmark: namespace engine vs raw requests, sequential, ${MEASURE_MS} ms measured per side and row`,
+    `metadata benchmark: namespace engine vs raw requests, sequential, ${MEASURE_MS} ms${process.env.STRATA_BENCH_CLOCK === "cpu" ? " of CPU time" : ""} measured per side and row`,
   );
   const failed: string[] = [];
   for (const backend of chosen) {

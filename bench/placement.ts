@@ -17,9 +17,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { nodeSha256 } from "../adapters/data/sha256.ts";
 import { SqliteMetadataStore } from "../adapters/metadata/sqlite.ts";
-import { openPlacement } from "../adapters/workflows/placement.ts";
 import { chunkObjectKey } from "../core/data/records.ts";
 import { createNamespace } from "../core/namespace/index.ts";
+import { openPlacement } from "../runtime/services.ts";
 import { median, pattern, seconds, table } from "./support.ts";
 
 const MiB = 1024 * 1024;
@@ -80,8 +80,8 @@ export async function run(_args: string[]): Promise<void> {
 
     // Raw baseline: the same number of chunks copied volume to volume with no metadata at all.
     // From whichever volume holds the chunks now, to the other one.
-    let from = await p.records.volume("home");
-    let to = await p.records.volume("eu");
+    let from = await p.registry.volume("home");
+    let to = await p.registry.volume("eu");
     const keys: string[] = [];
     for await (const page of from.listAll("chunks/")) keys.push(...page.map((e) => e.key));
     if (keys.length === 0) {

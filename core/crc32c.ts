@@ -7,6 +7,8 @@
  * Usage: `crc32c(bytes)` for a whole buffer, or fold a stream with
  * `let c = 0; for (const part of parts) c = crc32cUpdate(c, part);`.
  */
+import { base64ToBytes, bytesToBase64 } from "./bytes.ts";
+
 const POLY = 0x82f63b78;
 
 /**
@@ -93,25 +95,14 @@ export function crc32c(bytes: Uint8Array): number {
 
 /** The wire form S3 and GCS use: base64 of the 4 big-endian bytes. */
 export function crc32cToBase64(crc: number): string {
-  const b = new Uint8Array([crc >>> 24, (crc >>> 16) & 0xff, (crc >>> 8) & 0xff, crc & 0xff]);
-  let s = "";
-  for (const x of b) s += String.fromCharCode(x);
-  return btoa(s);
+  return bytesToBase64(new Uint8Array([crc >>> 24, (crc >>> 16) & 0xff, (crc >>> 8) & 0xff, crc & 0xff]));
 }
 
 /** Inverse of {@link crc32cToBase64}; `undefined` when the text is not a 4-byte base64 value. */
 export function crc32cFromBase64(text: string): number | undefined {
-  let raw: string;
-  try {
-    raw = atob(text);
-  } catch {
-    return undefined;
-  }
-  if (raw.length !== 4) return undefined;
-  return (
-    ((raw.charCodeAt(0) << 24) | (raw.charCodeAt(1) << 16) | (raw.charCodeAt(2) << 8) | raw.charCodeAt(3)) >>>
-    0
-  );
+  const raw = base64ToBytes(text);
+  if (raw?.length !== 4) return undefined;
+  return ((raw[0]! << 24) | (raw[1]! << 16) | (raw[2]! << 8) | raw[3]!) >>> 0;
 }
 
 /** 8 lowercase hex digits, the form strata writes into object metadata. */

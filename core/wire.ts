@@ -5,51 +5,9 @@
  *
  *   Uint8Array → { "$bytes": "<base64>" }      Date → { "$date": "<ISO 8601>" }
  *
- * Pure (no node:* imports): base64 via the global `btoa`/`atob`-free Buffer-less codec below.
+ * Pure (no node:* imports): base64 by core/bytes.ts.
  */
-
-const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const B64_INDEX = new Map([...B64].map((c, i) => [c, i]));
-
-/** Standard base64 (with padding) of bytes. */
-export function bytesToBase64(bytes: Uint8Array): string {
-  let out = "";
-  let i = 0;
-  for (; i + 2 < bytes.length; i += 3) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    out += B64[n >> 18]! + B64[(n >> 12) & 63]! + B64[(n >> 6) & 63]! + B64[n & 63]!;
-  }
-  const rest = bytes.length - i;
-  if (rest === 1) {
-    const n = bytes[i]! << 16;
-    out += `${B64[n >> 18]!}${B64[(n >> 12) & 63]!}==`;
-  } else if (rest === 2) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
-    out += `${B64[n >> 18]!}${B64[(n >> 12) & 63]!}${B64[(n >> 6) & 63]!}=`;
-  }
-  return out;
-}
-
-/** Bytes of standard base64; `undefined` when the text is not base64. */
-export function base64ToBytes(text: string): Uint8Array | undefined {
-  const clean = text.replace(/=+$/, "");
-  if (clean.length % 4 === 1) return undefined;
-  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
-  let bits = 0;
-  let value = 0;
-  let at = 0;
-  for (const c of clean) {
-    const v = B64_INDEX.get(c);
-    if (v === undefined) return undefined;
-    value = (value << 6) | v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[at++] = (value >> bits) & 0xff;
-    }
-  }
-  return out;
-}
+import { base64ToBytes, bytesToBase64 } from "./bytes.ts";
 
 /** A value → JSON-safe form (Uint8Array and Date tagged; everything else as JSON has it). */
 export function toWire(value: unknown): unknown {

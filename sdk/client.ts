@@ -3,16 +3,12 @@
  * (metadata) and a data plane (file bytes). `connect({ local })` builds one over the embedded
  * deployment; anything that can provide a {@link Deployment} (tests, a server) can use it too.
  */
-import { Readable, Writable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import type { ChunkPlacement, DataPlane } from "../core/data/api.ts";
-import { isStrataError, StrataError, strataError } from "../core/errors.ts";
+import { isStrataError, strataError } from "../core/errors.ts";
 import type {
   AsOf,
-  BatchOp,
-  DirEntry,
-  FileContent,
   FileSystem,
-  FileType,
   Namespace,
   ReadableFileSystem,
   RevertOptions,
@@ -21,30 +17,42 @@ import type {
   Tid,
   Version,
 } from "../core/namespace/api.ts";
+import { namespaceOnlyAdmin } from "./client/admin.ts";
+import { encode, range, readOpts, toBody, toMs, writeOpts } from "./client/args.ts";
+import { checkSignal, guard, normalize } from "./client/errors.ts";
+import { Dirent, Stats } from "./client/stats.ts";
 import {
-  type Abortable,
-  type AppendFileOptions,
-  BATCH_INLINE_MAX,
-  type Encoding,
-  type MkdirOptions,
-  type OpendirOptions,
-  type PlacementReport,
-  type ReaddirOptions,
-  type ReadFileOptions,
-  type ReadStreamOptions,
-  type RmOptions,
-  type SdkBatchOp,
-  type Snapshots,
-  type Strata,
-  type StrataAdmin,
-  type StrataDirent,
-  type StrataReader,
-  type StrataStats,
-  type Tags,
-  type TimeLike,
-  type WriteData,
-  type WriteFileOptions,
-  type WriteStreamOptions,
+  nodeReadable,
+  nodeWritable,
+  type StreamedWrite,
+  startWrite,
+  webReadable,
+  webWritable,
+} from "./client/streams.ts";
+import { DEFAULT_PAGE, removeTree, toEngineOps } from "./client/tree.ts";
+import type {
+  Abortable,
+  AppendFileOptions,
+  Encoding,
+  MkdirOptions,
+  OpendirOptions,
+  PlacementReport,
+  ReaddirOptions,
+  ReadFileOptions,
+  ReadStreamOptions,
+  RmOptions,
+  SdkBatchOp,
+  Snapshots,
+  Strata,
+  StrataAdmin,
+  StrataDirent,
+  StrataReader,
+  StrataStats,
+  Tags,
+  TimeLike,
+  WriteData,
+  WriteFileOptions,
+  WriteStreamOptions,
 } from "./types.ts";
 
 /**
@@ -70,257 +78,6 @@ export interface Deployment {
    * and answers ENOTSUP for the rest.
    */
   readonly admin?: StrataAdmin;
-}
-
-const TYPE_BITS: Record<FileType, number> = { file: 0o100000, dir: 0o040000, symlink: 0o120000 };
-const DEFAULT_PAGE = 1000;
-
-class Stats implements StrataStats {
-  readonly mode: number;
-  readonly type: FileType;
-  readonly ino: string;
-  readonly uid: number;
-  readonly gid: number;
-  readonly size: number;
-  readonly nlink: number;
-  readonly atimeMs: number;
-  readonly mtimeMs: number;
-  readonly ctimeMs: number;
-  readonly birthtimeMs: number;
-  readonly pfs: string;
-  readonly tid: Tid;
-
-  constructor(st: Stat) {
-    this.mode = TYPE_BITS[st.type] | (st.mode & 0o7777);
-    this.type = st.type;
-    this.ino = st.ino;
-    this.uid = st.uid;
-    this.gid = st.gid;
-    this.size = st.size;
-    this.nlink = st.nlink;
-    this.atimeMs = st.atimeMs;
-    this.mtimeMs = st.mtimeMs;
-    this.ctimeMs = st.ctimeMs;
-    this.birthtimeMs = st.birthtimeMs;
-    this.pfs = st.pfs;
-    this.tid = st.tid;
-  }
-  get atime(): Date {
-    return new Date(this.atimeMs);
-  }
-  get mtime(): Date {
-    return new Date(this.mtimeMs);
-  }
-  get ctime(): Date {
-    return new Date(this.ctimeMs);
-  }
-  get birthtime(): Date {
-    return new Date(this.birthtimeMs);
-  }
-  isFile(): boolean {
-    return this.type === "file";
-  }
-  isDirectory(): boolean {
-    return this.type === "dir";
-  }
-  isSymbolicLink(): boolean {
-    return this.type === "symlink";
-  }
-}
-
-class Dirent implements StrataDirent {
-  readonly name: string;
-  readonly type: FileType;
-  readonly ino: string;
-  constructor(
-    entry: DirEntry,
-    readonly parentPath: string,
-  ) {
-    this.name = entry.name;
-    this.type = entry.type;
-    this.ino = entry.ino;
-  }
-  isFile(): boolean {
-    return this.type === "file";
-  }
-  isDirectory(): boolean {
-    return this.type === "dir";
-  }
-  isSymbolicLink(): boolean {
-    return this.type === "symlink";
-  }
-}
-
-function aborted(path: string, signal: AbortSignal | undefined, cause?: unknown): StrataError {
-  return new StrataError("EABORTED", `the operation on ${path} was aborted by the caller`, {
-    details: { path },
-    cause: cause ?? signal?.reason,
-  });
-}
-
-function checkSignal(path: string, signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw aborted(path, signal);
-}
-
-/** Every error leaving the SDK is a StrataError with `details.path`; an abort is EABORTED. */
-function normalize(err: unknown, path: string, signal?: AbortSignal): StrataError {
-  if (isStrataError(err)) {
-    if (err.details.path === undefined) err.details.path = path;
-    if (signal?.aborted && err.code !== "EABORTED") return aborted(path, signal, err);
-    return err;
-  }
-  if (signal?.aborted) return aborted(path, signal, err);
-  const message = err instanceof Error ? err.message : String(err);
-  return new StrataError("EIO", `unexpected failure on ${path}: ${message}`, {
-    details: { path },
-    cause: err,
-  });
-}
-
-async function guard<T>(path: string, signal: AbortSignal | undefined, run: () => Promise<T>): Promise<T> {
-  checkSignal(path, signal);
-  try {
-    return await run();
-  } catch (err) {
-    throw normalize(err, path, signal);
-  }
-}
-
-function encode(data: string, encoding: Encoding = "utf8"): Uint8Array {
-  const buf = Buffer.from(data, encoding);
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
-}
-
-/** Normalise write data to what the data plane takes: one buffer or an async stream of buffers. */
-function toBody(data: WriteData, encoding: Encoding | undefined): Uint8Array | AsyncIterable<Uint8Array> {
-  if (typeof data === "string") return encode(data, encoding);
-  if (data instanceof Uint8Array) return data;
-  const source = data as AsyncIterable<unknown> | Iterable<unknown>;
-  if (
-    typeof source !== "object" ||
-    source === null ||
-    !(Symbol.asyncIterator in source || Symbol.iterator in source)
-  ) {
-    throw strataError("EINVAL", "write data must be a string, a Uint8Array, or an iterable of them");
-  }
-  return (async function* () {
-    for await (const chunk of source) {
-      if (typeof chunk === "string") yield encode(chunk, encoding);
-      // Passed as is: the data plane copies every piece it keeps, so a Buffer reused by its
-      // producer is safe (Buffer#slice being a view no longer matters downstream).
-      else if (chunk instanceof Uint8Array) yield chunk;
-      else throw strataError("EINVAL", "a write stream yielded something that is not bytes or a string");
-    }
-  })();
-}
-
-function toMs(t: TimeLike, path: string): number {
-  let ms: number;
-  if (t instanceof Date) ms = t.getTime();
-  else if (typeof t === "number") ms = t * 1000;
-  else if (/^\s*-?\d+(\.\d+)?\s*$/.test(t)) ms = Number(t) * 1000;
-  else ms = Date.parse(t);
-  if (!Number.isFinite(ms)) throw strataError("EINVAL", `invalid time ${String(t)} for ${path}`, { path });
-  return ms;
-}
-
-function readOpts(options: ReadFileOptions | Encoding | null | undefined): ReadFileOptions {
-  if (options === null || options === undefined) return {};
-  if (typeof options === "string") return { encoding: options };
-  return options;
-}
-
-function writeOpts<T extends { encoding?: Encoding }>(options: T | Encoding | undefined): T {
-  if (options === undefined) return {} as T;
-  if (typeof options === "string") return { encoding: options } as T;
-  return options;
-}
-
-/** Node's inclusive `end` → the data plane's exclusive one. */
-function range(path: string, options: ReadStreamOptions): { start?: number; end?: number } {
-  const { start, end } = options;
-  for (const [name, v] of [
-    ["start", start],
-    ["end", end],
-  ] as const) {
-    if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) {
-      throw strataError("EINVAL", `${name} must be a non-negative integer, got ${v}`, { path });
-    }
-  }
-  if (start !== undefined && end !== undefined && end < start) {
-    throw strataError("EINVAL", `end (${end}) is before start (${start})`, { path });
-  }
-  return { start, end: end === undefined ? undefined : end + 1 };
-}
-
-/** Bytes a streamed write buffers between the writer and the data plane before pushing back. */
-const STREAM_BUFFER = 1024 * 1024;
-
-/**
- * A bounded hand-off from a writer (Node Writable / web WritableStream) to the data plane's
- * async-iterable body. `push` resolves at once while fewer than {@link STREAM_BUFFER} bytes wait,
- * else when the body has taken enough: the stream's backpressure. `fail` wakes a waiting body
- * (and waiting writers) so an aborted write stops promptly.
- */
-class Channel {
-  private readonly queue: Uint8Array[] = [];
-  private queued = 0;
-  private readonly writers: Array<() => void> = [];
-  private ended = false;
-  private failure: unknown;
-  private wake: (() => void) | undefined;
-
-  push(chunk: Uint8Array): Promise<void> {
-    // Copied: the writer may reuse its buffer as soon as this resolves (as node:fs allows).
-    this.queue.push(new Uint8Array(chunk)); // not chunk.slice(): Buffer#slice is a view
-    this.queued += chunk.byteLength;
-    this.wake?.();
-    if (this.queued <= STREAM_BUFFER || this.failure !== undefined) return Promise.resolve();
-    return new Promise((resolve) => this.writers.push(resolve));
-  }
-  end(): void {
-    this.ended = true;
-    this.wake?.();
-  }
-  fail(err: unknown): void {
-    this.failure ??= err;
-    this.release();
-    this.wake?.();
-  }
-  private release(): void {
-    while (this.writers.length > 0 && (this.queued <= STREAM_BUFFER || this.failure !== undefined)) {
-      this.writers.shift()!();
-    }
-  }
-  async *body(): AsyncGenerator<Uint8Array> {
-    for (;;) {
-      if (this.failure !== undefined) throw this.failure;
-      const chunk = this.queue.shift();
-      if (chunk) {
-        this.queued -= chunk.byteLength;
-        this.release();
-        yield chunk;
-        continue;
-      }
-      if (this.ended) return;
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
-      this.wake = undefined;
-    }
-  }
-}
-
-interface StreamedWrite {
-  push(chunk: Uint8Array): Promise<void>;
-  finish(): Promise<void>;
-  abort(reason: unknown): Promise<void>;
-}
-
-function stringToBytes(chunk: unknown, path: string): Uint8Array {
-  if (chunk instanceof Uint8Array) return chunk;
-  if (typeof chunk === "string") return encode(chunk);
-  throw strataError("EINVAL", "write streams take bytes or strings", { path });
 }
 
 /**
@@ -430,44 +187,11 @@ class StrataClient implements Strata {
   }
 
   createReadStream(path: string, options: ReadStreamOptions = {}): Readable {
-    const stream = Readable.from(this.chunks(path, options), { objectMode: false });
-    return destroyOnAbort(stream, path, options.signal);
+    return nodeReadable(path, this.chunks(path, options), options.signal);
   }
 
   openReadableStream(path: string, options: ReadStreamOptions = {}): ReadableStream<Uint8Array> {
-    const it = this.chunks(path, options);
-    const { signal } = options;
-    let onAbort: (() => void) | undefined;
-    const cleanup = () => {
-      if (onAbort) signal?.removeEventListener("abort", onAbort);
-    };
-    return new ReadableStream<Uint8Array>({
-      start(controller) {
-        if (!signal) return;
-        onAbort = () => {
-          controller.error(aborted(path, signal));
-          void it.return(undefined).catch(() => {});
-        };
-        if (signal.aborted) onAbort();
-        else signal.addEventListener("abort", onAbort, { once: true });
-      },
-      async pull(controller) {
-        try {
-          const next = await it.next();
-          if (next.done) {
-            cleanup();
-            controller.close();
-          } else controller.enqueue(next.value);
-        } catch (err) {
-          cleanup();
-          controller.error(err);
-        }
-      },
-      async cancel() {
-        cleanup();
-        await it.return(undefined);
-      },
-    });
+    return webReadable(path, this.chunks(path, options), options.signal);
   }
 
   async stat(path: string): Promise<StrataStats> {
@@ -545,98 +269,26 @@ class StrataClient implements Strata {
 
   /** A streamed write: chunks go to the data plane as they come; the commit happens on finish. */
   private startWrite(path: string, options: WriteStreamOptions): StreamedWrite {
-    const channel = new Channel();
-    const controller = new AbortController();
-    const userSignal = options.signal;
-    const onAbort = () => {
-      const err = aborted(path, userSignal);
-      controller.abort(err);
-      channel.fail(err);
-    };
-    if (userSignal?.aborted) onAbort();
-    else userSignal?.addEventListener("abort", onAbort, { once: true });
-    const done = this.write(
-      path,
-      (fs) =>
-        this.deployment.data.writeFile(fs, path, channel.body(), {
-          mode: options.mode,
-          exclusive: options.flags === "wx",
-          signal: controller.signal,
-        }),
-      controller.signal,
-    ).finally(() => userSignal?.removeEventListener("abort", onAbort));
-    done.catch(() => {});
-    // If the data plane fails before taking a chunk, the writer must not wait for it forever.
-    const failed = done.then(
-      () => new Promise<never>(() => {}),
-      (err: unknown) => {
-        throw err;
-      },
+    return startWrite(path, options.signal, (body, signal) =>
+      this.write(
+        path,
+        (fs) =>
+          this.deployment.data.writeFile(fs, path, body, {
+            mode: options.mode,
+            exclusive: options.flags === "wx",
+            signal,
+          }),
+        signal,
+      ),
     );
-    failed.catch(() => {});
-    return {
-      push: (chunk) => Promise.race([channel.push(chunk), failed]),
-      finish: async () => {
-        channel.end();
-        await done;
-      },
-      abort: async (reason) => {
-        const err =
-          reason instanceof StrataError && reason.code === "EABORTED"
-            ? reason
-            : aborted(path, undefined, reason);
-        controller.abort(err);
-        channel.fail(err);
-        await done.catch(() => {});
-      },
-    };
   }
 
   createWriteStream(path: string, options: WriteStreamOptions = {}): Writable {
-    let writing: StreamedWrite;
-    let finished = false;
-    try {
-      writing = this.startWrite(path, options);
-    } catch (err) {
-      const w = new Writable();
-      w.destroy(normalize(err, path));
-      return w;
-    }
-    const stream = new Writable({
-      write(chunk: unknown, _encoding, callback) {
-        let bytes: Uint8Array;
-        try {
-          bytes = stringToBytes(chunk, path);
-        } catch (err) {
-          callback(err as Error);
-          return;
-        }
-        writing.push(bytes).then(() => callback(), callback);
-      },
-      final(callback) {
-        writing.finish().then(() => {
-          finished = true;
-          callback();
-        }, callback);
-      },
-      destroy(err, callback) {
-        if (finished) {
-          callback(err);
-          return;
-        }
-        writing.abort(err ?? "the stream was destroyed").then(() => callback(err));
-      },
-    });
-    return destroyOnAbort(stream, path, options.signal);
+    return nodeWritable(path, options.signal, () => this.startWrite(path, options));
   }
 
   openWritableStream(path: string, options: WriteStreamOptions = {}): WritableStream<Uint8Array> {
-    const writing = this.startWrite(path, options);
-    return new WritableStream<Uint8Array>({
-      write: (chunk) => writing.push(stringToBytes(chunk, path)),
-      close: () => writing.finish(),
-      abort: (reason) => writing.abort(reason),
-    });
+    return webWritable(path, this.startWrite(path, options));
   }
 
   async mkdir(path: string, options: MkdirOptions = {}): Promise<void> {
@@ -784,7 +436,7 @@ class StrataClient implements Strata {
   }
 
   get admin(): StrataAdmin {
-    return this.deployment.admin ?? namespaceOnlyAdmin(this.deployment);
+    return this.deployment.admin ?? namespaceOnlyAdmin(this.deployment.namespace);
   }
 
   close(): Promise<void> {
@@ -792,189 +444,14 @@ class StrataClient implements Strata {
   }
 }
 
-/** `client.admin` for a deployment without an operation registry: PFS calls only. */
-function namespaceOnlyAdmin(deployment: Deployment): StrataAdmin {
-  const unsupported = (what: string) => () =>
-    Promise.reject(
-      strataError(
-        "ENOTSUP",
-        `${what} needs a deployment with an operation registry (a server or npm start)`,
-        {
-          op: what,
-        },
-      ),
-    );
-  return {
-    listPfs: () => deployment.namespace.listPfs(),
-    createPfs: (name) => deployment.namespace.createPfs(name),
-    deletePfs: (name) => deployment.namespace.deletePfs(name),
-    createToken: unsupported("token.create"),
-    listTokens: unsupported("token.list"),
-    revokeToken: unsupported("token.revoke"),
-    status: unsupported("status"),
-    call: (op) => unsupported(op)(),
-  };
-}
-
 /**
  * A {@link Strata} client over any {@link Deployment} (`connect({ local })` builds one over the
  * embedded deployment). Mostly for tests and servers that assemble their own deployment.
  *
  * @example
- * import { openEmbedded } from "./adapters/embedded.ts"; // or any Deployment
+ * import { openEmbedded } from "./runtime/embedded.ts"; // or any Deployment
  * const client = createClient(await openEmbedded({ dir: "./data", chunkSize: 1 << 20 }), "default");
  */
 export function createClient(deployment: Deployment, pfs: string): Strata {
   return new StrataClient(deployment, pfs);
-}
-
-/** Unlinks per batch in `rm -r` (the engine takes ≤ 100 ops and ≤ 100 items per transaction). */
-const RM_BATCH = 20;
-
-/** Remove everything below `path`, deepest first, then `path` itself. */
-async function removeTree(fs: FileSystem, path: string, signal: AbortSignal | undefined): Promise<void> {
-  const prefix = path.endsWith("/") ? path : `${path}/`;
-  for (;;) {
-    checkSignal(path, signal);
-    // Always list from the start: everything listed is removed, so the next page starts afresh.
-    const page = await fs.readdir(path, { limit: DEFAULT_PAGE });
-    if (page.entries.length === 0) break;
-    const leaves: string[] = [];
-    for (const entry of page.entries) {
-      if (entry.type !== "dir") {
-        leaves.push(prefix + entry.name);
-        continue;
-      }
-      checkSignal(path, signal);
-      try {
-        await removeTree(fs, prefix + entry.name, signal);
-      } catch (err) {
-        if (!isStrataError(err, "ENOENT")) throw err; // removed by someone else meanwhile
-      }
-    }
-    for (let i = 0; i < leaves.length; i += RM_BATCH) {
-      checkSignal(path, signal);
-      await unlinkAll(fs, leaves.slice(i, i + RM_BATCH));
-    }
-  }
-  if (path !== "/") await fs.rmdir(path);
-}
-
-/** Unlink files and symlinks, several per commit; a name already gone is not an error. */
-async function unlinkAll(fs: FileSystem, paths: string[]): Promise<void> {
-  if (paths.length === 1) {
-    try {
-      await fs.unlink(paths[0]!);
-    } catch (err) {
-      if (!isStrataError(err, "ENOENT")) throw err;
-    }
-    return;
-  }
-  try {
-    await fs.batch(paths.map((p) => ({ op: "unlink", path: p })));
-  } catch (err) {
-    // Too big for one transaction: halve. A name removed meanwhile: one at a time, skipping it.
-    if (isStrataError(err, "E2BIG")) {
-      const half = Math.ceil(paths.length / 2);
-      await unlinkAll(fs, paths.slice(0, half));
-      await unlinkAll(fs, paths.slice(half));
-    } else if (isStrataError(err, "ENOENT")) {
-      for (const p of paths) await unlinkAll(fs, [p]);
-    } else {
-      throw err;
-    }
-  }
-}
-
-async function exists(fs: FileSystem, path: string): Promise<boolean> {
-  try {
-    await fs.lstat(path);
-    return true;
-  } catch (err) {
-    if (isStrataError(err, "ENOENT") || isStrataError(err, "ENOTDIR")) return false;
-    throw err;
-  }
-}
-
-async function toEngineOps(fs: FileSystem, ops: SdkBatchOp[]): Promise<BatchOp[]> {
-  if (!Array.isArray(ops)) throw strataError("EINVAL", "batch takes an array of ops");
-  const out: BatchOp[] = [];
-  for (const [index, op] of ops.entries()) {
-    if (typeof op !== "object" || op === null)
-      throw strataError("EINVAL", `batch op ${index} must be an object like { op: "mkdir", path }`, {
-        index,
-      });
-    switch (op.op) {
-      case "mkdir":
-        out.push({ op: "mkdir", path: op.path, mode: op.mode });
-        break;
-      case "writeFile": {
-        const bytes = typeof op.data === "string" ? encode(op.data) : op.data;
-        if (!(bytes instanceof Uint8Array) || bytes.length > BATCH_INLINE_MAX) {
-          throw strataError(
-            "E2BIG",
-            `batch op ${index} (writeFile ${op.path}) carries ${bytes.length} bytes; a batch writes at most ${BATCH_INLINE_MAX} bytes per file. Write larger files with writeFile first and batch the renames.`,
-            { path: op.path, index, op: op.op },
-          );
-        }
-        const content: FileContent = { size: bytes.length, inline: bytes };
-        // The engine refuses blind creates inside batches: decide create vs replace from the
-        // state before the batch (a file created earlier in the same batch is not seen here).
-        if (await exists(fs, op.path)) out.push({ op: "writeContent", path: op.path, content });
-        else out.push({ op: "create", path: op.path, options: { content, mode: op.mode } });
-        break;
-      }
-      case "unlink":
-      case "rmdir":
-        out.push({ op: op.op, path: op.path });
-        break;
-      case "rename":
-        out.push({ op: "rename", from: op.from, to: op.to });
-        break;
-      case "symlink":
-        out.push({ op: "symlink", target: op.target, path: op.path });
-        break;
-      case "link":
-        out.push({ op: "link", existing: op.existing, path: op.path });
-        break;
-      case "chmod":
-        out.push({ op: "setattr", path: op.path, attrs: { mode: op.mode } });
-        break;
-      case "chown":
-        out.push({ op: "setattr", path: op.path, attrs: { uid: op.uid, gid: op.gid } });
-        break;
-      case "utimes":
-        out.push({
-          op: "setattr",
-          path: op.path,
-          attrs: { atimeMs: toMs(op.atime, op.path), mtimeMs: toMs(op.mtime, op.path) },
-        });
-        break;
-      case "setTag":
-        out.push({ op: "setTag", path: op.path, key: op.key, value: op.value });
-        break;
-      case "removeTag":
-        out.push({ op: "removeTag", path: op.path, key: op.key });
-        break;
-      default:
-        throw strataError("EINVAL", `batch op ${index} has an unknown kind ${(op as { op: unknown }).op}`, {
-          index,
-        });
-    }
-  }
-  return out;
-}
-
-/** Destroy a Node stream with EABORTED when `signal` fires (or already has); unhooked on close. */
-function destroyOnAbort<S extends Readable | Writable>(
-  stream: S,
-  path: string,
-  signal: AbortSignal | undefined,
-): S {
-  if (!signal) return stream;
-  const onAbort = () => stream.destroy(aborted(path, signal));
-  if (signal.aborted) queueMicrotask(onAbort);
-  else signal.addEventListener("abort", onAbort, { once: true });
-  stream.once("close", () => signal.removeEventListener("abort", onAbort));
-  return stream;
 }

@@ -45,14 +45,10 @@ export async function connect(options: ConnectOptions): Promise<Strata> {
     throw strataError("EINVAL", "connect takes { local: dir } or { endpoint, token }");
   }
   if ("local" in options && options.local !== undefined) {
-    // Loaded on demand so a remote-only client never loads SQLite.
-    const { openEmbedded } = await import("../adapters/embedded.ts");
-    const { embeddedDeployment } = await import("../functions/local/embedded-admin.ts");
-    const pfs = options.pfs ?? DEFAULT_PFS;
-    const deployment = await openEmbedded({ dir: options.local, site: options.site });
-    // client.admin: the operation registry in-process, as the deployment's administrator; the
-    // data plane over the volume records, with placement.
-    return createClient(await embeddedDeployment(deployment, pfs), pfs);
+    // The embedded entry point, loaded on demand: a remote-only client never loads the runtime,
+    // the adapters or SQLite.
+    const { connectLocal } = await import("../runtime/embedded.ts");
+    return connectLocal(options, DEFAULT_PFS);
   }
   if ("endpoint" in options && options.endpoint !== undefined) {
     const { remoteDeployment } = await import("./remote.ts");

@@ -6,6 +6,7 @@
  * same interface, and test/conformance/sdk.ts holds each one to it.
  */
 import type { Readable, Writable } from "node:stream";
+import type { CreatedToken, Right, TokenInfo, TokenSpec } from "../core/auth/scope.ts";
 import type { ChunkPlacement } from "../core/data/api.ts";
 import type {
   AsOf,
@@ -327,38 +328,8 @@ export interface StrataReader {
   placement(path: string): Promise<ChunkPlacement[]>;
 }
 
-/** A token's rights, from least to most: read < write < admin. */
-export type Right = "read" | "write" | "admin";
-
-/** What `admin.createToken` is asked for. */
-export interface TokenSpec {
-  /** The PFS the token is for; "*" = every PFS (deployment administration). */
-  pfs: string;
-  /** Path prefix inside the PFS the token may touch (default "/"). */
-  prefix?: string;
-  rights: Right[];
-  /** Lifetime in seconds (the deployment's default when absent). */
-  ttlSeconds?: number;
-  /** A free-form label shown by `token ls`. */
-  label?: string;
-}
-
-/** A token as listed (never the secret itself). */
-export interface TokenInfo {
-  id: string;
-  pfs: string;
-  prefix: string;
-  rights: Right[];
-  createdAt: string;
-  expiresAt: string;
-  revoked: boolean;
-  label?: string;
-}
-
-/** A newly created token: the only time the bearer string is shown. */
-export interface CreatedToken extends TokenInfo {
-  token: string;
-}
+// The token types are the auth domain's (core/auth/scope.ts).
+export type { CreatedToken, Right, TokenInfo, TokenSpec };
 
 /** Administration of a deployment (some calls need an admin token on a remote deployment). */
 export interface StrataAdmin {

@@ -19,7 +19,7 @@ const maintenanceFunction = (handler: string, timeout: "5 minutes" | "15 minutes
   runtime: "nodejs22.x" as const,
   architecture: "arm64" as const,
   memory: "1024 MB" as const,
-  // The handlers stop 30 s before the invocation's end (functions/schedule/lambda-deps.ts).
+  // The handlers stop 30 s before the invocation's end (functions/schedule/budget.ts).
   timeout,
   link: [metadataTable, volumeBucket],
   environment: { STRATA_TABLE: metadataTable.name, STRATA_BUCKET: volumeBucket.name },

@@ -15,7 +15,7 @@
  * happy path is 4 state transitions per placed file.
  *
  * Wired by sst.config.ts. The functions get the deployment's S3 bucket (STRATA_BUCKET): their
- * cold start registers it as the volume record "s3", the default volume (functions/workflow/deps.ts).
+ * cold start registers it as the volume record "s3", the default volume (runtime/lambda.ts).
  * Type-checked only after `sst install`, like every stack.
  */
 import { toAsl } from "../core/workflows/definition";

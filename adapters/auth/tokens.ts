@@ -18,11 +18,17 @@
  * with a message to mint a new one.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import {
+  type CreatedToken,
+  canonicalPrefix,
+  type Principal,
+  type Right,
+  type TokenInfo,
+  type TokenSpec,
+} from "../../core/auth/scope.ts";
 import { strataError } from "../../core/errors.ts";
 import type { Item, MetadataStore } from "../../core/metadata/port.ts";
 import { ttlAttribute } from "../../core/metadata/table.ts";
-import { canonicalPrefix, type Principal } from "../../functions/api/auth.ts";
-import type { CreatedToken, Right, TokenInfo, TokenSpec } from "../../sdk/types.ts";
 import { deriveKey, type KeySource, type SigningKey } from "./keys.ts";
 
 /** Token records: one partition, so `list` is one query (tokens are few). */

@@ -1,86 +1,41 @@
 /**
- * The volume registry: volume settings (from a deployment's config) → ready `Volume`s with the
- * site and cost the data plane's reader weighs. The only place that picks a driver by kind.
+ * Volumes from settings: {@link openVolumes} builds a fixed set from a deployment's config (the
+ * driver per kind comes from adapters/volumes/kinds.ts, the one place that picks it);
+ * {@link registerVolumes} records configured volumes so the registry over the records
+ * (core/volume/registry.ts, wired by runtime/services.ts) serves them; {@link checkVolumeSettings}
+ * refuses settings that build no driver before `volume.add` records them.
  *
  * ```ts
- * const registry = openVolumes({
+ * const fixed = openVolumes({
  *   local: { kind: "local", root: "/var/lib/strata/volumes/local", site: "home" },
  *   "s3-eu": { kind: "s3", bucket: "acme-strata-eu", clientConfig: { region: "eu-west-1" }, site: "aws-eu", cost: 2 },
  * });
- * const data = createDataPlane({ store, volumes: registry.volumes, defaultVolume: "local", site: "home" });
+ * const data = createDataPlane({ store, volumes: fixed.volumes, defaultVolume: "local", site: "home" });
  * // …
- * await registry.close();
+ * await fixed.close();
  * ```
  */
 
-import type { VolumeEntry } from "../../core/data/plane.ts";
 import { StrataError } from "../../core/errors.ts";
-import type { MetadataStore, Value } from "../../core/metadata/port.ts";
-import { decodeVolume, VOLUME_PK, type VolumeRecord } from "../../core/placement/records.ts";
-import type { VolumeAdmin, VolumeSet, VolumeSpec } from "../../core/placement/volumes.ts";
+import type { Value } from "../../core/metadata/port.ts";
+import type { VolumeAdmin, VolumeSpec } from "../../core/placement/volumes.ts";
 import type { VolumeDriver } from "../../core/volume/port.ts";
-import { Volume, type VolumeOptions } from "../../core/volume/volume.ts";
-import { AzureVolumeDriver, type AzureVolumeOptions } from "../volumes/azure.ts";
-import { GcsVolumeDriver, type GcsVolumeOptions } from "../volumes/gcs.ts";
-import { LocalVolumeDriver } from "../volumes/local.ts";
-import { S3VolumeDriver, type S3VolumeOptions } from "../volumes/s3.ts";
+import { noUrls, type VolumeHandle } from "../../core/volume/registry.ts";
+import { Volume } from "../../core/volume/volume.ts";
+import { driverFor, type VolumeConfig } from "../volumes/kinds.ts";
 
-/** What the reader weighs, common to every kind. */
-interface Placement {
-  /** Site of the volume; readers of the same site read it first. */
-  site?: string;
-  /** Relative read cost (default 1); lower is preferred. */
-  cost?: number;
-  /** Retry settings of the `Volume` wrapper. */
-  retry?: VolumeOptions["retry"];
-}
+export type { VolumeConfig };
 
-/** One volume's settings; the driver options are those of the adapter (adapters/volumes/*.ts), minus `name`. */
-export type VolumeConfig =
-  | (Placement & { kind: "local"; root: string })
-  | (Placement & { kind: "s3" } & Omit<S3VolumeOptions, "name">)
-  | (Placement & { kind: "azure" } & Omit<AzureVolumeOptions, "name">)
-  | (Placement & { kind: "gcs" } & Omit<GcsVolumeOptions, "name">)
-  /** A driver built by the caller (tests, custom backends). */
-  | (Placement & { kind: "driver"; driver: VolumeDriver });
-
-export interface VolumeRegistry {
+export interface FixedVolumes {
   /** By name, ready for `createDataPlane({ volumes })`. */
-  volumes: Record<string, VolumeEntry>;
+  volumes: Record<string, VolumeHandle>;
   /** Release every driver's clients and sockets. */
   close(): Promise<void>;
 }
 
-function driverFor(name: string, config: VolumeConfig): VolumeDriver {
-  switch (config.kind) {
-    case "local":
-      return new LocalVolumeDriver({ name, root: config.root });
-    case "s3": {
-      const { kind: _k, site: _s, cost: _c, retry: _r, ...options } = config;
-      return new S3VolumeDriver({ name, ...options });
-    }
-    case "azure": {
-      const { kind: _k, site: _s, cost: _c, retry: _r, ...options } = config;
-      return new AzureVolumeDriver({ name, ...options });
-    }
-    case "gcs": {
-      const { kind: _k, site: _s, cost: _c, retry: _r, ...options } = config;
-      return new GcsVolumeDriver({ name, ...options });
-    }
-    case "driver":
-      return config.driver;
-    default:
-      throw new StrataError(
-        "EINVAL",
-        `volume \`${name}\`: unknown kind ${JSON.stringify((config as { kind: unknown }).kind)}; use local, s3, azure, gcs or driver`,
-        { details: { volume: name } },
-      );
-  }
-}
-
-/** Build every configured volume. Bad settings fail here, before any request. */
-export function openVolumes(config: Record<string, VolumeConfig>): VolumeRegistry {
-  const volumes: Record<string, VolumeEntry> = {};
+/** Build every configured volume (no URLs). Bad settings fail here, before any request. */
+export function openVolumes(config: Record<string, VolumeConfig>): FixedVolumes {
+  const volumes: Record<string, VolumeHandle> = {};
   const drivers: VolumeDriver[] = [];
   for (const [name, settings] of Object.entries(config)) {
     if (cost(settings) < 0)
@@ -89,12 +44,14 @@ export function openVolumes(config: Record<string, VolumeConfig>): VolumeRegistr
       });
     const driver = driverFor(name, settings);
     drivers.push(driver);
-    const entry: VolumeEntry = {
+    volumes[name] = {
+      name,
+      kind: settings.kind,
       volume: new Volume(driver, settings.retry ? { retry: settings.retry } : {}),
+      cost: settings.cost ?? 1,
+      presigner: noUrls(name, "a configured volume set serves no URLs"),
+      ...(settings.site !== undefined ? { site: settings.site } : {}),
     };
-    if (settings.site !== undefined) entry.site = settings.site;
-    if (settings.cost !== undefined) entry.cost = settings.cost;
-    volumes[name] = entry;
   }
   return {
     volumes,
@@ -104,109 +61,9 @@ export function openVolumes(config: Record<string, VolumeConfig>): VolumeRegistr
   };
 }
 
-function cost(settings: Placement): number {
+function cost(settings: { cost?: number }): number {
   const c = settings.cost ?? 1;
   return typeof c === "number" && Number.isFinite(c) ? c : -1;
-}
-
-export interface VolumeRecordsOptions {
-  store: MetadataStore;
-  /** How long the record list is cached (default 5 s): a volume added elsewhere is seen within it. */
-  ttlMs?: number;
-  /** Wrap each driver as it is built (tests inject faults here). */
-  wrapDriver?: (name: string, driver: VolumeDriver) => VolumeDriver;
-  /** Retry settings of the `Volume` wrappers. */
-  retry?: VolumeOptions["retry"];
-  clock?: () => number;
-}
-
-/**
- * The dynamic registry: volume records (`volume` items, core/placement/volumes.ts) → ready
- * Volumes, built on first use and rebuilt when a record's settings change. It is the
- * `VolumeSet` placement uses and, through `dataPlaneSource`, the data plane's `volumeSource`.
- *
- * ```ts
- * const records = openVolumeRecords({ store });
- * const data = createDataPlane({ store, volumes: {}, volumeSource: records.dataPlaneSource, defaultVolume: "local" });
- * ```
- */
-export interface VolumeRecords extends VolumeSet {
-  /** For `createDataPlane({ volumeSource })`: every recorded volume with its site and cost. */
-  dataPlaneSource: () => Promise<Record<string, VolumeEntry>>;
-  close(): Promise<void>;
-}
-
-export function openVolumeRecords(options: VolumeRecordsOptions): VolumeRecords {
-  const ttl = options.ttlMs ?? 5_000;
-  const clock = options.clock ?? Date.now;
-  let cached: { records: VolumeRecord[]; until: number } | undefined;
-  let loading: Promise<VolumeRecord[]> | undefined;
-  const built = new Map<string, { signature: string; volume: Volume; driver: VolumeDriver }>();
-
-  const list = async (): Promise<VolumeRecord[]> => {
-    if (cached && cached.until > clock()) return cached.records;
-    loading ??= (async () => {
-      try {
-        const records: VolumeRecord[] = [];
-        let cursor: string | undefined;
-        do {
-          const page = await options.store.query(VOLUME_PK, { cursor });
-          records.push(...page.items.map(decodeVolume));
-          cursor = page.cursor;
-        } while (cursor !== undefined);
-        cached = { records, until: clock() + ttl };
-        return records;
-      } finally {
-        loading = undefined;
-      }
-    })();
-    return loading;
-  };
-
-  const volumeOf = (record: VolumeRecord): Volume => {
-    const signature = JSON.stringify([record.kind, record.config]);
-    const have = built.get(record.name);
-    if (have && have.signature === signature) return have.volume;
-    if (have) void have.driver.close?.();
-    const config = { ...record.config, kind: record.kind } as unknown as VolumeConfig;
-    let driver = driverFor(record.name, config);
-    if (options.wrapDriver) driver = options.wrapDriver(record.name, driver);
-    const volume = new Volume(driver, options.retry ? { retry: options.retry } : {});
-    built.set(record.name, { signature, volume, driver });
-    return volume;
-  };
-
-  return {
-    list,
-    invalidate() {
-      cached = undefined;
-    },
-    async volume(name: string): Promise<Volume> {
-      let record = (await list()).find((r) => r.name === name);
-      if (!record) {
-        cached = undefined; // added a moment ago elsewhere?
-        record = (await list()).find((r) => r.name === name);
-      }
-      if (!record)
-        throw new StrataError("ENOENT", `volume \`${name}\` has no record; \`volume.add\` registers it`, {
-          details: { volume: name },
-        });
-      return volumeOf(record);
-    },
-    async dataPlaneSource(): Promise<Record<string, VolumeEntry>> {
-      const out: Record<string, VolumeEntry> = {};
-      for (const r of await list()) {
-        const entry: VolumeEntry = { volume: volumeOf(r), cost: r.cost ?? 1 };
-        if (r.site !== undefined) entry.site = r.site;
-        out[r.name] = entry;
-      }
-      return out;
-    },
-    async close() {
-      await Promise.allSettled([...built.values()].map((b) => b.driver.close?.()));
-      built.clear();
-    },
-  };
 }
 
 /**

@@ -1,8 +1,8 @@
 /**
  * The cloud MetadataStore: one DynamoDB table (core/metadata/table.ts) through
- * `@aws-sdk/client-dynamodb`. Input is validated with core/metadata/values.ts before any
- * request; DynamoDB itself evaluates conditions and updates, so the semantics are DynamoDB's by
- * construction and the other stores are held to them by the conformance suite.
+ * `@aws-sdk/client-dynamodb`. Input is validated by the checked wrapper (core/metadata/checked.ts)
+ * before any request; DynamoDB itself evaluates conditions and updates, so the semantics are
+ * DynamoDB's by construction and the other stores are held to them by the conformance suite.
  *
  * - Values ↔ AttributeValues: string S, number N, boolean BOOL, null NULL, Uint8Array B,
  *   array L, object M. Numbers are finite doubles within DynamoDB's range; note that DynamoDB
@@ -12,7 +12,8 @@
  * - A failed condition is ECONFLICT with `details.item` (ReturnValuesOnConditionCheckFailure
  *   ALL_OLD). A cancelled transaction is ECONFLICT with normalised `details.reasons` and
  *   `details.failedIndex`; TransactionConflict reasons are included as such (callers retry).
- * - Requests are counted per attempt on the wire (SDK retries included), by kind.
+ * - Requests are counted per attempt on the wire (SDK retries included), by kind: the driver
+ *   reports each attempt to the wrapper's counter.
  */
 import {
   type AttributeValue,
@@ -34,39 +35,27 @@ import {
   UpdateItemCommand,
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
+import { backoff as retryPause } from "../../core/backoff.ts";
 import { isStrataError, StrataError, strataError } from "../../core/errors.ts";
-import { decodeCursor, encodeCursor } from "../../core/metadata/memory-store.ts";
+import {
+  CheckedMetadataStore,
+  type DriverPage,
+  type DriverQuery,
+  type MetadataDriver,
+} from "../../core/metadata/checked.ts";
 import {
   type CancellationReason,
   type Condition,
-  emptyRequestCounts,
   type Item,
   type Key,
   LIMITS,
-  type MetadataStore,
-  type QueryOptions,
-  type QueryPage,
-  type RequestCounts,
   type RequestKind,
   type TransactOp,
-  type TransactOptions,
   type Update,
   type Value,
 } from "../../core/metadata/port.ts";
 import { METADATA_TABLE } from "../../core/metadata/table.ts";
-import {
-  keyId,
-  tokenMismatch,
-  validateBatchGet,
-  validateCondition,
-  validateItem,
-  validateKey,
-  validateQuery,
-  validateToken,
-  validateTransactGet,
-  validateTransaction,
-  validateUpdate,
-} from "../../core/metadata/values.ts";
+import { keyId, tokenMismatch } from "../../core/metadata/values.ts";
 
 export interface DynamoDbMetadataStoreOptions {
   /** A client to share (its retry settings apply). Created from `clientConfig` when absent. */
@@ -259,14 +248,16 @@ function normaliseReason(reason: DynamoCancellationReason): CancellationReason |
   }
 }
 
-export class DynamoDbMetadataStore implements MetadataStore {
+/** DynamoDB requests for the port's operations, on checked input (see the file comment). */
+export class DynamoDbMetadataDriver implements MetadataDriver {
   readonly kind = "dynamodb";
   readonly tableName: string;
   /** The SDK client (for benchmarks' raw baselines and admin scripts; never above adapters/). */
   readonly client: DynamoDBClient;
   private readonly ownsClient: boolean;
   private readonly maxRetries: number;
-  private counts = emptyRequestCounts();
+  /** The wrapper's request counter (set by countRequestsWith). */
+  private count: (kind: RequestKind) => void = () => {};
 
   constructor(options: DynamoDbMetadataStoreOptions) {
     if (!options.tableName) throw strataError("EINVAL", "DynamoDbMetadataStore needs a tableName");
@@ -277,12 +268,16 @@ export class DynamoDbMetadataStore implements MetadataStore {
     this.maxRetries = options.maxRetries ?? 8;
   }
 
+  countRequestsWith(count: (kind: RequestKind) => void): void {
+    this.count = count;
+  }
+
   /** Send one command, counting every attempt that goes on the wire (SDK retries included). */
   private async send<O>(kind: RequestKind | "admin", command: object): Promise<O> {
     if (kind !== "admin")
       (command as CountableCommand).middlewareStack.add(
         (next) => async (args) => {
-          this.counts[kind]++;
+          this.count(kind);
           return await next(args);
         },
         // Inside the SDK's retry middleware (finalizeRequest, high), so each attempt counts.
@@ -367,7 +362,6 @@ export class DynamoDbMetadataStore implements MetadataStore {
   }
 
   async get(key: Key): Promise<Item | undefined> {
-    validateKey(key);
     try {
       // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_GetItem.html
       const out = await this.send<{ Item?: Record<string, AttributeValue> }>(
@@ -380,26 +374,21 @@ export class DynamoDbMetadataStore implements MetadataStore {
     }
   }
 
-  async put(item: Item, options: { condition?: Condition } = {}): Promise<void> {
-    validateItem(item);
-    if (options.condition) validateCondition(options.condition);
+  async put(item: Item, condition: Condition | undefined): Promise<void> {
     const input = {
       TableName: this.tableName,
       Item: toAttributeMap(item),
-      ...conditional(options.condition),
-      ...(options.condition ? { ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const } : {}),
+      ...conditional(condition),
+      ...(condition ? { ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const } : {}),
     };
     // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_PutItem.html
     await this.writeWithConflictRetry("PutItem", item, () => this.send("PutItem", new PutItemCommand(input)));
   }
 
-  async update(key: Key, update: Update, options: { condition?: Condition } = {}): Promise<Item> {
-    validateKey(key);
-    validateUpdate(update);
-    if (options.condition) validateCondition(options.condition);
+  async update(key: Key, update: Update, condition: Condition | undefined): Promise<Item> {
     const x = new Expressions();
     const UpdateExpression = x.update(update);
-    const ConditionExpression = options.condition ? x.condition(options.condition) : undefined;
+    const ConditionExpression = condition ? x.condition(condition) : undefined;
     const input = {
       TableName: this.tableName,
       Key: keyMap(key),
@@ -417,14 +406,12 @@ export class DynamoDbMetadataStore implements MetadataStore {
     return fromAttributeMap(out.Attributes) ?? { ...key };
   }
 
-  async delete(key: Key, options: { condition?: Condition } = {}): Promise<void> {
-    validateKey(key);
-    if (options.condition) validateCondition(options.condition);
+  async delete(key: Key, condition: Condition | undefined): Promise<void> {
     const input = {
       TableName: this.tableName,
       Key: keyMap(key),
-      ...conditional(options.condition),
-      ...(options.condition ? { ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const } : {}),
+      ...conditional(condition),
+      ...(condition ? { ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const } : {}),
     };
     // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DeleteItem.html
     await this.writeWithConflictRetry("DeleteItem", key, () =>
@@ -483,9 +470,7 @@ export class DynamoDbMetadataStore implements MetadataStore {
     }
   }
 
-  async transact(ops: TransactOp[], options: TransactOptions = {}): Promise<void> {
-    validateTransaction(ops);
-    validateToken(options.token);
+  async transact(ops: TransactOp[], token: string | undefined): Promise<void> {
     const TransactItems = ops.map((op) => this.transactItem(op));
     try {
       // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
@@ -496,18 +481,18 @@ export class DynamoDbMetadataStore implements MetadataStore {
         "TransactWriteItems",
         new TransactWriteItemsCommand({
           TransactItems,
-          ...(options.token !== undefined ? { ClientRequestToken: options.token } : {}),
+          ...(token !== undefined ? { ClientRequestToken: token } : {}),
         }),
       );
     } catch (err) {
       const name = (err as { name?: string })?.name;
-      if (name === "IdempotentParameterMismatchException" && options.token !== undefined)
-        throw tokenMismatch(options.token, err);
+      if (name === "IdempotentParameterMismatchException" && token !== undefined)
+        throw tokenMismatch(token, err);
       if (name === "TransactionInProgressException")
         throw new StrataError(
           "ETHROTTLED",
-          `a transaction with token ${options.token} is still in progress on table ${this.tableName}; retry`,
-          { cause: err, details: { table: this.tableName, token: options.token } },
+          `a transaction with token ${token} is still in progress on table ${this.tableName}; retry`,
+          { cause: err, details: { table: this.tableName, token } },
         );
       throw this.cancelled(err, "TransactWriteItems", ops.length);
     }
@@ -555,7 +540,6 @@ export class DynamoDbMetadataStore implements MetadataStore {
   }
 
   async transactGet(keys: Key[]): Promise<Array<Item | undefined>> {
-    validateTransactGet(keys);
     const input = {
       TransactItems: keys.map((key) => ({ Get: { TableName: this.tableName, Key: keyMap(key) } })),
     };
@@ -579,7 +563,6 @@ export class DynamoDbMetadataStore implements MetadataStore {
   }
 
   async batchGet(keys: Key[]): Promise<Array<Item | undefined>> {
-    validateBatchGet(keys);
     // DynamoDB refuses repeated keys in one request: ask for each distinct key once.
     const distinct = new Map<string, Key>();
     for (const key of keys) distinct.set(keyId(key), { pk: key.pk, sk: key.sk });
@@ -629,12 +612,10 @@ export class DynamoDbMetadataStore implements MetadataStore {
     });
   }
 
-  async query(pk: string, options: QueryOptions = {}): Promise<QueryPage> {
-    validateQuery(pk, options);
-    const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+  async query(pk: string, query: DriverQuery): Promise<DriverPage> {
+    const { after, sk } = query;
     const x = new Expressions();
     let KeyConditionExpression = `${x.name("pk")} = ${x.value(pk)}`;
-    const sk = options.sk;
     if (sk) {
       const name = x.name("sk");
       if (sk.op === "between")
@@ -658,28 +639,20 @@ export class DynamoDbMetadataStore implements MetadataStore {
           KeyConditionExpression,
           ...x.attributes(),
           ConsistentRead: true,
-          ScanIndexForward: !options.reverse,
-          ...(options.limit !== undefined ? { Limit: options.limit } : {}),
+          ScanIndexForward: !query.reverse,
+          ...(query.limit !== undefined ? { Limit: query.limit } : {}),
           ...(after !== undefined ? { ExclusiveStartKey: keyMap({ pk, sk: after }) } : {}),
         }),
       );
       const items = (out.Items ?? []).map((raw) => fromAttributeMap(raw)!);
       const last = out.LastEvaluatedKey?.sk?.S;
-      return last === undefined ? { items } : { items, cursor: encodeCursor(last) };
+      return last === undefined ? { items } : { items, last };
     } catch (err) {
       throw this.translate(err, "Query");
     }
   }
 
-  requestCounts(): RequestCounts {
-    return { ...this.counts };
-  }
-
-  resetRequestCounts(): void {
-    this.counts = emptyRequestCounts();
-  }
-
-  async close(): Promise<void> {
+  close(): void {
     if (this.ownsClient) this.client.destroy();
   }
 
@@ -785,8 +758,30 @@ export class DynamoDbMetadataStore implements MetadataStore {
   }
 }
 
-/** Exponential backoff with full jitter: 25 ms · 2^attempt, capped at 1 s. */
-async function backoff(attempt: number): Promise<void> {
-  const cap = Math.min(25 * 2 ** attempt, 1_000);
-  await new Promise((r) => setTimeout(r, Math.random() * cap));
+/** The cloud MetadataStore: {@link DynamoDbMetadataDriver} in the checked wrapper. */
+export class DynamoDbMetadataStore extends CheckedMetadataStore {
+  readonly tableName: string;
+  /** The SDK client (for benchmarks' raw baselines and admin scripts; never above adapters/). */
+  readonly client: DynamoDBClient;
+  declare protected readonly driver: DynamoDbMetadataDriver;
+
+  constructor(options: DynamoDbMetadataStoreOptions) {
+    const driver = new DynamoDbMetadataDriver(options);
+    super(driver);
+    this.tableName = driver.tableName;
+    this.client = driver.client;
+  }
+
+  /** See {@link DynamoDbMetadataDriver.createTable}. */
+  createTable(): Promise<void> {
+    return this.driver.createTable();
+  }
+
+  /** See {@link DynamoDbMetadataDriver.deleteTable}. */
+  deleteTable(): Promise<void> {
+    return this.driver.deleteTable();
+  }
 }
+
+/** Exponential backoff with full jitter: 25 ms · 2^attempt, capped at 1 s. */
+const backoff = (attempt: number) => retryPause(attempt, { baseMs: 25, capMs: 1_000 });

@@ -4,8 +4,11 @@
  *
  * - One table `items(pk, sk, item)`, clustered on (pk, sk) (WITHOUT ROWID). SQLite's BINARY
  *   collation compares UTF-8 bytes, which is DynamoDB's sort-key order.
- * - Every request runs in one synchronous SQLite transaction (writes take the write lock up
- *   front with BEGIN IMMEDIATE), and conditions and updates are evaluated with
+ * - Input is validated, requests counted and cursors coded by the checked wrapper
+ *   (core/metadata/checked.ts); this file only translates.
+ * - Every request is one synchronous SQLite transaction (writes take the write lock up front
+ *   with BEGIN IMMEDIATE; a request that is one statement — a get, a query, an unconditional put
+ *   or delete — is atomic by itself), and conditions and updates are evaluated with
  *   core/metadata/values.ts inside it — so racing writers, in this process or in several
  *   processes on one file, see conditional writes exactly as DynamoDB's.
  * - Transaction tokens (DynamoDB's ClientRequestToken) live in a second table
@@ -17,22 +20,20 @@
 import { createHash } from "node:crypto";
 import Database from "better-sqlite3";
 import { isStrataError, StrataError, strataError } from "../../core/errors.ts";
-import { decodeCursor } from "../../core/metadata/memory-store.ts";
+import {
+  CheckedMetadataStore,
+  type DriverPage,
+  type DriverQuery,
+  type MetadataDriver,
+} from "../../core/metadata/checked.ts";
 import {
   type CancellationReason,
   type Condition,
-  emptyRequestCounts,
   IDEMPOTENCY_WINDOW_MS,
   type Item,
   type Key,
   LIMITS,
-  type MetadataStore,
-  type QueryOptions,
-  type QueryPage,
-  type RequestCounts,
-  type RequestKind,
   type TransactOp,
-  type TransactOptions,
   type Update,
   type Value,
 } from "../../core/metadata/port.ts";
@@ -42,15 +43,7 @@ import {
   itemSize,
   tokenMismatch,
   transactFingerprint,
-  validateBatchGet,
-  validateCondition,
   validateItem,
-  validateKey,
-  validateQuery,
-  validateToken,
-  validateTransactGet,
-  validateTransaction,
-  validateUpdate,
 } from "../../core/metadata/values.ts";
 
 export interface SqliteMetadataStoreOptions {
@@ -95,9 +88,22 @@ function decodeValue(value: unknown): Value {
   return value as Value;
 }
 
+/** True when `value` holds bytes or a map key starting with the tag: only then is a tagged copy needed. */
+function needsTags(value: Value): boolean {
+  if (value === null || typeof value !== "object") return false;
+  if (value instanceof Uint8Array) return true;
+  if (Array.isArray(value)) {
+    for (const v of value) if (needsTags(v)) return true;
+    return false;
+  }
+  for (const k in value) if (k.charCodeAt(0) === 0 || needsTags(value[k]!)) return true;
+  return false;
+}
+
 /** The stored form of an item (pk and sk live in their own columns too). */
 export function encodeItem(item: Item): Buffer {
-  return Buffer.from(JSON.stringify(encodeValue(item)), "utf8");
+  // Most items hold neither bytes nor tagged keys: JSON.stringify them as they are (no copy).
+  return Buffer.from(JSON.stringify(needsTags(item) ? encodeValue(item) : item), "utf8");
 }
 
 export function decodeItem(blob: Buffer, where: Key): Item {
@@ -133,6 +139,9 @@ type RawRow = [string, Buffer];
 /** Queries with a limit up to this read their rows with one `.all()` (at most limit + 1 rows). */
 const ALL_ROWS_LIMIT = 100;
 
+/** Sort-key operators, numbered for the statement cache's key. */
+const SK_OPS: ReadonlyArray<string | undefined> = ["eq", "lt", "le", "gt", "ge", "beginsWith", "between"];
+
 /**
  * An upper bound of `itemSize(decodeItem(blob))` for a blob written by {@link encodeItem}: twice
  * its length. Per value, DynamoDB's size is at most twice its JSON text: a string's UTF-8 bytes
@@ -149,7 +158,7 @@ export const storedSizeBound = (blob: Uint8Array): number => 2 * blob.length;
  * `itemSize`. Item sizes are only computed once the stored lengths' bound says the page could
  * be that full.
  */
-function pageOfRows(pk: string, rows: Iterable<RawRow>, limit: number): QueryPage {
+function pageOfRows(pk: string, rows: Iterable<RawRow>, limit: number): DriverPage {
   const items: Item[] = [];
   let bound = 0;
   /** Exact bytes of `items`, or -1 while `bound` is below the page budget. */
@@ -174,12 +183,7 @@ function pageOfRows(pk: string, rows: Iterable<RawRow>, limit: number): QueryPag
     if (bytes >= 0) bytes += itemSize(item);
   }
   const last = items[items.length - 1];
-  return more && last ? { items, cursor: cursorAfter(last.sk) } : { items };
-}
-
-/** The same cursor as memory-store's encodeCursor (base64 of the JSON `{ sk }`), via Buffer. */
-function cursorAfter(sk: string): string {
-  return Buffer.from(JSON.stringify({ sk }), "utf8").toString("base64");
+  return more && last ? { items, last: last.sk } : { items };
 }
 
 /**
@@ -239,19 +243,20 @@ function translate(err: unknown, what: string): StrataError {
   return new StrataError("EIO", `SQLite ${what} failed: ${message}`, { cause: err });
 }
 
-export class SqliteMetadataStore implements MetadataStore {
+/** better-sqlite3 statements for the port's operations, on checked input (see the file comment). */
+export class SqliteMetadataDriver implements MetadataDriver {
   readonly kind = "sqlite";
-  /** The database file (benchmarks open their own raw connection on it). */
   readonly path: string;
   private readonly db: Database.Database;
-  private counts = emptyRequestCounts();
   private readonly getStmt: Database.Statement<[string, string], Row>;
   private readonly putStmt: Database.Statement<[string, string, Buffer]>;
   private readonly deleteStmt: Database.Statement<[string, string]>;
-  private readonly queryStmts = new Map<string, Database.Statement<unknown[], RawRow>>();
+  private readonly queryStmts = new Map<number, Database.Statement<unknown[], RawRow>>();
   private readonly tokenGetStmt: Database.Statement<[string], { fingerprint: string; expires: number }>;
   private readonly tokenPutStmt: Database.Statement<[string, string, number]>;
   private readonly tokenPruneStmt: Database.Statement<[number]>;
+  /** One transaction wrapper, made once (better-sqlite3 builds five functions per `transaction()`). */
+  private readonly tx: Database.Transaction<(fn: () => unknown) => unknown>;
   private readonly clock: () => number;
   private tokenWrites = 0;
 
@@ -277,13 +282,10 @@ export class SqliteMetadataStore implements MetadataStore {
         "INSERT OR REPLACE INTO requests (token, fingerprint, expires) VALUES (?, ?, ?)",
       );
       this.tokenPruneStmt = this.db.prepare("DELETE FROM requests WHERE expires <= ?");
+      this.tx = this.db.transaction((fn: () => unknown) => fn());
     } catch (err) {
       throw translate(err, `open ${options.path}`);
     }
-  }
-
-  private count(kind: RequestKind, n = 1): void {
-    this.counts[kind] += n;
   }
 
   /**
@@ -293,8 +295,7 @@ export class SqliteMetadataStore implements MetadataStore {
   private run<T>(what: string, mode: "read" | "write" | "statement", fn: () => T): T {
     try {
       if (mode === "statement") return fn();
-      const tx = this.db.transaction(fn);
-      return mode === "write" ? tx.immediate() : tx.deferred();
+      return (mode === "write" ? this.tx.immediate(fn) : this.tx.deferred(fn)) as T;
     } catch (err) {
       throw translate(err, what);
     }
@@ -309,36 +310,36 @@ export class SqliteMetadataStore implements MetadataStore {
     this.putStmt.run(item.pk, item.sk, encodeItem(item));
   }
 
-  private check(key: Key, condition: Condition | undefined): void {
-    if (!condition) return;
+  private check(key: Key, condition: Condition): void {
     const current = this.read(key);
     if (!evaluateCondition(current, condition))
       throw strataError("ECONFLICT", `condition failed on ${key.pk} / ${key.sk}`, { item: current, key });
   }
 
-  async get(key: Key): Promise<Item | undefined> {
-    validateKey(key);
-    this.count("GetItem");
-    return this.run("GetItem", "statement", () => this.read(key));
+  get(key: Key): Item | undefined {
+    // The hot path: no closure, one statement.
+    try {
+      return this.read(key);
+    } catch (err) {
+      throw translate(err, "GetItem");
+    }
   }
 
-  async put(item: Item, options: { condition?: Condition } = {}): Promise<void> {
-    validateItem(item);
-    if (options.condition) validateCondition(options.condition);
-    this.count("PutItem");
+  put(item: Item, condition: Condition | undefined): void {
+    // Without a condition the write is one statement; with one, the read and the write are one transaction.
+    if (!condition) {
+      this.run("PutItem", "statement", () => this.write(item));
+      return;
+    }
     this.run("PutItem", "write", () => {
-      this.check(item, options.condition);
+      this.check(item, condition);
       this.write(item);
     });
   }
 
-  async update(key: Key, update: Update, options: { condition?: Condition } = {}): Promise<Item> {
-    validateKey(key);
-    validateUpdate(update);
-    if (options.condition) validateCondition(options.condition);
-    this.count("UpdateItem");
+  update(key: Key, update: Update, condition: Condition | undefined): Item {
     return this.run("UpdateItem", "write", () => {
-      this.check(key, options.condition);
+      if (condition) this.check(key, condition);
       const next = applyUpdate(key, this.read(key), update);
       validateItem(next);
       this.write(next);
@@ -346,24 +347,21 @@ export class SqliteMetadataStore implements MetadataStore {
     });
   }
 
-  async delete(key: Key, options: { condition?: Condition } = {}): Promise<void> {
-    validateKey(key);
-    if (options.condition) validateCondition(options.condition);
-    this.count("DeleteItem");
+  delete(key: Key, condition: Condition | undefined): void {
+    if (!condition) {
+      this.run("DeleteItem", "statement", () => this.deleteStmt.run(key.pk, key.sk));
+      return;
+    }
     this.run("DeleteItem", "write", () => {
-      this.check(key, options.condition);
+      this.check(key, condition);
       this.deleteStmt.run(key.pk, key.sk);
     });
   }
 
-  async transact(ops: TransactOp[], options: TransactOptions = {}): Promise<void> {
-    validateTransaction(ops);
-    validateToken(options.token);
-    const token = options.token;
+  transact(ops: TransactOp[], token: string | undefined): void {
     // A SHA-256 of the canonical ops: the row stays small whatever the transaction's size.
     const fingerprint =
       token === undefined ? "" : createHash("sha256").update(transactFingerprint(ops)).digest("hex");
-    this.count("TransactWriteItems");
     this.run("TransactWriteItems", "write", () => {
       const now = this.clock();
       if (token !== undefined) {
@@ -373,7 +371,10 @@ export class SqliteMetadataStore implements MetadataStore {
           return; // already applied: succeed without applying again
         }
       }
-      const currents = ops.map((op) => this.read(op.kind === "put" ? op.item : op.key));
+      // Only conditions and updates need the current item.
+      const currents = ops.map((op) =>
+        op.condition || op.kind === "update" ? this.read(op.kind === "put" ? op.item : op.key) : undefined,
+      );
       const reasons: Array<CancellationReason | null> = ops.map((op, i) => {
         const current = currents[i];
         if (!op.condition || evaluateCondition(current, op.condition)) return null;
@@ -405,19 +406,15 @@ export class SqliteMetadataStore implements MetadataStore {
     });
   }
 
-  async transactGet(keys: Key[]): Promise<Array<Item | undefined>> {
-    validateTransactGet(keys);
-    this.count("TransactGetItems");
+  transactGet(keys: Key[]): Array<Item | undefined> {
     return this.run("TransactGetItems", "read", () => keys.map((key) => this.read(key)));
   }
 
-  async batchGet(keys: Key[]): Promise<Array<Item | undefined>> {
-    validateBatchGet(keys);
+  batchGet(keys: Key[]): Array<Item | undefined> {
     const out: Array<Item | undefined> = [];
-    // One SQLite read per 100 keys, as DynamoDB's BatchGetItem requests.
+    // One SQLite read per 100 keys, as DynamoDB's BatchGetItem requests (the wrapper counts them).
     for (let start = 0; start < keys.length; start += LIMITS.batchGetKeys) {
       const chunk = keys.slice(start, start + LIMITS.batchGetKeys);
-      this.count("BatchGetItem");
       out.push(...this.run("BatchGetItem", "read", () => chunk.map((key) => this.read(key))));
     }
     return out;
@@ -426,11 +423,10 @@ export class SqliteMetadataStore implements MetadataStore {
   /** The SELECT for a query's shape (cached per SQL text) and its parameters. */
   private queryStatement(
     pk: string,
-    options: QueryOptions,
-    after: string | undefined,
+    query: DriverQuery,
   ): { stmt: Database.Statement<unknown[], RawRow>; params: unknown[] } {
     const params: unknown[] = [pk];
-    const sk = options.sk;
+    const { sk, after, limit, reverse } = query;
     if (sk) {
       if (sk.op === "between") params.push(sk.low, sk.high);
       // beginsWith is a text range, so the primary key index serves it.
@@ -438,7 +434,6 @@ export class SqliteMetadataStore implements MetadataStore {
       else params.push(sk.value);
     }
     if (after !== undefined) params.push(after);
-    const limit = options.limit;
     // One more row than asked tells whether another page follows. Small limits (a validated
     // integer) go into the SQL text: a bound LIMIT ? made a 1-row range query ~2.5× slower
     // (better-sqlite3 12, measured), and ≤ 100 limits keep the statement cache bounded.
@@ -450,8 +445,13 @@ export class SqliteMetadataStore implements MetadataStore {
         params.push(limit + 1);
       }
     }
-    // The statement cache is keyed by the query's shape; the SQL is only built on a miss.
-    const shape = `${sk?.op ?? ""}|${after !== undefined}|${options.reverse === true}|${limitSql}`;
+    // The statement cache is keyed by the query's shape, as a number (no string built per
+    // query): sort-key operator, resume point, direction, and the literal limit (≤ 100) or 127
+    // for a bound one; the SQL is only built on a miss.
+    const limitCode = limit === undefined ? 0 : limit <= ALL_ROWS_LIMIT ? limit : 127;
+    const shape =
+      (((SK_OPS.indexOf(sk?.op) + 1) * 2 + (after === undefined ? 0 : 1)) * 2 + (reverse ? 1 : 0)) * 128 +
+      limitCode;
     let stmt = this.queryStmts.get(shape);
     if (!stmt) {
       const where = ["pk = ?"];
@@ -460,39 +460,42 @@ export class SqliteMetadataStore implements MetadataStore {
         else if (sk.op === "beginsWith") where.push("sk >= ?", "sk < CAST(? AS TEXT)");
         else where.push(`sk ${{ eq: "=", lt: "<", le: "<=", gt: ">", ge: ">=" }[sk.op]} ?`);
       }
-      if (after !== undefined) where.push(options.reverse ? "sk < ?" : "sk > ?");
-      const sql = `SELECT sk, item FROM items WHERE ${where.join(" AND ")} ORDER BY sk ${options.reverse ? "DESC" : "ASC"}${limitSql}`;
+      if (after !== undefined) where.push(reverse ? "sk < ?" : "sk > ?");
+      const sql = `SELECT sk, item FROM items WHERE ${where.join(" AND ")} ORDER BY sk ${reverse ? "DESC" : "ASC"}${limitSql}`;
       stmt = this.db.prepare<unknown[], RawRow>(sql).raw(true);
       this.queryStmts.set(shape, stmt);
     }
     return { stmt, params };
   }
 
-  async query(pk: string, options: QueryOptions = {}): Promise<QueryPage> {
-    validateQuery(pk, options);
-    const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
-    this.count("Query");
+  query(pk: string, query: DriverQuery): DriverPage {
     // One SELECT: a consistent snapshot by itself.
-    return this.run("Query", "statement", () => {
-      const { stmt, params } = this.queryStatement(pk, options, after);
-      const limit = options.limit;
+    try {
+      const { stmt, params } = this.queryStatement(pk, query);
+      const limit = query.limit;
       // Small limits read their ≤ limit + 1 rows at once (cheaper than an iterator); otherwise
       // rows are streamed, never the whole partition.
       const rows =
         limit !== undefined && limit <= ALL_ROWS_LIMIT ? stmt.all(...params) : stmt.iterate(...params);
       return pageOfRows(pk, rows, limit ?? Number.POSITIVE_INFINITY);
-    });
+    } catch (err) {
+      throw translate(err, "Query");
+    }
   }
 
-  requestCounts(): RequestCounts {
-    return { ...this.counts };
-  }
-
-  resetRequestCounts(): void {
-    this.counts = emptyRequestCounts();
-  }
-
-  async close(): Promise<void> {
+  close(): void {
     if (this.db.open) this.db.close();
+  }
+}
+
+/** The embedded MetadataStore: {@link SqliteMetadataDriver} in the checked wrapper. */
+export class SqliteMetadataStore extends CheckedMetadataStore {
+  /** The database file (benchmarks open their own raw connection on it). */
+  readonly path: string;
+
+  constructor(options: SqliteMetadataStoreOptions) {
+    const driver = new SqliteMetadataDriver(options);
+    super(driver);
+    this.path = driver.path;
   }
 }

@@ -13,8 +13,8 @@ import {
   type StorageSharedKeyCredential,
 } from "@azure/storage-blob";
 import { crc32cToHex } from "../../core/crc32c.ts";
+import type { PresignedRequest, Presigner, PresignRequest } from "../../core/volume/presign.ts";
 import { AZURE_CRC_METADATA } from "../volumes/azure.ts";
-import type { PresignedRequest, Presigner, PresignRequest } from "./presigner.ts";
 
 export interface AzurePresignerOptions {
   containerClient: ContainerClient;

@@ -11,7 +11,7 @@
 import { Storage } from "@google-cloud/storage";
 import { crc32cToBase64 } from "../../core/crc32c.ts";
 import { strataError } from "../../core/errors.ts";
-import type { PresignedRequest, Presigner, PresignRequest } from "./presigner.ts";
+import type { PresignedRequest, Presigner, PresignRequest } from "../../core/volume/presign.ts";
 
 export interface GcsSigningCredential {
   client_email: string;

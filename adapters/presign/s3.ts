@@ -13,8 +13,8 @@ import {
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { crc32cToBase64, crc32cToHex } from "../../core/crc32c.ts";
+import type { PresignedRequest, Presigner, PresignRequest } from "../../core/volume/presign.ts";
 import { S3_CRC_METADATA } from "../volumes/s3.ts";
-import type { PresignedRequest, Presigner, PresignRequest } from "./presigner.ts";
 
 export interface S3PresignerOptions {
   client: S3Client;

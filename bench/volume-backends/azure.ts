@@ -3,9 +3,10 @@
  * driver on a fresh container, and — for the ratio — the plain SDK against the same server:
  * `BlockBlobClient.uploadData` with the driver's block size and parallelism, and `download`.
  */
-import { azuriteServiceClient, startAzureStandIn } from "../../adapters/standins/azure.ts";
+
 import { AzureVolumeDriver } from "../../adapters/volumes/azure.ts";
-import type { VolumeBenchBackend } from "./index.ts";
+import { azuriteServiceClient, startAzureStandIn } from "../../standins/azure.ts";
+import type { VolumeBenchBackend } from "./backend.ts";
 
 const BLOCK_SIZE = 8 * 1024 * 1024;
 const CONCURRENCY = 4;

@@ -5,9 +5,9 @@
  * to 8 MiB, resumable above) and no client-side hashing, so the ratio shows strata's own overhead.
  */
 import { Storage } from "@google-cloud/storage";
-import { gcsStandInStorageOptions, startGcsStandIn } from "../../adapters/standins/gcs.ts";
 import { GcsVolumeDriver } from "../../adapters/volumes/gcs.ts";
-import type { VolumeBenchBackend } from "./index.ts";
+import { gcsStandInStorageOptions, startGcsStandIn } from "../../standins/gcs.ts";
+import type { VolumeBenchBackend } from "./backend.ts";
 
 const RESUMABLE_THRESHOLD = 8 * 1024 * 1024;
 

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { LocalVolumeDriver } from "../../adapters/volumes/local.ts";
-import type { VolumeBenchBackend } from "./index.ts";
+import type { VolumeBenchBackend } from "./backend.ts";
 
 export const localBenchBackend: VolumeBenchBackend = {
   name: "local",

@@ -6,9 +6,9 @@
  */
 import { CreateBucketCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { s3StandInClientConfig, startS3StandIn } from "../../adapters/standins/s3.ts";
 import { S3VolumeDriver } from "../../adapters/volumes/s3.ts";
-import type { VolumeBenchBackend } from "./index.ts";
+import { s3StandInClientConfig, startS3StandIn } from "../../standins/s3.ts";
+import type { VolumeBenchBackend } from "./backend.ts";
 
 const PART_SIZE = 8 * 1024 * 1024;
 const QUEUE_SIZE = 4;

@@ -1,4 +1,5 @@
 /** Deployment administration: pfs create|ls|rm, token create|ls|revoke|rotate-key, status. */
+import { parseDurationMs } from "../../core/duration.ts";
 import { strataError } from "../../core/errors.ts";
 import type { Right, TokenSpec } from "../../sdk/index.ts";
 import type { CommandSpec } from "../command.ts";
@@ -57,9 +58,7 @@ const RIGHTS: readonly Right[] = ["read", "write", "admin"];
 
 /** "3600", "90s", "45m", "12h", "30d" → seconds. */
 export function parseDuration(text: string, option: string): number {
-  const m = /^(\d+(?:\.\d+)?)([smhd]?)$/.exec(text);
-  const scale = { "": 1, s: 1, m: 60, h: 3600, d: 86400 } as const;
-  const seconds = m ? Number(m[1]) * scale[m[2] as keyof typeof scale] : Number.NaN;
+  const seconds = (parseDurationMs(text) ?? Number.NaN) / 1000;
   if (!(seconds > 0)) {
     throw strataError(
       "EINVAL",

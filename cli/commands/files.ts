@@ -1,9 +1,9 @@
 /** Namespace commands: ls, stat, cat, mkdir, mv, rm, ln. */
 import { once } from "node:events";
+import { mapLimit } from "../../core/concurrency.ts";
 import { isStrataError } from "../../core/errors.ts";
 import type { StrataDirent, StrataReader, StrataStats } from "../../sdk/index.ts";
 import type { CommandSpec } from "../command.ts";
-import { mapLimit } from "../concurrency.ts";
 import { baseName, columns, joinPath, modeString, permOctal, shortTime, statJson } from "../format.ts";
 import { AS_OF_OPTION, flag, readerOf } from "./options.ts";
 

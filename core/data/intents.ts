@@ -4,14 +4,13 @@
  * The write half (core/data/write.ts) commits what this returns and then drops the intent.
  */
 
-import { crc32c } from "../crc32c.ts";
 import { StrataError } from "../errors.ts";
 import type { Item } from "../metadata/port.ts";
 import type { FileContent } from "../namespace/api.ts";
 import type { DataBody } from "./api.ts";
-import { fixedChunks, prepend } from "./chunker.ts";
+import { extentOf, fixedChunks, peek, prepend } from "./chunker.ts";
 import { ensureInstance, Intent, recordAfterSettle, recordPresent } from "./chunks.ts";
-import { type Call, checkAbort, DATA_DEFAULTS, type Extent, type PlaneState, peek } from "./plane-state.ts";
+import { type Call, checkAbort, DATA_DEFAULTS, type Extent, type PlaneState } from "./plane-state.ts";
 import { instanceKey } from "./records.ts";
 
 /**
@@ -94,12 +93,7 @@ async function storeChunks(
       offset += chunk.byteLength;
       const task = (async () => {
         const sha = await plane.sha256(chunk);
-        const extent: Extent = {
-          offset: at,
-          length: chunk.byteLength,
-          chunk: sha,
-          crc32c: crc32c(chunk),
-        };
+        const extent = extentOf(chunk, at, sha);
         extents[i] = extent;
         let storing = stored.get(sha);
         if (!storing) {

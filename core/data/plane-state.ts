@@ -4,13 +4,13 @@
  * The plane itself (core/data/plane.ts) implements `PlaneState`.
  */
 
-import { concatBytes } from "../bytes.ts";
 import { isStrataError, StrataError } from "../errors.ts";
 import type { MetadataStore } from "../metadata/port.ts";
 import type { FileContent } from "../namespace/api.ts";
-import type { Volume } from "../volume/volume.ts";
-import type { BadInstanceReport, DataBody, InstanceState, ReadableFileSystem, Sha256, Stat } from "./api.ts";
-import { copyOf } from "./chunker.ts";
+import type { VolumeEntry } from "../volume/registry.ts";
+import type { BadInstanceReport, InstanceState, ReadableFileSystem, Sha256, Stat } from "./api.ts";
+import type { Extent } from "./chunker.ts";
+import type { ReadHealth } from "./health.ts";
 
 export const MiB = 1024 * 1024;
 
@@ -26,17 +26,10 @@ export const DATA_DEFAULTS = {
   maxChunksPerFile: 1000,
 } as const;
 
-/** One extent of a file: always one whole chunk. */
-export type Extent = NonNullable<FileContent["extents"]>[number];
+export type { Extent } from "./chunker.ts";
 
-/** A volume in the registry, with what the reader weighs when choosing an instance. */
-export interface VolumeEntry {
-  volume: Volume;
-  /** Site the volume is in ("aws-eu-west-1", "onprem-a", …); readers prefer their own site. */
-  site?: string;
-  /** Relative cost of reading from it (egress, request price); lower is preferred. Default 1. */
-  cost?: number;
-}
+/** A volume as the reader weighs it: the registry's entry (core/volume/registry.ts). */
+export type { VolumeEntry };
 
 /** The plane's state and configuration as its write, intent and read halves use them. */
 export interface PlaneState {
@@ -50,12 +43,11 @@ export interface PlaneState {
   readonly sha256: Sha256;
   readonly onBadInstance: ((report: BadInstanceReport) => void) | undefined;
   readonly intentTtlMs: number;
-  readonly healthWindowMs: number;
   readonly clock: () => number;
   readonly sleep: ((ms: number) => Promise<void>) | undefined;
   readonly appendAttempts: number;
-  /** Recent read failures per volume (times), for the health tie-break. */
-  readonly failures: Map<string, number[]>;
+  /** Recent read failures per volume, for the health tie-break. */
+  readonly health: ReadHealth;
   /** Merge the dynamic volume set in, when its cache expired (one load at a time). */
   refreshVolumes(): Promise<void>;
   /** The volumes a new file's chunks go to (the placement hook, else the PFS's default volume). */
@@ -98,30 +90,6 @@ export function checkAbort(call: Call): void {
   if (call.signal?.aborted) throw located(call.signal.reason, call);
 }
 
-/** The first `limit + 1` bytes of a body (or all of it if shorter), and the rest of it. */
-export async function peek(
-  body: DataBody,
-  limit: number,
-): Promise<{ head: Uint8Array; done: boolean; rest: AsyncIterable<Uint8Array> }> {
-  if (body instanceof Uint8Array) {
-    const done = body.byteLength <= limit;
-    return { head: body, done, rest: (async function* () {})() };
-  }
-  const iterator = body[Symbol.asyncIterator]();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  while (size <= limit) {
-    const next = await iterator.next();
-    if (next.done) return { head: concatBytes(parts, size), done: true, rest: (async function* () {})() };
-    if (next.value.byteLength === 0) continue;
-    parts.push(copyOf(next.value));
-    size += next.value.byteLength;
-  }
-  const rest: AsyncIterable<Uint8Array> = {
-    [Symbol.asyncIterator]: () => iterator,
-  };
-  return { head: concatBytes(parts, size), done: false, rest };
-}
 export async function statOrUndefined(fs: ReadableFileSystem, path: string): Promise<Stat | undefined> {
   try {
     return await fs.stat(path);

@@ -15,6 +15,7 @@
 
 import { StrataError } from "../errors.ts";
 import type { MetadataStore } from "../metadata/port.ts";
+import type { VolumeRegistry } from "../volume/registry.ts";
 import type { Volume } from "../volume/volume.ts";
 import type {
   BadInstanceReport,
@@ -28,6 +29,7 @@ import type {
   Stat,
   WriteFileOptions,
 } from "./api.ts";
+import { ReadHealth } from "./health.ts";
 import {
   type Call,
   type Candidate,
@@ -67,7 +69,7 @@ export interface DataPlaneOptions {
   /** SHA-256 as lowercase hex (default WebCrypto `crypto.subtle`). */
   sha256?: Sha256;
   /**
-   * Placement hook (objectives: adapters/workflows/placement.ts passes the planner's choice): the volumes a new file's chunks go to, one
+   * Placement hook (objectives: runtime/services.ts `openPlacement` passes the planner's choice): the volumes a new file's chunks go to, one
    * instance each. Default: `[file.defaultVolume]`.
    */
   chooseVolumes?: (file: FileToPlace) => string[] | Promise<string[]>;
@@ -80,12 +82,12 @@ export interface DataPlaneOptions {
   /** How long a PFS's config record is cached (default 30 s). */
   configTtlMs?: number;
   /**
-   * A dynamic volume set (volume records, core/placement/volumes.ts): asked before a write chooses its volumes and
-   * before a read looks up instances, at most once per `volumesTtlMs` (default 5 s). Its volumes
-   * are added to those in `volumes` (same name: the source's wins); a name it stops returning is
-   * dropped unless `volumes` has it.
+   * The process's volume registry (core/volume/registry.ts, over the volume records): asked before
+   * a write chooses its volumes and before a read looks up instances, at most once per
+   * `volumesTtlMs` (default 5 s). Its volumes are added to those in `volumes` (same name: the
+   * registry's wins); a name it stops returning is dropped unless `volumes` has it.
    */
-  volumeSource?: () => Promise<Record<string, Volume | VolumeEntry>>;
+  registry?: Pick<VolumeRegistry, "handles">;
   volumesTtlMs?: number;
   /**
    * Attempts of an append or truncate that keeps losing the race to concurrent changes of the same
@@ -136,15 +138,14 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin, PlaneState {
   private readonly chooseVolumes: DataPlaneOptions["chooseVolumes"];
   readonly onBadInstance: DataPlaneOptions["onBadInstance"];
   readonly intentTtlMs: number;
-  readonly healthWindowMs: number;
   private readonly configTtlMs: number;
   readonly clock: () => number;
   readonly sleep: ((ms: number) => Promise<void>) | undefined;
   readonly appendAttempts: number;
-  /** Recent read failures per volume (times), for the health tie-break. */
-  readonly failures = new Map<string, number[]>();
+  /** Recent read failures per volume, for the health tie-break. */
+  readonly health: ReadHealth;
   private readonly configCache = new Map<string, { volume: string; until: number }>();
-  private readonly volumeSource: DataPlaneOptions["volumeSource"];
+  private readonly registry: DataPlaneOptions["registry"];
   private readonly volumesTtlMs: number;
   private readonly staticVolumes = new Map<string, Candidate["entry"]>();
   private volumesUntil = 0;
@@ -157,8 +158,8 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin, PlaneState {
       const entry = "volume" in given ? given : { volume: given };
       this.volumes.set(name, { ...entry, cost: entry.cost ?? 1 });
     }
-    // With a volume source the default may be a record only (checked when a write chooses it).
-    if (!this.volumes.has(options.defaultVolume) && !options.volumeSource)
+    // With a registry the default may be a record only (checked when a write chooses it).
+    if (!this.volumes.has(options.defaultVolume) && !options.registry)
       throw invalid(`defaultVolume \`${options.defaultVolume}\` is not among the volumes given`);
     this.fallbackVolume = options.defaultVolume;
     this.site = options.site;
@@ -179,12 +180,12 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin, PlaneState {
     this.chooseVolumes = options.chooseVolumes;
     this.onBadInstance = options.onBadInstance;
     this.intentTtlMs = options.intentTtlMs ?? DATA_DEFAULTS.intentTtlMs;
-    this.healthWindowMs = options.healthWindowMs ?? DATA_DEFAULTS.healthWindowMs;
     this.configTtlMs = options.configTtlMs ?? DATA_DEFAULTS.configTtlMs;
-    this.volumeSource = options.volumeSource;
+    this.registry = options.registry;
     this.volumesTtlMs = options.volumesTtlMs ?? 5_000;
     for (const [name, entry] of this.volumes) this.staticVolumes.set(name, entry);
     this.clock = options.clock ?? Date.now;
+    this.health = new ReadHealth(options.healthWindowMs ?? DATA_DEFAULTS.healthWindowMs, this.clock);
     this.sleep = options.sleep;
     this.appendAttempts = options.appendAttempts ?? DATA_DEFAULTS.appendAttempts;
     if (!Number.isSafeInteger(this.appendAttempts) || this.appendAttempts < 1)
@@ -195,18 +196,20 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin, PlaneState {
 
   /** Merge the dynamic volume set in, when its cache expired (one load at a time). */
   async refreshVolumes(): Promise<void> {
-    if (!this.volumeSource || this.clock() < this.volumesUntil) return;
+    if (!this.registry || this.clock() < this.volumesUntil) return;
     this.volumesLoading ??= (async () => {
       try {
-        const loaded = await this.volumeSource!();
+        const loaded = await this.registry!.handles();
         for (const name of [...this.volumes.keys()])
           if (!(name in loaded) && !this.staticVolumes.has(name)) this.volumes.delete(name);
         for (const name of this.staticVolumes.keys())
           if (!(name in loaded)) this.volumes.set(name, this.staticVolumes.get(name)!);
-        for (const [name, given] of Object.entries(loaded)) {
-          const entry = "volume" in given ? given : { volume: given };
-          this.volumes.set(name, { ...entry, cost: entry.cost ?? 1 });
-        }
+        for (const [name, handle] of Object.entries(loaded))
+          this.volumes.set(name, {
+            volume: handle.volume,
+            cost: handle.cost,
+            ...(handle.site !== undefined ? { site: handle.site } : {}),
+          });
         this.volumesUntil = this.clock() + this.volumesTtlMs;
       } finally {
         this.volumesLoading = undefined;

@@ -5,11 +5,11 @@
  * bad one reported.
  */
 
-import { concatBytes } from "../bytes.ts";
+import { concatBytes, copyOf } from "../bytes.ts";
 import { isStrataError, StrataError } from "../errors.ts";
 import type { Item } from "../metadata/port.ts";
 import type { BadInstanceReport, ChunkPlacement, ReadableFileSystem, ReadOptions, Stat } from "./api.ts";
-import { copyOf, zeros } from "./chunker.ts";
+import { zeros } from "./chunker.ts";
 import { markBad, orderCopies } from "./chunks.ts";
 import {
   type Call,
@@ -155,8 +155,6 @@ export async function candidatesFor(plane: PlaneState, chunks: string[]): Promis
 /** Instances in the order they are tried: the chunk lifecycle's one chooser (`orderCopies`). */
 function order(plane: PlaneState, candidates: Candidate[]): Candidate[] {
   const now = plane.clock();
-  const recentFailures = (name: string) =>
-    (plane.failures.get(name) ?? []).filter((t) => now - t < plane.healthWindowMs).length;
   return orderCopies(
     candidates.map((c) => ({
       c,
@@ -164,7 +162,7 @@ function order(plane: PlaneState, candidates: Candidate[]): Candidate[] {
       state: c.state,
       site: c.entry.site,
       cost: c.entry.cost,
-      failures: recentFailures(c.name),
+      failures: plane.health.recent(c.name, now),
     })),
     { site: plane.site },
   ).map((x) => x.c);
@@ -312,10 +310,7 @@ async function reportBad(
   state: BadInstanceReport["state"],
   error: unknown,
 ): Promise<void> {
-  const list = plane.failures.get(c.name) ?? [];
-  list.push(plane.clock());
-  if (list.length > 64) list.shift();
-  plane.failures.set(c.name, list);
+  plane.health.failed(c.name);
   if ((state === "corrupt" || state === "missing") && c.state !== undefined) {
     try {
       if (await markBad(plane.store, instanceKey(extent.chunk, c.name), state, plane.clock()))

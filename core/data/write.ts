@@ -4,11 +4,12 @@
  * truncates are compare-and-swaps on the version read, retried on a lost race.
  */
 
-import { concatBytes } from "../bytes.ts";
+import { type BackoffPolicy, backoff } from "../backoff.ts";
+import { concatBytes, copyOf } from "../bytes.ts";
 import { isStrataError, StrataError } from "../errors.ts";
 import type { FileContent } from "../namespace/api.ts";
 import type { DataBody, FileSystem, Stat, WriteFileOptions } from "./api.ts";
-import { copyOf, prepend, zeros } from "./chunker.ts";
+import { peek, prepend, zeros } from "./chunker.ts";
 import { storeContent } from "./intents.ts";
 import {
   type Call,
@@ -17,7 +18,6 @@ import {
   fileContent,
   located,
   type PlaneState,
-  peek,
   sortedExtents,
   statOrUndefined,
 } from "./plane-state.ts";
@@ -90,7 +90,7 @@ export async function appendFile(
           : isStrataError(err, "EEXIST");
         if (!lost || attempt >= plane.appendAttempts) throw err;
         source = bytesFrom(plane, call, stored.content, content.size);
-        await backoff(attempt);
+        await backoff(attempt, LOST_RACE_BACKOFF);
         continue;
       }
       await stored.done();
@@ -134,10 +134,7 @@ function bytesFrom(plane: PlaneState, call: Call, content: FileContent, from: nu
 }
 
 /** A short jittered pause before re-reading after a lost race (grows with the attempt). */
-async function backoff(attempt: number): Promise<void> {
-  const ms = Math.random() * Math.min(2 ** attempt, 100);
-  await new Promise((resolve) => setTimeout(resolve, ms));
-}
+export const LOST_RACE_BACKOFF: BackoffPolicy = { baseMs: 1, capMs: 100 };
 
 /** Cut or extend, as a compare-and-swap on the version read, retried like appendFile. */
 export async function truncate(
@@ -173,7 +170,7 @@ export async function truncate(
         return stat;
       } catch (err) {
         if (!isStrataError(err, "ECONFLICT") || attempt >= plane.appendAttempts) throw err;
-        await backoff(attempt);
+        await backoff(attempt, LOST_RACE_BACKOFF);
       }
     }
   } catch (err) {

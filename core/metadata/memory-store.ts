@@ -5,20 +5,23 @@
  */
 import { strataError } from "../errors.ts";
 import {
+  CheckedMetadataStore,
+  type DriverPage,
+  type DriverQuery,
+  decodeCursor,
+  encodeCursor,
+  type MetadataDriver,
+} from "./checked.ts";
+import {
   type CancellationReason,
   type Condition,
-  emptyRequestCounts,
   IDEMPOTENCY_WINDOW_MS,
   type Item,
   type Key,
   LIMITS,
-  type MetadataStore,
   type QueryOptions,
   type QueryPage,
-  type RequestCounts,
-  type RequestKind,
   type TransactOp,
-  type TransactOptions,
   type Update,
 } from "./port.ts";
 import {
@@ -30,57 +33,28 @@ import {
   matchesSortKey,
   tokenMismatch,
   transactFingerprint,
-  validateBatchGet,
-  validateCondition,
   validateItem,
-  validateKey,
-  validateQuery,
-  validateToken,
-  validateTransactGet,
-  validateTransaction,
-  validateUpdate,
 } from "./values.ts";
 
-const utf8 = new TextEncoder();
-const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
-
-export function encodeCursor(sk: string): string {
-  let binary = "";
-  for (const byte of utf8.encode(JSON.stringify({ sk }))) binary += String.fromCharCode(byte);
-  return btoa(binary);
-}
-
-export function decodeCursor(cursor: string): string {
-  try {
-    const bytes = Uint8Array.from(atob(cursor), (c) => c.charCodeAt(0));
-    const parsed = JSON.parse(utf8Decoder.decode(bytes)) as { sk?: unknown };
-    if (typeof parsed.sk === "string" && parsed.sk.length > 0) return parsed.sk;
-  } catch {
-    // fall through
-  }
-  throw strataError("EINVAL", "query cursor is not one this store produced", { cursor });
-}
-
 /**
- * Select one query page from sort keys already in ascending UTF-8 order. Shared by the stores
- * that evaluate queries themselves, so paging (limit, 1 MB pages, cursors) behaves identically.
+ * Select one page from items already in ascending UTF-8 sort-key order, resuming after
+ * `query.after`: stop at `limit` items, or before the next item once the page holds
+ * ≥ LIMITS.queryPageBytes by `itemSize` (DynamoDB's 1 MB pages). Items are copied.
  */
-export function pageOf(sortedItems: Item[], options: QueryOptions): QueryPage {
-  if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 1))
-    throw strataError("EINVAL", `query limit must be a positive integer; got ${options.limit}`);
-  const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
-  const ordered = options.reverse ? [...sortedItems].reverse() : sortedItems;
+export function pageAfter(sortedItems: Item[], query: DriverQuery): DriverPage {
+  const { after, reverse } = query;
+  const ordered = reverse ? [...sortedItems].reverse() : sortedItems;
   const items: Item[] = [];
   let bytes = 0;
   let more = false;
   for (const item of ordered) {
-    if (!matchesSortKey(item.sk, options.sk)) continue;
+    if (!matchesSortKey(item.sk, query.sk)) continue;
     if (after !== undefined) {
       const c = compareUtf8(item.sk, after);
-      if (options.reverse ? c >= 0 : c <= 0) continue;
+      if (reverse ? c >= 0 : c <= 0) continue;
     }
     if (
-      items.length === (options.limit ?? Number.POSITIVE_INFINITY) ||
+      items.length === (query.limit ?? Number.POSITIVE_INFINITY) ||
       (items.length > 0 && bytes >= LIMITS.queryPageBytes)
     ) {
       more = true;
@@ -90,7 +64,24 @@ export function pageOf(sortedItems: Item[], options: QueryOptions): QueryPage {
     bytes += itemSize(item);
   }
   const last = items[items.length - 1];
-  return more && last ? { items, cursor: encodeCursor(last.sk) } : { items };
+  return more && last ? { items, last: last.sk } : { items };
+}
+
+/**
+ * {@link pageAfter} with the port's options and cursors: the reference paging, checked on its own
+ * by test/unit/metadata-values.test.ts.
+ */
+export function pageOf(sortedItems: Item[], options: QueryOptions): QueryPage {
+  if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 1))
+    throw strataError("EINVAL", `query limit must be a positive integer; got ${options.limit}`);
+  const query: DriverQuery = { reverse: options.reverse === true };
+  if (options.sk !== undefined) query.sk = options.sk;
+  if (options.limit !== undefined) query.limit = options.limit;
+  if (options.cursor !== undefined) query.after = decodeCursor(options.cursor);
+  const page = pageAfter(sortedItems, query);
+  return page.last === undefined
+    ? { items: page.items }
+    : { items: page.items, cursor: encodeCursor(page.last) };
 }
 
 export interface MemoryMetadataStoreOptions {
@@ -98,10 +89,10 @@ export interface MemoryMetadataStoreOptions {
   clock?: () => number;
 }
 
-export class MemoryMetadataStore implements MetadataStore {
+/** DynamoDB's semantics over maps; every item in or out is a copy, so callers share nothing. */
+export class MemoryMetadataDriver implements MetadataDriver {
   readonly kind = "memory";
   private readonly partitions = new Map<string, Map<string, Item>>();
-  private counts = emptyRequestCounts();
   /** Tokens of successful transactions: fingerprint of their ops and when they are forgotten. */
   private readonly tokens = new Map<string, { fingerprint: string; until: number }>();
   private readonly clock: () => number;
@@ -110,12 +101,13 @@ export class MemoryMetadataStore implements MetadataStore {
     this.clock = options.clock ?? Date.now;
   }
 
-  private count(kind: RequestKind, n = 1): void {
-    this.counts[kind] += n;
-  }
-
   private read(key: Key): Item | undefined {
     return this.partitions.get(key.pk)?.get(key.sk);
+  }
+
+  private copy(key: Key): Item | undefined {
+    const item = this.read(key);
+    return item && cloneItem(item);
   }
 
   private write(item: Item): void {
@@ -143,51 +135,35 @@ export class MemoryMetadataStore implements MetadataStore {
       });
   }
 
-  async get(key: Key): Promise<Item | undefined> {
-    validateKey(key);
-    this.count("GetItem");
-    const item = this.read(key);
-    return item && cloneItem(item);
+  get(key: Key): Item | undefined {
+    return this.copy(key);
   }
 
-  async put(item: Item, options: { condition?: Condition } = {}): Promise<void> {
-    validateItem(item);
-    if (options.condition) validateCondition(options.condition);
-    this.count("PutItem");
-    this.check(item, options.condition);
+  put(item: Item, condition: Condition | undefined): void {
+    this.check(item, condition);
     this.write(item);
   }
 
-  async update(key: Key, update: Update, options: { condition?: Condition } = {}): Promise<Item> {
-    validateKey(key);
-    validateUpdate(update);
-    if (options.condition) validateCondition(options.condition);
-    this.count("UpdateItem");
-    this.check(key, options.condition);
+  update(key: Key, update: Update, condition: Condition | undefined): Item {
+    this.check(key, condition);
     const next = applyUpdate(key, this.read(key), update);
     validateItem(next);
     this.write(next);
     return cloneItem(next);
   }
 
-  async delete(key: Key, options: { condition?: Condition } = {}): Promise<void> {
-    validateKey(key);
-    if (options.condition) validateCondition(options.condition);
-    this.count("DeleteItem");
-    this.check(key, options.condition);
+  delete(key: Key, condition: Condition | undefined): void {
+    this.check(key, condition);
     this.remove(key);
   }
 
-  async transact(ops: TransactOp[], options: TransactOptions = {}): Promise<void> {
-    validateTransaction(ops);
-    validateToken(options.token);
-    this.count("TransactWriteItems");
+  transact(ops: TransactOp[], token: string | undefined): void {
     const now = this.clock();
-    const fingerprint = options.token === undefined ? "" : transactFingerprint(ops);
-    if (options.token !== undefined) {
-      const seen = this.tokens.get(options.token);
+    const fingerprint = token === undefined ? "" : transactFingerprint(ops);
+    if (token !== undefined) {
+      const seen = this.tokens.get(token);
       if (seen && seen.until > now) {
-        if (seen.fingerprint !== fingerprint) throw tokenMismatch(options.token);
+        if (seen.fingerprint !== fingerprint) throw tokenMismatch(token);
         return; // already applied: succeed without applying again
       }
     }
@@ -217,52 +193,41 @@ export class MemoryMetadataStore implements MetadataStore {
       else if (op.kind === "update") this.write(results[i]!);
       else if (op.kind === "delete") this.remove(op.key);
     });
-    if (options.token !== undefined) {
+    if (token !== undefined) {
       // Insertion order is expiry order (a steady clock): drop the expired ones from the front.
       for (const [t, seen] of this.tokens) {
         if (seen.until > now) break;
         this.tokens.delete(t);
       }
-      this.tokens.delete(options.token);
-      this.tokens.set(options.token, { fingerprint, until: now + IDEMPOTENCY_WINDOW_MS });
+      this.tokens.delete(token);
+      this.tokens.set(token, { fingerprint, until: now + IDEMPOTENCY_WINDOW_MS });
     }
   }
 
-  async transactGet(keys: Key[]): Promise<Array<Item | undefined>> {
-    validateTransactGet(keys);
-    this.count("TransactGetItems");
-    return keys.map((key) => {
-      const item = this.read(key);
-      return item && cloneItem(item);
-    });
+  transactGet(keys: Key[]): Array<Item | undefined> {
+    return keys.map((key) => this.copy(key));
   }
 
-  async batchGet(keys: Key[]): Promise<Array<Item | undefined>> {
-    validateBatchGet(keys);
-    this.count("BatchGetItem", Math.ceil(keys.length / LIMITS.batchGetKeys));
-    return keys.map((key) => {
-      const item = this.read(key);
-      return item && cloneItem(item);
-    });
+  batchGet(keys: Key[]): Array<Item | undefined> {
+    return keys.map((key) => this.copy(key));
   }
 
-  async query(pk: string, options: QueryOptions = {}): Promise<QueryPage> {
-    validateQuery(pk, options);
-    if (options.cursor !== undefined) decodeCursor(options.cursor);
-    this.count("Query");
+  query(pk: string, query: DriverQuery): DriverPage {
     const partition = this.partitions.get(pk);
     if (!partition) return { items: [] };
     const sorted = [...partition.values()].sort((a, b) => compareUtf8(a.sk, b.sk));
-    return pageOf(sorted, options);
+    return pageAfter(sorted, query);
   }
 
-  requestCounts(): RequestCounts {
-    return { ...this.counts };
-  }
+  close(): void {}
+}
 
-  resetRequestCounts(): void {
-    this.counts = emptyRequestCounts();
+/**
+ * The reference store: {@link MemoryMetadataDriver} in the checked wrapper
+ * (core/metadata/checked.ts), as every adapter is.
+ */
+export class MemoryMetadataStore extends CheckedMetadataStore {
+  constructor(options: MemoryMetadataStoreOptions = {}) {
+    super(new MemoryMetadataDriver(options));
   }
-
-  async close(): Promise<void> {}
 }

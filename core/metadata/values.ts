@@ -5,6 +5,7 @@
  * adapter validates here and lets DynamoDB evaluate.
  */
 import { strataError } from "../errors.ts";
+import { compareUtf8, utf8Length, wellFormed } from "../text.ts";
 import {
   type Condition,
   type Item,
@@ -17,39 +18,8 @@ import {
   type Value,
 } from "./port.ts";
 
-const encoder = new TextEncoder();
-
-export function utf8Length(text: string): number {
-  // Fast path for ASCII; TextEncoder otherwise.
-  let ascii = true;
-  for (let i = 0; i < text.length; i++) {
-    if (text.charCodeAt(i) > 0x7f) {
-      ascii = false;
-      break;
-    }
-  }
-  return ascii ? text.length : encoder.encode(text).length;
-}
-
-/**
- * Compare strings in UTF-8 byte order (= code point order), DynamoDB's and SQLite's BINARY
- * order. JavaScript's `<` compares UTF-16 code units, which disagrees for astral characters
- * against U+E000–U+FFFF.
- */
-export function compareUtf8(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x === y) continue;
-    // Surrogates (D800–DFFF) encode code points above FFFF: they sort after E000–FFFF.
-    const xs = x >= 0xd800 && x <= 0xdfff;
-    const ys = y >= 0xd800 && y <= 0xdfff;
-    if (xs !== ys) return xs ? (y >= 0xe000 ? 1 : x - y) : x >= 0xe000 ? -1 : x - y;
-    return x - y;
-  }
-  return a.length - b.length;
-}
+// Defined once in core/text.ts; re-exported because the metadata layer's callers import them here.
+export { compareUtf8, utf8Length, wellFormed };
 
 /** DynamoDB's size of a value, in bytes (names + values; numbers ≈ digits / 2 + 1). */
 export function valueSize(value: Value): number {
@@ -81,16 +51,6 @@ export function validateKey(key: Key, where = "key"): void {
     throw strataError("E2BIG", `${where}: pk is longer than ${LIMITS.pkBytes} UTF-8 bytes`, { pk: key.pk });
   if (utf8Length(key.sk) > LIMITS.skBytes)
     throw strataError("E2BIG", `${where}: sk is longer than ${LIMITS.skBytes} UTF-8 bytes`, { sk: key.sk });
-}
-
-const LONE_SURROGATE = /\p{Surrogate}/u;
-
-/**
- * True when `text` is valid Unicode: no lone UTF-16 surrogate, which has no UTF-8 form (DynamoDB
- * stores UTF-8; each backend would keep such a string differently).
- */
-export function wellFormed(text: string): boolean {
-  return !LONE_SURROGATE.test(text);
 }
 
 /** DynamoDB numbers: 0, or magnitudes from 1E-130 to 9.99…E+125 (38 digits; doubles need ≤ 17). */

@@ -12,6 +12,7 @@
  * Keys are PFS-relative (`ino#<ino>`, `dh#<dir>`): the target rewrites them under its own PFS id.
  * Every record carries a CRC32C over its canonical encoding (tid, key and attributes).
  */
+import { base64ToBytes, bytesToBase64 } from "../bytes.ts";
 import { strataError } from "../errors.ts";
 import type { Item, Value } from "../metadata/port.ts";
 import type { ObjectId, Tid } from "../namespace/api.ts";
@@ -169,18 +170,12 @@ export function decodeToken(token: string): { since: Tid; end: Tid } {
 // Plain JSON plus one tag: bytes are `{"$b": "<base64>"}`. Object keys that start with `$` get one
 // more `$` (`$x` → `$$x`), so no user key (a tag, an xattr name) can be mistaken for the tag.
 
-function bytesToBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000)
-    binary += String.fromCharCode(...bytes.subarray(i, Math.min(bytes.length, i + 0x8000)));
-  return btoa(binary);
-}
-
-function base64ToBytes(text: string): Uint8Array {
-  const binary = atob(text);
-  const out = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-  return out;
+/** Bytes of a `$b` tag; EINVAL when the text is not base64 (a damaged bundle changes nothing). */
+function tagBytes(text: string): Uint8Array {
+  const bytes = base64ToBytes(text);
+  if (!bytes)
+    throw strataError("EINVAL", "a bundle's bytes (`$b`) are not base64", { value: text.slice(0, 40) });
+  return bytes;
 }
 
 export function toJsonValue(value: unknown): unknown {
@@ -200,7 +195,7 @@ export function fromJsonValue(value: unknown): unknown {
   if (value !== null && typeof value === "object") {
     const obj = value as Record<string, unknown>;
     const keys = Object.keys(obj);
-    if (keys.length === 1 && keys[0] === "$b" && typeof obj.$b === "string") return base64ToBytes(obj.$b);
+    if (keys.length === 1 && keys[0] === "$b" && typeof obj.$b === "string") return tagBytes(obj.$b);
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(obj)) out[k.startsWith("$$") ? k.slice(1) : k] = fromJsonValue(v);
     return out;

@@ -7,6 +7,7 @@
  * from a hybrid logical clock and every commit checks one of S "epoch" shards so that it lands
  * above the PFS's closed TID; as-of reads first close their TID, which makes them final.
  */
+import { backoffDelay } from "../backoff.ts";
 import { isStrataError, StrataError, strataError } from "../errors.ts";
 import type { Condition, Item, Key, MetadataStore, TransactOp, Value } from "../metadata/port.ts";
 import { canonicalText, keyId } from "../metadata/values.ts";
@@ -452,8 +453,7 @@ export class Engine implements Namespace, NamespaceKernel {
   // ---- the write loop -------------------------------------------------------------------------
 
   async backoff(attempt: number): Promise<void> {
-    const ms = Math.min(200, 2 ** attempt) * (0.5 + this.random());
-    await this.opts.sleep(ms);
+    await this.opts.sleep(backoffDelay(attempt, { baseMs: 1, capMs: 200, jitter: "around" }, this.random));
   }
 
   private changeOp(ctx: PfsContext, tid: Tid, written: Key[]): TransactOp {

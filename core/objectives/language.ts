@@ -23,6 +23,7 @@
  * Errors: EINVAL with `details.line` and `details.column` (1-based) of the offending token.
  */
 import { StrataError } from "../errors.ts";
+import { utf8Length } from "../text.ts";
 
 export type SelectorKey = "site" | "cloud" | "class" | "volume" | "kind";
 export const SELECTOR_KEYS: readonly SelectorKey[] = ["site", "cloud", "class", "volume", "kind"];
@@ -167,7 +168,7 @@ export function parseObjectives(text: string): ObjectiveSet {
     throw new StrataError("EINVAL", "objective: the text must be a string", {
       details: { line: 1, column: 1 },
     });
-  if (new TextEncoder().encode(text).byteLength > OBJECTIVE_LIMITS.textBytes)
+  if (utf8Length(text) > OBJECTIVE_LIMITS.textBytes)
     throw new StrataError(
       "EINVAL",
       `objective: the text is longer than ${OBJECTIVE_LIMITS.textBytes} bytes; split it over directories`,

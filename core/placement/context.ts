@@ -4,6 +4,7 @@
  * the plan for a file, the present instances of chunks, the file's placement record.
  */
 
+import { mapLimit } from "../concurrency.ts";
 import { decodeInstance, instanceKey } from "../data/records.ts";
 import type { MetadataStore, TransactOp } from "../metadata/port.ts";
 import type { FileSystem, Namespace, ReadableFileSystem, Stat } from "../namespace/api.ts";
@@ -196,18 +197,5 @@ export function currentVolumes(present: Map<string, Set<string>>, names: string[
 
 /** Run `jobs` with at most `limit` at once; the first failure rejects after the running ones settle. */
 export async function bounded(jobs: Array<() => Promise<void>>, limit: number): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (next < jobs.length && !failure) {
-      const job = jobs[next++]!;
-      try {
-        await job();
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
-  if (failure) throw failure.error;
+  await mapLimit(jobs, limit, (job) => job());
 }

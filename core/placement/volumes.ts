@@ -10,7 +10,7 @@
 import { StrataError } from "../errors.ts";
 import type { MetadataStore, Value } from "../metadata/port.ts";
 import { parseObjectives } from "../objectives/language.ts";
-import type { Volume } from "../volume/volume.ts";
+import type { VolumeRegistry } from "../volume/registry.ts";
 import {
   checkVolumeName,
   decodeVolume,
@@ -21,14 +21,23 @@ import {
   volumeKey,
 } from "./records.ts";
 
-/** What placement and the data plane need from the volume registry. */
-export interface VolumeSet {
-  /** Every volume record (active and draining), cached for a short time. */
-  list(): Promise<VolumeRecord[]>;
-  /** The ready Volume of a record (driver built on first use); ENOENT when there is no such record. */
-  volume(name: string): Promise<Volume>;
-  /** Forget cached records (after a change made by this process). */
-  invalidate(): void;
+/**
+ * What placement needs of the volume registry (core/volume/registry.ts, over these records):
+ * `list` every record (active and draining, cached briefly), `volume(name)` its ready Volume
+ * (ENOENT without a record), `invalidate` after a change made by this process.
+ */
+export type VolumeSet = Pick<VolumeRegistry<VolumeRecord>, "list" | "volume" | "invalidate">;
+
+/** Every volume record (one query per page of the `volume` partition). */
+export async function listVolumeRecords(store: MetadataStore): Promise<VolumeRecord[]> {
+  const out: VolumeRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.query(VOLUME_PK, { cursor });
+    out.push(...page.items.map(decodeVolume));
+    cursor = page.cursor;
+  } while (cursor !== undefined);
+  return out;
 }
 
 export interface VolumeSpec {
@@ -116,15 +125,8 @@ export class VolumeAdmin {
     return record;
   }
 
-  async list(): Promise<VolumeRecord[]> {
-    const out: VolumeRecord[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await this.options.store.query(VOLUME_PK, { cursor });
-      out.push(...page.items.map(decodeVolume));
-      cursor = page.cursor;
-    } while (cursor !== undefined);
-    return out;
+  list(): Promise<VolumeRecord[]> {
+    return listVolumeRecords(this.options.store);
   }
 
   async get(name: string): Promise<VolumeRecord> {

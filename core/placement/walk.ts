@@ -3,6 +3,7 @@
 import { isStrataError } from "../errors.ts";
 import type { FileSystem } from "../namespace/api.ts";
 import { formatPath, parsePath } from "../namespace/path.ts";
+import { compareUtf8 } from "../text.ts";
 import { clean, type PlacementContext } from "./context.ts";
 import type { ScopedView } from "./types.ts";
 
@@ -60,16 +61,11 @@ export async function* filesUnder(
   yield* walk(parsePath(path));
 }
 
-const utf8 = new TextEncoder();
-
 /** Paths compared name by name, each name by UTF-8 bytes (readdir's order). */
 function compareComponents(a: readonly string[], b: readonly string[]): number {
   for (let i = 0; i < Math.min(a.length, b.length); i++) {
     if (a[i] === b[i]) continue;
-    const x = utf8.encode(a[i]!);
-    const y = utf8.encode(b[i]!);
-    for (let j = 0; j < Math.min(x.length, y.length); j++) if (x[j] !== y[j]) return x[j]! - y[j]!;
-    return x.length - y.length;
+    return compareUtf8(a[i]!, b[i]!);
   }
   return a.length - b.length;
 }

@@ -56,23 +56,8 @@ function scan(text: string): { bytes: number; problem?: string } {
   return { bytes };
 }
 
-/** UTF-8 length of a well-formed string (lone surrogates count as the 3 bytes of U+FFFD). */
-export function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        bytes += 4;
-        i++;
-      } else bytes += 3;
-    } else bytes += 3;
-  }
-  return bytes;
-}
+// Defined once in core/text.ts (re-exported: the volume layer's callers import it here).
+export { utf8Length } from "../text.ts";
 
 /**
  * Throws unless `key` is a valid object key: non-empty, ≤ 1,024 UTF-8 bytes (ENAMETOOLONG), no

@@ -5,6 +5,7 @@
  */
 import { collectBytes } from "../bytes.ts";
 import { StrataError } from "../errors.ts";
+import { compareUtf8 } from "../text.ts";
 import type {
   DriverGetOptions,
   DriverPutOptions,
@@ -21,16 +22,6 @@ interface Stored {
   crc32c: number;
   metadata: Record<string, string>;
   lastModified: Date;
-}
-
-const encoder = new TextEncoder();
-
-function compareUtf8(a: string, b: string): number {
-  const x = encoder.encode(a);
-  const y = encoder.encode(b);
-  const n = Math.min(x.length, y.length);
-  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
-  return x.length - y.length;
 }
 
 export class MemoryVolumeDriver implements VolumeDriver {

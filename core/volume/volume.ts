@@ -4,6 +4,7 @@
  * verified on every full read; bounded retries with exponential backoff and full jitter; and the
  * wrapping of anything a driver throws that is not a `StrataError` (a driver bug) as EIO.
  */
+import { backoffDelay } from "../backoff.ts";
 import { crc32cToHex, crc32cUpdate } from "../crc32c.ts";
 import { isStrataError, StrataError } from "../errors.ts";
 import { validateKey, validateMetadata, validatePrefix, validateRange } from "./keys.ts";
@@ -507,9 +508,9 @@ export class Volume {
             cause: err,
           });
         }
-        const ceiling = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (n - 1));
+        const pause = backoffDelay(n - 1, { baseMs: this.baseDelayMs, capMs: this.maxDelayMs }, this.random);
         try {
-          await this.sleep(Math.floor(this.random() * ceiling), signal);
+          await this.sleep(Math.floor(pause), signal);
         } catch {
           this.checkAborted(op, key, signal);
         }

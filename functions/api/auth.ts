@@ -14,37 +14,22 @@
  * - What an operation touches is declared in the registry (operation.ts `touches`);
  *   {@link authorise} turns the declaration into these checks before the operation runs.
  */
+
+import {
+  canonicalPrefix,
+  levelOf,
+  type Principal,
+  pathWithin,
+  RIGHT_LEVEL,
+  type Right,
+  type TokenSpec,
+} from "../../core/auth/scope.ts";
 import { strataError } from "../../core/errors.ts";
-import { formatPath, isWithin, parsePath } from "../../core/namespace/path.ts";
-import type { Right, TokenSpec } from "../../sdk/types.ts";
+import { parsePath } from "../../core/namespace/path.ts";
 import type { Operation } from "./operation.ts";
 
-export const RIGHT_LEVEL: Record<Right, number> = { read: 1, write: 2, admin: 3 };
-
-export interface Principal {
-  tokenId: string;
-  /** The PFS this token is for, or "*" for all. */
-  pfs: string;
-  /** Canonical path prefix ("/" = everything). */
-  prefix: string;
-  rights: Right[];
-  /** ms since epoch. */
-  expiresAt: number;
-}
-
-export function levelOf(rights: readonly Right[]): number {
-  return Math.max(0, ...rights.map((r) => RIGHT_LEVEL[r] ?? 0));
-}
-
-/** Canonical form of a prefix ("/a/../b/" → "/b"); EINVAL when not an absolute path. */
-export function canonicalPrefix(prefix: string): string {
-  return formatPath(parsePath(prefix));
-}
-
-/** True when `path` (any spelling) lies inside `prefix` (canonical or not). */
-export function pathWithin(path: string, prefix: string): boolean {
-  return isWithin(parsePath(path), parsePath(prefix));
-}
+// The auth domain lives in core/auth/scope.ts; re-exported for the API's callers.
+export { canonicalPrefix, levelOf, type Principal, pathWithin, RIGHT_LEVEL };
 
 function denied(message: string, details: Record<string, unknown>) {
   return strataError("EACCES", message, details);

@@ -16,25 +16,13 @@ import { toWire } from "../../core/wire.ts";
 import { authorise, isDeploymentAdmin, type Principal } from "./auth.ts";
 import { idempotent } from "./idempotency.ts";
 import { internalError, REQUEST_ID_HEADER } from "./internal-error.ts";
+import type { ApiRequest, ApiResponse } from "./messages.ts";
 import type { OpContext, Operation } from "./operation.ts";
 import { isMutating, openApiDocument, registry } from "./registry.ts";
 import type { Services } from "./services.ts";
 import { statusOf } from "./status-codes.ts";
 
-export interface ApiRequest {
-  method: string;
-  /** Path without the query string, e.g. "/v1/pfs/default/ops/fs.stat". */
-  path: string;
-  /** Header names lowercase. */
-  headers: Record<string, string | undefined>;
-  body?: string;
-}
-
-export interface ApiResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
+export type { ApiRequest, ApiResponse } from "./messages.ts";
 
 /** Largest JSON request body (1 MiB): bytes travel by presigned URL, not through the API. */
 export const MAX_BODY_BYTES = 1024 * 1024;

@@ -20,7 +20,7 @@ import type { Item, MetadataStore } from "../../core/metadata/port.ts";
 import { ttlAttribute } from "../../core/metadata/table.ts";
 import { hash64, isIdempotencyKey, RECORD_TTL_MS } from "../../core/namespace/idempotency.ts";
 import type { Principal } from "./auth.ts";
-import type { ApiResponse } from "./handle.ts";
+import type { ApiResponse } from "./messages.ts";
 
 /** Responses larger than this are not recorded (a replay then re-runs the operation). */
 const MAX_RECORDED_BODY = 300 * 1024;

@@ -4,9 +4,8 @@
  * validation, the OpenAPI document, in-process admin calls and the CLI's help all come from it.
  */
 import type { z } from "zod";
+import type { Principal, Right } from "../../core/auth/scope.ts";
 import type { FileSystem } from "../../core/namespace/api.ts";
-import type { Right } from "../../sdk/types.ts";
-import type { Principal } from "./auth.ts";
 import type { Services } from "./services.ts";
 
 export interface OpContext {

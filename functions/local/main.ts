@@ -50,11 +50,12 @@ import path, { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { secureHome } from "../../adapters/auth/keys.ts";
 import { MAX_TOKEN_TTL_SECONDS } from "../../adapters/auth/tokens.ts";
-import { azuriteConnectionString, startAzureStandIn } from "../../adapters/standins/azure.ts";
-import { freePort, type StandIn, startChildStandIn } from "../../adapters/standins/child.ts";
-import { gcsStandInStorageOptions, startGcsStandIn } from "../../adapters/standins/gcs.ts";
-import { s3StandInClientConfig } from "../../adapters/standins/s3.ts";
 import { isStrataError } from "../../core/errors.ts";
+import { readConfig, type StrataConfig } from "../../runtime/config.ts";
+import { azuriteConnectionString, startAzureStandIn } from "../../standins/azure.ts";
+import { freePort, type StandIn, startChildStandIn } from "../../standins/child.ts";
+import { gcsStandInStorageOptions, startGcsStandIn } from "../../standins/gcs.ts";
+import { s3StandInClientConfig } from "../../standins/s3.ts";
 import { type LocalVolumeSpec, startLocalDeployment } from "./deployment.ts";
 
 // The AWS SDK warns once per process that its releases after January 2027 need Node 22; strata pins
@@ -63,28 +64,18 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-/** The port when STRATA_PORT is not set. */
-export const DEFAULT_PORT = 7070;
 const PFS = "default";
 
-const home = resolve(process.env.STRATA_HOME ?? ".strata");
-const port = process.env.STRATA_PORT === undefined ? DEFAULT_PORT : Number(process.env.STRATA_PORT);
-const graceSeconds = Number(process.env.STRATA_PLACEMENT_GRACE_SECONDS ?? 60);
-const chunkSize =
-  process.env.STRATA_CHUNK_SIZE === undefined ? undefined : Number(process.env.STRATA_CHUNK_SIZE);
-const lazyAzureSaves = process.env.STRATA_TEST_AZURITE_LAZY_SAVES === "1";
-if (!(graceSeconds >= 0)) {
-  console.error(
-    `strata: STRATA_PLACEMENT_GRACE_SECONDS must be a number of seconds ≥ 0, got ${process.env.STRATA_PLACEMENT_GRACE_SECONDS}`,
-  );
+// Every variable read once and checked (runtime/config.ts): a bad value stops here, naming it.
+let config: StrataConfig;
+try {
+  config = readConfig();
+} catch (err) {
+  console.error(`strata: ${(err as Error).message}`);
   process.exit(2);
 }
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(
-    `strata: STRATA_PORT must be a port number (0 = any free port), got ${process.env.STRATA_PORT}`,
-  );
-  process.exit(2);
-}
+const home = resolve(config.home);
+const { port, chunkSize, placementGraceSeconds: graceSeconds, azuriteLazySaves: lazyAzureSaves } = config;
 
 /** Can a server listen on this loopback port now? */
 async function portIsFree(port: number): Promise<boolean> {
@@ -157,7 +148,7 @@ async function startS3(dir: string, p: number): Promise<StandIn> {
     command: process.execPath,
     args: [
       "--openssl-legacy-provider",
-      join(here, "../../adapters/standins/s3rver-main.mjs"),
+      join(here, "../../standins/s3rver-main.mjs"),
       dir,
       String(p),
       "--lifeline",
@@ -296,6 +287,7 @@ try {
     // GCS volumes added at runtime are signed by the same service account the stand-in trusts.
     gcsSigner: signer,
     placement: { graceMs: graceSeconds * 1000 },
+    schedules: config.intervals,
     ...(chunkSize === undefined ? {} : { chunkSize }),
   });
 } catch (err) {

@@ -1,56 +1,9 @@
 /**
- * The local deployment's schedules: periodic jobs on timers (`services.schedules`), and their
- * intervals from the environment. On AWS EventBridge schedules invoke the same handlers.
- *
- *   STRATA_VACUUM_INTERVAL   default 1h   vacuum, APPLYING (the CLI's `vacuum` is a dry run)
- *   STRATA_SCRUB_INTERVAL    default 6h   scrub
- *   STRATA_MIRROR_INTERVAL   default 1m   every defined mirror
- *
- * A value is a duration (`90s`, `15m`, `2h`, `1d`, or plain seconds); `off` or `0` disables it.
+ * The local deployment's timers (`services.schedules`): periodic jobs in this process. On AWS
+ * EventBridge schedules invoke the same handlers. Their intervals are configuration
+ * (STRATA_VACUUM_INTERVAL, STRATA_SCRUB_INTERVAL, STRATA_MIRROR_INTERVAL: runtime/config.ts).
  */
-import { strataError } from "../../core/errors.ts";
 import type { Schedules } from "../api/services.ts";
-
-export interface ScheduleIntervals {
-  /** ms; 0 = not scheduled. */
-  vacuumMs: number;
-  scrubMs: number;
-  mirrorMs: number;
-}
-
-export const DEFAULT_INTERVALS: ScheduleIntervals = {
-  vacuumMs: 60 * 60_000,
-  scrubMs: 6 * 60 * 60_000,
-  mirrorMs: 60_000,
-};
-
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** `90s`, `15m`, `2h`, `1d`, `120` (seconds) → ms; `off`/`0` → 0. EINVAL names the variable. */
-export function parseInterval(name: string, text: string): number {
-  const value = text.trim().toLowerCase();
-  if (value === "off" || value === "0") return 0;
-  const m = /^(\d+(?:\.\d+)?)([smhd]?)$/.exec(value);
-  const ms = m ? Number(m[1]) * UNIT_MS[m[2] || "s"]! : Number.NaN;
-  if (!(ms >= 1000))
-    throw strataError(
-      "EINVAL",
-      `${name}=${JSON.stringify(text)} is not an interval of at least 1s; use e.g. 90s, 15m, 2h, 1d, or off`,
-      { variable: name, value: text },
-    );
-  return Math.round(ms);
-}
-
-/** Intervals from STRATA_VACUUM_INTERVAL, STRATA_SCRUB_INTERVAL, STRATA_MIRROR_INTERVAL. */
-export function intervalsFromEnv(env: NodeJS.ProcessEnv = process.env): ScheduleIntervals {
-  const pick = (name: string, fallback: number) =>
-    env[name] === undefined || env[name] === "" ? fallback : parseInterval(name, env[name]!);
-  return {
-    vacuumMs: pick("STRATA_VACUUM_INTERVAL", DEFAULT_INTERVALS.vacuumMs),
-    scrubMs: pick("STRATA_SCRUB_INTERVAL", DEFAULT_INTERVALS.scrubMs),
-    mirrorMs: pick("STRATA_MIRROR_INTERVAL", DEFAULT_INTERVALS.mirrorMs),
-  };
-}
 
 /**
  * Jobs on timers. A job never runs twice at once (a tick while it runs is skipped). `stop()`

@@ -10,7 +10,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { BLOB_ROUTE_PREFIX, type LocalBlobSigner, serveBlob } from "../../adapters/presign/local.ts";
+import type { LocalBlobSigner } from "../../adapters/presign/local.ts";
 import { strataError } from "../../core/errors.ts";
 import type { Volume } from "../../core/volume/volume.ts";
 import {
@@ -22,6 +22,7 @@ import {
   RequestTiming,
 } from "../api/handle.ts";
 import type { Services } from "../api/services.ts";
+import { BLOB_ROUTE_PREFIX, serveBlob } from "./blobs.ts";
 
 export interface LocalServer {
   /** e.g. http://127.0.0.1:7070 */

@@ -4,9 +4,10 @@
  * time-boxed to the invocation's remaining time minus 30 s. The mirrors' sync TIDs live in the
  * table, so what a tick leaves is picked up by the next one; a tick that overlaps a `mirror.run`
  * of the same mirror loses with ECONFLICT for that mirror only. Deps: the schedules' (table +
- * the volume records, functions/schedule/lambda-deps.ts). Event input: `{ "maxPages"?: number }`.
+ * the volume records, runtime/lambda.ts). Event input: `{ "maxPages"?: number }`.
  */
-import { budgetSeconds, lambdaDeps } from "../schedule/lambda-deps.ts";
+import { lambdaDeps } from "../../runtime/lambda.ts";
+import { budgetSeconds } from "../schedule/budget.ts";
 import { runMirrors } from "./run.ts";
 
 export async function handler(

@@ -23,7 +23,7 @@ import { remoteDeployment } from "../../sdk/remote.ts";
 import { type Services, type VolumeSource, volumesNow } from "../api/services.ts";
 
 /**
- * What mirror runs need: `Services`, or the schedule Lambdas' deps (functions/schedule/lambda-deps.ts).
+ * What mirror runs need: `Services`, or the schedule Lambdas' deps (runtime/lambda.ts `lambdaDeps`).
  * Volumes are read per run (`volumesNow`), so a volume added at runtime is a mirror target at once.
  */
 export type MirrorDeps = Pick<Services, "namespace" | "store" | "clock"> & VolumeSource;

@@ -4,7 +4,8 @@
  * table, so the next tick resumes where this one stopped.
  */
 
-import { budgetSeconds, lambdaDeps } from "./lambda-deps.ts";
+import { lambdaDeps } from "../../runtime/lambda.ts";
+import { budgetSeconds } from "./budget.ts";
 import { runScrub } from "./maintenance.ts";
 
 export async function handler(

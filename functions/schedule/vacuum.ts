@@ -4,7 +4,8 @@
  * `{ "apply"?: boolean }` (default true — the schedule is the operator's standing decision).
  */
 
-import { budgetSeconds, lambdaDeps } from "./lambda-deps.ts";
+import { lambdaDeps } from "../../runtime/lambda.ts";
+import { budgetSeconds } from "./budget.ts";
 import { runVacuum } from "./maintenance.ts";
 
 export async function handler(

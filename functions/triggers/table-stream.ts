@@ -123,11 +123,11 @@ export function createTableStreamHandler(deps: TableStreamDeps) {
   };
 }
 
-/** The Lambda entry: dependencies built once per container from the environment (functions/workflow/deps.ts). */
+/** The Lambda entry: dependencies built once per container from the environment (runtime/lambda.ts). */
 export const handler = async (
   event: StreamRecord[] | { Records: StreamRecord[] },
 ): Promise<PlacementJob[]> => {
-  const { cloudPlacement } = await import("../workflow/deps.ts");
+  const { cloudPlacement } = await import("../../runtime/lambda.ts");
   const p = await cloudPlacement();
   return createTableStreamHandler({ store: p.store, namespace: p.namespace, placement: p.placement })(event);
 };

@@ -6,7 +6,7 @@
  */
 import type { PlacementState } from "../../core/placement/index.ts";
 import { runPlacementStep, workflowError } from "../../core/workflows/steps.ts";
-import { cloudPlacement } from "./deps.ts";
+import { cloudPlacement } from "../../runtime/lambda.ts";
 
 export interface StepEvent {
   step: string;

@@ -38,7 +38,7 @@ for (const kind of ["local", "s3", "azure", "gcs"] as VolumeKind[]) {
 
     it("a URL does its one method on its one key, nothing else, and not after expiry", async (ctx) => {
       if (!fx) return ctx.skip(`STRATA_STANDINS excludes ${kind}`);
-      const volume = fx.deployment.services.volumes.v!;
+      const volume = (await fx.deployment.services.volumes.lookup("v"))!;
       const bytes = new TextEncoder().encode(`presigned bytes on ${kind}`);
       const crc = crc32c(bytes);
       const put = await volume.presigner.presign({
@@ -97,7 +97,7 @@ for (const kind of ["local", "s3", "azure", "gcs"] as VolumeKind[]) {
           privateKeyEncoding: { type: "pkcs8", format: "pem" },
           publicKeyEncoding: { type: "spki", format: "pem" },
         });
-        const spec = fx.deployment.services.volumes.v!;
+        const spec = (await fx.deployment.services.volumes.lookup("v"))!;
         const bucket = new URL(put.url).pathname.split("/")[1]!;
         for (const client_email of ["intruder@strata.invalid", gcsEmail(put.url)]) {
           const forger = new GcsPresigner({

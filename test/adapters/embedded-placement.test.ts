@@ -1,6 +1,6 @@
 /**
  * `connect({ local })` with placement: volume records, objectives and placement runs in-process
- * (functions/local/embedded-admin.ts `embeddedDeployment`), on two local-directory volumes.
+ * (runtime/embedded.ts `embeddedDeployment`), on two local-directory volumes.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";

@@ -26,7 +26,7 @@ describe("mirror schedule Lambda (DynamoDB Local)", () => {
     world = await lambdaWorld(endpoint, "lambda-mirror", { pfs: "main", defaultVolume: "disk" });
     const { dir } = world;
     const schedule = await import("../../functions/mirror/schedule.ts");
-    const { cloudPlacement } = await import("../../functions/workflow/deps.ts");
+    const { cloudPlacement } = await import("../../runtime/lambda.ts");
     const call = async <T>(op: string, body: unknown): Promise<T> => {
       const r = await world!.api(`/v1/ops/${op}`, body);
       expect(r.status, `${op}: ${JSON.stringify(r.body)}`).toBe(200);
@@ -58,7 +58,7 @@ describe("mirror schedule Lambda (DynamoDB Local)", () => {
 
     // A tick whose time box is over before a mirror's turn defers it to the next tick.
     const { runMirrors } = await import("../../functions/mirror/run.ts");
-    const { lambdaDeps } = await import("../../functions/schedule/lambda-deps.ts");
+    const { lambdaDeps } = await import("../../runtime/lambda.ts");
     expect(await runMirrors(await lambdaDeps(), { timeBudgetMs: 0 })).toEqual([
       { name: "main-dr", deferred: true },
     ]);

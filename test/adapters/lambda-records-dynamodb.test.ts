@@ -1,5 +1,5 @@
 /**
- * The Lambdas over the volume records (functions/workflow/deps.ts): the API handler and the
+ * The Lambdas over the volume records (runtime/lambda.ts): the API handler and the
  * schedules' deps on DynamoDB Local, configured only by the environment the stacks set. A volume
  * added through the API is the schedules' volume too, and the placement operations work.
  */
@@ -24,7 +24,7 @@ describe("Lambdas over the volume records (DynamoDB Local)", () => {
     world = await lambdaWorld(endpoint, "lambda-records", { pfs: "default", defaultVolume: "disk" });
     const { dir } = world;
     const call = world.api;
-    const { lambdaDeps } = await import("../../functions/schedule/lambda-deps.ts");
+    const { lambdaDeps } = await import("../../runtime/lambda.ts");
 
     expect((await lambdaDeps()).volumes).toEqual({});
     const added = await call("/v1/ops/volume.add", {

@@ -9,10 +9,10 @@ import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { Storage } from "@google-cloud/storage";
 import { describe, it } from "vitest";
 import { SqliteMetadataStore } from "../../adapters/metadata/sqlite.ts";
-import { azuriteConnectionString, azuriteServiceClient } from "../../adapters/standins/azure.ts";
-import { gcsStandInStorageOptions } from "../../adapters/standins/gcs.ts";
-import { s3StandInClientConfig } from "../../adapters/standins/s3.ts";
 import type { Value } from "../../core/metadata/port.ts";
+import { azuriteConnectionString, azuriteServiceClient } from "../../standins/azure.ts";
+import { gcsStandInStorageOptions } from "../../standins/gcs.ts";
+import { s3StandInClientConfig } from "../../standins/s3.ts";
 import { testPlacement } from "../conformance/placement.ts";
 import { standInEndpoint } from "../support/standins.ts";
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { openEmbedded } from "../../adapters/embedded.ts";
+import { openEmbedded } from "../../runtime/embedded.ts";
 import { connect, createClient, isStrataError } from "../../sdk/index.ts";
 import { pattern, testSdk } from "../conformance/sdk.ts";
 

@@ -13,11 +13,11 @@ import {
 import { afterAll, describe, expect, it } from "vitest";
 import { memoryKeyRing } from "../../adapters/auth/keys.ts";
 import { TokenService } from "../../adapters/auth/tokens.ts";
-import { dynamoDbLocalClientConfig } from "../../adapters/standins/dynamodb.ts";
 import { Intent } from "../../core/data/chunks.ts";
 import { METADATA_TABLE } from "../../core/metadata/table.ts";
 import { recordItem } from "../../core/namespace/idempotency.ts";
 import { takeLease } from "../../core/retention/lease.ts";
+import { dynamoDbLocalClientConfig } from "../../standins/dynamodb.ts";
 import { type FreshDynamoDbStore, freshDynamoDbStore } from "../support/dynamodb.ts";
 import { standInEndpoint } from "../support/standins.ts";
 

@@ -6,8 +6,6 @@
  */
 import { type ContainerClient, StorageRetryPolicyType } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AZURITE_KEY, azuriteServiceClient } from "../../adapters/standins/azure.ts";
-import { freePort } from "../../adapters/standins/child.ts";
 import {
   AZURE_CRC_METADATA,
   AzureVolumeDriver,
@@ -18,6 +16,8 @@ import {
 import { crc32c, crc32cToHex } from "../../core/crc32c.ts";
 import { isStrataError } from "../../core/errors.ts";
 import { Volume } from "../../core/volume/volume.ts";
+import { AZURITE_KEY, azuriteServiceClient } from "../../standins/azure.ts";
+import { freePort } from "../../standins/child.ts";
 import { lazyStream, patternBytes, testVolume } from "../conformance/volume.ts";
 import { standInEndpoint } from "../support/standins.ts";
 import {

@@ -13,12 +13,12 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../adapters/standins/child.ts";
-import { s3StandInClientConfig } from "../../adapters/standins/s3.ts";
 import { mapS3Error, S3_CRC_METADATA, S3VolumeDriver } from "../../adapters/volumes/s3.ts";
 import { crc32c, crc32cToBase64, crc32cToHex } from "../../core/crc32c.ts";
 import { isStrataError, StrataError } from "../../core/errors.ts";
 import { Volume } from "../../core/volume/volume.ts";
+import { freePort } from "../../standins/child.ts";
+import { s3StandInClientConfig } from "../../standins/s3.ts";
 import { lazyStream, patternBytes, testVolume } from "../conformance/volume.ts";
 import { standInEndpoint } from "../support/standins.ts";
 import {

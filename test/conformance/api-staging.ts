@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { crc32c } from "../../core/crc32c.ts";
 import { chunkObjectKey, intentPk } from "../../core/data/records.ts";
 import { decodeSession, stagedObjects } from "../../core/data/uploads.ts";
+import type { Volume } from "../../core/volume/volume.ts";
 import type { Strata } from "../../sdk/index.ts";
 import { type ApiFixture, startApiFixture, type VolumeKind } from "../support/api-server.ts";
 import { failureOf } from "../support/errors.ts";
@@ -30,10 +31,12 @@ export function testUploadStaging(kind: VolumeKind, endpoint: string | undefined
   describe(`upload staging keys: ${kind} volume`, () => {
     let fx: ApiFixture | undefined;
     let client: Strata;
+    let v: Volume | undefined;
     beforeAll(async () => {
       if (kind !== "local" && endpoint === undefined) return;
       fx = await startApiFixture(kind, endpoint, { chunkSize: CHUNK });
       client = await fx.client();
+      v = await fx.deployment.services.volumes.volume("v");
     });
     afterAll(async () => {
       await client?.close();
@@ -42,7 +45,7 @@ export function testUploadStaging(kind: VolumeKind, endpoint: string | undefined
 
     const call = <T>(op: string, input: Record<string, unknown>) =>
       client.admin.call<T>(op, { pfs: "default", ...input });
-    const volume = () => fx!.deployment.services.volumes.v!.volume;
+    const volume = () => v!;
     const store = () => fx!.deployment.services.store;
     async function allKeys(): Promise<string[]> {
       const keys: string[] = [];

@@ -8,15 +8,15 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { nodeSha256 } from "../../adapters/data/sha256.ts";
-import { openVolumeRecords, registerVolumes } from "../../adapters/data/volumes.ts";
+import { registerVolumes } from "../../adapters/data/volumes.ts";
 import { type FaultyVolumeDriver, faultyVolume } from "../../adapters/volumes/faulty.ts";
-import { openPlacement, type PlacementServices } from "../../adapters/workflows/placement.ts";
 import { createDataPlane } from "../../core/data/plane.ts";
 import { isStrataError } from "../../core/errors.ts";
 import type { MetadataStore } from "../../core/metadata/port.ts";
 import type { FileSystem, Namespace } from "../../core/namespace/api.ts";
 import { createNamespace } from "../../core/namespace/index.ts";
 import type { VolumeSpec } from "../../core/placement/volumes.ts";
+import { openPlacement, openVolumeRegistry, type PlacementServices } from "../../runtime/services.ts";
 
 export interface PlacementFixture {
   store: MetadataStore;
@@ -162,7 +162,7 @@ export function testPlacement(name: string, makeFixture: () => Promise<Placement
 
       // A reader at site gcs-eu reads the gcs instances, not the local ones.
       const counted: Record<string, FaultyVolumeDriver> = {};
-      const readerRecords = openVolumeRecords({
+      const readerRecords = openVolumeRegistry({
         store: fx.store,
         wrapDriver: (volume, driver) => (counted[volume] = faultyVolume(driver, {})),
       });
@@ -170,7 +170,7 @@ export function testPlacement(name: string, makeFixture: () => Promise<Placement
         store: fx.store,
         volumes: {},
         defaultVolume: "local",
-        volumeSource: readerRecords.dataPlaneSource,
+        registry: readerRecords,
         site: "gcs-eu",
         sha256: nodeSha256,
       });

@@ -5,7 +5,7 @@
  * scope's edge is EXDEV. Outside state is read back with the admin token afterwards.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bytesToBase64 } from "../../core/wire.ts";
+import { bytesToBase64 } from "../../core/bytes.ts";
 import { type ApiFixture, startApiFixture } from "../support/api-server.ts";
 import { httpWorld, runSequence, trackPartitions } from "../support/confinement.ts";
 

@@ -1,6 +1,6 @@
 /**
  * Keep-alive end to end (docs/http-api.md "A request's path"): the remote SDK's calls reuse the
- * connections its agent keeps (sdk/rpc-transport.ts), and the local server keeps them open, so
+ * connections its agent keeps (sdk/remote/transport.ts), and the local server keeps them open, so
  * many calls cost about one TCP connection per concurrent caller, not one each.
  */
 import { request } from "node:http";

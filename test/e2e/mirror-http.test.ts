@@ -9,12 +9,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { freePort } from "../../adapters/standins/child.ts";
 import { isStrataError } from "../../core/errors.ts";
 import { fromJsonValue, recordChunks, type StreamRecord } from "../../core/mirror/index.ts";
 import { type LocalDeployment, startLocalDeployment } from "../../functions/local/deployment.ts";
 import { runMirrors } from "../../functions/mirror/run.ts";
 import { remoteDeployment } from "../../sdk/remote.ts";
+import { freePort } from "../../standins/child.ts";
 import { bytesOf, snapshotTree } from "../support/mirror.ts";
 
 async function deploymentAt(home: string, site: string): Promise<LocalDeployment> {

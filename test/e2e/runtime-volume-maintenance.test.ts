@@ -3,17 +3,17 @@
  * placement, schedules off), `volume.add` a second local volume, place chunks on it by objective,
  * then `scrub.run` (over HTTP) repairs a corrupted copy there from the other volume, and an
  * applying `vacuum.run` deletes a pruned version's chunk object from it — both without a restart
- * (functions/api/services.ts `volumesNow`).
+ * (functions/api/services.ts `volumesNow` over the one volume registry).
  */
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { freePort } from "../../adapters/standins/child.ts";
 import { corruptLocalObject, LocalVolumeDriver } from "../../adapters/volumes/local.ts";
 import { chunkObjectKey } from "../../core/data/records.ts";
 import { type LocalDeployment, startLocalDeployment } from "../../functions/local/deployment.ts";
 import { remoteDeployment } from "../../sdk/remote.ts";
+import { freePort } from "../../standins/child.ts";
 import { bytesOf } from "../support/mirror.ts";
 
 const exists = (file: string) =>
@@ -55,8 +55,9 @@ describe("maintenance over a volume added at runtime", () => {
 
     const extraRoot = path.join(home, "extra");
     await ops.call("volume.add", { name: "extra", kind: "local", config: { root: extraRoot } });
-    // The startup list does not have it; the runs must find it in the records.
-    expect(Object.keys(d.services.volumes)).toEqual(["base"]);
+    // Startup configured only base (there is no startup volume list any more: one registry over
+    // the records); the runs must find extra in the records.
+    expect(d.registration.added).toEqual(["base"]);
 
     // /both: a copy on each volume (scrub repairs from the other); /only: on extra alone.
     await fs.mkdir("/both");

@@ -9,11 +9,11 @@
  * quick `npm run test:unit`.
  */
 import type { TestProject } from "vitest/node";
-import { startAzureStandIn } from "../../adapters/standins/azure.ts";
-import type { StandIn } from "../../adapters/standins/child.ts";
-import { startDynamoDbLocal } from "../../adapters/standins/dynamodb.ts";
-import { startGcsStandIn } from "../../adapters/standins/gcs.ts";
-import { startS3StandIn } from "../../adapters/standins/s3.ts";
+import { startAzureStandIn } from "../../standins/azure.ts";
+import type { StandIn } from "../../standins/child.ts";
+import { startDynamoDbLocal } from "../../standins/dynamodb.ts";
+import { startGcsStandIn } from "../../standins/gcs.ts";
+import { startS3StandIn } from "../../standins/s3.ts";
 
 export type StandInName = "dynamodb" | "s3" | "azure" | "gcs";
 

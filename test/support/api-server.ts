@@ -6,15 +6,15 @@ import { generateKeyPairSync } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { azuriteConnectionString } from "../../adapters/standins/azure.ts";
-import { gcsStandInStorageOptions, trustGcsStandInSigner } from "../../adapters/standins/gcs.ts";
-import { s3StandInClientConfig } from "../../adapters/standins/s3.ts";
 import {
   type LocalDeployment,
   type LocalVolumeSpec,
   startLocalDeployment,
 } from "../../functions/local/deployment.ts";
 import { connect, type Strata } from "../../sdk/index.ts";
+import { azuriteConnectionString } from "../../standins/azure.ts";
+import { gcsStandInStorageOptions, trustGcsStandInSigner } from "../../standins/gcs.ts";
+import { s3StandInClientConfig } from "../../standins/s3.ts";
 import type { SdkFixture } from "../conformance/sdk.ts";
 
 export type VolumeKind = "local" | "s3" | "azure" | "gcs";

@@ -18,18 +18,20 @@
  *      /a (before or after the request, or at the TID of an as-of request).
  * Errors are refusals and fine; a success that reads or changes outside is an escape.
  */
+
 import { nodeSha256 } from "../../adapters/data/sha256.ts";
-import { openPlacement } from "../../adapters/workflows/placement.ts";
+import { base64ToBytes, bytesToBase64 } from "../../core/bytes.ts";
 import type { Item, MetadataStore } from "../../core/metadata/port.ts";
 import type { FileSystem, Namespace, ReadableFileSystem } from "../../core/namespace/api.ts";
 import { createNamespace } from "../../core/namespace/index.ts";
 import { formatPath, parsePath } from "../../core/namespace/path.ts";
-import { base64ToBytes, bytesToBase64 } from "../../core/wire.ts";
+import { fixedRegistry } from "../../core/volume/registry.ts";
 import type { Principal } from "../../functions/api/auth.ts";
 import { invoke } from "../../functions/api/handle.ts";
 import { registry } from "../../functions/api/registry.ts";
 import type { Services } from "../../functions/api/services.ts";
 import type { LocalDeployment } from "../../functions/local/deployment.ts";
+import { openPlacement } from "../../runtime/services.ts";
 
 export const PFS = "p";
 export const SCOPE = "/a";
@@ -641,7 +643,7 @@ export async function embeddedWorld(
     data: shared.placement.data,
     store,
     placement: shared.placement,
-    volumes: {},
+    volumes: fixedRegistry({}),
     sha256: nodeSha256,
     clock: Date.now,
     deployment: { name: "confinement", startedAt: Date.now(), runtime: "test" },

@@ -1,5 +1,5 @@
 import { DynamoDbMetadataStore } from "../../adapters/metadata/dynamodb.ts";
-import { dynamoDbLocalClientConfig } from "../../adapters/standins/dynamodb.ts";
+import { dynamoDbLocalClientConfig } from "../../standins/dynamodb.ts";
 
 /** A freshly created DynamoDB Local table and a store on it. */
 export interface FreshDynamoDbStore {

@@ -12,6 +12,7 @@
  *   - after the clock passes every intent and lease and two more vacuums run, every chunk object
  *     left on the volume is referenced (vacuum's `cref#`), and the files still read back.
  */
+
 import { AsyncLocalStorage } from "node:async_hooks";
 import { nodeSha256 } from "../../adapters/data/sha256.ts";
 import { crc32c } from "../../core/crc32c.ts";
@@ -44,6 +45,7 @@ import type { VolumeRecord } from "../../core/placement/records.ts";
 import { mulberry32 } from "../../core/random.ts";
 import { setRetention } from "../../core/retention/store.ts";
 import { MemoryVolumeDriver } from "../../core/volume/memory.ts";
+import { fixedRegistry } from "../../core/volume/registry.ts";
 import { Volume } from "../../core/volume/volume.ts";
 import { invoke } from "../../functions/api/handle.ts";
 import type { Services } from "../../functions/api/services.ts";
@@ -534,8 +536,10 @@ function apiServices(env: Env): Services {
       expiresAt: new Date(env.clock() + 900_000).toISOString(),
     }),
   };
-  const volumes = Object.fromEntries(
-    Object.entries(env.volumes).map(([name, volume]) => [name, { volume, kind: "memory", presigner }]),
+  const volumes = fixedRegistry(
+    Object.fromEntries(
+      Object.entries(env.volumes).map(([name, volume]) => [name, { volume, kind: "memory", presigner }]),
+    ),
   );
   return {
     namespace: env.ns,

@@ -2,12 +2,14 @@
  * A small world for retention / vacuum / scrub / fsck tests: one MetadataStore, a namespace engine
  * and a data plane over two volumes, all on one fake clock (TIDs follow it).
  */
+
 import { createDataPlane } from "../../core/data/plane.ts";
 import { type VacuumParams, vacuum } from "../../core/maintenance/vacuum.ts";
 import type { MetadataStore } from "../../core/metadata/port.ts";
 import type { Engine } from "../../core/namespace/engine.ts";
 import { createNamespace } from "../../core/namespace/index.ts";
 import type { VolumeDriver } from "../../core/volume/port.ts";
+import { fixedRegistry } from "../../core/volume/registry.ts";
 import { Volume } from "../../core/volume/volume.ts";
 import type { Services } from "../../functions/api/services.ts";
 import { pattern } from "../conformance/sdk.ts";
@@ -85,7 +87,7 @@ export function maintenanceServices(w: ReturnType<typeof maintenanceWorld>): Ser
     namespace: w.ns,
     data: w.data,
     store: w.store,
-    volumes: { a: { volume: w.volumes.a } },
+    volumes: fixedRegistry({ a: { volume: w.volumes.a! } }),
     clock: () => w.clock.now,
     sha256: undefined,
     sleep: async (ms: number) => w.clock.advance(ms),

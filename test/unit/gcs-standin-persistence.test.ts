@@ -6,11 +6,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
-import { gcsStandInStorageOptions } from "../../adapters/standins/gcs.ts";
-import { startGcsServer } from "../../adapters/standins/gcs-server.ts";
 import { GcsVolumeDriver } from "../../adapters/volumes/gcs.ts";
 import { crc32c } from "../../core/crc32c.ts";
 import { Volume } from "../../core/volume/volume.ts";
+import { gcsStandInStorageOptions } from "../../standins/gcs.ts";
+import { startGcsServer } from "../../standins/gcs-server.ts";
 
 let dir = "";
 afterAll(async () => {

@@ -4,7 +4,8 @@
  * before it returns (so stores close after the job). Intervals from the environment.
  */
 import { describe, expect, it } from "vitest";
-import { intervalsFromEnv, parseInterval, timerSchedules } from "../../functions/local/schedules.ts";
+import { timerSchedules } from "../../functions/local/schedules.ts";
+import { intervalsFromEnv, parseInterval } from "../../runtime/config.ts";
 import { failureOf } from "../support/errors.ts";
 
 const until = async (condition: () => boolean) => {

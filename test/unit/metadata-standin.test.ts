@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { dynamoDbLocalDir, startDynamoDbLocal } from "../../adapters/standins/dynamodb.ts";
+import { dynamoDbLocalDir, startDynamoDbLocal } from "../../standins/dynamodb.ts";
 
 describe("DynamoDB Local stand-in", () => {
   const path = process.env.PATH;

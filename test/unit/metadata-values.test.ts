@@ -5,7 +5,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isStrataError } from "../../core/errors.ts";
-import { decodeCursor, encodeCursor, pageOf } from "../../core/metadata/memory-store.ts";
+import { decodeCursor, encodeCursor } from "../../core/metadata/checked.ts";
+import { pageOf } from "../../core/metadata/memory-store.ts";
 import { type Item, LIMITS } from "../../core/metadata/port.ts";
 import {
   applyUpdate,

@@ -10,9 +10,9 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { nodeSha256 } from "../../adapters/data/sha256.ts";
 import { SqliteMetadataStore } from "../../adapters/metadata/sqlite.ts";
-import { openPlacement, type PlacementServices } from "../../adapters/workflows/placement.ts";
 import type { FileSystem, Namespace } from "../../core/namespace/api.ts";
 import { createNamespace } from "../../core/namespace/index.ts";
+import { openPlacement, type PlacementServices } from "../../runtime/services.ts";
 
 describe("placement shutdown", () => {
   let dir: string;

@@ -6,9 +6,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { nodeSha256 } from "../../adapters/data/sha256.ts";
 import { SqliteMetadataStore } from "../../adapters/metadata/sqlite.ts";
 import { LocalSweepRunner } from "../../adapters/workflows/local.ts";
-import { openPlacement, type PlacementServices } from "../../adapters/workflows/placement.ts";
 import type { FileSystem } from "../../core/namespace/api.ts";
 import { createNamespace } from "../../core/namespace/index.ts";
+import { openPlacement, type PlacementServices } from "../../runtime/services.ts";
 
 describe("placement sweep", () => {
   let dir: string;

@@ -9,7 +9,6 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { nodeSha256 } from "../../adapters/data/sha256.ts";
 import { SqliteMetadataStore } from "../../adapters/metadata/sqlite.ts";
-import { openPlacement, type PlacementServices } from "../../adapters/workflows/placement.ts";
 import type { Item } from "../../core/metadata/port.ts";
 import type { FileSystem, Namespace } from "../../core/namespace/api.ts";
 import { createNamespace } from "../../core/namespace/index.ts";
@@ -18,6 +17,7 @@ import {
   createTableStreamHandler,
   type StreamRecord,
 } from "../../functions/triggers/table-stream.ts";
+import { openPlacement, type PlacementServices } from "../../runtime/services.ts";
 
 function toAttribute(v: unknown): AttributeValue {
   if (typeof v === "string") return { S: v };

@@ -1,8 +1,9 @@
 /** Schemas and helpers shared by the operation areas. */
 import { z } from "zod";
+import { base64ToBytes } from "../../../core/bytes.ts";
 import { strataError } from "../../../core/errors.ts";
 import type { AsOf, ReadableFileSystem, Stat } from "../../../core/namespace/api.ts";
-import { base64ToBytes, toWire } from "../../../core/wire.ts";
+import { toWire } from "../../../core/wire.ts";
 import type { OpContext } from "../operation.ts";
 
 export const pathSchema = z.string().min(1).describe("absolute path inside the PFS, e.g. /a/b.txt");

@@ -6,15 +6,17 @@
  */
 import { z } from "zod";
 import { collectBytes } from "../../../core/bytes.ts";
-import { crc32c } from "../../../core/crc32c.ts";
+import { mapLimit } from "../../../core/concurrency.ts";
 import type { InstanceState } from "../../../core/data/api.ts";
 import {
   ensureInstance,
+  isChunk,
   markBad,
   orderCopies,
   UNSAFE_LIFECYCLE_SWITCHES,
 } from "../../../core/data/chunks.ts";
 import { DATA_DEFAULTS, type Extent } from "../../../core/data/plane.ts";
+import { statOrUndefined } from "../../../core/data/plane-state.ts";
 import { chunkObjectKey, instanceKey, intentPk } from "../../../core/data/records.ts";
 import {
   checkExtents,
@@ -28,9 +30,10 @@ import {
 } from "../../../core/data/uploads.ts";
 import { isStrataError, strataError } from "../../../core/errors.ts";
 import type { FileContent, FileSystem, Stat } from "../../../core/namespace/api.ts";
+import type { VolumeHandle } from "../../../core/volume/registry.ts";
 import type { OpContext } from "../operation.ts";
 import { defineOp, type Operation } from "../operation.ts";
-import { type ApiVolume, apiVolumesOf, type Services } from "../services.ts";
+import type { Services } from "../services.ts";
 import { asOfSchema, bytesSchema, pathSchema, publicStat, reader, toBytes } from "./common.ts";
 
 /**
@@ -51,8 +54,8 @@ function presignTtl(services: Services): number {
   return services.presignTtlSeconds ?? DEFAULT_PRESIGN_TTL_SECONDS;
 }
 
-async function volumeOf(services: Services, name: string): Promise<ApiVolume> {
-  const v = (await apiVolumesOf(services))[name];
+async function volumeOf(services: Services, name: string): Promise<VolumeHandle> {
+  const v = (await services.volumes.handles())[name];
   if (!v)
     throw strataError("EUNAVAIL", `volume \`${name}\` is not configured on this server`, { volume: name });
   return v;
@@ -72,17 +75,8 @@ async function stagingVolume(ctx: OpContext, path: string): Promise<string> {
     path,
     defaultVolume: fallback,
   });
-  const available = await apiVolumesOf(services);
+  const available = await services.volumes.handles();
   return chosen.find((name) => available[name] !== undefined) ?? fallback;
-}
-
-async function statOrUndefined(fs: FileSystem, path: string): Promise<Stat | undefined> {
-  try {
-    return await fs.stat(path);
-  } catch (err) {
-    if (isStrataError(err, "ENOENT")) return undefined;
-    throw err;
-  }
 }
 
 async function loadSession(ctx: OpContext, uploadId: string): Promise<UploadSession> {
@@ -111,7 +105,7 @@ async function loadSession(ctx: OpContext, uploadId: string): Promise<UploadSess
  */
 async function verifyUploaded(
   services: Services,
-  volume: ApiVolume,
+  volume: VolumeHandle,
   key: string,
   expected: { chunk: string; length: number; crc32c: number },
   signal: AbortSignal,
@@ -135,9 +129,8 @@ async function verifyUploaded(
     throw err;
   }
   const ok =
-    bytes.byteLength === expected.length &&
     storedCrc === expected.crc32c &&
-    crc32c(bytes) === expected.crc32c &&
+    isChunk({ chunk: expected.chunk, size: expected.length, crc32c: expected.crc32c }, bytes) &&
     (await services.sha256(bytes)) === expected.chunk;
   if (!ok) {
     await volume.volume.delete(key).catch(() => {}); // wrong bytes are never anyone's good copy
@@ -159,24 +152,6 @@ async function verifyUploaded(
  */
 export const UPLOAD_COMMIT_TUNING = { parallelism: 2 };
 
-/** `run` over `items` with at most `parallelism` running; the first failure stops new starts. */
-async function inTurn<T>(items: T[], parallelism: number, run: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await run(item);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(parallelism, items.length) }, worker));
-}
-
 /**
  * Move a verified staged chunk to its final key, create-only. Server-side copy where the driver
  * has one — then the final object is read back once more, because the URL holder could replace
@@ -187,7 +162,7 @@ async function inTurn<T>(items: T[], parallelism: number, run: (item: T) => Prom
  */
 async function promoteStaged(
   services: Services,
-  volume: ApiVolume,
+  volume: VolumeHandle,
   staged: string,
   bytes: Uint8Array,
   e: Extent,
@@ -436,7 +411,7 @@ export const dataOps: Operation[] = [
         const volume = await volumeOf(services, session.volume);
         // Streamed: at most UPLOAD_COMMIT_TUNING.parallelism chunks are read, verified and promoted at once, so
         // the commit's memory is that × the chunk size whatever the file's size.
-        await inTurn([...toVerify.values()], UPLOAD_COMMIT_TUNING.parallelism, async (e) => {
+        await mapLimit([...toVerify.values()], UPLOAD_COMMIT_TUNING.parallelism, async (e) => {
           const staged = stagingKey(session.id, e.chunk);
           const bytes = await verifyUploaded(services, volume, staged, e, ctx.signal);
           // The session is the intent protecting the chunk (written before its URL was handed
@@ -492,7 +467,7 @@ export const dataOps: Operation[] = [
       const start = i.start ?? 0;
       const end = Math.min(i.end ?? st.size, st.size);
       const extents = (content.extents ?? []).filter((e) => e.offset < end && e.offset + e.length > start);
-      const available = await apiVolumesOf(services);
+      const available = await services.volumes.handles();
       const names = Object.keys(available);
       const records = await services.store.batchGet(
         extents.flatMap((e) => names.map((v) => instanceKey(e.chunk, v))),
@@ -585,7 +560,12 @@ export const dataOps: Operation[] = [
 ];
 
 /** A stored chunk still reads back whole with its size and CRC (for bad-instance reports). */
-async function verifyStored(volume: ApiVolume, key: string, e: Extent, signal: AbortSignal): Promise<void> {
+async function verifyStored(
+  volume: VolumeHandle,
+  key: string,
+  e: Extent,
+  signal: AbortSignal,
+): Promise<void> {
   const got = await volume.volume.get(key, { signal });
   const bytes = await collectBytes(got.body);
   if (bytes.byteLength !== e.length || got.info.crc32c !== e.crc32c)

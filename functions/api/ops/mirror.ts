@@ -28,7 +28,7 @@ import { runNamedMirror } from "../../mirror/run.ts";
 import { mirrorTarget, sourceFor } from "../../mirror/sources.ts";
 import { checkDeploymentAdmin } from "../auth.ts";
 import { defineOp, type OpContext, type Operation } from "../operation.ts";
-import { apiVolumesOf, volumesNow } from "../services.ts";
+import { volumesNow } from "../services.ts";
 import { DEFAULT_PRESIGN_TTL_SECONDS } from "./data.ts";
 
 const name = z.string().min(1).max(200);
@@ -236,7 +236,7 @@ export const mirrorOps: Operation[] = [
         );
       if (i.inline)
         return { bytes: toJsonValue(await readChunk(services.store, await volumesNow(services), i)) };
-      const volumes = await apiVolumesOf(services);
+      const volumes = await services.volumes.handles();
       const page = await services.store.query(`chunk#${i.chunk}`);
       const present = page.items
         .filter((item) => item.state === "present")

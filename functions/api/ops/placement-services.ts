@@ -2,9 +2,9 @@
  * The placement services of a deployment, or ENOTSUP when this one is configured without them
  * (a configuration fact, not a transient failure: retrying would not help).
  */
-import type { PlacementServices } from "../../../adapters/workflows/placement.ts";
 import { strataError } from "../../../core/errors.ts";
 import type { ScopedView } from "../../../core/placement/index.ts";
+import type { PlacementServices } from "../../../runtime/services.ts";
 import type { OpContext } from "../operation.ts";
 
 export function placementOf(ctx: OpContext, op: string): PlacementServices {
@@ -12,7 +12,7 @@ export function placementOf(ctx: OpContext, op: string): PlacementServices {
   if (!p)
     throw strataError(
       "ENOTSUP",
-      `${op}: this deployment runs without placement (volume records, objectives, workflows); start it with openPlacement (adapters/workflows/placement.ts)`,
+      `${op}: this deployment runs without placement (volume records, objectives, workflows); start it with openPlacement (runtime/services.ts)`,
       { op },
     );
   return p;

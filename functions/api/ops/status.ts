@@ -1,7 +1,6 @@
 /** Health and identity of the deployment. */
 import { z } from "zod";
 import { defineOp, type Operation } from "../operation.ts";
-import { apiVolumesOf } from "../services.ts";
 
 export const statusOps: Operation[] = [
   defineOp({
@@ -20,7 +19,7 @@ export const statusOps: Operation[] = [
         startedAt: new Date(s.deployment.startedAt).toISOString(),
         uptimeSeconds: Math.round((s.clock() - s.deployment.startedAt) / 1000),
         metadata: s.store.kind,
-        volumes: Object.entries(await apiVolumesOf(s)).map(([name, v]) => ({
+        volumes: Object.entries(await s.volumes.handles()).map(([name, v]) => ({
           name,
           kind: v.kind,
           site: v.site,

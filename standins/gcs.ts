@@ -1,5 +1,5 @@
 /**
- * The GCS stand-in: strata's own small GCS JSON-API server (adapters/standins/gcs-server.ts) as a
+ * The GCS stand-in: strata's own small GCS JSON-API server (standins/gcs-server.ts) as a
  * child process on 127.0.0.1, in memory or (option `dir`) persisted to a directory. Why not the Firebase Storage emulator: it has no bucket
  * creation, no chunked resumable uploads and ignores `ifGenerationMatch`, so create-only puts could
  * not be tested atomically (shared/STANDINS.md).

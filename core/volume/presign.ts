@@ -1,4 +1,6 @@
 /**
+ * The presigner port (adapters/presign/ implements it per kind).
+ *
  * Presigned requests: a URL that lets its holder do exactly ONE method on exactly ONE object key
  * of one volume until it expires, with no other credential. File bytes move through these,
  * never through the API (docs/http-api.md, "Bytes").

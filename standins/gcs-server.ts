@@ -52,7 +52,7 @@ import {
 } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
-import { crc32c as crc32cOf, crc32cToBase64 } from "../../core/crc32c.ts";
+import { crc32c as crc32cOf, crc32cToBase64 } from "../core/crc32c.ts";
 
 interface StoredObject {
   bucket: string;

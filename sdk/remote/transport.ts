@@ -1,5 +1,5 @@
 /**
- * How the remote SDK sends one API call (sdk/remote.ts `Rpc`): a POST of a small JSON body over
+ * How the remote SDK sends one API call (sdk/remote/rpc.ts `Rpc`): a POST of a small JSON body over
  * node:http(s) with one keep-alive agent per protocol for the whole process, so consecutive and
  * concurrent calls reuse open connections instead of paying a TCP handshake each.
  *
@@ -10,7 +10,7 @@
  * Idle connections: the agent keeps them until the server's `Keep-Alive: timeout=N` hint minus
  * one second (Node's agent reads it; the local server says 5 s), so the client gives a
  * connection up before the server closes it. A call that still meets a connection closed under
- * it fails like any network failure and is retried with the same Idempotency-Key (remote.ts).
+ * it fails like any network failure and is retried with the same Idempotency-Key (rpc.ts).
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";

@@ -1,6 +1,6 @@
 /**
  * Child-process entry of the GCS stand-in:
- * `node --import tsx adapters/standins/gcs-main.ts --port N [--test-hooks] [--dir D]
+ * `node --import tsx standins/gcs-main.ts --port N [--test-hooks] [--dir D]
  *   [--signer <client_email>=<public key PEM file>]… [--lifeline]`.
  * Prints one "listening" line when ready and exits cleanly on SIGTERM/SIGINT. With `--lifeline`
  * (what `npm start` passes: its stand-ins run in their own process groups) it also exits when its
