@@ -4,13 +4,11 @@
  * layers). Each rule forbids the edges a layer may NOT have; a violation names the rule, the
  * importing file and the imported one.
  *
- * TEMPORARY_EXCEPTIONS lists, one entry per edge, the violations that existed when the check was
- * introduced (issue 15) and are being removed by parallel branches. An exception exempts exactly
- * its file pair: any other forbidden import from the same file is still reported. When a branch
- * removes an edge, delete its entry: test/unit/layers.test.ts fails on an exception that no longer
- * matches a real violation, so the list cannot go stale.
- *
- * STRATA_LAYER_EXCEPTIONS=off drops every exception (the test uses it to show each one is needed).
+ * There are no exceptions: the violations found when the check was introduced (issue 15: auth
+ * types in functions/ and sdk/, the blob route in adapters/, embedded wiring in adapters/ and sdk/,
+ * circles in core/namespace, core/mirror, functions/api and bench/) were all removed. The two
+ * deliberate meeting points of layers — embedded mode — are rules of their own below, allowed
+ * only as dynamic imports.
  */
 
 /** Top-level folders that only tests, benchmarks and tooling may import. */
@@ -144,61 +142,9 @@ const CIRCLES = {
   to: { circular: true },
 };
 
-/**
- * The violations present when the check was introduced, one per edge: { rule, from, to, why }.
- * Delete an entry when its edge is gone (the layer test says which ones are stale).
- */
-const TEMPORARY_EXCEPTIONS = [
-  // Circle: the mirror's source port lives in transport.ts next to one implementation (issue 15: the port apart, core/mirror/).
-  { rule: "no-import-circles", from: "core/mirror/chunks.ts", to: "core/mirror/transport.ts" },
-  { rule: "no-import-circles", from: "core/mirror/full.ts", to: "core/mirror/chunks.ts" },
-  { rule: "no-import-circles", from: "core/mirror/full.ts", to: "core/mirror/mirror.ts" },
-  { rule: "no-import-circles", from: "core/mirror/full.ts", to: "core/mirror/transport.ts" },
-  { rule: "no-import-circles", from: "core/mirror/mirror.ts", to: "core/mirror/chunks.ts" },
-  { rule: "no-import-circles", from: "core/mirror/mirror.ts", to: "core/mirror/full.ts" },
-  { rule: "no-import-circles", from: "core/mirror/mirror.ts", to: "core/mirror/transport.ts" },
-  { rule: "no-import-circles", from: "core/mirror/transport.ts", to: "core/mirror/chunks.ts" },
-  { rule: "no-import-circles", from: "core/mirror/transport.ts", to: "core/mirror/full.ts" },
-];
-
-const exceptionsOn = process.env.STRATA_LAYER_EXCEPTIONS !== "off";
-const exact = (file) => `^${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`;
-const asList = (v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
-
-/**
- * A rule without its exceptions: the base rule skips the files that have exceptions, and each of
- * those files gets its own copy of the rule that skips exactly its excepted targets.
- */
-function withExceptions(rule) {
-  const mine = exceptionsOn ? TEMPORARY_EXCEPTIONS.filter((e) => e.rule === rule.name) : [];
-  const sources = [...new Set(mine.map((e) => e.from))];
-  const base = {
-    name: rule.name,
-    comment: rule.comment,
-    severity: "error",
-    from: { ...rule.from, pathNot: [...asList(rule.from.pathNot), ...sources.map(exact)] },
-    to: rule.to,
-  };
-  const perFile = sources.map((from) => ({
-    name: rule.name,
-    comment: `${rule.comment} (with its temporary exceptions)`,
-    severity: "error",
-    from: { path: exact(from) },
-    to: {
-      ...rule.to,
-      pathNot: [...asList(rule.to.pathNot), ...mine.filter((e) => e.from === from).map((e) => exact(e.to))],
-    },
-  }));
-  return [base, ...perFile];
-}
-
-const ruleNames = new Set([...LAYERS, CIRCLES].map((r) => r.name));
-for (const e of TEMPORARY_EXCEPTIONS)
-  if (!ruleNames.has(e.rule)) throw new Error(`layer exception names no rule: ${JSON.stringify(e)}`);
-
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
-  forbidden: [...LAYERS, CIRCLES].flatMap(withExceptions),
+  forbidden: [...LAYERS, CIRCLES].map((rule) => ({ severity: "error", ...rule })),
   options: {
     doNotFollow: { path: "node_modules" },
     exclude: { path: ["(^|/)\\.sst/", "(^|/)\\.strata/"] },
@@ -211,9 +157,3 @@ module.exports = {
     },
   },
 };
-
-/** For test/unit/layers.test.ts (not part of dependency-cruiser's configuration). */
-Object.defineProperty(module.exports, "temporaryExceptions", {
-  value: TEMPORARY_EXCEPTIONS,
-  enumerable: false,
-});

@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { nodeSha256 } from "../adapters/data/sha256.ts";
 import { SqliteMetadataStore } from "../adapters/metadata/sqlite.ts";
-import { chunkObjectKey } from "../core/data/records.ts";
+import { chunkObjectKey } from "../core/data/chunk-items.ts";
 import { createNamespace } from "../core/namespace/index.ts";
 import { openPlacement } from "../runtime/services.ts";
 import { median, pattern, seconds, table } from "./support.ts";

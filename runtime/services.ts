@@ -24,7 +24,7 @@ import type { MetadataStore } from "../core/metadata/port.ts";
 import type { Namespace } from "../core/namespace/api.ts";
 import { Placement } from "../core/placement/index.ts";
 import { PlacementOrchestrator } from "../core/placement/orchestrator.ts";
-import type { VolumeRecord } from "../core/placement/records.ts";
+import type { VolumeRecord } from "../core/placement/placement-items.ts";
 import { listVolumeRecords, VolumeAdmin } from "../core/placement/volumes.ts";
 import type { VolumeDriver } from "../core/volume/port.ts";
 import { describedRegistry, type VolumeRegistry } from "../core/volume/registry.ts";

@@ -44,7 +44,7 @@ import {
   instanceItem,
   instanceKey,
   intentItem,
-} from "./records.ts";
+} from "./chunk-items.ts";
 
 /** A chunk as a reference names it: its SHA-256, byte length and CRC32C. */
 export interface ChunkRef {

@@ -1,5 +1,6 @@
 /** The data plane: file contents as chunks on volumes (see api.ts and docs/data.md). */
 export type * from "./api.ts";
+export { chunkObjectKey } from "./chunk-items.ts";
 export {
   createDataPlane,
   DATA_DEFAULTS,
@@ -10,4 +11,3 @@ export {
   type VolumeEntry,
   webCryptoSha256,
 } from "./plane.ts";
-export { chunkObjectKey } from "./records.ts";

@@ -8,10 +8,10 @@ import { StrataError } from "../errors.ts";
 import type { Item } from "../metadata/port.ts";
 import type { FileContent } from "../namespace/api.ts";
 import type { DataBody } from "./api.ts";
+import { instanceKey } from "./chunk-items.ts";
 import { extentOf, fixedChunks, peek, prepend } from "./chunker.ts";
 import { ensureInstance, Intent, recordAfterSettle, recordPresent } from "./chunks.ts";
 import { type Call, checkAbort, DATA_DEFAULTS, type Extent, type PlaneState } from "./plane-state.ts";
-import { instanceKey } from "./records.ts";
 
 /**
  * Turn `kept` extents + the bytes of `source` (starting at file offset `base`) into the content

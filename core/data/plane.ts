@@ -29,6 +29,7 @@ import type {
   Stat,
   WriteFileOptions,
 } from "./api.ts";
+import { configKey } from "./chunk-items.ts";
 import { ReadHealth } from "./health.ts";
 import {
   type Call,
@@ -39,7 +40,6 @@ import {
   type VolumeEntry,
 } from "./plane-state.ts";
 import * as reading from "./read.ts";
-import { configKey } from "./records.ts";
 import * as writing from "./write.ts";
 
 export { DATA_DEFAULTS, type Extent, type VolumeEntry } from "./plane-state.ts";

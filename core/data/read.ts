@@ -9,6 +9,7 @@ import { concatBytes, copyOf } from "../bytes.ts";
 import { isStrataError, StrataError } from "../errors.ts";
 import type { Item } from "../metadata/port.ts";
 import type { BadInstanceReport, ChunkPlacement, ReadableFileSystem, ReadOptions, Stat } from "./api.ts";
+import { chunkObjectKey, chunkPk, decodeInstance, instanceKey } from "./chunk-items.ts";
 import { zeros } from "./chunker.ts";
 import { markBad, orderCopies } from "./chunks.ts";
 import {
@@ -21,7 +22,6 @@ import {
   type PlaneState,
   sortedExtents,
 } from "./plane-state.ts";
-import { chunkObjectKey, chunkPk, decodeInstance, instanceKey } from "./records.ts";
 
 export async function read(
   plane: PlaneState,

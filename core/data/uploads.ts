@@ -28,8 +28,8 @@
 import { StrataError } from "../errors.ts";
 import type { Item } from "../metadata/port.ts";
 import type { FileContent } from "../namespace/api.ts";
+import { decodeIntent, type IntentRecord, intentItem } from "./chunk-items.ts";
 import type { Extent } from "./plane.ts";
-import { decodeIntent, type IntentRecord, intentItem } from "./records.ts";
 
 export interface UploadSession extends IntentRecord {
   /** The token that began it: only that token may add chunks or commit. */

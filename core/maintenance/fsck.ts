@@ -21,7 +21,7 @@
  * without a client having to read it first. It never changes a record (scrub repairs and marks).
  */
 
-import { chunkObjectKey, chunkPk } from "../data/records.ts";
+import { chunkObjectKey, chunkPk } from "../data/chunk-items.ts";
 import { isStrataError } from "../errors.ts";
 import type { Item, MetadataStore } from "../metadata/port.ts";
 import { dirPk, historyPk, inoPk, REGISTRY_PK, VERSION_PREFIX, verify } from "../namespace/records.ts";

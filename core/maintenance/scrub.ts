@@ -22,8 +22,8 @@
  */
 import { collectBytes } from "../bytes.ts";
 import type { Sha256 } from "../data/api.ts";
+import { chunkObjectKey, chunkPk, decodeInstance } from "../data/chunk-items.ts";
 import { repairInstance, setCheckedState } from "../data/chunks.ts";
-import { chunkObjectKey, chunkPk, decodeInstance } from "../data/records.ts";
 import { isStrataError } from "../errors.ts";
 import type { MetadataStore } from "../metadata/port.ts";
 import { inoPk, VERSION_PREFIX } from "../namespace/records.ts";

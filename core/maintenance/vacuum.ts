@@ -23,7 +23,6 @@
  * step 3 is written in both modes; it deletes nothing).
  */
 
-import { deletedRecordCondition, deleteMarkedObject, intentPartitions } from "../data/chunks.ts";
 import {
   chunkObjectKey,
   chunkPk,
@@ -31,7 +30,8 @@ import {
   decodeIntent,
   instanceKey,
   intentPk,
-} from "../data/records.ts";
+} from "../data/chunk-items.ts";
+import { deletedRecordCondition, deleteMarkedObject, intentPartitions } from "../data/chunks.ts";
 import { decodeSession, stagedObjects } from "../data/uploads.ts";
 import { isStrataError, strataError } from "../errors.ts";
 import type { Item, Key, MetadataStore, TransactOp } from "../metadata/port.ts";

@@ -10,8 +10,9 @@
  * the source's files live there, or another mirror put it there) costs no copy — the mirror
  * shares it by reference, and its own objectives decide extra instances.
  */
+
+import { instanceKey } from "../data/chunk-items.ts";
 import { ensureInstance, Intent, readBest } from "../data/chunks.ts";
-import { instanceKey } from "../data/records.ts";
 import { strataError } from "../errors.ts";
 import type { Item, MetadataStore, Value } from "../metadata/port.ts";
 import type { Namespace } from "../namespace/api.ts";

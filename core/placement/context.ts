@@ -5,7 +5,7 @@
  */
 
 import { mapLimit } from "../concurrency.ts";
-import { decodeInstance, instanceKey } from "../data/records.ts";
+import { decodeInstance, instanceKey } from "../data/chunk-items.ts";
 import type { MetadataStore, TransactOp } from "../metadata/port.ts";
 import type { FileSystem, Namespace, ReadableFileSystem, Stat } from "../namespace/api.ts";
 import { formatPath, parsePath } from "../namespace/path.ts";
@@ -22,7 +22,7 @@ import {
   type PlacementRecord,
   placementItem,
   placementKey,
-} from "./records.ts";
+} from "./placement-items.ts";
 import type { ScopedView } from "./types.ts";
 import type { VolumeSet } from "./volumes.ts";
 

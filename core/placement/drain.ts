@@ -1,7 +1,7 @@
 /** Object-level drain: the chunk objects still on a draining volume moved to another volume. */
 
+import { instanceKey } from "../data/chunk-items.ts";
 import { presentItem, recordAfterSettle, recordPresent } from "../data/chunks.ts";
-import { instanceKey } from "../data/records.ts";
 import { isStrataError, StrataError } from "../errors.ts";
 import { type PlacementContext, presentInstances } from "./context.ts";
 import { copyChunk, verify } from "./steps.ts";

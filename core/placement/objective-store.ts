@@ -13,7 +13,7 @@ import {
   planPlacement,
 } from "../objectives/planner.ts";
 import { clean, gather, type PlacementContext, planFor } from "./context.ts";
-import { objectiveKey, objectivePk } from "./records.ts";
+import { objectiveKey, objectivePk } from "./placement-items.ts";
 import type { Explanation, ScopedView } from "./types.ts";
 
 /** Attach objectives to the inode at `path` (replacing what was attached there). EINVAL with line/column. */

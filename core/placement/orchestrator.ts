@@ -17,7 +17,7 @@ import type { MetadataStore } from "../metadata/port.ts";
 import type { Namespace } from "../namespace/api.ts";
 import { formatPath } from "../namespace/path.ts";
 import type { Placement } from "./index.ts";
-import { decodePlacement, feedCursorKey, placementKey, sweepCursorKey } from "./records.ts";
+import { decodePlacement, feedCursorKey, placementKey, sweepCursorKey } from "./placement-items.ts";
 
 export interface WorkflowRun {
   status: "succeeded" | "failed";

@@ -4,6 +4,7 @@
  * returning the workflow's JSON state.
  */
 
+import { chunkObjectKey, instanceKey } from "../data/chunk-items.ts";
 import {
   confirmRecorded,
   deleteMarked,
@@ -16,7 +17,6 @@ import {
   recordPresent,
   removeIntent,
 } from "../data/chunks.ts";
-import { chunkObjectKey, instanceKey } from "../data/records.ts";
 import { isStrataError, StrataError } from "../errors.ts";
 import type { TransactOp } from "../metadata/port.ts";
 import type { Volume } from "../volume/volume.ts";
@@ -33,7 +33,7 @@ import {
   writeOps,
   writeRecord,
 } from "./context.ts";
-import { placementItem, placementKey, wantKey, wantPrefix } from "./records.ts";
+import { placementItem, placementKey, wantKey, wantPrefix } from "./placement-items.ts";
 import { fileStatus } from "./status.ts";
 import { GAVE_UP, GRACE_PENDING, type PlacementState, type SweepState } from "./types.ts";
 import { filesUnder } from "./walk.ts";

@@ -19,7 +19,7 @@ import {
   type VolumeRecord,
   volumeItem,
   volumeKey,
-} from "./records.ts";
+} from "./placement-items.ts";
 
 /**
  * What placement needs of the volume registry (core/volume/registry.ts, over these records):

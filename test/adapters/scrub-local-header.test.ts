@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LocalVolumeDriver } from "../../adapters/volumes/local.ts";
-import { chunkObjectKey, instanceKey } from "../../core/data/records.ts";
+import { chunkObjectKey, instanceKey } from "../../core/data/chunk-items.ts";
 import { scrub } from "../../core/maintenance/scrub.ts";
 import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
 import { bytesOf, CHUNK, type MaintenanceWorld, maintenanceWorld } from "../support/maintenance.ts";

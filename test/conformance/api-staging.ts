@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { crc32c } from "../../core/crc32c.ts";
-import { chunkObjectKey, intentPk } from "../../core/data/records.ts";
+import { chunkObjectKey, intentPk } from "../../core/data/chunk-items.ts";
 import { decodeSession, stagedObjects } from "../../core/data/uploads.ts";
 import type { Volume } from "../../core/volume/volume.ts";
 import type { Strata } from "../../sdk/index.ts";

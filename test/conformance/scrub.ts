@@ -7,8 +7,8 @@
  * recorded missing and reported with the versions that lost it (counter-check: not without pass 2).
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { chunkObjectKey, instanceKey } from "../../core/data/chunk-items.ts";
 import { webCryptoSha256 } from "../../core/data/plane.ts";
-import { chunkObjectKey, instanceKey } from "../../core/data/records.ts";
 import { scrub } from "../../core/maintenance/scrub.ts";
 import type { MetadataStore } from "../../core/metadata/port.ts";
 import type { VolumeDriver } from "../../core/volume/port.ts";

@@ -11,7 +11,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { chunkObjectKey } from "../../core/data/records.ts";
+import { chunkObjectKey } from "../../core/data/chunk-items.ts";
 import { isStrataError } from "../../core/errors.ts";
 import type { VacuumLogEntry } from "../../core/maintenance/vacuum.ts";
 import type { MetadataStore } from "../../core/metadata/port.ts";

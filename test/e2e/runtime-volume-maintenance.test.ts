@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { corruptLocalObject, LocalVolumeDriver } from "../../adapters/volumes/local.ts";
-import { chunkObjectKey } from "../../core/data/records.ts";
+import { chunkObjectKey } from "../../core/data/chunk-items.ts";
 import { type LocalDeployment, startLocalDeployment } from "../../functions/local/deployment.ts";
 import { remoteDeployment } from "../../sdk/remote.ts";
 import { freePort } from "../../standins/child.ts";

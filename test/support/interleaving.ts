@@ -16,9 +16,9 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { nodeSha256 } from "../../adapters/data/sha256.ts";
 import { crc32c } from "../../core/crc32c.ts";
+import { chunkObjectKey, chunkPk, decodeInstance, instanceKey } from "../../core/data/chunk-items.ts";
 import { presentItem } from "../../core/data/chunks.ts";
 import { createDataPlane } from "../../core/data/plane.ts";
-import { chunkObjectKey, chunkPk, decodeInstance, instanceKey } from "../../core/data/records.ts";
 import { stagingKey } from "../../core/data/uploads.ts";
 import { isStrataError, strataError } from "../../core/errors.ts";
 import { crefPk } from "../../core/maintenance/common.ts";
@@ -41,7 +41,7 @@ import {
 import type { StreamSource } from "../../core/mirror/port.ts";
 import { createNamespace, type Namespace } from "../../core/namespace/index.ts";
 import { Placement } from "../../core/placement/index.ts";
-import type { VolumeRecord } from "../../core/placement/records.ts";
+import type { VolumeRecord } from "../../core/placement/placement-items.ts";
 import { mulberry32 } from "../../core/random.ts";
 import { setRetention } from "../../core/retention/store.ts";
 import { MemoryVolumeDriver } from "../../core/volume/memory.ts";

@@ -2,9 +2,9 @@
 import { describe, expect, it } from "vitest";
 import { faultyVolume } from "../../adapters/volumes/faulty.ts";
 import { concatBytes } from "../../core/bytes.ts";
+import { intentPk } from "../../core/data/chunk-items.ts";
 import { fixedChunks } from "../../core/data/chunker.ts";
 import { createDataPlane, webCryptoSha256 } from "../../core/data/plane.ts";
-import { intentPk } from "../../core/data/records.ts";
 import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
 import { createNamespace } from "../../core/namespace/index.ts";
 import { MemoryVolumeDriver } from "../../core/volume/memory.ts";

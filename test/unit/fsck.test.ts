@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { instanceKey } from "../../core/data/records.ts";
+import { instanceKey } from "../../core/data/chunk-items.ts";
 import { fsck } from "../../core/maintenance/fsck.ts";
 import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
 import { entryKey, historyKey, seal, versionKey } from "../../core/namespace/records.ts";

@@ -9,19 +9,14 @@
  */
 import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const require = createRequire(import.meta.url);
 const configPath = join(root, ".dependency-cruiser.cjs");
 const depcruise = join(root, "node_modules/dependency-cruiser/bin/dependency-cruise.mjs");
-const { temporaryExceptions } = require(configPath) as {
-  temporaryExceptions: Array<{ rule: string; from: string; to: string }>;
-};
 
 interface Violation {
   rule: { name: string };
@@ -57,34 +52,19 @@ const edges = (c: Cruise) => c.summary.violations.map((v) => `${v.rule.name}: ${
 const LONG = 180_000;
 
 describe("the layer check on this tree", () => {
-  let withExceptions: Cruise;
-  let withoutExceptions: Cruise;
+  let report: Cruise;
   beforeAll(async () => {
-    withExceptions = await cruise(root);
-    withoutExceptions = await cruise(root, { STRATA_LAYER_EXCEPTIONS: "off" });
+    report = await cruise(root);
   }, LONG);
 
-  it("passes: no import outside the layer table and no circle beyond the temporary exceptions", () => {
-    expect(edges(withExceptions)).toEqual([]);
+  it("passes: no import outside the layer table and no circle", () => {
+    expect(edges(report)).toEqual([]);
   });
 
-  it("fails without the temporary exceptions (counter-check: the check sees this tree's imports)", () => {
-    expect(temporaryExceptions.length).toBeGreaterThan(0);
-    expect(withoutExceptions.summary.violations.length).toBeGreaterThan(0);
-  });
-
-  it("lists only exceptions whose edge still violates its rule (delete the others)", () => {
-    const flagged = new Set<string>();
-    for (const m of withoutExceptions.modules)
-      for (const d of m.dependencies)
-        for (const r of d.rules ?? []) flagged.add(`${r.name}: ${m.source} → ${d.resolved}`);
-    const stale = temporaryExceptions
-      .map((e) => `${e.rule}: ${e.from} → ${e.to}`)
-      .filter((e) => !flagged.has(e));
-    expect(
-      stale,
-      "these exceptions no longer match a violation: delete them from .dependency-cruiser.cjs",
-    ).toEqual([]);
+  it("reads this tree's imports, dynamic ones included (counter-check: a check that saw nothing would pass too)", () => {
+    expect(report.modules.length).toBeGreaterThan(300);
+    const connect = report.modules.find((m) => m.source === "sdk/connect.ts");
+    expect(connect?.dependencies.map((d) => d.resolved)).toContain("runtime/embedded.ts");
   });
 });
 
@@ -139,12 +119,15 @@ describe("the layer check on a synthetic tree", () => {
     // A circle inside one layer.
     await file("core/circle-a.ts", 'import "./circle-b.ts";\nexport const a = 1;\n');
     await file("core/circle-b.ts", 'import "./circle-a.ts";\nexport const b = 1;\n');
-    // A file with a temporary exception: only the excepted pair is exempt.
-    const excepted = temporaryExceptions.find((e) => e.rule === "adapters-import-core-and-sdks");
-    if (!excepted) throw new Error("the probe needs an adapters exception to exist");
-    await file(excepted.to, "export const target = 1;\n");
-    const up = "../".repeat(excepted.from.split("/").length - 1);
-    await file(excepted.from, `import "${up}${excepted.to}";\nimport "${up}cli/leaf.ts";\n`);
+    // Embedded mode: sdk/connect.ts loads runtime/embedded.ts, which loads functions/api/, on demand.
+    await file("sdk/connect.ts", 'export const local = () => import("../runtime/embedded.ts");\n');
+    await file(
+      "runtime/embedded.ts",
+      'export const admin = () => import("../functions/api/leaf.ts");\n' +
+        'export const other = () => import("../functions/local/leaf.ts");\n',
+    );
+    await file("functions/api/leaf.ts", "export const api = 1;\n");
+    await file("functions/local/leaf.ts", "export const local = 1;\n");
     report = await cruise(dir);
   }, LONG);
   afterAll(async () => {
@@ -186,9 +169,34 @@ describe("the layer check on a synthetic tree", () => {
     expect(circle.map((v) => v.from)).toEqual(expect.arrayContaining(["core/circle-a.ts"]));
   });
 
-  it("exempts exactly an exception's file pair, not the whole file", () => {
-    const excepted = temporaryExceptions.find((e) => e.rule === "adapters-import-core-and-sdks")!;
-    const fromIt = report.summary.violations.filter((v) => v.from === excepted.from).map((v) => v.to);
-    expect(fromIt).toEqual(["cli/leaf.ts"]);
+  it("allows embedded mode's dynamic imports, and from runtime/embedded.ts only into functions/api/", () => {
+    const from = (f: string) => report.summary.violations.filter((v) => v.from === f).map((v) => v.to);
+    expect(from("sdk/connect.ts")).toEqual([]);
+    expect(from("runtime/embedded.ts")).toEqual(["functions/local/leaf.ts"]);
   });
+
+  it(
+    "refuses the same edges as static imports (counter-check of the allowance above)",
+    async () => {
+      const statics = await mkdtemp(join(tmpdir(), "strata-layers-static-"));
+      try {
+        await symlink(join(root, "node_modules"), join(statics, "node_modules"), "dir");
+        const put = async (path: string, text: string) => {
+          await mkdir(dirname(join(statics, path)), { recursive: true });
+          await writeFile(join(statics, path), text);
+        };
+        await put("sdk/connect.ts", 'import "../runtime/embedded.ts";\n');
+        await put("runtime/embedded.ts", 'import "../functions/api/leaf.ts";\nexport const e = 1;\n');
+        await put("functions/api/leaf.ts", "export const api = 1;\n");
+        const found = edges(await cruise(statics));
+        expect(found).toEqual([
+          "runtime-imports-core-adapters-sdk: runtime/embedded.ts → functions/api/leaf.ts",
+          "sdk-and-cli-speak-http: sdk/connect.ts → runtime/embedded.ts",
+        ]);
+      } finally {
+        await rm(statics, { recursive: true, force: true });
+      }
+    },
+    LONG,
+  );
 });

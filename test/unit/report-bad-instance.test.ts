@@ -6,7 +6,7 @@
  * refused (EINVAL: not part of the live file) and nothing is recorded.
  */
 import { describe, expect, it } from "vitest";
-import { chunkObjectKey, instanceKey } from "../../core/data/records.ts";
+import { chunkObjectKey, instanceKey } from "../../core/data/chunk-items.ts";
 import { fsck } from "../../core/maintenance/fsck.ts";
 import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
 import { MemoryVolumeDriver } from "../../core/volume/memory.ts";

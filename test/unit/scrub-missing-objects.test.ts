@@ -14,7 +14,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { chunkObjectKey, instanceKey } from "../../core/data/records.ts";
+import { chunkObjectKey, instanceKey } from "../../core/data/chunk-items.ts";
 import { fsck } from "../../core/maintenance/fsck.ts";
 import { scrub } from "../../core/maintenance/scrub.ts";
 import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";

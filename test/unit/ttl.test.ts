@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { memoryKeyRing } from "../../adapters/auth/keys.ts";
 import { TokenService } from "../../adapters/auth/tokens.ts";
-import { INTENT_TTL_GRACE_MS, intentItem } from "../../core/data/records.ts";
+import { INTENT_TTL_GRACE_MS, intentItem } from "../../core/data/chunk-items.ts";
 import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
 import { METADATA_TABLE, ttlAttribute } from "../../core/metadata/table.ts";
 import { recordItem } from "../../core/namespace/idempotency.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { crc32c } from "../../core/crc32c.ts";
-import { chunkObjectKey, instanceKey, intentItem } from "../../core/data/records.ts";
+import { chunkObjectKey, instanceKey, intentItem } from "../../core/data/chunk-items.ts";
 import { sessionItem, stagingKey } from "../../core/data/uploads.ts";
 import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
 import type { MetadataStore } from "../../core/metadata/port.ts";

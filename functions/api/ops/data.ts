@@ -8,6 +8,7 @@ import { z } from "zod";
 import { collectBytes } from "../../../core/bytes.ts";
 import { mapLimit } from "../../../core/concurrency.ts";
 import type { InstanceState } from "../../../core/data/api.ts";
+import { chunkObjectKey, instanceKey, intentPk } from "../../../core/data/chunk-items.ts";
 import {
   ensureInstance,
   isChunk,
@@ -17,7 +18,6 @@ import {
 } from "../../../core/data/chunks.ts";
 import { DATA_DEFAULTS, type Extent } from "../../../core/data/plane.ts";
 import { statOrUndefined } from "../../../core/data/plane-state.ts";
-import { chunkObjectKey, instanceKey, intentPk } from "../../../core/data/records.ts";
 import {
   checkExtents,
   committedSession,

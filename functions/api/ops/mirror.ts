@@ -5,7 +5,7 @@
  * prefix is "/" (registry declaration `touches: "pfs"`).
  */
 import { z } from "zod";
-import { chunkObjectKey } from "../../../core/data/records.ts";
+import { chunkObjectKey } from "../../../core/data/chunk-items.ts";
 import { strataError } from "../../../core/errors.ts";
 import {
   chunkReferenced,
