@@ -11,7 +11,9 @@
  *      reference — BEFORE any instance of it is read for reuse or written, until the commit that
  *      references it (scrub repair: until the instance is recorded). Vacuum marks an instance `deleting` and only then re-checks fresh
  *      intents and commits, so a protection written before the writer looked at the instance is
- *      always seen: either the writer sees the mark, or vacuum sees the protection.
+ *      always seen: either the writer sees the mark, or vacuum sees the protection. A protection
+ *      that lapsed (even if renewed since) protects nothing: the writer records and commits
+ *      nothing (`Intent.beforeCommit`, ETIMEDOUT).
  *   2. Reuse waits out a `deleting` lease (`settleInstance`): a marked instance is neither reused
  *      nor recorded over until vacuum unmarks it, deletes it, or its lease ends (vacuum deletes
  *      objects only well inside the lease, so afterwards the object is either gone or stays).
@@ -80,6 +82,16 @@ export const UNSAFE_LIFECYCLE_SWITCHES = {
   exchangeRemovesIntent: false,
   /** Placement Commit does not check its recorded copies still exist (`confirmRecorded`). */
   noConfirm: false,
+  /**
+   * The data plane writes its deferred instance records without first checking its intent is
+   * still live and never lapsed (core/data/intents.ts `storeChunks`): the state before the fix.
+   */
+  noRecordCheck: false,
+  /**
+   * An intent forgets it lapsed once a later write renewed it (`beforeCommit` then sees only
+   * whether it is expired now): the state before the fix.
+   */
+  forgetLapse: false,
 };
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
@@ -126,6 +138,11 @@ export class Intent {
   expiresAt = 0;
   private readonly chunks: string[] = [];
   private written = false;
+  /**
+   * The intent expired at some point since it was first written (a renewal landed after the
+   * previous `expiresAt`): vacuum may have reclaimed chunks announced before, even if it is live now.
+   */
+  private lapsed = false;
   /** The last intent write (errors swallowed: each announcement sees its own write's error). */
   private chain: Promise<void> = Promise.resolve();
   /** The write the next announcement joins, until it starts. */
@@ -168,6 +185,7 @@ export class Intent {
   private async write(): Promise<void> {
     if (UNSAFE_LIFECYCLE_SWITCHES.noIntent) return;
     const now = this.o.clock();
+    const previous = this.written ? this.expiresAt : Number.POSITIVE_INFINITY;
     await this.o.store.put(
       intentItem({
         pfs: this.o.pfs,
@@ -179,19 +197,23 @@ export class Intent {
         expiresAt: now + this.o.ttlMs,
       }),
     );
+    // The old item protected until `previous`: landing after it leaves a gap vacuum may have used.
+    if (this.o.clock() >= previous && !UNSAFE_LIFECYCLE_SWITCHES.forgetLapse) this.lapsed = true;
     this.expiresAt = now + this.o.ttlMs;
     this.written = true;
   }
 
   /**
-   * Just before the commit: an expired intent means vacuum may already have reclaimed the chunks
-   * (ETIMEDOUT, nothing committed); one past half its life is renewed so the commit lands inside it.
+   * Just before the commit (and before a writer's deferred instance records): an intent that is
+   * expired now, or expired at some point since it was first written, means vacuum may already
+   * have reclaimed the chunks (ETIMEDOUT, nothing committed); one past half its life is renewed so
+   * the commit lands inside it.
    */
   async beforeCommit(): Promise<void> {
     await this.chain;
     if (!this.written) return;
     const left = this.expiresAt - this.o.clock();
-    if (left <= 0)
+    if (left <= 0 || this.lapsed)
       throw new StrataError(
         "ETIMEDOUT",
         `${this.o.pfs}:${this.o.path}: the upload outlived its intent (${this.id}); vacuum may have reclaimed its chunks, so nothing was committed. Retry the write`,

@@ -10,7 +10,13 @@ import type { FileContent } from "../namespace/api.ts";
 import type { DataBody } from "./api.ts";
 import { instanceKey } from "./chunk-items.ts";
 import { extentOf, fixedChunks, peek, prepend } from "./chunker.ts";
-import { ensureInstance, Intent, recordAfterSettle, recordPresent } from "./chunks.ts";
+import {
+  ensureInstance,
+  Intent,
+  recordAfterSettle,
+  recordPresent,
+  UNSAFE_LIFECYCLE_SWITCHES,
+} from "./chunks.ts";
 import { type Call, checkAbort, DATA_DEFAULTS, type Extent, type PlaneState } from "./plane-state.ts";
 
 /**
@@ -121,6 +127,16 @@ async function storeChunks(
   await Promise.all(inflight);
   if (failure) throw failure.error;
   checkAbort(call);
+  // The records are written only while the intent is live and never lapsed. Why that suffices:
+  // vacuum deletes an object only after its re-check finds no live intent naming the chunk
+  // (expiresAt + its clock-skew allowance past, core/maintenance/vacuum.ts) and then deletes the
+  // record it marked. An intent whose expiresAt was always ahead of our clock (within the skew
+  // bound of vacuum's) cannot have been seen expired, so no vacuum can have deleted an object of
+  // ours yet; one that deletes later must first mark the record we write now (its mark is
+  // conditional), and then deletes the record with the object. A lapse — even one a later
+  // announcement renewed — fails the write before any record: ETIMEDOUT, and the objects are
+  // left to vacuum through the expired intent.
+  if (!UNSAFE_LIFECYCLE_SWITCHES.noRecordCheck) await intent.beforeCommit();
   await recordInstances(plane, call, recorded);
   return extents;
 }

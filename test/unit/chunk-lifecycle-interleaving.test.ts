@@ -95,6 +95,32 @@ describe("chunk lifecycle interleavings (memory store)", () => {
     expect(result.failures[0]?.problems.join("\n")).toMatch(/@w is present without its object/);
   }, 120_000);
 
+  it("counter-check: without the check before its deferred records a data-plane write whose intent lapsed records `present` for an object vacuum deleted, and the next write of the same bytes is unreadable", async () => {
+    const result = await without(["noRecordCheck"], () =>
+      explore(memory, byName("data plane writeFile after its intent lapsed"), {
+        seeds: [0],
+        vacuumSeeds: [],
+        stopAfter: 1,
+      }),
+    );
+    const problems = result.failures[0]?.problems.join("\n") ?? "";
+    console.log(`without the check (writer point ${result.failures[0]?.at}):\n${problems}`);
+    expect(problems).toMatch(/@v is present without its object/);
+    expect(problems).toMatch(/main:\/l unreadable: EIO/);
+  }, 120_000);
+
+  it("counter-check: an intent that forgets its lapse once a later announcement renewed it lets a data-plane write commit a chunk vacuum deleted", async () => {
+    const result = await without(["forgetLapse"], () =>
+      explore(memory, byName("data plane writeFile after its intent lapsed"), {
+        seeds: [0],
+        vacuumSeeds: [],
+      }),
+    );
+    const problems = result.failures.flatMap((f) => f.problems).join("\n");
+    expect(problems).toMatch(/the lapsed write should fail ETIMEDOUT, got success/);
+    expect(problems).toMatch(/main:\/l unreadable: EIO/);
+  }, 120_000);
+
   it("counter-check: a multi-master exchange that deletes its intent after the merge leaks the peer chunk no merged version references", async () => {
     const result = await without(["exchangeRemovesIntent"], () =>
       explore(memory, byName("multi-master exchange"), { seeds: [0], vacuumSeeds: [], stopAfter: 1 }),
