@@ -56,13 +56,15 @@ function recordKeyOf(principal: Principal, key: string) {
  * run leave its pending claim, report the response it would have recorded to `lost`, and fail as a
  * lost reply (EUNAVAIL, retried by the SDK); `retried` sees what the retry answered.
  * `recovery: false` disables recovery (the retry runs as a fresh call, without a key for the op):
- * the counter-check.
+ * the counter-check. `beforeRun` holds a run (concurrency tests); `claim: false` writes no claim.
  */
 export const crashTestHooks: {
   loseAfterApply?: boolean;
   recovery?: boolean;
   lost?: (key: string, response: ApiResponse, op: string) => void;
   retried?: (key: string, response: ApiResponse) => void;
+  beforeRun?: (key: string) => Promise<void>;
+  claim?: boolean;
 } = {};
 
 /** Claims held by requests running in this process (pk of the record). */
@@ -117,7 +119,7 @@ export async function idempotent(
       };
     if (inFlight.has(key.pk)) throw inFlightError(request.key, request.name);
     retry = true;
-  } else if (options.claim) {
+  } else if (options.claim && crashTestHooks.claim !== false) {
     try {
       // Create-only: of two concurrent first requests, one claims and the other is "in flight".
       await store.put(
@@ -140,6 +142,7 @@ export async function idempotent(
   inFlight.add(key.pk);
   let response: ApiResponse;
   try {
+    await crashTestHooks.beforeRun?.(request.key);
     response = await run(withKey, recovering);
   } catch (err) {
     // A failed call changed nothing: drop our claim so that its retry runs as a first call.

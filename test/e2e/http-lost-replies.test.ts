@@ -325,3 +325,75 @@ describe("HTTP: the server died between applying and recording, on every non-eng
     expect(differing.some((d) => d.startsWith("token.create: 200"))).toBe(true);
   });
 });
+
+/**
+ * Two requests with the same key at once: the first claims the key (create-only), the second is
+ * told to call again (504 ETIMEDOUT, `again: true`, `idempotency: "in-flight"`, retried by the
+ * SDK) instead of running the operation a second time. Counter-check: without the claim
+ * (`crashTestHooks.claim = false`) both run and the original request fails with EEXIST.
+ */
+describe("HTTP: a second request with the same key while the first runs", () => {
+  let fx: ApiFixture;
+  beforeEach(async () => {
+    fx = await startApiFixture("local");
+  });
+  afterEach(async () => {
+    for (const k of Object.keys(crashTestHooks)) delete crashTestHooks[k as keyof typeof crashTestHooks];
+    await fx.dispose();
+  });
+
+  async function race(claim: boolean) {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    let held = false;
+    Object.assign(crashTestHooks, {
+      claim,
+      // Only the first run waits at the gate (after its claim, before the operation).
+      beforeRun: async () => {
+        if (held) return;
+        held = true;
+        entered();
+        await gate;
+      },
+    });
+    const send = () =>
+      fetch(`${fx.deployment.endpoint}/v1/ops/pfs.create`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${fx.adminToken}`,
+          "content-type": "application/json",
+          "idempotency-key": "same-key",
+        },
+        body: JSON.stringify({ name: "p2" }),
+      }).then(async (r) => ({ status: r.status, body: JSON.parse(await r.text()) }));
+    const first = send();
+    await inside;
+    const second = await send();
+    release();
+    return { first: await first, second, third: await send() };
+  }
+
+  it("the second is told to call again and does not run; the first answers, and so does a later retry", async () => {
+    const { first, second, third } = await race(true);
+    expect(second.status).toBe(504);
+    expect(second.body.error).toMatchObject({
+      code: "ETIMEDOUT",
+      details: { again: true, idempotency: "in-flight" },
+    });
+    expect(first.status).toBe(200);
+    expect(third).toEqual(first);
+  });
+
+  it("counter-check: without the claim both run and the original request fails", async () => {
+    const { first, second } = await race(false);
+    expect(second.status).toBe(200);
+    expect(first.status).toBe(409);
+    expect(first.body.error.code).toBe("EEXIST");
+  });
+});
