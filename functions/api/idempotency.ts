@@ -67,8 +67,8 @@ export const crashTestHooks: {
   claim?: boolean;
 } = {};
 
-/** Claims held by requests running in this process (pk of the record). */
-const inFlight = new Set<string>();
+/** Claims held by requests running in this process, per store (pk of the record). */
+const running = new WeakMap<MetadataStore, Set<string>>();
 
 function inFlightError(key: string, op: string) {
   return strataError(
@@ -102,6 +102,8 @@ export async function idempotent(
   const key = recordKeyOf(principal, request.key);
   const now = clock();
   const expiresAt = Math.floor((now + RECORD_TTL_MS) / 1000);
+  const inFlight = running.get(store) ?? new Set<string>();
+  running.set(store, inFlight);
   const seen = await store.get(key);
   let retry = false; // a pending claim was found: the first run may have applied
   if (seen && Number(seen.expiresAt) >= Math.floor(now / 1000)) {
