@@ -313,6 +313,7 @@ export const mirrorOps: Operation[] = [
     scope: "deployment",
     right: "admin",
     touches: "pfs",
+    // A retry writes a second bundle of the same state (its answer names that one).
     afterCrash: "runs-again",
     pfsOf: (i) => [i.pfs],
     input: z
@@ -336,6 +337,7 @@ export const mirrorOps: Operation[] = [
     scope: "deployment",
     right: "admin",
     touches: "deployment",
+    // A retry resumes the restore from this bundle (restoreBackup `resume`; report `resumed: true`).
     afterCrash: "runs-again",
     input: z
       .object({
