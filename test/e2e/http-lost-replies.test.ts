@@ -7,6 +7,7 @@
  * Counter-check: the SDK's test-only `idempotencyKeys: false` — the same workload then fails or
  * answers differently.
  */
+import { createHash } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isStrataError } from "../../core/errors.ts";
 import { hash64, recordKey } from "../../core/namespace/idempotency.ts";
@@ -395,5 +396,51 @@ describe("HTTP: a second request with the same key while the first runs", () => 
     expect(second.status).toBe(200);
     expect(first.status).toBe(409);
     expect(first.body.error.code).toBe("EEXIST");
+  });
+});
+
+/**
+ * The server died after writing the claim but BEFORE applying: the retry finds the pending claim
+ * and runs in recovery mode, which must still apply the operation (recovery only reinterprets a
+ * re-run's failure). The claim is written by hand here, as the first request would have.
+ */
+describe("HTTP: the server died after claiming the key, before applying", () => {
+  let fx: ApiFixture;
+  beforeEach(async () => {
+    fx = await startApiFixture("local");
+  });
+  afterEach(async () => {
+    await fx.dispose();
+  });
+
+  it("the retry applies the operation (pfs.create makes the PFS, token.create a working token)", async () => {
+    const services = fx.deployment.services;
+    const { tokenId } = await services.tokens.verify(fx.adminToken);
+    const claimThenRetry = async (op: string, key: string, input: unknown) => {
+      const body = JSON.stringify(input);
+      await services.store.put({
+        pk: `idem#http#${tokenId}#${key}`,
+        sk: "r",
+        state: "pending",
+        fp: createHash("sha256").update(`${op}\n\n${body}`).digest("hex"),
+        expiresAt: Math.floor(services.clock() / 1000) + 3600,
+      });
+      const r = await fetch(`${fx.deployment.endpoint}/v1/ops/${op}`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${fx.adminToken}`,
+          "content-type": "application/json",
+          "idempotency-key": key,
+        },
+        body,
+      });
+      return { status: r.status, body: JSON.parse(await r.text()) };
+    };
+    const pfs = await claimThenRetry("pfs.create", "never-ran-1", { name: "late" });
+    expect(pfs.status).toBe(200);
+    expect((await services.namespace.listPfs()).map((p) => p.name)).toContain("late");
+    const token = await claimThenRetry("token.create", "never-ran-2", { pfs: "late", rights: ["read"] });
+    expect(token.status).toBe(200);
+    expect((await services.tokens.verify(token.body.token)).pfs).toBe("late");
   });
 });
