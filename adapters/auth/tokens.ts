@@ -17,7 +17,7 @@
  * `strata1.` tokens (self-describing, signed with a secret that sat in the table) are refused
  * with a message to mint a new one.
  */
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import {
   type CreatedToken,
   canonicalPrefix,
@@ -26,7 +26,7 @@ import {
   type TokenInfo,
   type TokenSpec,
 } from "../../core/auth/scope.ts";
-import { strataError } from "../../core/errors.ts";
+import { isStrataError, strataError } from "../../core/errors.ts";
 import type { Item, MetadataStore } from "../../core/metadata/port.ts";
 import { ttlAttribute } from "../../core/metadata/table.ts";
 import { deriveKey, type KeySource, type SigningKey } from "./keys.ts";
@@ -138,8 +138,15 @@ export class TokenService {
     return this.keyInfo();
   }
 
-  /** Mint a token (scope checks are the caller's: functions/api/auth.ts checkMayIssue). */
-  async create(spec: TokenSpec): Promise<CreatedToken> {
+  /**
+   * Mint a token (scope checks are the caller's: functions/api/auth.ts checkMayIssue).
+   *
+   * `idFrom` (the caller's token id and the request's idempotency key): the token id is derived
+   * from it instead of random, so a retried request re-derives the SAME token string (the MAC is
+   * deterministic) from the record the first run wrote — with the same spec — instead of minting
+   * a second token. The same `idFrom` with another spec is EEXIST.
+   */
+  async create(spec: TokenSpec, options: { idFrom?: string } = {}): Promise<CreatedToken> {
     const rights = [...new Set(spec.rights)];
     if (rights.length === 0 || rights.some((r) => !RIGHTS.includes(r)))
       throw strataError("EINVAL", "rights must be a non-empty list of read, write, admin", {
@@ -154,7 +161,10 @@ export class TokenService {
     const now = this.clock();
     // "t" + 72 random bits: an id never starts with "-", which a command line would read as an
     // option (`strata token revoke -Ptow…` failed at random before).
-    const id = `t${randomBytes(9).toString("base64url")}`;
+    const id =
+      options.idFrom === undefined
+        ? `t${randomBytes(9).toString("base64url")}`
+        : `t${createHash("sha256").update(`token-id\u0000${options.idFrom}`).digest().subarray(0, 9).toString("base64url")}`;
     const info: TokenInfo = {
       id,
       pfs: spec.pfs,
@@ -178,9 +188,34 @@ export class TokenService {
       ...ttlAttribute(Date.parse(info.expiresAt) + 24 * 3600_000),
     };
     if (info.label !== undefined) item.label = info.label;
-    await this.store.put(item, { condition: { op: "notExists" } });
+    // The signing key's id: what re-deriving this token's text needs (`idFrom` retries).
+    item.keyId = key.id;
+    try {
+      await this.store.put(item, { condition: { op: "notExists" } });
+    } catch (err) {
+      if (options.idFrom === undefined || !isStrataError(err, "ECONFLICT")) throw err;
+      return this.recreated(id, info);
+    }
     const signed = `${PREFIX}.${key.id}.${id}`;
     return { ...info, token: `${signed}.${mac(key, signed)}` };
+  }
+
+  /** The token a retried `create` with the same `idFrom` made: same spec, or EEXIST. */
+  private async recreated(id: string, wanted: TokenInfo): Promise<CreatedToken> {
+    const item = await this.store.get({ pk: TOKENS_PK, sk: id });
+    const keyId = typeof item?.keyId === "string" ? item.keyId : undefined;
+    const key =
+      keyId === undefined ? undefined : (await this.keys.ring(keyId)).keys.find((k) => k.id === keyId);
+    const had = item ? toInfo(item) : undefined;
+    const same =
+      had !== undefined &&
+      had.pfs === wanted.pfs &&
+      had.prefix === wanted.prefix &&
+      had.rights.join() === wanted.rights.join() &&
+      had.label === wanted.label;
+    if (!same || !key) throw strataError("EEXIST", `token ${id} already exists for another request`, { id });
+    const signed = `${PREFIX}.${key.id}.${id}`;
+    return { ...had, token: `${signed}.${mac(key, signed)}` };
   }
 
   /** When a token of this spec created now would expire (ms); for scope checks before creating. */

@@ -28,7 +28,7 @@ import {
   type StreamRecord,
   toJsonValue,
 } from "./format.ts";
-import { createMirror, type MirrorRunReport, promoteMirror, runMirror } from "./mirror.ts";
+import { createMirror, type MirrorRunReport, mirrorStatus, promoteMirror, runMirror } from "./mirror.ts";
 import type { ChunkRef, MirrorTarget, StreamSource } from "./port.ts";
 
 export interface BundlePart {
@@ -290,11 +290,42 @@ export async function restoreBackup(
     bundle: string;
     volumes: string[];
     keepMirror?: boolean;
+    /** The PFS exists, restored from this bundle (a retried call): finish it instead of EEXIST. */
+    resume?: boolean;
   },
-): Promise<MirrorRunReport> {
+): Promise<MirrorRunReport & { resumed?: true }> {
   const source = await bundleSource(params.volume, params.prefix, params.bundle);
-  await createMirror(target, { name: params.name, source, volumes: params.volumes });
+  try {
+    await createMirror(target, { name: params.name, source, volumes: params.volumes });
+  } catch (err) {
+    if (!params.resume || !isStrataError(err, "EEXIST")) throw err;
+    // A retry of a restore that may have run (functions/api afterCrash): finish the PFS made from
+    // this very bundle; any other PFS of that name stays EEXIST.
+    const [status] = await mirrorStatus(target, params.name);
+    if (!status || status.source !== source.label) throw err;
+    if (status.role !== "mirror")
+      return { ...emptyRun(params.name, source.label, status.sync), resumed: true };
+    const report = await runMirror(target, params.name, source);
+    if (!params.keepMirror) await promoteMirror(target, params.name);
+    return { ...report, resumed: true };
+  }
   const report = await runMirror(target, params.name, source);
   if (!params.keepMirror) await promoteMirror(target, params.name);
   return report;
+}
+
+function emptyRun(name: string, source: string, sync: string): MirrorRunReport {
+  return {
+    name,
+    source,
+    mode: "incremental",
+    from: sync,
+    to: sync,
+    pages: 0,
+    commits: 0,
+    records: 0,
+    transactions: 0,
+    chunksCopied: 0,
+    bytesCopied: 0,
+  };
 }

@@ -147,13 +147,15 @@ export class VolumeAdmin {
   async drain(name: string): Promise<VolumeRecord> {
     const record = await this.get(name);
     if (record.state === "draining") return record;
+    const time = this.clock();
     await this.options.store.update(
       volumeKey(name),
-      { set: { state: "draining", time: this.clock() } },
+      { set: { state: "draining", time } },
       { condition: { op: "exists" } },
     );
     this.options.onChange?.();
-    return { ...record, state: "draining" };
+    // The record as stored (with its new `time`): what a repeated drain answers too.
+    return { ...record, state: "draining", time };
   }
 
   /**

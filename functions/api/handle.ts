@@ -142,7 +142,13 @@ export async function invoke(
   principal: Principal,
   name: string,
   rawInput: unknown,
-  options: { pfs?: string; signal?: AbortSignal; idempotencyKey?: string; timing?: RequestTiming } = {},
+  options: {
+    pfs?: string;
+    signal?: AbortSignal;
+    idempotencyKey?: string;
+    recovering?: boolean;
+    timing?: RequestTiming;
+  } = {},
 ): Promise<unknown> {
   const op: Operation | undefined = registry.get(name);
   if (!op) throw strataError("ENOENT", `no operation ${name}; GET /v1/openapi.json lists them`, { op: name });
@@ -176,11 +182,27 @@ export async function invoke(
     fs: pfs === undefined ? noFs : fileSystem(services, pfs, principal, options.idempotencyKey),
     signal: options.signal ?? new AbortController().signal,
     ...(options.idempotencyKey !== undefined ? { idempotencyKey: options.idempotencyKey } : {}),
+    ...(options.recovering ? { recovering: true } : {}),
   };
   options.timing?.lap("validate");
-  const result = await op.run(ctx, input);
+  const result = options.recovering ? await recoveryRun(op, ctx, input) : await op.run(ctx, input);
   options.timing?.lap("store");
   return result;
+}
+
+/**
+ * Run `op` again after a possible crash between applying and recording (functions/api/idempotency.ts):
+ * its failure goes through the op's declared `afterCrash` (operation.ts {@link AfterCrash}).
+ */
+async function recoveryRun(op: Operation, ctx: OpContext, input: unknown): Promise<unknown> {
+  try {
+    return await op.run(ctx, input);
+  } catch (err) {
+    const after = op.afterCrash;
+    if (after === "gone-is-done" && isStrataError(err, "ENOENT")) return {};
+    if (typeof after === "object") return after.recover(ctx, input, err);
+    throw err;
+  }
 }
 
 const PFS_ROUTE = /^\/v1\/pfs\/([^/]+)\/ops\/([^/]+)$/;
@@ -250,12 +272,13 @@ export async function handle(
       }
     }
     timing?.lap("json");
-    const call = async (idempotencyKey?: string) => {
+    const call = async (idempotencyKey?: string, recovering = false) => {
       timing?.lap("idempotency");
       const result = await invoke(services, principal, name, input, {
         pfs: target,
         signal,
-        idempotencyKey,
+        ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+        recovering,
         timing,
       });
       const response = json(200, result ?? {});
@@ -271,6 +294,8 @@ export async function handle(
       principal,
       { key, name, pfs: target, body },
       call,
+      // Ops that commit elsewhere than the engine claim the key before running (idempotency.ts).
+      { claim: registry.get(name)!.afterCrash !== "engine" },
     );
     timing?.lap("idempotency");
     return response;

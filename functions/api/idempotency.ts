@@ -13,9 +13,22 @@
  *   (core/namespace/idempotency.ts), so a retry still gets the original result when the server
  *   died between commit and recording the response.
  * - Errors are not recorded: a failed call changed nothing, so its retry simply runs again.
+ * - Operations that do NOT commit through the engine (`afterCrash` other than "engine" in the
+ *   registry: token.*, volume.*, mirror.*, backup.*, pfs.*, objective.*, …) first write a **claim**
+ *   (the same item in state `pending`, create-only) and then run; the recorded response replaces
+ *   it. A retry that finds a pending claim knows the operation MAY have applied (the server died
+ *   between applying and recording) and runs it in **recovery** mode: the operation's declared
+ *   `afterCrash` turns "already done" (EEXIST, ENOENT) into the original answer. Why a claim rather
+ *   than a record in the op's own write: these ops write through many different stores and
+ *   drivers (volumes, key ring, mirror definitions); one claim here covers all of them, and each op
+ *   only states how its re-run reads back what it did.
+ * - A claim held by a request still running in this process answers a same-key request with
+ *   ETIMEDOUT `again: true`, `idempotency: "in-flight"` (504, retried by the SDK): it does not run
+ *   twice. Across processes a pending claim is indistinguishable from a crash: the second request
+ *   recovers, which every `afterCrash` makes safe to run twice.
  */
 import { createHash } from "node:crypto";
-import { strataError } from "../../core/errors.ts";
+import { isStrataError, strataError } from "../../core/errors.ts";
 import type { Item, MetadataStore } from "../../core/metadata/port.ts";
 import { ttlAttribute } from "../../core/metadata/table.ts";
 import { hash64, isIdempotencyKey, RECORD_TTL_MS } from "../../core/namespace/idempotency.ts";
@@ -39,6 +52,33 @@ function recordKeyOf(principal: Principal, key: string) {
 }
 
 /**
+ * TEST ONLY (test/e2e/http-crash-before-record.test.ts): `loseAfterApply` makes a successful first
+ * run leave its pending claim, report the response it would have recorded to `lost`, and fail as a
+ * lost reply (EUNAVAIL, retried by the SDK); `retried` sees what the retry answered.
+ * `recovery: false` disables recovery (the retry runs as a fresh call, without a key for the op):
+ * the counter-check. `beforeRun` holds a run (concurrency tests); `claim: false` writes no claim.
+ */
+export const crashTestHooks: {
+  loseAfterApply?: boolean;
+  recovery?: boolean;
+  lost?: (key: string, response: ApiResponse, op: string) => void;
+  retried?: (key: string, response: ApiResponse) => void;
+  beforeRun?: (key: string) => Promise<void>;
+  claim?: boolean;
+} = {};
+
+/** Claims held by requests running in this process, per store (pk of the record). */
+const running = new WeakMap<MetadataStore, Set<string>>();
+
+function inFlightError(key: string, op: string) {
+  return strataError(
+    "ETIMEDOUT",
+    `a request with Idempotency-Key ${key} is still running; call again with the same key for its answer`,
+    { again: true, idempotency: "in-flight", op },
+  );
+}
+
+/**
  * Run `run` once per (token, key): the first time for real, later with the recorded response.
  * `run` receives the key to hand to the namespace (unique per token and key).
  */
@@ -47,7 +87,8 @@ export async function idempotent(
   clock: () => number,
   principal: Principal,
   request: IdempotentRequest,
-  run: (namespaceKey: string) => Promise<ApiResponse>,
+  run: (namespaceKey: string | undefined, recovering: boolean) => Promise<ApiResponse>,
+  options: { claim: boolean } = { claim: false },
 ): Promise<ApiResponse> {
   if (!isIdempotencyKey(request.key))
     throw strataError(
@@ -60,7 +101,11 @@ export async function idempotent(
     .digest("hex");
   const key = recordKeyOf(principal, request.key);
   const now = clock();
+  const expiresAt = Math.floor((now + RECORD_TTL_MS) / 1000);
+  const inFlight = running.get(store) ?? new Set<string>();
+  running.set(store, inFlight);
   const seen = await store.get(key);
+  let retry = false; // a pending claim was found: the first run may have applied
   if (seen && Number(seen.expiresAt) >= Math.floor(now / 1000)) {
     if (seen.fp !== fingerprint)
       throw strataError(
@@ -68,28 +113,69 @@ export async function idempotent(
         `Idempotency-Key ${request.key} was already used for a different request; use a new key per call`,
         { idempotency: "mismatch", op: request.name },
       );
-    return {
-      status: Number(seen.status),
-      headers: { ...(seen.headers as Record<string, string>), "idempotent-replayed": "true" },
-      body: String(seen.body),
-    };
+    if (seen.state !== "pending")
+      return {
+        status: Number(seen.status),
+        headers: { ...(seen.headers as Record<string, string>), "idempotent-replayed": "true" },
+        body: String(seen.body),
+      };
+    if (inFlight.has(key.pk)) throw inFlightError(request.key, request.name);
+    retry = true;
+  } else if (options.claim && crashTestHooks.claim !== false) {
+    try {
+      // Create-only: of two concurrent first requests, one claims and the other is "in flight".
+      await store.put(
+        { ...key, state: "pending", fp: fingerprint, expiresAt, ...ttlAttribute(now + RECORD_TTL_MS) },
+        {
+          condition: seen
+            ? { op: "eq", attr: "expiresAt", value: Number(seen.expiresAt) }
+            : { op: "notExists" },
+        },
+      );
+    } catch (err) {
+      if (isStrataError(err, "ECONFLICT")) throw inFlightError(request.key, request.name);
+      throw err;
+    }
   }
+  const recovering = retry && crashTestHooks.recovery !== false;
   // Two different tokens must not share namespace records: the namespace key is per token.
-  const response = await run(hash64(`${principal.tokenId}\u0000${request.key}`) + hash64(request.key));
-  if (response.status >= 200 && response.status < 300 && response.body.length <= MAX_RECORDED_BODY) {
+  const namespaceKey = hash64(`${principal.tokenId}\u0000${request.key}`) + hash64(request.key);
+  const withKey = options.claim && crashTestHooks.recovery === false ? undefined : namespaceKey;
+  inFlight.add(key.pk);
+  let response: ApiResponse;
+  try {
+    await crashTestHooks.beforeRun?.(request.key);
+    response = await run(withKey, recovering);
+  } catch (err) {
+    // A failed call changed nothing: drop our claim so that its retry runs as a first call.
+    if (options.claim && !retry)
+      await store.delete(key, { condition: { op: "eq", attr: "state", value: "pending" } }).catch(() => {});
+    throw err;
+  } finally {
+    inFlight.delete(key.pk);
+  }
+  const ok = response.status >= 200 && response.status < 300;
+  if (retry) crashTestHooks.retried?.(request.key, response);
+  if (ok && options.claim && !retry && crashTestHooks.loseAfterApply) {
+    crashTestHooks.lost?.(request.key, response, request.name);
+    throw strataError("EUNAVAIL", "test: the server died after applying, before recording the response", {
+      idempotency: "lost",
+    });
+  }
+  if (ok && response.body.length <= MAX_RECORDED_BODY) {
     const item: Item = {
       ...key,
       fp: fingerprint,
       status: response.status,
       headers: response.headers,
       body: response.body,
-      expiresAt: Math.floor((now + RECORD_TTL_MS) / 1000),
+      expiresAt,
       ...ttlAttribute(now + RECORD_TTL_MS),
     };
     try {
       await store.put(item);
     } catch (err) {
-      // The operation is done; a retry falls back to the namespace's own record (or re-runs).
+      // The operation is done; a retry finds the claim (recovery) or the namespace's own record.
       console.error("strata api: could not record an idempotent response", err);
     }
   }

@@ -20,6 +20,11 @@ export interface OpContext {
    * `fs` is already bound to it. Operations that commit through other paths may pass it on.
    */
   idempotencyKey?: string;
+  /**
+   * True when this run is the retry of a request that may already have applied (a pending claim
+   * without a recorded response, functions/api/idempotency.ts): `afterCrash` applies to its failure.
+   */
+  recovering?: boolean;
 }
 
 /** What an operation touches; see {@link Operation.touches}. */
@@ -52,9 +57,37 @@ export interface Operation<Input = unknown> {
   pfsOf?: (input: Input) => string[];
   /** An example input for docs and `--help`. */
   example?: Record<string, unknown>;
+  /**
+   * How a keyed retry gets the original answer when the server may have died after this mutating
+   * operation applied but before the HTTP layer recorded its response (functions/api/idempotency.ts:
+   * the retry finds the pending claim and re-runs in recovery mode). Required on every mutating
+   * operation (registry.ts `buildRegistry` refuses one without it); see {@link AfterCrash}.
+   */
+  afterCrash?: AfterCrash<Input>;
   /** For "pfs" scope, `ctx.pfs`/`ctx.fs` are set; for "deployment" they are "" and a stub. */
   run(ctx: OpContext, input: Input): Promise<unknown>;
 }
+
+/**
+ * What a recovery re-run of a mutating operation does (Operation.afterCrash):
+ * - "engine": it commits through the namespace engine with the request's key, which records the
+ *   result IN the commit (core/namespace/idempotency.ts); no claim is written, the re-run replays.
+ * - "rerun": running it again answers as the original did (set-style ops, reads, token.create
+ *   whose id derives from the key).
+ * - "runs-again": running it again is harmless but answers anew — a new run's report (vacuum,
+ *   scrub, fsck, mirror.run, placement.sweep), a new upload session, one more signing key, a second
+ *   backup bundle, a resumed restore. Declared so that the exemption from "the original answer" is
+ *   visible here and in docs/http-api.md, not hidden in a test.
+ * - "gone-is-done": delete-style; ENOENT on the re-run means the first run deleted it: answer `{}`.
+ * - `{ recover }`: create-style; when the re-run fails (EEXIST…), `recover` reads back the object
+ *   the first run made and answers what that run answered (or rethrows `err`).
+ */
+export type AfterCrash<Input = unknown> =
+  | "engine"
+  | "rerun"
+  | "runs-again"
+  | "gone-is-done"
+  | { recover: (ctx: OpContext, input: Input, err: unknown) => Promise<unknown> };
 
 /**
  * Type helper: `run` and `paths` see the schema's output type; the registry holds them erased

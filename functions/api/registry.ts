@@ -46,7 +46,24 @@ function declarationFault(op: Operation): string | undefined {
     return 'touches "pfs" on the deployment route but has no `pfsOf(input)` naming the PFS';
   if (op.pfsOf !== undefined && !(op.touches === "pfs" && op.scope === "deployment"))
     return "has `pfsOf` but is not a deployment-scoped whole-PFS operation";
-  return undefined;
+  return recoveryFault(op);
+}
+
+const AFTER_CRASH: ReadonlySet<unknown> = new Set(["engine", "rerun", "runs-again", "gone-is-done"]);
+
+/**
+ * Why a mutating operation's `afterCrash` (operation.ts) is missing or unusable, or undefined:
+ * without it a keyed retry after "applied, server died before recording" could run it twice.
+ */
+function recoveryFault(op: Operation): string | undefined {
+  const after = op.afterCrash;
+  if (!isMutating(op))
+    return after === undefined ? undefined : "declares `afterCrash` but does not mutate (right read)";
+  if (after === undefined)
+    return 'mutates but declares no `afterCrash` ("engine" | "rerun" | "runs-again" | "gone-is-done" | { recover })';
+  if (AFTER_CRASH.has(after)) return undefined;
+  if (typeof after === "object" && after !== null && typeof after.recover === "function") return undefined;
+  return "has an unusable `afterCrash`";
 }
 
 /**

@@ -7,10 +7,13 @@
  * Counter-check: the SDK's test-only `idempotencyKeys: false` — the same workload then fails or
  * answers differently.
  */
+import { createHash } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isStrataError } from "../../core/errors.ts";
 import { hash64, recordKey } from "../../core/namespace/idempotency.ts";
 import { registryKey } from "../../core/namespace/records.ts";
+import { crashTestHooks } from "../../functions/api/idempotency.ts";
+import type { ApiResponse } from "../../functions/api/messages.ts";
 import { isMutating, registry } from "../../functions/api/registry.ts";
 import { createClient } from "../../sdk/client.ts";
 import { remoteDeployment } from "../../sdk/remote.ts";
@@ -241,5 +244,203 @@ describe("HTTP: a lost reply on every mutating operation", () => {
     expect((await send("fs.stat", "k-2", { path: "/y" })).status).toBe(404);
     expect((await send("fs.mkdir", "bad key", { path: "/z" })).status).toBe(400);
     expect((await send("fs.stat", "k-1", { path: "/x" })).status).toBe(200);
+  });
+});
+
+/**
+ * "Applied, the server died before recording the reply" on every mutating operation that does not
+ * commit through the namespace engine (registry `afterCrash` ≠ "engine"): the test-only hook in
+ * functions/api/idempotency.ts lets the first run apply, leaves its pending claim instead of the
+ * recorded response, and fails the request as a lost reply (503); the SDK retries with the same
+ * key, finds the claim and the operation runs in recovery mode. Every call must succeed with the
+ * ORIGINAL response body (token.create: the same token string).
+ *
+ * Counter-check: `crashTestHooks.recovery = false` (the retry runs as a fresh call): token.create
+ * mints another token, pfs.create answers EEXIST, deletes answer ENOENT.
+ */
+describe("HTTP: the server died between applying and recording, on every non-engine operation", () => {
+  let fx: ApiFixture;
+  beforeEach(async () => {
+    fx = await startApiFixture("local", undefined, { chunkSize: 64 * 1024 });
+  });
+  afterEach(async () => {
+    for (const k of Object.keys(crashTestHooks)) delete crashTestHooks[k as keyof typeof crashTestHooks];
+    await fx.dispose();
+  });
+
+  async function run(recovery: boolean) {
+    const lost = new Map<string, { op: string; step: string; body: string }>();
+    const retried = new Map<string, { status: number; body: string }>();
+    let current = "";
+    Object.assign(crashTestHooks, {
+      loseAfterApply: true,
+      recovery,
+      lost: (key: string, r: ApiResponse, op: string) => lost.set(key, { op, step: current, body: r.body }),
+      retried: (key: string, r: ApiResponse) => retried.set(key, { status: r.status, body: r.body }),
+    });
+    const client = createClient(
+      remoteDeployment({ endpoint: fx.deployment.endpoint, token: fx.adminToken, pfs: "default" }),
+      "default",
+    );
+    const call: Call = (op, input) => client.admin.call(op, input);
+    const failed: string[] = [];
+    for (const [name, step] of workload(client, call, `${fx.dir}/volume2`)) {
+      current = name;
+      try {
+        await step();
+      } catch (err) {
+        failed.push(`${name}: ${isStrataError(err) ? err.code : String(err)}`);
+      }
+    }
+    await client.close();
+    // Ops declared "runs-again" (a new run's report, a new session…) must succeed, not repeat.
+    const differing: string[] = [];
+    let same = 0;
+    for (const [key, first] of lost) {
+      const again = retried.get(key);
+      if (again?.status !== 200) differing.push(`${first.op}: ${again?.status ?? "no retry"}`);
+      else if (again.body === first.body) same++;
+      else if (registry.get(first.op)?.afterCrash !== "runs-again")
+        differing.push(`${first.op}: 200 ${again.body.slice(0, 120)}`);
+    }
+    return { failed, differing, same, lost: lost.size, hit: new Set([...lost.values()].map((l) => l.op)) };
+  }
+
+  it("every keyed retry gets the original success (token.create: the same token), on every such operation", async () => {
+    const { failed, differing, hit, same, lost } = await run(true);
+    expect(failed).toEqual([]);
+    expect(differing).toEqual([]);
+    const nonEngine = [...registry.values()]
+      .filter((op) => isMutating(op) && op.afterCrash !== "engine")
+      .map((op) => op.name);
+    console.log(
+      `[idempotency] crash before recording: ${lost} calls applied without a recorded reply, ${hit.size} of ${nonEngine.length} non-engine operations; all succeeded on retry, ${same} with the original body byte for byte (the rest are declared "runs-again")`,
+    );
+    expect(nonEngine.filter((name) => !hit.has(name))).toEqual([]);
+  });
+
+  it("counter-check: with recovery disabled, token.create mints another token and creates/deletes fail", async () => {
+    const { failed, differing } = await run(false);
+    console.log(`[idempotency] counter-check: failed ${failed.join(", ")}; differing ${differing.length}`);
+    expect(failed).toEqual(expect.arrayContaining(["pfs.create: EEXIST", "pfs.delete: ENOENT"]));
+    expect(differing.some((d) => d.startsWith("token.create: 200"))).toBe(true);
+  });
+});
+
+/**
+ * Two requests with the same key at once: the first claims the key (create-only), the second is
+ * told to call again (504 ETIMEDOUT, `again: true`, `idempotency: "in-flight"`, retried by the
+ * SDK) instead of running the operation a second time. Counter-check: without the claim
+ * (`crashTestHooks.claim = false`) both run and the original request fails with EEXIST.
+ */
+describe("HTTP: a second request with the same key while the first runs", () => {
+  let fx: ApiFixture;
+  beforeEach(async () => {
+    fx = await startApiFixture("local");
+  });
+  afterEach(async () => {
+    for (const k of Object.keys(crashTestHooks)) delete crashTestHooks[k as keyof typeof crashTestHooks];
+    await fx.dispose();
+  });
+
+  async function race(claim: boolean) {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    let held = false;
+    Object.assign(crashTestHooks, {
+      claim,
+      // Only the first run waits at the gate (after its claim, before the operation).
+      beforeRun: async () => {
+        if (held) return;
+        held = true;
+        entered();
+        await gate;
+      },
+    });
+    const send = () =>
+      fetch(`${fx.deployment.endpoint}/v1/ops/pfs.create`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${fx.adminToken}`,
+          "content-type": "application/json",
+          "idempotency-key": "same-key",
+        },
+        body: JSON.stringify({ name: "p2" }),
+      }).then(async (r) => ({ status: r.status, body: JSON.parse(await r.text()) }));
+    const first = send();
+    await inside;
+    const second = await send();
+    release();
+    return { first: await first, second, third: await send() };
+  }
+
+  it("the second is told to call again and does not run; the first answers, and so does a later retry", async () => {
+    const { first, second, third } = await race(true);
+    expect(second.status).toBe(504);
+    expect(second.body.error).toMatchObject({
+      code: "ETIMEDOUT",
+      details: { again: true, idempotency: "in-flight" },
+    });
+    expect(first.status).toBe(200);
+    expect(third).toEqual(first);
+  });
+
+  it("counter-check: without the claim both run and the original request fails", async () => {
+    const { first, second } = await race(false);
+    expect(second.status).toBe(200);
+    expect(first.status).toBe(409);
+    expect(first.body.error.code).toBe("EEXIST");
+  });
+});
+
+/**
+ * The server died after writing the claim but BEFORE applying: the retry finds the pending claim
+ * and runs in recovery mode, which must still apply the operation (recovery only reinterprets a
+ * re-run's failure). The claim is written by hand here, as the first request would have.
+ */
+describe("HTTP: the server died after claiming the key, before applying", () => {
+  let fx: ApiFixture;
+  beforeEach(async () => {
+    fx = await startApiFixture("local");
+  });
+  afterEach(async () => {
+    await fx.dispose();
+  });
+
+  it("the retry applies the operation (pfs.create makes the PFS, token.create a working token)", async () => {
+    const services = fx.deployment.services;
+    const { tokenId } = await services.tokens.verify(fx.adminToken);
+    const claimThenRetry = async (op: string, key: string, input: unknown) => {
+      const body = JSON.stringify(input);
+      await services.store.put({
+        pk: `idem#http#${tokenId}#${key}`,
+        sk: "r",
+        state: "pending",
+        fp: createHash("sha256").update(`${op}\n\n${body}`).digest("hex"),
+        expiresAt: Math.floor(services.clock() / 1000) + 3600,
+      });
+      const r = await fetch(`${fx.deployment.endpoint}/v1/ops/${op}`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${fx.adminToken}`,
+          "content-type": "application/json",
+          "idempotency-key": key,
+        },
+        body,
+      });
+      return { status: r.status, body: JSON.parse(await r.text()) };
+    };
+    const pfs = await claimThenRetry("pfs.create", "never-ran-1", { name: "late" });
+    expect(pfs.status).toBe(200);
+    expect((await services.namespace.listPfs()).map((p) => p.name)).toContain("late");
+    const token = await claimThenRetry("token.create", "never-ran-2", { pfs: "late", rights: ["read"] });
+    expect(token.status).toBe(200);
+    expect((await services.tokens.verify(token.body.token)).pfs).toBe("late");
   });
 });

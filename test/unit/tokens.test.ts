@@ -205,3 +205,37 @@ describe("key rotation", () => {
     expect(await store.get(LEGACY_SECRET_KEY)).toBeUndefined();
   });
 });
+
+describe("a keyed token.create derives its id (adapters/auth/tokens.ts `idFrom`)", () => {
+  const spec = { pfs: "p", prefix: "/a", rights: ["read" as const], ttlSeconds: 60, label: "ci" };
+
+  it("the same idFrom and spec gives the same token string and one record, even after a key rotation", async () => {
+    const { tokens, now } = world();
+    const first = await tokens.create(spec, { idFrom: "caller\u0000key-1" });
+    await tokens.rotateKey();
+    now.t += 5_000;
+    const again = await tokens.create(spec, { idFrom: "caller\u0000key-1" });
+    expect(again).toEqual(first);
+    expect((await tokens.list()).length).toBe(1);
+    expect((await tokens.verify(again.token)).tokenId).toBe(first.id);
+    expect(first.token.split(".").length).toBe(4);
+  });
+
+  it("another spec with the same idFrom is EEXIST; another idFrom is another token", async () => {
+    const { tokens } = world();
+    const first = await tokens.create(spec, { idFrom: "caller\u0000key-1" });
+    const err = await failureOf(
+      tokens.create({ ...spec, rights: ["write"] }, { idFrom: "caller\u0000key-1" }),
+    );
+    expect(isStrataError(err, "EEXIST")).toBe(true);
+    expect((await tokens.create(spec, { idFrom: "caller\u0000key-2" })).token).not.toBe(first.token);
+  });
+
+  it("counter-check: without idFrom the same call mints a second token", async () => {
+    const { tokens } = world();
+    const a = await tokens.create(spec);
+    const b = await tokens.create(spec);
+    expect(b.token).not.toBe(a.token);
+    expect((await tokens.list()).length).toBe(2);
+  });
+});

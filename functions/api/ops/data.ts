@@ -243,6 +243,7 @@ export const dataOps: Operation[] = [
     scope: "pfs",
     right: "write",
     touches: "paths",
+    afterCrash: "runs-again",
     input: z.object({ path: pathSchema }).strict(),
     paths: (i) => [i.path],
     example: { path: "/big.bin" },
@@ -285,6 +286,7 @@ export const dataOps: Operation[] = [
     scope: "pfs",
     right: "write",
     touches: "paths",
+    afterCrash: "runs-again",
     // The session's path was checked by upload.begin; loadSession binds the session to this token.
     paths: () => [],
     input: z
@@ -338,6 +340,7 @@ export const dataOps: Operation[] = [
     scope: "pfs",
     right: "write",
     touches: "paths",
+    afterCrash: "engine",
     input: z
       .object({
         path: pathSchema,

@@ -177,6 +177,7 @@ export const fsOps: Operation[] = [
     scope: "pfs",
     right: "write",
     touches: "paths",
+    afterCrash: "engine",
     input: z.object({ path: pathSchema, mode: mode.optional(), recursive: z.boolean().optional() }).strict(),
     paths: (i) => [i.path],
     example: { path: "/a/b", recursive: true },
@@ -188,6 +189,7 @@ export const fsOps: Operation[] = [
     scope: "pfs",
     right: "write",
     touches: "paths",
+    afterCrash: "engine",
     input: z.object({ from: pathSchema, to: pathSchema, noReplace: z.boolean().optional() }).strict(),
     paths: (i) => [i.from, i.to],
     example: { from: "/a.txt", to: "/b.txt" },
@@ -202,6 +204,7 @@ export const fsOps: Operation[] = [
     scope: "pfs",
     right: "write",
     touches: "paths",
+    afterCrash: "engine",
     input: pathInput,
     paths: (i) => [i.path],
     run: async (ctx, i) => {
@@ -215,6 +218,7 @@ export const fsOps: Operation[] = [
     scope: "pfs",
     right: "write",
     touches: "paths",
+    afterCrash: "engine",
     input: pathInput,
     paths: (i) => [i.path],
     run: async (ctx, i) => {
@@ -228,6 +232,7 @@ export const fsOps: Operation[] = [
     scope: "pfs",
     right: "write",
     touches: "paths",
+    afterCrash: "engine",
     input: z.object({ target: z.string().min(1), path: pathSchema }).strict(),
     paths: (i) => [i.path, symlinkDestination(i.path, i.target)],
     run: async (ctx, i) => publicStat(await ctx.fs.symlink(i.target, i.path)),
@@ -238,6 +243,7 @@ export const fsOps: Operation[] = [
     scope: "pfs",
     right: "write",
     touches: "paths",
+    afterCrash: "engine",
     input: z.object({ existing: pathSchema, path: pathSchema }).strict(),
     paths: (i) => [i.existing, i.path],
     run: async (ctx, i) => publicStat(await ctx.fs.link(i.existing, i.path)),
@@ -248,6 +254,7 @@ export const fsOps: Operation[] = [
     scope: "pfs",
     right: "write",
     touches: "paths",
+    afterCrash: "engine",
     input: z.object({ path: pathSchema, attrs }).strict(),
     paths: (i) => [i.path],
     run: async (ctx, i) => publicStat(await ctx.fs.setattr(i.path, i.attrs)),
@@ -258,6 +265,7 @@ export const fsOps: Operation[] = [
     scope: "pfs",
     right: "write",
     touches: "paths",
+    afterCrash: "engine",
     input: z
       .object({
         path: pathSchema,
@@ -282,6 +290,7 @@ export const fsOps: Operation[] = [
     scope: "pfs",
     right: "write",
     touches: "paths",
+    afterCrash: "engine",
     input: z.object({ path: pathSchema, name: z.string() }).strict(),
     paths: (i) => [i.path],
     run: async (ctx, i) => {
@@ -295,6 +304,7 @@ export const fsOps: Operation[] = [
     scope: "pfs",
     right: "write",
     touches: "paths",
+    afterCrash: "engine",
     input: z.object({ path: pathSchema, key: z.string(), value: z.string() }).strict(),
     paths: (i) => [i.path],
     example: { path: "/renders/a.exr", key: "render-site", value: "gcs-eu" },
@@ -309,6 +319,7 @@ export const fsOps: Operation[] = [
     scope: "pfs",
     right: "write",
     touches: "paths",
+    afterCrash: "engine",
     input: z.object({ path: pathSchema, key: z.string() }).strict(),
     paths: (i) => [i.path],
     run: async (ctx, i) => {
@@ -347,6 +358,7 @@ export const fsOps: Operation[] = [
     scope: "pfs",
     right: "write",
     touches: "paths",
+    afterCrash: "engine",
     input: z
       .object({
         path: pathSchema,
@@ -371,6 +383,7 @@ export const fsOps: Operation[] = [
     scope: "pfs",
     right: "write",
     touches: "paths",
+    afterCrash: "engine",
     input: z.object({ ops: z.array(batchOp).min(1).max(100) }).strict(),
     paths: (i) => i.ops.flatMap(batchPaths),
     run: async (ctx, i) => ({ tid: await ctx.fs.batch(i.ops.map(toEngineOp)) }),
@@ -392,6 +405,7 @@ export const fsOps: Operation[] = [
     scope: "pfs",
     right: "write",
     touches: "pfs",
+    afterCrash: "engine",
     input: z.object({ name: z.string().min(1), asOf: asOfSchema.optional() }).strict(),
     example: { name: "before-migration" },
     run: (ctx, i) =>
@@ -415,6 +429,7 @@ export const fsOps: Operation[] = [
     scope: "pfs",
     right: "admin",
     touches: "pfs",
+    afterCrash: "gone-is-done",
     input: z.object({ name: z.string().min(1) }).strict(),
     run: async (ctx, i) => {
       await ctx.fs.deleteSnapshot(i.name);

@@ -15,6 +15,7 @@ export const maintenanceOps: Operation[] = [
     scope: "deployment",
     right: "admin",
     touches: "deployment",
+    afterCrash: "runs-again",
     input: z
       .object({
         apply: z.boolean().optional().describe("really delete (default false: report what would go)"),
@@ -41,6 +42,7 @@ export const maintenanceOps: Operation[] = [
     scope: "deployment",
     right: "admin",
     touches: "deployment",
+    afterCrash: "runs-again",
     input: z
       .object({
         timeBudgetSeconds: z.number().positive().max(86_400).optional(),
@@ -64,6 +66,7 @@ export const maintenanceOps: Operation[] = [
     scope: "deployment",
     right: "admin",
     touches: "deployment",
+    afterCrash: "runs-again",
     input: z
       .object({
         pfs: z.array(z.string().min(1)).optional().describe("only these PFSs"),
@@ -86,6 +89,7 @@ export const maintenanceOps: Operation[] = [
     scope: "pfs",
     right: "admin",
     touches: "pfs",
+    afterCrash: "rerun",
     input: z.object({ policy: z.string().max(1000) }).strict(),
     example: { policy: "all 1h; hourly 1d; daily 30d; monthly 1y" },
     run: async (ctx, i) => setRetention(ctx.services.store, ctx.pfs, i.policy, ctx.services.clock),

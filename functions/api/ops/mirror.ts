@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { chunkObjectKey } from "../../../core/data/chunk-items.ts";
-import { strataError } from "../../../core/errors.ts";
+import { isStrataError, strataError } from "../../../core/errors.ts";
 import {
   chunkReferenced,
   createMirror,
@@ -64,6 +64,27 @@ export const mirrorOps: Operation[] = [
     scope: "deployment",
     right: "admin",
     touches: "deployment",
+    afterCrash: {
+      // The PFS exists (EEXIST): if it is this source's mirror, finish the definition (the crash may
+      // have come between the two writes) and answer its status, as the first run did.
+      recover: async (ctx, i, err) => {
+        if (!isStrataError(err, "EEXIST")) throw err;
+        const spec = specOf(i.source);
+        const mirrorName = i.name ?? i.target;
+        const [status] = await mirrorStatus(await target(ctx), i.target);
+        if (!status || status.source !== (await sourceFor(ctx.services, spec)).label) throw err;
+        await putMirrorDefinition(ctx.services.namespace, {
+          name: mirrorName,
+          target: i.target,
+          source: spec,
+        }).catch((e: unknown) => {
+          if (!isStrataError(e, "EEXIST")) throw e;
+        });
+        const def = await getMirrorDefinition(ctx.services.namespace, mirrorName);
+        if (def.target !== i.target) throw err;
+        return { ...status, name: mirrorName, target: i.target };
+      },
+    },
     input: z
       .object({
         source: sourceSchema,
@@ -98,6 +119,7 @@ export const mirrorOps: Operation[] = [
     scope: "deployment",
     right: "admin",
     touches: "deployment",
+    afterCrash: "runs-again",
     input: z
       .object({
         name,
@@ -141,6 +163,15 @@ export const mirrorOps: Operation[] = [
     scope: "deployment",
     right: "admin",
     touches: "deployment",
+    afterCrash: {
+      // Already promoted by the first run: answer its TID (the mirror's sync, where it stopped).
+      recover: async (ctx, i, err) => {
+        const def = await getMirrorDefinition(ctx.services.namespace, i.name);
+        const [status] = await mirrorStatus(await target(ctx), def.target);
+        if (status?.role !== "promoted") throw err;
+        return { name: def.target, tid: status.sync, ...(i.former ? { formerFinalTid: status.sync } : {}) };
+      },
+    },
     input: z.object({ name, former: z.enum(["demote", "retire"]).optional() }).strict(),
     run: async (ctx, i) => {
       checkDeploymentAdmin(ctx.principal, "mirror.promote");
@@ -282,6 +313,8 @@ export const mirrorOps: Operation[] = [
     scope: "deployment",
     right: "admin",
     touches: "pfs",
+    // A retry writes a second bundle of the same state (its answer names that one).
+    afterCrash: "runs-again",
     pfsOf: (i) => [i.pfs],
     input: z
       .object({ pfs: name, volume: name, prefix: z.string().min(1).optional(), base: z.string().optional() })
@@ -304,6 +337,8 @@ export const mirrorOps: Operation[] = [
     scope: "deployment",
     right: "admin",
     touches: "deployment",
+    // A retry resumes the restore from this bundle (restoreBackup `resume`; report `resumed: true`).
+    afterCrash: "runs-again",
     input: z
       .object({
         name: name.describe("the new PFS"),
@@ -323,6 +358,7 @@ export const mirrorOps: Operation[] = [
         bundle: i.bundle,
         volumes: i.volumes ?? [await ctx.services.data.defaultVolume(i.name)],
         ...(i.keepMirror ? { keepMirror: true } : {}),
+        ...(ctx.recovering ? { resume: true } : {}),
       });
     },
   }),

@@ -11,6 +11,7 @@ export const objectiveOps: Operation[] = [
     scope: "pfs",
     right: "write",
     touches: "paths",
+    afterCrash: "rerun",
     input: z.object({ path: pathSchema, text: z.string().max(8192) }).strict(),
     paths: (i) => [i.path],
     example: { path: "/show", text: "when tag:render-site place 1 on site:$tag:render-site" },
@@ -45,6 +46,7 @@ export const objectiveOps: Operation[] = [
     scope: "pfs",
     right: "write",
     touches: "paths",
+    afterCrash: "gone-is-done",
     input: z.object({ path: pathSchema }).strict(),
     paths: (i) => [i.path],
     run: async (ctx, i) => {

@@ -1,5 +1,6 @@
 /** PFS administration (deployment scope). */
 import { z } from "zod";
+import { isStrataError } from "../../../core/errors.ts";
 import { checkDeploymentAdmin } from "../auth.ts";
 import { defineOp, type Operation } from "../operation.ts";
 import { pageFields, pageOf } from "./common.ts";
@@ -27,6 +28,15 @@ export const pfsOps: Operation[] = [
     scope: "deployment",
     right: "admin",
     touches: "deployment",
+    afterCrash: {
+      // EEXIST: answer what createPfs answered, read back from the registry.
+      recover: async (ctx, i, err) => {
+        if (!isStrataError(err, "EEXIST")) throw err;
+        const made = (await ctx.services.namespace.listPfs()).find((p) => p.name === i.name);
+        if (!made) throw err;
+        return made;
+      },
+    },
     input: z.object({ name }).strict(),
     example: { name: "projects" },
     run: (ctx, i) => {
@@ -40,6 +50,7 @@ export const pfsOps: Operation[] = [
     scope: "deployment",
     right: "admin",
     touches: "deployment",
+    afterCrash: "gone-is-done",
     input: z.object({ name }).strict(),
     run: async (ctx, i) => {
       checkDeploymentAdmin(ctx.principal, "pfs.delete");

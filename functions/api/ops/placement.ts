@@ -67,6 +67,7 @@ export const placementOps: Operation[] = [
     scope: "pfs",
     right: "admin",
     touches: "pfs",
+    afterCrash: "runs-again",
     input: z.object({ limit: z.number().int().min(1).max(100_000).optional() }).strict(),
     run: (ctx, i) =>
       placementOf(ctx, "placement.sweep").orchestrator.sweep(ctx.pfs, i.limit ? { limit: i.limit } : {}),

@@ -17,6 +17,7 @@ export const tokenOps: Operation[] = [
     scope: "deployment",
     right: "admin",
     touches: "deployment",
+    afterCrash: "rerun",
     input: z
       .object({
         pfs: z.string().min(1),
@@ -30,7 +31,14 @@ export const tokenOps: Operation[] = [
     run: async (ctx, i) => {
       const tokens = ctx.services.tokens;
       checkMayIssue(ctx.principal, i, tokens.expiryOf(i));
-      return tokens.create(i);
+      // Keyed: the id derives from (caller, key), so a retry after a crash re-derives the same
+      // token instead of minting a second one (afterCrash "rerun").
+      return tokens.create(
+        i,
+        ctx.idempotencyKey === undefined
+          ? {}
+          : { idFrom: `${ctx.principal.tokenId}\u0000${ctx.idempotencyKey}` },
+      );
     },
   }),
   defineOp({
@@ -39,6 +47,7 @@ export const tokenOps: Operation[] = [
     scope: "deployment",
     right: "admin",
     touches: "deployment",
+    afterCrash: "rerun",
     input: z.object(pageFields).strict(),
     run: async (ctx, i) => {
       const mine = (await ctx.services.tokens.list()).filter((t) => covers(ctx.principal, t));
@@ -52,6 +61,7 @@ export const tokenOps: Operation[] = [
     scope: "deployment",
     right: "admin",
     touches: "deployment",
+    afterCrash: "gone-is-done",
     input: z.object({ id: z.string().min(1) }).strict(),
     run: async (ctx, i) => {
       const token = await ctx.services.tokens.get(i.id);
@@ -68,6 +78,7 @@ export const tokenOps: Operation[] = [
     scope: "deployment",
     right: "admin",
     touches: "deployment",
+    afterCrash: "runs-again",
     input: z.object({ retire: z.boolean().optional() }).strict(),
     example: { retire: false },
     run: async (ctx, i) => {

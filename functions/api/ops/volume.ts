@@ -21,6 +21,7 @@ export const volumeOps: Operation[] = [
     scope: "deployment",
     right: "admin",
     touches: "deployment",
+    afterCrash: "rerun",
     input: z
       .object({
         name,
@@ -80,6 +81,7 @@ export const volumeOps: Operation[] = [
     scope: "deployment",
     right: "admin",
     touches: "deployment",
+    afterCrash: "rerun",
     input: z.object({ name, wait: z.boolean().optional() }).strict(),
     example: { name: "s3-old" },
     run: async (ctx, i) => {
@@ -106,6 +108,7 @@ export const volumeOps: Operation[] = [
     scope: "deployment",
     right: "admin",
     touches: "deployment",
+    afterCrash: "gone-is-done",
     input: z.object({ name }).strict(),
     run: async (ctx, i) => {
       checkDeploymentAdmin(ctx.principal, "volume.remove");
