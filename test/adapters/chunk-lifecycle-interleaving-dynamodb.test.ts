@@ -15,8 +15,8 @@ import { explore, SCENARIOS } from "../support/interleaving.ts";
 import { standInEndpoint } from "../support/standins.ts";
 
 const endpoint = standInEndpoint("dynamodb");
-const WRITER_STRIDE = 6;
-const VACUUM_STRIDE = 60;
+const WRITER_STRIDE = 12;
+const VACUUM_STRIDE = 120;
 const WRITERS = [
   "data plane writeFile",
   "mirror apply",
