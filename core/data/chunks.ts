@@ -182,21 +182,24 @@ export class Intent {
     if (this.chunks.length > 0) await this.write();
   }
 
+  /** This intent's item as it stands, protecting its chunks until `expiresAt`. */
+  private item(expiresAt: number): Item {
+    return intentItem({
+      pfs: this.o.pfs,
+      id: this.id,
+      path: this.o.path,
+      volumes: this.o.volumes,
+      chunks: [...new Set(this.chunks)],
+      created: this.created,
+      expiresAt,
+    });
+  }
+
   private async write(): Promise<void> {
     if (UNSAFE_LIFECYCLE_SWITCHES.noIntent) return;
     const now = this.o.clock();
     const previous = this.written ? this.expiresAt : Number.POSITIVE_INFINITY;
-    await this.o.store.put(
-      intentItem({
-        pfs: this.o.pfs,
-        id: this.id,
-        path: this.o.path,
-        volumes: this.o.volumes,
-        chunks: [...new Set(this.chunks)],
-        created: this.created,
-        expiresAt: now + this.o.ttlMs,
-      }),
-    );
+    await this.o.store.put(this.item(now + this.o.ttlMs));
     // The old item protected until `previous`: landing after it leaves a gap vacuum may have used.
     if (this.o.clock() >= previous && !UNSAFE_LIFECYCLE_SWITCHES.forgetLapse) this.lapsed = true;
     this.expiresAt = now + this.o.ttlMs;
@@ -232,18 +235,9 @@ export class Intent {
   async expire(): Promise<void> {
     if (!this.written) return;
     try {
-      await this.o.store.put(
-        intentItem({
-          pfs: this.o.pfs,
-          id: this.id,
-          path: this.o.path,
-          volumes: this.o.volumes,
-          chunks: [...new Set(this.chunks)],
-          created: this.created,
-          expiresAt: this.o.clock(),
-        }),
-      );
-      this.expiresAt = this.o.clock();
+      const now = this.o.clock();
+      await this.o.store.put(this.item(now));
+      this.expiresAt = now;
     } catch {
       // It expires after its TTL.
     }
