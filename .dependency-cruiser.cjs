@@ -108,6 +108,20 @@ const LAYERS = [
     to: { path: "^cli/" },
   },
   {
+    name: "gateways-are-clients",
+    comment:
+      "gateways/ (the S3 gateway, the WebDAV server, the FUSE mount) are clients like the CLI: they import core/ (types, pure helpers), sdk/ (connect, remote or embedded) and their protocol packages; never adapters/, functions/, runtime/, stacks/ or standins/",
+    from: { path: "^gateways/" },
+    to: { path: ["^(adapters|functions|runtime|stacks|standins|cli)/", TOOLING] },
+  },
+  {
+    name: "gateways-are-clients",
+    comment:
+      "only the CLI (`strata serve`, `strata mount`), the local server (npm start starts the gateways) and tooling import gateways/; the sdk and everything below it never do",
+    from: { pathNot: ["^(gateways|cli|functions/local)/", TOOLING] },
+    to: { path: "^gateways/" },
+  },
+  {
     name: "stacks-import-sst-and-core-data",
     comment:
       "stacks/ (SST components) import sst, other stacks and core/ definitions as data (workflows, the table): no handler code, adapters or SDKs",
