@@ -22,7 +22,10 @@
  * Each (operation, clients) cell: 3 rounds, embedded and HTTP alternating (load elsewhere on the
  * machine hits both alike); the figure is the median round. Unlink removes the files its round's
  * create made, timed as a whole. Env: STRATA_BENCH_MS (ms per side, operation and round,
- * default 500); STRATA_BENCH_SERVER_FLAGS (node flags for the server, e.g. `--cpu-prof`).
+ * default 500); STRATA_BENCH_SERVER_FLAGS (node flags for the server, e.g. `--cpu-prof`);
+ * STRATA_BENCH_PLACEMENT=off stops the server's placement worker (as `npm start` runs it, every new
+ * file is placed in the background: reads, a workflow step and a feed-cursor write per batch, which
+ * the embedded side — a client that never administers — does not pay).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -81,6 +84,9 @@ async function serve(home: string): Promise<void> {
     defaultVolume: "local",
     port: 0,
   });
+  // STRATA_BENCH_PLACEMENT=off: no placement worker in the server (the embedded side never starts
+  // one): what the HTTP path costs without placement's per-new-file work running beside it.
+  if (process.env.STRATA_BENCH_PLACEMENT === "off") await deployment.services.placement?.orchestrator.stop();
   const admin = await deployment.services.tokens.create({ pfs: "*", rights: ["admin"], label: "bench" });
   await deployment.services.namespace.createPfs("default");
   const times: ServerTimes = { requests: 0, connections: 0, sections: {}, cpuMicros: 0 };
@@ -278,7 +284,7 @@ export async function run(_args: string[]): Promise<void> {
   };
   try {
     console.log(
-      `http: ${started.endpoint} (child process, SQLite + local volume), ${MEASURE_MS} ms × ${ROUNDS} rounds per cell; load average ${loadAverage()}`,
+      `http: ${started.endpoint} (child process, SQLite + local volume, placement worker ${process.env.STRATA_BENCH_PLACEMENT === "off" ? "OFF" : "on"}), ${MEASURE_MS} ms × ${ROUNDS} rounds per cell; load average ${loadAverage()}`,
     );
     for (const client of Object.values(clientsOf)) await prepare(client);
     // Background CPU (µs per ms) of both processes doing no operation: timers, placement's
