@@ -14,6 +14,10 @@
  *   `details.failedIndex`; TransactionConflict reasons are included as such (callers retry).
  * - Requests are counted per attempt on the wire (SDK retries included), by kind: the driver
  *   reports each attempt to the wrapper's counter.
+ * - DynamoDB's own faults: the SDK retries throttling, 5xx and network errors (6 attempts); single
+ *   writes and TransactGetItems retry TransactionConflicts here; what is left is ETHROTTLED /
+ *   EUNAVAIL (retryable) or ECONFLICT with `TransactionConflict` reasons (the engine re-plans).
+ *   Proven with those faults injected at the SDK client (dynamodb-faults.ts, docs/reliability.md).
  */
 import {
   type AttributeValue,
@@ -66,6 +70,13 @@ export interface DynamoDbMetadataStoreOptions {
   tableName: string;
   /** Bounded retries of BatchGetItem's UnprocessedKeys and of TransactionConflicts (default 8). */
   maxRetries?: number;
+  /**
+   * TEST ONLY (counter-checks of the DynamoDB fault tier): `false` turns off this adapter's handling
+   * of DynamoDB's own faults — no TransactionConflict retries, every cancellation reason read as
+   * ConditionalCheckFailed, throttling / 5xx / network errors reported as a plain EIO — as an
+   * adapter that only knew DynamoDB Local's answers would. Default true.
+   */
+  faultHandling?: boolean;
 }
 
 /** The part of an SDK command the request counter needs. */
@@ -256,6 +267,7 @@ export class DynamoDbMetadataDriver implements MetadataDriver {
   readonly client: DynamoDBClient;
   private readonly ownsClient: boolean;
   private readonly maxRetries: number;
+  private readonly faultHandling: boolean;
   /** The wrapper's request counter (set by countRequestsWith). */
   private count: (kind: RequestKind) => void = () => {};
 
@@ -266,6 +278,7 @@ export class DynamoDbMetadataDriver implements MetadataDriver {
     // The SDK retries throttling and 5xx itself (standard mode); 6 attempts ride out short bursts.
     this.client = options.client ?? new DynamoDBClient({ maxAttempts: 6, ...options.clientConfig });
     this.maxRetries = options.maxRetries ?? 8;
+    this.faultHandling = options.faultHandling ?? true;
   }
 
   countRequestsWith(count: (kind: RequestKind) => void): void {
@@ -304,6 +317,7 @@ export class DynamoDbMetadataDriver implements MetadataDriver {
       new StrataError(code, text, { cause: err, details: { table: this.tableName, ...details } });
     if (name === "ConditionalCheckFailedException")
       return fail("ECONFLICT", `condition failed${where}`, { item: fromAttributeMap(e.Item), key });
+    if (!this.faultHandling) return fail("EIO", `DynamoDB ${what} failed: ${name} ${message}`);
     if (name === "TransactionConflictException")
       return fail("ECONFLICT", `${what}${where} collided with a running transaction; retry`, {
         item: undefined,
@@ -354,7 +368,7 @@ export class DynamoDbMetadataDriver implements MetadataDriver {
         return await attempt();
       } catch (err) {
         const name = (err as { name?: string })?.name;
-        if (name !== "TransactionConflictException" || i >= this.maxRetries)
+        if (name !== "TransactionConflictException" || i >= this.maxRetries || !this.faultHandling)
           throw this.translate(err, what, key);
         await backoff(i);
       }
@@ -502,7 +516,11 @@ export class DynamoDbMetadataDriver implements MetadataDriver {
   private cancelled(err: unknown, what: string, n: number): StrataError {
     const e = err as { name?: string; CancellationReasons?: DynamoCancellationReason[]; message?: string };
     if (e?.name !== "TransactionCanceledException") return this.translate(err, what);
-    const raw = e.CancellationReasons ?? [];
+    const raw = (e.CancellationReasons ?? []).map((r) =>
+      this.faultHandling || r.Code === undefined || r.Code === "None"
+        ? r
+        : { ...r, Code: "ConditionalCheckFailed" },
+    );
     const reasons = Array.from({ length: n }, (_, i) => (raw[i] ? normaliseReason(raw[i]) : null));
     const failedIndex = reasons.findIndex((r) => r !== null);
     const codes = raw.map((r) => r.Code);
@@ -556,7 +574,8 @@ export class DynamoDbMetadataDriver implements MetadataDriver {
         const reasons =
           (err as { CancellationReasons?: DynamoCancellationReason[] })?.CancellationReasons ?? [];
         const conflict = reasons.some((r) => r.Code === "TransactionConflict");
-        if (!conflict || i >= this.maxRetries) throw this.cancelled(err, "TransactGetItems", keys.length);
+        if (!conflict || i >= this.maxRetries || !this.faultHandling)
+          throw this.cancelled(err, "TransactGetItems", keys.length);
         await backoff(i);
       }
     }
