@@ -208,8 +208,13 @@ export function injectDynamoDbFaults(client: DynamoDBClient, plan: DynamoFaultPl
       injected[kind]++;
       injected.total++;
       let items = 1;
-      if (TRANSACTIONS.has(command) && typeof request.body === "string")
-        items = (JSON.parse(request.body) as { TransactItems?: unknown[] }).TransactItems?.length ?? 1;
+      if (TRANSACTIONS.has(command)) {
+        // One cancellation reason per item, as DynamoDB answers (the body is a string or bytes).
+        const body =
+          request.body instanceof Uint8Array ? Buffer.from(request.body).toString("utf8") : request.body;
+        if (typeof body === "string")
+          items = (JSON.parse(body) as { TransactItems?: unknown[] }).TransactItems?.length ?? 1;
+      }
       const pick = Math.floor(choose() * items);
       const applies =
         WRITES.has(command) && (kind === "lostReply" || (kind === "internalError" && choose() < 0.5));

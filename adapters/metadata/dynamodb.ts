@@ -285,13 +285,27 @@ export class DynamoDbMetadataDriver implements MetadataDriver {
     this.count = count;
   }
 
-  /** Send one command, counting every attempt that goes on the wire (SDK retries included). */
-  private async send<O>(kind: RequestKind | "admin", command: object): Promise<O> {
+  /**
+   * Send one command, counting every attempt that goes on the wire (SDK retries included).
+   * `seen.ambiguous` is set when an attempt failed without a definite answer (a 5xx or no reply):
+   * DynamoDB may have applied it, whatever the SDK's later attempts answer.
+   */
+  private async send<O>(
+    kind: RequestKind | "admin",
+    command: object,
+    seen?: { ambiguous: boolean },
+  ): Promise<O> {
     if (kind !== "admin")
       (command as CountableCommand).middlewareStack.add(
         (next) => async (args) => {
           this.count(kind);
-          return await next(args);
+          try {
+            return await next(args);
+          } catch (err) {
+            const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+            if (seen && (status === undefined || status >= 500)) seen.ambiguous = true;
+            throw err;
+          }
         },
         // Inside the SDK's retry middleware (finalizeRequest, high), so each attempt counts.
         { step: "finalizeRequest", priority: "low", name: "strataRequestCounter" },
@@ -486,6 +500,7 @@ export class DynamoDbMetadataDriver implements MetadataDriver {
 
   async transact(ops: TransactOp[], token: string | undefined): Promise<void> {
     const TransactItems = ops.map((op) => this.transactItem(op));
+    const seen = { ambiguous: false };
     try {
       // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
       // ClientRequestToken: DynamoDB answers a re-send of a committed transaction with success for
@@ -497,9 +512,26 @@ export class DynamoDbMetadataDriver implements MetadataDriver {
           TransactItems,
           ...(token !== undefined ? { ClientRequestToken: token } : {}),
         }),
+        seen,
       );
     } catch (err) {
       const name = (err as { name?: string })?.name;
+      // An earlier attempt of this request (the SDK's retries) may have committed: a later
+      // conflict or throttle does not say it did not. Report the outcome as unknown (retryable),
+      // so the caller re-sends with the same token, which DynamoDB answers "done" if it was.
+      const reasons =
+        (err as { CancellationReasons?: DynamoCancellationReason[] })?.CancellationReasons ?? [];
+      if (
+        this.faultHandling &&
+        seen.ambiguous &&
+        name === "TransactionCanceledException" &&
+        !reasons.some((r) => r.Code === "ConditionalCheckFailed" || r.Code === "ValidationError")
+      )
+        throw new StrataError(
+          "EUNAVAIL",
+          `TransactWriteItems on table ${this.tableName}: an attempt failed without an answer and a retry was cancelled (${reasons.map((r) => r.Code).join(", ")}); the outcome is unknown — re-send with the same token`,
+          { cause: err, details: { table: this.tableName, ...(token !== undefined ? { token } : {}) } },
+        );
       if (name === "IdempotentParameterMismatchException" && token !== undefined)
         throw tokenMismatch(token, err);
       if (name === "TransactionInProgressException")

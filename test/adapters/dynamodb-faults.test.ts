@@ -5,7 +5,11 @@
  * (test-only `faultHandling: false`) the same tier fails.
  */
 import { describe, expect, it } from "vitest";
-import { runDynamoDbFaultTier } from "../reliability/dynamodb-faults.ts";
+import {
+  dynamoFaultRegressions,
+  replayDynamoFaultCase,
+  runDynamoDbFaultTier,
+} from "../reliability/dynamodb-faults.ts";
 import { standInEndpoint } from "../support/standins.ts";
 
 const endpoint = standInEndpoint("dynamodb");
@@ -24,6 +28,12 @@ describe("DynamoDB's own faults (TransactionConflict, throttling, 500s, lost rep
     expect(Object.keys(report.reachedAdapter).length).toBeGreaterThan(0);
     expect(report.faultedSteps).toBeGreaterThan(0);
   });
+
+  for (const c of dynamoFaultRegressions())
+    it(`kept case ${c.file} agrees with the model`, { timeout: 120_000 }, async (ctx) => {
+      if (endpoint === undefined) return ctx.skip("DynamoDB Local was not started (STRATA_STANDINS)");
+      await replayDynamoFaultCase(endpoint, c);
+    });
 
   it("counter-check: with the adapter's fault handling off, the tier finds wrong or untyped answers", {
     timeout: 120_000,

@@ -10,7 +10,9 @@
  * Used by `npm run reliability` (figures) and test/adapters/dynamodb-faults.test.ts (a small tier
  * and its counter-check: the adapter's fault handling off).
  */
-import { checkSequences, type SequenceReport, tallies } from "./sequences.ts";
+import type { DynamoFaultPlan } from "../../adapters/metadata/dynamodb-faults.ts";
+import { regressionFiles } from "../support/regressions.ts";
+import { checkSequences, runDataSequence, type SeqStep, type SequenceReport, tallies } from "./sequences.ts";
 import { sdkFaultTotals } from "./world.ts";
 
 export interface DynamoFaultTierOptions {
@@ -38,6 +40,53 @@ export interface DynamoFaultTierReport extends SequenceReport {
   applied: number;
   /** The codes faulted steps failed with. */
   surfaced: Record<string, number>;
+}
+
+/** The tier's fault mix: TransactionConflict twice as likely as each other kind (the emulator never raises it). */
+export const TIER_KINDS: DynamoFaultPlan["kinds"] = [
+  "transactionConflict",
+  "transactionConflict",
+  "throttling",
+  "provisioned",
+  "internalError",
+  "lostReply",
+];
+
+/** Kept failing cases of this tier (test/regressions/dynamodb-faults/), replayed with their faults. */
+export function dynamoFaultRegressions(): Array<{
+  file: string;
+  note: string;
+  seed: number;
+  prologue: SeqStep[];
+  steps: SeqStep[];
+  dynamoFaults: Omit<DynamoFaultPlan, "seed" | "when">;
+}> {
+  return regressionFiles<{
+    note?: string;
+    seed: number;
+    prologue: SeqStep[];
+    steps: SeqStep[];
+    dynamoFaults?: Omit<DynamoFaultPlan, "seed" | "when">;
+  }>("dynamodb-faults").map(({ file, parsed }) => ({
+    file,
+    note: parsed.note ?? "",
+    seed: parsed.seed,
+    prologue: parsed.prologue,
+    steps: parsed.steps,
+    dynamoFaults: parsed.dynamoFaults ?? { probability: 0.3, sticky: 0.9, kinds: TIER_KINDS },
+  }));
+}
+
+/** Replay one kept case on DynamoDB Local (throws ModelMismatch when it diverges). */
+export async function replayDynamoFaultCase(
+  endpoint: string,
+  c: ReturnType<typeof dynamoFaultRegressions>[number],
+): Promise<void> {
+  await runDataSequence(
+    { backend: "dynamodb", endpoint, seed: c.seed, dynamoFaults: c.dynamoFaults },
+    c.steps,
+    c.prologue,
+  );
 }
 
 /** Run the tier; figures are this call's share of the harness's tallies. */
