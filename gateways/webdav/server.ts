@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { pipeline } from "node:stream/promises";
 import { mapLimit } from "../../core/concurrency.ts";
-import { type ErrorCode, isStrataError, StrataError, strataError } from "../../core/errors.ts";
+import { type ErrorCode, isStrataError, StrataError } from "../../core/errors.ts";
 import type { Strata } from "../../sdk/index.ts";
 import { principalOf, type WebDavBackend } from "./backend.ts";
 import { type IfList, parseIf, sameEtag, submittedTokens } from "./if-header.ts";
