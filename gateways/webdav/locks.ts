@@ -49,6 +49,9 @@ export function timeoutFrom(header: string | undefined): number {
   return DEFAULT_LOCK_SECONDS;
 }
 
+/** Test-only: acquire without the conflict check (the counter-check of test/unit/webdav-locks.test.ts). */
+export const UNSAFE_LOCK_SWITCHES = { noConflictCheck: false };
+
 export class LockTable {
   private readonly locks = new Map<string, Lock>();
 
@@ -75,14 +78,14 @@ export class LockTable {
   }
 
   /**
-   * A new lock, or EEXIST-free refusal: `ECONFLICT` (→ 423) when an exclusive lock would meet
+   * A new lock, or `ECONFLICT` (→ 423) when an exclusive lock would meet
    * any other lock, or a shared one an exclusive lock, on the path, an ancestor (depth infinity)
    * or — for a depth-infinity request — a descendant.
    */
   acquire(spec: Omit<Lock, "token" | "expiresAt">): Lock {
     const others = [...this.covering(spec.root), ...(spec.depth === "infinity" ? this.below(spec.root) : [])];
     const clash = others.find((l) => l.scope === "exclusive" || spec.scope === "exclusive");
-    if (clash)
+    if (clash && !UNSAFE_LOCK_SWITCHES.noConflictCheck)
       throw strataError("ECONFLICT", `${spec.root} is locked (${clash.scope}, on ${clash.root})`, {
         path: spec.root,
       });
