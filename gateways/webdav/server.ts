@@ -643,9 +643,7 @@ class WebDav {
       }
       frontier = next;
     }
-    const responses = await mapLimit(all, LIST_PARALLELISM, (res) =>
-      this.propResponse(ctx, res, mode, wanted),
-    );
+    const responses = await mapLimit(all, LIST_PARALLELISM, (res) => this.propResponse(res, mode, wanted));
     this.send(ctx, 207, multistatus(responses));
   }
 
@@ -661,7 +659,6 @@ class WebDav {
   }
 
   private async propResponse(
-    ctx: Ctx,
     r: Resource,
     mode: "allprop" | "propname" | "prop",
     wanted: string[],
