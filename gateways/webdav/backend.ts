@@ -15,6 +15,11 @@ export interface WebDavBackend {
   readonly requiresAuth: boolean;
   /** The client for a request presenting `token` (undefined: none presented). */
   clientFor(token: string | undefined): Promise<Strata>;
+  /**
+   * May this client take locks? Locks live in the gateway, not the deployment, so without this a
+   * read-only token could lock files and block writers. Absent: yes (the embedded owner).
+   */
+  mayLock?(client: Strata): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -33,8 +38,22 @@ const MAX_CLIENTS = 64;
 /** A client per presented token over the deployment's HTTP API. */
 export function remoteBackend(options: { endpoint: string; pfs: string }): WebDavBackend {
   const clients = new Map<string, Promise<Strata>>();
+  const writers = new WeakMap<Strata, Promise<boolean>>();
   return {
     requiresAuth: true,
+    mayLock(client) {
+      let answer = writers.get(client);
+      if (!answer) {
+        // The deployment's status names the caller's token and its rights (read < write < admin).
+        answer = client.admin.status().then((s) => {
+          const rights = (s.token as { rights?: unknown } | undefined)?.rights;
+          return Array.isArray(rights) && (rights.includes("write") || rights.includes("admin"));
+        });
+        answer.catch(() => writers.delete(client));
+        writers.set(client, answer);
+      }
+      return answer;
+    },
     clientFor(token) {
       const key = principalOf(token);
       let client = clients.get(key);

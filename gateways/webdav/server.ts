@@ -773,6 +773,8 @@ class WebDav {
       return;
     }
     this.writable(r);
+    if (this.backend.mayLock && !(await this.backend.mayLock(ctx.client)))
+      throw new Reply(403, "taking a lock needs a token with the write right");
     const root = parseXml(text);
     if (root.ns !== DAV || root.name !== "lockinfo") throw new Reply(400, "LOCK body must be DAV:lockinfo");
     const scopeEl = child(root, DAV, "lockscope");

@@ -7,7 +7,8 @@
  * client (ignoring the request's token) leaks the secret and lets the writes through.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { WebDavBackend } from "../../gateways/webdav/backend.ts";
+import { remoteBackend, type WebDavBackend } from "../../gateways/webdav/backend.ts";
+import { startWebDavServer } from "../../gateways/webdav/server.ts";
 import type { Strata } from "../../sdk/index.ts";
 import { davRequest, startWebDavFixture, type WebDavFixture } from "../support/webdav.ts";
 
@@ -128,6 +129,45 @@ describe("WebDAV requests are confined to their token's prefix", () => {
     expect(put.status).toBe(201);
     expect(await w.admin.readFile("/a/new.txt", "utf8")).toBe("new");
     await w.admin.unlink("/a/new.txt");
+  });
+
+  it("a read-only token cannot take a lock (locks would block writers); a writer can", async () => {
+    const base = w.fx.dav.url;
+    const reader = (
+      await w.admin.admin.createToken({ pfs: "default", prefix: "/a", rights: ["read"], ttlSeconds: 3600 })
+    ).token;
+    const body = `<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>`;
+    expect((await davRequest(`${base}a/in.txt`, "LOCK", { token: reader, body })).status).toBe(403);
+    const taken = await davRequest(`${base}a/in.txt`, "LOCK", { token: w.scoped, body });
+    expect(taken.status).toBe(200);
+    const lockToken = taken.headers.get("lock-token")!;
+    expect(
+      (
+        await davRequest(`${base}a/in.txt`, "UNLOCK", {
+          token: w.scoped,
+          headers: { "Lock-Token": lockToken },
+        })
+      ).status,
+    ).toBe(204);
+  });
+
+  it("counter-check: a gateway without the lock-right check lets a read-only token lock (and block writers)", async () => {
+    const reader = (
+      await w.admin.admin.createToken({ pfs: "default", prefix: "/a", rights: ["read"], ttlSeconds: 3600 })
+    ).token;
+    const { mayLock: _checked, ...unchecked } = remoteBackend({
+      endpoint: w.fx.api.deployment.endpoint,
+      pfs: "default",
+    });
+    const dav = await startWebDavServer({ backend: unchecked });
+    try {
+      const body = `<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>`;
+      expect((await davRequest(`${dav.url}a/in.txt`, "LOCK", { token: reader, body })).status).toBe(200);
+      const put = await davRequest(`${dav.url}a/in.txt`, "PUT", { token: w.scoped, body: "blocked" });
+      expect(put.status).toBe(423);
+    } finally {
+      await dav.close();
+    }
   });
 
   it("no request without a valid token gets in (401)", async () => {
