@@ -636,7 +636,7 @@ class WebDav {
             403,
             `<?xml version="1.0" encoding="utf-8"?>\n<D:error xmlns:D="DAV:"><D:propfind-finite-depth/></D:error>`,
           );
-        const found = await mapLimit(paths, LIST_PARALLELISM, (p) => this.memberOf(ctx, dir, p));
+        const found = await mapLimit(paths, LIST_PARALLELISM, (p) => this.memberOf(ctx, p));
         for (const m of found) if (m && exists(m)) all.push(m);
         if (depth === "infinity")
           next.push(...found.filter((m): m is Resource => m !== undefined && isCollection(m)));
@@ -648,7 +648,7 @@ class WebDav {
   }
 
   /** A member of a listed collection (its view is the parent's: as-of listings stay as-of). */
-  private async memberOf(ctx: Ctx, _dir: Resource, clientPath: string): Promise<Resource | undefined> {
+  private async memberOf(ctx: Ctx, clientPath: string): Promise<Resource | undefined> {
     try {
       return await locate(ctx.client, clientPath);
     } catch (err) {
