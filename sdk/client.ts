@@ -33,6 +33,7 @@ import { DEFAULT_PAGE, removeTree, toEngineOps } from "./client/tree.ts";
 import type {
   Abortable,
   AppendFileOptions,
+  CopyFileOptions,
   Encoding,
   MkdirOptions,
   OpendirOptions,
@@ -289,6 +290,13 @@ class StrataClient implements Strata {
 
   openWritableStream(path: string, options: WriteStreamOptions = {}): WritableStream<Uint8Array> {
     return webWritable(path, this.startWrite(path, options));
+  }
+
+  async copyFile(src: string, dest: string, options: CopyFileOptions = {}): Promise<void> {
+    await this.write(dest, async (fs) => {
+      const from = options.sourceAsOf === undefined ? fs : fs.asOf(options.sourceAsOf);
+      await this.deployment.data.copyFile(from, src, fs, dest, { exclusive: options.exclusive });
+    });
   }
 
   async mkdir(path: string, options: MkdirOptions = {}): Promise<void> {

@@ -89,6 +89,13 @@ export interface OpendirOptions extends Abortable {
   pageSize?: number;
 }
 
+export interface CopyFileOptions {
+  /** Copy the version the source had at this point (a TID, a Date or a snapshot). */
+  sourceAsOf?: AsOf;
+  /** Fail with EEXIST when the destination exists (node's COPYFILE_EXCL). */
+  exclusive?: boolean;
+}
+
 export interface MkdirOptions {
   /** Create missing parents; an existing directory is not an error. */
   recursive?: boolean;
@@ -387,6 +394,16 @@ export interface Strata extends StrataReader {
    * @example await (await fetch(url)).body!.pipeTo(client.openWritableStream("/download.bin"));
    */
   openWritableStream(path: string, options?: WriteStreamOptions): WritableStream<Uint8Array>;
+
+  /**
+   * Copy a file by reference: the copy references the source's chunks, so no byte is read or
+   * written (like `fs.copyFile`, contents only; the copy keeps the source's permission bits).
+   * `sourceAsOf` copies the version the source had at that point (restore an old version under
+   * any name); `exclusive` fails with EEXIST when `dest` exists (else it is replaced).
+   * @example await client.copyFile("/a.bin", "/backup/a.bin");
+   * @example await client.copyFile("/a.bin", "/a-yesterday.bin", { sourceAsOf: new Date(Date.now() - 86_400_000) });
+   */
+  copyFile(src: string, dest: string, options?: CopyFileOptions): Promise<void>;
 
   /**
    * Create a directory; with `recursive`, its missing parents too (an existing directory is fine).

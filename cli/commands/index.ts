@@ -13,6 +13,7 @@ import { placementCommands } from "./placement.ts";
 import { tagCommands } from "./tag.ts";
 import { transferCommands } from "./transfer.ts";
 import { volumeCommands } from "./volume.ts";
+import { webDavCommands } from "./webdav.ts";
 
 export const COMMANDS: CommandSpec[] = [
   ...fileCommands,
@@ -25,4 +26,5 @@ export const COMMANDS: CommandSpec[] = [
   ...placementCommands,
   ...maintenanceCommands,
   ...mirrorCommands,
+  ...webDavCommands,
 ];

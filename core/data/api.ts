@@ -90,6 +90,18 @@ export interface DataPlane {
   readFile(fs: ReadableFileSystem, path: string, options?: { signal?: AbortSignal }): Promise<Uint8Array>;
   /** Which volumes hold which chunks of the file (as of the view given), and their state; `[]` for an inline file. */
   placement(fs: ReadableFileSystem, path: string): Promise<ChunkPlacement[]>;
+  /**
+   * Copy by reference (core/data/copy.ts): `to` gets the content of `from` — read through
+   * `fromFs`, a live or an as-of view — in one commit that references the same chunks; no byte
+   * moves. Replaces an existing file unless `exclusive` (EEXIST); EISDIR for a directory.
+   */
+  copyFile(
+    fromFs: ReadableFileSystem,
+    from: string,
+    toFs: FileSystem,
+    to: string,
+    options?: { exclusive?: boolean; signal?: AbortSignal },
+  ): Promise<Stat>;
 }
 
 /** The SHA-256 used for chunk addresses: lowercase hex of the digest. */

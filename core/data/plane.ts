@@ -30,6 +30,7 @@ import type {
   WriteFileOptions,
 } from "./api.ts";
 import { configKey } from "./chunk-items.ts";
+import { copyFile } from "./copy.ts";
 import { ReadHealth } from "./health.ts";
 import {
   type Call,
@@ -294,5 +295,15 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin, PlaneState {
 
   placement(fs: ReadableFileSystem, path: string): Promise<ChunkPlacement[]> {
     return reading.placement(this, fs, path);
+  }
+
+  copyFile(
+    fromFs: ReadableFileSystem,
+    from: string,
+    toFs: FileSystem,
+    to: string,
+    options?: { exclusive?: boolean; signal?: AbortSignal },
+  ): Promise<Stat> {
+    return copyFile(this, fromFs, from, toFs, to, options);
   }
 }

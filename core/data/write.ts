@@ -207,8 +207,8 @@ async function truncatePlan(
   return { kept, base, source };
 }
 
-/** create or writeContent, settling a race with a concurrent create/unlink of the same name. */
-async function commitWhole(
+/** create or writeContent, settling a race with a concurrent create/unlink of the same name (also core/data/copy.ts). */
+export async function commitWhole(
   fs: FileSystem,
   path: string,
   content: FileContent,

@@ -51,6 +51,8 @@ import { fileURLToPath } from "node:url";
 import { secureHome } from "../../adapters/auth/keys.ts";
 import { MAX_TOKEN_TTL_SECONDS } from "../../adapters/auth/tokens.ts";
 import { isStrataError } from "../../core/errors.ts";
+import { remoteBackend } from "../../gateways/webdav/backend.ts";
+import { startWebDavServer } from "../../gateways/webdav/server.ts";
 import { readConfig, type StrataConfig } from "../../runtime/config.ts";
 import { azuriteConnectionString, startAzureStandIn } from "../../standins/azure.ts";
 import { freePort, type StandIn, startChildStandIn } from "../../standins/child.ts";
@@ -333,6 +335,14 @@ await writeFile(connectionFile, `${JSON.stringify({ endpoint, token, pfs: PFS },
 });
 await chmod(connectionFile, 0o600);
 
+// The WebDAV gateway (gateways/webdav/, docs/webdav.md): a client of this API, each request with
+// its own token. Port: the API's + 10 when free (STRATA_PORT=0: a free one).
+const webdav = await startWebDavServer({
+  backend: remoteBackend({ endpoint, pfs: PFS }),
+  port: port !== 0 && (await portIsFree(port + 10)) ? port + 10 : 0,
+  log: (line) => console.error(`strata webdav: ${line}`),
+});
+
 console.log("strata: local deployment ready");
 console.log(`  endpoint     ${endpoint}`);
 console.log(`  admin token  ${token}`);
@@ -348,6 +358,7 @@ console.log(
 );
 console.log("  placement    objectives and tags move chunks between them (`npx strata objective --help`)");
 console.log(`  connection   ${connectionFile} (the CLI here needs no flags)`);
+console.log(`  webdav       ${webdav.url} (any user name, a token as the password: docs/webdav.md)`);
 console.log("");
 console.log("next steps:");
 console.log("  npx strata ls /");
@@ -361,6 +372,7 @@ async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   console.log(`strata: ${signal}: draining requests and stopping`);
+  await webdav.close();
   await deployment.stop();
   await stopStandIns();
   console.log("strata: stopped");

@@ -483,6 +483,27 @@ export class RemoteDataPlane implements DataPlane {
     if (fs.point !== undefined) input.asOf = asOfToWire(fs.point);
     return (await fs.call<{ placement: ChunkPlacement[] }>("fs.placement", input)).placement;
   }
+
+  /** One `fs.copyFile` call: the server commits the copy by reference (core/data/copy.ts). */
+  async copyFile(
+    fromIn: FileSystem,
+    from: string,
+    toIn: FileSystem,
+    to: string,
+    options: { exclusive?: boolean; signal?: AbortSignal } = {},
+  ): Promise<Stat> {
+    const source = remoteFs(fromIn);
+    const fs = remoteFs(toIn);
+    if (source.pfs !== fs.pfs)
+      throw strataError("EXDEV", `copy from PFS ${source.pfs} to ${fs.pfs}: a remote copy stays in one PFS`, {
+        path: from,
+      });
+    checkSignal(to, options.signal);
+    const input: Record<string, unknown> = { from, to };
+    if (source.point !== undefined) input.asOf = asOfToWire(source.point);
+    if (options.exclusive) input.exclusive = true;
+    return await fs.call<Stat>("fs.copyFile", input);
+  }
 }
 
 /** The whole body in memory; an abort is EABORTED with the path (core collectBytes throws the reason). */

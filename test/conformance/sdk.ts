@@ -271,6 +271,23 @@ export function testSdk(name: string, makeClient: () => Promise<SdkFixture>): vo
       expect(await client.readFile("/alias", "utf8")).toBe("same");
     });
 
+    it("copyFile copies by reference: the same chunks, a new inode, old versions through sourceAsOf, EEXIST with exclusive", async () => {
+      const bytes = pattern(200_000, 9);
+      await client.writeFile("/c-src", bytes);
+      const t = await client.currentTid();
+      await client.copyFile("/c-src", "/c-dst");
+      expect(Buffer.from(await client.readFile("/c-dst")).equals(Buffer.from(bytes))).toBe(true);
+      expect((await client.stat("/c-dst")).ino).not.toBe((await client.stat("/c-src")).ino);
+      const chunks = async (p: string) => (await client.placement(p)).map((e) => e.chunk);
+      expect(await chunks("/c-dst")).toEqual(await chunks("/c-src"));
+      await client.writeFile("/c-src", "changed");
+      expect(Buffer.from(await client.readFile("/c-dst")).equals(Buffer.from(bytes))).toBe(true);
+      await client.copyFile("/c-src", "/c-then", { sourceAsOf: t });
+      expect(Buffer.from(await client.readFile("/c-then")).equals(Buffer.from(bytes))).toBe(true);
+      await expectError(client.copyFile("/c-src", "/c-dst", { exclusive: true }), "EEXIST");
+      await expectError(client.copyFile("/missing", "/c-x"), "ENOENT");
+    });
+
     it("utimes, chmod and chown are reflected in stat", async () => {
       await client.writeFile("/m", "m");
       await client.utimes("/m", new Date("2020-01-02T03:04:05Z"), 1_600_000_000);

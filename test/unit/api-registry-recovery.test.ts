@@ -22,6 +22,7 @@ const REVIEWED: Record<string, Kind> = {
   "fs.rmdir": "engine",
   "fs.symlink": "engine",
   "fs.link": "engine",
+  "fs.copyFile": "engine",
   "fs.setattr": "engine",
   "fs.setXattr": "engine",
   "fs.removeXattr": "engine",

@@ -522,6 +522,32 @@ export const dataOps: Operation[] = [
     run: async (ctx, i) => ({ placement: await ctx.services.data.placement(reader(ctx, i.asOf), i.path) }),
   }),
   defineOp({
+    name: "fs.copyFile",
+    summary:
+      "Copy a file by reference (the copy references the source's chunks; no byte moves); asOf: copy the version the source had then",
+    scope: "pfs",
+    right: "write",
+    touches: "paths",
+    afterCrash: "engine",
+    input: z
+      .object({
+        from: pathSchema,
+        to: pathSchema,
+        asOf: asOfSchema.optional(),
+        exclusive: z.boolean().optional(),
+      })
+      .strict(),
+    paths: (i) => [i.from, i.to],
+    example: { from: "/a.bin", to: "/copy-of-a.bin" },
+    run: async (ctx, i) =>
+      publicStat(
+        await ctx.services.data.copyFile(reader(ctx, i.asOf), i.from, ctx.fs, i.to, {
+          exclusive: i.exclusive,
+          signal: ctx.signal,
+        }),
+      ),
+  }),
+  defineOp({
     name: "fs.reportBadInstance",
     summary: "Report a chunk instance that failed its check; the server re-checks it and records the state",
     scope: "pfs",
