@@ -262,12 +262,6 @@ async function getObject(ctx: Ctx, head: boolean): Promise<void> {
     "content-encoding",
   ])
     if (ctx.query.has(`response-${name}`)) headers[name] = ctx.query.get(`response-${name}`)!;
-  if (
-    one(ctx.req.headers["x-amz-checksum-mode"])?.toUpperCase() === "ENABLED" &&
-    found.meta?.checksum &&
-    !found.meta.parts
-  )
-    headers[`x-amz-checksum-${found.meta.checksum.algorithm}`] = found.meta.checksum.value;
   const size = found.st.type === "dir" ? 0 : found.st.size;
   let range: [number, number] | undefined;
   const partNumber = ctx.query.get("partNumber");
@@ -281,6 +275,15 @@ async function getObject(ctx: Ctx, head: boolean): Promise<void> {
     headers["x-amz-mp-parts-count"] = String(parts.length);
     if (parts[n - 1] === 0) range = undefined;
   } else range = parseRange(one(ctx.req.headers.range), size);
+  // A stored checksum describes the whole object: answered only with the whole object.
+  if (
+    !range &&
+    partNumber === undefined &&
+    one(ctx.req.headers["x-amz-checksum-mode"])?.toUpperCase() === "ENABLED" &&
+    found.meta?.checksum &&
+    !found.meta.parts
+  )
+    headers[`x-amz-checksum-${found.meta.checksum.algorithm}`] = found.meta.checksum.value;
   const status = range ? 206 : 200;
   const length = range ? range[1] - range[0] + 1 : size;
   if (range) headers["content-range"] = `bytes ${range[0]}-${range[1]}/${size}`;
