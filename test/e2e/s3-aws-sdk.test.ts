@@ -142,11 +142,14 @@ describe("@aws-sdk/client-s3 against the gateway", () => {
     const tail = await s3.send(new GetObjectCommand({ Bucket: "default", Key: "r.bin", Range: "bytes=-3" }));
     expect(await tail.Body!.transformToString()).toBe("789");
     const head = await s3.send(new HeadObjectCommand({ Bucket: "default", Key: "r.bin" }));
+    // 304 has no body: the status is the answer.
     expect(
-      await failure(
-        s3.send(new GetObjectCommand({ Bucket: "default", Key: "r.bin", IfNoneMatch: head.ETag })),
-      ),
-    ).toEqual(["304", 304]);
+      (
+        await failure(
+          s3.send(new GetObjectCommand({ Bucket: "default", Key: "r.bin", IfNoneMatch: head.ETag })),
+        )
+      )[1],
+    ).toBe(304);
     expect(
       await failure(s3.send(new GetObjectCommand({ Bucket: "default", Key: "r.bin", IfMatch: '"other"' }))),
     ).toEqual(["PreconditionFailed", 412]);
