@@ -73,7 +73,6 @@ function workload(client: Strata, call: Call, volumeRoot: string): Array<[string
       },
     ],
     ["token.list", () => call("token.list", {})],
-    ["token.s3Credentials", () => call("token.s3Credentials", { accessKeyId: state.token ?? "missing" })],
     ["token.revoke", () => call("token.revoke", { id: state.token ?? "missing" })],
     // A new signing key; the admin token's key keeps verifying (no retire).
     ["token.rotateKey", () => call("token.rotateKey", {})],

@@ -39,7 +39,6 @@ const REVIEWED: Record<string, Kind> = {
   "pfs.delete": "gone-is-done",
   "token.create": "rerun", // the id derives from (caller, key): the same token again
   "token.list": "rerun",
-  "token.s3Credentials": "rerun", // reads the record; derives the same secret and bearer text
   "token.revoke": "gone-is-done",
   "token.rotateKey": "runs-again", // one more active signing key; nothing is retired
   "mirror.create": "recover",
