@@ -10,6 +10,7 @@ import { maintenanceCommands } from "./maintenance.ts";
 import { mirrorCommands } from "./mirror.ts";
 import { objectiveCommands } from "./objective.ts";
 import { placementCommands } from "./placement.ts";
+import { s3Commands } from "./s3.ts";
 import { tagCommands } from "./tag.ts";
 import { transferCommands } from "./transfer.ts";
 import { volumeCommands } from "./volume.ts";
@@ -25,4 +26,5 @@ export const COMMANDS: CommandSpec[] = [
   ...placementCommands,
   ...maintenanceCommands,
   ...mirrorCommands,
+  ...s3Commands,
 ];

@@ -135,7 +135,7 @@ export async function* decodeChunked(
         signedText += `${name}:${value}\n`;
       }
     }
-    if (signing && signing.signed.payloadHash.endsWith("-TRAILER")) {
+    if (signing?.signed.payloadHash.endsWith("-TRAILER")) {
       const expected = trailerSignature(signing.key, signing.signed, previous, signedText);
       if (!trailerSig || !sameSignature(expected, trailerSig))
         throw new S3Error(

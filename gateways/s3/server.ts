@@ -15,6 +15,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { mapLimit } from "../../core/concurrency.ts";
 import { isStrataError, type Strata, type StrataStats } from "../../sdk/index.ts";
 import { type BodyFacts, checkedBody } from "./body.ts";
 import type { CredentialSource, S3Principal } from "./credentials.ts";
@@ -73,21 +74,6 @@ interface Ctx {
 const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
 const httpDate = (ms: number) => new Date(ms).toUTCString();
 const LIST_CONCURRENCY = 16;
-
-/** Run `fn` over `items` with at most `limit` at once, results in order. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]!);
-      }
-    }),
-  );
-  return out;
-}
 
 function send(
   ctx: Ctx,
