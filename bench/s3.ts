@@ -35,7 +35,7 @@ interface Side {
   bucket: string;
 }
 
-async function large(side: Side): Promise<{ put: number; get: number }> {
+async function large(side: Side): Promise<{ putMiB: number; getMiB: number }> {
   const body = Buffer.from(pattern(BIG, 3));
   const puts: number[] = [];
   const gets: number[] = [];
@@ -55,7 +55,7 @@ async function large(side: Side): Promise<{ put: number; get: number }> {
     );
   }
   const mib = BIG / 1024 / 1024;
-  return { put: mib / median(puts), get: mib / median(gets) };
+  return { putMiB: mib / median(puts), getMiB: mib / median(gets) };
 }
 
 async function small(side: Side): Promise<Record<string, number>> {
@@ -199,8 +199,8 @@ export async function run(args: string[]): Promise<void> {
       table(
         [
           ["measure", "unit", "gateway", "s3rver", "ratio (≥1 = gateway faster)"],
-          row("PUT 64 MiB", "MiB/s", "put"),
-          row("GET 64 MiB", "MiB/s", "get"),
+          row("PUT 64 MiB", "MiB/s", "putMiB"),
+          row("GET 64 MiB", "MiB/s", "getMiB"),
           row("PUT 1 KiB", "ops/s", "put"),
           row("GET 1 KiB", "ops/s", "get"),
           row("HEAD", "ops/s", "head"),

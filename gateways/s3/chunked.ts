@@ -85,15 +85,14 @@ export async function* decodeChunked(
   let previous = signing?.signed.signature ?? "";
   for (;;) {
     const head = await r.line();
-    const semi = head.indexOf(";");
-    const sizeText = (semi < 0 ? head : head.slice(0, semi)).trim();
-    if (!/^[0-9a-fA-F]{1,8}$/.test(sizeText))
-      throw new S3Error("InvalidRequest", "aws-chunked: a chunk size is malformed");
-    const size = Number.parseInt(sizeText, 16);
+    // Exactly `<hex>` or `<hex>;chunk-signature=<64 hex>`: nothing else may ride on the line.
+    const m = /^([0-9a-fA-F]{1,8})(?:;chunk-signature=([0-9a-f]{64}))?$/.exec(head);
+    if (!m) throw new S3Error("InvalidRequest", "aws-chunked: a chunk header is malformed");
+    const size = Number.parseInt(m[1]!, 16);
     if (size > MAX_CHUNK) throw new S3Error("InvalidRequest", "aws-chunked: a chunk is larger than 64 MiB");
     const data = size > 0 ? await r.bytes(size) : Buffer.alloc(0);
     if (signing) {
-      const given = /chunk-signature=([0-9a-f]{64})/.exec(semi < 0 ? "" : head.slice(semi + 1))?.[1];
+      const given = m[2];
       const expected = chunkSignature(signing.key, signing.signed, previous, sha256Hex(data));
       if (!given || !sameSignature(expected, given))
         throw new S3Error(

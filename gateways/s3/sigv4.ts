@@ -176,10 +176,8 @@ export function signingKey(secret: string, date: string, region: string, service
 
 /** The canonical request (AWS's definition), from the request as sent. */
 export function canonicalRequest(parts: RequestParts, signed: SignedRequest): string {
-  const path = parts.rawPath
-    .split("/")
-    .map((seg) => awsEncode(decode(seg), false))
-    .join("/");
+  // S3 signs the path as sent (its clients encode it once and sign that; no normalisation).
+  const path = parts.rawPath;
   const pairs = parseQuery(parts.rawQuery)
     .filter(([k]) => !(signed.presigned && k === "X-Amz-Signature"))
     .map(([k, v]) => [awsEncode(k, false), awsEncode(v, false)] as const)
