@@ -332,7 +332,11 @@ token ??= (
 
 // The S3 gateway (docs/s3-gateway.md) on the next port (a free one when STRATA_PORT is 0), with S3
 // credentials of a read+write token for PFS default: the last run's (s3.json) while valid, else new.
-const s3Gateway = await serveS3({ endpoint, token, host: "127.0.0.1", port: port === 0 ? 0 : port + 1 });
+const s3Options = { endpoint, token, host: "127.0.0.1" };
+// The next port when it is free, else any free one (the line below prints which).
+const s3Gateway = await serveS3({ ...s3Options, port: port === 0 ? 0 : port + 1 }).catch(() =>
+  serveS3({ ...s3Options, port: 0 }),
+);
 const s3File = join(home, "s3.json");
 const s3Previous = await readFile(s3File, "utf8")
   .then((text) => String((JSON.parse(text) as { accessKeyId?: unknown }).accessKeyId))
