@@ -6,6 +6,7 @@
  *   placement            tag change → placed latency, chunks copied/s vs a raw copy, state transitions per file
  *   mirror [entries]     stream records/s, a no-op resync's requests, a 1 % delta's share of the records read
  *   http                 stat/create/unlink/readdir ops/s embedded vs over HTTP (1, 4, 16 clients), per-request breakdown
+ *   s3 [keys]            the S3 gateway vs the S3 stand-in, same client: 64 MiB PUT/GET MiB/s, 1 KiB PUT/GET/HEAD/LIST ops/s, LIST of 10,000 keys
  */
 import { installNativeCrc32c } from "../adapters/crc32c-native.ts";
 
@@ -17,6 +18,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   placement: () => import("./placement.ts"),
   mirror: () => import("./mirror.ts"),
   http: () => import("./http.ts"),
+  s3: () => import("./s3.ts"),
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -293,6 +293,36 @@ export class TokenService {
     return { tokenId, pfs: info.pfs, prefix: info.prefix, rights: info.rights, expiresAt };
   }
 
+  /**
+   * S3 credentials of a token (gateways/s3, docs/s3-gateway.md "Auth"): the access key id is the
+   * token id; the secret is an HMAC of the id under a key derived from the signing key that
+   * signed the token (its record's keyId), so nothing stores it and it retires with that key.
+   * With `withToken`, also the token's own bearer text (re-derived like an idempotent `create`),
+   * so a gateway acts with exactly that token's scope: revocation and expiry apply unchanged.
+   * Unknown, revoked or expired → 401 (the same messages as `verify`).
+   */
+  async s3Credentials(tokenId: string): Promise<{ secretAccessKey: string; token: string; info: TokenInfo }> {
+    if (typeof tokenId !== "string" || !PART.test(tokenId))
+      throw unauthenticated("the access key id is not a strata token id", { tokenId: String(tokenId) });
+    const record = await this.store.get({ pk: TOKENS_PK, sk: tokenId });
+    if (!record) throw unauthenticated("the token is not known to this deployment", { tokenId });
+    if (record.revoked === true)
+      throw unauthenticated("the token was revoked; ask an admin for a new one", { tokenId });
+    const info = toInfo(record);
+    if (!(Date.parse(info.expiresAt) > this.clock()))
+      throw unauthenticated(`the token expired at ${info.expiresAt}; get a new one`, { tokenId });
+    const keyId = typeof record.keyId === "string" ? record.keyId : undefined;
+    const key =
+      keyId === undefined ? undefined : (await this.keys.ring(keyId)).keys.find((k) => k.id === keyId);
+    if (!key)
+      throw unauthenticated(
+        `the token was signed with key ${keyId ?? "(unknown)"}, which this deployment no longer holds; ask an admin for a new token`,
+        { tokenId },
+      );
+    const signed = `${PREFIX}.${key.id}.${tokenId}`;
+    return { secretAccessKey: s3Secret(key, tokenId), token: `${signed}.${mac(key, signed)}`, info };
+  }
+
   async list(): Promise<TokenInfo[]> {
     const out: TokenInfo[] = [];
     let cursor: string | undefined;
@@ -315,6 +345,14 @@ export class TokenService {
     await this.store.update({ pk: TOKENS_PK, sk: id }, { set: { revoked: true } });
     this.revoked();
   }
+}
+
+/** A token's S3 secret access key: 40 characters, like AWS's. */
+function s3Secret(key: SigningKey, tokenId: string): string {
+  return createHmac("sha256", deriveKey(key, "s3-secret-access-key"))
+    .update(tokenId)
+    .digest("base64url")
+    .slice(0, 40);
 }
 
 function toInfo(item: Item): TokenInfo {

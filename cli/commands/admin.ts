@@ -91,6 +91,10 @@ const tokenCreate: CommandSpec = {
     },
     label: { type: "string", value: "<text>", description: "a note shown by `token ls`" },
     "all-pfs": { type: "boolean", description: "a token for every PFS (deployment administration)" },
+    s3: {
+      type: "boolean",
+      description: "also print its S3 credentials (access key id and secret) for the S3 gateway, once",
+    },
   },
   examples: [
     "strata token create --rights read,write --prefix /renders --ttl 30d --label render-farm",
@@ -117,7 +121,23 @@ const tokenCreate: CommandSpec = {
     if (ttl !== undefined) spec.ttlSeconds = parseDuration(ttl, "--ttl");
     const label = str(options, "label");
     if (label !== undefined) spec.label = label;
-    const created = await (await ctx.client()).admin.createToken(spec);
+    const client = await ctx.client();
+    if (flag(options, "s3")) {
+      // docs/s3-gateway.md: access key id = the token id, the secret derived on the server.
+      const made = await client.admin.call<{ id: string; token: string; s3: Record<string, string> }>(
+        "token.create",
+        { ...spec, s3: true },
+      );
+      if (ctx.json) ctx.emit({ token: made }, () => []);
+      else {
+        ctx.io.stdout.write(`${made.token}\n`);
+        ctx.io.stdout.write(`aws_access_key_id = ${made.s3.accessKeyId}\n`);
+        ctx.io.stdout.write(`aws_secret_access_key = ${made.s3.secretAccessKey}\n`);
+        ctx.io.stderr.write(`token ${made.id} with S3 credentials: shown only now, keep them.\n`);
+      }
+      return 0;
+    }
+    const created = await client.admin.createToken(spec);
     if (ctx.json) {
       ctx.emit({ token: created }, () => []);
     } else {

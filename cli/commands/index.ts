@@ -10,6 +10,7 @@ import { maintenanceCommands } from "./maintenance.ts";
 import { mirrorCommands } from "./mirror.ts";
 import { objectiveCommands } from "./objective.ts";
 import { placementCommands } from "./placement.ts";
+import { s3Commands } from "./s3.ts";
 import { tagCommands } from "./tag.ts";
 import { transferCommands } from "./transfer.ts";
 import { volumeCommands } from "./volume.ts";
@@ -27,4 +28,5 @@ export const COMMANDS: CommandSpec[] = [
   ...maintenanceCommands,
   ...mirrorCommands,
   ...webDavCommands,
+  ...s3Commands,
 ];

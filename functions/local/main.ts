@@ -12,6 +12,8 @@
  *   gcs-signer.json      the service account (RSA key pair, made once, mode 0600) that signs GCS
  *                        V4 URLs; the stand-in trusts its public key (gcs-signer.pub.pem)
  *   connection.json      {endpoint, token, pfs} for the CLI and SDK in this directory (mode 0600)
+ *   s3.json              the S3 gateway's endpoint and the access key id it printed (0600; the
+ *                        secret is derived on the server and never saved; docs/s3-gateway.md)
  *   standins.json        the stand-ins' ports, reused at the next start (the volume records hold
  *                        their endpoints, and a record is never rewritten by a restart), and
  *                        their process ids (a start first waits for the last run's to be gone)
@@ -51,6 +53,7 @@ import { fileURLToPath } from "node:url";
 import { secureHome } from "../../adapters/auth/keys.ts";
 import { MAX_TOKEN_TTL_SECONDS } from "../../adapters/auth/tokens.ts";
 import { isStrataError } from "../../core/errors.ts";
+import { serveS3 } from "../../gateways/s3/index.ts";
 import { remoteBackend } from "../../gateways/webdav/backend.ts";
 import { startWebDavServer } from "../../gateways/webdav/server.ts";
 import { readConfig, type StrataConfig } from "../../runtime/config.ts";
@@ -329,6 +332,44 @@ token ??= (
   })
 ).token;
 
+// The S3 gateway (docs/s3-gateway.md) on the next port (a free one when STRATA_PORT is 0), with S3
+// credentials of a read+write token for PFS default: the last run's (s3.json) while valid, else new.
+const s3Options = { endpoint, token, host: "127.0.0.1" };
+// The next port when it is free, else any free one (the line below prints which).
+const s3Gateway = await serveS3({ ...s3Options, port: port === 0 ? 0 : port + 1 }).catch(() =>
+  serveS3({ ...s3Options, port: 0 }),
+);
+const s3File = join(home, "s3.json");
+const s3Previous = await readFile(s3File, "utf8")
+  .then((text) => String((JSON.parse(text) as { accessKeyId?: unknown }).accessKeyId))
+  .catch(() => undefined);
+let s3Keys = s3Previous
+  ? await services.tokens
+      .s3Credentials(s3Previous)
+      .then((c) => ({ accessKeyId: s3Previous, secretAccessKey: c.secretAccessKey }))
+      .catch(() => undefined)
+  : undefined;
+if (!s3Keys) {
+  const made = await services.tokens.create({
+    pfs: PFS,
+    rights: ["read", "write"],
+    ttlSeconds: MAX_TOKEN_TTL_SECONDS,
+    label: "npm start s3",
+  });
+  s3Keys = {
+    accessKeyId: made.id,
+    secretAccessKey: (await services.tokens.s3Credentials(made.id)).secretAccessKey,
+  };
+}
+// The key id and endpoint only: the secret is derived on the server, never saved.
+await writeFile(
+  s3File,
+  `${JSON.stringify({ endpoint: s3Gateway.endpoint, accessKeyId: s3Keys.accessKeyId }, null, 2)}\n`,
+  {
+    mode: 0o600,
+  },
+);
+
 const connectionFile = join(home, "connection.json");
 await writeFile(connectionFile, `${JSON.stringify({ endpoint, token, pfs: PFS }, null, 2)}\n`, {
   mode: 0o600,
@@ -359,6 +400,9 @@ console.log(
 console.log("  placement    objectives and tags move chunks between them (`npx strata objective --help`)");
 console.log(`  connection   ${connectionFile} (the CLI here needs no flags)`);
 console.log(`  webdav       ${webdav.url} (any user name, a token as the password: docs/webdav.md)`);
+console.log(`  s3 gateway   ${s3Gateway.endpoint} (bucket ${PFS}, path style, region ${s3Gateway.region})`);
+console.log(`  s3 key id    ${s3Keys.accessKeyId}`);
+console.log(`  s3 secret    ${s3Keys.secretAccessKey}`);
 console.log("");
 console.log("next steps:");
 console.log("  npx strata ls /");
@@ -373,6 +417,7 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   console.log(`strata: ${signal}: draining requests and stopping`);
   await webdav.close();
+  await s3Gateway.close();
   await deployment.stop();
   await stopStandIns();
   console.log("strata: stopped");

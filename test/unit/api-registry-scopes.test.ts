@@ -67,6 +67,8 @@ const DECLARED: Record<string, Touches> = {
   "pfs.delete": "deployment",
   "token.create": "deployment",
   "token.list": "deployment",
+  // An S3 gateway resolves an access key id (deployment admin).
+  "token.s3Credentials": "deployment",
   "token.revoke": "deployment",
   // The deployment's signing keys (deployment admin).
   "token.rotateKey": "deployment",

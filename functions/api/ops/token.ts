@@ -25,20 +25,50 @@ export const tokenOps: Operation[] = [
         rights: z.array(right).min(1),
         ttlSeconds: z.number().int().min(1).optional(),
         label: z.string().max(200).optional(),
+        /** Also answer the token's S3 credentials (docs/s3-gateway.md), shown once like the token. */
+        s3: z.boolean().optional(),
       })
       .strict(),
     example: { pfs: "default", prefix: "/team-a", rights: ["read", "write"], ttlSeconds: 86400, label: "ci" },
-    run: async (ctx, i) => {
+    run: async (ctx, input) => {
+      const { s3, ...i } = input;
       const tokens = ctx.services.tokens;
       checkMayIssue(ctx.principal, i, tokens.expiryOf(i));
       // Keyed: the id derives from (caller, key), so a retry after a crash re-derives the same
       // token instead of minting a second one (afterCrash "rerun").
-      return tokens.create(
+      const created = await tokens.create(
         i,
         ctx.idempotencyKey === undefined
           ? {}
           : { idFrom: `${ctx.principal.tokenId}\u0000${ctx.idempotencyKey}` },
       );
+      if (!s3) return created;
+      const { secretAccessKey } = await tokens.s3Credentials(created.id);
+      return { ...created, s3: { accessKeyId: created.id, secretAccessKey } };
+    },
+  }),
+  defineOp({
+    name: "token.s3Credentials",
+    summary:
+      "For an S3 gateway (deployment admin only): the S3 secret of an access key id (a token id) and that token's own bearer text and scope, so the gateway's requests carry exactly the token's scope",
+    scope: "deployment",
+    // A read (changes nothing); the run checks for a deployment admin itself.
+    right: "read",
+    touches: "deployment",
+    input: z.object({ accessKeyId: z.string().min(1).max(100) }).strict(),
+    example: { accessKeyId: "tP3x9Qk2LmN0" },
+    run: async (ctx, i) => {
+      checkDeploymentAdmin(ctx.principal, "token.s3Credentials");
+      const { secretAccessKey, token, info } = await ctx.services.tokens.s3Credentials(i.accessKeyId);
+      return {
+        accessKeyId: info.id,
+        secretAccessKey,
+        token,
+        pfs: info.pfs,
+        prefix: info.prefix,
+        rights: info.rights,
+        expiresAt: info.expiresAt,
+      };
     },
   }),
   defineOp({
