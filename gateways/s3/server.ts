@@ -504,18 +504,10 @@ async function copyObject(ctx: Ctx, path: string): Promise<void> {
           ...(source.meta?.parts ? { parts: source.meta.parts } : {}),
         }
       : metaFromRequest(ctx.req.headers as Headers);
-  const facts: Partial<BodyFacts> = {};
-  // The bytes pass through the gateway once; the data plane stores no chunk twice (same SHA-256).
-  const body = checkedBody(
-    source.reader.createReadStream(source.path),
-    { headers: {}, payloadHash: "UNSIGNED-PAYLOAD" },
-    facts,
-  );
-  const made = await writeObject(ctx, path, body, meta, {
-    exclusive: false,
-    facts,
-    etag: source.etag.replace(/"/g, ""),
-  });
+  const made =
+    source.src.bucket === ctx.bucket
+      ? await copyByReference(ctx, source, path, meta)
+      : await copyThroughGateway(ctx, source, path, meta);
   const st = await (await ctx.client()).stat(path);
   const headers: Record<string, string> = {};
   if (source.src.versionId) headers["x-amz-copy-source-version-id"] = source.src.versionId;
@@ -525,6 +517,65 @@ async function copyObject(ctx: Ctx, path: string): Promise<void> {
     xmlDocument("CopyObjectResult", { LastModified: isoTime(st.mtimeMs), ETag: made.etag }),
     headers,
   );
+}
+
+type CopySource = Awaited<ReturnType<typeof openSource>>;
+
+/**
+ * Inside one bucket (one PFS): the copy references the source's chunks (client.copyFile, no
+ * byte read or written; a versionId copies that version), then gets its object metadata.
+ */
+async function copyByReference(
+  ctx: Ctx,
+  source: CopySource,
+  path: string,
+  meta: Pick<ObjectMeta, "headers" | "meta" | "parts">,
+): Promise<{ etag: string }> {
+  const client = await ctx.client();
+  await ensureParent(client, path);
+  try {
+    await client.copyFile(
+      source.path,
+      path,
+      source.src.versionId ? { sourceAsOf: source.src.versionId } : {},
+    );
+  } catch (err) {
+    if (isStrataError(err, "EISDIR"))
+      throw new S3Error("InvalidRequest", "This key is a directory (it has keys below it).", 409);
+    throw toS3Error(err);
+  }
+  const st = await client.stat(path);
+  const etag = source.etag.replace(/"/g, "");
+  const checksum = source.meta?.checksum;
+  const record: ObjectMeta = {
+    etag,
+    size: st.size,
+    mtimeMs: st.mtimeMs,
+    ...meta,
+    ...(checksum ? { checksum } : {}),
+  };
+  await client.setxattr(path, META_XATTR, encodeMeta(record));
+  return { etag: `"${etag}"` };
+}
+
+/** Across buckets (PFSs): the bytes pass through the gateway once (the data plane stores no chunk twice). */
+async function copyThroughGateway(
+  ctx: Ctx,
+  source: CopySource,
+  path: string,
+  meta: Pick<ObjectMeta, "headers" | "meta" | "parts">,
+): Promise<{ etag: string }> {
+  const facts: Partial<BodyFacts> = {};
+  const body = checkedBody(
+    source.reader.createReadStream(source.path),
+    { headers: {}, payloadHash: "UNSIGNED-PAYLOAD" },
+    facts,
+  );
+  return await writeObject(ctx, path, body, meta, {
+    exclusive: false,
+    facts,
+    etag: source.etag.replace(/"/g, ""),
+  });
 }
 
 /** Remove empty directories above `path` that no client PUT as a marker, up to the bucket root or the token's scope. */
