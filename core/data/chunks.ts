@@ -35,6 +35,7 @@ import {
   type MetadataStore,
   type TransactOp,
 } from "../metadata/port.ts";
+import type { VolumeRegistry } from "../volume/registry.ts";
 import type { Volume } from "../volume/volume.ts";
 import type { InstanceState } from "./api.ts";
 import {
@@ -719,14 +720,15 @@ export function isChunk(ref: ChunkRef, bytes: Uint8Array): boolean {
 
 /**
  * A chunk's bytes from the best copy that has them right: the recorded instances ordered by
- * `orderCopies`, then every other volume given (a lost record must not lose the bytes).
+ * `orderCopies`, then every other volume of the registry now (a lost record must not lose the bytes).
  */
 export async function readBest(
   store: MetadataStore,
-  volumes: Record<string, Volume>,
+  registry: VolumeRegistry,
   ref: ChunkRef,
   reader: { site?: string; siteOf?: (volume: string) => string | undefined } = {},
 ): Promise<Uint8Array> {
+  const volumes = await registry.handles();
   const page = await store.query(chunkPk(ref.chunk), { sk: { op: "beginsWith", value: "inst#" } });
   const recorded = page.items.map(decodeInstance).filter((r) => volumes[r.volume]);
   const ordered = orderCopies(
@@ -739,7 +741,7 @@ export async function readBest(
   let last: unknown;
   for (const name of order) {
     try {
-      const bytes = await volumes[name]!.getBytes(chunkObjectKey(ref.chunk));
+      const bytes = await volumes[name]!.volume.getBytes(chunkObjectKey(ref.chunk));
       if (isChunk(ref, bytes)) return bytes;
       last = strataError("ECORRUPT", `chunk ${ref.chunk} on volume ${name} has the wrong bytes`, {
         chunk: ref.chunk,

@@ -41,6 +41,7 @@ import { invertTid, nextTid, tidMs } from "../namespace/tid.ts";
 import { liveLeases } from "../retention/lease.ts";
 import { nextWatermark, visibleAtAny, type Watermark } from "../retention/policy.ts";
 import { RETENTION_CACHE_MS, readPolicy, readWatermark, writeWatermark } from "../retention/store.ts";
+import type { VolumeRegistry } from "../volume/registry.ts";
 import type { Volume } from "../volume/volume.ts";
 import {
   chunksOf,
@@ -53,17 +54,18 @@ import {
   queuePk,
   refCheckPk,
   TimeBox,
-  type VolumeLookup,
   vacuumStateKey,
-  volumeOf,
 } from "./common.ts";
 
 export interface VacuumParams {
   store: MetadataStore;
   /** Closes the cutoff TID of each PFS (`pfs(name).currentTid()`). */
   namespace: Namespace;
-  /** Volumes by the names instance records use (objects are deleted there). */
-  volumes: VolumeLookup;
+  /**
+   * THE volume registry (by the names instance records use; objects are deleted there), asked at
+   * each step, so a volume added while the run goes on is collected and a removed one is left alone.
+   */
+  volumes: VolumeRegistry;
   /** Delete for real (default false: a dry run that reports what would go). */
   apply?: boolean;
   /** Stop starting new work after this long (default 10 minutes); the next run resumes. */
@@ -564,6 +566,11 @@ class VacuumRun {
 
   // ---- 5. chunk GC -------------------------------------------------------------------------------
 
+  /** The volume of that name now (undefined: not reachable from here; its objects are left alone). */
+  private async volume(name: string): Promise<Volume | undefined> {
+    return (await this.p.volumes.lookup(name))?.volume;
+  }
+
   private async collect(): Promise<boolean> {
     const candidates = new Set(this.candidates);
     if (this.apply) for (const item of await queryAll(this.store, GCQ_PK)) candidates.add(item.sk);
@@ -585,7 +592,7 @@ class VacuumRun {
     for (const [i, intent] of this.expiredIntents.entries()) {
       if (i > 0 && this.box.over) return false;
       // Staging objects of an upload session first (never chunk keys: nothing references them).
-      const volumes = intent.staged.map((o) => volumeOf(this.p.volumes, o.volume));
+      const volumes = await Promise.all(intent.staged.map((o) => this.volume(o.volume)));
       if (volumes.some((v) => v === undefined)) continue; // left for a vacuum that has the volume
       if (intent.staged.length > 0 && this.apply) {
         // Re-check right before deleting: still the same expired session.
@@ -728,7 +735,7 @@ class VacuumRun {
             });
           }
           const inst = decodeInstance(item);
-          const volume = volumeOf(this.p.volumes, inst.volume);
+          const volume = await this.volume(inst.volume);
           if (!volume) {
             // Not reachable from here: leave the instance (and its bytes) for a vacuum that can.
             await this.unmark(item, m.token, prev);

@@ -16,15 +16,16 @@ import { ensureInstance, Intent, readBest } from "../data/chunks.ts";
 import { strataError } from "../errors.ts";
 import type { Item, MetadataStore, Value } from "../metadata/port.ts";
 import type { Namespace } from "../namespace/api.ts";
+import type { VolumeRegistry } from "../volume/registry.ts";
 import type { Volume } from "../volume/volume.ts";
 import { absolutePk, type StreamRecord } from "./format.ts";
 import type { ChunkRef } from "./port.ts";
 import { engineOf } from "./stream.ts";
 
-/** A chunk's bytes from the best copy that has them right (the chunk lifecycle's `readBest`). */
+/** A chunk's bytes from the best copy that has them right, on the volumes now (the chunk lifecycle's `readBest`). */
 export async function readChunk(
   store: MetadataStore,
-  volumes: Record<string, Volume>,
+  volumes: VolumeRegistry,
   ref: ChunkRef,
 ): Promise<Uint8Array> {
   return readBest(store, volumes, ref);
@@ -67,7 +68,8 @@ export async function chunkReferenced(ns: Namespace, pfs: string, ref: ChunkRef)
 
 export interface ChunkTarget {
   store: MetadataStore;
-  volumes: Record<string, Volume>;
+  /** THE volume registry of the target deployment. */
+  volumes: VolumeRegistry;
   /** Volumes every chunk must have an instance on (the mirror's own volumes). */
   place: string[];
   clock: () => number;
@@ -106,9 +108,13 @@ export async function ensureChunks(
   const unique = [...new Map(refs.map((r) => [r.chunk, r])).values()];
   const pairs = unique.flatMap((ref) => target.place.map((volume) => ({ ref, volume })));
   if (pairs.length === 0) return { copied: 0, bytes: 0, release: async () => {}, expire: async () => {} };
-  for (const volume of target.place)
-    if (!target.volumes[volume])
+  const volumes = new Map<string, Volume>(); // the place volumes now, for this step
+  for (const volume of target.place) {
+    const handle = await target.volumes.lookup(volume);
+    if (!handle)
       throw strataError("EINVAL", `mirror target volume ${volume} is not configured here`, { volume });
+    volumes.set(volume, handle.volume);
+  }
   const intent = new Intent({
     store: target.store,
     pfs: target.pfs,
@@ -129,7 +135,7 @@ export async function ensureChunks(
   for (const [i, { ref, volume }] of pairs.entries()) {
     const done = await ensureInstance(
       target.store,
-      { name: volume, volume: target.volumes[volume]! },
+      { name: volume, volume: volumes.get(volume)! },
       ref,
       async () => {
         if (body?.chunk !== ref.chunk) body = { chunk: ref.chunk, bytes: await fetch(ref) };

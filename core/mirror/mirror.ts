@@ -120,7 +120,7 @@ export async function createMirror(
       pfs: params.name,
     });
   for (const v of params.volumes)
-    if (!target.volumes[v])
+    if (!(await target.volumes.lookup(v)))
       throw strataError("EINVAL", `volume ${v} is not configured on the mirror's deployment`, { volume: v });
   await engine.context(params.name).then(
     () => {
