@@ -25,6 +25,7 @@
  *      volumes, so an object whose record was never written is found from the expired intent.
  *   5. One function chooses the copy to read (`orderCopies`); `readBest` reads and verifies it.
  */
+import { randomHex } from "../bytes.ts";
 import { crc32c } from "../crc32c.ts";
 import { isStrataError, StrataError, strataError } from "../errors.ts";
 import {
@@ -93,15 +94,6 @@ export const UNSAFE_LIFECYCLE_SWITCHES = {
    * whether it is expired now): the state before the fix.
    */
   forgetLapse: false,
-};
-
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-const randomHex = (bytes: number) => {
-  const random = new Uint8Array(bytes);
-  crypto.getRandomValues(random);
-  let out = "";
-  for (const b of random) out += HEX[b];
-  return out;
 };
 
 /** Where the lifecycle's waits and times come from (injectable for tests). */

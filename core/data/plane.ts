@@ -13,6 +13,7 @@
  * the next instance, the bad one reported (recorded as corrupt / missing, `onBadInstance`).
  */
 
+import { toHex } from "../bytes.ts";
 import { StrataError } from "../errors.ts";
 import type { MetadataStore } from "../metadata/port.ts";
 import type { VolumeRegistry } from "../volume/registry.ts";
@@ -108,14 +109,6 @@ export interface DataPlaneAdmin {
   defaultVolume(pfs: string): Promise<string>;
   readonly chunkSize: number;
   readonly inlineThreshold: number;
-}
-
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
-function toHex(bytes: Uint8Array): string {
-  let out = "";
-  for (const b of bytes) out += HEX[b];
-  return out;
 }
 
 /** SHA-256 through WebCrypto (a global in Node ≥ 20 and in browsers/workers). */

@@ -57,13 +57,6 @@ export async function* queryPages(
   } while (cursor);
 }
 
-/** Chunk hashes a version record references (its `content.extents`). */
-export function chunksOf(version: Item | undefined): string[] {
-  const content = version?.content as { extents?: Array<{ chunk?: unknown }> } | undefined;
-  if (!content || !Array.isArray(content.extents)) return [];
-  return content.extents.map((e) => String(e.chunk));
-}
-
 export class TimeBox {
   start: number;
   constructor(

@@ -21,12 +21,12 @@
  * without a client having to read it first. It never changes a record (scrub repairs and marks).
  */
 
-import { chunkObjectKey, chunkPk } from "../data/chunk-items.ts";
+import { chunkObjectKey, chunkPk, chunkRefsOf } from "../data/chunk-items.ts";
 import { isStrataError } from "../errors.ts";
 import type { Item, MetadataStore } from "../metadata/port.ts";
 import { dirPk, historyPk, inoPk, REGISTRY_PK, VERSION_PREFIX, verify } from "../namespace/records.ts";
 import type { VolumeRegistry } from "../volume/registry.ts";
-import { chunksOf, queryAll } from "./common.ts";
+import { queryAll } from "./common.ts";
 
 export type FsckProblemKind =
   | "dangling-entry"
@@ -198,7 +198,7 @@ async function checkPfs(
       if (!sound(v, pfs, report)) continue;
       report.checked.versions++;
       tidOrder(v, pfs, report);
-      for (const sha of new Set(chunksOf(v))) {
+      for (const { chunk: sha } of chunkRefsOf(v)) {
         let ok = chunkChecked.get(sha);
         if (ok === undefined) {
           report.checked.chunks++;

@@ -22,14 +22,14 @@
  */
 import { collectBytes } from "../bytes.ts";
 import type { Sha256 } from "../data/api.ts";
-import { chunkObjectKey, chunkPk, decodeInstance } from "../data/chunk-items.ts";
+import { chunkObjectKey, chunkPk, chunkRefsOf, decodeInstance } from "../data/chunk-items.ts";
 import { repairInstance, setCheckedState } from "../data/chunks.ts";
 import { isStrataError } from "../errors.ts";
 import type { MetadataStore } from "../metadata/port.ts";
 import { inoPk, VERSION_PREFIX } from "../namespace/records.ts";
 import type { VolumeRegistry } from "../volume/registry.ts";
 import type { Volume } from "../volume/volume.ts";
-import { chunksOf, queryAll, scrubStateKey, TimeBox, walkInodes } from "./common.ts";
+import { queryAll, scrubStateKey, TimeBox, walkInodes } from "./common.ts";
 
 export interface ScrubParams {
   store: MetadataStore;
@@ -218,7 +218,7 @@ async function referencesPass(
       sk: { op: "beginsWith", value: VERSION_PREFIX },
     });
     for (const v of versions)
-      for (const sha of new Set(chunksOf(v))) {
+      for (const { chunk: sha } of chunkRefsOf(v)) {
         if (!checked.has(sha)) {
           if (checked.size >= REMEMBERED_CHUNKS) checked = new Set();
           checked.add(sha);

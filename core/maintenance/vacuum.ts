@@ -23,9 +23,11 @@
  * step 3 is written in both modes; it deletes nothing).
  */
 
+import { groupsOf } from "../batches.ts";
 import {
   chunkObjectKey,
   chunkPk,
+  chunkRefsOf,
   decodeInstance,
   decodeIntent,
   instanceKey,
@@ -44,7 +46,6 @@ import { RETENTION_CACHE_MS, readPolicy, readWatermark, writeWatermark } from ".
 import type { VolumeRegistry } from "../volume/registry.ts";
 import type { Volume } from "../volume/volume.ts";
 import {
-  chunksOf,
   crefKey,
   crefPk,
   GCQ_PK,
@@ -330,7 +331,7 @@ class VacuumRun {
       if (!item) return; // gone already (e.g. deletePfs); nothing to reference
       verify(item, pfs.name);
       const ino = newVersions[i]!.pk.slice(`ino#${pfs.id}#`.length);
-      for (const sha of chunksOf(item)) {
+      for (const { chunk: sha } of chunkRefsOf(item)) {
         const key = crefKey(sha, pfs.id, ino);
         refs.set(`${key.pk}|${key.sk}`, { ...key, ctid: String(item.ctid) });
       }
@@ -414,8 +415,7 @@ class VacuumRun {
   }
 
   private async pruneRecords(pfs: PfsRow, due: Item[], touched: Map<string, Set<string>>): Promise<void> {
-    for (let at = 0; at < due.length; at += 100) {
-      const group = due.slice(at, at + 100);
+    for (const group of groupsOf(due)) {
       const records = await this.store.batchGet(group.map((q) => ({ pk: String(q.rpk), sk: String(q.rsk) })));
       // Re-check right before deleting: still the ended record the queue item describes.
       const victims = new Map<string, { q: Item; record: Item; key: Key; chunks: string[] }>();
@@ -424,7 +424,7 @@ class VacuumRun {
         if (!record || String(record.dtid) !== String(q.dtid)) return;
         verify(record, pfs.name);
         const key = { pk: String(q.rpk), sk: String(q.rsk) };
-        const chunks = String(q.kind) === "version" ? [...new Set(chunksOf(record))] : [];
+        const chunks = String(q.kind) === "version" ? chunkRefsOf(record).map((r) => r.chunk) : [];
         victims.set(`${key.pk}|${key.sk}`, { q, record, key, chunks });
       });
       const list = [...victims.values()];
@@ -488,7 +488,7 @@ class VacuumRun {
       })) {
         if (this.prunedKeys.has(`${v.pk}|${v.sk}`)) continue; // dry run: would be gone
         verify(v, pfs.name);
-        for (const c of chunksOf(v)) remaining.add(c);
+        for (const { chunk: c } of chunkRefsOf(v)) remaining.add(c);
       }
       for (const sha of chunks) {
         const key = crefKey(sha, pfs.id, ino);
@@ -516,8 +516,7 @@ class VacuumRun {
       unique.set(`${k.pk}|${k.sk}`, op);
     }
     const list = [...unique.values()];
-    for (let at = 0; at < list.length; at += 100) {
-      const group = list.slice(at, at + 100);
+    for (const group of groupsOf(list)) {
       if (group.length === 1) await this.one(group[0]!);
       else await this.store.transact(group);
     }
@@ -529,8 +528,7 @@ class VacuumRun {
    */
   private async conditionalAll(ops: TransactOp[]): Promise<boolean[]> {
     const out: boolean[] = [];
-    for (let at = 0; at < ops.length; at += 100) {
-      const group = ops.slice(at, at + 100);
+    for (const group of groupsOf(ops)) {
       try {
         if (group.length === 1) await this.one(group[0]!);
         else await this.store.transact(group);
@@ -583,10 +581,10 @@ class VacuumRun {
         for (const v of intent.volumes) set.add(v);
         this.intentVolumes.set(c, set);
       }
-    const list = [...candidates].sort();
-    for (let at = 0; at < list.length; at += 100) {
-      await this.collectBatch(list.slice(at, at + 100));
-      if (this.box.over && at + 100 < list.length) return false;
+    const groups = groupsOf([...candidates].sort());
+    for (const [i, group] of groups.entries()) {
+      await this.collectBatch(group);
+      if (this.box.over && i + 1 < groups.length) return false;
     }
     // Expired intents: their chunks are settled (deleted, or referenced and kept).
     for (const [i, intent] of this.expiredIntents.entries()) {
@@ -828,9 +826,9 @@ class VacuumRun {
           low ? { sk: { op: "gt", value: low } } : {},
         ))
           keys.push(...classify(pfs.id, verify(commit, pfs.name)!).versions);
-        for (let at = 0; at < keys.length; at += 100)
-          for (const v of await this.store.batchGet(keys.slice(at, at + 100)))
-            for (const c of chunksOf(v)) out.add(c);
+        for (const group of groupsOf(keys))
+          for (const v of await this.store.batchGet(group))
+            for (const { chunk: c } of chunkRefsOf(v)) out.add(c);
       }
     }
     return out;

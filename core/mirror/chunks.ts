@@ -11,10 +11,11 @@
  * shares it by reference, and its own objectives decide extra instances.
  */
 
-import { instanceKey } from "../data/chunk-items.ts";
+import { groupsOf } from "../batches.ts";
+import { chunkRefsOf, instanceKey } from "../data/chunk-items.ts";
 import { ensureInstance, Intent, readBest } from "../data/chunks.ts";
 import { strataError } from "../errors.ts";
-import type { Item, MetadataStore, Value } from "../metadata/port.ts";
+import type { Item, MetadataStore } from "../metadata/port.ts";
 import type { Namespace } from "../namespace/api.ts";
 import type { VolumeRegistry } from "../volume/registry.ts";
 import type { Volume } from "../volume/volume.ts";
@@ -31,20 +32,11 @@ export async function readChunk(
   return readBest(store, volumes, ref);
 }
 
-/** Chunks referenced by a version record's `content.extents`. */
-export function chunksOf(item: Record<string, Value>): ChunkRef[] {
-  const content = item.content as
-    | { extents?: Array<{ chunk: string; length: number; crc32c: number }> }
-    | undefined;
-  if (!content || !Array.isArray(content.extents)) return [];
-  return content.extents.map((e) => ({ chunk: e.chunk, size: e.length, crc32c: e.crc32c }));
-}
-
 /** Chunks the version records of a page reference, each naming the record (`from`) that references it. */
 export function recordChunks(records: readonly StreamRecord[]): ChunkRef[] {
   return records
     .filter((r) => r.pk.startsWith("ino#"))
-    .flatMap((r) => chunksOf(r.item).map((ref) => ({ ...ref, from: { pk: r.pk, sk: r.sk } })));
+    .flatMap((r) => chunkRefsOf(r.item).map((ref) => ({ ...ref, from: { pk: r.pk, sk: r.sk } })));
 }
 
 /**
@@ -63,7 +55,9 @@ export async function chunkReferenced(ns: Namespace, pfs: string, ref: ChunkRef)
   }
   const item = await engine.store.get({ pk, sk: ref.from.sk });
   if (!item) return false;
-  return chunksOf(item).some((c) => c.chunk === ref.chunk && c.size === ref.size && c.crc32c === ref.crc32c);
+  return chunkRefsOf(item).some(
+    (c) => c.chunk === ref.chunk && c.size === ref.size && c.crc32c === ref.crc32c,
+  );
 }
 
 export interface ChunkTarget {
@@ -127,8 +121,7 @@ export async function ensureChunks(
   await intent.protect(unique.map((r) => r.chunk));
   const have: Array<Item | undefined> = [];
   const keys = pairs.map((p) => instanceKey(p.ref.chunk, p.volume));
-  for (let at = 0; at < keys.length; at += 100)
-    have.push(...(await target.store.batchGet(keys.slice(at, at + 100))));
+  for (const group of groupsOf(keys)) have.push(...(await target.store.batchGet(group)));
   let copied = 0;
   let bytes = 0;
   let body: { chunk: string; bytes: Uint8Array } | undefined; // one chunk's bytes at a time
