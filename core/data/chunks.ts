@@ -105,8 +105,6 @@ export interface LifecycleClock {
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-// ---- 1. protection --------------------------------------------------------------------------------
-
 export interface IntentOptions extends LifecycleClock {
   store: MetadataStore;
   pfs: string;
@@ -262,8 +260,6 @@ export async function removeIntent(store: MetadataStore, pfs: string, id: string
   await store.delete({ pk: `intent#${pfs}`, sk: id }).catch(() => {});
 }
 
-// ---- 2. reuse ---------------------------------------------------------------------------------------
-
 /**
  * The instance record at `key`, after waiting out a vacuum `deleting` lease (rule 2): polls until
  * the record changes (gone → absent; present → reuse) or the lease ends (→ undefined: write again;
@@ -288,8 +284,6 @@ export async function settleInstance(
   }
   return record;
 }
-
-// ---- 3. upload and record --------------------------------------------------------------------------
 
 /**
  * Put a chunk's object create-only. Content-addressed: an object already there with the chunk's
@@ -508,8 +502,6 @@ export async function ensureInstance(
   }
 }
 
-// ---- 4. deletion (vacuum) ------------------------------------------------------------------------
-
 /**
  * Vacuum's deletion of one instance it marked (token `token`) and re-checked: the object first,
  * then — by the caller, batched — the record, conditioned on the mark (`deletedRecordCondition`).
@@ -667,8 +659,6 @@ export async function markBad(
     return false;
   }
 }
-
-// ---- 5. read ----------------------------------------------------------------------------------------
 
 /** One copy a reader may read: its volume, its recorded state (undefined: no record), its weights. */
 export interface CopyCandidate {

@@ -185,8 +185,6 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin, PlaneState {
       throw invalid(`appendAttempts ${this.appendAttempts} is not an integer ≥ 1`);
   }
 
-  // ---- configuration ----
-
   /** Merge the dynamic volume set in, when its cache expired (one load at a time). */
   async refreshVolumes(): Promise<void> {
     if (!this.registry || this.clock() < this.volumesUntil) return;
@@ -252,8 +250,6 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin, PlaneState {
     return names;
   }
 
-  // ---- write (core/data/write.ts; content stored under an intent: core/data/intents.ts) ----
-
   writeFile(fs: FileSystem, path: string, body: DataBody, options?: WriteFileOptions): Promise<Stat> {
     return writing.writeFile(this, fs, path, body, options);
   }
@@ -270,8 +266,6 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin, PlaneState {
   truncate(fs: FileSystem, path: string, length: number, options?: { signal?: AbortSignal }): Promise<Stat> {
     return writing.truncate(this, fs, path, length, options);
   }
-
-  // ---- read (core/data/read.ts) ----
 
   read(
     fs: ReadableFileSystem,

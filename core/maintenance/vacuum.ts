@@ -275,8 +275,6 @@ class VacuumRun {
     this.report.complete = true;
   }
 
-  // ---- 3. the index ----------------------------------------------------------------------------
-
   private async loadCursors(pfs: PfsRow): Promise<Record<string, string>> {
     const cached = this.cursors.get(pfs.id);
     if (cached) return cached;
@@ -338,8 +336,6 @@ class VacuumRun {
     });
     await this.writeAll([...refs.values(), ...queued].map((item) => ({ kind: "put" as const, item })));
   }
-
-  // ---- 4. retention ------------------------------------------------------------------------------
 
   /** The watermark this run prunes by (written now when apply and it moved); undefined = keep all. */
   private async watermark(pfs: PfsRow): Promise<{ w: Watermark; advanced: boolean } | undefined> {
@@ -561,8 +557,6 @@ class VacuumRun {
     else if (op.kind === "update") await this.store.update(op.key, op.update, options);
     else throw strataError("EINVAL", "vacuum: a check is not a write");
   }
-
-  // ---- 5. chunk GC -------------------------------------------------------------------------------
 
   /** The volume of that name now (undefined: not reachable from here; its objects are left alone). */
   private async volume(name: string): Promise<Volume | undefined> {

@@ -77,8 +77,6 @@ export class RemoteDataPlane implements DataPlane {
     return cfg;
   }
 
-  // ---- bytes to and from volumes ----
-
   private async put(
     request: Presigned,
     bytes: Uint8Array,
@@ -268,8 +266,6 @@ export class RemoteDataPlane implements DataPlane {
     checkSignal(path, signal);
     return fs.call<Stat>("upload.commit", { path, uploadId, content: { size, extents }, ...commit }, signal);
   }
-
-  // ---- DataPlane ----
 
   async writeFile(
     fsIn: FileSystem,
