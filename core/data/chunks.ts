@@ -695,6 +695,18 @@ export function orderCopies<T extends CopyCandidate>(
     .map((x) => x.c);
 }
 
+/**
+ * THE verdict when no copy of a chunk could be read, from the error code of every copy tried
+ * (the embedded plane, the remote SDK's plane and the mirror's `readBest` all answer it):
+ * ECORRUPT when any copy had the wrong bytes (data was damaged: scrub repairs from a good copy);
+ * EIO when every copy tried was missing, or there was none to try (the bytes are gone: a retry
+ * will not help); EUNAVAIL otherwise (some copy could not be reached: a retry may succeed).
+ */
+export function unreadableVerdict(codes: readonly string[]): "ECORRUPT" | "EIO" | "EUNAVAIL" {
+  if (codes.includes("ECORRUPT")) return "ECORRUPT";
+  return codes.every((c) => c === "ENOENT") ? "EIO" : "EUNAVAIL";
+}
+
 /** Whether `bytes` are the chunk `ref` names (length and CRC32C). */
 export function isChunk(ref: ChunkRef, bytes: Uint8Array): boolean {
   return bytes.byteLength === ref.size && crc32c(bytes) === ref.crc32c;
@@ -721,6 +733,7 @@ export async function readBest(
     (v, i, all) => all.indexOf(v) === i,
   );
   let last: unknown;
+  const codes: string[] = [];
   for (const name of order) {
     try {
       const bytes = await volumes[name]!.volume.getBytes(chunkObjectKey(ref.chunk));
@@ -732,9 +745,10 @@ export async function readBest(
     } catch (err) {
       last = err;
     }
+    codes.push(isStrataError(last) ? last.code : "EIO");
   }
   throw strataError(
-    isStrataError(last, "ECORRUPT") ? "ECORRUPT" : "EUNAVAIL",
+    unreadableVerdict(codes),
     `no readable instance of chunk ${ref.chunk} (tried ${order.join(", ") || "no volume"})`,
     { chunk: ref.chunk, tried: order },
     last,

@@ -15,6 +15,7 @@ import { mapLimit } from "../../core/concurrency.ts";
 import { crc32cFromBase64, crc32cToBase64 } from "../../core/crc32c.ts";
 import { chunkRefsOf } from "../../core/data/chunk-items.ts";
 import { peek } from "../../core/data/chunker.ts";
+import { unreadableVerdict } from "../../core/data/chunks.ts";
 import { ReadHealth } from "../../core/data/health.ts";
 import { parseDurationMs } from "../../core/duration.ts";
 import { isStrataError } from "../../core/errors.ts";
@@ -98,6 +99,36 @@ describe("hex, groups and chunk references: one helper each", () => {
     expect(chunkRefsOf({ content: { size: 1, inline: new Uint8Array(1) } })).toEqual([]);
     expect(chunkRefsOf({})).toEqual([]);
     expect(chunkRefsOf(undefined)).toEqual([]);
+  });
+});
+
+describe("unreadableVerdict (core/data/chunks.ts): the one answer when no copy of a chunk reads", () => {
+  const codes = fc.array(fc.constantFrom("ENOENT", "ECORRUPT", "EUNAVAIL", "ETIMEDOUT", "EACCES"), {
+    maxLength: 5,
+  });
+  /** What the embedded plane answered before (now the one rule; test/e2e/data-planes-agree.test.ts runs both planes). */
+  const embeddedRule = (tried: string[]) =>
+    tried.includes("ECORRUPT") ? "ECORRUPT" : tried.every((c) => c === "ENOENT") ? "EIO" : "EUNAVAIL";
+  /** The remote plane's old copy: the last failure only, EIO only when the server listed no source. */
+  const oldRemoteRule = (tried: string[]) =>
+    tried.at(-1) === "ECORRUPT" ? "ECORRUPT" : tried.length === 0 ? "EIO" : "EUNAVAIL";
+
+  it("ECORRUPT if any copy was corrupt, EIO if every copy tried was missing (or none), else EUNAVAIL — in any order", () => {
+    fc.assert(
+      fc.property(codes, (tried) => {
+        expect(unreadableVerdict(tried)).toBe(embeddedRule(tried));
+        expect(unreadableVerdict([...tried].reverse())).toBe(unreadableVerdict(tried));
+      }),
+      SEED,
+    );
+  });
+
+  it("counter-check: the remote plane's old verdict fails the property", () => {
+    const failed = fc.check(
+      fc.property(codes, (tried) => oldRemoteRule(tried) === embeddedRule(tried)),
+      SEED,
+    );
+    expect(failed.failed).toBe(true);
   });
 });
 
