@@ -73,8 +73,6 @@ function cpuMicros(): number {
   return user + system;
 }
 
-// ---- the server (child process) ----
-
 async function serve(home: string): Promise<void> {
   const { startLocalDeployment } = await import("../functions/local/deployment.ts");
   const { startLocalServer } = await import("../functions/local/server.ts");
@@ -136,8 +134,6 @@ async function serve(home: string): Promise<void> {
   });
   process.send!({ endpoint: timed.endpoint, token: admin.token, bare: `http://127.0.0.1:${barePort}/bare` });
 }
-
-// ---- the driver ----
 
 class ServerProcess {
   private waiting: { resolve: (m: Record<string, unknown>) => void; reject: (e: Error) => void } | undefined;

@@ -258,8 +258,6 @@ export function formatBaselines(backend: string, baselines: Baseline[]): string 
   ].join("\n");
 }
 
-// ---- replaying an engine operation's requests raw ----
-
 /** One request an engine operation sent to its store (recorded by bench/metadata.ts). */
 export type RecordedRequest =
   | { kind: "get"; key: Key }

@@ -18,6 +18,7 @@ import { createMirror, localSource, readStream, runMirror } from "../core/mirror
 import { type BatchOp, createNamespace } from "../core/namespace/index.ts";
 import { mulberry32 } from "../core/random.ts";
 import { MemoryVolumeDriver } from "../core/volume/memory.ts";
+import { fixedRegistry } from "../core/volume/registry.ts";
 import { Volume } from "../core/volume/volume.ts";
 import { table } from "./support.ts";
 
@@ -102,9 +103,9 @@ export async function run(args: string[]): Promise<void> {
     }
     const streamS = (performance.now() - t0) / 1000;
 
-    const source = localSource({ ns: src, pfs: "bench", store: srcStore, volumes: {} });
+    const source = localSource({ ns: src, pfs: "bench", store: srcStore, volumes: fixedRegistry({}) });
     // Inline files: the mirror's volume never receives a chunk.
-    const target = { ns: dst, volumes: { mem: new Volume(new MemoryVolumeDriver("mem")) } };
+    const target = { ns: dst, volumes: fixedRegistry({ mem: new Volume(new MemoryVolumeDriver("mem")) }) };
     await createMirror(target, { name: "bench", source, volumes: ["mem"] });
     t0 = performance.now();
     const initial = await runMirror(target, "bench", source);

@@ -21,6 +21,7 @@ import { vacuum } from "../core/maintenance/vacuum.ts";
 import type { RequestCounts } from "../core/metadata/port.ts";
 import { createNamespace } from "../core/namespace/index.ts";
 import { setRetention } from "../core/retention/store.ts";
+import { fixedRegistry } from "../core/volume/registry.ts";
 import { Volume } from "../core/volume/volume.ts";
 import { pattern, table } from "./support.ts";
 
@@ -62,7 +63,7 @@ export async function run(args: string[]): Promise<void> {
     const params = {
       store,
       namespace: ns,
-      volumes: { local: volume },
+      volumes: fixedRegistry({ local: volume }),
       clock,
       sleep: async (ms: number) => {
         now += ms;

@@ -39,6 +39,22 @@ export async function collectBytes(
   return concatBytes(parts, size);
 }
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/** Lowercase hex of bytes: the one encoder (SHA-256 addresses, random ids, canonical record text). */
+export function toHex(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += HEX[b];
+  return out;
+}
+
+/** `bytes` random bytes (WebCrypto) as lowercase hex: ids that must not collide (intents, leases). */
+export function randomHex(bytes: number): string {
+  const random = new Uint8Array(bytes);
+  crypto.getRandomValues(random);
+  return toHex(random);
+}
+
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const B64_INDEX = new Map([...B64].map((c, i) => [c, i]));
 

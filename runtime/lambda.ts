@@ -35,7 +35,7 @@ import type { MetadataStore } from "../core/metadata/port.ts";
 import type { Namespace } from "../core/namespace/api.ts";
 import { createNamespace } from "../core/namespace/index.ts";
 import { PlacementOrchestrator } from "../core/placement/orchestrator.ts";
-import type { VolumeHandle } from "../core/volume/registry.ts";
+import type { VolumeRegistry } from "../core/volume/registry.ts";
 import { readConfig } from "./config.ts";
 import { openPlacement, type PlacementServices, type Services } from "./services.ts";
 
@@ -141,11 +141,11 @@ export async function lambdaServices(): Promise<Services> {
   };
 }
 
-/** What the scheduled functions run against; `volumes` are the records' volumes at this invocation. */
+/** What the scheduled functions run against; `volumes` is THE registry over the volume records. */
 export interface LambdaDeps {
   store: MetadataStore;
   namespace: Namespace;
-  volumes: Record<string, VolumeHandle>;
+  volumes: VolumeRegistry;
   clock: () => number;
   sha256: Sha256;
 }
@@ -156,7 +156,7 @@ export async function lambdaDeps(): Promise<LambdaDeps> {
   return {
     store: p.store,
     namespace: p.namespace,
-    volumes: await p.registry.handles(),
+    volumes: p.registry,
     clock: Date.now,
     sha256: nodeSha256,
   };

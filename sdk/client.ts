@@ -108,8 +108,6 @@ class StrataClient implements Strata {
     };
   }
 
-  // ---- plumbing ----
-
   private fs(): Promise<FileSystem> {
     this.fsPromise ??= this.deployment.openPfs(this.pfsName);
     this.fsPromise.catch(() => {
@@ -157,8 +155,6 @@ class StrataClient implements Strata {
       );
     }
   }
-
-  // ---- reads ----
 
   readFile(path: string, options?: (ReadFileOptions & { encoding?: null }) | null): Promise<Uint8Array>;
   readFile(path: string, options: Encoding | (ReadFileOptions & { encoding: Encoding })): Promise<string>;
@@ -237,8 +233,6 @@ class StrataClient implements Strata {
   placement(path: string): Promise<ChunkPlacement[]> {
     return this.read(path, (fs) => this.deployment.data.placement(fs, path));
   }
-
-  // ---- writes ----
 
   async writeFile(path: string, data: WriteData, options?: WriteFileOptions | Encoding): Promise<void> {
     const { encoding, mode, flag, signal } = writeOpts<WriteFileOptions>(options);
@@ -379,8 +373,6 @@ class StrataClient implements Strata {
   removexattr(path: string, name: string): Promise<void> {
     return this.write(path, (fs) => fs.removeXattr(path, name));
   }
-
-  // ---- strata's own ----
 
   asOf(point: AsOf): StrataReader {
     if (this.view !== undefined) {

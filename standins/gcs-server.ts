@@ -974,8 +974,6 @@ async function readBodyOrAbort(req: http.IncomingMessage): Promise<Buffer | unde
   }
 }
 
-// ---- V4 signed URLs (XML API) ---------------------------------------------------------------
-
 /** An XML API error (signed URLs speak the XML API's error format). */
 class XmlError extends Error {
   constructor(

@@ -1,18 +1,18 @@
 /**
- * Volumes from settings: {@link openVolumes} builds a fixed set from a deployment's config (the
- * driver per kind comes from adapters/volumes/kinds.ts, the one place that picks it);
+ * Volumes from settings: {@link openVolumes} builds a fixed registry from a deployment's config
+ * (the driver per kind comes from adapters/volumes/kinds.ts, the one place that picks it);
  * {@link registerVolumes} records configured volumes so the registry over the records
  * (core/volume/registry.ts, wired by runtime/services.ts) serves them; {@link checkVolumeSettings}
  * refuses settings that build no driver before `volume.add` records them.
  *
  * ```ts
- * const fixed = openVolumes({
+ * const registry = openVolumes({
  *   local: { kind: "local", root: "/var/lib/strata/volumes/local", site: "home" },
  *   "s3-eu": { kind: "s3", bucket: "acme-strata-eu", clientConfig: { region: "eu-west-1" }, site: "aws-eu", cost: 2 },
  * });
- * const data = createDataPlane({ store, volumes: fixed.volumes, defaultVolume: "local", site: "home" });
+ * const data = createDataPlane({ store, volumes: {}, registry, defaultVolume: "local", site: "home" });
  * // …
- * await fixed.close();
+ * await registry.close();
  * ```
  */
 
@@ -20,22 +20,18 @@ import { StrataError } from "../../core/errors.ts";
 import type { Value } from "../../core/metadata/port.ts";
 import type { VolumeAdmin, VolumeSpec } from "../../core/placement/volumes.ts";
 import type { VolumeDriver } from "../../core/volume/port.ts";
-import { noUrls, type VolumeHandle } from "../../core/volume/registry.ts";
+import { type FixedVolume, fixedRegistry, noUrls, type VolumeRegistry } from "../../core/volume/registry.ts";
 import { Volume } from "../../core/volume/volume.ts";
 import { driverFor, type VolumeConfig } from "../volumes/kinds.ts";
 
 export type { VolumeConfig };
 
-export interface FixedVolumes {
-  /** By name, ready for `createDataPlane({ volumes })`. */
-  volumes: Record<string, VolumeHandle>;
-  /** Release every driver's clients and sockets. */
-  close(): Promise<void>;
-}
-
-/** Build every configured volume (no URLs). Bad settings fail here, before any request. */
-export function openVolumes(config: Record<string, VolumeConfig>): FixedVolumes {
-  const volumes: Record<string, VolumeHandle> = {};
+/**
+ * Build every configured volume as a fixed registry (no URLs; `close` releases every driver's
+ * clients and sockets). Bad settings fail here, before any request.
+ */
+export function openVolumes(config: Record<string, VolumeConfig>): VolumeRegistry {
+  const volumes: Record<string, FixedVolume> = {};
   const drivers: VolumeDriver[] = [];
   for (const [name, settings] of Object.entries(config)) {
     if (cost(settings) < 0)
@@ -45,7 +41,6 @@ export function openVolumes(config: Record<string, VolumeConfig>): FixedVolumes 
     const driver = driverFor(name, settings);
     drivers.push(driver);
     volumes[name] = {
-      name,
       kind: settings.kind,
       volume: new Volume(driver, settings.retry ? { retry: settings.retry } : {}),
       cost: settings.cost ?? 1,
@@ -53,12 +48,11 @@ export function openVolumes(config: Record<string, VolumeConfig>): FixedVolumes 
       ...(settings.site !== undefined ? { site: settings.site } : {}),
     };
   }
-  return {
-    volumes,
-    async close() {
+  return fixedRegistry(volumes, {
+    close: async () => {
       await Promise.allSettled(drivers.map((d) => d.close?.()));
     },
-  };
+  });
 }
 
 function cost(settings: { cost?: number }): number {

@@ -89,8 +89,6 @@ interface CountableCommand {
   };
 }
 
-// ---- values ↔ AttributeValues ----
-
 export function toAttributeValue(value: Value): AttributeValue {
   if (typeof value === "string") return { S: value };
   if (typeof value === "number") return { N: String(value) };
@@ -138,8 +136,6 @@ export function fromAttributeMap(map: Record<string, AttributeValue> | undefined
 function keyMap(key: Key): Record<string, AttributeValue> {
   return { pk: { S: key.pk }, sk: { S: key.sk } };
 }
-
-// ---- expressions ----
 
 /** Collects #name / :value placeholders for one request's expressions. */
 class Expressions {
@@ -221,8 +217,6 @@ function conditional(condition: Condition | undefined): {
   const ConditionExpression = x.condition(condition);
   return { ConditionExpression, ...x.attributes() };
 }
-
-// ---- errors ----
 
 const THROTTLING = new Set([
   "ProvisionedThroughputExceededException",

@@ -55,8 +55,7 @@ export interface SqliteMetadataStoreOptions {
   clock?: () => number;
 }
 
-// ---- item codec: JSON with a tagged form for bytes ----
-//
+// The item codec, JSON with a tagged form for bytes:
 // Uint8Array → {"\u0000": base64}. A map key that starts with "\u0000" gets one more "\u0000" in
 // front, so no user map can be mistaken for bytes. Numbers are finite doubles: JSON is exact.
 

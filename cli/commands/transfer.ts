@@ -68,8 +68,6 @@ function planJson(plan: Plan, progress: Progress) {
 const JSON_NOTE =
   'JSON: {"files":[{"from","to","size"}],"dirs":["…"],"links":[{"to","target"}],"bytes"} (paths after the copy: strata paths for put, local paths for get).';
 
-// ---- put ---------------------------------------------------------------------------------------
-
 /** Walk a local tree: directories parents first, files, symlinks (kept as symlinks, target verbatim). */
 async function planPut(localRoot: string, remoteRoot: string): Promise<Plan> {
   const plan: Plan = { dirs: [remoteRoot], files: [], links: [] };
@@ -199,8 +197,6 @@ async function putStdin(ctx: CommandContext, remote: string): Promise<number> {
   ctx.emit(planJson(plan, progress), () => summary(`put ${remote}:`, plan, progress));
   return 0;
 }
-
-// ---- get ---------------------------------------------------------------------------------------
 
 async function planGet(reader: StrataReader, remoteRoot: string, localRoot: string, signal: AbortSignal) {
   const plan: Plan = { dirs: [localRoot], files: [], links: [] };

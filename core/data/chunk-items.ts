@@ -27,6 +27,24 @@ export const intentPk = (pfs: string): string => `intent#${pfs}`;
 export const DEPLOYMENT_INTENTS = "";
 export const configKey = (pfs: string): Key => ({ pk: `datacfg#${pfs}`, sk: "cfg" });
 
+/**
+ * THE reading of a version record's (or a Stat's) `content.extents`: the chunks it references,
+ * once each, in extent order, with their size and CRC32C. Inline content and records without
+ * content reference none. Used by vacuum, scrub, fsck, mirroring and placement.
+ */
+export function chunkRefsOf(
+  version: object | undefined,
+): Array<{ chunk: string; size: number; crc32c: number }> {
+  const content = (version as { content?: { extents?: unknown } } | undefined)?.content;
+  if (!content || !Array.isArray(content.extents)) return [];
+  const seen = new Map<string, { chunk: string; size: number; crc32c: number }>();
+  for (const e of content.extents as Array<{ chunk?: unknown; length?: unknown; crc32c?: unknown }>) {
+    const chunk = String(e.chunk);
+    if (!seen.has(chunk)) seen.set(chunk, { chunk, size: Number(e.length), crc32c: Number(e.crc32c) });
+  }
+  return [...seen.values()];
+}
+
 /** Object key of a chunk on every volume: `chunks/<first two hex digits>/<sha256>`. */
 export const chunkObjectKey = (sha: string): string => `chunks/${sha.slice(0, 2)}/${sha}`;
 

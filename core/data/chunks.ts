@@ -25,6 +25,7 @@
  *      volumes, so an object whose record was never written is found from the expired intent.
  *   5. One function chooses the copy to read (`orderCopies`); `readBest` reads and verifies it.
  */
+import { randomHex } from "../bytes.ts";
 import { crc32c } from "../crc32c.ts";
 import { isStrataError, StrataError, strataError } from "../errors.ts";
 import {
@@ -35,6 +36,7 @@ import {
   type MetadataStore,
   type TransactOp,
 } from "../metadata/port.ts";
+import type { VolumeRegistry } from "../volume/registry.ts";
 import type { Volume } from "../volume/volume.ts";
 import type { InstanceState } from "./api.ts";
 import {
@@ -94,15 +96,6 @@ export const UNSAFE_LIFECYCLE_SWITCHES = {
   forgetLapse: false,
 };
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-const randomHex = (bytes: number) => {
-  const random = new Uint8Array(bytes);
-  crypto.getRandomValues(random);
-  let out = "";
-  for (const b of random) out += HEX[b];
-  return out;
-};
-
 /** Where the lifecycle's waits and times come from (injectable for tests). */
 export interface LifecycleClock {
   clock: () => number;
@@ -111,8 +104,6 @@ export interface LifecycleClock {
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-// ---- 1. protection --------------------------------------------------------------------------------
 
 export interface IntentOptions extends LifecycleClock {
   store: MetadataStore;
@@ -269,8 +260,6 @@ export async function removeIntent(store: MetadataStore, pfs: string, id: string
   await store.delete({ pk: `intent#${pfs}`, sk: id }).catch(() => {});
 }
 
-// ---- 2. reuse ---------------------------------------------------------------------------------------
-
 /**
  * The instance record at `key`, after waiting out a vacuum `deleting` lease (rule 2): polls until
  * the record changes (gone → absent; present → reuse) or the lease ends (→ undefined: write again;
@@ -295,8 +284,6 @@ export async function settleInstance(
   }
   return record;
 }
-
-// ---- 3. upload and record --------------------------------------------------------------------------
 
 /**
  * Put a chunk's object create-only. Content-addressed: an object already there with the chunk's
@@ -515,8 +502,6 @@ export async function ensureInstance(
   }
 }
 
-// ---- 4. deletion (vacuum) ------------------------------------------------------------------------
-
 /**
  * Vacuum's deletion of one instance it marked (token `token`) and re-checked: the object first,
  * then — by the caller, batched — the record, conditioned on the mark (`deletedRecordCondition`).
@@ -675,8 +660,6 @@ export async function markBad(
   }
 }
 
-// ---- 5. read ----------------------------------------------------------------------------------------
-
 /** One copy a reader may read: its volume, its recorded state (undefined: no record), its weights. */
 export interface CopyCandidate {
   volume: string;
@@ -712,6 +695,18 @@ export function orderCopies<T extends CopyCandidate>(
     .map((x) => x.c);
 }
 
+/**
+ * THE verdict when no copy of a chunk could be read, from the error code of every copy tried
+ * (the embedded plane, the remote SDK's plane and the mirror's `readBest` all answer it):
+ * ECORRUPT when any copy had the wrong bytes (data was damaged: scrub repairs from a good copy);
+ * EIO when every copy tried was missing, or there was none to try (the bytes are gone: a retry
+ * will not help); EUNAVAIL otherwise (some copy could not be reached: a retry may succeed).
+ */
+export function unreadableVerdict(codes: readonly string[]): "ECORRUPT" | "EIO" | "EUNAVAIL" {
+  if (codes.includes("ECORRUPT")) return "ECORRUPT";
+  return codes.every((c) => c === "ENOENT") ? "EIO" : "EUNAVAIL";
+}
+
 /** Whether `bytes` are the chunk `ref` names (length and CRC32C). */
 export function isChunk(ref: ChunkRef, bytes: Uint8Array): boolean {
   return bytes.byteLength === ref.size && crc32c(bytes) === ref.crc32c;
@@ -719,14 +714,15 @@ export function isChunk(ref: ChunkRef, bytes: Uint8Array): boolean {
 
 /**
  * A chunk's bytes from the best copy that has them right: the recorded instances ordered by
- * `orderCopies`, then every other volume given (a lost record must not lose the bytes).
+ * `orderCopies`, then every other volume of the registry now (a lost record must not lose the bytes).
  */
 export async function readBest(
   store: MetadataStore,
-  volumes: Record<string, Volume>,
+  registry: VolumeRegistry,
   ref: ChunkRef,
   reader: { site?: string; siteOf?: (volume: string) => string | undefined } = {},
 ): Promise<Uint8Array> {
+  const volumes = await registry.handles();
   const page = await store.query(chunkPk(ref.chunk), { sk: { op: "beginsWith", value: "inst#" } });
   const recorded = page.items.map(decodeInstance).filter((r) => volumes[r.volume]);
   const ordered = orderCopies(
@@ -737,9 +733,10 @@ export async function readBest(
     (v, i, all) => all.indexOf(v) === i,
   );
   let last: unknown;
+  const codes: string[] = [];
   for (const name of order) {
     try {
-      const bytes = await volumes[name]!.getBytes(chunkObjectKey(ref.chunk));
+      const bytes = await volumes[name]!.volume.getBytes(chunkObjectKey(ref.chunk));
       if (isChunk(ref, bytes)) return bytes;
       last = strataError("ECORRUPT", `chunk ${ref.chunk} on volume ${name} has the wrong bytes`, {
         chunk: ref.chunk,
@@ -748,9 +745,10 @@ export async function readBest(
     } catch (err) {
       last = err;
     }
+    codes.push(isStrataError(last) ? last.code : "EIO");
   }
   throw strataError(
-    isStrataError(last, "ECORRUPT") ? "ECORRUPT" : "EUNAVAIL",
+    unreadableVerdict(codes),
     `no readable instance of chunk ${ref.chunk} (tried ${order.join(", ") || "no volume"})`,
     { chunk: ref.chunk, tried: order },
     last,

@@ -13,6 +13,7 @@
  * the next instance, the bad one reported (recorded as corrupt / missing, `onBadInstance`).
  */
 
+import { toHex } from "../bytes.ts";
 import { StrataError } from "../errors.ts";
 import type { MetadataStore } from "../metadata/port.ts";
 import type { VolumeRegistry } from "../volume/registry.ts";
@@ -111,14 +112,6 @@ export interface DataPlaneAdmin {
   readonly inlineThreshold: number;
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
-function toHex(bytes: Uint8Array): string {
-  let out = "";
-  for (const b of bytes) out += HEX[b];
-  return out;
-}
-
 /** SHA-256 through WebCrypto (a global in Node ≥ 20 and in browsers/workers). */
 export const webCryptoSha256: Sha256 = async (bytes) =>
   toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
@@ -193,8 +186,6 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin, PlaneState {
       throw invalid(`appendAttempts ${this.appendAttempts} is not an integer ≥ 1`);
   }
 
-  // ---- configuration ----
-
   /** Merge the dynamic volume set in, when its cache expired (one load at a time). */
   async refreshVolumes(): Promise<void> {
     if (!this.registry || this.clock() < this.volumesUntil) return;
@@ -260,8 +251,6 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin, PlaneState {
     return names;
   }
 
-  // ---- write (core/data/write.ts; content stored under an intent: core/data/intents.ts) ----
-
   writeFile(fs: FileSystem, path: string, body: DataBody, options?: WriteFileOptions): Promise<Stat> {
     return writing.writeFile(this, fs, path, body, options);
   }
@@ -278,8 +267,6 @@ class StrataDataPlane implements DataPlane, DataPlaneAdmin, PlaneState {
   truncate(fs: FileSystem, path: string, length: number, options?: { signal?: AbortSignal }): Promise<Stat> {
     return writing.truncate(this, fs, path, length, options);
   }
-
-  // ---- read (core/data/read.ts) ----
 
   read(
     fs: ReadableFileSystem,

@@ -11,7 +11,7 @@ import type { Item } from "../metadata/port.ts";
 import type { BadInstanceReport, ChunkPlacement, ReadableFileSystem, ReadOptions, Stat } from "./api.ts";
 import { chunkObjectKey, chunkPk, decodeInstance, instanceKey } from "./chunk-items.ts";
 import { zeros } from "./chunker.ts";
-import { markBad, orderCopies } from "./chunks.ts";
+import { markBad, orderCopies, unreadableVerdict } from "./chunks.ts";
 import {
   type Call,
   type Candidate,
@@ -258,14 +258,8 @@ async function fetchChunk(
       await reportBad(plane, call, extent, c, state, err);
     }
   }
-  const codes = new Set(tried.map((t) => t.code));
-  const code = codes.has("ECORRUPT")
-    ? "ECORRUPT"
-    : codes.has("ENOENT") && codes.size === 1
-      ? "EIO"
-      : "EUNAVAIL";
   throw new StrataError(
-    code,
+    unreadableVerdict(tried.map((t) => t.code)),
     `${call.pfs}:${call.path}: no instance of chunk ${extent.chunk} (bytes ${extent.offset}..${extent.offset + extent.length}) could be read` +
       ` (${tried.map((t) => `${t.volume}: ${t.code}`).join(", ") || "no volume holds it"}). The scrub repairs from a mirror if one exists`,
     { details: { path: call.path, pfs: call.pfs, chunk: extent.chunk, tried } },

@@ -1,6 +1,6 @@
 /**
- * Shared by vacuum, scrub and fsck: item keys of the maintenance bookkeeping, paging, the volume
- * lookup and the time box.
+ * Shared by vacuum, scrub and fsck: item keys of the maintenance bookkeeping, paging and the time
+ * box. Volumes come from the one registry (core/volume/registry.ts), asked at each step.
  *
  * | pk                 | sk                         | what                                              |
  * |--------------------|----------------------------|---------------------------------------------------|
@@ -13,7 +13,6 @@
  */
 import type { Item, Key, MetadataStore, QueryOptions } from "../metadata/port.ts";
 import { historyPk, REGISTRY_PK } from "../namespace/records.ts";
-import type { Volume } from "../volume/volume.ts";
 
 export const vacuumStateKey = (pfsId: string): Key => ({ pk: `vac#${pfsId}`, sk: "state" });
 export const queuePk = (pfsId: string) => `vq#${pfsId}`;
@@ -27,13 +26,6 @@ export const crefKey = (sha: string, pfsId: string, ino: string): Key => ({
 export const GCQ_PK = "gcq";
 export const gcqKey = (sha: string): Key => ({ pk: GCQ_PK, sk: sha });
 export const scrubStateKey: Key = { pk: "maint", sk: "scrub" };
-
-/** Volumes by the name instance records use. */
-export type VolumeLookup = Record<string, Volume> | ((name: string) => Volume | undefined);
-
-export function volumeOf(volumes: VolumeLookup, name: string): Volume | undefined {
-  return typeof volumes === "function" ? volumes(name) : volumes[name];
-}
 
 /** Every item of a partition (any read error propagates: callers abort on it). */
 export async function queryAll(
@@ -63,13 +55,6 @@ export async function* queryPages(
     yield page.items;
     cursor = page.cursor;
   } while (cursor);
-}
-
-/** Chunk hashes a version record references (its `content.extents`). */
-export function chunksOf(version: Item | undefined): string[] {
-  const content = version?.content as { extents?: Array<{ chunk?: unknown }> } | undefined;
-  if (!content || !Array.isArray(content.extents)) return [];
-  return content.extents.map((e) => String(e.chunk));
 }
 
 export class TimeBox {

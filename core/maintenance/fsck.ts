@@ -21,11 +21,12 @@
  * without a client having to read it first. It never changes a record (scrub repairs and marks).
  */
 
-import { chunkObjectKey, chunkPk } from "../data/chunk-items.ts";
+import { chunkObjectKey, chunkPk, chunkRefsOf } from "../data/chunk-items.ts";
 import { isStrataError } from "../errors.ts";
 import type { Item, MetadataStore } from "../metadata/port.ts";
 import { dirPk, historyPk, inoPk, REGISTRY_PK, VERSION_PREFIX, verify } from "../namespace/records.ts";
-import { chunksOf, queryAll, type VolumeLookup, volumeOf } from "./common.ts";
+import type { VolumeRegistry } from "../volume/registry.ts";
+import { queryAll } from "./common.ts";
 
 export type FsckProblemKind =
   | "dangling-entry"
@@ -63,8 +64,11 @@ export interface FsckReport {
 export async function fsck(params: {
   store: MetadataStore;
   pfs?: string[];
-  /** Check that the objects of `present` instances exist (HEAD); without it, records only. */
-  volumes?: VolumeLookup;
+  /**
+   * Check that the objects of `present` instances exist (HEAD) on the volumes of THE registry now;
+   * without it, records only.
+   */
+  volumes?: VolumeRegistry;
 }): Promise<FsckReport> {
   const { store } = params;
   const report: FsckReport = {
@@ -116,7 +120,7 @@ async function checkPfs(
   reg: Item,
   report: FsckReport,
   chunkChecked: Map<string, boolean>,
-  volumes: VolumeLookup | undefined,
+  volumes: VolumeRegistry | undefined,
 ): Promise<void> {
   const pfs = reg.sk;
   const id = String(reg.id);
@@ -194,7 +198,7 @@ async function checkPfs(
       if (!sound(v, pfs, report)) continue;
       report.checked.versions++;
       tidOrder(v, pfs, report);
-      for (const sha of new Set(chunksOf(v))) {
+      for (const { chunk: sha } of chunkRefsOf(v)) {
         let ok = chunkChecked.get(sha);
         if (ok === undefined) {
           report.checked.chunks++;
@@ -244,14 +248,14 @@ async function checkPfs(
  * header" aborts fsck (an unreachable volume proves nothing).
  */
 async function objectsGone(
-  volumes: VolumeLookup,
+  volumes: VolumeRegistry,
   sha: string,
   present: string[],
   report: FsckReport,
 ): Promise<string[]> {
   const gone: string[] = [];
   for (const name of present) {
-    const volume = volumeOf(volumes, name);
+    const volume = (await volumes.lookup(name))?.volume;
     if (!volume) return [];
     report.checked.objects++;
     try {

@@ -22,18 +22,22 @@
  */
 import { collectBytes } from "../bytes.ts";
 import type { Sha256 } from "../data/api.ts";
-import { chunkObjectKey, chunkPk, decodeInstance } from "../data/chunk-items.ts";
+import { chunkObjectKey, chunkPk, chunkRefsOf, decodeInstance } from "../data/chunk-items.ts";
 import { repairInstance, setCheckedState } from "../data/chunks.ts";
 import { isStrataError } from "../errors.ts";
 import type { MetadataStore } from "../metadata/port.ts";
 import { inoPk, VERSION_PREFIX } from "../namespace/records.ts";
+import type { VolumeRegistry } from "../volume/registry.ts";
 import type { Volume } from "../volume/volume.ts";
-import { chunksOf, queryAll, scrubStateKey, TimeBox, walkInodes } from "./common.ts";
+import { queryAll, scrubStateKey, TimeBox, walkInodes } from "./common.ts";
 
 export interface ScrubParams {
   store: MetadataStore;
-  /** Volumes to scrub, by the names instance records use. */
-  volumes: Record<string, Volume>;
+  /**
+   * THE volume registry (by the names instance records use), asked at each step: a volume added
+   * while the run goes on is listed when pass 1 reaches its name, a removed one is not read.
+   */
+  volumes: VolumeRegistry;
   /** Read rate limit, bytes per second (default 50 MiB/s). */
   bytesPerSecond?: number;
   timeBudgetMs?: number;
@@ -103,7 +107,11 @@ export async function scrub(params: ScrubParams): Promise<ScrubReport> {
     references: { inodes: 0, chunks: 0 },
     complete: false,
   };
-  const names = Object.keys(params.volumes).sort();
+  // Pass 1 goes through the volumes in name order; the next name is taken from the registry now.
+  const nextVolume = async (after: string | undefined, inclusive: boolean) =>
+    Object.keys(await params.volumes.handles())
+      .sort()
+      .find((n) => after === undefined || (inclusive ? n >= after : n > after));
   const note = (f: ScrubFinding) => {
     report.findings.push(f);
     params.log?.(f);
@@ -117,16 +125,15 @@ export async function scrub(params: ScrubParams): Promise<ScrubReport> {
   try {
     const saved = params.restart ? undefined : await params.store.get(scrubStateKey);
     const inPass2 = saved?.phase === "references";
-    let vi = inPass2 ? names.length : saved ? names.indexOf(String(saved.volume)) : 0;
-    let cursor = saved?.cursor === undefined || inPass2 ? undefined : String(saved.cursor);
-    if (vi < 0) {
-      vi = 0;
-      cursor = undefined;
-    }
-    for (; vi < names.length; vi++) {
-      const name = names[vi]!;
-      const volume = params.volumes[name]!;
-      do {
+    let name = inPass2 ? undefined : await nextVolume(saved ? String(saved.volume) : undefined, true);
+    // Resume inside the saved volume only while it is still there.
+    let cursor =
+      saved?.cursor === undefined || inPass2 || name !== String(saved.volume)
+        ? undefined
+        : String(saved.cursor);
+    while (name !== undefined) {
+      const volume = (await params.volumes.lookup(name))?.volume;
+      while (volume) {
         if (box.over) return report;
         const page = await volume.list("chunks/", { ...(cursor ? { cursor } : {}), limit: 100 });
         for (const entry of page.entries) {
@@ -138,11 +145,14 @@ export async function scrub(params: ScrubParams): Promise<ScrubReport> {
         cursor = page.cursor;
         await params.store.put({
           ...scrubStateKey,
-          volume: cursor ? name : (names[vi + 1] ?? ""),
+          volume: cursor ? name : ((await nextVolume(name, false)) ?? ""),
           ...(cursor ? { cursor } : {}),
           time: clock(),
         });
-      } while (cursor);
+        if (!cursor) break;
+      }
+      name = await nextVolume(name, false);
+      cursor = undefined;
     }
     if (params.references !== false) {
       const done = await referencesPass(
@@ -208,7 +218,7 @@ async function referencesPass(
       sk: { op: "beginsWith", value: VERSION_PREFIX },
     });
     for (const v of versions)
-      for (const sha of new Set(chunksOf(v))) {
+      for (const { chunk: sha } of chunkRefsOf(v)) {
         if (!checked.has(sha)) {
           if (checked.size >= REMEMBERED_CHUNKS) checked = new Set();
           checked.add(sha);
@@ -283,9 +293,10 @@ async function checkChunk(
   // This listing checks the listed instance and every instance on volumes listed after it that it
   // did not see yet is checked when that volume's listing reaches it; missing objects elsewhere are
   // checked here (they are never listed).
+  const volumes = await params.volumes.handles(); // the volumes now, for this chunk
   const results = new Map<string, { ok: boolean; bytes?: Uint8Array; code?: string }>();
   for (const x of records) {
-    const volume = params.volumes[x.r.volume];
+    const volume = volumes[x.r.volume]?.volume;
     if (!volume) continue;
     if (x.r.volume !== listedOn) {
       // Only look for a missing object elsewhere (a full read happens when that volume is listed).
@@ -317,7 +328,7 @@ async function checkChunk(
     }
     const found = res.code === "ENOENT" ? "missing" : "corrupt";
     await record(params.store, x, found, clock);
-    const source = await goodCopy(params, sha, records, results, x.r.volume);
+    const source = await goodCopy(params, volumes, sha, records, results, x.r.volume);
     if (!source) {
       note({
         chunk: sha,
@@ -328,7 +339,7 @@ async function checkChunk(
       });
       continue;
     }
-    const target = params.volumes[x.r.volume]!;
+    const target = volumes[x.r.volume]!.volume;
     const ref = { chunk: sha, size: x.r.size, crc32c: x.r.crc32c };
     // The chunk lifecycle protects the chunk (a deployment-wide intent, left to expire) and re-reads the record.
     const rewritten = await repairInstance(params.store, { name: x.r.volume, volume: target }, ref, source, {
@@ -353,6 +364,7 @@ async function checkChunk(
 /** Verified bytes of the chunk from another volume (already read, or read now). */
 async function goodCopy(
   params: ScrubParams,
+  volumes: Record<string, { volume: Volume }>,
   sha: string,
   records: Array<{ r: ReturnType<typeof decodeInstance> }>,
   results: Map<string, { ok: boolean; bytes?: Uint8Array }>,
@@ -363,7 +375,7 @@ async function goodCopy(
     const known = results.get(x.r.volume);
     if (known?.ok && known.bytes) return known.bytes;
     if (known) continue;
-    const volume = params.volumes[x.r.volume];
+    const volume = volumes[x.r.volume]?.volume;
     if (!volume) continue;
     const got = await readVerified(volume, sha, { size: x.r.size, crc32c: x.r.crc32c }, params.sha256);
     results.set(x.r.volume, got.ok ? { ok: true, bytes: got.bytes } : { ok: false });

@@ -23,9 +23,11 @@
  * step 3 is written in both modes; it deletes nothing).
  */
 
+import { groupsOf } from "../batches.ts";
 import {
   chunkObjectKey,
   chunkPk,
+  chunkRefsOf,
   decodeInstance,
   decodeIntent,
   instanceKey,
@@ -41,9 +43,9 @@ import { invertTid, nextTid, tidMs } from "../namespace/tid.ts";
 import { liveLeases } from "../retention/lease.ts";
 import { nextWatermark, visibleAtAny, type Watermark } from "../retention/policy.ts";
 import { RETENTION_CACHE_MS, readPolicy, readWatermark, writeWatermark } from "../retention/store.ts";
+import type { VolumeRegistry } from "../volume/registry.ts";
 import type { Volume } from "../volume/volume.ts";
 import {
-  chunksOf,
   crefKey,
   crefPk,
   GCQ_PK,
@@ -53,17 +55,18 @@ import {
   queuePk,
   refCheckPk,
   TimeBox,
-  type VolumeLookup,
   vacuumStateKey,
-  volumeOf,
 } from "./common.ts";
 
 export interface VacuumParams {
   store: MetadataStore;
   /** Closes the cutoff TID of each PFS (`pfs(name).currentTid()`). */
   namespace: Namespace;
-  /** Volumes by the names instance records use (objects are deleted there). */
-  volumes: VolumeLookup;
+  /**
+   * THE volume registry (by the names instance records use; objects are deleted there), asked at
+   * each step, so a volume added while the run goes on is collected and a removed one is left alone.
+   */
+  volumes: VolumeRegistry;
   /** Delete for real (default false: a dry run that reports what would go). */
   apply?: boolean;
   /** Stop starting new work after this long (default 10 minutes); the next run resumes. */
@@ -272,8 +275,6 @@ class VacuumRun {
     this.report.complete = true;
   }
 
-  // ---- 3. the index ----------------------------------------------------------------------------
-
   private async loadCursors(pfs: PfsRow): Promise<Record<string, string>> {
     const cached = this.cursors.get(pfs.id);
     if (cached) return cached;
@@ -328,15 +329,13 @@ class VacuumRun {
       if (!item) return; // gone already (e.g. deletePfs); nothing to reference
       verify(item, pfs.name);
       const ino = newVersions[i]!.pk.slice(`ino#${pfs.id}#`.length);
-      for (const sha of chunksOf(item)) {
+      for (const { chunk: sha } of chunkRefsOf(item)) {
         const key = crefKey(sha, pfs.id, ino);
         refs.set(`${key.pk}|${key.sk}`, { ...key, ctid: String(item.ctid) });
       }
     });
     await this.writeAll([...refs.values(), ...queued].map((item) => ({ kind: "put" as const, item })));
   }
-
-  // ---- 4. retention ------------------------------------------------------------------------------
 
   /** The watermark this run prunes by (written now when apply and it moved); undefined = keep all. */
   private async watermark(pfs: PfsRow): Promise<{ w: Watermark; advanced: boolean } | undefined> {
@@ -412,8 +411,7 @@ class VacuumRun {
   }
 
   private async pruneRecords(pfs: PfsRow, due: Item[], touched: Map<string, Set<string>>): Promise<void> {
-    for (let at = 0; at < due.length; at += 100) {
-      const group = due.slice(at, at + 100);
+    for (const group of groupsOf(due)) {
       const records = await this.store.batchGet(group.map((q) => ({ pk: String(q.rpk), sk: String(q.rsk) })));
       // Re-check right before deleting: still the ended record the queue item describes.
       const victims = new Map<string, { q: Item; record: Item; key: Key; chunks: string[] }>();
@@ -422,7 +420,7 @@ class VacuumRun {
         if (!record || String(record.dtid) !== String(q.dtid)) return;
         verify(record, pfs.name);
         const key = { pk: String(q.rpk), sk: String(q.rsk) };
-        const chunks = String(q.kind) === "version" ? [...new Set(chunksOf(record))] : [];
+        const chunks = String(q.kind) === "version" ? chunkRefsOf(record).map((r) => r.chunk) : [];
         victims.set(`${key.pk}|${key.sk}`, { q, record, key, chunks });
       });
       const list = [...victims.values()];
@@ -486,7 +484,7 @@ class VacuumRun {
       })) {
         if (this.prunedKeys.has(`${v.pk}|${v.sk}`)) continue; // dry run: would be gone
         verify(v, pfs.name);
-        for (const c of chunksOf(v)) remaining.add(c);
+        for (const { chunk: c } of chunkRefsOf(v)) remaining.add(c);
       }
       for (const sha of chunks) {
         const key = crefKey(sha, pfs.id, ino);
@@ -514,8 +512,7 @@ class VacuumRun {
       unique.set(`${k.pk}|${k.sk}`, op);
     }
     const list = [...unique.values()];
-    for (let at = 0; at < list.length; at += 100) {
-      const group = list.slice(at, at + 100);
+    for (const group of groupsOf(list)) {
       if (group.length === 1) await this.one(group[0]!);
       else await this.store.transact(group);
     }
@@ -527,8 +524,7 @@ class VacuumRun {
    */
   private async conditionalAll(ops: TransactOp[]): Promise<boolean[]> {
     const out: boolean[] = [];
-    for (let at = 0; at < ops.length; at += 100) {
-      const group = ops.slice(at, at + 100);
+    for (const group of groupsOf(ops)) {
       try {
         if (group.length === 1) await this.one(group[0]!);
         else await this.store.transact(group);
@@ -562,7 +558,10 @@ class VacuumRun {
     else throw strataError("EINVAL", "vacuum: a check is not a write");
   }
 
-  // ---- 5. chunk GC -------------------------------------------------------------------------------
+  /** The volume of that name now (undefined: not reachable from here; its objects are left alone). */
+  private async volume(name: string): Promise<Volume | undefined> {
+    return (await this.p.volumes.lookup(name))?.volume;
+  }
 
   private async collect(): Promise<boolean> {
     const candidates = new Set(this.candidates);
@@ -576,16 +575,16 @@ class VacuumRun {
         for (const v of intent.volumes) set.add(v);
         this.intentVolumes.set(c, set);
       }
-    const list = [...candidates].sort();
-    for (let at = 0; at < list.length; at += 100) {
-      await this.collectBatch(list.slice(at, at + 100));
-      if (this.box.over && at + 100 < list.length) return false;
+    const groups = groupsOf([...candidates].sort());
+    for (const [i, group] of groups.entries()) {
+      await this.collectBatch(group);
+      if (this.box.over && i + 1 < groups.length) return false;
     }
     // Expired intents: their chunks are settled (deleted, or referenced and kept).
     for (const [i, intent] of this.expiredIntents.entries()) {
       if (i > 0 && this.box.over) return false;
       // Staging objects of an upload session first (never chunk keys: nothing references them).
-      const volumes = intent.staged.map((o) => volumeOf(this.p.volumes, o.volume));
+      const volumes = await Promise.all(intent.staged.map((o) => this.volume(o.volume)));
       if (volumes.some((v) => v === undefined)) continue; // left for a vacuum that has the volume
       if (intent.staged.length > 0 && this.apply) {
         // Re-check right before deleting: still the same expired session.
@@ -728,7 +727,7 @@ class VacuumRun {
             });
           }
           const inst = decodeInstance(item);
-          const volume = volumeOf(this.p.volumes, inst.volume);
+          const volume = await this.volume(inst.volume);
           if (!volume) {
             // Not reachable from here: leave the instance (and its bytes) for a vacuum that can.
             await this.unmark(item, m.token, prev);
@@ -821,9 +820,9 @@ class VacuumRun {
           low ? { sk: { op: "gt", value: low } } : {},
         ))
           keys.push(...classify(pfs.id, verify(commit, pfs.name)!).versions);
-        for (let at = 0; at < keys.length; at += 100)
-          for (const v of await this.store.batchGet(keys.slice(at, at + 100)))
-            for (const c of chunksOf(v)) out.add(c);
+        for (const group of groupsOf(keys))
+          for (const v of await this.store.batchGet(group))
+            for (const { chunk: c } of chunkRefsOf(v)) out.add(c);
       }
     }
     return out;

@@ -84,8 +84,7 @@ export interface MetadataDriver {
   countRequestsWith?(count: (kind: RequestKind, n?: number) => void): void;
 }
 
-// ---- the cursor codec: base64 of the UTF-8 JSON `{"sk": …}` ----
-
+// The cursor codec: base64 of the UTF-8 JSON `{"sk": …}`.
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 const NON_ASCII = /[\u0080-\uffff]/;

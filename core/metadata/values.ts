@@ -4,6 +4,7 @@
  * update application. SQLite and the in-memory store evaluate conditions here; the DynamoDB
  * adapter validates here and lets DynamoDB evaluate.
  */
+import { toHex } from "../bytes.ts";
 import { strataError } from "../errors.ts";
 import { compareUtf8, utf8Length, wellFormed } from "../text.ts";
 import {
@@ -256,9 +257,7 @@ export function canonicalText(value: unknown): string {
 function canonical(value: Value | undefined): string {
   if (value === undefined) return "u";
   if (value instanceof Uint8Array) {
-    let hex = "";
-    for (const b of value) hex += b.toString(16).padStart(2, "0");
-    return `b${hex}`;
+    return `b${toHex(value)}`;
   }
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
   if (value !== null && typeof value === "object")

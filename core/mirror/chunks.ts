@@ -11,39 +11,32 @@
  * shares it by reference, and its own objectives decide extra instances.
  */
 
-import { instanceKey } from "../data/chunk-items.ts";
+import { groupsOf } from "../batches.ts";
+import { chunkRefsOf, instanceKey } from "../data/chunk-items.ts";
 import { ensureInstance, Intent, readBest } from "../data/chunks.ts";
 import { strataError } from "../errors.ts";
-import type { Item, MetadataStore, Value } from "../metadata/port.ts";
+import type { Item, MetadataStore } from "../metadata/port.ts";
 import type { Namespace } from "../namespace/api.ts";
+import type { VolumeRegistry } from "../volume/registry.ts";
 import type { Volume } from "../volume/volume.ts";
 import { absolutePk, type StreamRecord } from "./format.ts";
 import type { ChunkRef } from "./port.ts";
 import { engineOf } from "./stream.ts";
 
-/** A chunk's bytes from the best copy that has them right (the chunk lifecycle's `readBest`). */
+/** A chunk's bytes from the best copy that has them right, on the volumes now (the chunk lifecycle's `readBest`). */
 export async function readChunk(
   store: MetadataStore,
-  volumes: Record<string, Volume>,
+  volumes: VolumeRegistry,
   ref: ChunkRef,
 ): Promise<Uint8Array> {
   return readBest(store, volumes, ref);
-}
-
-/** Chunks referenced by a version record's `content.extents`. */
-export function chunksOf(item: Record<string, Value>): ChunkRef[] {
-  const content = item.content as
-    | { extents?: Array<{ chunk: string; length: number; crc32c: number }> }
-    | undefined;
-  if (!content || !Array.isArray(content.extents)) return [];
-  return content.extents.map((e) => ({ chunk: e.chunk, size: e.length, crc32c: e.crc32c }));
 }
 
 /** Chunks the version records of a page reference, each naming the record (`from`) that references it. */
 export function recordChunks(records: readonly StreamRecord[]): ChunkRef[] {
   return records
     .filter((r) => r.pk.startsWith("ino#"))
-    .flatMap((r) => chunksOf(r.item).map((ref) => ({ ...ref, from: { pk: r.pk, sk: r.sk } })));
+    .flatMap((r) => chunkRefsOf(r.item).map((ref) => ({ ...ref, from: { pk: r.pk, sk: r.sk } })));
 }
 
 /**
@@ -62,12 +55,15 @@ export async function chunkReferenced(ns: Namespace, pfs: string, ref: ChunkRef)
   }
   const item = await engine.store.get({ pk, sk: ref.from.sk });
   if (!item) return false;
-  return chunksOf(item).some((c) => c.chunk === ref.chunk && c.size === ref.size && c.crc32c === ref.crc32c);
+  return chunkRefsOf(item).some(
+    (c) => c.chunk === ref.chunk && c.size === ref.size && c.crc32c === ref.crc32c,
+  );
 }
 
 export interface ChunkTarget {
   store: MetadataStore;
-  volumes: Record<string, Volume>;
+  /** THE volume registry of the target deployment. */
+  volumes: VolumeRegistry;
   /** Volumes every chunk must have an instance on (the mirror's own volumes). */
   place: string[];
   clock: () => number;
@@ -106,9 +102,13 @@ export async function ensureChunks(
   const unique = [...new Map(refs.map((r) => [r.chunk, r])).values()];
   const pairs = unique.flatMap((ref) => target.place.map((volume) => ({ ref, volume })));
   if (pairs.length === 0) return { copied: 0, bytes: 0, release: async () => {}, expire: async () => {} };
-  for (const volume of target.place)
-    if (!target.volumes[volume])
+  const volumes = new Map<string, Volume>(); // the place volumes now, for this step
+  for (const volume of target.place) {
+    const handle = await target.volumes.lookup(volume);
+    if (!handle)
       throw strataError("EINVAL", `mirror target volume ${volume} is not configured here`, { volume });
+    volumes.set(volume, handle.volume);
+  }
   const intent = new Intent({
     store: target.store,
     pfs: target.pfs,
@@ -121,15 +121,14 @@ export async function ensureChunks(
   await intent.protect(unique.map((r) => r.chunk));
   const have: Array<Item | undefined> = [];
   const keys = pairs.map((p) => instanceKey(p.ref.chunk, p.volume));
-  for (let at = 0; at < keys.length; at += 100)
-    have.push(...(await target.store.batchGet(keys.slice(at, at + 100))));
+  for (const group of groupsOf(keys)) have.push(...(await target.store.batchGet(group)));
   let copied = 0;
   let bytes = 0;
   let body: { chunk: string; bytes: Uint8Array } | undefined; // one chunk's bytes at a time
   for (const [i, { ref, volume }] of pairs.entries()) {
     const done = await ensureInstance(
       target.store,
-      { name: volume, volume: target.volumes[volume]! },
+      { name: volume, volume: volumes.get(volume)! },
       ref,
       async () => {
         if (body?.chunk !== ref.chunk) body = { chunk: ref.chunk, bytes: await fetch(ref) };

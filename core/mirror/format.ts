@@ -147,9 +147,7 @@ export function stateAt(item: Item, tid: Tid): Record<string, Value> | undefined
   return attrs;
 }
 
-// ---- resume tokens ----
-//
-// A page is complete up to its `upto`, so a token only needs where the next page starts and where
+// Resume tokens. A page is complete up to its `upto`, so a token only needs where the next page starts and where
 // the reader wants to stop: `s1.<since>.<end>`.
 
 export function encodeToken(since: Tid, end: Tid): string {
@@ -165,9 +163,7 @@ export function decodeToken(token: string): { since: Tid; end: Tid } {
   return { since: parts[1], end: parts[2] };
 }
 
-// ---- JSON form (bundles, HTTP) ----
-//
-// Plain JSON plus one tag: bytes are `{"$b": "<base64>"}`. Object keys that start with `$` get one
+// The JSON form (bundles, HTTP): plain JSON plus one tag: bytes are `{"$b": "<base64>"}`. Object keys that start with `$` get one
 // more `$` (`$x` → `$$x`), so no user key (a tag, an xattr name) can be mistaken for the tag.
 
 /** Bytes of a `$b` tag; EINVAL when the text is not base64 (a damaged bundle changes nothing). */

@@ -2,6 +2,7 @@
 export * from "./apply.ts";
 export * from "./backup.ts";
 export * from "./chunks.ts";
+export * from "./definitions.ts";
 export * from "./format.ts";
 export * from "./full.ts";
 export * from "./local-source.ts";

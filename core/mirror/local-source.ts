@@ -4,7 +4,7 @@
  */
 import type { MetadataStore } from "../metadata/port.ts";
 import type { Namespace } from "../namespace/api.ts";
-import type { Volume } from "../volume/volume.ts";
+import type { VolumeRegistry } from "../volume/registry.ts";
 import { readChunk } from "./chunks.ts";
 import { readFull } from "./full.ts";
 import type { StreamSource } from "./port.ts";
@@ -15,7 +15,7 @@ export interface LocalSourceParams {
   pfs: string;
   /** The source deployment's metadata store (instance records) and volumes (chunk bytes). */
   store: MetadataStore;
-  volumes: Record<string, Volume>;
+  volumes: VolumeRegistry;
 }
 
 /** A PFS of a namespace in this process. */

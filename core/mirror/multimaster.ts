@@ -34,7 +34,7 @@ import type { NamespaceKernel as Engine } from "../namespace/kernel.ts";
 import { unlinkEntry } from "../namespace/ops.ts";
 import { ctlKey, entryKey, inoPk, recordCrc, seal, VERSION_PREFIX, verify } from "../namespace/records.ts";
 import type { PfsContext, Tx } from "../namespace/tx.ts";
-import type { Volume } from "../volume/volume.ts";
+import type { VolumeRegistry } from "../volume/registry.ts";
 import { type ChunkTarget, ensureChunks, recordChunks } from "./chunks.ts";
 import type { StreamRecord } from "./format.ts";
 import type { StreamSource } from "./port.ts";
@@ -45,8 +45,8 @@ export interface MasterRef {
   pfs: string;
   /** This master's site name (used in conflict names and to pick winners). */
   site: string;
-  /** Volumes of this deployment and the ones peer chunks are copied to. */
-  volumes: Record<string, Volume>;
+  /** THE volume registry of this deployment; `place` names the ones peer chunks are copied to. */
+  volumes: VolumeRegistry;
   place: string[];
   clock?: () => number;
   /** The chunk lifecycle's lease-wait pause (default setTimeout). */

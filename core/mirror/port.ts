@@ -7,7 +7,7 @@
  * implementation, so the modules of core/mirror import each other without a circle.
  */
 import type { Namespace, Tid } from "../namespace/api.ts";
-import type { Volume } from "../volume/volume.ts";
+import type { VolumeRegistry } from "../volume/registry.ts";
 import type { SourceInfo, StreamPage, StreamRecord, StreamRequest } from "./format.ts";
 
 export interface ChunkRef {
@@ -46,8 +46,8 @@ export interface StreamSource {
 export interface MirrorTarget {
   /** The namespace (engine) of the deployment that holds the mirror. */
   ns: Namespace;
-  /** That deployment's volumes, by registry name. */
-  volumes: Record<string, Volume>;
+  /** THE volume registry of that deployment, asked at each step (a volume added meanwhile is used). */
+  volumes: VolumeRegistry;
   clock?: () => number;
   /** The chunk step's pause while it waits out a vacuum lease (default setTimeout). */
   sleep?: (ms: number) => Promise<void>;

@@ -167,8 +167,6 @@ export class Engine implements Namespace, NamespaceKernel {
       });
   }
 
-  // ---- ids ----------------------------------------------------------------------------------
-
   /** A fresh object id: site bits + a sequence leased in blocks (one UpdateItem ADD per block). */
   async allocId(): Promise<ObjectId> {
     while (this.lease.next >= this.lease.end) {
@@ -189,8 +187,6 @@ export class Engine implements Namespace, NamespaceKernel {
     if (seq >= 2 ** 48) throw strataError("EIO", `site ${this.site} exhausted its 48-bit object-id space`);
     return this.site.toString(16).padStart(4, "0") + seq.toString(16).padStart(12, "0");
   }
-
-  // ---- PFS registry ---------------------------------------------------------------------------
 
   private pfsFromItem(item: Item): PfsContext {
     return {
@@ -303,8 +299,6 @@ export class Engine implements Namespace, NamespaceKernel {
       });
     return new PfsFileSystem(this, name, confinement(options.beneath), key);
   }
-
-  // ---- TIDs and closing -------------------------------------------------------------------------
 
   /**
    * Make `tid` final for the PFS: raise `closed` to ≥ tid on every epoch shard, in one
@@ -450,8 +444,6 @@ export class Engine implements Namespace, NamespaceKernel {
     await this.ensureClosed(ctx, tid);
     return tid;
   }
-
-  // ---- the write loop -------------------------------------------------------------------------
 
   async backoff(attempt: number): Promise<void> {
     await this.opts.sleep(backoffDelay(attempt, { baseMs: 1, capMs: 200, jitter: "around" }, this.random));
@@ -672,8 +664,6 @@ export class Engine implements Namespace, NamespaceKernel {
       }
     }
   }
-
-  // ---- record writes used by the planners (core/namespace/record-writes.ts) ---------------------
 
   /** Start a new version of `ino` (ending the live one, if any) with `fields`. */
   putVersion(

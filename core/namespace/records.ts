@@ -61,7 +61,6 @@ export const snapshotPk = (pfs: string) => `snap#${pfs}`;
 /** A mirror PFS's state (core/mirror): its source and `sync` — the TID up to which it applied the stream. */
 export const mirrorKey = (pfs: string): Key => ({ pk: `mirror#${pfs}`, sk: "state" });
 
-// ---- canonical encoding ----
 //
 // A tagged, length-prefixed byte encoding, streamed into one reused buffer and checksummed with
 // one CRC32C call (no intermediate strings). It is injective — two different records never encode

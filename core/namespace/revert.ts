@@ -206,8 +206,6 @@ export async function revertByIdentity(
   return last;
 }
 
-// ---- dry run ------------------------------------------------------------------------------------
-
 /** The fields that make what a user sees of an object (times are not compared). */
 const SEEN = ["type", "mode", "uid", "gid", "size", "target", "content", "xattrs", "tags"] as const;
 
@@ -279,8 +277,6 @@ export async function planRevertChanges(
   for (const list of [out.created, out.changed, out.removed]) list.sort(compareUtf8);
   return out;
 }
-
-// ---- the one entry point ------------------------------------------------------------------------
 
 /**
  * `FileSystem.revert`: by identity (default) or by path, or a dry run of either. Returns the

@@ -4,8 +4,9 @@
  * the plan for a file, the present instances of chunks, the file's placement record.
  */
 
+import { groupsOf } from "../batches.ts";
 import { mapLimit } from "../concurrency.ts";
-import { decodeInstance, instanceKey } from "../data/chunk-items.ts";
+import { chunkRefsOf, decodeInstance, instanceKey } from "../data/chunk-items.ts";
 import type { MetadataStore, TransactOp } from "../metadata/port.ts";
 import type { FileSystem, Namespace, ReadableFileSystem, Stat } from "../namespace/api.ts";
 import { formatPath, parsePath } from "../namespace/path.ts";
@@ -169,8 +170,7 @@ export async function writeRecord(
 
 /** Writes in transactions of ≤ 100 (one fsync each on SQLite); a lone put or delete as a plain request. */
 export async function writeOps(ctx: PlacementContext, ops: TransactOp[]): Promise<void> {
-  for (let at = 0; at < ops.length; at += 100) {
-    const group = ops.slice(at, at + 100);
+  for (const group of groupsOf(ops)) {
     const only = group.length === 1 ? group[0]! : undefined;
     if (only?.kind === "put") await ctx.store.put(only.item);
     else if (only?.kind === "delete") await ctx.store.delete(only.key);
@@ -184,11 +184,9 @@ export function clean(path: string): string {
   return formatPath(parsePath(path));
 }
 
+/** The file's chunks, once each, as the workflow state's tuples [sha, size, crc32c] (`chunkRefsOf`). */
 export function chunksOf(stat: Stat): Array<[string, number, number]> {
-  const seen = new Map<string, [string, number, number]>();
-  for (const e of stat.content?.extents ?? [])
-    if (!seen.has(e.chunk)) seen.set(e.chunk, [e.chunk, e.length, e.crc32c]);
-  return [...seen.values()];
+  return chunkRefsOf(stat).map((r) => [r.chunk, r.size, r.crc32c]);
 }
 
 export function currentVolumes(present: Map<string, Set<string>>, names: string[]): string[] {

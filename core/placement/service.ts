@@ -56,8 +56,6 @@ export class Placement {
     this.graceMs = this.ctx.graceMs;
   }
 
-  // ---- objectives (objective-store.ts) ----
-
   /** Attach objectives to the inode at `path` (replacing what was attached there). EINVAL with line/column. */
   setObjectives(
     pfs: string,
@@ -101,8 +99,6 @@ export class Placement {
     return objectives.chooseVolumes(this.ctx, file);
   }
 
-  // ---- status (status.ts) ----
-
   /**
    * Placement of a file, or of the files under a directory in walk order: up to `limit` (default
    * 1,000) after the file `after`; `next` (the last file looked at) resumes when more follow.
@@ -132,8 +128,6 @@ export class Placement {
   ): Promise<PlacementStatus> {
     return status.waitPlaced(this.ctx, pfs, path, options);
   }
-
-  // ---- the workflow's steps (steps.ts) ----
 
   /** Plan, then copy every missing (chunk, desired volume) from a present instance. Idempotent. */
   copy(state: PlacementState): Promise<PlacementState> {
@@ -168,8 +162,6 @@ export class Placement {
     return steps.sweepList(this.ctx, state);
   }
 
-  // ---- object-level drain (drain.ts) ----
-
   /** Names of the volumes being drained. */
   drainingVolumes(): Promise<string[]> {
     return drain.drainingVolumes(this.ctx);
@@ -179,8 +171,6 @@ export class Placement {
   evacuate(volumeName: string, options?: { limit?: number }): Promise<number> {
     return drain.evacuate(this.ctx, volumeName, options);
   }
-
-  // ---- walk (walk.ts) ----
 
   /**
    * Every file at or under `path`, or the path itself when it is a file: depth first in name order

@@ -30,6 +30,7 @@
  * same item and protocol): vacuum prunes nothing that ended after a live floor (it keeps every
  * record whose `dtid` > from) and does not move the watermark's `exactFrom` past it.
  */
+import { randomHex } from "../bytes.ts";
 import { isStrataError, StrataError, strataError } from "../errors.ts";
 import type { Condition, Item, Key, MetadataStore } from "../metadata/port.ts";
 import { ttlAttribute } from "../metadata/table.ts";
@@ -54,10 +55,7 @@ export interface LeaseOptions {
 export const UNSAFE_LEASE_SWITCHES = { noFloorLease: false };
 
 function leaseKey(pfsId: string, tid: Tid): Key {
-  const bytes = new Uint8Array(8);
-  crypto.getRandomValues(bytes);
-  const id = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  return { pk: `ret#${pfsId}`, sk: `${LEASE_PREFIX}${tid}#${id}` };
+  return { pk: `ret#${pfsId}`, sk: `${LEASE_PREFIX}${tid}#${randomHex(8)}` };
 }
 
 /** A lease held on one TID of one PFS. */

@@ -130,8 +130,6 @@ export function keepsEverything(policy: RetentionPolicy | undefined): boolean {
   );
 }
 
-// ---- boundaries (UTC) ----
-
 /** The last boundary at or before `ms`. */
 export function floorTo(ms: number, g: Granularity): number {
   switch (g) {
@@ -214,8 +212,6 @@ export function dueAt(policy: RetentionPolicy, ctid: Tid, dtid: Tid): number {
   }
   return due;
 }
-
-// ---- the watermark ----
 
 /**
  * Which as-of points are complete (no record visible there was removed): every point ≥

@@ -58,7 +58,7 @@ export interface OpenedVolume {
 export interface VolumeRegistry<D extends VolumeDescription = VolumeDescription> {
   /** Every description (for records: active and draining), cached for a short time. */
   list(): Promise<D[]>;
-  /** Every volume now, by name (a snapshot: a run works on the volumes as they were at its start). */
+  /** Every volume now, by name (a snapshot: callers ask again at their next step). */
   handles(): Promise<Record<string, VolumeHandle>>;
   /** One volume; undefined when there is none of that name (after one fresh re-read). */
   lookup(name: string): Promise<VolumeHandle | undefined>;
@@ -192,10 +192,13 @@ export interface FixedVolume {
 
 /**
  * A registry of a fixed set of volumes (tests, or a process with no volume records). Kind
- * defaults to "fixed" and the presigner to ENOTSUP; `close` closes nothing (the caller owns the
- * drivers).
+ * defaults to "fixed" and the presigner to ENOTSUP; `close` runs `options.close` (default: nothing,
+ * the caller owns the drivers).
  */
-export function fixedRegistry(volumes: Record<string, Volume | FixedVolume>): VolumeRegistry {
+export function fixedRegistry(
+  volumes: Record<string, Volume | FixedVolume>,
+  options: { close?: () => Promise<void> } = {},
+): VolumeRegistry {
   const handles: Record<string, VolumeHandle> = {};
   for (const [name, v] of Object.entries(volumes)) {
     const entry: FixedVolume = v instanceof Volume ? { volume: v } : v;
@@ -225,11 +228,8 @@ export function fixedRegistry(volumes: Record<string, Volume | FixedVolume>): Vo
       return handles[name]!.volume;
     },
     invalidate() {},
-    async close() {},
+    async close() {
+      await options.close?.();
+    },
   };
-}
-
-/** The volumes of a snapshot as plain Volumes by name (what the maintenance and mirror runs take). */
-export function volumesByName(handles: Record<string, { volume: Volume }>): Record<string, Volume> {
-  return Object.fromEntries(Object.entries(handles).map(([name, h]) => [name, h.volume]));
 }

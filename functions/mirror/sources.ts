@@ -20,13 +20,14 @@ import {
   sourceLabel,
 } from "../../core/mirror/index.ts";
 import { remoteDeployment } from "../../sdk/remote.ts";
-import { type Services, type VolumeSource, volumesNow } from "../api/services.ts";
+import type { Services } from "../api/services.ts";
 
 /**
  * What mirror runs need: `Services`, or the schedule Lambdas' deps (runtime/lambda.ts `lambdaDeps`).
- * Volumes are read per run (`volumesNow`), so a volume added at runtime is a mirror target at once.
+ * The runs take THE volume registry and ask it at each page, so a volume added at runtime is a
+ * mirror target at once and a removed one is not read.
  */
-export type MirrorDeps = Pick<Services, "namespace" | "store" | "clock"> & VolumeSource;
+export type MirrorDeps = Pick<Services, "namespace" | "store" | "clock" | "volumes">;
 
 /** A source PFS of another deployment, through its HTTP API with a read token for that PFS. */
 export function httpSource(spec: { url: string; pfs: string; token?: string }): StreamSource {
@@ -94,11 +95,11 @@ export async function sourceFor(deps: MirrorDeps, spec: SourceSpec): Promise<Str
     ns: deps.namespace,
     pfs: spec.pfs,
     store: deps.store,
-    volumes: await volumesNow(deps),
+    volumes: deps.volumes,
   });
 }
 
-/** The mirror's deployment as core/mirror takes it, with the volumes now. */
+/** The mirror's deployment as core/mirror takes it (its volume registry included). */
 export async function mirrorTarget(deps: MirrorDeps): Promise<MirrorTarget> {
-  return { ns: deps.namespace, volumes: await volumesNow(deps), clock: deps.clock };
+  return { ns: deps.namespace, volumes: deps.volumes, clock: deps.clock };
 }

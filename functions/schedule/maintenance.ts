@@ -8,18 +8,17 @@
 import { type FsckReport, fsck } from "../../core/maintenance/fsck.ts";
 import { type ScrubReport, scrub } from "../../core/maintenance/scrub.ts";
 import { type VacuumLogEntry, type VacuumReport, vacuum } from "../../core/maintenance/vacuum.ts";
-import { type Services, type VolumeSource, volumesNow } from "../api/services.ts";
+import type { Services } from "../api/services.ts";
 
 /**
  * What the maintenance runs need (a subset of the API's Services, so Lambda handlers can build
- * less). Each run works on the volumes as they are at its start (`volumesNow`: the volume records
- * when the deployment has them), so a volume added at runtime is vacuumed and scrubbed too.
+ * less). The runs take THE volume registry itself and ask it at each step, so a volume added at
+ * runtime is vacuumed and scrubbed by the next step, and a removed one is no longer touched.
  */
-export type MaintenanceDeps = Pick<Services, "store" | "namespace" | "clock" | "sha256"> &
-  VolumeSource & {
-    /** Waits (vacuum's reader grace, scrub's pacing); tests pass one on their fake clock. */
-    sleep?: (ms: number) => Promise<void>;
-  };
+export type MaintenanceDeps = Pick<Services, "store" | "namespace" | "clock" | "sha256" | "volumes"> & {
+  /** Waits (vacuum's reader grace, scrub's pacing); tests pass one on their fake clock. */
+  sleep?: (ms: number) => Promise<void>;
+};
 
 /** One line per deletion on stdout (JSON), as `apply` promises; silent in dry runs. */
 function logDeletion(entry: VacuumLogEntry): void {
@@ -33,7 +32,7 @@ export async function runVacuum(
   return vacuum({
     store: deps.store,
     namespace: deps.namespace,
-    volumes: await volumesNow(deps),
+    volumes: deps.volumes,
     clock: deps.clock,
     ...("sleep" in deps && deps.sleep ? { sleep: deps.sleep } : {}),
     apply: options.apply === true,
@@ -48,7 +47,7 @@ export async function runScrub(
 ): Promise<ScrubReport> {
   return scrub({
     store: deps.store,
-    volumes: await volumesNow(deps),
+    volumes: deps.volumes,
     clock: deps.clock,
     ...("sleep" in deps && deps.sleep ? { sleep: deps.sleep } : {}),
     sha256: deps.sha256,
@@ -60,14 +59,14 @@ export async function runScrub(
 
 /** fsck; with `objects` (default true) it also HEADs the objects of `present` instances. */
 export async function runFsck(
-  deps: Pick<Services, "store"> & VolumeSource,
+  deps: Pick<Services, "store" | "volumes">,
   pfs?: string[],
   options: { objects?: boolean } = {},
 ): Promise<FsckReport> {
   return fsck({
     store: deps.store,
     ...(pfs ? { pfs } : {}),
-    ...(options.objects === false ? {} : { volumes: await volumesNow(deps) }),
+    ...(options.objects === false ? {} : { volumes: deps.volumes }),
   });
 }
 

@@ -11,10 +11,10 @@ import { collectBytes, concatBytes, copyOf } from "../../core/bytes.ts";
 import { mapLimit } from "../../core/concurrency.ts";
 import type { ChunkPlacement, DataBody, DataPlane } from "../../core/data/api.ts";
 import { type Extent, extentOf, fixedChunks, peek, prepend } from "../../core/data/chunker.ts";
-import { type CopyCandidate, isChunk, orderCopies } from "../../core/data/chunks.ts";
+import { type CopyCandidate, isChunk, orderCopies, unreadableVerdict } from "../../core/data/chunks.ts";
 import { ReadHealth } from "../../core/data/health.ts";
 import { DATA_DEFAULTS } from "../../core/data/plane-state.ts";
-import { type ErrorCode, isStrataError, type StrataError, strataError } from "../../core/errors.ts";
+import { isStrataError, type StrataError, strataError } from "../../core/errors.ts";
 import type { FileSystem, Stat } from "../../core/namespace/api.ts";
 import { checkSignal } from "../client/errors.ts";
 import { type RemoteFs, remoteFs } from "./fs.ts";
@@ -77,8 +77,6 @@ export class RemoteDataPlane implements DataPlane {
     return cfg;
   }
 
-  // ---- bytes to and from volumes ----
-
   private async put(
     request: Presigned,
     bytes: Uint8Array,
@@ -108,6 +106,7 @@ export class RemoteDataPlane implements DataPlane {
     signal?: AbortSignal,
   ): Promise<Uint8Array> {
     const tried: string[] = [];
+    const codes: string[] = []; // per copy tried: the plane's one verdict reads them
     let last: StrataError | undefined;
     const now = Date.now();
     // The chunk lifecycle's one chooser (core/data/chunks.ts): the server's order, then this
@@ -134,6 +133,7 @@ export class RemoteDataPlane implements DataPlane {
               ? strataError("ENOENT", `chunk ${e.chunk} is missing on ${source.volume}`)
               : errorFrom(res.status, text, `volume ${source.volume}`);
           if (res.status === 404) void this.report(fs, path, e.chunk, source.volume);
+          codes.push(last.code);
           this.health.failed(source.volume);
           continue;
         }
@@ -141,6 +141,7 @@ export class RemoteDataPlane implements DataPlane {
       } catch (err) {
         if (signal?.aborted) throw networkError(err, `reading ${path}`, signal);
         last = networkError(err, `reading chunk ${e.chunk} from ${source.volume}`);
+        codes.push(last.code);
         this.health.failed(source.volume);
         continue;
       }
@@ -150,12 +151,11 @@ export class RemoteDataPlane implements DataPlane {
         "ECORRUPT",
         `chunk ${e.chunk} from volume ${source.volume} failed its CRC32C or length check`,
       );
+      codes.push(last.code);
       void this.report(fs, path, e.chunk, source.volume);
     }
-    const code: ErrorCode =
-      last?.code === "ECORRUPT" ? "ECORRUPT" : e.sources.length === 0 ? "EIO" : "EUNAVAIL";
     throw strataError(
-      code,
+      unreadableVerdict(codes),
       `no source of chunk ${e.chunk} of ${fs.pfs}:${path} gave its bytes (tried ${tried.join(", ") || "none"})`,
       {
         path,
@@ -268,8 +268,6 @@ export class RemoteDataPlane implements DataPlane {
     checkSignal(path, signal);
     return fs.call<Stat>("upload.commit", { path, uploadId, content: { size, extents }, ...commit }, signal);
   }
-
-  // ---- DataPlane ----
 
   async writeFile(
     fsIn: FileSystem,

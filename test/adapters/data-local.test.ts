@@ -70,7 +70,7 @@ describe("data plane on sqlite + local: a 200 MiB file", () => {
   it("streams 200 MiB in and out byte-exact (by SHA-256) with memory growth far below the size", async () => {
     const size = 200 * MiB;
     const registry = openVolumes({ local: { kind: "local", root: join(dir, "vol") } });
-    const data = createDataPlane({ store, volumes: registry.volumes, defaultVolume: "local" });
+    const data = createDataPlane({ store, volumes: {}, registry, defaultVolume: "local" });
     const ns = createNamespace({ store });
     await ns.createPfs("big");
     const fs = ns.pfs("big");
@@ -116,11 +116,12 @@ describe("volume registry", () => {
         disk: { kind: "local", root: join(dir, "disk"), site: "home", cost: 0 },
         mem: { kind: "driver", driver: new MemoryVolumeDriver("mem"), site: "away" },
       });
-      expect(Object.keys(registry.volumes)).toEqual(["disk", "mem"]);
-      expect(registry.volumes.disk).toMatchObject({ site: "home", cost: 0 });
-      expect(registry.volumes.mem).toMatchObject({ site: "away" });
-      await registry.volumes.disk!.volume.put("chunks/x", Uint8Array.of(1));
-      expect(await keysOn(registry.volumes.disk!.volume)).toEqual(["chunks/x"]);
+      const volumes = await registry.handles();
+      expect(Object.keys(volumes)).toEqual(["disk", "mem"]);
+      expect(volumes.disk).toMatchObject({ site: "home", cost: 0 });
+      expect(volumes.mem).toMatchObject({ site: "away" });
+      await volumes.disk!.volume.put("chunks/x", Uint8Array.of(1));
+      expect(await keysOn(volumes.disk!.volume)).toEqual(["chunks/x"]);
       await registry.close();
       let code: string | undefined;
       try {

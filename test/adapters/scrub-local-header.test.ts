@@ -46,7 +46,7 @@ describe("scrub: a local object whose header was overwritten outside strata", ()
 
       const report = await scrub({
         store: w.store,
-        volumes: w.volumes,
+        volumes: w.registry,
         clock: () => w.clock.now,
         sleep: async () => {},
       });

@@ -174,7 +174,7 @@ export async function raceRound(fss: FileSystem[], seed: number, opsPerClient: n
       `racing ops went wrong (${unexpected.length}):\n  ${unexpected.slice(0, 20).join("\n  ")}`,
     );
 
-  // ---- the tree afterwards, walked from the root by a fresh view ----
+  // The tree afterwards, walked from the root by a fresh view
   const entries: Array<{ path: string; ino: string; type: string; nlink: number }> = [];
   const seenDirs = new Set<string>();
   const problems: string[] = [];

@@ -61,11 +61,10 @@ export interface ModelTestOptions {
   asOfAttrs?: boolean;
 }
 
-// ---- the steps: plain JSON data, so fast-check can shrink them and regressions can store them ---
-
 /** A point in history: an index into the remembered TIDs (modulo their count), or a snapshot. */
 export type StepAt = number | { snap: string };
 
+/** One step of a sequence: plain JSON data, so fast-check can shrink them and regressions can store them. */
 export type Step =
   | { k: "mkdir"; p: string; mode?: number }
   | { k: "create"; p: string; mode?: number; data?: number[] }
@@ -306,8 +305,6 @@ export const stepArb: fc.Arbitrary<Step> = fc.oneof(
     ),
   },
 );
-
-// ---- running one sequence --------------------------------------------------------------------
 
 /** A disagreement between engine and model (or an engine error that is not a StrataError). */
 export class ModelMismatch extends Error {

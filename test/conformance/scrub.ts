@@ -36,7 +36,7 @@ export function testScrub(name: string, make: () => Promise<ScrubFixture>): void
     });
 
     const run = (o: Partial<Parameters<typeof scrub>[0]> = {}) =>
-      scrub({ store: w.store, volumes: w.volumes, clock: () => w.clock.now, sleep: async () => {}, ...o });
+      scrub({ store: w.store, volumes: w.registry, clock: () => w.clock.now, sleep: async () => {}, ...o });
 
     it("repairs a corrupt instance and a missing one from the good copy, and records their states", async () => {
       const fs = w.ns.pfs("p");

@@ -51,8 +51,6 @@ const MiB = 1024 * 1024;
 const FAST: VolumeOptions = { retry: { attempts: 5, baseDelayMs: 1, maxDelayMs: 5 } };
 const NO_SLEEP: VolumeOptions = { retry: { attempts: 3 }, sleep: async () => {} };
 
-// ---------- helpers ----------
-
 /** Deterministic pseudo-random bytes (xorshift32 per 4-byte word): cheap for 64 MiB, not compressible. */
 export function patternBytes(size: number, seed: number): Uint8Array {
   const words = new Uint32Array(Math.ceil(size / 4));
@@ -158,8 +156,6 @@ function counting(driver: VolumeDriver): { driver: VolumeDriver; calls: () => nu
   return { driver: counted, calls: () => calls };
 }
 
-// ---------- the suite ----------
-
 export function testVolume(
   backend: string,
   makeFixture: () => Promise<VolumeFixture>,
@@ -226,7 +222,7 @@ export function testVolume(
       });
     }
 
-    // ----- put / get / head basics -----
+    // Put / get / head basics
 
     kase("put of a Uint8Array round-trips bytes, size, CRC32C and head", async () => {
       const key = `${prefix()}/object.bin`;
@@ -296,7 +292,7 @@ export function testVolume(
       expect((await volume.head(plain)).metadata).toEqual({});
     });
 
-    // ----- create-only -----
+    // Create-only
 
     kase("create-only put of an existing key fails EEXIST and leaves the content unchanged", async () => {
       const key = `${prefix()}/once`;
@@ -358,7 +354,7 @@ export function testVolume(
       ).toBe("EEXIST");
     });
 
-    // ----- get / ranges -----
+    // Get / ranges
 
     kase(
       "ranges at the boundaries: first byte, last byte, past the end, start == size, start > end",
@@ -417,7 +413,7 @@ export function testVolume(
       },
     );
 
-    // ----- keys -----
+    // Keys
 
     kase("unicode keys are stored as given: NFC and NFD forms are distinct keys", async () => {
       const p = prefix();
@@ -493,7 +489,7 @@ export function testVolume(
       expect(counted.calls()).toBe(calls);
     });
 
-    // ----- missing keys, delete -----
+    // Missing keys, delete
 
     kase(
       "head, get and copy of a missing key fail ENOENT, through the wrapper and the raw driver",
@@ -527,7 +523,7 @@ export function testVolume(
       expect([...(await volume.getBytes(key))]).toEqual([9]);
     });
 
-    // ----- listing -----
+    // Listing
 
     kase(
       "list returns keys under a plain prefix in UTF-8 byte order, with sizes and pagination",
@@ -610,7 +606,7 @@ export function testVolume(
       },
     );
 
-    // ----- copy -----
+    // Copy
 
     kase(
       "copy keeps bytes, CRC32C and metadata; create-only copy onto an existing key fails EEXIST",
@@ -669,7 +665,7 @@ export function testVolume(
       expect(await codeOf(volume.head(`${p}/dst`))).toBe("ENOENT");
     });
 
-    // ----- integrity -----
+    // Integrity
 
     kase("a declared CRC32C or size that does not match the body fails and stores nothing", async () => {
       const p = prefix();
@@ -756,7 +752,7 @@ export function testVolume(
       expect(crc32c(await volume.getBytes(`${p}/buffer`))).toBe(crc32c(bytes));
     });
 
-    // ----- retries -----
+    // Retries
 
     kase(
       "throttling is retried: two throttles then success; endless throttling fails ETHROTTLED after bounded attempts",
@@ -789,7 +785,7 @@ export function testVolume(
       },
     );
 
-    // ----- memory -----
+    // Memory
 
     kase(
       "a 256 MiB streamed upload of unknown length and its full read keep memory far below the body size",

@@ -3,7 +3,7 @@
  * placement, schedules off), `volume.add` a second local volume, place chunks on it by objective,
  * then `scrub.run` (over HTTP) repairs a corrupted copy there from the other volume, and an
  * applying `vacuum.run` deletes a pruned version's chunk object from it — both without a restart
- * (functions/api/services.ts `volumesNow` over the one volume registry).
+ * (the runs take the one volume registry, `services.volumes`, and ask it at each step).
  */
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";

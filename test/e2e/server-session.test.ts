@@ -85,7 +85,7 @@ describe("npm start: the HTTP API driven by the SDK over HTTP", () => {
     expect(connection).toEqual({ endpoint, token: running.token, pfs: "default" });
     expect((await stat(path.join(home, "connection.json"))).mode & 0o777).toBe(0o600);
 
-    // ---- a new user's session ----
+    // A new user's session
     const admin = await connect({ endpoint, token: running.token, pfs: "default" });
     clients.push(admin);
     await admin.mkdir("/team/docs", { recursive: true });
@@ -110,7 +110,7 @@ describe("npm start: the HTTP API driven by the SDK over HTTP", () => {
     );
     expect(Buffer.from(await admin.readFile("/team/big.bin")).equals(Buffer.from(big))).toBe(true);
 
-    // ---- rights ----
+    // Rights
     const reader = await admin.admin.createToken({ pfs: "default", prefix: "/team", rights: ["read"] });
     const writer = await admin.admin.createToken({ pfs: "default", prefix: "/team/docs", rights: ["write"] });
     const asReader = await connect({ endpoint, token: reader.token });
@@ -129,7 +129,7 @@ describe("npm start: the HTTP API driven by the SDK over HTTP", () => {
     expect((await failure(asWriter.admin.createPfs("mine"))).code).toBe("EACCES");
     expect((await failure(asWriter.snapshots.delete("before-revert"))).code).toBe("EACCES");
 
-    // ---- a token of another PFS ----
+    // A token of another PFS
     await admin.admin.createPfs("other");
     const foreign = await admin.admin.createToken({ pfs: "other", rights: ["admin"] });
     const asForeign = await connect({ endpoint, token: foreign.token, pfs: "default" });
@@ -137,7 +137,7 @@ describe("npm start: the HTTP API driven by the SDK over HTTP", () => {
     expect((await failure(asForeign.readdir("/"))).code).toBe("EACCES");
     expect(await asForeign.pfs("other").readdir("/")).toEqual([]);
 
-    // ---- expired and revoked tokens: 401 ----
+    // Expired and revoked tokens: 401
     const brief = await admin.admin.createToken({ pfs: "default", rights: ["read"], ttlSeconds: 1 });
     const revoked = await admin.admin.createToken({ pfs: "default", rights: ["read"] });
     const asRevoked = await connect({ endpoint, token: revoked.token });
@@ -159,7 +159,7 @@ describe("npm start: the HTTP API driven by the SDK over HTTP", () => {
     const noToken = await fetch(`${endpoint}/v1/ops/status`, { method: "POST", body: "{}" });
     expect(noToken.status).toBe(401);
 
-    // ---- a presigned URL works for its key only ----
+    // A presigned URL works for its key only
     const where = await admin.admin.call<{
       extents: Array<{ chunk: string; sources: Array<{ url: string }> }>;
     }>("fs.read", { path: "/team/big.bin" });
@@ -173,7 +173,7 @@ describe("npm start: the HTTP API driven by the SDK over HTTP", () => {
     expect((await fetch(otherKey)).status).toBe(403);
     expect((await fetch(source, { method: "PUT", body: "x" })).status).toBe(403);
 
-    // ---- SIGTERM right after an acknowledged write: clean exit, nothing lost ----
+    // SIGTERM right after an acknowledged write: clean exit, nothing lost
     await admin.writeFile("/team/last.txt", "acknowledged before SIGTERM");
     expect(await stop(running)).toBe(0);
     expect(running.output()).toContain("strata: stopped");

@@ -19,6 +19,7 @@ import { isStrataError } from "../../core/errors.ts";
 import { vacuum } from "../../core/maintenance/vacuum.ts";
 import type { Item } from "../../core/metadata/port.ts";
 import type { FileSystem } from "../../core/namespace/api.ts";
+import { fixedRegistry } from "../../core/volume/registry.ts";
 import { Volume } from "../../core/volume/volume.ts";
 import { CrashError } from "../support/faulty-store.ts";
 import { pattern } from "./sequences.ts";
@@ -186,11 +187,13 @@ async function vacuumAfterExpiry(world: World): Promise<void> {
   const report = await vacuum({
     store: proc.store,
     namespace: proc.namespace,
-    volumes: Object.fromEntries(
-      Object.entries(proc.volumes).map(([name, driver]) => [
-        name,
-        new Volume(driver, { sleep: world.clock.sleep }),
-      ]),
+    volumes: fixedRegistry(
+      Object.fromEntries(
+        Object.entries(proc.volumes).map(([name, driver]) => [
+          name,
+          new Volume(driver, { sleep: world.clock.sleep }),
+        ]),
+      ),
     ),
     apply: true,
     clock: world.clock.now,

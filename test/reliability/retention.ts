@@ -19,6 +19,7 @@ import { vacuum } from "../../core/maintenance/vacuum.ts";
 import { tidMs } from "../../core/namespace/tid.ts";
 import { snapToComplete } from "../../core/retention/policy.ts";
 import { getRetention, setRetention } from "../../core/retention/store.ts";
+import { fixedRegistry } from "../../core/volume/registry.ts";
 import { Volume } from "../../core/volume/volume.ts";
 import { ModelMismatch, PROLOGUE } from "../conformance/namespace-model.ts";
 import { DataModelRun, type SeqStep, seqStepArb, treeLines } from "./sequences.ts";
@@ -92,7 +93,9 @@ export async function runRetentionSequence(
     const report = await vacuum({
       store: proc.store,
       namespace: proc.namespace,
-      volumes: Object.fromEntries(Object.entries(proc.volumes).map(([n, d]) => [n, new Volume(d)])),
+      volumes: fixedRegistry(
+        Object.fromEntries(Object.entries(proc.volumes).map(([n, d]) => [n, new Volume(d)])),
+      ),
       apply: true,
       clock: world.clock.now,
       sleep: world.clock.sleep,

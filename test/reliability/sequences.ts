@@ -25,6 +25,7 @@ import { vacuum } from "../../core/maintenance/vacuum.ts";
 import { localSource } from "../../core/mirror/local-source.ts";
 import { createMirror, runMirror } from "../../core/mirror/mirror.ts";
 import type { FileContent, ReadableFileSystem, Stat } from "../../core/namespace/api.ts";
+import { fixedRegistry, type VolumeRegistry } from "../../core/volume/registry.ts";
 import { Volume } from "../../core/volume/volume.ts";
 import {
   ENGINE_CHOICES,
@@ -442,8 +443,10 @@ export class DataModelRun {
   /** A second deployment holding this PFS's mirror `m` (set by runDataSequence). */
   mirrorTarget?: World;
 
-  private volumesOf(proc: Proc): Record<string, Volume> {
-    return Object.fromEntries(Object.entries(proc.volumes).map(([n, d]) => [n, new Volume(d)]));
+  private volumesOf(proc: Proc): VolumeRegistry {
+    return fixedRegistry(
+      Object.fromEntries(Object.entries(proc.volumes).map(([n, d]) => [n, new Volume(d)])),
+    );
   }
 
   /** Vacuum, applied: without a retention policy it may reclaim garbage but change nothing visible. */

@@ -68,8 +68,6 @@ export function trackPartitions(store: MetadataStore): Set<string> & { writes: n
   return pks;
 }
 
-// ---- deterministic randomness ---------------------------------------------------------------
-
 export class Rng {
   constructor(private s: number) {}
   next(): number {
@@ -149,8 +147,6 @@ export function randomPath(rng: Rng): string {
   return `/${comps.join("/")}`;
 }
 
-// ---- the world --------------------------------------------------------------------------------
-
 /** How the scoped principal's requests reach the API. */
 export type Call = (principal: Principal, op: string, input: unknown, pfs?: string) => Promise<unknown>;
 
@@ -222,8 +218,6 @@ export async function unscopedStep(fs: FileSystem, rng: Rng, log: string[], snap
     log.push(`unscoped ${name} ${(err as { code?: string }).code ?? err}`);
   }
 }
-
-// ---- inputs for every operation -----------------------------------------------------------------
 
 const b64 = (text: string) => ({ $bytes: bytesToBase64(enc.encode(text)) });
 /** The scoped caller's own values (not markers: they belong to nobody yet). */
@@ -329,8 +323,6 @@ export function randomRequest(
   const scope = registry.get(op)?.scope;
   return { op, input, ...(scope === "pfs" ? { pfs } : {}), ...(asOfTid ? { asOfTid } : {}) };
 }
-
-// ---- observing the state ------------------------------------------------------------------------
 
 /** Objects beneath the scope, walked by an unscoped reader (live, or an as-of view). */
 export async function insideOf(
@@ -455,8 +447,6 @@ export function revealed(value: unknown): { inos: Set<string>; markers: Set<stri
   return { inos, markers };
 }
 
-// ---- one sequence --------------------------------------------------------------------------------
-
 export interface SequenceResult {
   requests: number;
   succeeded: number;
@@ -574,8 +564,6 @@ export async function runSequence(
 function isLive(snap: Snapshot, owner: string): boolean {
   return (snap.owners.get(owner) ?? []).some((r) => r.includes('"sk":"v#') && !r.includes('"dtid"'));
 }
-
-// ---- worlds ---------------------------------------------------------------------------------------
 
 /** A scoped principal of PFS p, prefix /a (embedded worlds: no token). */
 export function scopedPrincipal(rights: Principal["rights"], pfs = PFS): Principal {

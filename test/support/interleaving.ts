@@ -45,7 +45,7 @@ import type { VolumeRecord } from "../../core/placement/placement-items.ts";
 import { mulberry32 } from "../../core/random.ts";
 import { setRetention } from "../../core/retention/store.ts";
 import { MemoryVolumeDriver } from "../../core/volume/memory.ts";
-import { fixedRegistry } from "../../core/volume/registry.ts";
+import { fixedRegistry, type VolumeRegistry } from "../../core/volume/registry.ts";
 import { Volume } from "../../core/volume/volume.ts";
 import { invoke } from "../../functions/api/handle.ts";
 import type { Services } from "../../functions/api/services.ts";
@@ -162,6 +162,8 @@ export interface Env {
   raw: MetadataStore;
   volume: Volume;
   volumes: Record<string, Volume>;
+  /** The same volumes as the deployment's one registry (what vacuum, scrub and mirror runs take). */
+  registry: VolumeRegistry;
   ns: Namespace;
   data: ReturnType<typeof createDataPlane>;
   clock: () => number;
@@ -226,6 +228,7 @@ export async function freshEnv(
     raw,
     volume,
     volumes,
+    registry: fixedRegistry(volumes),
     ns,
     data,
     clock,
@@ -239,7 +242,7 @@ export function applyingVacuum(env: Env) {
   return vacuum({
     store: env.store,
     namespace: env.ns,
-    volumes: env.volumes,
+    volumes: env.registry,
     apply: true,
     clock: env.clock,
     sleep: async () => {},
@@ -303,7 +306,7 @@ export const SCENARIOS: Scenario[] = [
     name: "mirror apply",
     setup: async (env) => {
       const source = await sourceDeployment(env);
-      const target = { ns: env.ns, volumes: env.volumes, clock: env.clock, sleep: sleepOf(env) };
+      const target = { ns: env.ns, volumes: env.registry, clock: env.clock, sleep: sleepOf(env) };
       await createMirror(target, { name: "copy", source, volumes: ["v"] });
       return { source, target };
     },
@@ -328,7 +331,7 @@ export const SCENARIOS: Scenario[] = [
     write: async (env, ctx) => {
       expect(env, "restored", "/a", theBytes());
       await restoreBackup(
-        { ns: env.ns, volumes: env.volumes, clock: env.clock, sleep: sleepOf(env) },
+        { ns: env.ns, volumes: env.registry, clock: env.clock, sleep: sleepOf(env) },
         {
           name: "restored",
           volume: ctx.bundles as Volume,
@@ -351,7 +354,7 @@ export const SCENARIOS: Scenario[] = [
           throw strataError("EPRUNED", "pruned past the mirror's sync TID (test source)");
         },
       };
-      const target = { ns: env.ns, volumes: env.volumes, clock: env.clock, sleep: sleepOf(env) };
+      const target = { ns: env.ns, volumes: env.registry, clock: env.clock, sleep: sleepOf(env) };
       await createMirror(target, { name: "copy", source, volumes: ["v"] });
       return { source: pruned, target };
     },
@@ -373,8 +376,13 @@ export const SCENARIOS: Scenario[] = [
     name: "multi-master exchange",
     setup: async (env) => {
       const other = await otherDeployment(env);
-      const source = localSource({ ns: other.ns, pfs: "main", store: other.store, volumes: other.volumes });
-      const target = { ns: env.ns, volumes: env.volumes, clock: env.clock, sleep: sleepOf(env) };
+      const source = localSource({
+        ns: other.ns,
+        pfs: "main",
+        store: other.store,
+        volumes: fixedRegistry(other.volumes),
+      });
+      const target = { ns: env.ns, volumes: env.registry, clock: env.clock, sleep: sleepOf(env) };
       await createMirror(target, { name: "mm", source, volumes: ["v"] });
       const run = await runMirror(target, "mm", source);
       await promoteMirror(target, "mm");
@@ -384,7 +392,7 @@ export const SCENARIOS: Scenario[] = [
         ns: env.ns,
         pfs: "mm",
         site: "here",
-        volumes: env.volumes,
+        volumes: env.registry,
         place: ["v"],
         clock: env.clock,
         sleep: sleepOf(env),
@@ -562,7 +570,7 @@ export const SCENARIOS: Scenario[] = [
       const run = async () => {
         const report = await scrub({
           store: env.store,
-          volumes: env.volumes,
+          volumes: env.registry,
           clock: env.clock,
           sleep: async () => {},
           restart: true,
@@ -671,7 +679,12 @@ async function otherDeployment(env: Env) {
 async function sourceDeployment(env: Env) {
   const other = await otherDeployment(env);
   await other.data.writeFile(other.ns.pfs("main"), "/a", theBytes());
-  return localSource({ ns: other.ns, pfs: "main", store: other.store, volumes: other.volumes });
+  return localSource({
+    ns: other.ns,
+    pfs: "main",
+    store: other.store,
+    volumes: fixedRegistry(other.volumes),
+  });
 }
 
 const sleepOf = (env: Env) => async (ms: number) => {

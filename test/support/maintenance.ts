@@ -9,7 +9,7 @@ import type { MetadataStore } from "../../core/metadata/port.ts";
 import type { Engine } from "../../core/namespace/engine.ts";
 import { createNamespace } from "../../core/namespace/index.ts";
 import type { VolumeDriver } from "../../core/volume/port.ts";
-import { fixedRegistry } from "../../core/volume/registry.ts";
+import { fixedRegistry, type VolumeRegistry } from "../../core/volume/registry.ts";
 import { Volume } from "../../core/volume/volume.ts";
 import type { Services } from "../../functions/api/services.ts";
 import { pattern } from "../conformance/sdk.ts";
@@ -23,6 +23,8 @@ export interface MaintenanceWorld {
   ns: Engine;
   data: ReturnType<typeof createDataPlane>;
   volumes: Record<string, Volume>;
+  /** The same volumes as the deployment's one registry (what vacuum, scrub and fsck take). */
+  registry: VolumeRegistry;
   clock: { now: number; advance(ms: number): void };
   vacuum(options?: Partial<VacuumParams>): ReturnType<typeof vacuum>;
 }
@@ -54,17 +56,19 @@ export function maintenanceWorld(
     clock: now,
     chooseVolumes: () => names.slice(0, copies),
   });
+  const registry = fixedRegistry(volumes);
   return {
     store,
     ns,
     data,
     volumes,
+    registry,
     clock,
     vacuum: (o = {}) =>
       vacuum({
         store,
         namespace: ns,
-        volumes,
+        volumes: registry,
         clock: now,
         // The grace wait passes on the fake clock (so readers' watermark caches expire too).
         sleep: async (ms) => clock.advance(ms),

@@ -19,6 +19,7 @@ import {
 } from "../../core/namespace/index.ts";
 import { mulberry32 } from "../../core/random.ts";
 import { MemoryVolumeDriver } from "../../core/volume/memory.ts";
+import { fixedRegistry } from "../../core/volume/registry.ts";
 import { Volume } from "../../core/volume/volume.ts";
 
 /**
@@ -33,7 +34,8 @@ export function deployment(
   clock: () => number = Date.now,
 ) {
   const volume = new Volume(new MemoryVolumeDriver(volumeName));
-  const volumes = { [volumeName]: volume };
+  // The deployment's one volume registry (mirror runs and sources take it).
+  const volumes = fixedRegistry({ [volumeName]: volume });
   const ns: Namespace = createNamespace({
     store,
     site,
@@ -43,7 +45,7 @@ export function deployment(
   });
   const data = createDataPlane({
     store,
-    volumes,
+    volumes: { [volumeName]: volume },
     defaultVolume: volumeName,
     inlineThreshold: 16,
     chunkSize: 64 * 1024,

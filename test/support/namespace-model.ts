@@ -228,7 +228,7 @@ export class NamespaceModel {
     this.tree = deepFreeze({ root: 1, inodes: new Map([[1, root]]) });
   }
 
-  // ---- history -------------------------------------------------------------------------------
+  // History
 
   /** Remember the current state as the state at `tid` (the engine's TID for the last change). */
   record(tid: Tid): void {
@@ -287,7 +287,7 @@ export class NamespaceModel {
       .sort((a, b) => compareNames(a.name, b.name));
   }
 
-  // ---- reads -----------------------------------------------------------------------------------
+  // Reads
 
   stat(path: string, at?: ModelAt): ModelStat {
     const comps = this.parse(path);
@@ -352,7 +352,7 @@ export class NamespaceModel {
     return out;
   }
 
-  // ---- mutations -------------------------------------------------------------------------------
+  // Mutations
 
   mkdir(
     path: string,
@@ -562,7 +562,7 @@ export class NamespaceModel {
     });
   }
 
-  // ---- internals -------------------------------------------------------------------------------
+  // Internals
 
   private parse(path: string): string[] {
     return parsePath(path, this.options.dotdot === "lexical");
@@ -926,8 +926,6 @@ export class NamespaceModel {
       this.revertEntry(t, past, ino, name, then.get(name), recursive);
   }
 }
-
-// ---- tree helpers (pure functions of one tree) -------------------------------------------------
 
 function inode(tree: ModelTree, ino: number): ModelInode {
   const node = tree.inodes.get(ino);

@@ -19,6 +19,7 @@ import { createNamespace } from "../../core/namespace/index.ts";
 import { mulberry32 } from "../../core/random.ts";
 import { setRetention } from "../../core/retention/store.ts";
 import { MemoryVolumeDriver } from "../../core/volume/memory.ts";
+import { fixedRegistry } from "../../core/volume/registry.ts";
 import { Volume } from "../../core/volume/volume.ts";
 import { bytesOf, mainSource } from "../support/mirror.ts";
 
@@ -54,7 +55,7 @@ function hookedTarget(clock: () => number) {
       return typeof value === "function" ? value.bind(target) : value;
     },
   }) as Volume;
-  const volumes = { gcs: volume };
+  const volumes = fixedRegistry({ gcs: volume }); // the deployment's one registry
   const ns = createNamespace({
     store,
     site: 2,
@@ -64,7 +65,7 @@ function hookedTarget(clock: () => number) {
   });
   const data = createDataPlane({
     store,
-    volumes,
+    volumes: { gcs: volume },
     defaultVolume: "gcs",
     inlineThreshold: 16,
     chunkSize: 64 * 1024,

@@ -19,6 +19,7 @@ import { createNamespace } from "../../core/namespace/index.ts";
 import { liveLeases, UNSAFE_LEASE_SWITCHES } from "../../core/retention/lease.ts";
 import { pfsId, setRetention } from "../../core/retention/store.ts";
 import { MemoryVolumeDriver } from "../../core/volume/memory.ts";
+import { fixedRegistry } from "../../core/volume/registry.ts";
 import { Volume } from "../../core/volume/volume.ts";
 
 const T0 = Date.UTC(2026, 0, 5, 12, 0, 0);
@@ -69,7 +70,7 @@ async function world() {
     vacuum({
       store: base,
       namespace: ns,
-      volumes: {},
+      volumes: fixedRegistry({}),
       apply: true,
       clock: now,
       readerGraceMs: 0,
@@ -118,10 +119,10 @@ describe("floor leases: range readers against an applying vacuum", () => {
     it(`${lease ? "" : "counter-check: without the floor lease "}a mirror run whose source is vacuumed during its read ${lease ? "stays incremental" : "loses the versions and falls back to a full comparison"}`, async () => {
       UNSAFE_LEASE_SWITCHES.noFloorLease = !lease;
       const w = await world();
-      const source = localSource({ ns: w.ns, pfs: "p", store: w.base, volumes: {} });
+      const source = localSource({ ns: w.ns, pfs: "p", store: w.base, volumes: fixedRegistry({}) });
       const target = {
         ns: createNamespace({ store: new MemoryMetadataStore() }),
-        volumes: { m: new Volume(new MemoryVolumeDriver("m")) },
+        volumes: fixedRegistry({ m: new Volume(new MemoryVolumeDriver("m")) }),
       };
       await createMirror(target, { name: "copy", source, volumes: ["m"] });
       await runMirror(target, "copy", source, { upto: w.since }); // a mirror synced up to `since`

@@ -88,10 +88,10 @@ async function run(ops: Op[], fates: Fate[], mechanism: { references: boolean; f
   }
 
   // fsck first: nothing has read or marked anything yet.
-  const checked = await fsck({ store: w.store, ...(mechanism.fsckObjects ? { volumes: w.volumes } : {}) });
+  const checked = await fsck({ store: w.store, ...(mechanism.fsckObjects ? { volumes: w.registry } : {}) });
   const report = await scrub({
     store: w.store,
-    volumes: w.volumes,
+    volumes: w.registry,
     clock: () => w.clock.now,
     sleep: async () => {},
     references: mechanism.references,

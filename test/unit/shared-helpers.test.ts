@@ -1,17 +1,21 @@
 /**
  * The small helpers that were written several times and now live once in core/ (issue 15):
  * base64 (core/bytes.ts), UTF-8 length and order (core/text.ts), bounded concurrency
- * (core/concurrency.ts), operator durations (core/duration.ts) and jittered retry pauses
- * (core/backoff.ts). Where the old copies behaved differently, the test pins the behaviour kept,
+ * (core/concurrency.ts), operator durations (core/duration.ts), jittered retry pauses
+ * (core/backoff.ts), hex (core/bytes.ts), groups of 100 (core/batches.ts) and the chunks a version
+ * references (core/data/chunk-items.ts `chunkRefsOf`). Where the old copies behaved differently, the test pins the behaviour kept,
  * and a counter-check runs the property against a copy with the other behaviour and sees it fail.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type BackoffPolicy, backoffCeiling, backoffDelay } from "../../core/backoff.ts";
-import { base64ToBytes, bytesToBase64 } from "../../core/bytes.ts";
+import { groupsOf } from "../../core/batches.ts";
+import { base64ToBytes, bytesToBase64, randomHex, toHex } from "../../core/bytes.ts";
 import { mapLimit } from "../../core/concurrency.ts";
 import { crc32cFromBase64, crc32cToBase64 } from "../../core/crc32c.ts";
+import { chunkRefsOf } from "../../core/data/chunk-items.ts";
 import { peek } from "../../core/data/chunker.ts";
+import { unreadableVerdict } from "../../core/data/chunks.ts";
 import { ReadHealth } from "../../core/data/health.ts";
 import { parseDurationMs } from "../../core/duration.ts";
 import { isStrataError } from "../../core/errors.ts";
@@ -52,6 +56,79 @@ describe("base64 (core/bytes.ts): one codec for the wire form, mirror bundles an
       caught = err;
     }
     expect(isStrataError(caught, "EINVAL")).toBe(true);
+  });
+});
+
+describe("hex, groups and chunk references: one helper each", () => {
+  it("toHex writes exactly Node's hex; randomHex gives 2n hex digits", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 100 }), (bytes) => {
+        expect(toHex(bytes)).toBe(Buffer.from(bytes).toString("hex"));
+      }),
+      SEED,
+    );
+    expect(randomHex(8)).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it("groupsOf keeps every item in order, in full groups of `size` but the last", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer(), { maxLength: 350 }),
+        fc.integer({ min: 1, max: 120 }),
+        (items, size) => {
+          const groups = groupsOf(items, size);
+          expect(groups.flat()).toEqual(items);
+          expect(groups.every((g, i) => (i < groups.length - 1 ? g.length === size : g.length >= 1))).toBe(
+            true,
+          );
+        },
+      ),
+      SEED,
+    );
+    expect(groupsOf(Array.from({ length: 250 }, (_, i) => i)).map((g) => g.length)).toEqual([100, 100, 50]);
+  });
+
+  it("chunkRefsOf reads a version's extents once each, in order; inline or no content references none", () => {
+    const e = (chunk: string, length: number, crc32c: number) => ({ chunk, length, crc32c, offset: 0 });
+    expect(
+      chunkRefsOf({ content: { size: 3, extents: [e("b", 2, 7), e("a", 1, 9), e("b", 2, 7)] } }),
+    ).toEqual([
+      { chunk: "b", size: 2, crc32c: 7 },
+      { chunk: "a", size: 1, crc32c: 9 },
+    ]);
+    expect(chunkRefsOf({ content: { size: 1, inline: new Uint8Array(1) } })).toEqual([]);
+    expect(chunkRefsOf({})).toEqual([]);
+    expect(chunkRefsOf(undefined)).toEqual([]);
+  });
+});
+
+describe("unreadableVerdict (core/data/chunks.ts): the one answer when no copy of a chunk reads", () => {
+  const codes = fc.array(fc.constantFrom("ENOENT", "ECORRUPT", "EUNAVAIL", "ETIMEDOUT", "EACCES"), {
+    maxLength: 5,
+  });
+  /** What the embedded plane answered before (now the one rule; test/e2e/data-planes-agree.test.ts runs both planes). */
+  const embeddedRule = (tried: string[]) =>
+    tried.includes("ECORRUPT") ? "ECORRUPT" : tried.every((c) => c === "ENOENT") ? "EIO" : "EUNAVAIL";
+  /** The remote plane's old copy: the last failure only, EIO only when the server listed no source. */
+  const oldRemoteRule = (tried: string[]) =>
+    tried.at(-1) === "ECORRUPT" ? "ECORRUPT" : tried.length === 0 ? "EIO" : "EUNAVAIL";
+
+  it("ECORRUPT if any copy was corrupt, EIO if every copy tried was missing (or none), else EUNAVAIL — in any order", () => {
+    fc.assert(
+      fc.property(codes, (tried) => {
+        expect(unreadableVerdict(tried)).toBe(embeddedRule(tried));
+        expect(unreadableVerdict([...tried].reverse())).toBe(unreadableVerdict(tried));
+      }),
+      SEED,
+    );
+  });
+
+  it("counter-check: the remote plane's old verdict fails the property", () => {
+    const failed = fc.check(
+      fc.property(codes, (tried) => oldRemoteRule(tried) === embeddedRule(tried)),
+      SEED,
+    );
+    expect(failed.failed).toBe(true);
   });
 });
 

@@ -15,6 +15,7 @@ import type { FileSystem, Namespace } from "../../core/namespace/api.ts";
 import { createNamespace } from "../../core/namespace/index.ts";
 import { LEASE_TTL_MS, liveLeaseTids, takeLease } from "../../core/retention/lease.ts";
 import { pfsId, setRetention } from "../../core/retention/store.ts";
+import { fixedRegistry } from "../../core/volume/registry.ts";
 
 const T0 = Date.UTC(2026, 0, 5, 12, 0, 0);
 type Backend = "memory" | "sqlite";
@@ -100,7 +101,7 @@ async function world(tidLeases: boolean, backend: Backend = "memory") {
       ...options,
       store: base,
       namespace: ns,
-      volumes: {},
+      volumes: fixedRegistry({}),
       apply: true,
       clock: now,
       sleep: async (ms) => {

@@ -28,7 +28,6 @@ import { runNamedMirror } from "../../mirror/run.ts";
 import { mirrorTarget, sourceFor } from "../../mirror/sources.ts";
 import { checkDeploymentAdmin } from "../auth.ts";
 import { defineOp, type OpContext, type Operation } from "../operation.ts";
-import { volumesNow } from "../services.ts";
 import { DEFAULT_PRESIGN_TTL_SECONDS } from "./data.ts";
 
 const name = z.string().min(1).max(200);
@@ -50,7 +49,7 @@ function specOf(source: string | { url: string; pfs: string; token?: string | un
 
 /** A volume of this deployment as it is now (a runtime `volume.add` included). */
 async function volumeNamed(ctx: OpContext, volume: string) {
-  const v = (await volumesNow(ctx.services))[volume];
+  const v = (await ctx.services.volumes.lookup(volume))?.volume;
   if (!v) throw strataError("EINVAL", `no volume ${volume} in this deployment`, { volume });
   return v;
 }
@@ -265,8 +264,7 @@ export const mirrorOps: Operation[] = [
           `no version record ${i.from.pk} ${i.from.sk} of PFS ${i.pfs} references chunk ${i.chunk} (size ${i.size}, crc32c ${i.crc32c})`,
           { pfs: i.pfs, chunk: i.chunk },
         );
-      if (i.inline)
-        return { bytes: toJsonValue(await readChunk(services.store, await volumesNow(services), i)) };
+      if (i.inline) return { bytes: toJsonValue(await readChunk(services.store, services.volumes, i)) };
       const volumes = await services.volumes.handles();
       const page = await services.store.query(`chunk#${i.chunk}`);
       const present = page.items
