@@ -8,6 +8,7 @@ import { fileCommands } from "./files.ts";
 import { historyCommands } from "./history.ts";
 import { maintenanceCommands } from "./maintenance.ts";
 import { mirrorCommands } from "./mirror.ts";
+import { mountCommands } from "./mount.ts";
 import { objectiveCommands } from "./objective.ts";
 import { placementCommands } from "./placement.ts";
 import { tagCommands } from "./tag.ts";
@@ -25,4 +26,5 @@ export const COMMANDS: CommandSpec[] = [
   ...placementCommands,
   ...maintenanceCommands,
   ...mirrorCommands,
+  ...mountCommands,
 ];
