@@ -16,7 +16,7 @@ import { promisify } from "node:util";
 import { strataError } from "../../core/errors.ts";
 import type { Strata } from "../../sdk/index.ts";
 import { toErrno } from "./errno.ts";
-import { StrataFuseOps } from "./ops.ts";
+import { StrataFuseOps, type StrataFuseOptions } from "./ops.ts";
 
 /** The part of fuse-native's class this module uses (the package ships no types). */
 interface FuseInstance {
@@ -41,6 +41,8 @@ export interface MountOptions {
   cacheTtlMs?: number;
   /** libfuse debug output on stderr. */
   debug?: boolean;
+  /** Test-only: see StrataFuseOptions.testOnly; `errno` replaces the error table. */
+  testOnly?: StrataFuseOptions["testOnly"] & { errno?: (err: unknown) => number };
 }
 
 export interface StrataMount {
@@ -52,23 +54,24 @@ export interface StrataMount {
 
 type Cb = (code: number, ...values: unknown[]) => void;
 
-/** Run `body` and answer the binding: 0 + values on success, a negative errno on failure. */
-function answer<T>(cb: Cb, body: () => Promise<T> | T, reply: (value: T) => unknown[] = () => []): void {
-  Promise.resolve()
-    .then(body)
-    .then(
-      (value) => cb(0, ...reply(value)),
-      (err: unknown) => cb(toErrno(err)),
-    );
-}
-
-/** Byte-count answers (read, write): the count itself is the result, a negative errno on failure. */
-function count(cb: (n: number) => void, body: () => Promise<number>): void {
-  body().then(cb, (err: unknown) => cb(toErrno(err)));
-}
-
-/** fuse-native's operation table over {@link StrataFuseOps}. */
-export function fuseOperations(ops: StrataFuseOps): Record<string, unknown> {
+/** fuse-native's operation table over {@link StrataFuseOps}; `errno` maps a rejection to the reply. */
+export function fuseOperations(
+  ops: StrataFuseOps,
+  errno: (err: unknown) => number = toErrno,
+): Record<string, unknown> {
+  /** Run `body` and answer the binding: 0 + values on success, a negative errno on failure. */
+  function answer<T>(cb: Cb, body: () => Promise<T> | T, reply: (value: T) => unknown[] = () => []): void {
+    Promise.resolve()
+      .then(body)
+      .then(
+        (value) => cb(0, ...reply(value)),
+        (err: unknown) => cb(errno(err)),
+      );
+  }
+  /** Byte-count answers (read, write): the count itself is the result, a negative errno on failure. */
+  function count(cb: (n: number) => void, body: () => Promise<number>): void {
+    body().then(cb, (err: unknown) => cb(errno(err)));
+  }
   return {
     init: (cb: Cb) => cb(0),
     getattr: (path: string, cb: Cb) =>
@@ -161,12 +164,20 @@ export async function mountStrata(options: MountOptions): Promise<StrataMount> {
   const mountpoint = resolve(options.mountpoint);
   const ttl = options.cacheTtlMs ?? 1000;
   const cacheDir = options.cacheDir ?? join(tmpdir(), `strata-mount-${process.pid}-${Date.now()}-${seq++}`);
-  const ops = new StrataFuseOps({ client: options.client, cacheDir, root: options.root, cacheTtlMs: ttl });
+  const ops = new StrataFuseOps({
+    client: options.client,
+    cacheDir,
+    root: options.root,
+    cacheTtlMs: ttl,
+    testOnly: options.testOnly,
+  });
   await ops.init();
   const Fuse = createRequire(import.meta.url)("fuse-native") as FuseClass;
   const seconds = Math.max(0, ttl / 1000);
-  const fuse = new Fuse(mountpoint, fuseOperations(ops), {
-    fsname: "strata",
+  const fuse = new Fuse(mountpoint, fuseOperations(ops, options.testOnly?.errno), {
+    // use_ino: st_ino comes from strata (hard links share it). fuse-native has no option for
+    // it, so it rides along in fsname's comma-separated option list.
+    fsname: "strata,use_ino",
     subtype: "strata",
     // The kernel checks permission bits against the caller (as a local file system does).
     defaultPermissions: true,

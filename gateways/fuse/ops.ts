@@ -61,6 +61,13 @@ export interface StrataFuseOptions {
   readWindow?: number;
   /** The clock (ms), for the mtime of buffered writes. */
   now?: () => number;
+  /** Test-only switches that disable a mechanism on purpose, for counter-checks. Never set in use. */
+  testOnly?: {
+    /** Commit after every write(2) instead of at close/fsync. */
+    commitEveryWrite?: boolean;
+    /** Keep cached listings after this mount's own changes. */
+    noInvalidate?: boolean;
+  };
 }
 
 export const O_ACCMODE = 3;
@@ -137,6 +144,7 @@ export class StrataFuseOps {
   private readonly readWindow: number;
   private readonly now: () => number;
   private readonly cacheDir: string;
+  private readonly testOnly: NonNullable<StrataFuseOptions["testOnly"]>;
   private readonly attrs = new Map<string, Cached<StrataStats>>();
   private readonly dirs = new Map<string, Cached<string[]>>();
   private readonly files = new Map<string, OpenFile>();
@@ -153,6 +161,7 @@ export class StrataFuseOps {
     this.readWindow = options.readWindow ?? 8 * 1024 * 1024;
     this.now = options.now ?? Date.now;
     this.cacheDir = options.cacheDir;
+    this.testOnly = options.testOnly ?? {};
   }
 
   async init(): Promise<void> {
@@ -215,7 +224,11 @@ export class StrataFuseOps {
   /** Forget what this mount cached about `raw`, everything below it, and its parent. */
   private invalidate(raw: string): void {
     const parent = raw.slice(0, Math.max(1, raw.lastIndexOf("/")));
-    for (const map of [this.attrs, this.dirs] as Map<string, unknown>[]) {
+    const maps = (this.testOnly.noInvalidate ? [this.attrs] : [this.attrs, this.dirs]) as Map<
+      string,
+      unknown
+    >[];
+    for (const map of maps) {
       map.delete(raw);
       map.delete(parent);
       const below = raw === "/" ? "/" : `${raw}/`;
@@ -395,6 +408,7 @@ export class StrataFuseOps {
       buffer.size = Math.max(buffer.size, at + length);
       file.dirty = true;
       file.mtimeMs = this.now();
+      if (this.testOnly.commitEveryWrite) await this.commitLocked(file);
       return length;
     });
   }
@@ -461,17 +475,20 @@ export class StrataFuseOps {
   }
 
   private commit(file: OpenFile): Promise<void> {
-    return file.lock.run(async () => {
-      if (!file.dirty || file.buffer === undefined || file.gone || !file.live) return;
-      const ns = this.nsOf(file.raw);
-      const stream = createReadStream("", { fd: file.buffer.file.fd, start: 0, autoClose: false });
-      await this.client.writeFile(ns, stream);
-      file.dirty = false;
-      file.mtimeMs = undefined;
-      file.size = file.buffer.size;
-      this.commits++;
-      this.invalidate(file.raw);
-    });
+    return file.lock.run(() => this.commitLocked(file));
+  }
+
+  /** One new version from the buffer, durable when this resolves (callers hold the file's lock). */
+  private async commitLocked(file: OpenFile): Promise<void> {
+    if (!file.dirty || file.buffer === undefined || file.gone || !file.live) return;
+    const ns = this.nsOf(file.raw);
+    const stream = createReadStream("", { fd: file.buffer.file.fd, start: 0, autoClose: false });
+    await this.client.writeFile(ns, stream);
+    file.dirty = false;
+    file.mtimeMs = undefined;
+    file.size = file.buffer.size;
+    this.commits++;
+    this.invalidate(file.raw);
   }
 
   /** The local buffer of an open file, filled with its current bytes on first use (callers hold the lock). */
@@ -575,8 +592,18 @@ export class StrataFuseOps {
     this.invalidate(raw);
   }
 
+  /** The kernel sends chown/utimens for a symlink itself only on lchown / AT_SYMLINK_NOFOLLOW. */
+  private async refuseSymlink(raw: string, ns: string, what: string): Promise<void> {
+    const st = await this.client.lstat(ns);
+    if (st.isSymbolicLink()) {
+      // strata's setattr follows a final symlink; applying it to the target would be wrong.
+      throw new PosixError("EOPNOTSUPP", `${raw}: ${what} of a symlink itself is not supported`);
+    }
+  }
+
   async chown(raw: string, uid: number, gid: number): Promise<void> {
     const { ns } = this.writable(raw);
+    await this.refuseSymlink(raw, ns, "chown");
     // (uid_t)-1 / (gid_t)-1: leave that one unchanged.
     const keep = 0xffffffff;
     if (uid === keep || gid === keep || uid === -1 || gid === -1) {
@@ -595,6 +622,7 @@ export class StrataFuseOps {
    */
   async utimens(raw: string, atimeMs: number, mtimeMs: number): Promise<void> {
     const { ns } = this.writable(raw);
+    await this.refuseSymlink(raw, ns, "setting the times");
     await this.client.utimes(ns, new Date(atimeMs), new Date(mtimeMs));
     this.invalidate(raw);
   }
