@@ -34,13 +34,13 @@ function cas(name, body) {
     body(dir, (p) => path.join(dir, p));
     passed.push(name);
   } catch (e) {
-    failed.push({ name, why: String(e && e.message ? e.message : e) });
+    failed.push({ name, why: String(e?.message ? e.message : e) });
   }
 }
 const perm = (p) => fs.lstatSync(p).mode & 0o7777;
 
 // chmod
-cas("chmod sets the permission bits", (d, p) => {
+cas("chmod sets the permission bits", (_d, p) => {
   fs.writeFileSync(p("f"), "x");
   fs.chmodSync(p("f"), 0o640);
   eq(perm(p("f")), 0o640, "mode");
@@ -48,7 +48,7 @@ cas("chmod sets the permission bits", (d, p) => {
   fs.chmodSync(p("d"), 0o711);
   eq(perm(p("d")), 0o711, "dir mode");
 });
-cas("chmod keeps setuid, setgid and sticky bits", (d, p) => {
+cas("chmod keeps setuid, setgid and sticky bits", (_d, p) => {
   fs.writeFileSync(p("f"), "x");
   fs.chmodSync(p("f"), 0o4755);
   eq(perm(p("f")), 0o4755, "setuid");
@@ -56,19 +56,19 @@ cas("chmod keeps setuid, setgid and sticky bits", (d, p) => {
   fs.chmodSync(p("d"), 0o1777);
   eq(perm(p("d")), 0o1777, "sticky");
 });
-cas("chmod follows a symlink to its target", (d, p) => {
+cas("chmod follows a symlink to its target", (_d, p) => {
   fs.writeFileSync(p("f"), "x");
   fs.symlinkSync("f", p("l"));
   fs.chmodSync(p("l"), 0o600);
   eq(perm(p("f")), 0o600, "target mode");
   eq(fs.lstatSync(p("l")).isSymbolicLink(), true, "still a link");
 });
-cas("chmod errors: ENOENT, ENOTDIR", (d, p) => {
+cas("chmod errors: ENOENT, ENOTDIR", (_d, p) => {
   fs.writeFileSync(p("f"), "x");
   expectErr("ENOENT", () => fs.chmodSync(p("missing"), 0o644), "missing");
   expectErr("ENOTDIR", () => fs.chmodSync(p("f/x"), 0o644), "file as dir");
 });
-cas("chmod changes ctime, not mtime", (d, p) => {
+cas("chmod changes ctime, not mtime", (_d, p) => {
   fs.writeFileSync(p("f"), "x");
   const before = fs.statSync(p("f"));
   fs.chmodSync(p("f"), 0o600);
@@ -78,7 +78,7 @@ cas("chmod changes ctime, not mtime", (d, p) => {
 });
 
 // chown
-cas("chown sets owner and group; -1 keeps one", (d, p) => {
+cas("chown sets owner and group; -1 keeps one", (_d, p) => {
   fs.writeFileSync(p("f"), "x");
   fs.chownSync(p("f"), 1234, 5678);
   let st = fs.statSync(p("f"));
@@ -90,7 +90,7 @@ cas("chown sets owner and group; -1 keeps one", (d, p) => {
   st = fs.statSync(p("f"));
   eq(`${st.uid}:${st.gid}`, "7:42", "owner only");
 });
-cas("lchown of a symlink is refused (ENOTSUP), never applied to its target; chown follows", (d, p) => {
+cas("lchown of a symlink is refused (ENOTSUP), never applied to its target; chown follows", (_d, p) => {
   fs.writeFileSync(p("f"), "x");
   fs.symlinkSync("f", p("l"));
   const got = errOf(() => fs.lchownSync(p("l"), 11, 12));
@@ -99,14 +99,14 @@ cas("lchown of a symlink is refused (ENOTSUP), never applied to its target; chow
   fs.chownSync(p("l"), 21, 22);
   eq(fs.statSync(p("f")).uid, 21, "target uid");
 });
-cas("chown errors: ENOENT, ENOTDIR", (d, p) => {
+cas("chown errors: ENOENT, ENOTDIR", (_d, p) => {
   fs.writeFileSync(p("f"), "x");
   expectErr("ENOENT", () => fs.chownSync(p("missing"), 1, 1), "missing");
   expectErr("ENOTDIR", () => fs.chownSync(p("f/x"), 1, 1), "file as dir");
 });
 
 // link
-cas("link: two names, one inode, shared contents, nlink counts", (d, p) => {
+cas("link: two names, one inode, shared contents, nlink counts", (_d, p) => {
   fs.writeFileSync(p("a"), "one");
   fs.linkSync(p("a"), p("b"));
   const a = fs.statSync(p("a"));
@@ -119,7 +119,7 @@ cas("link: two names, one inode, shared contents, nlink counts", (d, p) => {
   eq(fs.statSync(p("b")).nlink, 1, "nlink after unlink");
   eq(fs.readFileSync(p("b"), "utf8"), "two", "contents survive");
 });
-cas("link errors: EEXIST, ENOENT, EPERM on a directory, ENOTDIR", (d, p) => {
+cas("link errors: EEXIST, ENOENT, EPERM on a directory, ENOTDIR", (_d, p) => {
   fs.writeFileSync(p("a"), "x");
   fs.writeFileSync(p("b"), "y");
   fs.mkdirSync(p("dir"));
@@ -130,13 +130,13 @@ cas("link errors: EEXIST, ENOENT, EPERM on a directory, ENOTDIR", (d, p) => {
 });
 
 // mkdir
-cas("mkdir creates with the given mode", (d, p) => {
+cas("mkdir creates with the given mode", (_d, p) => {
   fs.mkdirSync(p("m"), 0o700);
   const st = fs.statSync(p("m"));
   eq(st.isDirectory(), true, "is dir");
   eq(perm(p("m")), 0o700, "mode");
 });
-cas("mkdir errors: EEXIST, ENOENT, ENOTDIR, ENAMETOOLONG", (d, p) => {
+cas("mkdir errors: EEXIST, ENOENT, ENOTDIR, ENAMETOOLONG", (_d, p) => {
   fs.mkdirSync(p("m"));
   fs.writeFileSync(p("f"), "x");
   expectErr("EEXIST", () => fs.mkdirSync(p("m")), "existing dir");
@@ -148,14 +148,14 @@ cas("mkdir errors: EEXIST, ENOENT, ENOTDIR, ENAMETOOLONG", (d, p) => {
 });
 
 // open
-cas("open O_CREAT|O_EXCL fails with EEXIST on an existing name", (d, p) => {
+cas("open O_CREAT|O_EXCL fails with EEXIST on an existing name", (_d, p) => {
   fs.closeSync(fs.openSync(p("f"), C.O_CREAT | C.O_EXCL | C.O_WRONLY, 0o600));
   eq(perm(p("f")), 0o600, "mode of the new file");
   expectErr("EEXIST", () => fs.openSync(p("f"), C.O_CREAT | C.O_EXCL | C.O_WRONLY), "second create");
   fs.symlinkSync("f", p("l"));
   expectErr("EEXIST", () => fs.openSync(p("l"), C.O_CREAT | C.O_EXCL | C.O_WRONLY), "through a symlink");
 });
-cas("open O_TRUNC empties, O_APPEND appends at the end", (d, p) => {
+cas("open O_TRUNC empties, O_APPEND appends at the end", (_d, p) => {
   fs.writeFileSync(p("f"), "hello world");
   let fd = fs.openSync(p("f"), C.O_WRONLY | C.O_TRUNC);
   eq(fs.fstatSync(fd).size, 0, "size after O_TRUNC");
@@ -166,7 +166,7 @@ cas("open O_TRUNC empties, O_APPEND appends at the end", (d, p) => {
   fs.closeSync(fd);
   eq(fs.readFileSync(p("f"), "utf8"), "abcdef", "contents");
 });
-cas("open errors: ENOENT, EISDIR, ENOTDIR", (d, p) => {
+cas("open errors: ENOENT, EISDIR, ENOTDIR", (_d, p) => {
   fs.writeFileSync(p("f"), "x");
   fs.mkdirSync(p("dir"));
   expectErr("ENOENT", () => fs.openSync(p("missing"), C.O_RDONLY), "missing");
@@ -174,7 +174,7 @@ cas("open errors: ENOENT, EISDIR, ENOTDIR", (d, p) => {
   expectErr("ENOTDIR", () => fs.openSync(p("f/x"), C.O_RDONLY), "file as dir");
   expectErr("ENOTDIR", () => fs.openSync(p("f"), C.O_RDONLY | C.O_DIRECTORY), "O_DIRECTORY on a file");
 });
-cas("writes through one descriptor are read through another before close", (d, p) => {
+cas("writes through one descriptor are read through another before close", (_d, p) => {
   const w = fs.openSync(p("f"), "w");
   fs.writeSync(w, "shared");
   const r = fs.openSync(p("f"), "r");
@@ -183,17 +183,21 @@ cas("writes through one descriptor are read through another before close", (d, p
   fs.closeSync(w);
   fs.closeSync(r);
 });
-cas("sparse writes read back zeros in the hole", (d, p) => {
+cas("sparse writes read back zeros in the hole", (_d, p) => {
   const fd = fs.openSync(p("f"), "w");
   fs.writeSync(fd, "end", 100000);
   fs.closeSync(fd);
   const b = fs.readFileSync(p("f"));
   eq(b.length, 100003, "size");
-  eq(b.subarray(0, 100000).every((x) => x === 0), true, "hole is zero");
+  eq(
+    b.subarray(0, 100000).every((x) => x === 0),
+    true,
+    "hole is zero",
+  );
 });
 
 // rename
-cas("rename replaces a file atomically and keeps the inode", (d, p) => {
+cas("rename replaces a file atomically and keeps the inode", (_d, p) => {
   fs.writeFileSync(p("a"), "A");
   fs.writeFileSync(p("b"), "B");
   const ino = fs.statSync(p("a")).ino;
@@ -202,7 +206,7 @@ cas("rename replaces a file atomically and keeps the inode", (d, p) => {
   eq(fs.statSync(p("b")).ino, ino, "inode");
   expectErr("ENOENT", () => fs.statSync(p("a")), "old name");
 });
-cas("rename a directory over an empty directory; ENOTEMPTY over a full one", (d, p) => {
+cas("rename a directory over an empty directory; ENOTEMPTY over a full one", (_d, p) => {
   fs.mkdirSync(p("x"));
   fs.writeFileSync(p("x/f"), "1");
   fs.mkdirSync(p("empty"));
@@ -212,7 +216,7 @@ cas("rename a directory over an empty directory; ENOTEMPTY over a full one", (d,
   const got = errOf(() => fs.renameSync(p("y"), p("empty")));
   if (got !== "ENOTEMPTY" && got !== "EEXIST") throw new Error(`over non-empty: ${got}`);
 });
-cas("rename errors: EINVAL into itself, EISDIR, ENOTDIR, ENOENT", (d, p) => {
+cas("rename errors: EINVAL into itself, EISDIR, ENOTDIR, ENOENT", (_d, p) => {
   fs.mkdirSync(p("a/b"), { recursive: true });
   fs.writeFileSync(p("f"), "x");
   expectErr("EINVAL", () => fs.renameSync(p("a"), p("a/b/c")), "into own subtree");
@@ -220,14 +224,14 @@ cas("rename errors: EINVAL into itself, EISDIR, ENOTDIR, ENOENT", (d, p) => {
   expectErr("ENOTDIR", () => fs.renameSync(p("a"), p("f")), "dir over file");
   expectErr("ENOENT", () => fs.renameSync(p("missing"), p("z")), "missing source");
 });
-cas("rename of a directory carries its tree", (d, p) => {
+cas("rename of a directory carries its tree", (_d, p) => {
   fs.mkdirSync(p("s/t"), { recursive: true });
   fs.writeFileSync(p("s/t/f"), "deep");
   fs.renameSync(p("s"), p("r"));
   eq(fs.readFileSync(p("r/t/f"), "utf8"), "deep", "deep file");
   expectErr("ENOENT", () => fs.statSync(p("s")), "old dir");
 });
-cas("rename of an open file keeps its pending writes", (d, p) => {
+cas("rename of an open file keeps its pending writes", (_d, p) => {
   const fd = fs.openSync(p("a"), "w");
   fs.writeSync(fd, "pending");
   fs.renameSync(p("a"), p("b"));
@@ -237,12 +241,12 @@ cas("rename of an open file keeps its pending writes", (d, p) => {
 });
 
 // rmdir
-cas("rmdir removes an empty directory", (d, p) => {
+cas("rmdir removes an empty directory", (_d, p) => {
   fs.mkdirSync(p("e"));
   fs.rmdirSync(p("e"));
   expectErr("ENOENT", () => fs.statSync(p("e")), "gone");
 });
-cas("rmdir errors: ENOTEMPTY, ENOTDIR, ENOENT", (d, p) => {
+cas("rmdir errors: ENOTEMPTY, ENOTDIR, ENOENT", (_d, p) => {
   fs.mkdirSync(p("full"));
   fs.writeFileSync(p("full/f"), "x");
   fs.writeFileSync(p("f"), "x");
@@ -252,7 +256,7 @@ cas("rmdir errors: ENOTEMPTY, ENOTDIR, ENOENT", (d, p) => {
 });
 
 // symlink
-cas("symlink stores its target text; lstat sees the link", (d, p) => {
+cas("symlink stores its target text; lstat sees the link", (_d, p) => {
   fs.writeFileSync(p("f"), "via link");
   fs.symlinkSync("f", p("l"));
   eq(fs.readlinkSync(p("l")), "f", "readlink");
@@ -261,7 +265,7 @@ cas("symlink stores its target text; lstat sees the link", (d, p) => {
   fs.symlinkSync("no/such/target", p("dangling"));
   eq(fs.readlinkSync(p("dangling")), "no/such/target", "dangling readlink");
 });
-cas("symlink errors: EEXIST, ENOENT through a dangling link, ELOOP", (d, p) => {
+cas("symlink errors: EEXIST, ENOENT through a dangling link, ELOOP", (_d, p) => {
   fs.writeFileSync(p("f"), "x");
   expectErr("EEXIST", () => fs.symlinkSync("x", p("f")), "existing name");
   fs.symlinkSync("nowhere", p("dangling"));
@@ -273,7 +277,7 @@ cas("symlink errors: EEXIST, ENOENT through a dangling link, ELOOP", (d, p) => {
 });
 
 // truncate
-cas("truncate shrinks and grows with zeros", (d, p) => {
+cas("truncate shrinks and grows with zeros", (_d, p) => {
   fs.writeFileSync(p("f"), "hello world");
   fs.truncateSync(p("f"), 5);
   eq(fs.readFileSync(p("f"), "utf8"), "hello", "shrunk");
@@ -284,7 +288,7 @@ cas("truncate shrinks and grows with zeros", (d, p) => {
   fs.closeSync(fd);
   eq(fs.readFileSync(p("f"), "utf8"), "he", "ftruncate");
 });
-cas("truncate errors: EISDIR, ENOENT, ENOTDIR", (d, p) => {
+cas("truncate errors: EISDIR, ENOENT, ENOTDIR", (_d, p) => {
   fs.mkdirSync(p("dir"));
   fs.writeFileSync(p("f"), "x");
   expectErr("EISDIR", () => fs.truncateSync(p("dir"), 0), "dir");
@@ -293,7 +297,7 @@ cas("truncate errors: EISDIR, ENOENT, ENOTDIR", (d, p) => {
 });
 
 // unlink
-cas("unlink removes a name; a symlink, not its target", (d, p) => {
+cas("unlink removes a name; a symlink, not its target", (_d, p) => {
   fs.writeFileSync(p("f"), "x");
   fs.symlinkSync("f", p("l"));
   fs.unlinkSync(p("l"));
@@ -301,14 +305,14 @@ cas("unlink removes a name; a symlink, not its target", (d, p) => {
   fs.unlinkSync(p("f"));
   expectErr("ENOENT", () => fs.statSync(p("f")), "gone");
 });
-cas("unlink errors: EISDIR, ENOENT, ENOTDIR", (d, p) => {
+cas("unlink errors: EISDIR, ENOENT, ENOTDIR", (_d, p) => {
   fs.mkdirSync(p("dir"));
   fs.writeFileSync(p("f"), "x");
   expectErr("EISDIR", () => fs.unlinkSync(p("dir")), "dir");
   expectErr("ENOENT", () => fs.unlinkSync(p("missing")), "missing");
   expectErr("ENOTDIR", () => fs.unlinkSync(p("f/x")), "file as dir");
 });
-cas("an unlinked open file stays readable until closed", (d, p) => {
+cas("an unlinked open file stays readable until closed", (_d, p) => {
   fs.writeFileSync(p("f"), "still here");
   const fd = fs.openSync(p("f"), "r");
   fs.unlinkSync(p("f"));
@@ -319,7 +323,7 @@ cas("an unlinked open file stays readable until closed", (d, p) => {
 });
 
 // utimensat (both times set together: see docs/mount.md for the binding's limit)
-cas("utimes sets the modification time", (d, p) => {
+cas("utimes sets the modification time", (_d, p) => {
   fs.writeFileSync(p("f"), "x");
   const t = new Date("2020-02-03T04:05:06.000Z");
   fs.utimesSync(p("f"), t, t);
@@ -329,7 +333,7 @@ cas("utimes sets the modification time", (d, p) => {
   eq(fs.statSync(p("dir")).mtimeMs, t.getTime(), "dir mtime");
   expectErr("ENOENT", () => fs.utimesSync(p("missing"), t, t), "missing");
 });
-cas("a write updates the modification time", (d, p) => {
+cas("a write updates the modification time", (_d, p) => {
   fs.writeFileSync(p("f"), "x");
   const t = new Date("2001-01-01T00:00:00Z");
   fs.utimesSync(p("f"), t, t);
@@ -345,7 +349,7 @@ cas("readdir lists every entry once", (d, p) => {
   eq(names.length, 51, "count");
   eq(new Set(names).size, 51, "unique");
 });
-cas("mknod of a fifo is not supported", (d, p) => {
+cas("mknod of a fifo is not supported", (_d, p) => {
   const { spawnSync } = require("node:child_process");
   const r = spawnSync("mkfifo", [p("fifo")], { encoding: "utf8" });
   if (r.status === 0) throw new Error("mkfifo succeeded");
