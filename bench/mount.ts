@@ -98,6 +98,8 @@ export async function run(): Promise<void> {
         try {
           await waitMounted(s3fsMnt, "s3fs");
           results.s3fs = await workload(s3fsMnt);
+        } catch (err) {
+          console.log(`s3fs: ${(err as Error).message}; skipped`);
         } finally {
           await forceUnmount(s3fsMnt).catch(() => undefined);
         }
@@ -105,8 +107,10 @@ export async function run(): Promise<void> {
       if (has("rclone")) {
         const rcloneMnt = join(home, "rclone");
         await mkdir(rcloneMnt);
+        // rclone reads AWS_CA_BUNDLE and then refuses its own transport; the stand-in is plain HTTP.
+        const { AWS_CA_BUNDLE: _ignored, ...inherited } = process.env;
         const env = {
-          ...process.env,
+          ...inherited,
           RCLONE_CONFIG_STANDIN_TYPE: "s3",
           RCLONE_CONFIG_STANDIN_PROVIDER: "Other",
           RCLONE_CONFIG_STANDIN_ENDPOINT: s3.endpoint,
@@ -125,11 +129,18 @@ export async function run(): Promise<void> {
             "--cache-dir",
             join(home, "rc"),
           ],
-          { env, stdio: "ignore" },
+          { env, stdio: ["ignore", "ignore", "pipe"] },
         );
+        let stderr = "";
+        child.stderr?.on("data", (d: Buffer) => {
+          stderr += d.toString();
+        });
         try {
           await waitMounted(rcloneMnt, "rclone mount");
           results.rclone = await workload(rcloneMnt);
+        } catch (err) {
+          // A comparison tool that fails is reported, not fatal: the other columns still print.
+          console.log(`rclone mount: ${(err as Error).message}; skipped. ${stderr.trim().slice(-400)}`);
         } finally {
           await forceUnmount(rcloneMnt).catch(() => undefined);
           child.kill("SIGTERM");
