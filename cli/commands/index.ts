@@ -8,6 +8,7 @@ import { fileCommands } from "./files.ts";
 import { historyCommands } from "./history.ts";
 import { maintenanceCommands } from "./maintenance.ts";
 import { mirrorCommands } from "./mirror.ts";
+import { mountCommands } from "./mount.ts";
 import { objectiveCommands } from "./objective.ts";
 import { placementCommands } from "./placement.ts";
 import { s3Commands } from "./s3.ts";
@@ -29,4 +30,5 @@ export const COMMANDS: CommandSpec[] = [
   ...mirrorCommands,
   ...webDavCommands,
   ...s3Commands,
+  ...mountCommands,
 ];
