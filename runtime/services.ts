@@ -114,6 +114,8 @@ export interface OpenPlacementOptions {
   /** Data plane options other than store/volumes/defaultVolume/chooseVolumes/registry. */
   data?: Omit<DataPlaneOptions, "store" | "volumes" | "defaultVolume" | "chooseVolumes" | "registry">;
   graceMs?: number;
+  /** Chunks per page of the placement workflow's state (default core/placement CHUNK_PAGE). */
+  chunkPage?: number;
   /** Workflow retries pause this long (ms) instead of the definition's backoff (default: the definition's). */
   retryIntervalMs?: number;
   /** Workflow runs at once (default 4). */
@@ -172,6 +174,7 @@ export function openPlacement(options: OpenPlacementOptions): PlacementServices 
     volumes: registry,
     defaultVolume: (pfs) => data.defaultVolume(pfs),
     graceMs: options.graceMs,
+    ...(options.chunkPage !== undefined ? { chunkPage: options.chunkPage } : {}),
     clock,
   });
   const volumes = new VolumeAdmin({
@@ -202,11 +205,12 @@ export function openPlacement(options: OpenPlacementOptions): PlacementServices 
     runStep({ placement, jobs: jobStore }, step, state);
   const executor = new LocalJobExecutor(
     {
-      "placement.sweep": new LocalWorkflowRunner(sweepWorkflow({ graceSeconds: placement.graceMs / 1000 }), {
-        steps,
-        graceMs: placement.graceMs,
-        retryIntervalMs: options.retryIntervalMs,
-      }),
+      "placement.sweep": () =>
+        new LocalWorkflowRunner(sweepWorkflow({ graceSeconds: placement.graceMs / 1000 }), {
+          steps,
+          graceMs: placement.graceMs,
+          retryIntervalMs: options.retryIntervalMs,
+        }),
     },
     jobStore,
   );

@@ -13,14 +13,20 @@ import type { LocalWorkflowRunner, RunResult } from "./local.ts";
 export class LocalJobExecutor implements JobExecutor {
   private seq = 0;
   private readonly chains = new Map<string, { abort: AbortController; done: Promise<RunResult[]> }>();
+  private readonly built = new Map<JobKind, LocalWorkflowRunner>();
 
+  /** `runners`: each kind's runner, built on its first job (compiling a machine costs seconds cold). */
   constructor(
-    private readonly runners: Record<JobKind, LocalWorkflowRunner>,
+    private readonly runners: Record<JobKind, () => LocalWorkflowRunner>,
     private readonly store: JobStore,
   ) {}
 
   async start(kind: JobKind, input: Record<string, unknown>): Promise<string> {
-    const runner = this.runners[kind];
+    let runner = this.built.get(kind);
+    if (!runner) {
+      runner = this.runners[kind]();
+      this.built.set(kind, runner);
+    }
     const job = String(input.job);
     const execution = `local:${runner.name}:${job}:${++this.seq}`;
     const abort = new AbortController();

@@ -51,8 +51,11 @@ export interface PlacementState {
   lastError?: { Error?: string; Cause?: string };
 }
 
-/** Chunks per page of the per-file placement state (~250 × 90 bytes of JSON ≈ 22 KB). */
-export const CHUNK_PAGE = 250;
+/**
+ * Chunks per page of the per-file placement state: 100 × (~85 bytes per chunk + ~72 per copy and
+ * target) ≈ 30 KB of JSON with 3 targets, an eighth of Step Functions' 256 KiB.
+ */
+export const CHUNK_PAGE = 100;
 
 /** The sweeper workflow's state (core/workflows/placement.ts `sweepWorkflow`): one page per execution. */
 export interface SweepState {

@@ -52,7 +52,8 @@ export type WorkflowState =
    */
   | { type: "continue"; inputPath: string; comment?: string }
   | { type: "fail"; error: string; cause: string }
-  | { type: "succeed" };
+  /** `empty`: the output is `{}` (a Map iteration's end, so the Map's gathered results stay small). */
+  | { type: "succeed"; empty?: boolean };
 
 /** States and where to start: a workflow's body, or a Map's iterator. */
 export interface StateGraph {
@@ -93,7 +94,7 @@ function graphToAsl(
   const states: Record<string, unknown> = {};
   for (const [name, s] of Object.entries(graph.states)) {
     if (s.type === "fail") states[name] = { Type: "Fail", Error: s.error, Cause: s.cause };
-    else if (s.type === "succeed") states[name] = { Type: "Succeed" };
+    else if (s.type === "succeed") states[name] = s.empty ? { Type: "Succeed", OutputPath: null } : { Type: "Succeed" };
     else if (s.type === "choice")
       states[name] = {
         Type: "Choice",

@@ -110,7 +110,8 @@ function placementGraph(options: PlacementWorkflowOptions, onFailure: "fail" | "
         rules: [{ variable: "$.trimMore", equals: true, next: "Trim" }],
         otherwise: "Placed",
       },
-      Placed: { type: "succeed" },
+      // In a sweep's Map the iterations' outputs are gathered into one array: there, empty.
+      Placed: { type: "succeed", ...(onFailure === "end" ? { empty: true } : {}) },
       RecordFailure: {
         type: "task",
         step: "recordFailure",
@@ -126,7 +127,7 @@ function placementGraph(options: PlacementWorkflowOptions, onFailure: "fail" | "
               cause: "see the file's placement record (placement.get)",
             },
           }
-        : { Recorded: { type: "succeed" as const } }),
+        : { Recorded: { type: "succeed" as const, empty: true } }),
     },
   };
 }
