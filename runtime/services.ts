@@ -22,7 +22,7 @@ import { LocalPlacementRunner, LocalWorkflowRunner } from "../adapters/workflows
 import type { DataPlane, Sha256 } from "../core/data/api.ts";
 import { createDataPlane, type DataPlaneAdmin, type DataPlaneOptions } from "../core/data/index.ts";
 import { JobStore } from "../core/jobs/jobs.ts";
-import { Jobs } from "../core/jobs/service.ts";
+import { type JobExecutor, Jobs } from "../core/jobs/service.ts";
 import type { MetadataStore } from "../core/metadata/port.ts";
 import type { Namespace } from "../core/namespace/api.ts";
 import { Placement } from "../core/placement/index.ts";
@@ -114,6 +114,8 @@ export interface OpenPlacementOptions {
   /** Data plane options other than store/volumes/defaultVolume/chooseVolumes/registry. */
   data?: Omit<DataPlaneOptions, "store" | "volumes" | "defaultVolume" | "chooseVolumes" | "registry">;
   graceMs?: number;
+  /** How jobs' executions start (default: the in-process runner; the Lambdas: the table stream). */
+  jobExecutor?: JobExecutor;
   /** Chunks per page of the placement workflow's state (default core/placement CHUNK_PAGE). */
   chunkPage?: number;
   /** Workflow retries pause this long (ms) instead of the definition's backoff (default: the definition's). */
@@ -214,7 +216,7 @@ export function openPlacement(options: OpenPlacementOptions): PlacementServices 
     },
     jobStore,
   );
-  const jobs = new Jobs({ store: jobStore, executor, clock });
+  const jobs = new Jobs({ store: jobStore, executor: options.jobExecutor ?? executor, clock });
   return {
     data,
     registry,

@@ -20,6 +20,17 @@ export interface JobExecutor {
   stop(execution: string): Promise<void>;
 }
 
+/**
+ * The cloud's executor: nothing to call. Creating the job's record IS the start — the table's
+ * stream carries the INSERT to an EventBridge Pipe that starts the kind's state machine with
+ * `{ job, start: true }` (stacks/workflows.ts `JobsPipe`; the machine's first step reads the
+ * record). Stop does nothing: the cancel on the record ends the job at its next page.
+ */
+export const STREAM_EXECUTOR: JobExecutor = {
+  start: async (_kind, input) => `table-stream:${String(input.job)}`,
+  stop: async () => {},
+};
+
 export interface JobsOptions {
   store: JobStore;
   executor: JobExecutor;

@@ -94,7 +94,8 @@ function graphToAsl(
   const states: Record<string, unknown> = {};
   for (const [name, s] of Object.entries(graph.states)) {
     if (s.type === "fail") states[name] = { Type: "Fail", Error: s.error, Cause: s.cause };
-    else if (s.type === "succeed") states[name] = s.empty ? { Type: "Succeed", OutputPath: null } : { Type: "Succeed" };
+    else if (s.type === "succeed")
+      states[name] = s.empty ? { Type: "Succeed", OutputPath: null } : { Type: "Succeed" };
     else if (s.type === "choice")
       states[name] = {
         Type: "Choice",

@@ -139,7 +139,7 @@ function placementGraph(options: PlacementWorkflowOptions, onFailure: "fail" | "
  * states (4 at once), Report hands the page's cursor and counts to the job (core/jobs), and Next
  * starts a fresh execution of this machine for the next page (`states:startExecution`).
  *
- *   ListWork ──▶ PlaceEach (Map: per-file states) ──▶ Report ──▶ More? ──done──▶ Done
+ *   Start ──▶ ListWork ──▶ PlaceEach (Map: per-file states) ──▶ Report ──▶ More? ──done──▶ Done
  *                                                      │           └──not done──▶ Next (new execution)
  *   ListWork / Report fail ──▶ JobFailed ──▶ Failed      └─ job cancelled ──▶ Cancelled
  */
@@ -148,10 +148,20 @@ export function sweepWorkflow(options: PlacementWorkflowOptions): WorkflowDefini
     name: "strata-placement-sweep",
     comment:
       "strata placement sweeper: reconcile desired vs actual for every file of every PFS, one page per execution",
-    startAt: "ListWork",
+    startAt: "Start",
     // One page: 100 files placed 4 at once, each well inside the per-file machine's hour.
     timeoutSeconds: 86_400,
     states: {
+      Start: {
+        type: "task",
+        step: "jobStart",
+        comment:
+          "a job started by the table stream arrives as { job, start: true }: its input (or cursor) from its record",
+        next: "ListWork",
+        retry: [TRANSIENT],
+        catch: [{ errors: ["States.ALL"], next: "JobFailed" }],
+        timeoutSeconds: 60,
+      },
       ListWork: {
         type: "task",
         step: "sweepList",

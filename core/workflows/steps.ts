@@ -49,7 +49,7 @@ export interface StepDeps {
 }
 
 /** The job steps every job workflow ends its pages with (core/workflows/placement.ts `jobTail`). */
-export const JOB_STEPS = ["jobProgress", "jobFailed"] as const;
+export const JOB_STEPS = ["jobStart", "jobProgress", "jobFailed"] as const;
 
 /**
  * Any step of any workflow: the job steps, then the placement steps. A state without `job` (a
@@ -61,8 +61,16 @@ export async function runStep(
   state: Record<string, unknown>,
 ): Promise<unknown> {
   const job = typeof state.job === "string" ? state.job : undefined;
-  if (job && !deps.jobs && (step === "jobProgress" || step === "jobFailed"))
+  if (job && !deps.jobs && (JOB_STEPS as readonly string[]).includes(step))
     throw Object.assign(new Error(`job ${job}: this runner has no job records`), { name: "EINVAL" });
+  if (step === "jobStart") {
+    // Started by the table stream (the cloud: a new job record → Pipe → this machine) with only
+    // `{ job, start: true }`: the input is the record's cursor (a resumed job) or its input.
+    if (!job || state.start !== true) return state;
+    const record = await deps.jobs!.get(job);
+    const from = (record.cursor as Record<string, unknown> | undefined) ?? record.input;
+    return { ...from, job };
+  }
   if (step === "jobProgress") {
     if (job)
       await deps.jobs!.progress(job, {

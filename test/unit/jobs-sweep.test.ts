@@ -18,7 +18,11 @@ async function manyFiles(d: Deployment, prefix: string, dirs: number, per: numbe
     for (let at = 0; at < per; at += 30) {
       const ops = [];
       for (let j = at; j < Math.min(per, at + 30); j++)
-        ops.push({ op: "create" as const, path: `${dir}/f${String(j).padStart(4, "0")}`, options: { content } });
+        ops.push({
+          op: "create" as const,
+          path: `${dir}/f${String(j).padStart(4, "0")}`,
+          options: { content },
+        });
       await d.fs.batch(ops);
     }
   }
@@ -61,7 +65,10 @@ describe("jobs: the placement sweep", () => {
     await d.p.placement.setObjectives("main", "/hot000", "place 1 on site:eu");
     const runner = new LocalSweepRunner({ placement: d.p.placement, retryIntervalMs: 1 });
     const err = await runner.run({ limit: 1_000_000, scan: 1_000_000 }).catch((e: unknown) => e);
-    expect(isStrataError(err, "E2BIG") && err.details).toMatchObject({ limit: "history-events", max: 25_000 });
+    expect(isStrataError(err, "E2BIG") && err.details).toMatchObject({
+      limit: "history-events",
+      max: 25_000,
+    });
     await d.p.close();
   }, 600_000);
 

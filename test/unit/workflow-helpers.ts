@@ -2,8 +2,8 @@
 import { nodeSha256 } from "../../adapters/data/sha256.ts";
 import { crc32c } from "../../core/crc32c.ts";
 import { presentItem, putChunkObject, recordPresent } from "../../core/data/chunks.ts";
-import type { FileContent } from "../../core/namespace/api.ts";
 import { MemoryMetadataStore } from "../../core/metadata/memory-store.ts";
+import type { FileContent } from "../../core/namespace/api.ts";
 import { createNamespace } from "../../core/namespace/index.ts";
 import { MemoryVolumeDriver } from "../../core/volume/memory.ts";
 import { openPlacement } from "../../runtime/services.ts";
@@ -58,4 +58,3 @@ export async function fileOfChunks(d: Deployment, path: string, n: number, seed 
   await d.fs.create(path, { content });
   return content;
 }
-

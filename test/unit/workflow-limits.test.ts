@@ -35,7 +35,10 @@ describe("history events and state sizes, counted as Step Functions records them
         limits,
       }).run({ pfs: "main", path: "/f" });
     const events = await tight({ maxEvents: 20, maxStateBytes: 256 * 1024 }).catch((e: unknown) => e);
-    expect(isStrataError(events, "E2BIG") && events.details).toMatchObject({ limit: "history-events", max: 20 });
+    expect(isStrataError(events, "E2BIG") && events.details).toMatchObject({
+      limit: "history-events",
+      max: 20,
+    });
     const bytes = await tight({ maxEvents: 25_000, maxStateBytes: 300 }).catch((e: unknown) => e);
     expect(isStrataError(bytes, "E2BIG") && bytes.details).toMatchObject({ limit: "state-size", max: 300 });
     await d.p.close();
