@@ -20,6 +20,7 @@ import type {
 import { namespaceOnlyAdmin } from "./client/admin.ts";
 import { encode, range, readOpts, toBody, toMs, writeOpts } from "./client/args.ts";
 import { checkSignal, guard, normalize } from "./client/errors.ts";
+import { jobsClient, type StrataJobs } from "./client/jobs.ts";
 import { Dirent, Stats } from "./client/stats.ts";
 import {
   nodeReadable,
@@ -437,6 +438,10 @@ class StrataClient implements Strata {
 
   get admin(): StrataAdmin {
     return this.deployment.admin ?? namespaceOnlyAdmin(this.deployment.namespace);
+  }
+
+  get jobs(): StrataJobs {
+    return jobsClient(() => this.admin, this.pfsName);
   }
 
   close(): Promise<void> {

@@ -5,6 +5,7 @@
  * Every implementation (embedded `connect({ local })`, and the HTTP client `connect({ endpoint })`) offers this
  * same interface, and test/conformance/sdk.ts holds each one to it.
  */
+
 import type { Readable, Writable } from "node:stream";
 import type { CreatedToken, Right, TokenInfo, TokenSpec } from "../core/auth/scope.ts";
 import type { ChunkPlacement } from "../core/data/api.ts";
@@ -20,6 +21,7 @@ import type {
   Version,
 } from "../core/namespace/api.ts";
 import type { PlacementStatus } from "../core/placement/index.ts";
+import type { StrataJobs } from "./client/jobs.ts";
 
 export type { ChunkPlacement, InstanceState } from "../core/data/api.ts";
 export type {
@@ -357,6 +359,8 @@ export interface Strata extends StrataReader {
   readonly snapshots: Snapshots;
   /** Deployment administration: PFSs, tokens, status, and every registry operation by name. */
   readonly admin: StrataAdmin;
+  /** Long work as jobs (docs/jobs.md): start a sweep, list, watch, cancel. */
+  readonly jobs: StrataJobs;
 
   /**
    * Create or replace a file. Large data is chunked and uploaded before one metadata commit, so

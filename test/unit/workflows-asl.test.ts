@@ -51,6 +51,7 @@ describe("placement workflow as ASL", () => {
       "copy",
       "jobFailed",
       "jobProgress",
+      "jobStart",
       "recordFailure",
       "sweepList",
       "trim",

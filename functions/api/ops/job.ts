@@ -24,6 +24,8 @@ function jobsOf(ctx: OpContext, op: string) {
 export const jobOps: Operation[] = [
   defineOp({
     name: "job.list",
+    // Reads (a deployment admin's): a re-run answers as the original did.
+    afterCrash: "rerun",
     summary:
       "Jobs, newest first, one page (`next` resumes); `status` keeps only running, succeeded, failed or cancelled ones",
     scope: "deployment",
@@ -42,6 +44,7 @@ export const jobOps: Operation[] = [
   }),
   defineOp({
     name: "job.get",
+    afterCrash: "rerun",
     summary: "One job's record: kind, status, counts, executions, the cursor it resumes from, its error",
     scope: "deployment",
     right: "admin",
@@ -52,6 +55,7 @@ export const jobOps: Operation[] = [
   }),
   defineOp({
     name: "job.wait",
+    afterCrash: "rerun",
     summary:
       "Return the job's record once it is no longer running (the server waits at most 30 s, then answers ETIMEDOUT with again: true; call again)",
     scope: "deployment",
