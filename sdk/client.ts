@@ -20,7 +20,7 @@ import type {
 import { namespaceOnlyAdmin } from "./client/admin.ts";
 import { encode, range, readOpts, toBody, toMs, writeOpts } from "./client/args.ts";
 import { checkSignal, guard, normalize } from "./client/errors.ts";
-import { jobsClient, type StrataJobs } from "./client/jobs.ts";
+import { jobsClient } from "./client/jobs.ts";
 import { Dirent, Stats } from "./client/stats.ts";
 import {
   nodeReadable,
@@ -47,6 +47,7 @@ import type {
   Strata,
   StrataAdmin,
   StrataDirent,
+  StrataJobs,
   StrataReader,
   StrataStats,
   Tags,

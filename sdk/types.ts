@@ -9,6 +9,7 @@
 import type { Readable, Writable } from "node:stream";
 import type { CreatedToken, Right, TokenInfo, TokenSpec } from "../core/auth/scope.ts";
 import type { ChunkPlacement } from "../core/data/api.ts";
+import type { JobRecord, JobStatus } from "../core/jobs/jobs.ts";
 import type {
   AsOf,
   FileType,
@@ -21,7 +22,6 @@ import type {
   Version,
 } from "../core/namespace/api.ts";
 import type { PlacementStatus } from "../core/placement/index.ts";
-import type { StrataJobs } from "./client/jobs.ts";
 
 export type { ChunkPlacement, InstanceState } from "../core/data/api.ts";
 export type {
@@ -351,6 +351,23 @@ export interface StrataAdmin {
    * @example await client.admin.call("pfs.list", {});
    */
   call<T = unknown>(op: string, input: Record<string, unknown>): Promise<T>;
+}
+
+export type { JobRecord, JobStatus };
+
+/** `client.jobs` (sdk/client/jobs.ts; docs/jobs.md): long work as jobs. */
+export interface StrataJobs {
+  /** Start a placement sweep of this PFS as a job: `limit` files placed per page (one execution each). */
+  sweep(options?: { limit?: number; scan?: number }): Promise<JobRecord>;
+  list(options?: {
+    status?: JobStatus;
+    limit?: number;
+    cursor?: string;
+  }): Promise<{ jobs: JobRecord[]; next?: string }>;
+  get(id: string): Promise<JobRecord>;
+  /** The record once the job ended; ETIMEDOUT (with the record as it stands) after `timeoutMs` (default 10 min). */
+  wait(id: string, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<JobRecord>;
+  cancel(id: string): Promise<JobRecord>;
 }
 
 /** A strata client on one PFS: {@link StrataReader} plus writes, history and administration. */

@@ -6,24 +6,8 @@
  */
 
 import { isStrataError, strataError } from "../../core/errors.ts";
-import type { JobRecord, JobStatus } from "../../core/jobs/jobs.ts";
-import type { StrataAdmin } from "../types.ts";
-
-export type { JobRecord, JobStatus };
-
-export interface StrataJobs {
-  /** Start a placement sweep of this PFS as a job: `limit` files placed per page (one execution each). */
-  sweep(options?: { limit?: number; scan?: number }): Promise<JobRecord>;
-  list(options?: {
-    status?: JobStatus;
-    limit?: number;
-    cursor?: string;
-  }): Promise<{ jobs: JobRecord[]; next?: string }>;
-  get(id: string): Promise<JobRecord>;
-  /** The record once the job ended; ETIMEDOUT (with the record as it stands) after `timeoutMs` (default 10 min). */
-  wait(id: string, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<JobRecord>;
-  cancel(id: string): Promise<JobRecord>;
-}
+import type { JobRecord } from "../../core/jobs/jobs.ts";
+import type { StrataAdmin, StrataJobs } from "../types.ts";
 
 export function jobsClient(admin: () => StrataAdmin, pfs: string): StrataJobs {
   return {
