@@ -56,9 +56,6 @@ const REVIEWED: Record<string, Kind> = {
   "scrub.run": "runs-again",
   "fsck.run": "runs-again",
   "retention.set": "rerun",
-  "job.list": "rerun", // reads needing a deployment admin
-  "job.get": "rerun",
-  "job.wait": "rerun",
   "job.cancel": "rerun", // cancelling a cancelled job answers the same record
 };
 

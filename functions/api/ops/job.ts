@@ -24,12 +24,10 @@ function jobsOf(ctx: OpContext, op: string) {
 export const jobOps: Operation[] = [
   defineOp({
     name: "job.list",
-    // Reads (a deployment admin's): a re-run answers as the original did.
-    afterCrash: "rerun",
     summary:
       "Jobs, newest first, one page (`next` resumes); `status` keeps only running, succeeded, failed or cancelled ones",
     scope: "deployment",
-    right: "admin",
+    right: "read", // and a deployment admin (checked in run): reads, not mutations
     touches: "deployment",
     input: z
       .object({ ...pageFields, status: z.enum(["running", "succeeded", "failed", "cancelled"]).optional() })
@@ -44,10 +42,9 @@ export const jobOps: Operation[] = [
   }),
   defineOp({
     name: "job.get",
-    afterCrash: "rerun",
     summary: "One job's record: kind, status, counts, executions, the cursor it resumes from, its error",
     scope: "deployment",
-    right: "admin",
+    right: "read", // and a deployment admin (checked in run): reads, not mutations
     touches: "deployment",
     input: z.object({ id: JOB_ID }).strict(),
     example: { id: "0mf3k2a1b-9c0d1e2f" },
@@ -55,11 +52,10 @@ export const jobOps: Operation[] = [
   }),
   defineOp({
     name: "job.wait",
-    afterCrash: "rerun",
     summary:
       "Return the job's record once it is no longer running (the server waits at most 30 s, then answers ETIMEDOUT with again: true; call again)",
     scope: "deployment",
-    right: "admin",
+    right: "read", // and a deployment admin (checked in run): reads, not mutations
     touches: "deployment",
     input: z.object({ id: JOB_ID, timeoutSeconds: z.number().min(0).max(86_400) }).strict(),
     example: { id: "0mf3k2a1b-9c0d1e2f", timeoutSeconds: 600 },
