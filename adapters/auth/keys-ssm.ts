@@ -23,7 +23,7 @@ import {
   type PutParameterCommandOutput,
 } from "@aws-sdk/client-ssm";
 import { strataError } from "../../core/errors.ts";
-import { formatKeyRing, type KeyRing, type KeySource, newKey, parseKeyRing } from "./keys.ts";
+import { formatKeyRing, type KeyRing, type KeySource, newKey, parseKeyRing, rotated } from "./keys.ts";
 
 /** The part of `SSMClient` used here (injectable: unit tests pass a recording fake). */
 export interface SsmSender {
@@ -93,9 +93,11 @@ export function ssmKeyRing(options: SsmKeyRingOptions): KeySource {
   return {
     where,
     ring,
-    async rotate() {
+    async rotate(keyId) {
       const now = await read();
-      await put({ keys: [newKey(), now.keys[0]!] }, true).catch((err) => {
+      const next = rotated(now, keyId);
+      if (next === now) return now;
+      await put(next, true).catch((err) => {
         throw ssmError(err, name, "write");
       });
       return read();

@@ -20,7 +20,7 @@
  *   Not in the table, its exports or backups, nor in the function's bundle or SST's state.
  *   Tests and throwaway setups may pass the ring itself as STRATA_TOKEN_KEYS ({@link staticKeyRing}).
  */
-import { createHmac, randomBytes } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import { chmod, link, mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { isStrataError, strataError } from "../../core/errors.ts";
@@ -43,8 +43,13 @@ export interface KeySource {
    * another process verifies at once instead of after the cache expires.
    */
   ring(wanted?: string): Promise<KeyRing>;
-  /** Add a new current key; the previous current one stays valid for verification. */
-  rotate(): Promise<KeyRing>;
+  /**
+   * Add a new current key; the previous current one stays valid for verification. `keyId`: the
+   * new key's id (derived from the request's idempotency key): when the current key already has
+   * it, this rotation ran before (a retried request) and the ring is returned unchanged — a
+   * second rotation would push out the key the caller's own token was signed with.
+   */
+  rotate(keyId?: string): Promise<KeyRing>;
   /** Drop every key except the current one: tokens signed by the others answer 401. */
   retire(): Promise<KeyRing>;
   /** Where the keys live, for messages and `token.rotateKey`'s answer. */
@@ -56,8 +61,20 @@ export const KEY_FILE = "token-keys";
 const ID = /^[A-Za-z0-9_-]{1,32}$/;
 const MIN_SECRET_BYTES = 32;
 
-export function newKey(): SigningKey {
-  return { id: `k${randomBytes(6).toString("base64url")}`, secret: new Uint8Array(randomBytes(32)) };
+export function newKey(id = `k${randomBytes(6).toString("base64url")}`): SigningKey {
+  return { id, secret: new Uint8Array(randomBytes(32)) };
+}
+
+/** The id of the key a keyed rotation adds: the same request (caller, idempotency key) → the same id. */
+export function rotationKeyId(idFrom: string): string {
+  return `k${createHash("sha256").update(idFrom).digest().subarray(0, 6).toString("base64url")}`;
+}
+
+/** The ring after rotating in a key with `keyId`, or `ring` itself when that rotation already happened. */
+export function rotated(ring: KeyRing, keyId: string | undefined): KeyRing {
+  if (keyId !== undefined && ring.keys[0]?.id === keyId) return ring;
+  // Two active keys at most: the new current one and the one it replaces.
+  return { keys: [newKey(keyId), ring.keys[0]!] };
 }
 
 export function formatKeyRing(ring: KeyRing): string {
@@ -109,8 +126,8 @@ export function memoryKeyRing(initial: KeyRing = { keys: [newKey()] }): KeySourc
   return {
     where: "memory",
     ring: async () => ring,
-    rotate: async () => {
-      ring = { keys: [newKey(), ring.keys[0]!] };
+    rotate: async (keyId) => {
+      ring = rotated(ring, keyId);
       return ring;
     },
     retire: async () => {
@@ -189,10 +206,10 @@ export function fileKeyRing(home: string): KeySource {
   return {
     where: file,
     ring,
-    async rotate() {
+    async rotate(keyId) {
       const now = await ring();
-      // Two active keys at most: the new current one and the one it replaces.
-      await write({ keys: [newKey(), now.keys[0]!] }, false);
+      const next = rotated(now, keyId);
+      if (next !== now) await write(next, false);
       return ring();
     },
     async retire() {

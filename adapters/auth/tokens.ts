@@ -29,7 +29,7 @@ import {
 import { isStrataError, strataError } from "../../core/errors.ts";
 import type { Item, MetadataStore } from "../../core/metadata/port.ts";
 import { ttlAttribute } from "../../core/metadata/table.ts";
-import { deriveKey, type KeySource, type SigningKey } from "./keys.ts";
+import { deriveKey, type KeySource, rotationKeyId, type SigningKey } from "./keys.ts";
 
 /** Token records: one partition, so `list` is one query (tokens are few). */
 const TOKENS_PK = "tokens";
@@ -125,9 +125,13 @@ export class TokenService {
     return { current: ring.keys[0]!.id, active: ring.keys.map((k) => k.id), where: this.keys.where };
   }
 
-  /** Add a new signing key; the previous one keeps verifying until `retireKeys`. */
-  async rotateKey(): Promise<KeyRingInfo> {
-    await this.keys.rotate();
+  /**
+   * Add a new signing key; the previous one keeps verifying until `retireKeys`. `idFrom` (the
+   * caller's token id and the request's idempotency key): a retried request adds no second key
+   * (which would push out the one the caller's token was signed with).
+   */
+  async rotateKey(options: { idFrom?: string } = {}): Promise<KeyRingInfo> {
+    await this.keys.rotate(options.idFrom === undefined ? undefined : rotationKeyId(options.idFrom));
     return this.keyInfo();
   }
 

@@ -14,6 +14,10 @@
  *   `details.failedIndex`; TransactionConflict reasons are included as such (callers retry).
  * - Requests are counted per attempt on the wire (SDK retries included), by kind: the driver
  *   reports each attempt to the wrapper's counter.
+ * - DynamoDB's own faults: the SDK retries throttling, 5xx and network errors (6 attempts); single
+ *   writes and TransactGetItems retry TransactionConflicts here; what is left is ETHROTTLED /
+ *   EUNAVAIL (retryable) or ECONFLICT with `TransactionConflict` reasons (the engine re-plans).
+ *   Proven with those faults injected at the SDK client (dynamodb-faults.ts, docs/reliability.md).
  */
 import {
   type AttributeValue,
@@ -66,6 +70,13 @@ export interface DynamoDbMetadataStoreOptions {
   tableName: string;
   /** Bounded retries of BatchGetItem's UnprocessedKeys and of TransactionConflicts (default 8). */
   maxRetries?: number;
+  /**
+   * TEST ONLY (counter-checks of the DynamoDB fault tier): `false` turns off this adapter's handling
+   * of DynamoDB's own faults — no TransactionConflict retries, every cancellation reason read as
+   * ConditionalCheckFailed, throttling / 5xx / network errors reported as a plain EIO — as an
+   * adapter that only knew DynamoDB Local's answers would. Default true.
+   */
+  faultHandling?: boolean;
 }
 
 /** The part of an SDK command the request counter needs. */
@@ -256,6 +267,7 @@ export class DynamoDbMetadataDriver implements MetadataDriver {
   readonly client: DynamoDBClient;
   private readonly ownsClient: boolean;
   private readonly maxRetries: number;
+  private readonly faultHandling: boolean;
   /** The wrapper's request counter (set by countRequestsWith). */
   private count: (kind: RequestKind) => void = () => {};
 
@@ -266,19 +278,34 @@ export class DynamoDbMetadataDriver implements MetadataDriver {
     // The SDK retries throttling and 5xx itself (standard mode); 6 attempts ride out short bursts.
     this.client = options.client ?? new DynamoDBClient({ maxAttempts: 6, ...options.clientConfig });
     this.maxRetries = options.maxRetries ?? 8;
+    this.faultHandling = options.faultHandling ?? true;
   }
 
   countRequestsWith(count: (kind: RequestKind) => void): void {
     this.count = count;
   }
 
-  /** Send one command, counting every attempt that goes on the wire (SDK retries included). */
-  private async send<O>(kind: RequestKind | "admin", command: object): Promise<O> {
+  /**
+   * Send one command, counting every attempt that goes on the wire (SDK retries included).
+   * `seen.ambiguous` is set when an attempt failed without a definite answer (a 5xx or no reply):
+   * DynamoDB may have applied it, whatever the SDK's later attempts answer.
+   */
+  private async send<O>(
+    kind: RequestKind | "admin",
+    command: object,
+    seen?: { ambiguous: boolean },
+  ): Promise<O> {
     if (kind !== "admin")
       (command as CountableCommand).middlewareStack.add(
         (next) => async (args) => {
           this.count(kind);
-          return await next(args);
+          try {
+            return await next(args);
+          } catch (err) {
+            const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+            if (seen && (status === undefined || status >= 500)) seen.ambiguous = true;
+            throw err;
+          }
         },
         // Inside the SDK's retry middleware (finalizeRequest, high), so each attempt counts.
         { step: "finalizeRequest", priority: "low", name: "strataRequestCounter" },
@@ -304,6 +331,7 @@ export class DynamoDbMetadataDriver implements MetadataDriver {
       new StrataError(code, text, { cause: err, details: { table: this.tableName, ...details } });
     if (name === "ConditionalCheckFailedException")
       return fail("ECONFLICT", `condition failed${where}`, { item: fromAttributeMap(e.Item), key });
+    if (!this.faultHandling) return fail("EIO", `DynamoDB ${what} failed: ${name} ${message}`);
     if (name === "TransactionConflictException")
       return fail("ECONFLICT", `${what}${where} collided with a running transaction; retry`, {
         item: undefined,
@@ -354,7 +382,7 @@ export class DynamoDbMetadataDriver implements MetadataDriver {
         return await attempt();
       } catch (err) {
         const name = (err as { name?: string })?.name;
-        if (name !== "TransactionConflictException" || i >= this.maxRetries)
+        if (name !== "TransactionConflictException" || i >= this.maxRetries || !this.faultHandling)
           throw this.translate(err, what, key);
         await backoff(i);
       }
@@ -472,6 +500,7 @@ export class DynamoDbMetadataDriver implements MetadataDriver {
 
   async transact(ops: TransactOp[], token: string | undefined): Promise<void> {
     const TransactItems = ops.map((op) => this.transactItem(op));
+    const seen = { ambiguous: false };
     try {
       // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
       // ClientRequestToken: DynamoDB answers a re-send of a committed transaction with success for
@@ -483,9 +512,26 @@ export class DynamoDbMetadataDriver implements MetadataDriver {
           TransactItems,
           ...(token !== undefined ? { ClientRequestToken: token } : {}),
         }),
+        seen,
       );
     } catch (err) {
       const name = (err as { name?: string })?.name;
+      // An earlier attempt of this request (the SDK's retries) may have committed: a later
+      // conflict or throttle does not say it did not. Report the outcome as unknown (retryable),
+      // so the caller re-sends with the same token, which DynamoDB answers "done" if it was.
+      const reasons =
+        (err as { CancellationReasons?: DynamoCancellationReason[] })?.CancellationReasons ?? [];
+      if (
+        this.faultHandling &&
+        seen.ambiguous &&
+        name === "TransactionCanceledException" &&
+        !reasons.some((r) => r.Code === "ConditionalCheckFailed" || r.Code === "ValidationError")
+      )
+        throw new StrataError(
+          "EUNAVAIL",
+          `TransactWriteItems on table ${this.tableName}: an attempt failed without an answer and a retry was cancelled (${reasons.map((r) => r.Code).join(", ")}); the outcome is unknown — re-send with the same token`,
+          { cause: err, details: { table: this.tableName, ...(token !== undefined ? { token } : {}) } },
+        );
       if (name === "IdempotentParameterMismatchException" && token !== undefined)
         throw tokenMismatch(token, err);
       if (name === "TransactionInProgressException")
@@ -502,7 +548,11 @@ export class DynamoDbMetadataDriver implements MetadataDriver {
   private cancelled(err: unknown, what: string, n: number): StrataError {
     const e = err as { name?: string; CancellationReasons?: DynamoCancellationReason[]; message?: string };
     if (e?.name !== "TransactionCanceledException") return this.translate(err, what);
-    const raw = e.CancellationReasons ?? [];
+    const raw = (e.CancellationReasons ?? []).map((r) =>
+      this.faultHandling || r.Code === undefined || r.Code === "None"
+        ? r
+        : { ...r, Code: "ConditionalCheckFailed" },
+    );
     const reasons = Array.from({ length: n }, (_, i) => (raw[i] ? normaliseReason(raw[i]) : null));
     const failedIndex = reasons.findIndex((r) => r !== null);
     const codes = raw.map((r) => r.Code);
@@ -556,7 +606,8 @@ export class DynamoDbMetadataDriver implements MetadataDriver {
         const reasons =
           (err as { CancellationReasons?: DynamoCancellationReason[] })?.CancellationReasons ?? [];
         const conflict = reasons.some((r) => r.Code === "TransactionConflict");
-        if (!conflict || i >= this.maxRetries) throw this.cancelled(err, "TransactGetItems", keys.length);
+        if (!conflict || i >= this.maxRetries || !this.faultHandling)
+          throw this.cancelled(err, "TransactGetItems", keys.length);
         await backoff(i);
       }
     }

@@ -7,17 +7,21 @@
  * --backend memory|sqlite (default memory), --soak (skip the fixed tiers: crashes, bad input,
  * integrity, real crashes), --dynamodb <endpoint> (also run sequences and retention sequences on
  * that DynamoDB Local), --no-process (skip the real-crash tier: it starts `npm start` several times,
- * ~5 minutes). Exit code 1 when any figure that must be 0 is not.
+ * ~5 minutes), --no-dynamodb (skip the DynamoDB fault tier; without --dynamodb it starts its own
+ * DynamoDB Local when `java` is on the PATH). Exit code 1 when any figure that must be 0 is not.
  *
  *   tsx test/reliability/main.ts                         # what `npm run reliability` runs
  *   tsx test/reliability/main.ts --soak --seed 7 --runs 20000
  */
+import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
+import { startDynamoDbLocal } from "../../standins/dynamodb.ts";
 import { runBadInputs } from "./bad-input.ts";
 import { runHttpBadInputs } from "./bad-input-http.ts";
 import { confinementOperations, runConfinement } from "./confinement.ts";
 import { runCrashProcessTier } from "./crash-process.ts";
 import { crashWorkloads, runCrashTier } from "./crashes.ts";
+import { runDynamoDbFaultTier } from "./dynamodb-faults.ts";
 import { runIntegrity } from "./integrity.ts";
 import { runConcurrency } from "./linearizability.ts";
 import { checkRetention, retentionTallies } from "./retention.ts";
@@ -32,6 +36,7 @@ const { values } = parseArgs({
     soak: { type: "boolean", default: false },
     dynamodb: { type: "string" },
     "no-process": { type: "boolean", default: false },
+    "no-dynamodb": { type: "boolean", default: false },
   },
 });
 const seed = Number(values.seed);
@@ -128,6 +133,48 @@ if (values.dynamodb) {
   figure("  DynamoDB Local divergences", (dynSeq.failed ? 1 : 0) + (dynRet.failed ? 1 : 0), true);
   if (dynSeq.failed) failures.push(`dynamodb divergence:\n${dynSeq.regression}\n${dynSeq.error}`);
   if (dynRet.failed) failures.push(`dynamodb retention divergence:\n${dynRet.regression}\n${dynRet.error}`);
+}
+
+if (!values["no-dynamodb"]) {
+  // DynamoDB's own faults at the SDK client (test/reliability/dynamodb-faults.ts).
+  const java = spawnSync("java", ["-version"], { stdio: "ignore" }).status === 0;
+  const own = !values.dynamodb && java ? await startDynamoDbLocal() : undefined;
+  const endpoint = values.dynamodb ?? own?.endpoint;
+  if (endpoint === undefined)
+    figure("DynamoDB fault tier", "skipped: no java for DynamoDB Local (--dynamodb <endpoint>)");
+  else
+    try {
+      t = Date.now();
+      const tier = await runDynamoDbFaultTier({
+        endpoint,
+        runs: Math.max(4, Math.floor(runs / 200)),
+        seed: seed + 6,
+      });
+      figure("DynamoDB fault tier: sequences (SDK-level faults)", `${tier.sequences} in ${seconds(t)}`);
+      figure(
+        "  faults injected (conflict/throttle/PTEE/500/lost)",
+        `${tier.injected.total ?? 0}: ${["transactionConflict", "throttling", "provisioned", "internalError", "lostReply"].map((k) => tier.injected[k] ?? 0).join(" / ")}`,
+      );
+      figure("  writes applied whose reply was an error", tier.appliedButFailed);
+      figure(
+        "  commands failing after the SDK's retries",
+        Object.values(tier.reachedAdapter).reduce((a, b) => a + b, 0),
+      );
+      figure(
+        "  faulted steps: not applied / applied",
+        `${tier.faultedSteps}: ${tier.notApplied} / ${tier.applied}`,
+      );
+      figure(
+        "  codes they failed with",
+        Object.entries(tier.surfaced)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(", ") || "none",
+      );
+      figure("  wrong answers or untyped errors", tier.failed ? 1 : 0, true);
+      if (tier.failed) failures.push(`dynamodb fault tier:\n${tier.regression}\n${tier.error}`);
+    } finally {
+      await own?.stop();
+    }
 }
 
 t = Date.now();

@@ -17,6 +17,7 @@
  * test/regressions/reliability/).
  */
 import fc from "fast-check";
+import type { DynamoFaultPlan } from "../../adapters/metadata/dynamodb-faults.ts";
 import type { FaultPlan } from "../../adapters/volumes/faulty.ts";
 import type { DataPlane } from "../../core/data/index.ts";
 import { isStrataError, StrataError } from "../../core/errors.ts";
@@ -156,6 +157,11 @@ export const tallies = {
    * re-send is answered "done", so a lost commit reply never surfaces as a failure (must be 0).
    */
   appliedAfterLostCommit: 0,
+  /**
+   * DynamoDB fault tier: the codes faulted steps failed with (each must be retryable: ETHROTTLED,
+   * ETIMEDOUT, EUNAVAIL), keyed by code.
+   */
+  surfaced: {} as Record<string, number>,
   /** Maintenance steps run inside sequences. */
   vacuums: 0,
   mirrors: 0,
@@ -316,6 +322,11 @@ export class DataModelRun {
 
   /** Faults switched on for the steps (off while the harness checks the state). */
   faultsOn = false;
+  /**
+   * A faulted step must fail with a retryable code (ETHROTTLED, ETIMEDOUT, EUNAVAIL): the DynamoDB
+   * fault tier's rule "success or a typed retryable error, never a wrong answer".
+   */
+  requireRetryable = false;
   /** Called after a faulted step was resolved (the harness lets time pass there: see runDataSequence). */
   afterFault: () => void = () => {};
 
@@ -323,6 +334,7 @@ export class DataModelRun {
   injected(): number {
     return (
       this.proc.store.injected.total +
+      (this.proc.sdkFaults?.injected.total ?? 0) +
       Object.values(this.proc.volumes).reduce((n, v) => n + v.injected.total, 0)
     );
   }
@@ -346,6 +358,14 @@ export class DataModelRun {
         this.injected() !== before &&
         ((err instanceof ModelMismatch && /engine failed/.test(err.message)) || isStrataError(err));
       if (!faulted) throw err;
+      if (this.requireRetryable) {
+        const code = isStrataError(err) ? err.code : /engine failed:? (E[A-Z0-9]+)/.exec(err.message)?.[1];
+        tallies.surfaced[code ?? "?"] = (tallies.surfaced[code ?? "?"] ?? 0) + 1;
+        if (!code || !new StrataError(code as StrataError["code"], "").retryable)
+          this.mismatch(
+            `${JSON.stringify(s)}: a DynamoDB fault surfaced as ${code ?? "an untyped error"}, not a retryable error: ${(err as Error).message}`,
+          );
+      }
       this.faultsOn = false;
       try {
         await this.resolve(s, saved, err, logStart);
@@ -651,6 +671,13 @@ export interface SequenceOptions {
   faults?: number;
   /** The engine's test-only idempotency switch (counter-checks); off also stops at the first failure (no shrinking). */
   idempotentCommits?: boolean;
+  /**
+   * Backend "dynamodb": DynamoDB's own faults at the SDK client (probability per attempt, burst
+   * stickiness, kinds), on during the steps; every faulted step must then end in a retryable code.
+   */
+  dynamoFaults?: Omit<DynamoFaultPlan, "seed" | "when">;
+  /** Backend "dynamodb": the adapter's test-only fault handling (counter-check; default on; default on). */
+  dynamoFaultHandling?: boolean;
 }
 
 /** Store and volume fault plans that fire with probability `p` while `on()`. */
@@ -679,24 +706,38 @@ function faultPlans(p: number, on: () => boolean, seed: number): BootOptions {
 
 /** Run the prologue and `steps` on a fresh world; throws ModelMismatch on the first divergence. */
 export async function runDataSequence(
-  options: Pick<SequenceOptions, "backend" | "endpoint" | "asOfAttrs" | "faults" | "idempotentCommits"> & {
+  options: Pick<
+    SequenceOptions,
+    | "backend"
+    | "endpoint"
+    | "asOfAttrs"
+    | "faults"
+    | "idempotentCommits"
+    | "dynamoFaults"
+    | "dynamoFaultHandling"
+  > & {
     seed: number;
   },
   steps: SeqStep[],
   prologue: SeqStep[] = PROLOGUE,
 ): Promise<void> {
+  let run: DataModelRun | undefined;
+  const on = () => run?.faultsOn === true;
   const world = await World.create({
     backend: options.backend,
     endpoint: options.endpoint,
     seed: options.seed,
     ...(options.idempotentCommits === false ? { idempotentCommits: false } : {}),
+    ...(options.dynamoFaults
+      ? { dynamoFaults: { ...options.dynamoFaults, seed: options.seed, when: on } }
+      : {}),
+    ...(options.dynamoFaultHandling === false ? { dynamoFaultHandling: false } : {}),
   });
   try {
-    let run: DataModelRun | undefined;
-    const on = () => run?.faultsOn === true;
     const p = options.faults ?? 0;
     const plan = p > 0 ? faultPlans(p, on, options.seed) : {};
     run = new DataModelRun(world.boot(plan));
+    run.requireRetryable = options.dynamoFaults !== undefined;
     run.clockNow = world.clock.now;
     const mirrorWorld = await World.create({
       backend: options.backend,
@@ -713,7 +754,7 @@ export async function runDataSequence(
     };
     await run.run.start();
     for (const s of prologue) await run.step(s);
-    run.faultsOn = p > 0;
+    run.faultsOn = p > 0 || options.dynamoFaults !== undefined;
     for (const s of steps) await run.step(s);
     run.faultsOn = false;
     await run.compareAll(options.asOfAttrs ?? true, world.random);
@@ -746,7 +787,12 @@ export async function checkSequences(options: SequenceOptions): Promise<Sequence
         await runDataSequence(options, steps);
       },
     ),
-    { numRuns: options.runs, seed: options.seed, endOnFailure: options.idempotentCommits === false },
+    {
+      numRuns: options.runs,
+      seed: options.seed,
+      // DynamoDB Local is too slow to shrink on: the fault tiers report the first failing case whole.
+      endOnFailure: options.idempotentCommits === false || options.dynamoFaults !== undefined,
+    },
   );
   if (!result.failed) return { runs: options.runs, seed: options.seed, failed: false };
   tallies.divergences++;

@@ -22,6 +22,12 @@
  * the store and every volume, so "crash before/after adapter call #n" covers both.
  */
 import { createHash } from "node:crypto";
+import {
+  type DynamoFaultInjector,
+  type DynamoFaultPlan,
+  injectDynamoDbFaults,
+  pauselessRetryStrategy,
+} from "../../adapters/metadata/dynamodb-faults.ts";
 import { SqliteMetadataStore } from "../../adapters/metadata/sqlite.ts";
 import { type FaultPlan, type FaultyVolumeDriver, faultyVolume } from "../../adapters/volumes/faulty.ts";
 import { createDataPlane, type DataPlane, type DataPlaneAdmin } from "../../core/data/index.ts";
@@ -63,6 +69,13 @@ export interface WorldOptions {
   maxAttempts?: number;
   /** The engine's test-only idempotency switch (counter-checks; default on). */
   idempotentCommits?: boolean;
+  /**
+   * Backend "dynamodb": DynamoDB's own faults injected at the SDK client
+   * (adapters/metadata/dynamodb-faults.ts); the SDK retries without pauses (6 attempts).
+   */
+  dynamoFaults?: DynamoFaultPlan;
+  /** Backend "dynamodb": the adapter's test-only fault handling switch (counter-checks; default on). */
+  dynamoFaultHandling?: boolean;
 }
 
 export interface BootOptions {
@@ -74,6 +87,14 @@ export interface BootOptions {
   /** Sleep behind the store's `latency` faults (default the fake clock's, which does not wait). */
   sleep?: (ms: number) => Promise<void>;
 }
+
+/** DynamoDB faults injected at the SDK client by every world disposed so far, for the figures. */
+export const sdkFaultTotals = {
+  injected: {} as Record<string, number>,
+  appliedButFailed: 0,
+  /** "PutItem ok", "TransactWriteItems TransactionCanceledException"…: commands after the SDK's retries. */
+  outcomes: new Map<string, number>(),
+};
 
 /** A fake clock: each reading advances it 1 ms; sleeping advances it by the time asked. */
 export class FakeClock {
@@ -135,6 +156,8 @@ export interface Proc {
   fs: FileSystem;
   client: Strata;
   deployment: Deployment;
+  /** DynamoDB faults injected at the SDK client (backend "dynamodb" with `dynamoFaults`). */
+  sdkFaults?: DynamoFaultInjector;
 }
 
 export class World {
@@ -143,6 +166,8 @@ export class World {
   readonly drivers: Record<string, MemoryVolumeDriver>;
   /** Adapter calls of every process booted so far (store + volumes), for the figures. */
   callsSeen = 0;
+  /** The SDK-level DynamoDB fault injector (WorldOptions.dynamoFaults). */
+  sdkFaults?: DynamoFaultInjector;
   private readonly procs: Proc[] = [];
 
   private lastHash: { writes: number; hash: string } | undefined;
@@ -165,11 +190,16 @@ export class World {
   static async create(options: WorldOptions, empty = false): Promise<World> {
     let inner: MetadataStore;
     let disposeStore: (() => Promise<void>) | undefined;
+    let sdkFaults: DynamoFaultInjector | undefined;
     if (options.backend === "dynamodb") {
       if (!options.endpoint) throw new Error("World: backend dynamodb needs an endpoint (DynamoDB Local)");
-      const fresh = await freshDynamoDbStore(options.endpoint, "strata-reliability");
+      const fresh = await freshDynamoDbStore(options.endpoint, "strata-reliability", {
+        ...(options.dynamoFaults ? { clientConfig: { retryStrategy: pauselessRetryStrategy(6) } } : {}),
+        ...(options.dynamoFaultHandling === false ? { faultHandling: false } : {}),
+      });
       inner = fresh.store;
       disposeStore = fresh.dispose;
+      if (options.dynamoFaults) sdkFaults = injectDynamoDbFaults(fresh.store.client, options.dynamoFaults);
     } else
       inner =
         options.backend === "sqlite"
@@ -178,6 +208,7 @@ export class World {
     const writes = { count: 0 };
     const world = new World(options, new RecordingStore(inner, writes), writes);
     if (disposeStore) world.disposeStore = disposeStore;
+    world.sdkFaults = sdkFaults;
     if (!empty) await world.boot().namespace.createPfs(PFS);
     return world;
   }
@@ -234,6 +265,7 @@ export class World {
       fs,
       client: createClient(deployment, PFS),
       deployment,
+      ...(this.sdkFaults ? { sdkFaults: this.sdkFaults } : {}),
     };
     this.procs.push(proc);
     return proc;
@@ -289,6 +321,13 @@ export class World {
 
   async dispose(): Promise<void> {
     this.procs.length = 0;
+    if (this.sdkFaults) {
+      for (const [k, v] of Object.entries(this.sdkFaults.injected))
+        sdkFaultTotals.injected[k] = (sdkFaultTotals.injected[k] ?? 0) + v;
+      sdkFaultTotals.appliedButFailed += this.sdkFaults.appliedButFailed.count;
+      for (const [k, v] of this.sdkFaults.outcomes)
+        sdkFaultTotals.outcomes.set(k, (sdkFaultTotals.outcomes.get(k) ?? 0) + v);
+    }
     await this.disposeStore();
   }
 }

@@ -1,4 +1,7 @@
-import { DynamoDbMetadataStore } from "../../adapters/metadata/dynamodb.ts";
+import {
+  DynamoDbMetadataStore,
+  type DynamoDbMetadataStoreOptions,
+} from "../../adapters/metadata/dynamodb.ts";
 import { dynamoDbLocalClientConfig } from "../../standins/dynamodb.ts";
 
 /** A freshly created DynamoDB Local table and a store on it. */
@@ -16,10 +19,19 @@ let tables = 0;
  * Create a new table `<prefix>-<pid>-<n>` on the DynamoDB Local at `endpoint` (one per fixture:
  * DynamoDB Local creates one in milliseconds) and open a store on it.
  */
-export async function freshDynamoDbStore(endpoint: string, prefix: string): Promise<FreshDynamoDbStore> {
+export async function freshDynamoDbStore(
+  endpoint: string,
+  prefix: string,
+  /** More store options (client settings are merged over DynamoDB Local's). */
+  extra: Omit<DynamoDbMetadataStoreOptions, "tableName" | "client"> = {},
+): Promise<FreshDynamoDbStore> {
   const tableName = `${prefix}-${process.pid}-${++tables}`;
   const open = () =>
-    new DynamoDbMetadataStore({ clientConfig: dynamoDbLocalClientConfig(endpoint), tableName });
+    new DynamoDbMetadataStore({
+      ...extra,
+      clientConfig: { ...dynamoDbLocalClientConfig(endpoint), ...extra.clientConfig },
+      tableName,
+    });
   const store = open();
   await store.createTable();
   return {

@@ -1,7 +1,8 @@
 /**
  * The Lambdas on DynamoDB Local, configured only by the environment the stacks set: a fresh
  * table, a temp dir, the env (restored by `dispose`), a deployment-admin token, one PFS, and the
- * API handler called as API Gateway / a function URL would call it.
+ * API handler called as API Gateway / a function URL would call it, inside Lambda's limits with
+ * its deployed settings (test/support/lambda-limits.ts).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -11,6 +12,7 @@ import { TokenService } from "../../adapters/auth/tokens.ts";
 import type { DynamoDbMetadataStore } from "../../adapters/metadata/dynamodb.ts";
 import { createNamespace } from "../../core/namespace/index.ts";
 import { freshDynamoDbStore } from "./dynamodb.ts";
+import { deployedSettings, withLambdaLimits } from "./lambda-limits.ts";
 
 export interface LambdaWorld {
   store: DynamoDbMetadataStore;
@@ -46,7 +48,11 @@ export async function lambdaWorld(
   const token = (await (await TokenService.open(table.store, keys)).create({ pfs: "*", rights: ["admin"] }))
     .token;
   await createNamespace({ store: table.store }).createPfs(options.pfs);
-  const { handler } = await import("../../functions/api/lambda.ts");
+  // The API handler with its deployed timeout and memory and Lambda's 6 MB payloads around it.
+  const handler = withLambdaLimits(
+    (await import("../../functions/api/lambda.ts")).handler,
+    deployedSettings("functions/api/lambda.ts"),
+  );
   return {
     store: table.store,
     dir,

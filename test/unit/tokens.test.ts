@@ -170,6 +170,28 @@ describe("key rotation", () => {
     expect(await tokens.derivedKey("local-blob-urls", blobBefore!.id)).toBeUndefined();
   });
 
+  it("a retried keyed rotation (lost reply) adds no second key: the caller's own token keeps verifying", async () => {
+    const { tokens } = world();
+    const admin = await tokens.create({ pfs: "*", rights: ["admin"] });
+    const first = await tokens.rotateKey({ idFrom: `${admin.id}\u0000key-1` });
+    const again = await tokens.rotateKey({ idFrom: `${admin.id}\u0000key-1` });
+    expect(again).toEqual(first);
+    expect((await tokens.verify(admin.token)).tokenId).toBe(admin.id);
+    // Another request (another key) is a real rotation: the admin's key is now the oldest kept.
+    const other = await tokens.rotateKey({ idFrom: `${admin.id}\u0000key-2` });
+    expect(other.current).not.toBe(first.current);
+    expect(other.active).toEqual([other.current, first.current]);
+  });
+
+  it("counter-check: the same retry without the request's key rotates twice and locks its caller out", async () => {
+    const { tokens } = world();
+    const admin = await tokens.create({ pfs: "*", rights: ["admin"] });
+    await tokens.rotateKey();
+    await tokens.rotateKey();
+    const err = await failureOf(tokens.verify(admin.token));
+    expect(is401(err)).toBe(true);
+  });
+
   it("a fixed ring (STRATA_TOKEN_KEYS) refuses to rotate from the server, saying how", async () => {
     const { tokens } = world(staticKeyRing(formatKeyRing({ keys: [newKey()] }), "STRATA_TOKEN_KEYS"));
     const err = await failureOf(tokens.rotateKey());

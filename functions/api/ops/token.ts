@@ -84,7 +84,13 @@ export const tokenOps: Operation[] = [
     run: async (ctx, i) => {
       checkDeploymentAdmin(ctx.principal, "token.rotateKey");
       const tokens = ctx.services.tokens;
-      return i.retire ? tokens.retireKeys() : tokens.rotateKey();
+      if (i.retire) return tokens.retireKeys();
+      // Keyed: a retry after a crash finds its key already current instead of rotating twice.
+      return tokens.rotateKey(
+        ctx.idempotencyKey === undefined
+          ? {}
+          : { idFrom: `${ctx.principal.tokenId}\u0000${ctx.idempotencyKey}` },
+      );
     },
   }),
 ];
