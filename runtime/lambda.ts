@@ -31,6 +31,7 @@ import { registerVolumes } from "../adapters/data/volumes.ts";
 import { DynamoDbMetadataStore } from "../adapters/metadata/dynamodb.ts";
 import type { Sha256 } from "../core/data/api.ts";
 import { strataError } from "../core/errors.ts";
+import { STREAM_EXECUTOR } from "../core/jobs/service.ts";
 import type { MetadataStore } from "../core/metadata/port.ts";
 import type { Namespace } from "../core/namespace/api.ts";
 import { createNamespace } from "../core/namespace/index.ts";
@@ -61,6 +62,9 @@ export function cloudPlacement(): Promise<CloudPlacement> {
       defaultVolume: cloud.defaultVolume ?? (bucket ? BUCKET_VOLUME : "default"),
       data: { site, sha256: nodeSha256 },
       graceMs: placementGraceSeconds * 1000,
+      // A job starts from its record's INSERT on the table stream (stacks/workflows.ts JobsPipe),
+      // never inside the API function.
+      jobExecutor: STREAM_EXECUTOR,
     });
     if (bucket)
       // No client settings: the driver uses the SDK's default chain (the function's role, region).
@@ -98,8 +102,8 @@ export async function cloudKeys(): Promise<KeySource> {
 /**
  * The API's view of the orchestrator in the cloud: objective and volume changes reach the stream
  * trigger, which starts the runs, so `enqueue` starts none here; the object-level evacuation of a
- * drain runs only in-process (docs/placement.md "Not done"). `placement.sweep` runs its bounded
- * batch in this invocation.
+ * drain runs only in-process (docs/placement.md "Not done"). `placement.sweep` starts a job
+ * (its record; the table stream starts the sweep machine), never a sweep in this invocation.
  */
 class StreamDrivenOrchestrator extends PlacementOrchestrator {
   override async enqueue(): Promise<void> {}

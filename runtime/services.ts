@@ -17,9 +17,12 @@
  */
 import type { TokenService } from "../adapters/auth/tokens.ts";
 import { openVolumeKind, type PresignContext } from "../adapters/volumes/kinds.ts";
-import { LocalPlacementRunner } from "../adapters/workflows/local.ts";
+import { LocalJobExecutor } from "../adapters/workflows/jobs.ts";
+import { LocalPlacementRunner, LocalWorkflowRunner } from "../adapters/workflows/local.ts";
 import type { DataPlane, Sha256 } from "../core/data/api.ts";
 import { createDataPlane, type DataPlaneAdmin, type DataPlaneOptions } from "../core/data/index.ts";
+import { JobStore } from "../core/jobs/jobs.ts";
+import { type JobExecutor, Jobs } from "../core/jobs/service.ts";
 import type { MetadataStore } from "../core/metadata/port.ts";
 import type { Namespace } from "../core/namespace/api.ts";
 import { Placement } from "../core/placement/index.ts";
@@ -29,6 +32,8 @@ import { listVolumeRecords, VolumeAdmin } from "../core/placement/volumes.ts";
 import type { VolumeDriver } from "../core/volume/port.ts";
 import { describedRegistry, type VolumeRegistry } from "../core/volume/registry.ts";
 import type { VolumeOptions } from "../core/volume/volume.ts";
+import { sweepWorkflow } from "../core/workflows/placement.ts";
+import { runStep } from "../core/workflows/steps.ts";
 
 /** Timers for periodic work (vacuum, mirror, scrub); the local server runs them, Lambda uses EventBridge. */
 export interface Schedules {
@@ -109,6 +114,10 @@ export interface OpenPlacementOptions {
   /** Data plane options other than store/volumes/defaultVolume/chooseVolumes/registry. */
   data?: Omit<DataPlaneOptions, "store" | "volumes" | "defaultVolume" | "chooseVolumes" | "registry">;
   graceMs?: number;
+  /** How jobs' executions start (default: the in-process runner; the Lambdas: the table stream). */
+  jobExecutor?: JobExecutor;
+  /** Chunks per page of the placement workflow's state (default core/placement CHUNK_PAGE). */
+  chunkPage?: number;
   /** Workflow retries pause this long (ms) instead of the definition's backoff (default: the definition's). */
   retryIntervalMs?: number;
   /** Workflow runs at once (default 4). */
@@ -132,6 +141,8 @@ export interface PlacementServices {
   placement: Placement;
   runner: LocalPlacementRunner;
   orchestrator: PlacementOrchestrator;
+  /** Jobs (core/jobs): long work as workflow executions, a page each, listed, watched, cancelled. */
+  jobs: Jobs;
   /** Stop polling and release the volume drivers. */
   close(): Promise<void>;
 }
@@ -165,6 +176,7 @@ export function openPlacement(options: OpenPlacementOptions): PlacementServices 
     volumes: registry,
     defaultVolume: (pfs) => data.defaultVolume(pfs),
     graceMs: options.graceMs,
+    ...(options.chunkPage !== undefined ? { chunkPage: options.chunkPage } : {}),
     clock,
   });
   const volumes = new VolumeAdmin({
@@ -190,6 +202,21 @@ export function openPlacement(options: OpenPlacementOptions): PlacementServices 
     runWorkflow: (input) => runner.run(input),
     concurrency: options.concurrency,
   });
+  const jobStore = new JobStore(store, clock);
+  const steps = (step: string, state: Record<string, unknown>) =>
+    runStep({ placement, jobs: jobStore }, step, state);
+  const executor = new LocalJobExecutor(
+    {
+      "placement.sweep": () =>
+        new LocalWorkflowRunner(sweepWorkflow({ graceSeconds: placement.graceMs / 1000 }), {
+          steps,
+          graceMs: placement.graceMs,
+          retryIntervalMs: options.retryIntervalMs,
+        }),
+    },
+    jobStore,
+  );
+  const jobs = new Jobs({ store: jobStore, executor: options.jobExecutor ?? executor, clock });
   return {
     data,
     registry,
@@ -197,7 +224,9 @@ export function openPlacement(options: OpenPlacementOptions): PlacementServices 
     placement,
     runner,
     orchestrator,
+    jobs,
     async close() {
+      await executor.close();
       runner.abortAll();
       await orchestrator.stop();
       await registry.close();

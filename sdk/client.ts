@@ -20,6 +20,7 @@ import type {
 import { namespaceOnlyAdmin } from "./client/admin.ts";
 import { encode, range, readOpts, toBody, toMs, writeOpts } from "./client/args.ts";
 import { checkSignal, guard, normalize } from "./client/errors.ts";
+import { jobsClient } from "./client/jobs.ts";
 import { Dirent, Stats } from "./client/stats.ts";
 import {
   nodeReadable,
@@ -47,6 +48,7 @@ import type {
   Strata,
   StrataAdmin,
   StrataDirent,
+  StrataJobs,
   StrataReader,
   StrataStats,
   Tags,
@@ -437,6 +439,10 @@ class StrataClient implements Strata {
 
   get admin(): StrataAdmin {
     return this.deployment.admin ?? namespaceOnlyAdmin(this.deployment.namespace);
+  }
+
+  get jobs(): StrataJobs {
+    return jobsClient(() => this.admin, this.pfsName);
   }
 
   close(): Promise<void> {

@@ -5,9 +5,11 @@
  * Every implementation (embedded `connect({ local })`, and the HTTP client `connect({ endpoint })`) offers this
  * same interface, and test/conformance/sdk.ts holds each one to it.
  */
+
 import type { Readable, Writable } from "node:stream";
 import type { CreatedToken, Right, TokenInfo, TokenSpec } from "../core/auth/scope.ts";
 import type { ChunkPlacement } from "../core/data/api.ts";
+import type { JobRecord, JobStatus } from "../core/jobs/jobs.ts";
 import type {
   AsOf,
   FileType,
@@ -358,12 +360,31 @@ export interface StrataAdmin {
   call<T = unknown>(op: string, input: Record<string, unknown>): Promise<T>;
 }
 
+export type { JobRecord, JobStatus };
+
+/** `client.jobs` (sdk/client/jobs.ts; docs/jobs.md): long work as jobs. */
+export interface StrataJobs {
+  /** Start a placement sweep of this PFS as a job: `limit` files placed per page (one execution each). */
+  sweep(options?: { limit?: number; scan?: number }): Promise<JobRecord>;
+  list(options?: {
+    status?: JobStatus;
+    limit?: number;
+    cursor?: string;
+  }): Promise<{ jobs: JobRecord[]; next?: string }>;
+  get(id: string): Promise<JobRecord>;
+  /** The record once the job ended; ETIMEDOUT (with the record as it stands) after `timeoutMs` (default 10 min). */
+  wait(id: string, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<JobRecord>;
+  cancel(id: string): Promise<JobRecord>;
+}
+
 /** A strata client on one PFS: {@link StrataReader} plus writes, history and administration. */
 export interface Strata extends StrataReader {
   readonly tags: Tags;
   readonly snapshots: Snapshots;
   /** Deployment administration: PFSs, tokens, status, and every registry operation by name. */
   readonly admin: StrataAdmin;
+  /** Long work as jobs (docs/jobs.md): start a sweep, list, watch, cancel. */
+  readonly jobs: StrataJobs;
 
   /**
    * Create or replace a file. Large data is chunked and uploaded before one metadata commit, so

@@ -8,6 +8,8 @@
  *                                                   Copy → Verify → Commit → Trim, each a call of the
  *                                                   PlacementStep Lambda with { step, state }
  *   EventBridge Scheduler (hourly) ──▶ PlacementSweep state machine (ListWork → Map of the per-file states)
+ *   a new `job` record (the API's placement.sweep) ──stream──▶ JobsPipe ──▶ PlacementSweep with { job, start: true }
+ *   PlacementSweep, page done and more to go ──states:startExecution──▶ PlacementSweep (the next page: a fresh execution)
  *
  * The state machine's definition is the ASL compiled from core/workflows/placement.ts — the same
  * one the local runner executes — deployed with the raw `aws.sfn.StateMachine` (SST's
@@ -88,6 +90,17 @@ export const sweepMachine = new aws.sfn.StateMachine("PlacementSweep", {
   ),
 });
 
+// The sweep's Next state starts the next page as a fresh execution of the same machine
+// (`$$.StateMachine.Id`): a policy attached after the machine exists, so no cycle.
+// https://docs.aws.amazon.com/step-functions/latest/dg/connect-stepfunctions.html
+new aws.iam.RolePolicy("PlacementSweepNextPage", {
+  role: machineRole.id,
+  policy: $jsonStringify({
+    Version: "2012-10-17",
+    Statement: [{ Effect: "Allow", Action: ["states:StartExecution"], Resource: [sweepMachine.arn] }],
+  }),
+});
+
 // https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html#setting-up-execution-role
 const schedulerRole = new aws.iam.Role("PlacementSweepSchedulerRole", {
   assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "scheduler.amazonaws.com" }),
@@ -129,7 +142,11 @@ const pipeRole = new aws.iam.Role("PlacementPipeRole", {
             Resource: [metadataTable.nodes.table.streamArn],
           },
           { Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [tableStream.nodes.function.arn] },
-          { Effect: "Allow", Action: ["states:StartExecution"], Resource: [placementMachine.arn] },
+          {
+            Effect: "Allow",
+            Action: ["states:StartExecution"],
+            Resource: [placementMachine.arn, sweepMachine.arn],
+          },
         ],
       }),
     },
@@ -158,4 +175,31 @@ export const placementPipe = new aws.pipes.Pipe("PlacementPipe", {
   enrichment: tableStream.nodes.function.arn,
   target: placementMachine.arn,
   targetParameters: { stepFunctionStateMachineParameters: { invocationType: "FIRE_AND_FORGET" } },
+});
+
+// Jobs (core/jobs, docs/jobs.md): the API only writes a job's record; its INSERT on the stream
+// starts the kind's machine with `{ job, start: true }` (one record per execution: batch of 1,
+// so the input template sees one record), and the machine's Start step reads the record.
+// https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-pipes-input-transformation.html
+export const jobsPipe = new aws.pipes.Pipe("JobsPipe", {
+  roleArn: pipeRole.arn,
+  source: metadataTable.nodes.table.streamArn,
+  sourceParameters: {
+    dynamodbStreamParameters: { startingPosition: "LATEST", batchSize: 1 },
+    filterCriteria: {
+      filters: [
+        {
+          pattern: JSON.stringify({
+            eventName: ["INSERT"],
+            dynamodb: { Keys: { pk: { S: ["job"] } }, NewImage: { kind: { S: ["placement.sweep"] } } },
+          }),
+        },
+      ],
+    },
+  },
+  target: sweepMachine.arn,
+  targetParameters: {
+    inputTemplate: '{"job": "<$.dynamodb.Keys.sk.S>", "start": true}',
+    stepFunctionStateMachineParameters: { invocationType: "FIRE_AND_FORGET" },
+  },
 });

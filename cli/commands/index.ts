@@ -6,6 +6,7 @@ import type { CommandSpec } from "../command.ts";
 import { adminCommands } from "./admin.ts";
 import { fileCommands } from "./files.ts";
 import { historyCommands } from "./history.ts";
+import { jobCommands } from "./job.ts";
 import { maintenanceCommands } from "./maintenance.ts";
 import { mirrorCommands } from "./mirror.ts";
 import { mountCommands } from "./mount.ts";
@@ -31,4 +32,5 @@ export const COMMANDS: CommandSpec[] = [
   ...webDavCommands,
   ...s3Commands,
   ...mountCommands,
+  ...jobCommands,
 ];

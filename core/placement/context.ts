@@ -37,6 +37,8 @@ export interface PlacementContext {
   readonly random: () => number;
   readonly parallelism: number;
   readonly maxCopyRounds: number;
+  /** Chunks per page of the placement workflow's state (PlacementOptions `chunkPage`). */
+  readonly chunkPage: number;
   /** Commit's pause while it waits out a vacuum's `deleting` lease (undefined: setTimeout). */
   readonly leaseSleep?: ((ms: number) => Promise<void>) | undefined;
   readonly defaultVolumeOf: (pfs: string) => Promise<string>;

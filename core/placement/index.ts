@@ -4,6 +4,7 @@
  */
 export { Placement } from "./service.ts";
 export {
+  CHUNK_PAGE,
   type Explanation,
   type FileStatus,
   GAVE_UP,

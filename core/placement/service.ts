@@ -22,13 +22,14 @@ import * as drain from "./drain.ts";
 import * as objectives from "./objective-store.ts";
 import * as status from "./status.ts";
 import * as steps from "./steps.ts";
-import type {
-  Explanation,
-  PlacementOptions,
-  PlacementState,
-  PlacementStatus,
-  ScopedView,
-  SweepState,
+import {
+  CHUNK_PAGE,
+  type Explanation,
+  type PlacementOptions,
+  type PlacementState,
+  type PlacementStatus,
+  type ScopedView,
+  type SweepState,
 } from "./types.ts";
 import { filesUnder } from "./walk.ts";
 
@@ -47,6 +48,7 @@ export class Placement {
       graceMs: options.graceMs ?? 60_000,
       parallelism: options.parallelism ?? 4,
       maxCopyRounds: options.maxCopyRounds ?? 3,
+      chunkPage: options.chunkPage ?? CHUNK_PAGE,
       leaseSleep: options.sleep,
       defaultVolumeOf: options.defaultVolume,
       parsed: new Map(),

@@ -44,7 +44,13 @@ const TRIM_LEASE_MS = 2 * 60 * 1000;
 /** How long a placement run's intent protects the chunks it copies (copy → commit). */
 const PLACEMENT_INTENT_TTL_MS = 6 * 60 * 60 * 1000;
 
-/** Plan, then copy every missing (chunk, desired volume) from a present instance. Idempotent. */
+/**
+ * Plan, then copy every missing (chunk, desired volume) of ONE PAGE of the file's chunks (at most
+ * `ctx.chunkPage`, from `state.chunkAt`) from a present instance. Idempotent. The page, never the
+ * file's whole chunk list, travels in the state (Step Functions: 256 KiB per state); the plan is
+ * made on the first page, over every chunk, and carried (`desired`); a new file version met on a
+ * later page starts the run over at its first page.
+ */
 export async function copy(ctx: PlacementContext, state: PlacementState): Promise<PlacementState> {
   const round = (state.round ?? 0) + 1;
   if (round > ctx.maxCopyRounds)
@@ -63,11 +69,16 @@ export async function copy(ctx: PlacementContext, state: PlacementState): Promis
     throw err;
   }
   if (g.stat.type !== "file") return { pfs: state.pfs, path: state.path, run, skip: g.stat.type };
-  const chunks = chunksOf(g.stat);
-  if (chunks.length === 0) return { pfs: state.pfs, path: state.path, run, ino: g.stat.ino, skip: "inline" };
+  const all = chunksOf(g.stat);
+  if (all.length === 0) return { pfs: state.pfs, path: state.path, run, ino: g.stat.ino, skip: "inline" };
+  // Same version: go on at the page the state names; a new version starts over.
+  const sameVersion = state.version === g.stat.tid && state.desired !== undefined;
+  const at = sameVersion ? Math.min(state.chunkAt ?? 0, all.length) : 0;
+  const chunks = all.slice(at, at + ctx.chunkPage);
   const volumes = await ctx.volumes.list();
   const names = volumes.map((v) => v.name);
-  // Rule 1: the chunks are protected before their instances are looked at.
+  // Rule 1: the page's chunks are protected before their instances are looked at (one intent
+  // item per run, rewritten per page: an earlier page's chunks are recorded by then).
   const intent = new Intent({
     store: ctx.store,
     pfs: state.pfs,
@@ -83,7 +94,26 @@ export async function copy(ctx: PlacementContext, state: PlacementState): Promis
     chunks.map((c) => c[0]),
     names,
   );
-  const plan = await planFor(ctx, state.pfs, g, currentVolumes(present, names));
+  let desired: string[];
+  let unsatisfied: string | undefined;
+  if (sameVersion && at > 0) desired = state.desired!;
+  else {
+    // The plan sees where the whole file is (every chunk), not just this page.
+    const everywhere =
+      all.length === chunks.length
+        ? present
+        : await presentInstances(
+            ctx,
+            all.map((c) => c[0]),
+            names,
+          );
+    const plan = await planFor(ctx, state.pfs, g, currentVolumes(everywhere, names));
+    desired = plan.desired;
+    if (desired.length === 0)
+      unsatisfied = plan.unsatisfied
+        .map((u) => `${u.statement} (${u.at}): ${u.found}/${u.wanted}`)
+        .join("; ");
+  }
   const base = {
     pfs: state.pfs,
     path: state.path,
@@ -91,21 +121,21 @@ export async function copy(ctx: PlacementContext, state: PlacementState): Promis
     round,
     ino: g.stat.ino,
     chunks,
-    desired: plan.desired,
+    chunkAt: at,
+    chunkCount: all.length,
+    desired,
     intent: intent.id,
     version: g.stat.tid,
+    ...(state.surplus && sameVersion ? { surplus: state.surplus } : {}),
   };
-  if (plan.desired.length === 0) {
+  if (unsatisfied !== undefined) {
     await writeRecord(ctx, state.pfs, g.stat.ino, {
       path: state.path,
       status: "unsatisfied",
       run,
       desired: [],
       surplus: [],
-      error: {
-        code: "EUNSATISFIED",
-        message: plan.unsatisfied.map((u) => `${u.statement} (${u.at}): ${u.found}/${u.wanted}`).join("; "),
-      },
+      error: { code: "EUNSATISFIED", message: unsatisfied },
     });
     return { ...base, copies: [], skip: "unsatisfied" };
   }
@@ -114,7 +144,7 @@ export async function copy(ctx: PlacementContext, state: PlacementState): Promis
   const jobs: Array<() => Promise<void>> = [];
   for (const [sha, size, crc] of chunks) {
     const have = present.get(sha)!;
-    for (const target of plan.desired) {
+    for (const target of desired) {
       if (have.has(target)) continue;
       copies.push([sha, target]);
       const sources = orderCopies(
@@ -130,7 +160,7 @@ export async function copy(ctx: PlacementContext, state: PlacementState): Promis
       path: state.path,
       status: "placing",
       run,
-      desired: plan.desired,
+      desired,
       surplus: [],
     });
   await bounded(jobs, ctx.parallelism);
@@ -175,10 +205,14 @@ export async function verify(ctx: PlacementContext, state: PlacementState): Prom
   return state;
 }
 
-/** Record the verified instances present, the file's wants, and the run as placed. */
+/**
+ * Record the page's verified instances present and the file's wants for the page's chunks; on the
+ * last page, the run as placed (with the surplus seen over every page). `more` tells the workflow
+ * to copy the next page (`chunkAt` moved past this one).
+ */
 export async function commit(ctx: PlacementContext, state: PlacementState): Promise<PlacementState> {
   const { pfs, ino } = state;
-  if (ino === undefined || !state.chunks || !state.desired) return state;
+  if (ino === undefined || !state.chunks || !state.desired) return { ...state, more: false };
   const now = ctx.clock();
   const sizes = new Map(state.chunks.map(([sha, size, crc]) => [sha, { size, crc }]));
   // The verified copies, conditionally (rule 3: never over a vacuum's live `deleting` mark).
@@ -225,9 +259,16 @@ export async function commit(ctx: PlacementContext, state: PlacementState): Prom
     state.chunks.map((c) => c[0]),
     names,
   );
-  const holding = new Set<string>();
+  const holding = new Set<string>(state.surplus ?? []);
   for (const set of present.values()) for (const v of set) holding.add(v);
   const surplus = [...holding].filter((v) => !state.desired!.includes(v)).sort();
+  const next = (state.chunkAt ?? 0) + state.chunks.length;
+  const last = next >= (state.chunkCount ?? state.chunks.length);
+  if (!last) {
+    await writeOps(ctx, ops);
+    await releaseIntent(ctx, state);
+    return { ...state, surplus, chunkAt: next, more: true, round: 0, copies: [] };
+  }
   ops.push({
     kind: "put",
     item: placementItem({
@@ -244,42 +285,65 @@ export async function commit(ctx: PlacementContext, state: PlacementState): Prom
     }),
   });
   await writeOps(ctx, ops);
-  if (state.intent) {
-    // The copies are recorded; the file's committed reference protects its chunks from here,
-    // if the version copied is still the live one (else the intent expires for vacuum).
-    const live = await ctx.namespace
-      .pfs(pfs)
-      .stat(state.path)
-      .catch(() => undefined);
-    if (live?.tid === state.version) await removeIntent(ctx.store, pfs, state.intent);
-  }
-  return { ...state, placedAt: now, surplus };
+  await releaseIntent(ctx, state);
+  return { ...state, placedAt: now, surplus, more: false };
 }
 
 /**
- * Remove surplus instances once the grace passed (GRACE_PENDING before: the workflow retries).
+ * The page's copies are recorded; the file's committed reference protects its chunks from here,
+ * if the version copied is still the live one (else the intent expires for vacuum).
+ */
+async function releaseIntent(ctx: PlacementContext, state: PlacementState): Promise<void> {
+  if (!state.intent) return;
+  const live = await ctx.namespace
+    .pfs(state.pfs)
+    .stat(state.path)
+    .catch(() => undefined);
+  if (live?.tid === state.version) await removeIntent(ctx.store, state.pfs, state.intent);
+}
+
+/**
+ * Remove surplus instances once the grace passed (GRACE_PENDING before: the workflow retries),
+ * one page of the committed version's chunks per call (`trimAt`; `trimMore` loops the workflow).
  * Skips what another file wants and the last present instance of a chunk; a superseded run trims nothing.
  */
 export async function trim(ctx: PlacementContext, state: PlacementState): Promise<PlacementState> {
   const { pfs, ino } = state;
   if (ino === undefined || !state.chunks || !state.surplus || state.surplus.length === 0)
-    return { ...state, trimmed: 0 };
+    return { ...state, trimmed: state.trimmed ?? 0, trimMore: false };
   if (ctx.clock() < (state.placedAt ?? 0) + ctx.graceMs) {
     throw new StrataError("ETIMEDOUT", `${pfs}:${state.path}: trim waits for the grace period`, {
       details: { pfs, path: state.path, workflowError: GRACE_PENDING },
     });
   }
+  const superseded = { ...state, trimmed: state.trimmed ?? 0, skip: "superseded", trimMore: false };
   const record = await readRecord(ctx, pfs, ino);
-  if (!record || record.run !== state.run) return { ...state, trimmed: 0, skip: "superseded" };
+  if (!record || record.run !== state.run) return superseded;
+  // This page of the committed version's chunks: the state's own page when the file has one page,
+  // else read as of the version (a newer version is another run's business).
+  const count = state.chunkCount ?? state.chunks.length;
+  const at = state.trimAt ?? 0;
+  let chunks: Array<[string, number, number]>;
+  if (count === state.chunks.length) chunks = state.chunks;
+  else {
+    const then = await ctx.namespace
+      .pfs(pfs)
+      .stat(state.path, state.version !== undefined ? { asOf: state.version } : {})
+      .catch(() => undefined);
+    if (!then || then.ino !== ino) return superseded;
+    chunks = chunksOf(then).slice(at, at + ctx.chunkPage);
+  }
+  const nextAt = at + chunks.length;
+  const lastPage = nextAt >= count || chunks.length === 0;
   const names = (await ctx.volumes.list()).map((v) => v.name);
   const present = await presentInstances(
     ctx,
-    state.chunks.map((c) => c[0]),
+    chunks.map((c) => c[0]),
     names,
   );
   const victims: Array<[string, string]> = [];
-  const left = new Set<string>();
-  for (const [sha] of state.chunks) {
+  const left = new Set<string>(state.trimLeft ?? []);
+  for (const [sha] of chunks) {
     const holders = present.get(sha)!;
     for (const v of state.surplus) {
       if (!holders.has(v)) continue;
@@ -297,35 +361,38 @@ export async function trim(ctx: PlacementContext, state: PlacementState): Promis
     }
   }
   // One transaction: the victims marked `deleting` (chunk lifecycle rule 4: each still
-  // `present`) and the run's surplus, only if this run is still the file's latest (else a newer
-  // run owns the trim and nothing is marked).
+  // `present`) and, only if this run is still the file's latest (else a newer run owns the trim
+  // and nothing is marked), on the last page the run's surplus left — on earlier pages a check.
   const mark = {
     token: `trim-${state.run ?? ""}-${ctx.clock().toString(36)}`,
     until: ctx.clock() + TRIM_LEASE_MS,
     leaseMs: TRIM_LEASE_MS,
   };
   const ops: TransactOp[] = victims.map(([sha, v]) => markForDeletion(instanceKey(sha, v), mark));
-  const recordUpdate: TransactOp = {
-    kind: "update",
-    key: placementKey(pfs, ino),
-    update: { set: { surplus: [...left].sort(), time: ctx.clock() } },
-    condition: { op: "eq", attr: "run", value: state.run ?? "" },
-  };
+  const stillLatest = { op: "eq" as const, attr: "run", value: state.run ?? "" };
+  const recordOp: TransactOp = lastPage
+    ? {
+        kind: "update",
+        key: placementKey(pfs, ino),
+        update: { set: { surplus: [...left].sort(), time: ctx.clock() } },
+        condition: stillLatest,
+      }
+    : { kind: "check", key: placementKey(pfs, ino), condition: stillLatest };
   const marked: Array<[string, string]> = [];
   try {
     for (let at = 0; at < ops.length; at += 99) {
       const group = ops.slice(at, at + 99);
-      await ctx.store.transact(at + 99 >= ops.length ? [...group, recordUpdate] : group);
+      await ctx.store.transact(at + 99 >= ops.length ? [...group, recordOp] : group);
       marked.push(...victims.slice(at, at + 99));
     }
-    if (ops.length === 0) await writeOps(ctx, [recordUpdate]);
+    if (ops.length === 0 && lastPage) await writeOps(ctx, [recordOp]);
   } catch (err) {
     if (!isStrataError(err, "ECONFLICT")) throw err;
     // A newer run, or an instance no longer `present` (a vacuum marked it): the marks already
     // made are deleted below; the rest waits for the next run.
     victims.length = 0;
     victims.push(...marked);
-    if (marked.length === 0) return { ...state, trimmed: 0, skip: "superseded" };
+    if (marked.length === 0) return superseded;
   }
   // Marked first, then the objects, then the records (conditioned on the mark): a writer meeting
   // the mark waits (it never records `present` for an object about to go), a reader that had
@@ -335,7 +402,12 @@ export async function trim(ctx: PlacementContext, state: PlacementState): Promis
     const volume = await ctx.volumes.volume(v);
     if (await deleteMarked(ctx.store, volume, instanceKey(sha, v), sha, mark, ctx.clock)) deleted++;
   }
-  return { ...state, trimmed: deleted };
+  const trimmed = (state.trimmed ?? 0) + deleted;
+  if (lastPage) {
+    const { trimAt: _a, trimLeft: _l, ...rest } = state;
+    return { ...rest, trimmed, trimMore: false };
+  }
+  return { ...state, trimmed, trimAt: nextAt, trimLeft: [...left].sort(), trimMore: true };
 }
 
 /** The Catch-all step: the run's error on the file's placement record (placement.get shows it). */
@@ -364,25 +436,56 @@ export async function recordFailure(ctx: PlacementContext, state: PlacementState
 }
 
 /**
- * The sweeper workflow's ListWork step: the next `limit` (default 100) files, over every PFS in
- * name order after `cursor`, that are not placed or hold surplus instances. `done` when the walk
- * reached the end (the cursor then starts over).
+ * The sweeper workflow's ListWork step: the next page — up to `limit` (default 100) files that
+ * are not placed or hold surplus instances, looking at no more than `scan` (default 1,000) files —
+ * over every PFS (or `pfs`) in name order after `cursor`. When the walk is not done, `next` is
+ * the input of the execution that sweeps the next page (one execution per page keeps each far
+ * below Step Functions' 25,000 history events whatever the file count).
  */
 export async function sweepList(ctx: PlacementContext, state: SweepState): Promise<SweepState> {
   const limit = state.limit ?? 100;
-  const names = (await ctx.namespace.listPfs()).map((p) => p.name).sort();
+  const scan = state.scan ?? 1000;
+  const names = (await ctx.namespace.listPfs())
+    .map((p) => p.name)
+    .filter((name) => state.pfs === undefined || name === state.pfs)
+    .sort();
   const jobs: Array<{ pfs: string; path: string }> = [];
+  let looked = 0;
+  const carry = {
+    limit,
+    scan,
+    ...(state.pfs !== undefined ? { pfs: state.pfs } : {}),
+    ...(state.job !== undefined ? { job: state.job } : {}),
+  };
+  const page = (cursor: { pfs: string; after: string } | undefined, done: boolean): SweepState => {
+    const counts = {
+      pages: (state.counts?.pages ?? 0) + 1,
+      scanned: (state.counts?.scanned ?? 0) + looked,
+      placed: (state.counts?.placed ?? 0) + jobs.length,
+    };
+    const out: SweepState = { ...carry, counts, jobs, done };
+    if (cursor) out.cursor = cursor;
+    if (!done && cursor) out.next = { ...carry, counts, cursor };
+    return out;
+  };
   for (const pfs of names) {
     if (state.cursor && pfs < state.cursor.pfs) continue;
     const after = state.cursor?.pfs === pfs ? state.cursor.after : undefined;
-    for await (const file of filesUnder(ctx, pfs, "/", after !== undefined ? { after } : {})) {
-      const st = await fileStatus(ctx, pfs, file).catch(() => undefined);
-      if (st && ((st.status !== "placed" && st.status !== "inline") || st.surplus.length > 0))
-        jobs.push({ pfs, path: file });
-      if (jobs.length >= limit) return { limit, jobs, cursor: { pfs, after: file }, done: false };
+    let files: AsyncGenerator<string>;
+    try {
+      files = filesUnder(ctx, pfs, "/", after !== undefined ? { after } : {});
+      for await (const file of files) {
+        looked++;
+        const st = await fileStatus(ctx, pfs, file).catch(() => undefined);
+        if (st && ((st.status !== "placed" && st.status !== "inline") || st.surplus.length > 0))
+          jobs.push({ pfs, path: file });
+        if (jobs.length >= limit || looked >= scan) return page({ pfs, after: file }, false);
+      }
+    } catch (err) {
+      if (!isStrataError(err, "ENOENT")) throw err; // a PFS removed while sweeping
     }
   }
-  return { limit, jobs, done: true };
+  return page(undefined, true);
 }
 
 export async function copyChunk(

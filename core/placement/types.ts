@@ -16,8 +16,22 @@ export interface PlacementState {
   ino?: string;
   round?: number;
   desired?: string[];
-  /** Chunks of the file: [sha, size, crc32c]. */
+  /**
+   * ONE PAGE of the file's chunks (at most `chunkPage`): [sha, size, crc32c]. The whole list is
+   * never carried: a 20 GB file has 2,560 chunks of 8 MiB, ~230 KB of JSON, near Step Functions'
+   * 256 KiB state limit.
+   */
   chunks?: Array<[string, number, number]>;
+  /** Index of the page's first chunk in the file's chunk list (moved on by commit). */
+  chunkAt?: number;
+  /** Chunks in the file (distinct). */
+  chunkCount?: number;
+  /** Set by commit: another page follows (the workflow goes back to Copy). */
+  more?: boolean;
+  /** Trim's page (index into the committed version's chunks), the surplus it left so far, and whether a page follows. */
+  trimAt?: number;
+  trimLeft?: string[];
+  trimMore?: boolean;
   /** Instances copied by this run, to verify and commit: [sha, volume]. */
   copies?: Array<[string, string]>;
   /**
@@ -37,10 +51,26 @@ export interface PlacementState {
   lastError?: { Error?: string; Cause?: string };
 }
 
-/** The sweeper workflow's state (core/workflows/placement.ts `sweepWorkflow`). */
+/**
+ * Chunks per page of the per-file placement state: 100 × (~85 bytes per chunk + ~72 per copy and
+ * target) ≈ 30 KB of JSON with 3 targets, an eighth of Step Functions' 256 KiB.
+ */
+export const CHUNK_PAGE = 100;
+
+/** The sweeper workflow's state (core/workflows/placement.ts `sweepWorkflow`): one page per execution. */
 export interface SweepState {
-  /** Files per page (default 100). */
+  /** Files to place per page (default 100). */
   limit?: number;
+  /** Files looked at per page at most (default 1,000): a page ends there even with fewer to place. */
+  scan?: number;
+  /** Only this PFS (default every PFS). */
+  pfs?: string;
+  /** The job this sweep runs for (core/jobs): its record gets the cursor and the counts. */
+  job?: string;
+  /** The job's counters so far: pages done, files looked at, files handed to the per-file states. */
+  counts?: { pages: number; scanned: number; placed: number };
+  /** The next execution's input (a `continue` state starts it), set when the walk is not done. */
+  next?: SweepState;
   /** Resume after this file of this PFS. */
   cursor?: { pfs: string; after: string };
   /** The page: files to place. */
@@ -67,6 +97,8 @@ export interface PlacementOptions {
   parallelism?: number;
   /** Copy rounds (a failed verify sends the run back to copy) before the run fails (default 3). */
   maxCopyRounds?: number;
+  /** Chunks per page of the workflow state (default {@link CHUNK_PAGE}; tests use small pages). */
+  chunkPage?: number;
   /** The pause while Commit waits out a vacuum's `deleting` lease (default setTimeout). */
   sleep?: (ms: number) => Promise<void>;
 }

@@ -45,8 +45,15 @@ export type WorkflowState =
     }
   /** `next` of the first rule whose boolean at `variable` equals `equals`, else `otherwise`. */
   | { type: "choice"; rules: Array<{ variable: string; equals: boolean; next: string }>; otherwise: string }
+  /**
+   * End this execution by starting a fresh one of the same state machine with the JSON at
+   * `inputPath` as its input (Step Functions' `states:startExecution` integration; the local runner
+   * chains the run). How a long job stays far below 25,000 history events: one execution per page.
+   */
+  | { type: "continue"; inputPath: string; comment?: string }
   | { type: "fail"; error: string; cause: string }
-  | { type: "succeed" };
+  /** `empty`: the output is `{}` (a Map iteration's end, so the Map's gathered results stay small). */
+  | { type: "succeed"; empty?: boolean };
 
 /** States and where to start: a workflow's body, or a Map's iterator. */
 export interface StateGraph {
@@ -87,12 +94,30 @@ function graphToAsl(
   const states: Record<string, unknown> = {};
   for (const [name, s] of Object.entries(graph.states)) {
     if (s.type === "fail") states[name] = { Type: "Fail", Error: s.error, Cause: s.cause };
-    else if (s.type === "succeed") states[name] = { Type: "Succeed" };
+    else if (s.type === "succeed")
+      states[name] = s.empty ? { Type: "Succeed", OutputPath: null } : { Type: "Succeed" };
     else if (s.type === "choice")
       states[name] = {
         Type: "Choice",
-        Choices: s.rules.map((r) => ({ Variable: r.variable, BooleanEquals: r.equals, Next: r.next })),
+        // IsPresent first: a missing field is then the default, not a States.Runtime failure.
+        Choices: s.rules.map((r) => ({
+          And: [
+            { Variable: r.variable, IsPresent: true },
+            { Variable: r.variable, BooleanEquals: r.equals },
+          ],
+          Next: r.next,
+        })),
         Default: s.otherwise,
+      };
+    else if (s.type === "continue")
+      states[name] = {
+        Type: "Task",
+        ...(s.comment ? { Comment: s.comment } : {}),
+        Resource: START_EXECUTION,
+        // $$.StateMachine.Id: this machine's own ARN (no circular reference in the stack).
+        Parameters: { "StateMachineArn.$": "$$.StateMachine.Id", "Input.$": s.inputPath },
+        ResultPath: null,
+        End: true,
       };
     else if (s.type === "map")
       states[name] = {
@@ -134,6 +159,19 @@ function graphToAsl(
     }
   }
   return { StartAt: graph.startAt, States: states };
+}
+
+/** The Step Functions service integration a `continue` state calls (fire and forget). */
+export const START_EXECUTION = "arn:aws:states:::states:startExecution";
+
+/** Names of the `continue` states of a graph (Map iterators included). */
+export function continueStates(graph: StateGraph): string[] {
+  const out: string[] = [];
+  for (const [name, s] of Object.entries(graph.states)) {
+    if (s.type === "continue") out.push(name);
+    if (s.type === "map") out.push(...continueStates(s.iterator));
+  }
+  return out;
 }
 
 /** The step names a definition's tasks call (Map iterators included). */

@@ -9,6 +9,7 @@ import { z } from "zod";
 import type { Operation } from "./operation.ts";
 import { dataOps } from "./ops/data.ts";
 import { fsOps } from "./ops/fs.ts";
+import { jobOps } from "./ops/job.ts";
 import { maintenanceOps } from "./ops/maintenance.ts";
 import { mirrorOps } from "./ops/mirror.ts";
 import { objectiveOps } from "./ops/objective.ts";
@@ -31,6 +32,7 @@ const AREAS: ReadonlyArray<readonly Operation[]> = [
   objectiveOps,
   placementOps,
   maintenanceOps,
+  jobOps,
 ];
 
 const TOUCHES: ReadonlySet<unknown> = new Set(["paths", "pfs", "deployment"]);

@@ -4,19 +4,19 @@
  * is thrown as an Error whose `name` is the StrataError code (or the step's `workflowError`), which
  * Step Functions reports as the error name its Retry/Catch rules match.
  */
-import type { PlacementState } from "../../core/placement/index.ts";
-import { runPlacementStep, workflowError } from "../../core/workflows/steps.ts";
+import { runStep, workflowError } from "../../core/workflows/steps.ts";
 import { cloudPlacement } from "../../runtime/lambda.ts";
 
 export interface StepEvent {
   step: string;
-  state: PlacementState;
+  state: Record<string, unknown>;
 }
 
-export async function handler(event: StepEvent): Promise<PlacementState> {
-  const { placement } = await cloudPlacement();
+/** Every step of every workflow: placement's, the sweep's, the job steps (core/workflows/steps.ts `runStep`). */
+export async function handler(event: StepEvent): Promise<unknown> {
+  const { placement, jobs } = await cloudPlacement();
   try {
-    return await runPlacementStep(placement, event.step, event.state);
+    return await runStep({ placement, jobs: jobs.store }, event.step, event.state);
   } catch (err) {
     throw workflowError(err);
   }

@@ -25,7 +25,7 @@ type Call = (op: string, input: Record<string, unknown>) => Promise<unknown>;
 
 /** One step per mutating operation (some steps send several). Each returns nothing; failures throw. */
 function workload(client: Strata, call: Call, volumeRoot: string): Array<[string, () => Promise<unknown>]> {
-  const state: { token?: string; bundle?: string } = {};
+  const state: { token?: string; bundle?: string; job?: string } = {};
   return [
     ["fs.mkdir", () => call("fs.mkdir", { path: "/w" })],
     ["upload.commit (inline)", () => client.writeFile("/w/small.txt", "hello")],
@@ -59,7 +59,13 @@ function workload(client: Strata, call: Call, volumeRoot: string): Array<[string
     ["objective.set", () => call("objective.set", { path: "/w", text: "keep 1 copies on volume:v" })],
     ["objective.remove", () => call("objective.remove", { path: "/w" })],
     ["retention.set", () => call("retention.set", { policy: "all 1h; daily 30d" })],
-    ["placement.sweep", () => call("placement.sweep", {})],
+    [
+      "placement.sweep",
+      async () => {
+        state.job = ((await call("placement.sweep", {})) as { id: string }).id;
+      },
+    ],
+    ["job.cancel", () => call("job.cancel", { id: state.job })],
     ["pfs.create", () => call("pfs.create", { name: "other" })],
     ["pfs.delete", () => call("pfs.delete", { name: "other" })],
     [

@@ -57,6 +57,7 @@ const REVIEWED: Record<string, Kind> = {
   "scrub.run": "runs-again",
   "fsck.run": "runs-again",
   "retention.set": "rerun",
+  "job.cancel": "rerun", // cancelling a cancelled job answers the same record
 };
 
 function kindOf(op: Operation): Kind | undefined {

@@ -98,6 +98,10 @@ const DECLARED: Record<string, Touches> = {
   "vacuum.run": "deployment",
   "scrub.run": "deployment",
   "fsck.run": "deployment",
+  "job.list": "deployment",
+  "job.get": "deployment",
+  "job.wait": "deployment",
+  "job.cancel": "deployment",
   "retention.set": "pfs",
   "retention.get": "pfs",
 };

@@ -82,7 +82,10 @@ describe("placement sweep", () => {
     await p.placement.setObjectives("main", "/", "place 1 on site:eu");
     await p.placement.setObjectives("main", "/z", "override\nplace 1 on site:mars"); // unsatisfiable: stays where it is
     const runner = new LocalSweepRunner({ placement: p.placement, retryIntervalMs: 2 });
-    const run = await runner.run({ limit: 2 });
+    // One execution per page of 2: the chain of executions ends with the walk done.
+    const runs = await runner.runChain({ limit: 2 });
+    expect(runs.map((r) => r.status)).toEqual(["succeeded", "succeeded", "succeeded"]);
+    const run = runs.at(-1)!;
     expect(run.status).toBe("succeeded");
     expect(run.output).toMatchObject({ done: true });
     const st = await p.placement.status("main", "/");

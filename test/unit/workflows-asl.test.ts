@@ -49,6 +49,9 @@ describe("placement workflow as ASL", () => {
     expect(stepsOf(sweepWorkflow({ graceSeconds: 0 })).sort()).toEqual([
       "commit",
       "copy",
+      "jobFailed",
+      "jobProgress",
+      "jobStart",
       "recordFailure",
       "sweepList",
       "trim",
@@ -71,15 +74,20 @@ describe("placement workflow as ASL", () => {
     }
   });
 
-  it("the happy path is Copy → Verify → Commit → Trim (4 transitions)", () => {
+  it("the happy path of a one-page file is Copy → Verify → Commit → Trim (4 task transitions; the page choices pass)", () => {
     const asl = toAsl(placementWorkflow({ graceSeconds: 0 }), LOCAL_RESOURCE) as {
       StartAt: string;
-      States: Record<string, { Next?: string; End?: boolean }>;
+      States: Record<string, { Type: string; Next?: string; Default?: string; End?: boolean }>;
     };
     const path: string[] = [];
-    for (let at: string | undefined = asl.StartAt; at; at = asl.States[at]!.Next) path.push(at);
-    expect(path).toEqual(["Copy", "Verify", "Commit", "Trim"]);
-    expect(asl.States.Trim!.End).toBe(true);
+    for (let at: string | undefined = asl.StartAt; at; ) {
+      path.push(at);
+      const s: { Type: string; Next?: string; Default?: string } = asl.States[at]!;
+      at = s.Type === "Choice" ? s.Default : s.Next;
+    }
+    expect(path).toEqual(["Copy", "Verify", "Commit", "MoreChunks", "Trim", "MoreTrim", "Placed"]);
+    expect(path.filter((s) => asl.States[s]!.Type === "Task")).toEqual(["Copy", "Verify", "Commit", "Trim"]);
+    expect(asl.States.Placed!.Type).toBe("Succeed");
   });
 
   it("the local runner compiles the same definition", () => {

@@ -63,13 +63,29 @@ export const placementOps: Operation[] = [
   defineOp({
     name: "placement.sweep",
     summary:
-      "Reconcile desired vs actual for up to `limit` files of the PFS (resumes where the last sweep stopped)",
+      "Start a job that reconciles desired vs actual for every file of the PFS, a page of `limit` files per execution; answers with the job (job.get / job.wait / job.cancel)",
     scope: "pfs",
     right: "admin",
     touches: "pfs",
     afterCrash: "runs-again",
-    input: z.object({ limit: z.number().int().min(1).max(100_000).optional() }).strict(),
+    input: z
+      .object({
+        limit: z.number().int().min(1).max(1000).optional().describe("files to place per page (default 100)"),
+        scan: z
+          .number()
+          .int()
+          .min(1)
+          .max(10_000)
+          .optional()
+          .describe("files looked at per page (default 1,000)"),
+      })
+      .strict(),
+    example: { limit: 100 },
     run: (ctx, i) =>
-      placementOf(ctx, "placement.sweep").orchestrator.sweep(ctx.pfs, i.limit ? { limit: i.limit } : {}),
+      placementOf(ctx, "placement.sweep").jobs.start("placement.sweep", {
+        pfs: ctx.pfs,
+        ...(i.limit !== undefined ? { limit: i.limit } : {}),
+        ...(i.scan !== undefined ? { scan: i.scan } : {}),
+      }),
   }),
 ];
