@@ -67,3 +67,11 @@ export interface CommandContext {
   /** Print a result: `value` as JSON with --json, else the human text (a line or lines). */
   emit(value: unknown, human: () => string | string[]): void;
 }
+
+/** Resolves when `signal` aborts (Ctrl-C): how a serving command (`serve s3`, `serve webdav`) waits. */
+export function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}

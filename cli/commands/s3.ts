@@ -1,7 +1,7 @@
 /** `strata serve s3`: the S3-compatible gateway in front of a deployment (docs/s3-gateway.md). */
 import { strataError } from "../../core/errors.ts";
 import { serveS3 } from "../../gateways/s3/index.ts";
-import type { CommandSpec } from "../command.ts";
+import { type CommandSpec, untilAborted } from "../command.ts";
 import { str } from "./options.ts";
 
 const serveS3Command: CommandSpec = {
@@ -59,10 +59,7 @@ const serveS3Command: CommandSpec = {
       `strata: S3 gateway on ${gateway.endpoint} (region ${gateway.region}, path style; bucket = PFS)`,
       "credentials: `strata token create --rights read,write --s3` prints an access key id and secret",
     ]);
-    await new Promise<void>((resolve) => {
-      if (ctx.signal.aborted) resolve();
-      ctx.signal.addEventListener("abort", () => resolve(), { once: true });
-    });
+    await untilAborted(ctx.signal);
     await gateway.close();
     return 0;
   },

@@ -2,7 +2,7 @@
 import { strataError } from "../../core/errors.ts";
 import { embeddedBackend, remoteBackend } from "../../gateways/webdav/backend.ts";
 import { startWebDavServer } from "../../gateways/webdav/server.ts";
-import type { CommandSpec } from "../command.ts";
+import { type CommandSpec, untilAborted } from "../command.ts";
 import { openTarget } from "../connection.ts";
 import { str } from "./options.ts";
 
@@ -68,10 +68,7 @@ const serveWebDav: CommandSpec = {
       "  history:     /.strata/as-of/<tid|time>/…, /.strata/snapshots/<name>/…, name@@<tid>",
       "  Ctrl-C stops it",
     ]);
-    await new Promise<void>((resolve) => {
-      if (ctx.signal.aborted) resolve();
-      ctx.signal.addEventListener("abort", () => resolve(), { once: true });
-    });
+    await untilAborted(ctx.signal);
     await server.close();
     return 0;
   },

@@ -17,6 +17,7 @@
 import { createReadStream } from "node:fs";
 import { type FileHandle, mkdir, open, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { collectBytes } from "../../core/bytes.ts";
 import { isStrataError } from "../../core/errors.ts";
 import { resolveAsOfName } from "../../core/namespace/as-of-names.ts";
 import type { Strata, StrataReader, StrataStats } from "../../sdk/index.ts";
@@ -712,20 +713,7 @@ export class StrataFuseOps {
 }
 
 async function readRange(reader: StrataReader, ns: string, start: number, end: number): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of reader.createReadStream(ns, { start, end }) as AsyncIterable<Uint8Array>) {
-    parts.push(chunk);
-    total += chunk.length;
-  }
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return await collectBytes(reader.createReadStream(ns, { start, end }) as AsyncIterable<Uint8Array>);
 }
 
 function dirStat(perm: number, nowMs: number): FuseStat {
