@@ -351,6 +351,17 @@ export function hintFor(err: StrataError, existingDir?: string): string | undefi
       const parent = existingDir ?? (path.replace(/\/[^/]*$/, "") || "/");
       return `\`strata ls ${parent}\` shows what is there`;
     }
+    case "EINVAL": {
+      if (err.details.reason !== "unsatisfiable") return undefined;
+      const rule = err.details.rule as { statement?: string } | undefined;
+      const tag = /\$tag:([^\s,]+)/.exec(rule?.statement ?? "")?.[1];
+      const sites = Array.isArray(err.details.sites) ? (err.details.sites as string[]) : [];
+      const retag =
+        tag && path && sites.length > 0
+          ? `, or tag it for a site that has one (\`strata tag set ${path} ${tag}=${sites[0]}\`)`
+          : "";
+      return `add a volume there (\`strata volume add <name> <kind> site=<site> …\`)${retag}; \`strata objective explain ${path ?? "<path>"}\` shows the rules`;
+    }
     case "EEXIST":
       return path ? `choose another name, or remove it first with \`strata rm ${path}\`` : undefined;
     case "EISDIR":
