@@ -6,6 +6,7 @@
  *   placement            tag change → placed latency, chunks copied/s vs a raw copy, state transitions per file
  *   mirror [entries]     stream records/s, a no-op resync's requests, a 1 % delta's share of the records read
  *   http                 stat/create/unlink/readdir ops/s embedded vs over HTTP (1, 4, 16 clients), per-request breakdown
+ *   cli [runs]           strata start-up: --help, ls / against a server, --local ls / (median of 20 runs)
  */
 import { installNativeCrc32c } from "../adapters/crc32c-native.ts";
 
@@ -17,6 +18,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   placement: () => import("./placement.ts"),
   mirror: () => import("./mirror.ts"),
   http: () => import("./http.ts"),
+  cli: () => import("./cli.ts"),
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -170,7 +170,7 @@ export function mainHelp(): string {
   return [
     "strata — a versioned file system over S3, Azure Blob, GCS and local volumes",
     "",
-    "usage: strata <command> [arguments] [options]     (strata --version: the version)",
+    "usage: strata <command> [arguments] [options]     (strata --version or -v: the version)",
     "",
     "commands:",
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
@@ -179,7 +179,7 @@ export function mainHelp(): string {
     ...optionLines(GLOBAL_OPTIONS),
     "",
     "The deployment: --local <dir>; else --endpoint/STRATA_ENDPOINT with --token/STRATA_TOKEN;",
-    "else .strata/connection.json (written by `npm start`) in $STRATA_HOME or this directory.",
+    "else .strata/connection.json (written by `npm start`) in $STRATA_HOME, this directory or a parent.",
     "",
     "exit codes:",
     ...Object.entries(EXIT_MEANING).map(([code, meaning]) => `  ${code.padStart(3)}  ${meaning}`),
@@ -190,15 +190,30 @@ export function mainHelp(): string {
     .concat("\n");
 }
 
+/**
+ * strata's version from its package.json: next to cli/ when run from the sources, two levels up
+ * from the compiled dist/cli/.
+ */
+async function packageVersion(): Promise<string> {
+  for (const rel of ["../package.json", "../../package.json"]) {
+    try {
+      const pkg = JSON.parse(await readFile(new URL(rel, import.meta.url), "utf8"));
+      if (pkg?.name === "strata" && typeof pkg.version === "string") return pkg.version;
+    } catch {
+      // not here: try the next place
+    }
+  }
+  throw strataError("EIO", "cannot find strata's package.json to read its version", {});
+}
+
 /** Run the CLI; resolves to the exit code. Never throws. */
 export async function runCli(argv: string[], io: CliIo, signal?: AbortSignal): Promise<number> {
   const json = argv.includes("--json");
   let client: Promise<Strata> | undefined;
   let commandName = "";
   try {
-    if (argv.length === 1 && argv[0] === "--version") {
-      const pkg = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8"));
-      io.stdout.write(`strata ${pkg.version}\n`);
+    if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
+      io.stdout.write(`strata ${await packageVersion()}\n`);
       return EXIT.OK;
     }
     const resolved = resolveCommand(argv);

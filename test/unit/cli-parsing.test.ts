@@ -111,7 +111,7 @@ describe("CLI small parsers", () => {
 });
 
 describe("CLI deployment discovery", () => {
-  it("prefers --local, then --endpoint/env, then connection.json in STRATA_HOME, then ./.strata", async () => {
+  it("prefers --local, then --endpoint/env, then connection.json in STRATA_HOME, then the nearest .strata up from cwd", async () => {
     const { dir, cleanup } = await tempDir("strata-cli-target-");
     try {
       const { mkdir, writeFile } = await import("node:fs/promises");
@@ -143,6 +143,16 @@ describe("CLI deployment discovery", () => {
         endpoint: "http://h",
         pfs: "default",
       });
+
+      // From a subdirectory, the nearest parent's .strata (as git finds .git).
+      await mkdir(`${dir}/a/b/c`, { recursive: true });
+      expect(await findTarget({}, {}, `${dir}/a/b/c`)).toMatchObject({
+        endpoint: "http://f",
+        source: `${dir}/.strata/connection.json`,
+      });
+      await mkdir(`${dir}/a/.strata`);
+      await writeFile(`${dir}/a/.strata/connection.json`, JSON.stringify({ endpoint: "http://nearer" }));
+      expect(await findTarget({}, {}, `${dir}/a/b/c`)).toMatchObject({ endpoint: "http://nearer" });
 
       await writeFile(`${dir}/home/connection.json`, "{not json");
       const broken = await fails(() => findTarget({}, { STRATA_HOME: "home" }, dir));
