@@ -14,20 +14,10 @@ import type { CliIo, CommandContext, CommandSpec, OptionSpec, OptionValues } fro
 import { COMMANDS } from "./commands/index.ts";
 import { findTarget, openTarget, type Target } from "./connection.ts";
 import { EXIT, EXIT_MEANING, exitCodeOf } from "./exit-codes.ts";
+import { GLOBAL_OPTIONS } from "./global-options.ts";
 
-/** Options every command takes (they may come before or after the command name). */
-export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
-  json: { type: "boolean", description: "print one JSON document on stdout; errors as JSON on stderr" },
-  pfs: { type: "string", value: "<name>", description: "the PFS to work in (STRATA_PFS; default: default)" },
-  endpoint: { type: "string", value: "<url>", description: "the deployment's HTTP API (STRATA_ENDPOINT)" },
-  token: { type: "string", value: "<token>", description: "bearer token (STRATA_TOKEN)" },
-  local: {
-    type: "string",
-    value: "<dir>",
-    description: "use the embedded deployment in <dir> instead of a server (no npm start needed)",
-  },
-  help: { type: "boolean", short: "h", description: "show help for the command" },
-};
+/** Options every command takes (cli/global-options.ts). */
+export { GLOBAL_OPTIONS };
 
 const VALUE_OPTIONS = new Set(
   Object.entries(GLOBAL_OPTIONS)
@@ -92,7 +82,7 @@ export function parseCommandArgs(
   spec: CommandSpec,
   args: string[],
 ): { positionals: string[]; options: OptionValues } {
-  const options = { ...GLOBAL_OPTIONS, ...spec.options };
+  const options = optionsOf(spec);
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
@@ -128,6 +118,22 @@ export function parseCommandArgs(
   return { positionals: parsed.positionals, options: parsed.values as OptionValues };
 }
 
+/**
+ * A command's options with the global ones. A command may take a global option's short letter for
+ * its own (`ls -h`: human-readable sizes, as in ls(1)); `--help` still shows its help.
+ */
+function optionsOf(spec: CommandSpec): Record<string, OptionSpec> {
+  const own = Object.values(spec.options ?? {}).map((o) => o.short);
+  const globals = Object.fromEntries(
+    Object.entries(GLOBAL_OPTIONS).map(([name, o]) => {
+      if (!o.short || !own.includes(o.short)) return [name, o];
+      const { short: _taken, ...rest } = o;
+      return [name, rest];
+    }),
+  );
+  return { ...globals, ...spec.options };
+}
+
 export function usageLine(spec: CommandSpec): string {
   const opts = Object.keys(spec.options ?? {}).length > 0 ? " [options]" : "";
   return `strata ${spec.name}${spec.args ? ` ${spec.args}` : ""}${opts}`;
@@ -146,7 +152,10 @@ export function commandHelp(spec: CommandSpec): string {
   const lines = [`strata ${spec.name} — ${spec.summary}`, "", `usage: ${usageLine(spec)}`];
   if (spec.options && Object.keys(spec.options).length > 0)
     lines.push("", "options:", ...optionLines(spec.options));
-  lines.push("", "global options:", ...optionLines(GLOBAL_OPTIONS));
+  const globals = Object.fromEntries(
+    Object.entries(optionsOf(spec)).filter(([name]) => name in GLOBAL_OPTIONS),
+  );
+  lines.push("", "global options:", ...optionLines(globals));
   for (const note of spec.notes ?? []) lines.push("", note);
   lines.push("", "examples:", ...spec.examples.map((e) => `  ${e}`));
   return lines.join("\n") + "\n";

@@ -4,6 +4,7 @@
  */
 import type { CommandSpec } from "../command.ts";
 import { adminCommands } from "./admin.ts";
+import { completionCommands } from "./completion.ts";
 import { fileCommands } from "./files.ts";
 import { historyCommands } from "./history.ts";
 import { maintenanceCommands } from "./maintenance.ts";
@@ -25,4 +26,5 @@ export const COMMANDS: CommandSpec[] = [
   ...placementCommands,
   ...maintenanceCommands,
   ...mirrorCommands,
+  ...completionCommands(() => COMMANDS),
 ];
