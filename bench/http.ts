@@ -14,17 +14,28 @@
  * (client + transport = the client's latency minus the server's time). It counts the TCP
  * connections the server accepted: with keep-alive end to end that is about one per client.
  *
+ * The baseline row, "bare POST", measured in the same run: the SDK's own transport
+ * (sdk/remote/transport.ts) against a bare node:http server in the server process that answers a
+ * stat-sized JSON body and runs no strata code. Its ratio to the embedded stat is the most an HTTP
+ * stat could reach on this machine if strata's own work over HTTP cost nothing.
+ *
  * Each (operation, clients) cell: 3 rounds, embedded and HTTP alternating (load elsewhere on the
  * machine hits both alike); the figure is the median round. Unlink removes the files its round's
  * create made, timed as a whole. Env: STRATA_BENCH_MS (ms per side, operation and round,
- * default 500); STRATA_BENCH_SERVER_FLAGS (node flags for the server, e.g. `--cpu-prof`).
+ * default 500); STRATA_BENCH_SERVER_FLAGS (node flags for the server, e.g. `--cpu-prof`);
+ * STRATA_BENCH_PLACEMENT=off stops the server's placement worker (as `npm start` runs it, every new
+ * file is placed in the background: reads, a workflow step and a feed-cursor write per batch, which
+ * the embedded side — a client that never administers — does not pay).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect, type Strata } from "../sdk/index.ts";
+import { postJson } from "../sdk/remote/transport.ts";
 import { median, table } from "./support.ts";
 
 const MEASURE_MS = Number(process.env.STRATA_BENCH_MS ?? 500);
@@ -33,6 +44,17 @@ const CLIENTS = [1, 4, 16] as const;
 const READDIR_ENTRIES = 10;
 const FILE = new Uint8Array(16).fill(120);
 const OPS = ["stat", "create", "unlink", "readdir"] as const;
+/** The baseline server's answer: about the size of a stat's. */
+const BARE_BODY = JSON.stringify({
+  type: "file",
+  size: 16,
+  mode: 420,
+  tid: "0".repeat(16),
+  pad: "x".repeat(180),
+});
+/** The baseline client's request body: about the size of a stat call's. */
+const BARE_REQUEST = JSON.stringify({ path: "/bench/stat.txt" });
+const BARE_HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
 type OpName = (typeof OPS)[number];
 type Side = "embedded" | "http";
 
@@ -62,6 +84,9 @@ async function serve(home: string): Promise<void> {
     defaultVolume: "local",
     port: 0,
   });
+  // STRATA_BENCH_PLACEMENT=off: no placement worker in the server (the embedded side never starts
+  // one): what the HTTP path costs without placement's per-new-file work running beside it.
+  if (process.env.STRATA_BENCH_PLACEMENT === "off") await deployment.services.placement?.orchestrator.stop();
   const admin = await deployment.services.tokens.create({ pfs: "*", rights: ["admin"], label: "bench" });
   await deployment.services.namespace.createPfs("default");
   const times: ServerTimes = { requests: 0, connections: 0, sections: {}, cpuMicros: 0 };
@@ -78,6 +103,19 @@ async function serve(home: string): Promise<void> {
     },
   });
   timed.server.on("connection", () => times.connections++);
+  // The baseline: a bare node:http server in this same process answering every POST with a small
+  // JSON body, no strata code — what one loopback round trip costs here.
+  const bare = createServer((req, res) => {
+    req.on("data", () => {});
+    req.once("end", () => {
+      res.writeHead(200, BARE_HEADERS);
+      res.end(BARE_BODY);
+    });
+  });
+  bare.keepAliveTimeout = 5_000;
+  bare.on("connection", () => times.connections++);
+  await new Promise<void>((resolve) => bare.listen(0, "127.0.0.1", resolve));
+  const barePort = (bare.address() as AddressInfo).port;
   process.on("message", (message: string) => {
     if (message === "reset") {
       times.requests = 0;
@@ -89,12 +127,14 @@ async function serve(home: string): Promise<void> {
       process.send!({ times: { ...times, cpuMicros: cpuMicros() - cpuAtReset } });
     else if (message === "stop")
       void (async () => {
+        bare.closeAllConnections();
+        bare.close();
         await timed.stop();
         await deployment.stop();
         process.exit(0);
       })();
   });
-  process.send!({ endpoint: timed.endpoint, token: admin.token });
+  process.send!({ endpoint: timed.endpoint, token: admin.token, bare: `http://127.0.0.1:${barePort}/bare` });
 }
 
 // ---- the driver ----
@@ -105,7 +145,9 @@ class ServerProcess {
     child.on("message", (m) => this.waiting?.resolve(m as Record<string, unknown>));
     child.once("exit", (code) => this.waiting?.reject(new Error(`the bench server exited (${code})`)));
   }
-  static async start(home: string): Promise<{ server: ServerProcess; endpoint: string; token: string }> {
+  static async start(
+    home: string,
+  ): Promise<{ server: ServerProcess; endpoint: string; token: string; bare: string }> {
     const flags = (process.env.STRATA_BENCH_SERVER_FLAGS ?? "").split(" ").filter(Boolean);
     const child = spawn(
       process.execPath,
@@ -114,7 +156,12 @@ class ServerProcess {
     );
     const server = new ServerProcess(child);
     const ready = await server.next();
-    return { server, endpoint: String(ready.endpoint), token: String(ready.token) };
+    return {
+      server,
+      endpoint: String(ready.endpoint),
+      token: String(ready.token),
+      bare: String(ready.bare),
+    };
   }
   next(): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => {
@@ -237,7 +284,7 @@ export async function run(_args: string[]): Promise<void> {
   };
   try {
     console.log(
-      `http: ${started.endpoint} (child process, SQLite + local volume), ${MEASURE_MS} ms × ${ROUNDS} rounds per cell; load average ${loadAverage()}`,
+      `http: ${started.endpoint} (child process, SQLite + local volume, placement worker ${process.env.STRATA_BENCH_PLACEMENT === "off" ? "OFF" : "on"}), ${MEASURE_MS} ms × ${ROUNDS} rounds per cell; load average ${loadAverage()}`,
     );
     for (const client of Object.values(clientsOf)) await prepare(client);
     // Background CPU (µs per ms) of both processes doing no operation: timers, placement's
@@ -272,6 +319,7 @@ export async function run(_args: string[]): Promise<void> {
       ],
     ];
     const breakdown = {} as Record<OpName, { latencyMs: number; times: ServerTimes }>;
+    let bareLatencyMs = 0;
     for (const clients of CLIENTS) {
       const results: Record<Side, Record<OpName, Measured>[]> = { embedded: [], http: [] };
       const timesOf = {} as Record<OpName, ServerTimes>;
@@ -320,12 +368,62 @@ export async function run(_args: string[]): Promise<void> {
         ]);
         if (clients === 1) breakdown[op] = { latencyMs: 1000 / http, times: timesOf[op] };
       }
+      // The baseline row: the same client transport (sdk/remote/transport.ts, keep-alive) against
+      // the bare node:http server, 3 rounds; its ratio is to the embedded stat — the most the
+      // transport alone would let an HTTP stat reach.
+      // Headers like the SDK's own (token, PFS, a key), so the bytes on the wire match.
+      const bareHeaders = {
+        "content-type": "application/json",
+        "x-strata-pfs": "default",
+        authorization: `Bearer ${started.token}`,
+        "idempotency-key": "00000000-0000-4000-8000-000000000000",
+      };
+      const bareRounds: Measured[] = [];
+      let bareConnections = 0;
+      let bareServerCpu = 0;
+      for (let r = 0; r < ROUNDS; r++) {
+        await server.ask("reset");
+        const cpu = cpuMicros();
+        const start = performance.now();
+        const result = await rate(clients, MEASURE_MS, () =>
+          postJson(started.bare, bareHeaders, BARE_REQUEST),
+        );
+        bareRounds.push({ ...result, cpuMicros: cpuMicros() - cpu, ms: performance.now() - start });
+        const times = (await server.ask("read")).times as ServerTimes;
+        bareConnections += times.connections;
+        bareServerCpu += times.cpuMicros;
+      }
+      const bareRate = median(bareRounds.map((x) => x.opsPerSecond));
+      const embeddedStat = median(results.embedded.map((x) => x.stat.opsPerSecond));
+      const bareMs = bareRounds.reduce((n, x) => n + x.ms, 0);
+      const bareCpu =
+        Math.max(
+          0,
+          bareRounds.reduce((n, x) => n + x.cpuMicros, 0) +
+            bareServerCpu -
+            (idle.client + idle.server) * bareMs,
+        ) / bareRounds.reduce((n, x) => n + x.ops, 0);
+      rows.push([
+        "bare POST",
+        String(clients),
+        `(stat) ${fmt(embeddedStat)}`,
+        fmt(bareRate),
+        (bareRate / embeddedStat).toFixed(2),
+        "",
+        fmt(bareCpu),
+        "",
+        String(bareConnections),
+      ]);
+      if (clients === 1) bareLatencyMs = 1000 / bareRate;
     }
     console.log(`\n${table(rows, new Set([0]))}`);
     console.log(
       "\nCPU µs/op: user + system CPU per operation over the cell's 3 rounds, less the idle CPU — embedded: this process; HTTP: this process (the SDK client) + the server process. Unlike ops/s it leaves out time spent waiting for a CPU, so it stays comparable when the machine is loaded; 'CPU emb./HTTP' is the ratio an idle machine would show if nothing but CPU mattered.\nHTTP conns: TCP connections the server accepted during the cell's 3 HTTP rounds.",
     );
-    printBreakdown(breakdown);
+    console.log(
+      "bare POST: the baseline — the SDK's transport (keep-alive node:http) against a bare node:http server in the server process answering a stat-sized JSON body, no strata code; its ratio is to the embedded stat: the most HTTP/embedded a stat could reach if strata's own work cost nothing.",
+    );
+    printBreakdown(breakdown, bareLatencyMs);
     console.log(`\nload average at the end: ${loadAverage()}`);
   } finally {
     for (const client of Object.values(clientsOf)) await client.close();
@@ -350,7 +448,10 @@ function mergeTimes(a: ServerTimes, b: ServerTimes): ServerTimes {
  * hook, averaged over the operation's requests in the 3 rounds), and the rest of the client's
  * latency (1 / the median HTTP rate): the SDK, the HTTP client, the kernel and the wire.
  */
-function printBreakdown(breakdown: Record<OpName, { latencyMs: number; times: ServerTimes }>): void {
+function printBreakdown(
+  breakdown: Record<OpName, { latencyMs: number; times: ServerTimes }>,
+  bareLatencyMs: number,
+): void {
   if (breakdown.stat.times.requests === 0) {
     console.log("\n(no per-request breakdown: this server has no timing hook)");
     return;
@@ -373,6 +474,7 @@ function printBreakdown(breakdown: Record<OpName, { latencyMs: number; times: Se
     ),
   ]);
   rows.push(["latency (1 client)", ...OPS.map((op) => (breakdown[op].latencyMs * 1000).toFixed(0))]);
+  rows.push(["bare POST latency", ...OPS.map(() => (bareLatencyMs * 1000).toFixed(0))]);
   console.log(
     `\nWhere an HTTP request's time goes at 1 client (µs per request):\n${table(rows, new Set([0]))}`,
   );

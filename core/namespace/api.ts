@@ -163,7 +163,22 @@ export interface ReadableFileSystem {
   getTags(path: string, options?: ReadOptions): Promise<Record<string, string>>;
 }
 
+/**
+ * A keyed file system's account of its writes so far (PfsOptions.idempotencyKey): how many
+ * transactions it started under the key, how many of them an idempotency record holding their
+ * result answers (committed with one, or answered from one), and whether one was answered from a
+ * record (a replay: done before). When `transactions === answered === 1`, a retry of the same
+ * operation with the same key gets this result from the namespace's own record.
+ */
+export interface KeyedWrites {
+  transactions: number;
+  answered: number;
+  replayed: boolean;
+}
+
 export interface FileSystem extends ReadableFileSystem {
+  /** A keyed file system's {@link KeyedWrites}; undefined (or absent) without a key. */
+  keyedWrites?(): KeyedWrites | undefined;
   mkdir(
     path: string,
     options?: { mode?: number; uid?: number; gid?: number; recursive?: boolean },

@@ -46,6 +46,7 @@ import {
   type HistoryLease,
   KERNEL,
   type NamespaceKernel,
+  type WriteOutcome,
 } from "./kernel.ts";
 import * as writes from "./record-writes.ts";
 import { checkPfsName, checkSnapshotName, isNonNegInt } from "./validate.ts";
@@ -532,7 +533,7 @@ export class Engine implements Namespace, NamespaceKernel {
     ctx: PfsContext,
     idem: Idempotency,
     seen?: Item,
-  ): Promise<{ result: T; tid: Tid | undefined } | undefined> {
+  ): Promise<WriteOutcome<T> | undefined> {
     let item = seen;
     if (!item) {
       try {
@@ -550,7 +551,7 @@ export class Engine implements Namespace, NamespaceKernel {
         { pfs: ctx.name, idempotency: "mismatch" },
       );
     this.hlc.observe(outcome.tid);
-    return { result: outcome.result as T, tid: outcome.tid };
+    return { result: outcome.result as T, tid: outcome.tid, answer: "replayed" };
   }
 
   /**
@@ -570,7 +571,7 @@ export class Engine implements Namespace, NamespaceKernel {
      */
     confine?: { beneath: readonly string[]; fence?: (tx: Tx) => Promise<void> },
     idem?: Idempotency,
-  ): Promise<{ result: T; tid: Tid | undefined }> {
+  ): Promise<WriteOutcome<T>> {
     const recorded = this.opts.idempotentCommits ? idem : undefined;
     for (let attempt = 1; ; attempt++) {
       const base = await this.writableContext(pfs);
@@ -603,12 +604,8 @@ export class Engine implements Namespace, NamespaceKernel {
             condition: { op: "lt", attr: "closed", value: tid },
           },
         ];
-        if (recorded)
-          ops.push({
-            kind: "put",
-            item: seal(recordItem(ctx.id, recorded, result, tid, tx.now)),
-            condition: recordFree(tx.now),
-          });
+        const record = recorded && recordItem(ctx.id, recorded, result, tid, tx.now);
+        if (record) ops.push({ kind: "put", item: seal(record), condition: recordFree(tx.now) });
         if (ops.length > 100)
           throw strataError(
             "E2BIG",
@@ -619,7 +616,8 @@ export class Engine implements Namespace, NamespaceKernel {
         await this.commit(ops, tokenOf(idem?.key ?? "", this.nonce, tid));
         committed = true;
         this.lastCommitted = maxTid(this.lastCommitted, tid);
-        return { result, tid };
+        // The record holds the result (not too big to keep): a retry is answered from it.
+        return record && record.big !== true ? { result, tid, answer: "recorded" } : { result, tid };
       } catch (err) {
         if (!committed) await this.releaseMarks(tx);
         if (recorded && isStrataError(err)) {

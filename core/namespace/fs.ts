@@ -11,6 +11,7 @@ import type {
   DirEntry,
   FileContent,
   FileSystem,
+  KeyedWrites,
   ObjectId,
   ReadableFileSystem,
   ReaddirPage,
@@ -26,7 +27,7 @@ import type {
 } from "./api.ts";
 import { revertFence } from "./confine.ts";
 import { fingerprintOf, type Idempotency } from "./idempotency.ts";
-import type { NamespaceKernel } from "./kernel.ts";
+import type { NamespaceKernel, WriteOutcome } from "./kernel.ts";
 import { PreconditionFailed, planOp, type WriteContentOp } from "./ops.ts";
 import { formatPath, isWithin, parsePath } from "./path.ts";
 import { dirPk, HIGH, inoPk, seal, snapshotPk, VERSION_PREFIX, verify } from "./records.ts";
@@ -48,6 +49,9 @@ import {
 export class PfsFileSystem implements FileSystem {
   /** Transactions this file system has started (numbers the idempotency sub-keys). */
   private writes = 0;
+  /** Of those, the ones an idempotency record answers, and whether one replayed (KeyedWrites). */
+  private answered = 0;
+  private replayed = false;
 
   constructor(
     readonly engine: NamespaceKernel,
@@ -61,6 +65,11 @@ export class PfsFileSystem implements FileSystem {
      */
     readonly idempotencyKey?: string,
   ) {}
+
+  keyedWrites(): KeyedWrites | undefined {
+    if (this.idempotencyKey === undefined) return undefined;
+    return { transactions: this.writes, answered: this.answered, replayed: this.replayed };
+  }
 
   /** The idempotency of this instance's next transaction, for `request` (its fingerprint). */
   private idem(request: unknown): Idempotency | undefined {
@@ -78,13 +87,22 @@ export class PfsFileSystem implements FileSystem {
   }
 
   /** Every write of this view: one transaction, confined when the view is (and fenced if asked). */
-  private write<T>(plan: (tx: Tx) => Promise<T>, fence?: (tx: Tx) => Promise<void>, idem?: Idempotency) {
-    return this.engine.write(
+  private async write<T>(
+    plan: (tx: Tx) => Promise<T>,
+    fence?: (tx: Tx) => Promise<void>,
+    idem?: Idempotency,
+  ): Promise<WriteOutcome<T>> {
+    const outcome = await this.engine.write(
       this.pfs,
       plan,
       this.beneath && { beneath: this.beneath, ...(fence ? { fence } : {}) },
       idem,
     );
+    if (idem && outcome.answer) {
+      this.answered++;
+      if (outcome.answer === "replayed") this.replayed = true;
+    }
+    return outcome;
   }
 
   /** The PFS's context, carrying this view's confinement. */

@@ -43,6 +43,19 @@ export interface HistoryFloor {
   isComplete(pfsId: string, tid: Tid): Promise<boolean>;
 }
 
+/**
+ * What one {@link NamespaceKernel.write} did: the plan's result and the commit's TID (undefined
+ * when nothing was written). With an idempotency key, `answer` says whether an idempotency record
+ * holding this result answers a retry of the same operation: "recorded" (committed with it) or
+ * "replayed" (this call was answered from it: done before); absent when no record keeps it (no
+ * key, nothing written, records off, or a result too big to keep: core/namespace/idempotency.ts).
+ */
+export interface WriteOutcome<T> {
+  result: T;
+  tid: Tid | undefined;
+  answer?: "recorded" | "replayed";
+}
+
 /** Marks an object that implements {@link NamespaceKernel} (see {@link kernelOf}). */
 export const KERNEL: unique symbol = Symbol("strata.namespaceKernel");
 
@@ -78,7 +91,7 @@ export interface NamespaceKernel {
     plan: (tx: Tx) => Promise<T>,
     confine?: { beneath: readonly string[]; fence?: (tx: Tx) => Promise<void> },
     idem?: Idempotency,
-  ): Promise<{ result: T; tid: Tid | undefined }>;
+  ): Promise<WriteOutcome<T>>;
   /** One conditional single-item write whose lost reply is recognised. */
   writeOnce(
     op:

@@ -11,10 +11,10 @@
  */
 import { TOKEN_CACHE_MS } from "../../adapters/auth/tokens.ts";
 import { isStrataError, strataError } from "../../core/errors.ts";
-import type { FileSystem } from "../../core/namespace/api.ts";
+import type { FileSystem, KeyedWrites } from "../../core/namespace/api.ts";
 import { toWire } from "../../core/wire.ts";
 import { authorise, isDeploymentAdmin, type Principal } from "./auth.ts";
-import { idempotent } from "./idempotency.ts";
+import { engineAnswers, idempotent } from "./idempotency.ts";
 import { internalError, REQUEST_ID_HEADER } from "./internal-error.ts";
 import type { ApiRequest, ApiResponse } from "./messages.ts";
 import type { OpContext, Operation } from "./operation.ts";
@@ -148,6 +148,8 @@ export async function invoke(
     idempotencyKey?: string;
     recovering?: boolean;
     timing?: RequestTiming;
+    /** Filled in after a keyed run: the op's `oneCommit` for this input and its file system's KeyedWrites. */
+    keyed?: { oneCommit?: boolean; writes?: KeyedWrites };
   } = {},
 ): Promise<unknown> {
   const op: Operation | undefined = registry.get(name);
@@ -187,6 +189,11 @@ export async function invoke(
   options.timing?.lap("validate");
   const result = options.recovering ? await recoveryRun(op, ctx, input) : await op.run(ctx, input);
   options.timing?.lap("store");
+  if (options.keyed) {
+    options.keyed.oneCommit =
+      typeof op.oneCommit === "function" ? op.oneCommit(input) : op.oneCommit === true;
+    if (pfs !== undefined) options.keyed.writes = ctx.fs.keyedWrites?.();
+  }
   return result;
 }
 
@@ -274,20 +281,25 @@ export async function handle(
     timing?.lap("json");
     const call = async (idempotencyKey?: string, recovering = false) => {
       timing?.lap("idempotency");
+      const keyed: { oneCommit?: boolean; writes?: KeyedWrites } = {};
       const result = await invoke(services, principal, name, input, {
         pfs: target,
         signal,
         ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
         recovering,
         timing,
+        keyed,
       });
       const response = json(200, result ?? {});
+      const answered = engineAnswers(keyed.oneCommit === true, keyed.writes);
+      // Answered from the namespace's record (done before): a replay, as from the response record.
+      if (answered && keyed.writes?.replayed) response.headers["idempotent-replayed"] = "true";
       timing?.lap("json");
-      return response;
+      return { response, engineAnswers: answered };
     };
     const key = request.headers["idempotency-key"];
     // Reads ignore the header: running them again is harmless.
-    if (key === undefined || !isMutating(registry.get(name)!)) return await call();
+    if (key === undefined || !isMutating(registry.get(name)!)) return (await call()).response;
     const response = await idempotent(
       services.store,
       services.clock,

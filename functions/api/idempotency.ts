@@ -12,6 +12,12 @@
  *   idempotencyKey })`): their commit writes the operation's result IN its own transaction
  *   (core/namespace/idempotency.ts), so a retry still gets the original result when the server
  *   died between commit and recording the response.
+ * - Operations whose whole effect and answer are that one commit (`oneCommit` in the registry:
+ *   unlink, rename, non-recursive mkdir, inline upload.commit…) write NO response record here
+ *   when the run made exactly one transaction whose record keeps the result ({@link engineAnswers}):
+ *   the namespace's record answers the retry (the same body; `idempotent-replayed: true`), and
+ *   the request saves one synchronous write. The lookup of a response record before running stays
+ *   (a record written by another run of the key still replays or says "mismatch").
  * - Errors are not recorded: a failed call changed nothing, so its retry simply runs again.
  * - Operations that do NOT commit through the engine (`afterCrash` other than "engine" in the
  *   registry: token.*, volume.*, mirror.*, backup.*, pfs.*, objective.*, …) first write a **claim**
@@ -31,6 +37,7 @@ import { createHash } from "node:crypto";
 import { isStrataError, strataError } from "../../core/errors.ts";
 import type { Item, MetadataStore } from "../../core/metadata/port.ts";
 import { ttlAttribute } from "../../core/metadata/table.ts";
+import type { KeyedWrites } from "../../core/namespace/api.ts";
 import { hash64, isIdempotencyKey, RECORD_TTL_MS } from "../../core/namespace/idempotency.ts";
 import type { Principal } from "./auth.ts";
 import type { ApiResponse } from "./messages.ts";
@@ -65,7 +72,22 @@ export const crashTestHooks: {
   retried?: (key: string, response: ApiResponse) => void;
   beforeRun?: (key: string) => Promise<void>;
   claim?: boolean;
+  engineRecord?: boolean;
 } = {};
+
+/**
+ * Whether the namespace's own idempotency record answers a keyed retry of this run, so that no
+ * response record is needed here: the operation declares `oneCommit` (operation.ts) and its run
+ * made exactly one transaction under the key, whose record keeps the result (core/namespace/api.ts
+ * KeyedWrites). TEST ONLY: `crashTestHooks.engineRecord = false` hands the namespace no key (its
+ * commit records nothing) yet still skips the response record — the counter-check that the
+ * namespace's record is what answers those retries.
+ */
+export function engineAnswers(oneCommit: boolean, writes: KeyedWrites | undefined): boolean {
+  if (!oneCommit) return false;
+  if (crashTestHooks.engineRecord === false) return true;
+  return writes !== undefined && writes.transactions === 1 && writes.answered === 1;
+}
 
 /** Claims held by requests running in this process, per store (pk of the record). */
 const running = new WeakMap<MetadataStore, Set<string>>();
@@ -87,7 +109,10 @@ export async function idempotent(
   clock: () => number,
   principal: Principal,
   request: IdempotentRequest,
-  run: (namespaceKey: string | undefined, recovering: boolean) => Promise<ApiResponse>,
+  run: (
+    namespaceKey: string | undefined,
+    recovering: boolean,
+  ) => Promise<{ response: ApiResponse; engineAnswers?: boolean }>,
   options: { claim: boolean } = { claim: false },
 ): Promise<ApiResponse> {
   if (!isIdempotencyKey(request.key))
@@ -140,12 +165,17 @@ export async function idempotent(
   const recovering = retry && crashTestHooks.recovery !== false;
   // Two different tokens must not share namespace records: the namespace key is per token.
   const namespaceKey = hash64(`${principal.tokenId}\u0000${request.key}`) + hash64(request.key);
-  const withKey = options.claim && crashTestHooks.recovery === false ? undefined : namespaceKey;
+  const withKey =
+    (options.claim && crashTestHooks.recovery === false) ||
+    (!options.claim && crashTestHooks.engineRecord === false)
+      ? undefined
+      : namespaceKey;
   inFlight.add(key.pk);
   let response: ApiResponse;
+  let answered: boolean;
   try {
     await crashTestHooks.beforeRun?.(request.key);
-    response = await run(withKey, recovering);
+    ({ response, engineAnswers: answered = false } = await run(withKey, recovering));
   } catch (err) {
     // A failed call changed nothing: drop our claim so that its retry runs as a first call.
     if (options.claim && !retry)
@@ -162,7 +192,8 @@ export async function idempotent(
       idempotency: "lost",
     });
   }
-  if (ok && response.body.length <= MAX_RECORDED_BODY) {
+  // The namespace's record, written in the operation's own commit, already answers a retry.
+  if (ok && !answered && response.body.length <= MAX_RECORDED_BODY) {
     const item: Item = {
       ...key,
       fp: fingerprint,

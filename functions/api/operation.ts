@@ -64,6 +64,15 @@ export interface Operation<Input = unknown> {
    * operation (registry.ts `buildRegistry` refuses one without it); see {@link AfterCrash}.
    */
   afterCrash?: AfterCrash<Input>;
+  /**
+   * An "engine" operation whose whole effect AND answer are one namespace commit made through
+   * `ctx.fs` with the request's key (`true`, or true for these inputs): that commit's own
+   * idempotency record (core/namespace/idempotency.ts) answers a keyed retry with the original
+   * result, so the HTTP layer writes no response record of its own when the run made exactly one
+   * transaction and the engine kept its result (functions/api/idempotency.ts). Leave it out when
+   * the answer is read after the commit (mkdir -p), other writes follow it, or it commits elsewhere.
+   */
+  oneCommit?: true | ((input: Input) => boolean);
   /** For "pfs" scope, `ctx.pfs`/`ctx.fs` are set; for "deployment" they are "" and a stub. */
   run(ctx: OpContext, input: Input): Promise<unknown>;
 }

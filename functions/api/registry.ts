@@ -57,6 +57,8 @@ const AFTER_CRASH: ReadonlySet<unknown> = new Set(["engine", "rerun", "runs-agai
  */
 function recoveryFault(op: Operation): string | undefined {
   const after = op.afterCrash;
+  if (op.oneCommit !== undefined && after !== "engine")
+    return 'declares `oneCommit` but does not commit through the engine (afterCrash "engine")';
   if (!isMutating(op))
     return after === undefined ? undefined : "declares `afterCrash` but does not mutate (right read)";
   if (after === undefined)

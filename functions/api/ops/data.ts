@@ -341,6 +341,9 @@ export const dataOps: Operation[] = [
     right: "write",
     touches: "paths",
     afterCrash: "engine",
+    // Inline without a session: one create (or one writeContent with ifVersion). When create finds
+    // the name taken and writes the content instead, that is two transactions: the HTTP record stays.
+    oneCommit: (i) => i.inline !== undefined && i.uploadId === undefined,
     input: z
       .object({
         path: pathSchema,
