@@ -43,7 +43,7 @@ export function parseAsOf(text: string, option = "--as-of", now: () => number = 
   throw strataError(
     "EINVAL",
     `${option} ${JSON.stringify(text)}: ${point.why}. Give a 16-hex-digit TID (\`strata tid\` prints the current one), ` +
-      "an ISO-8601 time such as 2026-11-21T07:00:00Z (no zone = local time), a time ago such as \"5 minutes ago\" " +
+      'an ISO-8601 time such as 2026-11-21T07:00:00Z (no zone = local time), a time ago such as "5 minutes ago" ' +
       "or 2h, or @name of a snapshot (`strata snapshot ls`)",
     { option, value: text },
   );
@@ -75,7 +75,8 @@ export function relativeAgoMs(text: string): number | undefined {
   if (!m) return undefined;
   const word = m[2]!.toLowerCase();
   // A plural names the same unit ("minutes"); "ms" is not minutes.
-  const unit = UNIT_MS[word] ?? (word !== "ms" && word.endsWith("s") ? UNIT_MS[word.slice(0, -1)] : undefined);
+  const unit =
+    UNIT_MS[word] ?? (word !== "ms" && word.endsWith("s") ? UNIT_MS[word.slice(0, -1)] : undefined);
   return unit === undefined ? undefined : Number(m[1]) * unit;
 }
 
