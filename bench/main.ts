@@ -9,6 +9,7 @@
  *   s3 [keys]            the S3 gateway vs the S3 stand-in, same client: 64 MiB PUT/GET MiB/s, 1 KiB PUT/GET/HEAD/LIST ops/s, LIST of 10,000 keys
  *   mount                file ops through the FUSE mount vs s3fs and rclone mount on the S3 stand-in, and local disk
  *   jobs [files]         a sweep job's executions, history events and state bytes vs Step Functions' limits
+ *   cli [runs]           strata start-up: --help, ls / against a server, --local ls / (median of 20 runs)
  */
 import { installNativeCrc32c } from "../adapters/crc32c-native.ts";
 
@@ -23,6 +24,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   s3: () => import("./s3.ts"),
   mount: () => import("./mount.ts"),
   jobs: () => import("./jobs.ts"),
+  cli: () => import("./cli.ts"),
 };
 
 const [name, ...args] = process.argv.slice(2);

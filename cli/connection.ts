@@ -2,12 +2,12 @@
  * Finding the deployment the CLI talks to, in this order:
  * 1. `--local <dir>`: an embedded deployment in `dir` (no server);
  * 2. `--endpoint` (or `STRATA_ENDPOINT`) with `--token` (or `STRATA_TOKEN`);
- * 3. `connection.json` ({ endpoint, token, pfs }) that `npm start` writes, in `$STRATA_HOME`
- *    then `./.strata/`.
+ * 3. `connection.json` ({ endpoint, token, pfs }) that `npm start` writes, in `$STRATA_HOME`,
+ *    then in `.strata/` of this directory or the nearest parent that has one (as git finds `.git`).
  * The PFS is `--pfs`, else `STRATA_PFS`, else the file's `pfs`, else "default".
  */
 import { readFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { isStrataError, strataError } from "../core/errors.ts";
 import { connect, DEFAULT_PFS, type Strata } from "../sdk/index.ts";
 
@@ -39,9 +39,8 @@ export async function findTarget(
     const source = nonEmpty(flags.endpoint) ? "--endpoint" : "STRATA_ENDPOINT";
     return { kind: "remote", endpoint, token, pfs: pfsFromUser ?? DEFAULT_PFS, source };
   }
-  const homes = [nonEmpty(env.STRATA_HOME), ".strata"].filter((h): h is string => h !== undefined);
-  for (const home of homes) {
-    const file = join(resolve(cwd, home), CONNECTION_FILE);
+  const files = connectionFiles(env, cwd);
+  for (const file of files) {
     const saved = await readConnectionFile(file);
     if (saved) {
       return {
@@ -57,10 +56,25 @@ export async function findTarget(
   throw strataError(
     "EINVAL",
     "no strata deployment found: run `npm start` (it writes .strata/connection.json, which the CLI " +
-      "reads from this directory or $STRATA_HOME), or pass --endpoint <url> --token <token> " +
+      "reads from $STRATA_HOME, this directory or a parent), or pass --endpoint <url> --token <token> " +
       "(or set STRATA_ENDPOINT and STRATA_TOKEN), or use --local <dir> for an embedded deployment without a server",
-    { reason: "no-deployment", looked: homes.map((h) => join(resolve(cwd, h), CONNECTION_FILE)) },
+    { reason: "no-deployment", looked: files },
   );
+}
+
+/**
+ * Where a saved connection may be, in order: `$STRATA_HOME/connection.json`, then
+ * `<dir>/.strata/connection.json` for `cwd` and each parent up to the root (the nearest wins).
+ */
+export function connectionFiles(env: Record<string, string | undefined>, cwd: string): string[] {
+  const files: string[] = [];
+  const home = nonEmpty(env.STRATA_HOME);
+  if (home) files.push(join(resolve(cwd, home), CONNECTION_FILE));
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    files.push(join(dir, ".strata", CONNECTION_FILE));
+    if (dirname(dir) === dir) break;
+  }
+  return files;
 }
 
 async function readConnectionFile(

@@ -14,20 +14,10 @@ import type { CliIo, CommandContext, CommandSpec, OptionSpec, OptionValues } fro
 import { COMMANDS } from "./commands/index.ts";
 import { findTarget, openTarget, type Target } from "./connection.ts";
 import { EXIT, EXIT_MEANING, exitCodeOf } from "./exit-codes.ts";
+import { GLOBAL_OPTIONS } from "./global-options.ts";
 
-/** Options every command takes (they may come before or after the command name). */
-export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
-  json: { type: "boolean", description: "print one JSON document on stdout; errors as JSON on stderr" },
-  pfs: { type: "string", value: "<name>", description: "the PFS to work in (STRATA_PFS; default: default)" },
-  endpoint: { type: "string", value: "<url>", description: "the deployment's HTTP API (STRATA_ENDPOINT)" },
-  token: { type: "string", value: "<token>", description: "bearer token (STRATA_TOKEN)" },
-  local: {
-    type: "string",
-    value: "<dir>",
-    description: "use the embedded deployment in <dir> instead of a server (no npm start needed)",
-  },
-  help: { type: "boolean", short: "h", description: "show help for the command" },
-};
+/** Options every command takes (cli/global-options.ts). */
+export { GLOBAL_OPTIONS };
 
 const VALUE_OPTIONS = new Set(
   Object.entries(GLOBAL_OPTIONS)
@@ -92,7 +82,7 @@ export function parseCommandArgs(
   spec: CommandSpec,
   args: string[],
 ): { positionals: string[]; options: OptionValues } {
-  const options = { ...GLOBAL_OPTIONS, ...spec.options };
+  const options = optionsOf(spec);
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
@@ -128,6 +118,22 @@ export function parseCommandArgs(
   return { positionals: parsed.positionals, options: parsed.values as OptionValues };
 }
 
+/**
+ * A command's options with the global ones. A command may take a global option's short letter for
+ * its own (`ls -h`: human-readable sizes, as in ls(1)); `--help` still shows its help.
+ */
+function optionsOf(spec: CommandSpec): Record<string, OptionSpec> {
+  const own = Object.values(spec.options ?? {}).map((o) => o.short);
+  const globals = Object.fromEntries(
+    Object.entries(GLOBAL_OPTIONS).map(([name, o]) => {
+      if (!o.short || !own.includes(o.short)) return [name, o];
+      const { short: _taken, ...rest } = o;
+      return [name, rest];
+    }),
+  );
+  return { ...globals, ...spec.options };
+}
+
 export function usageLine(spec: CommandSpec): string {
   const opts = Object.keys(spec.options ?? {}).length > 0 ? " [options]" : "";
   return `strata ${spec.name}${spec.args ? ` ${spec.args}` : ""}${opts}`;
@@ -146,7 +152,10 @@ export function commandHelp(spec: CommandSpec): string {
   const lines = [`strata ${spec.name} — ${spec.summary}`, "", `usage: ${usageLine(spec)}`];
   if (spec.options && Object.keys(spec.options).length > 0)
     lines.push("", "options:", ...optionLines(spec.options));
-  lines.push("", "global options:", ...optionLines(GLOBAL_OPTIONS));
+  const globals = Object.fromEntries(
+    Object.entries(optionsOf(spec)).filter(([name]) => name in GLOBAL_OPTIONS),
+  );
+  lines.push("", "global options:", ...optionLines(globals));
   for (const note of spec.notes ?? []) lines.push("", note);
   lines.push("", "examples:", ...spec.examples.map((e) => `  ${e}`));
   return lines.join("\n") + "\n";
@@ -170,7 +179,7 @@ export function mainHelp(): string {
   return [
     "strata — a versioned file system over S3, Azure Blob, GCS and local volumes",
     "",
-    "usage: strata <command> [arguments] [options]     (strata --version: the version)",
+    "usage: strata <command> [arguments] [options]     (strata --version or -v: the version)",
     "",
     "commands:",
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
@@ -179,7 +188,7 @@ export function mainHelp(): string {
     ...optionLines(GLOBAL_OPTIONS),
     "",
     "The deployment: --local <dir>; else --endpoint/STRATA_ENDPOINT with --token/STRATA_TOKEN;",
-    "else .strata/connection.json (written by `npm start`) in $STRATA_HOME or this directory.",
+    "else .strata/connection.json (written by `npm start`) in $STRATA_HOME, this directory or a parent.",
     "",
     "exit codes:",
     ...Object.entries(EXIT_MEANING).map(([code, meaning]) => `  ${code.padStart(3)}  ${meaning}`),
@@ -190,15 +199,30 @@ export function mainHelp(): string {
     .concat("\n");
 }
 
+/**
+ * strata's version from its package.json: next to cli/ when run from the sources, two levels up
+ * from the compiled dist/cli/.
+ */
+async function packageVersion(): Promise<string> {
+  for (const rel of ["../package.json", "../../package.json"]) {
+    try {
+      const pkg = JSON.parse(await readFile(new URL(rel, import.meta.url), "utf8"));
+      if (pkg?.name === "strata" && typeof pkg.version === "string") return pkg.version;
+    } catch {
+      // not here: try the next place
+    }
+  }
+  throw strataError("EIO", "cannot find strata's package.json to read its version", {});
+}
+
 /** Run the CLI; resolves to the exit code. Never throws. */
 export async function runCli(argv: string[], io: CliIo, signal?: AbortSignal): Promise<number> {
   const json = argv.includes("--json");
   let client: Promise<Strata> | undefined;
   let commandName = "";
   try {
-    if (argv.length === 1 && argv[0] === "--version") {
-      const pkg = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8"));
-      io.stdout.write(`strata ${pkg.version}\n`);
+    if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
+      io.stdout.write(`strata ${await packageVersion()}\n`);
       return EXIT.OK;
     }
     const resolved = resolveCommand(argv);
@@ -350,6 +374,17 @@ export function hintFor(err: StrataError, existingDir?: string): string | undefi
       if (!path) return undefined;
       const parent = existingDir ?? (path.replace(/\/[^/]*$/, "") || "/");
       return `\`strata ls ${parent}\` shows what is there`;
+    }
+    case "EINVAL": {
+      if (err.details.reason !== "unsatisfiable") return undefined;
+      const rule = err.details.rule as { statement?: string } | undefined;
+      const tag = /\$tag:([^\s,]+)/.exec(rule?.statement ?? "")?.[1];
+      const sites = Array.isArray(err.details.sites) ? (err.details.sites as string[]) : [];
+      const retag =
+        tag && path && sites.length > 0
+          ? `, or tag it for a site that has one (\`strata tag set ${path} ${tag}=${sites[0]}\`)`
+          : "";
+      return `add a volume there (\`strata volume add <name> <kind> site=<site> …\`)${retag}; \`strata objective explain ${path ?? "<path>"}\` shows the rules`;
     }
     case "EEXIST":
       return path ? `choose another name, or remove it first with \`strata rm ${path}\`` : undefined;

@@ -11,6 +11,8 @@
  * | STRATA_VACUUM_INTERVAL / _SCRUB_ / _MIRROR_ | local server timers | duration or `off` (1h / 6h / 1m) |
  * | STRATA_PLACEMENT_GRACE_SECONDS | local server, Lambdas | seconds ≥ 0 (60) |
  * | STRATA_TEST_AZURITE_LAZY_SAVES | local server, one test | `1` = azurite autosaves lazily |
+ * | STRATA_LOG | local server | log level: error, warn, info, debug (info) |
+ * | STRATA_LOG_FORMAT | local server | `text` or `json` (text; also `npm start -- --log-format json`) |
  * | STRATA_TABLE | Lambdas | the DynamoDB table (required there) |
  * | STRATA_BUCKET | Lambdas | the deployment's S3 bucket, recorded as volume `s3` |
  * | STRATA_SITE | Lambdas | the reader's site |
@@ -78,6 +80,16 @@ function parsed<T>(parse: (text: string) => T | string, fallback: T) {
   });
 }
 
+/** A variable that is one of `values` (unset: `fallback`). */
+function oneOf<const T extends readonly string[]>(values: T, fallback: T[number]) {
+  return text().transform((v, ctx): T[number] => {
+    if (v === undefined) return fallback;
+    if ((values as readonly string[]).includes(v)) return v as T[number];
+    ctx.addIssue({ code: "custom", message: `must be ${values.join(", ")}` });
+    return z.NEVER;
+  });
+}
+
 const interval = (name: string, fallback: number) =>
   text().transform((v) => (v === undefined ? fallback : parseInterval(name, v)));
 
@@ -97,6 +109,8 @@ const schema = z.object({
     return n >= 0 ? n : "must be a number of seconds ≥ 0";
   }, 60),
   STRATA_TEST_AZURITE_LAZY_SAVES: text().transform((v) => v === "1"),
+  STRATA_LOG: oneOf(["error", "warn", "info", "debug"] as const, "info"),
+  STRATA_LOG_FORMAT: oneOf(["text", "json"] as const, "text"),
   STRATA_VACUUM_INTERVAL: interval("STRATA_VACUUM_INTERVAL", DEFAULT_INTERVALS.vacuumMs),
   STRATA_SCRUB_INTERVAL: interval("STRATA_SCRUB_INTERVAL", DEFAULT_INTERVALS.scrubMs),
   STRATA_MIRROR_INTERVAL: interval("STRATA_MIRROR_INTERVAL", DEFAULT_INTERVALS.mirrorMs),
@@ -117,6 +131,8 @@ export interface StrataConfig {
   chunkSize?: number;
   placementGraceSeconds: number;
   azuriteLazySaves: boolean;
+  /** The local server's log (functions/local/log.ts). */
+  log: { level: "error" | "warn" | "info" | "debug"; format: "text" | "json" };
   intervals: ScheduleIntervals;
   /** The Lambdas' settings (stacks/*.ts set them). */
   cloud: {
@@ -148,6 +164,7 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     ...(e.STRATA_CHUNK_SIZE === undefined ? {} : { chunkSize: e.STRATA_CHUNK_SIZE }),
     placementGraceSeconds: e.STRATA_PLACEMENT_GRACE_SECONDS,
     azuriteLazySaves: e.STRATA_TEST_AZURITE_LAZY_SAVES,
+    log: { level: e.STRATA_LOG, format: e.STRATA_LOG_FORMAT },
     intervals: {
       vacuumMs: e.STRATA_VACUUM_INTERVAL,
       scrubMs: e.STRATA_SCRUB_INTERVAL,

@@ -560,7 +560,9 @@ export interface Strata extends StrataReader {
   /**
    * Wait until every file at or under `path` is on the volumes its objectives want (the
    * `placement.wait` operation; docs/placement.md). Rejects with ETIMEDOUT after `timeoutMs`
-   * (default 10 minutes), naming the files still pending and their last errors.
+   * (default 10 minutes), naming the files still pending and their last errors; at once with
+   * EINVAL (`details.reason: "unsatisfiable"`, `details.rule`, `details.sites`) when a file is one
+   * no volume can take (e.g. its tag names a site without a volume): waiting would not help.
    * @example
    * await client.tags.set("/show/shot42", "render-site", "gcs-eu");
    * await client.waitForPlacement("/show/shot42", { timeoutMs: 600_000 });

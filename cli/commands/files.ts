@@ -3,8 +3,17 @@ import { once } from "node:events";
 import { mapLimit } from "../../core/concurrency.ts";
 import { isStrataError } from "../../core/errors.ts";
 import type { StrataDirent, StrataReader, StrataStats } from "../../sdk/index.ts";
-import type { CommandSpec } from "../command.ts";
-import { baseName, columns, joinPath, modeString, permOctal, shortTime, statJson } from "../format.ts";
+import type { CommandContext, CommandSpec } from "../command.ts";
+import {
+  baseName,
+  columns,
+  humanBytes,
+  joinPath,
+  modeString,
+  permOctal,
+  shortTime,
+  statJson,
+} from "../format.ts";
 import { AS_OF_OPTION, flag, readerOf } from "./options.ts";
 
 /** Paths inside a PFS are absolute; "a/b" is taken as "/a/b". */
@@ -34,11 +43,11 @@ function listedJson(e: Listed) {
   return { name: baseName(path), path, ...rest };
 }
 
-function longLines(entries: Listed[]): string[] {
+function longLines(entries: Listed[], human = false): string[] {
   return columns(
     entries.map((e) => [
       modeString(e.st.type, e.st.mode),
-      String(e.st.size),
+      human ? humanBytes(e.st.size) : String(e.st.size),
       shortTime(e.st.mtime),
       e.target === undefined ? e.name : `${e.name} -> ${e.target}`,
     ]),
@@ -54,9 +63,16 @@ const ls: CommandSpec = {
   options: {
     long: { type: "boolean", short: "l", description: "long format: type and mode, size, mtime, name" },
     recursive: { type: "boolean", short: "R", description: "list subdirectories too" },
+    // As in ls(1): -h is human-readable sizes here (--help still shows the help).
+    human: { type: "boolean", short: "h", description: "with -l: sizes as 1.5 KiB, 3.2 MiB" },
+    all: {
+      type: "boolean",
+      short: "a",
+      description: "accepted as in ls(1): strata lists every name already",
+    },
     ...AS_OF_OPTION,
   },
-  examples: ["strata ls", "strata ls -l /renders", "strata ls -R /config --as-of @before-migration"],
+  examples: ["strata ls", "strata ls -lh /renders", "strata ls -R /config --as-of @before-migration"],
   notes: [
     'JSON: {"entries":[{"name","path","type","size","mode","ino","uid","gid","nlink","atime","mtime","ctime","birthtime","tid","pfs","target"?}]} — every entry is stat-ed (one call each).',
   ],
@@ -78,7 +94,7 @@ const ls: CommandSpec = {
       const lines: string[] = [];
       if (heading !== undefined) lines.push(`${first ? "" : "\n"}${heading}:`);
       first = false;
-      if (long) lines.push(...longLines(entries as Listed[]));
+      if (long) lines.push(...longLines(entries as Listed[], flag(options, "human")));
       else
         for (const e of entries) lines.push("st" in e ? nameOf(e.name, e.st.type) : nameOf(e.name, e.type));
       if (lines.length > 0) ctx.io.stdout.write(`${lines.join("\n")}\n`);
@@ -275,12 +291,30 @@ const rm: CommandSpec = {
   },
   examples: ["strata rm /a.txt", "strata rm -r /build", "strata rm -rf /maybe-there"],
   notes: [
-    'JSON: {"removed":["/path",…]}. A recursive removal is many commits (not atomic as a whole); `strata revert -r <path> --to <tid>` undoes it.',
+    'JSON: {"removed":["/path",…]} (with -r /: also "before", the TID to revert to). A recursive removal is many commits (not atomic as a whole); `strata revert -r <path> --to <tid>` undoes it.',
+    "rm -r / on a terminal asks first (answer y); -f does not ask. Afterwards it prints the command that brings everything back.",
   ],
   async run(ctx, { positionals, options }) {
     const client = await ctx.client();
     const removed: string[] = [];
-    for (const path of positionals.map(pfsPath)) {
+    const paths = positionals.map(pfsPath);
+    const everything = flag(options, "recursive") && paths.includes("/");
+    let before: string | undefined;
+    if (everything) {
+      before = await client.currentTid();
+      // On a terminal, the whole PFS goes only after a yes (-f skips the question; scripts never see it).
+      if (!flag(options, "force") && ctx.io.stdin && (ctx.io.stdin as { isTTY?: boolean }).isTTY) {
+        const answer = await askLine(
+          ctx,
+          `strata rm: remove EVERYTHING in this PFS (\`strata revert -r / --to ${before}\` would bring it back)? [y/N] `,
+        );
+        if (!/^y(es)?$/i.test(answer.trim())) {
+          ctx.io.stderr.write("strata rm: nothing removed\n");
+          return 1;
+        }
+      }
+    }
+    for (const path of paths) {
       await client.rm(path, {
         recursive: flag(options, "recursive"),
         force: flag(options, "force"),
@@ -288,10 +322,35 @@ const rm: CommandSpec = {
       });
       removed.push(path);
     }
-    ctx.emit({ removed }, () => []);
+    if (everything && !ctx.json)
+      ctx.io.stderr.write(
+        `strata rm: removed everything; \`strata revert -r / --to ${before}\` brings it back\n`,
+      );
+    ctx.emit({ removed, ...(before ? { before } : {}) }, () => []);
     return 0;
   },
 };
+
+/** Ask on stderr and read one line of standard input (the answer without its newline). */
+async function askLine(ctx: CommandContext, question: string): Promise<string> {
+  ctx.io.stderr.write(question);
+  const stdin = ctx.io.stdin!;
+  return new Promise((resolve) => {
+    let text = "";
+    const done = () => {
+      stdin.off("data", onData);
+      stdin.off("end", done);
+      stdin.pause();
+      resolve(text.split("\n")[0] ?? "");
+    };
+    const onData = (chunk: Buffer | string) => {
+      text += chunk.toString();
+      if (text.includes("\n")) done();
+    };
+    stdin.on("data", onData);
+    stdin.once("end", done);
+  });
+}
 
 const ln: CommandSpec = {
   name: "ln",

@@ -4,6 +4,7 @@
  */
 import type { CommandSpec } from "../command.ts";
 import { adminCommands } from "./admin.ts";
+import { completionCommands } from "./completion.ts";
 import { fileCommands } from "./files.ts";
 import { historyCommands } from "./history.ts";
 import { jobCommands } from "./job.ts";
@@ -33,4 +34,5 @@ export const COMMANDS: CommandSpec[] = [
   ...s3Commands,
   ...mountCommands,
   ...jobCommands,
+  ...completionCommands(() => COMMANDS),
 ];

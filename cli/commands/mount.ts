@@ -5,7 +5,6 @@
  */
 import { resolve } from "node:path";
 import { strataError } from "../../core/errors.ts";
-import { forceUnmount, isMounted, mountStrata } from "../../gateways/fuse/mount.ts";
 import type { CommandSpec } from "../command.ts";
 import { flag, str } from "./options.ts";
 
@@ -51,6 +50,8 @@ const mount: CommandSpec = {
         option: "--cache-ttl",
       });
     }
+    // Loaded on use: every other command starts without fuse-native.
+    const { isMounted, mountStrata } = await import("../../gateways/fuse/mount.ts");
     const client = await ctx.client();
     const m = await mountStrata({
       client,
@@ -94,6 +95,7 @@ const umount: CommandSpec = {
   notes: ["The `strata mount` process commits what open files flushed and exits once the mount is gone."],
   async run(ctx, { positionals }) {
     const mountpoint = resolve(ctx.io.cwd, positionals[0]!);
+    const { forceUnmount, isMounted } = await import("../../gateways/fuse/mount.ts");
     if (!(await isMounted(mountpoint))) {
       throw strataError("EINVAL", `${mountpoint} is not mounted`, { mountpoint });
     }

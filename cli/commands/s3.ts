@@ -1,6 +1,5 @@
 /** `strata serve s3`: the S3-compatible gateway in front of a deployment (docs/s3-gateway.md). */
 import { strataError } from "../../core/errors.ts";
-import { serveS3 } from "../../gateways/s3/index.ts";
 import { type CommandSpec, untilAborted } from "../command.ts";
 import { str } from "./options.ts";
 
@@ -47,6 +46,8 @@ const serveS3Command: CommandSpec = {
     const port = Number(portText);
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw strataError("EINVAL", `--port ${portText}: a port number 0..65535`, { option: "--port" });
+    // Loaded on use: every other command starts without the gateway and its XML parser.
+    const { serveS3 } = await import("../../gateways/s3/index.ts");
     const gateway = await serveS3({
       endpoint: target.endpoint,
       token: target.token,

@@ -1,8 +1,9 @@
 /** Tags: the metadata pipelines use to state intent (placement objectives read them). */
 import { strataError } from "../../core/errors.ts";
-import type { CommandSpec } from "../command.ts";
+import type { CommandContext, CommandSpec } from "../command.ts";
 import { columns } from "../format.ts";
 import { pfsPath } from "./files.ts";
+import { callOp } from "./op.ts";
 import { AS_OF_OPTION, readerOf } from "./options.ts";
 
 const tagSet: CommandSpec = {
@@ -19,10 +20,50 @@ const tagSet: CommandSpec = {
     const path = pfsPath(positionals[0]!);
     const [key, value] = keyAndValue(positionals.slice(1));
     await (await ctx.client()).tags.set(path, key, value);
-    ctx.emit({ path, key, value }, () => []);
+    const warning = await unmatchedTagWarning(ctx, path, key);
+    if (warning) ctx.io.stderr.write(`strata tag set: warning: ${warning}\n`);
+    ctx.emit({ path, key, value, ...(warning ? { warning } : {}) }, () => []);
     return 0;
   },
 };
+
+interface Unsatisfied {
+  statement: string;
+  at: string;
+  found: number;
+  wants: string;
+}
+
+/**
+ * After a tag is set: when an objective picks volumes by this tag (`site:$tag:<key>`) and, with
+ * the new value, no volume matches, say so (the tag is kept: a volume may be added later).
+ * Best effort: a deployment without placement (or a token that may not ask) gives no warning.
+ */
+export async function unmatchedTagWarning(
+  ctx: CommandContext,
+  path: string,
+  key: string,
+): Promise<string | undefined> {
+  let rules: Unsatisfied[];
+  let sites: string[];
+  try {
+    const explained = await callOp<{ unsatisfied?: Unsatisfied[] }>(ctx, "objective.explain", { path });
+    rules = (explained?.unsatisfied ?? []).filter(
+      (u) => u.found === 0 && u.statement.includes(`$tag:${key}`),
+    );
+    if (rules.length === 0) return undefined;
+    const listed = await callOp<{ volumes?: Array<{ site?: string }> }>(ctx, "volume.list", {});
+    sites = [...new Set((listed?.volumes ?? []).flatMap((v) => (v.site ? [v.site] : [])))].sort();
+  } catch {
+    return undefined;
+  }
+  const rule = rules[0]!;
+  return (
+    `no volume matches ${rule.wants}, which objective \`${rule.statement}\` (at ${rule.at}) asks for through ` +
+    `tag ${key}: placement of ${path} cannot happen until one does; sites with volumes: ${sites.join(", ") || "none"} ` +
+    `(\`strata volume ls\`; add one with \`strata volume add <name> <kind> site=<site> …\`)`
+  );
+}
 
 /** `key value` or `key=value` (split at the first "="; the value may contain more). */
 export function keyAndValue(args: string[]): [string, string] {

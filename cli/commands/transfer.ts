@@ -40,6 +40,27 @@ function abortedError(ctx: CommandContext, err: unknown): StrataError | undefine
   return strataError("EABORTED", "interrupted: the file was not written (no partial file is left)", {}, err);
 }
 
+/**
+ * `fn` with a signal of its own that follows the command's (Ctrl-C): each file's streams hang
+ * their abort listeners (the pipeline's, the SDK stream's, the data plane's) on it, so the
+ * command's signal carries one listener per file in flight, not three — TRANSFER_CONCURRENCY
+ * files at once stay under Node's MaxListeners (10) and a real leak would still be reported.
+ */
+export async function withFileSignal<T>(
+  parent: AbortSignal,
+  fn: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  const follow = () => controller.abort(parent.reason);
+  if (parent.aborted) follow();
+  else parent.addEventListener("abort", follow, { once: true });
+  try {
+    return await fn(controller.signal);
+  } finally {
+    parent.removeEventListener("abort", follow);
+  }
+}
+
 async function localStat(local: string) {
   try {
     return await stat(local);
@@ -156,16 +177,20 @@ const put: CommandSpec = {
     const progress = transferProgress(ctx, "put", plan);
     try {
       for (const dir of plan.dirs) await client.mkdir(dir, { recursive: true });
-      await mapLimit(plan.files, TRANSFER_CONCURRENCY, async (f) => {
-        await pipeline(
-          createReadStream(f.from),
-          progress.counter(),
-          client.createWriteStream(f.to, { mode: f.mode, signal: ctx.signal }),
-          { signal: ctx.signal },
-        ).catch((err) => {
-          throw isStrataError(err) ? err : (abortedError(ctx, err) ?? localError(err, "cannot read", f.from));
-        });
-      });
+      await mapLimit(plan.files, TRANSFER_CONCURRENCY, (f) =>
+        withFileSignal(ctx.signal, (signal) =>
+          pipeline(
+            createReadStream(f.from),
+            progress.counter(),
+            client.createWriteStream(f.to, { mode: f.mode, signal }),
+            { signal },
+          ).catch((err) => {
+            throw isStrataError(err)
+              ? err
+              : (abortedError(ctx, err) ?? localError(err, "cannot read", f.from));
+          }),
+        ),
+      );
       for (const l of plan.links) await putSymlink(client, l.target, l.to);
     } finally {
       progress.finish();
@@ -239,11 +264,13 @@ async function getFile(
 ) {
   const partial = `${to}.strata-part-${process.pid}`;
   try {
-    await pipeline(
-      reader.createReadStream(from, { signal: ctx.signal }),
-      progress.counter(),
-      createWriteStream(partial, { mode }),
-      { signal: ctx.signal },
+    await withFileSignal(ctx.signal, (signal) =>
+      pipeline(
+        reader.createReadStream(from, { signal }),
+        progress.counter(),
+        createWriteStream(partial, { mode }),
+        { signal },
+      ),
     );
     await rename(partial, to);
   } catch (err) {

@@ -1,7 +1,5 @@
 /** `strata serve webdav`: the WebDAV gateway (gateways/webdav/) in front of the deployment the CLI finds. */
 import { strataError } from "../../core/errors.ts";
-import { embeddedBackend, remoteBackend } from "../../gateways/webdav/backend.ts";
-import { startWebDavServer } from "../../gateways/webdav/server.ts";
 import { type CommandSpec, untilAborted } from "../command.ts";
 import { openTarget } from "../connection.ts";
 import { str } from "./options.ts";
@@ -49,6 +47,9 @@ const serveWebDav: CommandSpec = {
         `--host ${host}: an embedded deployment is served without credentials, so only on loopback; run \`npm start\` and serve it with tokens to listen elsewhere`,
         { option: "--host" },
       );
+    // Loaded on use: every other command starts without the gateway.
+    const { embeddedBackend, remoteBackend } = await import("../../gateways/webdav/backend.ts");
+    const { startWebDavServer } = await import("../../gateways/webdav/server.ts");
     const backend =
       target.kind === "local"
         ? embeddedBackend(await openTarget(target))

@@ -33,16 +33,51 @@ export const AS_OF_SEPARATOR = "@@";
  * @example parseAsOf("0189f3c2a4b10000") // "0189f3c2a4b10000"
  * @example parseAsOf("2026-11-21T07:00:00Z") // Date
  * @example parseAsOf("@before-migration") // { snapshot: "before-migration" }
+ * @example parseAsOf("5 minutes ago") // Date: now − 5 min (`now`: the clock, injectable for tests)
  */
-export function parseAsOf(text: string, option = "--as-of"): AsOf {
+export function parseAsOf(text: string, option = "--as-of", now: () => number = Date.now): AsOf {
   const point = tryParseAsOf(text);
   if (point.ok) return point.value;
+  const ago = relativeAgoMs(text);
+  if (ago !== undefined) return new Date(now() - ago);
   throw strataError(
     "EINVAL",
     `${option} ${JSON.stringify(text)}: ${point.why}. Give a 16-hex-digit TID (\`strata tid\` prints the current one), ` +
-      "an ISO-8601 time such as 2026-11-21T07:00:00Z (no zone = local time), or @name of a snapshot (`strata snapshot ls`)",
+      'an ISO-8601 time such as 2026-11-21T07:00:00Z (no zone = local time), a time ago such as "5 minutes ago" ' +
+      "or 2h, or @name of a snapshot (`strata snapshot ls`)",
     { option, value: text },
   );
+}
+
+const UNIT_MS: Record<string, number> = {
+  s: 1000,
+  sec: 1000,
+  second: 1000,
+  m: 60_000,
+  min: 60_000,
+  minute: 60_000,
+  h: 3_600_000,
+  hr: 3_600_000,
+  hour: 3_600_000,
+  d: 86_400_000,
+  day: 86_400_000,
+  w: 604_800_000,
+  week: 604_800_000,
+};
+
+/**
+ * A time ago, relative to the reader's clock (for options, not for names in paths, which must mean
+ * the same thing every time): `5 minutes ago`, `90s ago`, `2h`, `1 day ago`, `1.5 hours ago`.
+ * Undefined when `text` is not one.
+ */
+export function relativeAgoMs(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)(?:\s+ago)?\s*$/i.exec(text);
+  if (!m) return undefined;
+  const word = m[2]!.toLowerCase();
+  // A plural names the same unit ("minutes"); "ms" is not minutes.
+  const unit =
+    UNIT_MS[word] ?? (word !== "ms" && word.endsWith("s") ? UNIT_MS[word.slice(0, -1)] : undefined);
+  return unit === undefined ? undefined : Number(m[1]) * unit;
 }
 
 type Parsed = { ok: true; value: AsOf } | { ok: false; why: string };

@@ -63,8 +63,11 @@ export interface PlacementPlan {
   effective: EffectiveStatement[];
   /** The subset whose conditions held. */
   applied: EffectiveStatement[];
-  /** Rules that found fewer volumes than asked. */
-  unsatisfied: Array<{ statement: string; at: string; wanted: number; found: number }>;
+  /**
+   * Rules that found fewer volumes than asked; `wants`: the selector with the file's tags filled
+   * in (`site:gcs-eu` for `site:$tag:render-site`), "" for the default rule.
+   */
+  unsatisfied: Array<{ statement: string; at: string; wanted: number; found: number; wants: string }>;
   /** Why the set is what it is, in one line. */
   reason: string;
 }
@@ -137,6 +140,17 @@ export function selectorMatches(s: Selector, v: VolumeFacts, file: FileFacts): b
   });
 }
 
+/** A selector as text with the file's tags filled in: `site:gcs-eu,class:durable`, `any`. */
+export function resolvedSelector(s: Selector, file: FileFacts): string {
+  if (s.terms.length === 0) return "any";
+  return s.terms
+    .map(
+      (t) =>
+        `${t.key}:${"tag" in t.value ? (file.tags[t.value.tag] ?? `$tag:${t.value.tag}`) : t.value.literal}`,
+    )
+    .join(",");
+}
+
 function selectorOf(a: Statement["action"]): Selector {
   return a.on;
 }
@@ -171,7 +185,13 @@ export function planPlacement(input: PlanInput): PlacementPlan {
   const pick = (s: EffectiveStatement, on: Selector, count: number): string[] => {
     const found = ordered.filter((v) => selectorMatches(on, v, file)).slice(0, count);
     if (found.length < count)
-      unsatisfied.push({ statement: s.source, at: s.at, wanted: count, found: found.length });
+      unsatisfied.push({
+        statement: s.source,
+        at: s.at,
+        wanted: count,
+        found: found.length,
+        wants: resolvedSelector(on, file),
+      });
     return found.map((v) => v.name);
   };
   const done = (names: Iterable<string>, reason: string): PlacementPlan => ({
@@ -200,7 +220,7 @@ export function planPlacement(input: PlanInput): PlacementPlan {
   }
   const fallback = eligible.find((v) => v.name === input.defaultVolume) ?? ordered[0];
   if (!fallback) {
-    unsatisfied.push({ statement: "(default)", at: "/", wanted: 1, found: 0 });
+    unsatisfied.push({ statement: "(default)", at: "/", wanted: 1, found: 0, wants: "" });
     return done([], "no active volume is eligible");
   }
   return done(

@@ -116,7 +116,8 @@ export class Placement {
   /**
    * Wait until every file at or under `path` is placed (polling every `pollMs`; a file seen placed
    * is not checked again). ETIMEDOUT after `timeoutMs`, with the files still pending and their
-   * last errors. Resolves with the final status of every file.
+   * last errors; EINVAL at once for a file no volume can take (`details.reason: "unsatisfiable"`).
+   * Resolves with the final status of every file.
    */
   waitPlaced(
     pfs: string,
@@ -126,6 +127,8 @@ export class Placement {
       pollMs?: number;
       sleep?: (ms: number) => Promise<void>;
       view?: ScopedView;
+      /** Test-only `false`: wait for an unsatisfiable file instead of failing at once. */
+      failUnsatisfied?: boolean;
     },
   ): Promise<PlacementStatus> {
     return status.waitPlaced(this.ctx, pfs, path, options);

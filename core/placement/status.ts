@@ -108,7 +108,44 @@ export async function fileStatus(
     surplus,
     ...(record?.error && status !== "placed" ? { error: record.error } : {}),
     ...(lastRun ? { lastRun } : {}),
+    ...(plan.unsatisfied.length > 0 ? { unsatisfied: plan.unsatisfied } : {}),
   };
+}
+
+/**
+ * The error for a file no volume can take (status `unsatisfied`): which rule, which selector (with
+ * the file's tags filled in: the site asked for) and which sites and volumes exist. Waiting cannot
+ * help until a volume is added or the tag/objective changes.
+ */
+export async function unsatisfiable(
+  ctx: PlacementContext,
+  pfs: string,
+  file: FileStatus,
+): Promise<StrataError> {
+  const volumes = await ctx.volumes.list();
+  const sites = [...new Set(volumes.flatMap((v) => (v.site ? [v.site] : [])))].sort();
+  const rule = file.unsatisfied?.find((u) => u.found === 0) ?? file.unsatisfied?.[0];
+  const what = rule
+    ? rule.wants
+      ? `objective \`${rule.statement}\` (attached at ${rule.at}) wants ${rule.wanted} volume(s) matching ${rule.wants} and no active volume matches`
+      : "no active volume is eligible"
+    : "no volume can be chosen";
+  return new StrataError(
+    "EINVAL",
+    `${pfs}:${file.path} cannot be placed: ${what}; volumes: ${
+      volumes.map((v) => `${v.name}${v.site ? ` (site ${v.site})` : ""}`).join(", ") || "none"
+    }`,
+    {
+      details: {
+        reason: "unsatisfiable",
+        pfs,
+        path: file.path,
+        ...(rule ? { rule } : {}),
+        sites,
+        volumes: volumes.map((v) => ({ name: v.name, ...(v.site ? { site: v.site } : {}), state: v.state })),
+      },
+    },
+  );
 }
 
 /**
@@ -126,6 +163,11 @@ export async function waitPlaced(
     pollMs?: number;
     sleep?: (ms: number) => Promise<void>;
     view?: ScopedView;
+    /**
+     * Fail at once (EINVAL, {@link unsatisfiable}) on a file no volume can take (default true).
+     * Test-only `false`: wait for it like any pending file (the counter-check of fail-fast).
+     */
+    failUnsatisfied?: boolean;
   },
 ): Promise<PlacementStatus> {
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
@@ -152,6 +194,8 @@ export async function waitPlaced(
         throw err;
       }
       if (st.status === "placed" || st.status === "inline") settled.set(file, st);
+      else if (st.status === "unsatisfied" && options.failUnsatisfied !== false)
+        throw await unsatisfiable(ctx, pfs, st);
       else pending.push(st);
     }
     if (pending.length === 0) {

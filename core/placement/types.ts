@@ -120,6 +120,8 @@ export interface FileStatus {
   surplus: string[];
   error?: { code: string; message: string };
   lastRun?: { status: string; time: number; failures: number };
+  /** Rules that found fewer volumes than asked (the planner's `unsatisfied`), when any. */
+  unsatisfied?: PlacementPlan["unsatisfied"];
 }
 
 /** Where the files at or under a path are, against where their objectives want them (`placement.get`). */

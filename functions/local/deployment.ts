@@ -11,6 +11,7 @@ import { type LocalVolumeSpec, openLocalServices } from "../../runtime/local.ts"
 import type { Services } from "../api/services.ts";
 import { scheduleMirrors } from "../mirror/run.ts";
 import { scheduleMaintenance } from "../schedule/maintenance.ts";
+import type { Log } from "./log.ts";
 import { timerSchedules } from "./schedules.ts";
 import { type LocalServer, startLocalServer } from "./server.ts";
 
@@ -39,6 +40,8 @@ export interface LocalDeploymentOptions {
   placement?: { graceMs?: number; pollMs?: number; sweepEveryMs?: number };
   /** Signs GCS URLs of GCS volumes added at runtime (`volume.add`); configured ones use their spec's signer. */
   gcsSigner?: GcsSigningCredential;
+  /** One line per request and per job run (functions/local/log.ts); none when absent. */
+  log?: Log;
 }
 
 export interface LocalDeployment {
@@ -53,7 +56,7 @@ export interface LocalDeployment {
 
 export async function startLocalDeployment(options: LocalDeploymentOptions): Promise<LocalDeployment> {
   let endpoint = "";
-  const schedules = timerSchedules();
+  const schedules = timerSchedules(options.log);
   const local = await openLocalServices({
     ...options,
     graceMs: options.placement?.graceMs,
@@ -82,6 +85,7 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
       port: options.port,
       // Local-directory volume records, including ones added at runtime.
       blobs: { volumes: (name) => local.localVolume(name), signer: local.blobSigner },
+      ...(options.log ? { log: options.log } : {}),
     });
     endpoint = server.endpoint;
     // Tag, file, objective and volume changes → placement runs (docs/placement.md "Events").

@@ -62,6 +62,7 @@ import { freePort, type StandIn, startChildStandIn } from "../../standins/child.
 import { gcsStandInStorageOptions, startGcsStandIn } from "../../standins/gcs.ts";
 import { s3StandInClientConfig } from "../../standins/s3.ts";
 import { type LocalVolumeSpec, startLocalDeployment } from "./deployment.ts";
+import { createLog, logOptions } from "./log.ts";
 
 // The AWS SDK warns once per process that its releases after January 2027 need Node 22; strata pins
 // its SDK versions (package.json), so the warning says nothing about this deployment.
@@ -294,6 +295,8 @@ try {
     placement: { graceMs: graceSeconds * 1000 },
     schedules: config.intervals,
     ...(chunkSize === undefined ? {} : { chunkSize }),
+    // One line per request and per job run (STRATA_LOG, STRATA_LOG_FORMAT / --log-format json).
+    log: createLog(logOptions(config.log, process.argv.slice(2))),
   });
 } catch (err) {
   await stopStandIns();

@@ -3,14 +3,17 @@
  * EventBridge schedules invoke the same handlers. Their intervals are configuration
  * (STRATA_VACUUM_INTERVAL, STRATA_SCRUB_INTERVAL, STRATA_MIRROR_INTERVAL: runtime/config.ts).
  */
+import { isStrataError } from "../../core/errors.ts";
 import type { Schedules } from "../api/services.ts";
+import type { Log } from "./log.ts";
 
 /**
  * Jobs on timers. A job never runs twice at once (a tick while it runs is skipped). `stop()`
  * clears the timers, aborts each running job through its signal and waits for it to return, so a
- * deployment closes its stores only after every job has finished or given up.
+ * deployment closes its stores only after every job has finished or given up. With a `log`, one
+ * line per run: `job name=… status=ok|failed ms=…` (failed: at level error, with the code).
  */
-export function timerSchedules(): Schedules & { stop(): Promise<void> } {
+export function timerSchedules(log?: Log): Schedules & { stop(): Promise<void> } {
   type Entry = { timer: NodeJS.Timeout; running?: Promise<void>; abort: AbortController };
   const tasks = new Map<string, Entry>();
   return {
@@ -20,9 +23,21 @@ export function timerSchedules(): Schedules & { stop(): Promise<void> } {
         abort,
         timer: setInterval(() => {
           if (entry.running || abort.signal.aborted) return;
+          const started = performance.now();
+          const ms = () => Math.round(performance.now() - started);
           entry.running = task(abort.signal)
+            .then(() => log?.write("info", "job", { name, status: "ok", ms: ms() }))
             .catch((err) => {
-              if (!abort.signal.aborted) console.error(`strata: schedule ${name} failed:`, err);
+              if (abort.signal.aborted) return;
+              if (!log) console.error(`strata: schedule ${name} failed:`, err);
+              else
+                log.write("error", "job", {
+                  name,
+                  status: "failed",
+                  ms: ms(),
+                  code: isStrataError(err) ? err.code : "EIO",
+                  error: (err as Error)?.message ?? String(err),
+                });
             })
             .finally(() => {
               entry.running = undefined;

@@ -21,8 +21,10 @@ import {
   MAX_BODY_BYTES,
   RequestTiming,
 } from "../api/handle.ts";
+import { REQUEST_ID_HEADER } from "../api/internal-error.ts";
 import type { Services } from "../api/services.ts";
 import { BLOB_ROUTE_PREFIX, serveBlob } from "./blobs.ts";
+import { type Log, logRequest, nextRequestId } from "./log.ts";
 
 export interface LocalServer {
   /** e.g. http://127.0.0.1:7070 */
@@ -48,6 +50,8 @@ export interface LocalServerOptions {
    * handed to `add` after its response is written. `npm run bench -- http` prints it.
    */
   timing?: { add(sections: Record<string, number>): void };
+  /** One line per request (functions/local/log.ts); none when absent. */
+  log?: Log;
 }
 
 /**
@@ -105,8 +109,19 @@ export async function startLocalServer(
       return;
     }
     const path = (req.url ?? "/").split("?")[0]!;
+    const log = options.log;
+    const started = log ? performance.now() : 0;
     if (options.blobs && path.startsWith(BLOB_ROUTE_PREFIX)) {
-      void serveBlob(req, res, options.blobs.volumes, options.blobs.signer);
+      void serveBlob(req, res, options.blobs.volumes, options.blobs.signer).finally(() => {
+        if (log)
+          logRequest(
+            log,
+            { method: req.method ?? "GET", path },
+            { status: res.statusCode },
+            performance.now() - started,
+            nextRequestId(),
+          );
+      });
       return;
     }
     const abort = new AbortController();
@@ -135,8 +150,15 @@ export async function startLocalServer(
       // it would be parsed as the next request: close the connection instead of keeping it alive.
       const headers =
         req.complete && !stopping ? response.headers : { ...response.headers, connection: "close" };
+      let id = "";
+      if (log) {
+        id = headers[REQUEST_ID_HEADER] ?? nextRequestId();
+        headers[REQUEST_ID_HEADER] = id;
+      }
       res.writeHead(response.status, headers);
       res.end(response.body);
+      if (log)
+        logRequest(log, { method: req.method ?? "GET", path }, response, performance.now() - started, id);
       if (timing) {
         timing.lap("respond");
         options.timing!.add(timing.end());

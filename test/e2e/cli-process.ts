@@ -11,7 +11,19 @@ export interface CliRun {
   stdoutBytes: Buffer;
 }
 
-/** The `strata` CLI as a real process (node cli/bin.mjs), never rejecting: its exit code and output. */
+/**
+ * Node's process warnings in a process's stderr: `(node:123) MaxListenersExceededWarning: …`,
+ * `(node:123) [DEP0137] DeprecationWarning: …`, `(node:123) Warning: Closing file descriptor …`.
+ */
+export function processWarnings(stderr: string): string[] {
+  return stderr.split("\n").filter((line) => /^\(node:\d+\) (\[\w+\] )?\w*Warning: /.test(line));
+}
+
+/**
+ * The `strata` CLI as a real process (node cli/bin.mjs): its exit code and output. Rejects only
+ * when the process cannot run, or when it printed a Node process warning — strata is quiet in
+ * normal use (issue 20), so every CLI run of the e2e suite checks it.
+ */
 export function strata(
   args: string[],
   options: { cwd?: string; env?: Record<string, string | undefined>; input?: string } = {},
@@ -29,6 +41,11 @@ export function strata(
       },
       (err, stdout, stderr) => {
         if (err && typeof err.code !== "number") return reject(err);
+        const warnings = processWarnings(stderr.toString("utf8"));
+        if (warnings.length > 0)
+          return reject(
+            new Error(`strata ${args.join(" ")} printed process warnings:\n${warnings.join("\n")}`),
+          );
         resolve({
           code: err ? (err.code as number) : 0,
           stdout: stdout.toString("utf8"),

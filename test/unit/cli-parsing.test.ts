@@ -73,10 +73,25 @@ describe("CLI --as-of parsing", () => {
     expect(parseAsOf("2026-11-21T07:00")).toBeInstanceOf(Date);
   });
 
+  it("takes a time ago, against the clock it is given (no wall clock in this test)", () => {
+    const now = () => Date.parse("2026-12-07T12:00:00Z");
+    const at = (text: string) => (parseAsOf(text, "--as-of", now) as Date).toISOString();
+    expect(at("5 minutes ago")).toBe("2026-12-07T11:55:00.000Z");
+    expect(at("1 minute ago")).toBe("2026-12-07T11:59:00.000Z");
+    expect(at("90s ago")).toBe("2026-12-07T11:58:30.000Z");
+    expect(at("2h")).toBe("2026-12-07T10:00:00.000Z");
+    expect(at("1.5 hours ago")).toBe("2026-12-07T10:30:00.000Z");
+    expect(at("3 days ago")).toBe("2026-12-04T12:00:00.000Z");
+    expect(at("1 week ago")).toBe("2026-11-30T12:00:00.000Z");
+  });
+
   it.each([
     "",
     "@",
     "yesterday",
+    "5 ms ago",
+    "5 fortnights ago",
+    "minutes ago",
     "01a1fcf77cd4000",
     "01a1fcf77cd400000",
     "2026-02-30",
@@ -86,6 +101,7 @@ describe("CLI --as-of parsing", () => {
     const err = await fails(() => parseAsOf(text));
     expect(err.code).toBe("EINVAL");
     expect(err.message).toContain("@name of a snapshot");
+    expect(err.message).toContain("5 minutes ago");
   });
 
   it("describes points as the JSON outputs show them", () => {
@@ -111,7 +127,7 @@ describe("CLI small parsers", () => {
 });
 
 describe("CLI deployment discovery", () => {
-  it("prefers --local, then --endpoint/env, then connection.json in STRATA_HOME, then ./.strata", async () => {
+  it("prefers --local, then --endpoint/env, then connection.json in STRATA_HOME, then the nearest .strata up from cwd", async () => {
     const { dir, cleanup } = await tempDir("strata-cli-target-");
     try {
       const { mkdir, writeFile } = await import("node:fs/promises");
@@ -143,6 +159,16 @@ describe("CLI deployment discovery", () => {
         endpoint: "http://h",
         pfs: "default",
       });
+
+      // From a subdirectory, the nearest parent's .strata (as git finds .git).
+      await mkdir(`${dir}/a/b/c`, { recursive: true });
+      expect(await findTarget({}, {}, `${dir}/a/b/c`)).toMatchObject({
+        endpoint: "http://f",
+        source: `${dir}/.strata/connection.json`,
+      });
+      await mkdir(`${dir}/a/.strata`);
+      await writeFile(`${dir}/a/.strata/connection.json`, JSON.stringify({ endpoint: "http://nearer" }));
+      expect(await findTarget({}, {}, `${dir}/a/b/c`)).toMatchObject({ endpoint: "http://nearer" });
 
       await writeFile(`${dir}/home/connection.json`, "{not json");
       const broken = await fails(() => findTarget({}, { STRATA_HOME: "home" }, dir));

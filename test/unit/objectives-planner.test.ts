@@ -83,6 +83,15 @@ describe("placement planner", () => {
     expect(plan([["/show", "place 1 on site:$tag:render-site"]]).desired).toEqual(["local"]);
   });
 
+  it("an unsatisfied tag-valued rule names the site the file's tag asks for", () => {
+    const text = "when tag:render-site place 1 on site:$tag:render-site";
+    const p = plan([["/show", text]], file({ tags: { "render-site": "gcs-mars" } }));
+    expect(p.desired).toEqual([]);
+    expect(p.unsatisfied).toEqual([
+      { statement: text, at: "/show", wanted: 1, found: 0, wants: "site:gcs-mars" },
+    ]);
+  });
+
   it("statements accumulate from the root down; override drops what is inherited", () => {
     const levels: Array<[string, string]> = [
       ["/", "place 1 on volume:local"],
@@ -104,7 +113,9 @@ describe("placement planner", () => {
   it("a rule that finds too few volumes is reported; nothing eligible gives an empty set", () => {
     const p = plan([["/", "place 3 on class:durable"]]);
     expect(p.desired).toEqual(["azure", "s3"]);
-    expect(p.unsatisfied).toEqual([{ statement: "place 3 on class:durable", at: "/", wanted: 3, found: 2 }]);
+    expect(p.unsatisfied).toEqual([
+      { statement: "place 3 on class:durable", at: "/", wanted: 3, found: 2, wants: "class:durable" },
+    ]);
     const none = plan([["/", "place 1 on site:mars"]]);
     expect(none.desired).toEqual([]);
     expect(none.unsatisfied[0]!.found).toBe(0);

@@ -156,12 +156,31 @@ describe("placement operations and waitForPlacement", () => {
     expect(await call("objective.list", { pfs: "main" })).toEqual({ objectives: [] });
   });
 
-  it("waitForPlacement times out with ETIMEDOUT when no volume can hold the files", async () => {
-    await call("volume.add", { name: "home", kind: "local", config: { root: join(dir, "home") } });
+  it("waitForPlacement fails at once (EINVAL: rule, site, the sites that exist) when no volume can hold the files", async () => {
+    await call("volume.add", {
+      name: "home",
+      kind: "local",
+      site: "earth",
+      config: { root: join(dir, "home") },
+    });
     await client.writeFile("/f", new Uint8Array(100_000).fill(1));
     await call("objective.set", { pfs: "main", path: "/", text: "place 1 on site:mars" });
-    const err = await failureOf(client.waitForPlacement("/f", { timeoutMs: 300 }));
-    expect(err.code).toBe("ETIMEDOUT");
-    expect(err.details.pending).toMatchObject([{ path: "/f", status: "unsatisfied" }]);
+    // A 10-minute timeout: the answer comes from the first look, not from waiting it out.
+    const err = await failureOf(client.waitForPlacement("/f", { timeoutMs: 600_000 }));
+    expect(err.code).toBe("EINVAL");
+    expect(err.details).toMatchObject({
+      reason: "unsatisfiable",
+      path: "/f",
+      rule: { statement: "place 1 on site:mars", at: "/", wants: "site:mars", found: 0 },
+      sites: ["earth"],
+    });
+    expect(err.message).toContain("site:mars");
+    expect(err.message).toContain("home (site earth)");
+    // Counter-check: with fail-fast off (test-only) the same wait runs into its timeout instead.
+    const slow = await failureOf(
+      p.placement.waitPlaced("main", "/f", { timeoutMs: 50, pollMs: 5, failUnsatisfied: false }),
+    );
+    expect(slow.code).toBe("ETIMEDOUT");
+    expect(slow.details.pending).toMatchObject([{ path: "/f", status: "unsatisfied" }]);
   });
 });

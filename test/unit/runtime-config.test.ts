@@ -39,6 +39,8 @@ describe("runtime configuration", () => {
       STRATA_TOKEN_KEYS: "k",
       STRATA_TOKEN_KEYS_PARAMETER: "p",
       AWS_LAMBDA_FUNCTION_NAME: "f",
+      STRATA_LOG: "debug",
+      STRATA_LOG_FORMAT: "json",
     });
     expect(c).toEqual({
       home: "/h",
@@ -47,6 +49,7 @@ describe("runtime configuration", () => {
       placementGraceSeconds: 5,
       azuriteLazySaves: true,
       intervals: { vacuumMs: 0, scrubMs: 7_200_000, mirrorMs: 90_000 },
+      log: { level: "debug", format: "json" },
       cloud: {
         table: "t",
         bucket: "b",
@@ -67,6 +70,8 @@ describe("runtime configuration", () => {
       STRATA_VACUUM_INTERVAL: ["soon", "0.5"],
       STRATA_SCRUB_INTERVAL: ["1w"],
       STRATA_MIRROR_INTERVAL: ["-5m"],
+      STRATA_LOG: ["verbose", "INFO"],
+      STRATA_LOG_FORMAT: ["yaml"],
     };
     for (const [variable, values] of Object.entries(bad))
       for (const value of values) {
