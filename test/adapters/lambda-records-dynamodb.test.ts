@@ -26,7 +26,7 @@ describe("Lambdas over the volume records (DynamoDB Local)", () => {
     const call = world.api;
     const { lambdaDeps } = await import("../../runtime/lambda.ts");
 
-    expect((await lambdaDeps()).volumes).toEqual({});
+    expect(await (await lambdaDeps()).volumes.handles()).toEqual({});
     const added = await call("/v1/ops/volume.add", {
       name: "disk",
       kind: "local",
@@ -37,7 +37,7 @@ describe("Lambdas over the volume records (DynamoDB Local)", () => {
     const status = await call("/v1/ops/status", {});
     expect(status.body.volumes.map((v: { name: string }) => v.name)).toEqual(["disk"]);
     // The schedules see the new volume from the records (another container would within 5 s).
-    expect(Object.keys((await lambdaDeps()).volumes)).toEqual(["disk"]);
+    expect(Object.keys(await (await lambdaDeps()).volumes.handles())).toEqual(["disk"]);
 
     await call("/v1/pfs/default/ops/fs.mkdir", { path: "/show" });
     const set = await call("/v1/pfs/default/ops/objective.set", {

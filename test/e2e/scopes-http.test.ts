@@ -6,6 +6,8 @@
  * refusal has a positive control: the same request with a whole-PFS token succeeds, so the
  * refusal comes from the scope and not from a broken operation.
  */
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isStrataError } from "../../core/errors.ts";
 import { fromJsonValue, readFull, recordChunks, type StreamRecord } from "../../core/mirror/index.ts";
@@ -284,6 +286,20 @@ describe("scopes over HTTP (issue 13 cases 2, 3, 5, 6)", () => {
       services.maxWaitSeconds = 1; // the 30 s default, shortened so the test does not wait 30 s
       try {
         await services.data.writeFile(p, "/a/unplaced.bin", bytesOf(100_000, 5));
+        // A site that exists but cannot take the bytes (its root lies under a regular file): the
+        // file stays pending. (A site no volume has is unsatisfiable: placement.wait fails at once.)
+        const blocker = join(fx.dir, "not-a-directory");
+        await writeFile(blocker, "x");
+        expect(
+          codeOf(
+            await call(fx.adminToken, "volume.add", {
+              name: "mars",
+              kind: "local",
+              config: { root: join(blocker, "volume") },
+              site: "mars",
+            }),
+          ),
+        ).toBe("ok");
         expect(
           codeOf(
             await call(fx.adminToken, "objective.set", { path: "/a", text: "place 1 on site:mars" }, "p"),

@@ -31,5 +31,7 @@ export async function cli(args: string[], options: { env?: Record<string, string
 
 export async function tempDir(prefix: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(path.join(tmpdir(), prefix));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  // Retried: an embedded deployment's placement worker can still be finishing a copy into a
+  // volume under `dir` when the last in-process command has returned (ENOTEMPTY mid-removal).
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }) };
 }
