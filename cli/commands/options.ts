@@ -1,4 +1,5 @@
 /** Option specs and helpers shared by several commands. */
+import { strataError } from "../../core/errors.ts";
 import type { AsOf, Strata, StrataReader } from "../../sdk/index.ts";
 import { AS_OF_HELP, parseAsOf } from "../as-of.ts";
 import type { OptionSpec, OptionValues } from "../command.ts";
@@ -29,4 +30,13 @@ export function flag(options: OptionValues, name: string): boolean {
 export function str(options: OptionValues, name: string): string | undefined {
   const v = options[name];
   return typeof v === "string" ? v : undefined;
+}
+
+/** `--port`: a whole number 0..65535 (0 = a free one), `fallback` when absent; else EINVAL. */
+export function portOption(options: OptionValues, fallback: number): number {
+  const text = str(options, "port");
+  const port = text === undefined ? fallback : Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw strataError("EINVAL", `--port ${text} is not a port number (0..65535)`, { option: "--port" });
+  return port;
 }

@@ -1,7 +1,7 @@
 /** `strata serve s3`: the S3-compatible gateway in front of a deployment (docs/s3-gateway.md). */
 import { strataError } from "../../core/errors.ts";
 import { type CommandSpec, untilAborted } from "../command.ts";
-import { str } from "./options.ts";
+import { portOption, str } from "./options.ts";
 
 const serveS3Command: CommandSpec = {
   name: "serve s3",
@@ -42,10 +42,7 @@ const serveS3Command: CommandSpec = {
         "EINVAL",
         "serve s3 needs a deployment's HTTP API and an admin token (npm start, or --endpoint and --token); an embedded --local directory has no tokens to confine S3 requests with",
       );
-    const portText = str(options, "port") ?? "7071";
-    const port = Number(portText);
-    if (!Number.isInteger(port) || port < 0 || port > 65535)
-      throw strataError("EINVAL", `--port ${portText}: a port number 0..65535`, { option: "--port" });
+    const port = portOption(options, 7071);
     // Loaded on use: every other command starts without the gateway and its XML parser.
     const { serveS3 } = await import("../../gateways/s3/index.ts");
     const gateway = await serveS3({

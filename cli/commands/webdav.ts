@@ -2,7 +2,7 @@
 import { strataError } from "../../core/errors.ts";
 import { type CommandSpec, untilAborted } from "../command.ts";
 import { openTarget } from "../connection.ts";
-import { str } from "./options.ts";
+import { portOption, str } from "./options.ts";
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 
@@ -35,10 +35,7 @@ const serveWebDav: CommandSpec = {
     'JSON: {"url","pfs","auth":"token"|"none"} once listening.',
   ],
   async run(ctx, { options }) {
-    const portText = str(options, "port") ?? "7080";
-    const port = Number(portText);
-    if (!Number.isInteger(port) || port < 0 || port > 65535)
-      throw strataError("EINVAL", `--port ${portText} is not a port number (0..65535)`, { option: "--port" });
+    const port = portOption(options, 7080);
     const host = str(options, "host") ?? "127.0.0.1";
     const target = await ctx.target();
     if (target.kind === "local" && !LOOPBACK.has(host))
